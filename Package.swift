@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Release builds of the VM and segment hot paths skip exclusivity checks: they hold raw
+// pointers into shared memory and check bounds themselves.
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+
+let package = Package(
+    name: "bpftimetool",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "bpftimetool", targets: ["bpftimetool"]),
+        .library(name: "BPFModel", targets: ["BPFModel"]),
+        .library(name: "BPFSegment", targets: ["BPFSegment"]),
+        .library(name: "BPFInterchange", targets: ["BPFInterchange"]),
+        .library(name: "BPFVM", targets: ["BPFVM"]),
+        .library(name: "BPFSnapshots", targets: ["BPFSnapshots"]),
+        .library(name: "BPFRuntime", targets: ["BPFRuntime"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+    ],
+    targets: [
+        // Plain values describing handlers: the language every other module speaks.
+        .target(name: "BPFModel"),
+        // bpftime-style log lines on stderr.
+        .target(name: "BPFLogging", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        // The shared-memory segment: layout, allocator, lock, handler table, map storage.
+        .target(name: "BPFSegment", dependencies: ["BPFModel", "BPFLogging"], swiftSettings: hotPath),
+        // bpftime's JSON format, read and written.
+        .target(name: "BPFInterchange", dependencies: ["BPFModel"]),
+        // The eBPF virtual machine: ISA, validator, interpreter, JIT, disassembler.
+        .target(name: "BPFVM", dependencies: ["BPFModel"], swiftSettings: hotPath),
+        // The SQLite snapshot history.
+        .target(name: "BPFSnapshots", dependencies: ["BPFModel", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Programs of a segment run on the VM, with helpers backed by the segment's maps.
+        .target(name: "BPFRuntime", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFLogging"], swiftSettings: hotPath),
+        .executableTarget(name: "bpftimetool", dependencies: [
+            "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFLogging",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "BPFModelTests", dependencies: ["BPFModel"]),
+        .testTarget(name: "BPFSegmentTests", dependencies: ["BPFSegment"]),
+        .testTarget(name: "BPFInterchangeTests", dependencies: ["BPFInterchange"]),
+        .testTarget(name: "BPFVMTests", dependencies: ["BPFVM"]),
+        .testTarget(name: "BPFSnapshotsTests", dependencies: ["BPFSnapshots"]),
+        .testTarget(name: "BPFRuntimeTests", dependencies: ["BPFRuntime"]),
+        .testTarget(name: "BPFToolTests", dependencies: ["BPFModel"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

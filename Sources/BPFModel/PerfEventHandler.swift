@@ -1,0 +1,65 @@
+/// `bpf_perf_event_handler`: a hook point programs attach to.
+public struct PerfEventHandler: Equatable, Hashable, Sendable {
+    public var event: Event
+    public var enabled: Bool
+
+    public init(event: Event, enabled: Bool = false) {
+        self.event = event
+        self.enabled = enabled
+    }
+
+    /// What the event hooks, with bpftime's numeric `attr.type` for each.
+    public enum Event: Equatable, Hashable, Sendable {
+        /// A function entry (`uprobe`, 6), return (`uretprobe`, 7) or replacement
+        /// (`uprobe_override`, 1008) in `module` at `offset`.
+        case uprobe(UprobeTarget)
+        case uretprobe(UprobeTarget)
+        case uprobeOverride(UprobeTarget)
+        /// A tracepoint (2) by its id (as in /sys/kernel/tracing/events/*/*/id).
+        case tracepoint(pid: Int32, tracepointID: Int32)
+        /// A software perf event (1), used by perf_event_array outputs.
+        case software(cpu: Int32, config: Int64, sampleType: Int32)
+
+        public var typeCode: Int32 {
+            switch self {
+            case .uprobe: PerfEventType.uprobe
+            case .uretprobe: PerfEventType.uretprobe
+            case .uprobeOverride: PerfEventType.uprobeOverride
+            case .tracepoint: PerfEventType.tracepoint
+            case .software: PerfEventType.software
+            }
+        }
+
+        public var typeName: String {
+            switch self {
+            case .uprobe: "uprobe"
+            case .uretprobe: "uretprobe"
+            case .uprobeOverride: "uprobe_override"
+            case .tracepoint: "tracepoint"
+            case .software: "software"
+            }
+        }
+    }
+
+    public struct UprobeTarget: Equatable, Hashable, Sendable {
+        public var moduleName: String
+        public var offset: UInt64
+        public var pid: Int32
+        public var refCtrOffset: UInt64
+        public init(moduleName: String, offset: UInt64, pid: Int32 = -1, refCtrOffset: UInt64 = 0) {
+            self.moduleName = moduleName
+            self.offset = offset
+            self.pid = pid
+            self.refCtrOffset = refCtrOffset
+        }
+    }
+}
+
+/// bpftime's `bpf_event_type` codes.
+public enum PerfEventType {
+    public static let software: Int32 = 1
+    public static let tracepoint: Int32 = 2
+    public static let uprobe: Int32 = 6
+    public static let uretprobe: Int32 = 7
+    public static let uprobeOverride: Int32 = 1008
+}

@@ -1,0 +1,55 @@
+/// `bpf_prog_handler`: an eBPF program's bytecode and where it is attached.
+public struct ProgramHandler: Equatable, Hashable, Sendable {
+    public var name: String
+    /// The program type (bpftime's `attr.type`, a `bpf_prog_type` or a runtime-specific value).
+    public var type: UInt32
+    /// Raw instructions, 8 bytes per slot, little-endian as in the kernel's `struct bpf_insn`.
+    public var bytecode: [UInt8]
+    /// Perf events this program is attached to, in attach order.
+    public var attachments: [Attachment]
+
+    public init(name: String, type: UInt32, bytecode: [UInt8], attachments: [Attachment] = []) {
+        self.name = name
+        self.type = type
+        self.bytecode = bytecode
+        self.attachments = attachments
+    }
+
+    public static let instructionSize = 8
+    public var instructionCount: Int { bytecode.count / Self.instructionSize }
+
+    public struct Attachment: Equatable, Hashable, Sendable {
+        public var targetFD: Int
+        /// Value of `bpf_get_attach_cookie` for runs through this attachment.
+        public var cookie: UInt64
+        public init(targetFD: Int, cookie: UInt64 = 0) {
+            self.targetFD = targetFD
+            self.cookie = cookie
+        }
+    }
+}
+
+/// `bpf_link_handler`: a program linked to a target (usually a perf event).
+public struct LinkHandler: Equatable, Hashable, Sendable {
+    public var programFD: Int
+    public var targetFD: Int
+    public var attachType: UInt32
+    public var cookie: UInt64
+
+    public init(programFD: Int, targetFD: Int, attachType: UInt32 = 0, cookie: UInt64 = 0) {
+        self.programFD = programFD
+        self.targetFD = targetFD
+        self.attachType = attachType
+        self.cookie = cookie
+    }
+}
+
+/// `memfd_handler`: an anonymous file created by `memfd_create` in the target.
+public struct MemfdHandler: Equatable, Hashable, Sendable {
+    public var name: String
+    public var flags: UInt32
+    public init(name: String, flags: UInt32 = 0) {
+        self.name = name
+        self.flags = flags
+    }
+}
