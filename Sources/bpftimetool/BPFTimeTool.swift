@@ -1,0 +1,30 @@
+import ArgumentParser
+import BPFLogging
+
+@main
+struct BPFTimeTool: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bpftimetool",
+        abstract: "Inspect and operate the shared-memory state of a userspace eBPF runtime.",
+        discussion: """
+        The segment is named by --shm, else BPFTIME_GLOBAL_SHM_NAME, else "\(SegmentOptions.defaultName)". \
+        New segments take BPFTIME_SHM_MEMORY_MB (default 20) and BPFTIME_MAX_FD_COUNT handler slots. \
+        Logs go to stderr at the level of SPDLOG_LEVEL (default info).
+        """,
+        subcommands: [
+            ExportCommand.self, ImportCommand.self, LoadCommand.self, RemoveCommand.self,
+            ListCommand.self, StatusCommand.self, CheckCommand.self,
+            MapCommand.self, ProgCommand.self, RunCommand.self, SnapCommand.self,
+        ]
+    )
+
+    static func main() {
+        BPFLog.bootstrap()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+}

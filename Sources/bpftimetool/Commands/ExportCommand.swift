@@ -1,0 +1,73 @@
+import ArgumentParser
+import BPFInterchange
+import BPFLogging
+import BPFSegment
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write the segment's handlers to a JSON file in bpftime's format, with map contents.")
+
+    @Argument(help: "Output file, or - for stdout.") var file: String
+    @Flag(name: .customLong("no-data"), help: "Leave map contents out (bpftime's own output).") var noData = false
+    @OptionGroup var segment: SegmentOptions
+
+    func run() throws {
+        let log = BPFLog.logger("export")
+        let shm = try segment.open()
+        let records = try shm.records(includeContents: !noData)
+        for record in records { log.info("\(HandlerDescription.exportLog(record))") }
+        try FileIO.writeAtomically(file) { sink in
+            try BPFTimeJSON.write(records, includeData: !noData, to: sink)
+        }
+    }
+}
+
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Add the handlers of a bpftime JSON file to the segment (creating it if needed), all or nothing.")
+
+    @Argument(help: "Input file, or - for stdin.") var file: String
+    @OptionGroup var segment: SegmentOptions
+
+    func run() throws {
+        let log = BPFLog.logger("import")
+        let records = try BPFTimeJSON.decodeDocument(FileIO.read(file))
+        try segment.withSegmentCreatingIfNeeded { shm in
+            try shm.apply(records)
+        }
+        for record in records { log.info("import handler type \(record.handler.kind.rawValue) fd \(record.fd)") }
+        log.info("imported \(records.count) handlers from \(file)")
+    }
+}
+
+struct LoadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "load",
+        abstract: "Add one handler, given as a JSON object, at an fd.")
+
+    @Argument(help: "The fd to load the handler at.") var fd: Int
+    @Argument(help: "The handler as JSON, e.g. '{\"type\":\"epoll_handler\"}'.") var json: String
+    @OptionGroup var segment: SegmentOptions
+
+    func run() throws {
+        let handler = try BPFTimeJSON.decodeHandler(fd: fd, Array(json.utf8))
+        try segment.withSegmentCreatingIfNeeded { shm in
+            try shm.apply([.init(fd: fd, handler: handler)])
+        }
+        BPFLog.logger("load").info("loaded \(handler.kind.rawValue) at fd \(fd)")
+    }
+}
+
+struct RemoveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "remove", abstract: "Remove the shared-memory segment.")
+
+    @OptionGroup var segment: SegmentOptions
+
+    func run() throws {
+        try Segment.remove(name: segment.configuration.name)
+        BPFLog.logger("remove").info("removed shared memory segment \(segment.configuration.name)")
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import BPFModel
+import BPFSegment
+
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Show the segment's handlers.")
+
+    @Flag(help: "Print JSON instead of a table.") var json = false
+    @OptionGroup var segment: SegmentOptions
+
+    func run() throws {
+        let shm = try segment.open()
+        let records = try shm.records(includeContents: false)
+        let counts = Dictionary(uniqueKeysWithValues: records.compactMap { r -> (Int, Int)? in
+            guard case .map = r.handler, let map = try? shm.map(at: r.fd) else { return nil }
+            return (r.fd, map.count)
+        })
+        if json {
+            print(JSONText.array(records.map { r in
+                var fields: [(String, JSONText)] = [
+                    ("fd", .int(r.fd)), ("kind", .string(r.handler.kind.rawValue)),
+                    ("name", r.handler.name.map(JSONText.string) ?? .null),
+                    ("details", .string(HandlerDescription.details(r.handler))),
+                ]
+                if let n = counts[r.fd] { fields.append(("entries", .int(n))) }
+                return .object(fields)
+            }).rendered())
+            return
+        }
+        var table = Table(header: ["FD", "KIND", "NAME", "DETAILS"])
+        for r in records {
+            table.add([String(r.fd), r.handler.kind.shortName, r.handler.name ?? "-",
+                       HandlerDescription.details(r.handler, entries: counts[r.fd])])
+        }
+        print(table.rendered())
+    }
+}
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the segment's size, use and generation.")
+
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var segment: SegmentOptions
+
+    func run() throws {
+        let s = try segment.open().status()
+        let fields: [(String, JSONText)] = [
+            ("name", .string(s.name)), ("size_bytes", .int(s.sizeBytes)), ("used_bytes", .int(s.usedBytes)),
+            ("handlers", .int(s.handlerCount)), ("max_handlers", .int(s.maxHandlers)),
+            ("generation", .uint(s.generation)), ("table_generation", .uint(s.tableGeneration)), ("cpus", .int(s.cpuCount)),
+        ]
+        if json {
+            print(JSONText.object(fields).rendered())
+        } else {
+            for (key, value) in fields { print("\(key.replacingOccurrences(of: "_", with: " ")): \(value.rendered())") }
+        }
+    }
+}
+
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Check the segment's header, allocator, handler table and every map's structure.")
+
+    @OptionGroup var segment: SegmentOptions
+
+    func run() throws {
+        let problems = try segment.open().check()
+        if problems.isEmpty {
+            print("segment \(segment.configuration.name): consistent")
+            return
+        }
+        for p in problems { print(p) }
+        throw ToolError("segment \(segment.configuration.name): \(problems.count) inconsistencies found")
+    }
+}

@@ -1,0 +1,125 @@
+import ArgumentParser
+import BPFModel
+import BPFSegment
+
+struct MapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "map", abstract: "Read and write a map's entries.",
+        subcommands: [Dump.self, Get.self, Update.self, Delete.self])
+
+    struct Dump: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print every entry of a map.")
+        @Argument(help: "The map's fd.") var fd: Int
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var segment: SegmentOptions
+
+        func run() throws {
+            let contents = try segment.open().map(at: fd).contents()
+            if json {
+                print(MapEntryFormat.json(contents).rendered())
+            } else {
+                for line in MapEntryFormat.lines(contents) { print(line) }
+                print("\(contents.count) entries")
+            }
+        }
+    }
+
+    struct Get: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the value of one key.")
+        @Argument(help: "The map's fd.") var fd: Int
+        @Argument(help: "The key, in hex (little-endian bytes as stored).") var key: String
+        @OptionGroup var segment: SegmentOptions
+
+        func run() throws {
+            let map = try segment.open().map(at: fd)
+            let keyBytes = try MapEntryFormat.parseHex(key, expected: map.keySize, what: "key")
+            guard let value = try map.lookup(key: keyBytes) else { throw ToolError("map \(fd): key \(key) not found") }
+            print(MapEntryFormat.describe(value, valueSize: map.valueSize))
+        }
+    }
+
+    struct Update: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set the value of one key.")
+        @Argument(help: "The map's fd.") var fd: Int
+        @Argument(help: "The key, in hex.") var key: String
+        @Argument(help: "The value, in hex (for per-CPU maps, every CPU's value one after another).") var value: String
+        @Option(help: "any (create or replace), noexist (create only) or exist (replace only).") var flags: UpdateFlag = .any
+        @OptionGroup var segment: SegmentOptions
+
+        func run() throws {
+            let map = try segment.open().map(at: fd)
+            let keyBytes = try MapEntryFormat.parseHex(key, expected: map.keySize, what: "key")
+            let valueBytes = try MapEntryFormat.parseHex(value, expected: map.valueSize * map.valuesPerEntry, what: "value")
+            try map.update(key: keyBytes, value: valueBytes, flags: flags.rawValue)
+        }
+    }
+
+    struct Delete: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete one key.")
+        @Argument(help: "The map's fd.") var fd: Int
+        @Argument(help: "The key, in hex.") var key: String
+        @OptionGroup var segment: SegmentOptions
+
+        func run() throws {
+            let map = try segment.open().map(at: fd)
+            try map.delete(key: MapEntryFormat.parseHex(key, expected: map.keySize, what: "key"))
+        }
+    }
+}
+
+enum UpdateFlag: UInt64, ExpressibleByArgument, CaseIterable {
+    case any = 0, noexist = 1, exist = 2
+    init?(argument: String) {
+        switch argument.lowercased() {
+        case "any", "bpf_any", "0": self = .any
+        case "noexist", "bpf_noexist", "1": self = .noexist
+        case "exist", "bpf_exist", "2": self = .exist
+        default: return nil
+        }
+    }
+}
+
+/// How map keys and values are shown: hex as stored, plus the little-endian integer for
+/// 1, 2, 4 and 8-byte values since most maps hold counters.
+enum MapEntryFormat {
+    static func parseHex(_ text: String, expected: Int, what: String) throws -> [UInt8] {
+        let digits = text.hasPrefix("0x") ? String(text.dropFirst(2)) : text
+        guard let bytes = Hex.decode(digits) else { throw ToolError("\(what) \(text): not hex (two digits per byte)") }
+        guard bytes.count == expected else { throw ToolError("\(what) \(text): \(bytes.count) bytes, the map takes \(expected)") }
+        return bytes
+    }
+
+    static func describe(_ bytes: some Collection<UInt8>, valueSize: Int) -> String {
+        guard valueSize > 0, bytes.count > valueSize else { return single(bytes) }
+        let all = Array(bytes)
+        return stride(from: 0, to: all.count, by: valueSize).enumerated().map { cpu, start in
+            "cpu\(cpu): " + single(all[start ..< min(start + valueSize, all.count)])
+        }.joined(separator: "  ")
+    }
+
+    static func single(_ bytes: some Collection<UInt8>) -> String {
+        let hex = Hex.encode(bytes)
+        guard [1, 2, 4, 8].contains(bytes.count) else { return hex }
+        let number = bytes.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return "\(hex) (\(number))"
+    }
+
+    static func lines(_ c: MapContents) -> [String] {
+        (0 ..< c.count).map { i in
+            let value = describe(c.value(at: i), valueSize: c.valueSize)
+            return c.keySize == 0 ? "value: \(value)" : "key: \(single(c.key(at: i)))  value: \(value)"
+        }
+    }
+
+    static func json(_ c: MapContents) -> JSONText {
+        .array((0 ..< c.count).map { i in
+            let values = c.value(at: i)
+            let value: JSONText = c.valuesPerEntry > 1
+                ? .array(stride(from: values.startIndex, to: values.endIndex, by: c.valueSize).map {
+                    .string(Hex.encode(values[$0 ..< $0 + c.valueSize]))
+                })
+                : .string(Hex.encode(values))
+            return c.keySize == 0 ? .object([("value", value)]) : .object([("key", .string(Hex.encode(c.key(at: i)))), ("value", value)])
+        })
+    }
+}

@@ -1,0 +1,67 @@
+import BPFModel
+
+/// One-line summaries of handlers for tables and logs.
+enum HandlerDescription {
+    static func details(_ handler: Handler, entries: Int? = nil) -> String {
+        switch handler {
+        case .program(let p):
+            var s = "type=\(p.type) insns=\(p.instructionCount)"
+            if !p.attachments.isEmpty { s += " attach=" + p.attachments.map { String($0.targetFD) }.joined(separator: ",") }
+            return s
+        case .map(let m):
+            let a = m.attributes
+            var s = "\(mapTypeName(a.mapType)) key=\(a.keySize) value=\(a.valueSize) max_entries=\(a.maxEntries)"
+            if let entries { s += " entries=\(entries)" }
+            if a.flags != 0 { s += " flags=0x\(String(a.flags, radix: 16))" }
+            return s
+        case .perfEvent(let e):
+            let state = e.enabled ? "enabled" : "disabled"
+            switch e.event {
+            case .uprobe(let t), .uretprobe(let t), .uprobeOverride(let t):
+                return "\(e.event.typeName) \(t.moduleName):0x\(String(t.offset, radix: 16)) pid=\(t.pid) \(state)"
+            case .tracepoint(let pid, let id):
+                return "tracepoint id=\(id) pid=\(pid) \(state)"
+            case .software(let cpu, let config, let sampleType):
+                return "software cpu=\(cpu) config=\(config) sample_type=\(sampleType) \(state)"
+            }
+        case .link(let l):
+            var s = "prog \(l.programFD) -> \(l.targetFD)"
+            if l.attachType != 0 { s += " attach_type=\(l.attachType)" }
+            if l.cookie != 0 { s += " cookie=\(l.cookie)" }
+            return s
+        case .epoll: return ""
+        case .memfd(let m): return "flags=\(m.flags)"
+        }
+    }
+
+    static func mapTypeName(_ type: UInt32) -> String {
+        guard let kind = MapKind(mapType: type) else { return "type \(type)" }
+        let name: String
+        switch kind {
+        case .hash: name = "hash"
+        case .array: name = "array"
+        case .progArray: name = "prog_array"
+        case .perfEventArray: name = "perf_event_array"
+        case .percpuHash: name = "percpu_hash"
+        case .percpuArray: name = "percpu_array"
+        case .lruHash: name = "lru_hash"
+        case .lruPercpuHash: name = "lru_percpu_hash"
+        case .queue: name = "queue"
+        case .stack: name = "stack"
+        case .ringbuf: name = "ringbuf"
+        }
+        return type > MapKind.kernelUserOffset ? "kernel_user_\(name)" : name
+    }
+
+    /// The line bpftime logs for each handler it exports.
+    static func exportLog(_ r: HandlerRecord) -> String {
+        switch r.handler {
+        case .program(let p): "find prog fd=\(r.fd) name=\(p.name)"
+        case .map(let m): "bpf_map_handler name=\(m.name) found at \(r.fd)"
+        case .perfEvent: "bpf_perf_event_handler found at \(r.fd)"
+        case .link(let l): "bpf_link_handler found at \(r.fd), link \(l.programFD) -> \(l.targetFD)"
+        case .epoll: "epoll_handler found at \(r.fd)"
+        case .memfd(let m): "memfd_handler name=\(m.name) found at \(r.fd)"
+        }
+    }
+}

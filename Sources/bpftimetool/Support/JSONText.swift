@@ -1,0 +1,49 @@
+/// A small JSON value for `--json` outputs (the interchange module owns bpftime's format).
+enum JSONText {
+    case string(String)
+    case int(Int64)
+    case uint(UInt64)
+    case double(Double)
+    case bool(Bool)
+    case null
+    case array([JSONText])
+    case object([(String, JSONText)])
+
+    static func int(_ v: Int) -> JSONText { .int(Int64(v)) }
+
+    func rendered(indent: Int = 0) -> String {
+        let pad = String(repeating: "  ", count: indent + 1)
+        let end = String(repeating: "  ", count: indent)
+        switch self {
+        case .string(let s): return Self.quote(s)
+        case .int(let v): return String(v)
+        case .uint(let v): return String(v)
+        case .double(let v): return String(v)
+        case .bool(let v): return v ? "true" : "false"
+        case .null: return "null"
+        case .array(let items):
+            if items.isEmpty { return "[]" }
+            return "[\n" + items.map { pad + $0.rendered(indent: indent + 1) }.joined(separator: ",\n") + "\n\(end)]"
+        case .object(let fields):
+            if fields.isEmpty { return "{}" }
+            return "{\n" + fields.map { pad + Self.quote($0.0) + ": " + $0.1.rendered(indent: indent + 1) }
+                .joined(separator: ",\n") + "\n\(end)}"
+        }
+    }
+
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
+    }
+}

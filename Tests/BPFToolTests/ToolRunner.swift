@@ -1,0 +1,82 @@
+import Foundation
+
+/// Runs the built `bpftimetool` executable as a separate process, on a segment name private to
+/// one test, as a user would.
+struct ToolRunner {
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var stdoutBytes: Data
+    }
+
+    let segmentName: String
+    let environment: [String: String]
+
+    init(extraEnvironment: [String: String] = [:]) {
+        segmentName = "bpftimetool_e2e_\(getpid())_\(UInt32.random(in: 0 ... .max))"
+        var env = ProcessInfo.processInfo.environment
+        env["BPFTIME_GLOBAL_SHM_NAME"] = segmentName
+        env["SPDLOG_LEVEL"] = env["SPDLOG_LEVEL"] ?? "warn"
+        env.merge(extraEnvironment) { $1 }
+        environment = env
+    }
+
+    static let executable: URL = {
+        // The test bundle sits in the same build folder as the executable.
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        return here.appendingPathComponent("bpftimetool")
+    }()
+
+    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// `shared/` beside the repository (or beside a folder above it).
+    static let sharedDirectory: URL? = {
+        var dir = repositoryRoot
+        for _ in 0 ..< 4 {
+            let candidate = dir.deletingLastPathComponent().appendingPathComponent("shared")
+            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("fixtures").path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return nil
+    }()
+
+    @discardableResult
+    func run(_ arguments: [String], stdin: Data? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        process.environment = environment
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let input = Pipe()
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try input.fileHandleForWriting.close()
+        // Drain both pipes concurrently so a large output cannot block the child.
+        var errData = Data()
+        let errReader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        errReader.start()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        while !errReader.isFinished { usleep(1000) }
+        return Result(status: process.terminationStatus,
+                      stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self),
+                      stdoutBytes: outData)
+    }
+
+    /// Removes the segment; every test calls it (in a defer) so no test leaves one behind.
+    func cleanUp() {
+        _ = try? run(["remove"])
+    }
+
+    func temporaryFile(_ name: String, contents: Data? = nil) -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(segmentName)_\(name)")
+        if let contents { FileManager.default.createFile(atPath: url.path, contents: contents) }
+        return url
+    }
+}
