@@ -1,0 +1,164 @@
+import ArgumentParser
+import BPFModel
+import BPFSegment
+import BPFSnapshots
+import Foundation
+
+struct SnapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snap",
+        abstract: "Record the segment's states in a SQLite history, diff them and roll back.",
+        discussion: "The history is --db, else $BPFTIME_SNAP_DB, else ~/.bpftime/snapshots.db.",
+        subcommands: [SnapSave.self, SnapList.self, SnapShow.self, SnapRemove.self, SnapTag.self, SnapGC.self,
+                      SnapDiff.self, SnapRestore.self, SnapExport.self, SnapImport.self])
+}
+
+/// `--db PATH` for every snap command.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "Snapshot database (default: $BPFTIME_SNAP_DB or ~/.bpftime/snapshots.db).") var db: String?
+
+    func open() throws -> SnapshotStore {
+        try SnapshotStore(path: db ?? SnapshotStore.defaultPath(environment: ProcessInfo.processInfo.environment))
+    }
+}
+
+/// A point-in-time read of the segment: the records are read under the lock, and the read is
+/// repeated if the generation moved while it was taken so that the two belong together.
+func consistentState(of shm: Segment) throws -> (records: [HandlerRecord], generation: UInt64) {
+    var generation = shm.generation
+    for _ in 0 ..< 8 {
+        let records = try shm.records(includeContents: true)
+        let after = shm.generation
+        if after == generation { return (records, generation) }
+        generation = after
+    }
+    return (try shm.records(includeContents: true), shm.generation)
+}
+
+func recordSnapshot(_ shm: Segment, store: SnapshotStore, message: String?, tags: [String]) throws -> Int64 {
+    let (records, generation) = try consistentState(of: shm)
+    let host = ProcessInfo.processInfo.hostName
+    return try store.save(records, meta: SnapshotMeta(segmentName: shm.name, host: host, generation: generation,
+                                                      message: message, tags: tags))
+}
+
+struct SnapSave: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "save", abstract: "Record the segment as a new snapshot; prints its id.")
+    @Option(name: .shortAndLong, help: "A message describing the snapshot.") var message: String?
+    @Option(name: .customLong("tag"), help: "A tag naming the snapshot (repeatable).") var tags: [String] = []
+    @OptionGroup var segment: SegmentOptions
+    @OptionGroup var store: StoreOptions
+
+    func run() throws {
+        print(try recordSnapshot(segment.open(), store: store.open(), message: message, tags: tags))
+    }
+}
+
+struct SnapList: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the snapshots.")
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var store: StoreOptions
+
+    func run() throws {
+        let snapshots = try store.open().list()
+        if json {
+            print(JSONText.array(snapshots.map(SnapshotFormat.json)).rendered())
+            return
+        }
+        var table = Table(header: ["ID", "TIME", "SEGMENT", "GEN", "HANDLERS", "TAGS", "MESSAGE"])
+        for s in snapshots {
+            table.add([String(s.id), SnapshotFormat.time(s.createdAt), s.segmentName, String(s.generation),
+                       String(s.handlerCount), s.tags.joined(separator: ","), s.message ?? ""])
+        }
+        print(table.rendered())
+    }
+}
+
+struct SnapShow: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a snapshot's handlers.")
+    @Argument(help: "Snapshot id or tag.") var snapshot: String
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var store: StoreOptions
+
+    func run() throws {
+        let db = try store.open()
+        let id = try db.resolve(snapshot)
+        let info = try db.info(id)
+        let records = try db.records(of: id)
+        if json {
+            print(JSONText.object([
+                ("snapshot", SnapshotFormat.json(info)),
+                ("handlers", .array(records.map { r in
+                    .object([("fd", .int(r.fd)), ("kind", .string(r.handler.kind.rawValue)),
+                             ("name", r.handler.name.map(JSONText.string) ?? .null),
+                             ("details", .string(HandlerDescription.details(r.handler, entries: r.handler.mapEntryCount)))])
+                })),
+            ]).rendered())
+            return
+        }
+        print("snapshot \(info.id)  \(SnapshotFormat.time(info.createdAt))  \(info.segmentName)  generation \(info.generation)")
+        if let m = info.message { print("message: \(m)") }
+        if !info.tags.isEmpty { print("tags: \(info.tags.joined(separator: ", "))") }
+        var table = Table(header: ["FD", "KIND", "NAME", "DETAILS"])
+        for r in records {
+            table.add([String(r.fd), r.handler.kind.shortName, r.handler.name ?? "-",
+                       HandlerDescription.details(r.handler, entries: r.handler.mapEntryCount)])
+        }
+        print(table.rendered())
+    }
+}
+
+struct SnapRemove: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Delete a snapshot (its content goes at the next gc).")
+    @Argument(help: "Snapshot id or tag.") var snapshot: String
+    @OptionGroup var store: StoreOptions
+
+    func run() throws {
+        let db = try store.open()
+        try db.remove(db.resolve(snapshot))
+    }
+}
+
+struct SnapTag: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "tag", abstract: "Name a snapshot.")
+    @Argument(help: "Snapshot id or tag.") var snapshot: String
+    @Argument(help: "The new tag.") var tag: String
+    @OptionGroup var store: StoreOptions
+
+    func run() throws {
+        let db = try store.open()
+        try db.tag(db.resolve(snapshot), tag)
+    }
+}
+
+struct SnapGC: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Drop stored content that no snapshot uses.")
+    @OptionGroup var store: StoreOptions
+
+    func run() throws {
+        let dropped = try store.open().collectGarbage()
+        print("dropped \(dropped.blobs) blobs and \(dropped.chunks) map chunks")
+    }
+}
+
+enum SnapshotFormat {
+    static func time(_ date: Date) -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return f.string(from: date)
+    }
+
+    static func json(_ s: SnapshotInfo) -> JSONText {
+        .object([("id", .int(s.id)), ("time", .string(ISO8601DateFormatter().string(from: s.createdAt))),
+                 ("segment", .string(s.segmentName)), ("host", .string(s.host)), ("generation", .uint(s.generation)),
+                 ("message", s.message.map(JSONText.string) ?? .null), ("tags", .array(s.tags.map(JSONText.string))),
+                 ("parent", s.parent.map { .int($0) } ?? .null), ("handlers", .int(s.handlerCount))])
+    }
+}
+
+extension Handler {
+    var mapEntryCount: Int? {
+        if case .map(let m) = self { return m.contents?.count }
+        return nil
+    }
+}

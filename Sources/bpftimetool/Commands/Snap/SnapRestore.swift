@@ -1,0 +1,70 @@
+import ArgumentParser
+import BPFLogging
+import BPFModel
+import BPFSnapshots
+import BPFInterchange
+import Foundation
+
+struct SnapRestore: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Roll the segment back to a snapshot, wholly or only some fds, atomically.",
+        discussion: "The state before the restore is saved as a snapshot first, so every restore can be undone.")
+
+    @Argument(help: "Snapshot id or tag.") var snapshot: String
+    @Option(name: .customLong("fd"), help: "Restore only this fd (repeatable).") var fds: [Int] = []
+    @Flag(name: .customLong("with-deps"), help: "Also restore the fds the chosen handlers refer to.") var withDependencies = false
+    @Flag(name: .customLong("dry-run"), help: "Print the plan and change nothing.") var dryRun = false
+    @OptionGroup var segment: SegmentOptions
+    @OptionGroup var store: StoreOptions
+
+    func run() throws {
+        let db = try store.open()
+        let id = try db.resolve(snapshot)
+        let target = try db.records(of: id)
+        let shm = try segment.openOrCreate()
+        let current = try shm.records(includeContents: true)
+        let plan = try RestorePlanner.plan(target: target, current: current,
+                                           onlyFDs: fds.isEmpty ? nil : Set(fds), withDependencies: withDependencies)
+        for r in plan.create { print("create  fd \(r.fd) \(r.handler.kind.rawValue) \(r.handler.name ?? "")") }
+        for r in plan.replace { print("replace fd \(r.fd) \(r.handler.kind.rawValue) \(r.handler.name ?? "")") }
+        for fd in plan.remove { print("remove  fd \(fd)") }
+        if plan.isEmpty { print("nothing to restore: the segment already matches snapshot \(id)") }
+        guard !dryRun, !plan.isEmpty else { return }
+
+        let undo = try recordSnapshot(shm, store: db, message: "before restore of snapshot \(id)", tags: [])
+        try shm.apply(plan.create + plan.replace, removing: plan.remove, replaceExisting: true)
+        BPFLog.logger("snap").info("restored snapshot \(id) (previous state saved as snapshot \(undo))")
+    }
+}
+
+struct SnapExport: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "export", abstract: "Write a snapshot as bpftime JSON (with map data).")
+    @Argument(help: "Snapshot id or tag.") var snapshot: String
+    @Argument(help: "Output file, or - for stdout.") var file: String
+    @Flag(name: .customLong("no-data"), help: "Leave map contents out.") var noData = false
+    @OptionGroup var store: StoreOptions
+
+    func run() throws {
+        let db = try store.open()
+        let records = try db.records(of: db.resolve(snapshot))
+        try FileIO.writeAtomically(file) { sink in
+            try BPFTimeJSON.write(records, includeData: !noData, to: sink)
+        }
+    }
+}
+
+struct SnapImport: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "import", abstract: "Record a JSON file as a snapshot, without touching the segment.")
+    @Argument(help: "Input file, or - for stdin.") var file: String
+    @Option(name: .shortAndLong, help: "A message describing the snapshot.") var message: String?
+    @Option(name: .customLong("tag"), help: "A tag naming the snapshot (repeatable).") var tags: [String] = []
+    @OptionGroup var store: StoreOptions
+
+    func run() throws {
+        let records = try BPFTimeJSON.decodeDocument(FileIO.read(file))
+        let meta = SnapshotMeta(segmentName: "file:\(file)", host: ProcessInfo.processInfo.hostName, generation: 0,
+                                message: message ?? "imported from \(file)", tags: tags)
+        print(try store.open().save(records, meta: meta))
+    }
+}
