@@ -1,0 +1,8 @@
+import BPFVM
+
+/// Something that runs one program on an input: the interpreter, or compiled code.
+public protocol ProgramEngine: AnyObject {
+    func run(input: UnsafeMutableRawBufferPointer, cookie: UInt64) throws -> UInt64
+}
+
+extension VirtualMachine: ProgramEngine {}

@@ -1,0 +1,31 @@
+import BPFModel
+import BPFSegment
+import BPFVM
+
+/// A program of the segment, ready to run with its maps served by the segment.
+public struct SegmentProgram {
+    public let fd: Int
+    public let handler: ProgramHandler
+    public let program: Program
+    public let maps: SegmentMapBackend
+
+    public init(segment: Segment, fd: Int) throws {
+        guard case .program(let handler)? = try segment.handler(at: fd) else {
+            throw RuntimeError("fd \(fd) is not a program in segment \(segment.name)")
+        }
+        self.fd = fd
+        self.handler = handler
+        program = try Program(bytecode: handler.bytecode)
+        maps = SegmentMapBackend(segment: segment)
+    }
+
+    /// An interpreter for this program (validated first).
+    public func interpreter(options: VMOptions = VMOptions()) throws -> VirtualMachine {
+        try VirtualMachine(program: program, maps: maps, options: options)
+    }
+}
+
+public struct RuntimeError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ message: String) { description = message }
+}

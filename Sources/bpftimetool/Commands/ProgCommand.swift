@@ -1,0 +1,22 @@
+import ArgumentParser
+import BPFModel
+import BPFVM
+
+struct ProgCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prog", abstract: "Inspect programs.", subcommands: [Dump.self])
+
+    struct Dump: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Disassemble a program of the segment.")
+        @Argument(help: "The program's fd.") var fd: Int
+        @OptionGroup var segment: SegmentOptions
+
+        func run() throws {
+            guard case .program(let p)? = try segment.open().handler(at: fd) else {
+                throw ToolError("fd \(fd) is not a program")
+            }
+            print("fd \(fd): \(p.name) (type \(p.type), \(p.instructionCount) instructions)")
+            print(try Disassembler.listing(of: Program(bytecode: p.bytecode)))
+        }
+    }
+}

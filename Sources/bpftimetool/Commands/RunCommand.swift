@@ -1,0 +1,109 @@
+import ArgumentParser
+import BPFRuntime
+import BPFVM
+import Foundation
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a program of the segment on the bytes of a file, and time it.",
+        usage: "bpftimetool run <id> <data_file> [repeat N] [type JIT|AOT|INTERPRET] [--json] [--max-insns N]",
+        discussion: """
+        r1 points at a private copy of the file's bytes and r2 holds their length; map helpers read and \
+        write the segment's maps. `Time taken` is the average over the repetitions, compilation excluded.
+        """)
+
+    @Argument(help: "The program's fd.") var id: Int
+    @Argument(help: "The input file.") var dataFile: String
+    @Argument(help: "bpftime's trailing words: `repeat N` and/or `type JIT|AOT|INTERPRET`.") var words: [String] = []
+    @Option(name: .customLong("repeat"), help: "How many times to run it.") var repeatOption: Int?
+    @Option(name: .customLong("type"), help: "JIT, AOT or INTERPRET.") var typeOption: String?
+    @Option(name: .customLong("max-insns"), help: "End a run after this many instructions.") var maxInstructions: UInt64?
+    @Flag(help: "Print the result as JSON.") var json = false
+    @OptionGroup var segment: SegmentOptions
+
+    /// `repeat N` and `type T` in any order, as bpftime takes them.
+    func trailingSettings() throws -> (repeat: Int?, type: String?) {
+        var repeatCount: Int?, type: String?
+        var rest = words[...]
+        while let word = rest.popFirst() {
+            guard let value = rest.popFirst() else { throw ToolError("Invalid subcommand \(word): expected `repeat N` or `type T`") }
+            switch word {
+            case "repeat":
+                guard let n = Int(value) else { throw ToolError("Invalid repeat count \(value)") }
+                repeatCount = n
+            case "type": type = value
+            default: throw ToolError("Invalid subcommand \(word)")
+            }
+        }
+        return (repeatCount, type)
+    }
+
+    func run() throws {
+        let trailing = try trailingSettings()
+        let repeatCount = repeatOption ?? trailing.repeat ?? 1
+        guard repeatCount >= 1 else { throw ToolError("Invalid repeat count \(repeatCount): it must be at least 1") }
+        let type = try RunType(argument: typeOption ?? trailing.type)
+
+        if !json {
+            print("Running eBPF program with id \(id) and data in file \(dataFile)")
+            print("Repeat N: \(repeatCount) with run type \(type.rawValue)")
+        }
+        guard var input = FileManager.default.contents(atPath: dataFile).map([UInt8].init) else {
+            throw ToolError("Unable to open data in file \(dataFile)")
+        }
+        let shm = try segment.open()
+        guard (0 ..< shm.status().maxHandlers).contains(id) else { throw ToolError("Invalid id \(id) not exist") }
+        guard case .program? = try shm.handler(at: id) else { throw ToolError("Invalid id \(id) not a bpf program") }
+
+        let program = try SegmentProgram(segment: shm, fd: id)
+        let compileStart = ContinuousClock.now
+        let engine = try type.engine(for: program, options: VMOptions(maxInstructions: maxInstructions))
+        let compileTime = ContinuousClock.now - compileStart
+
+        var result: UInt64 = 0
+        let start = ContinuousClock.now
+        try input.withUnsafeMutableBytes { memory in
+            for _ in 0 ..< repeatCount { result = try engine.run(input: memory, cookie: 0) }
+        }
+        let elapsed = ContinuousClock.now - start
+        let averageNs = elapsed.nanoseconds / Int64(repeatCount)
+
+        if json {
+            print(JSONText.object([
+                ("id", .int(id)), ("type", .string(type.rawValue)), ("repeat", .int(repeatCount)),
+                ("time_ns", .int(averageNs)), ("compile_ns", .int(compileTime.nanoseconds)),
+                ("return_value", .uint(result)),
+            ]).rendered())
+        } else {
+            print("Time taken: \(averageNs) ns")
+            print("Return value: \(result)")
+        }
+    }
+}
+
+enum RunType: String {
+    case jit = "JIT", aot = "AOT", interpret = "INTERPRET"
+
+    init(argument: String?) throws {
+        guard let argument else { self = .interpret; return }
+        guard let type = RunType(rawValue: argument.uppercased()) else {
+            throw ToolError("Invalid run type \(argument)\nValid run types are JIT, AOT, INTERPRET")
+        }
+        self = type
+    }
+
+    func engine(for program: SegmentProgram, options: VMOptions) throws -> any ProgramEngine {
+        switch self {
+        case .interpret: return try program.interpreter(options: options)
+        case .jit, .aot: throw ToolError("run type \(rawValue) is not available yet: use type INTERPRET")
+        }
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
