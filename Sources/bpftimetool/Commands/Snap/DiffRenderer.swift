@@ -1,0 +1,114 @@
+import BPFModel
+import BPFSnapshots
+import BPFVM
+import Foundation
+
+/// Prints a `SnapshotDiff` for people (optionally coloured) or as JSON.
+struct DiffRenderer {
+    let colored: Bool
+
+    static func terminalWantsColor() -> Bool {
+        isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+    }
+
+    private func paint(_ text: String, _ code: String) -> String { colored ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
+    private func added(_ t: String) -> String { paint(t, "32") }
+    private func removed(_ t: String) -> String { paint(t, "31") }
+    private func changed(_ t: String) -> String { paint(t, "33") }
+
+    private static func title(_ r: HandlerRecord) -> String {
+        "fd \(r.fd) \(r.handler.kind.rawValue)" + (r.handler.name.map { " \"\($0)\"" } ?? "")
+    }
+
+    func text(_ diff: SnapshotDiff) -> String {
+        var out = ""
+        for r in diff.removed { out += removed("- \(Self.title(r))") + "\n" }
+        for r in diff.added { out += added("+ \(Self.title(r))") + "\n" }
+        for c in diff.changed {
+            out += changed("~ \(Self.title(c.new))") + "\n"
+            for a in c.attributeChanges { out += "    \(a.name): \(a.old) → \(a.new)\n" }
+            out += instructions(c)
+            out += entries(c.mapChanges)
+        }
+        return out
+    }
+
+    /// Changed instructions with one kept line of context on each side, disassembled.
+    private func instructions(_ c: HandlerChange) -> String {
+        guard case .program(let old) = c.old.handler, case .program(let new) = c.new.handler,
+              c.instructionChanges.contains(where: { $0.operation != .kept }) else { return "" }
+        let oldProgram = try? Program(bytecode: old.bytecode), newProgram = try? Program(bytecode: new.bytecode)
+        let edits = c.instructionChanges
+        var out = "    instructions:\n"
+        var skipped = false
+        for (i, e) in edits.enumerated() {
+            let near = edits[max(0, i - 1) ... min(edits.count - 1, i + 1)].contains { $0.operation != .kept }
+            guard e.operation != .kept || near else { skipped = true; continue }
+            if skipped { out += "      ...\n"; skipped = false }
+            switch e.operation {
+            case .kept: out += "        \(e.newIndex ?? 0): \(Self.text(newProgram, e.newIndex, e.bytes))\n"
+            case .deleted: out += removed("      - \(e.oldIndex ?? 0): \(Self.text(oldProgram, e.oldIndex, e.bytes))") + "\n"
+            case .inserted: out += added("      + \(e.newIndex ?? 0): \(Self.text(newProgram, e.newIndex, e.bytes))") + "\n"
+            }
+        }
+        return out
+    }
+
+    private static func text(_ program: Program?, _ index: Int?, _ bytes: [UInt8]) -> String {
+        guard let program, let index else { return Hex.encode(bytes) }
+        return Disassembler.text(of: program, at: index)
+    }
+
+    private func entries(_ m: MapContentsDiff) -> String {
+        guard !m.isEmpty else { return "" }
+        var out = "    entries: +\(m.addedCount) -\(m.removedCount) ~\(m.changedCount)\n"
+        for e in m.entries {
+            let key = Hex.encode(e.key)
+            switch (e.old, e.new) {
+            case (nil, let v?): out += added("      + \(key): \(Hex.encode(v))") + "\n"
+            case (let v?, nil): out += removed("      - \(key): \(Hex.encode(v))") + "\n"
+            case (let o?, let n?): out += changed("      ~ \(key): \(Hex.encode(o)) → \(Hex.encode(n))") + "\n"
+            default: break
+            }
+        }
+        return out
+    }
+
+    func stat(_ diff: SnapshotDiff) -> String {
+        let entries = diff.changed.reduce((0, 0, 0)) { t, c in
+            (t.0 + c.mapChanges.addedCount, t.1 + c.mapChanges.removedCount, t.2 + c.mapChanges.changedCount)
+        }
+        return "handlers: \(diff.added.count) added, \(diff.removed.count) removed, \(diff.changed.count) changed\n"
+            + "map entries: \(entries.0) added, \(entries.1) removed, \(entries.2) changed"
+    }
+
+    func json(_ diff: SnapshotDiff) -> JSONText {
+        func handler(_ r: HandlerRecord) -> JSONText {
+            .object([("fd", .int(r.fd)), ("kind", .string(r.handler.kind.rawValue)), ("name", r.handler.name.map(JSONText.string) ?? .null)])
+        }
+        return .object([
+            ("equal", .bool(diff.isEmpty)),
+            ("added", .array(diff.added.map(handler))),
+            ("removed", .array(diff.removed.map(handler))),
+            ("changed", .array(diff.changed.map { c in
+                .object([
+                    ("fd", .int(c.fd)), ("kind", .string(c.new.handler.kind.rawValue)),
+                    ("attributes", .array(c.attributeChanges.map { .object([("name", .string($0.name)), ("old", .string($0.old)), ("new", .string($0.new))]) })),
+                    ("instructions", .array(c.instructionChanges.filter { $0.operation != .kept }.map {
+                        .object([("op", .string($0.operation.rawValue)), ("old_index", $0.oldIndex.map { .int($0) } ?? .null),
+                                 ("new_index", $0.newIndex.map { .int($0) } ?? .null), ("hex", .string(Hex.encode($0.bytes)))])
+                    })),
+                    ("entries", .object([
+                        ("added", .int(c.mapChanges.addedCount)), ("removed", .int(c.mapChanges.removedCount)),
+                        ("changed", .int(c.mapChanges.changedCount)),
+                        ("details", .array(c.mapChanges.entries.map { e in
+                            .object([("key", .string(Hex.encode(e.key))),
+                                     ("old", e.old.map { .string(Hex.encode($0)) } ?? .null),
+                                     ("new", e.new.map { .string(Hex.encode($0)) } ?? .null)])
+                        })),
+                    ])),
+                ])
+            })),
+        ])
+    }
+}

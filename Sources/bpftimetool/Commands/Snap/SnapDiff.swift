@@ -1,0 +1,44 @@
+import ArgumentParser
+import BPFModel
+import BPFSnapshots
+import Foundation
+
+struct SnapDiff: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Show what changed between two states: snapshot ids, tags, or `live` for the segment now.",
+        discussion: "Exit status 0 when they are equal, 1 when they differ (like diff), 2 or more on errors.")
+
+    @Argument(help: "The older state: id, tag or live.") var from: String
+    @Argument(help: "The newer state: id, tag or live.") var to: String
+    @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Print counts only.") var stat = false
+    @OptionGroup var segment: SegmentOptions
+    @OptionGroup var store: StoreOptions
+
+    func run() throws {
+        let db = try store.open()
+        let detail: MapContentsDiff.Detail = stat ? .counts : .entries
+        let diff: SnapshotDiff
+        if from != "live" && to != "live" {
+            diff = try db.diff(db.resolve(from), db.resolve(to), mapDetail: detail)
+        } else {
+            diff = SnapshotDiffer.diff(try state(from, db), try state(to, db), mapDetail: detail)
+        }
+        let renderer = DiffRenderer(colored: !json && DiffRenderer.terminalWantsColor())
+        if json {
+            print(renderer.json(diff).rendered())
+        } else if stat {
+            print(renderer.stat(diff))
+        } else {
+            print(renderer.text(diff), terminator: "")
+            if diff.isEmpty { print("no differences") }
+        }
+        if !diff.isEmpty { throw ExitCode(1) }
+    }
+
+    private func state(_ reference: String, _ db: SnapshotStore) throws -> [HandlerRecord] {
+        if reference == "live" { return try consistentState(of: segment.open()).records }
+        return try db.records(of: db.resolve(reference))
+    }
+}
