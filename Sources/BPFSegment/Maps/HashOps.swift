@@ -1,0 +1,269 @@
+import Glibc
+
+/// hash, percpu_hash, lru_hash and lru_percpu_hash: buckets of 1-based entry indices chained
+/// through a pool of max_entries entries preallocated at creation, so updates never touch the
+/// allocator. Free entries come from a free list, then from the never-used tail of the pool.
+///
+/// LRU maps keep every entry on a recency list (head = newest). As the kernel does, a lookup
+/// only sets a "referenced" bit; eviction gives referenced entries at the tail a second chance.
+extension MapStore {
+    private static let chainAt = 0, lruPrevAt = 4, lruNextAt = 8, flagsAt = 12
+    private static let referenced: UInt32 = 1
+
+    var isLRU: Bool { layout.kind == .lruHash || layout.kind == .lruPercpuHash }
+    @inline(__always) var buckets: UnsafeMutableRawPointer { base + storage + layout.bucketsAt }
+    @inline(__always) func entry(_ index: UInt32) -> UnsafeMutableRawPointer { entries + (Int(index) - 1) * entryStride }
+
+    @inline(__always) func bucketIndex(_ key: UnsafeRawPointer) -> Int {
+        Int(KeyHash.hash(key, keySize)) & (layout.bucketCount - 1)
+    }
+
+    @inline(__always) func keysEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> Bool {
+        switch keySize {
+        case 4: a.loadUnaligned(as: UInt32.self) == b.loadUnaligned(as: UInt32.self)
+        case 8: a.loadUnaligned(as: UInt64.self) == b.loadUnaligned(as: UInt64.self)
+        default: memcmp(a, b, keySize) == 0
+        }
+    }
+
+    /// The entry holding `key` and its predecessor in the chain (0 = the bucket itself).
+    /// Chains longer than the pool mean corruption: the walk stops instead of looping.
+    @inline(__always) func find(_ key: UnsafeRawPointer, bucket: Int) -> (index: UInt32, previous: UInt32)? {
+        var index = buckets.u32(bucket * 4), previous: UInt32 = 0, steps = 0
+        while index != 0, Int(index) <= maxEntries, steps < maxEntries {
+            let e = entry(index)
+            if keysEqual(e + layout.keyOffsetInEntry, key) { return (index, previous) }
+            previous = index
+            index = e.u32(Self.chainAt)
+            steps += 1
+        }
+        return nil
+    }
+
+    @inline(__always) func hashLookup(_ key: UnsafeRawPointer, cpu: Int) -> UnsafeMutableRawPointer? {
+        guard let (index, _) = find(key, bucket: bucketIndex(key)) else { return nil }
+        let e = entry(index)
+        if isLRU, e.u32(Self.flagsAt) & Self.referenced == 0 { e.set32(Self.flagsAt, Self.referenced) }
+        return e + layout.valueOffsetInEntry + cpu * layout.valueStride
+    }
+
+    func hashUpdate(_ key: UnsafeRawPointer, _ value: UnsafeRawPointer, flags: UInt64, cpu: Int?) -> Int32 {
+        guard flags <= Self.exist else { return -EINVAL }
+        let bucket = bucketIndex(key)
+        if let (index, _) = find(key, bucket: bucket) {
+            guard flags != Self.noExist else { return -EEXIST }
+            let e = entry(index)
+            save(e + Self.flagsAt, 4 + roundUp(keySize, 8) + layout.entryValueBytes)
+            writeValue(e + layout.valueOffsetInEntry, value, cpu: cpu)
+            if isLRU { e.set32(Self.flagsAt, Self.referenced) }
+            return 0
+        }
+        guard flags != Self.exist else { return -ENOENT }
+        saveState()
+        guard let index = takeFreeEntry() ?? (isLRU ? evict() : nil) else { return -E2BIG }
+        // The entry is unreachable until the bucket store below (or saved when reused).
+        let e = entry(index)
+        (e + layout.keyOffsetInEntry).copyMemory(from: key, byteCount: keySize)
+        if cpu != nil, layout.cpus > 1 {
+            (e + layout.valueOffsetInEntry).initializeMemory(as: UInt8.self, repeating: 0, count: layout.entryValueBytes)
+        }
+        writeValue(e + layout.valueOffsetInEntry, value, cpu: cpu)
+        e.set32(Self.chainAt, buckets.u32(bucket * 4))
+        e.set32(Self.flagsAt, 0)
+        if isLRU { lruPushFront(index) }
+        orderStores()
+        save(buckets + bucket * 4, 4)
+        buckets.set32(bucket * 4, index)
+        setState(MapLayout.countAt, count + 1)
+        return 0
+    }
+
+    func hashDelete(_ key: UnsafeRawPointer) -> Int32 {
+        let bucket = bucketIndex(key)
+        guard let (index, previous) = find(key, bucket: bucket) else { return -ENOENT }
+        saveState()
+        remove(index, previous: previous, bucket: bucket)
+        releaseEntry(index)
+        return 0
+    }
+
+    func hashNextKey(after key: UnsafeRawPointer?, into out: UnsafeMutableRawPointer) -> Int32 {
+        var startBucket = 0
+        if let key {
+            let bucket = bucketIndex(key)
+            if let (index, _) = find(key, bucket: bucket) {
+                let next = entry(index).u32(Self.chainAt)
+                if next != 0, Int(next) <= maxEntries {
+                    out.copyMemory(from: entry(next) + layout.keyOffsetInEntry, byteCount: keySize)
+                    return 0
+                }
+                startBucket = bucket + 1
+            }
+        }
+        for bucket in startBucket..<max(startBucket, layout.bucketCount) {
+            let index = buckets.u32(bucket * 4)
+            if index != 0, Int(index) <= maxEntries {
+                out.copyMemory(from: entry(index) + layout.keyOffsetInEntry, byteCount: keySize)
+                return 0
+            }
+        }
+        return -ENOENT
+    }
+
+    /// Every live entry, bucket by bucket: what contents() and check() walk.
+    func forEachEntry(_ body: (UInt32) -> Void) {
+        var steps = 0
+        for bucket in 0..<layout.bucketCount {
+            var index = buckets.u32(bucket * 4)
+            while index != 0, Int(index) <= maxEntries, steps <= maxEntries {
+                body(index)
+                index = entry(index).u32(Self.chainAt)
+                steps += 1
+            }
+        }
+    }
+
+    // MARK: Pool
+
+    /// Caller has saved the state fields.
+    private func takeFreeEntry() -> UInt32? {
+        let head = state(MapLayout.headAt)
+        if head != 0, head <= maxEntries {
+            let index = UInt32(head)
+            // Its free-list link is committed state until the state fields are restored.
+            save(entry(index), MapLayout.entryHeaderBytes)
+            setState(MapLayout.headAt, Int(entry(index).u32(Self.chainAt)))
+            return index
+        }
+        let next = state(MapLayout.nextUnusedAt)
+        guard next >= 1, next <= maxEntries else { return nil }
+        setState(MapLayout.nextUnusedAt, next + 1)
+        return UInt32(next)
+    }
+
+    /// Puts an unlinked entry on the free list. Caller has saved the state fields.
+    private func releaseEntry(_ index: UInt32) {
+        let e = entry(index)
+        save(e, MapLayout.entryHeaderBytes)
+        e.set32(Self.chainAt, UInt32(truncatingIfNeeded: state(MapLayout.headAt)))
+        setState(MapLayout.headAt, Int(index))
+    }
+
+    /// Unlinks an entry from its chain (and the LRU list). Caller has saved the state fields.
+    private func remove(_ index: UInt32, previous: UInt32, bucket: Int) {
+        let next = entry(index).u32(Self.chainAt)
+        if previous == 0 {
+            save(buckets + bucket * 4, 4)
+            buckets.set32(bucket * 4, next)
+        } else {
+            save(entry(previous), 4)
+            entry(previous).set32(Self.chainAt, next)
+        }
+        if isLRU { lruUnlink(index) }
+        setState(MapLayout.countAt, count - 1)
+    }
+
+    // MARK: LRU
+
+    /// Frees the least recently used entry, passing over referenced ones once, and returns it.
+    private func evict() -> UInt32? {
+        var victim = UInt32(truncatingIfNeeded: state(MapLayout.lruTailAt)), chances = 0
+        while victim != 0, Int(victim) <= maxEntries, chances < min(count, 32),
+              entry(victim).u32(Self.flagsAt) & Self.referenced != 0 {
+            lruUnlink(victim)
+            save(entry(victim) + Self.flagsAt, 4)
+            entry(victim).set32(Self.flagsAt, 0)
+            lruPushFront(victim)
+            victim = UInt32(truncatingIfNeeded: state(MapLayout.lruTailAt))
+            chances += 1
+        }
+        guard victim != 0, Int(victim) <= maxEntries else { return nil }
+        let key = entry(victim) + layout.keyOffsetInEntry
+        let bucket = bucketIndex(key)
+        guard let (index, previous) = find(key, bucket: bucket), index == victim else { return nil }
+        remove(victim, previous: previous, bucket: bucket)
+        // The caller overwrites the victim's key and value, which a rollback must bring back.
+        save(entry(victim), entryStride)
+        return victim
+    }
+
+    private func lruPushFront(_ index: UInt32) {
+        let head = UInt32(truncatingIfNeeded: state(MapLayout.lruHeadAt))
+        let e = entry(index)
+        save(e + Self.lruPrevAt, 8)
+        e.set32(Self.lruPrevAt, 0)
+        e.set32(Self.lruNextAt, head)
+        if head != 0, Int(head) <= maxEntries {
+            save(entry(head) + Self.lruPrevAt, 4)
+            entry(head).set32(Self.lruPrevAt, index)
+        } else {
+            setState(MapLayout.lruTailAt, Int(index))
+        }
+        setState(MapLayout.lruHeadAt, Int(index))
+    }
+
+    private func lruUnlink(_ index: UInt32) {
+        let e = entry(index)
+        let previous = e.u32(Self.lruPrevAt), next = e.u32(Self.lruNextAt)
+        if previous != 0, Int(previous) <= maxEntries {
+            save(entry(previous) + Self.lruNextAt, 4)
+            entry(previous).set32(Self.lruNextAt, next)
+        } else {
+            setState(MapLayout.lruHeadAt, Int(next))
+        }
+        if next != 0, Int(next) <= maxEntries {
+            save(entry(next) + Self.lruPrevAt, 4)
+            entry(next).set32(Self.lruPrevAt, previous)
+        } else {
+            setState(MapLayout.lruTailAt, Int(previous))
+        }
+    }
+
+    /// LRU list walk for check(): indices head to tail, or nil on a broken link.
+    func lruOrder() -> [UInt32]? {
+        var order: [UInt32] = [], index = UInt32(truncatingIfNeeded: state(MapLayout.lruHeadAt)), previous: UInt32 = 0
+        while index != 0 {
+            guard Int(index) <= maxEntries, order.count <= maxEntries, entry(index).u32(Self.lruPrevAt) == previous else { return nil }
+            order.append(index)
+            previous = index
+            index = entry(index).u32(Self.lruNextAt)
+        }
+        return state(MapLayout.lruTailAt) == Int(previous) ? order : nil
+    }
+
+    /// Free-list walk for check(): nil on a cycle or an out-of-range index.
+    func freeList() -> [UInt32]? {
+        var list: [UInt32] = [], index = state(MapLayout.headAt)
+        while index != 0 {
+            guard index > 0, index <= maxEntries, list.count <= maxEntries else { return nil }
+            list.append(UInt32(index))
+            index = Int(entry(UInt32(index)).u32(Self.chainAt))
+        }
+        return list
+    }
+}
+
+/// Key hashing that is the same in every process (Swift's Hasher is seeded per process).
+enum KeyHash {
+    @inline(__always) static func mix(_ x: UInt64) -> UInt64 {
+        var h = x &* 0x9E37_79B9_7F4A_7C15
+        h ^= h >> 32
+        return h
+    }
+
+    @inline(__always) static func hash(_ key: UnsafeRawPointer, _ size: Int) -> UInt32 {
+        switch size {
+        case 4: return UInt32(truncatingIfNeeded: mix(UInt64(key.loadUnaligned(as: UInt32.self))))
+        case 8: return UInt32(truncatingIfNeeded: mix(key.loadUnaligned(as: UInt64.self)))
+        default:
+            var h = UInt64(size), at = 0
+            while at + 8 <= size {
+                h = mix(h ^ key.loadUnaligned(fromByteOffset: at, as: UInt64.self)) &+ 0x632B_E59B_D9B4_E019
+                at += 8
+            }
+            var tail: UInt64 = 0
+            for i in at..<size { tail |= UInt64(key.load(fromByteOffset: i, as: UInt8.self)) << (8 * (i - at)) }
+            return UInt32(truncatingIfNeeded: mix(h ^ tail))
+        }
+    }
+}

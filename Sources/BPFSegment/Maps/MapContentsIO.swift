@@ -1,0 +1,89 @@
+import BPFModel
+import Glibc
+
+/// Bulk copies between a map's storage and `MapContents`, for export, import and snapshots.
+extension MapStore {
+    /// The contents' shape must match the map: sizes, values per entry, entry count.
+    static func contentsProblem(_ c: MapContents, _ layout: MapLayout) -> String? {
+        let sequence = layout.kind.isSequence
+        let expectedKey = sequence ? 0 : layout.keySize
+        if !layout.kind.isKeyed && !sequence { return "a \(layout.kind.rawValue) map holds no data, but contents were given" }
+        if c.keySize != expectedKey { return "contents key size \(c.keySize) differs from key_size \(expectedKey)" }
+        if c.valueSize != layout.valueSize { return "contents value size \(c.valueSize) differs from value_size \(layout.valueSize)" }
+        if c.valuesPerEntry != layout.cpus {
+            return "contents hold \(c.valuesPerEntry) value(s) per entry, this map needs \(layout.cpus) (one per possible CPU)"
+        }
+        guard c.entryStride > 0, c.values.count % c.entryStride == 0, c.keys.count == c.count * c.keySize else {
+            return "contents have \(c.keys.count) key bytes and \(c.values.count) value bytes, which do not make whole entries"
+        }
+        if c.count > layout.maxEntries { return "contents hold \(c.count) entries, max_entries is \(layout.maxEntries)" }
+        return nil
+    }
+
+    /// Fills a freshly formatted map. Unjournaled: nothing reaches the map yet.
+    func fill(_ c: MapContents) -> String? {
+        var store = self
+        store.journaling = false
+        return c.keys.withUnsafeBytes { keys in
+            c.values.withUnsafeBytes { values in
+                guard let valueBase = values.baseAddress else { return nil }
+                for i in 0..<c.count {
+                    let value = valueBase + i * c.entryStride
+                    let result: Int32
+                    if layout.kind.isSequence {
+                        result = store.push(value, flags: Self.any)
+                    } else if let keyBase = keys.baseAddress {
+                        let key = keyBase + i * c.keySize
+                        result = store.update(key, value, flags: layout.kind.isArray ? Self.any : Self.noExist, cpu: nil)
+                        if result == -EEXIST { return "key \(Hex.encode(UnsafeRawBufferPointer(start: key, count: c.keySize))) appears twice" }
+                        if result == -E2BIG { return "index \(key.loadUnaligned(as: UInt32.self)) is not below max_entries \(maxEntries)" }
+                    } else {
+                        result = -EINVAL
+                    }
+                    if result != 0 { return "entry \(i) was refused (\(SegmentError.meaning(op: "update", errno: -result)))" }
+                }
+                return nil
+            }
+        }
+    }
+
+    /// A copy of the data: hash entries in bucket order, every array index (occupied
+    /// prog_array slots only), queue and stack values oldest first.
+    func contents() -> MapContents {
+        let sequence = layout.kind.isSequence
+        var c = MapContents(keySize: sequence ? 0 : keySize, valueSize: valueSize, valuesPerEntry: layout.cpus)
+        let valueBytes = layout.cpus * valueSize
+        func append(key: UnsafeRawPointer?, slot: UnsafeRawPointer) {
+            if let key { c.keys.append(contentsOf: UnsafeRawBufferPointer(start: key, count: keySize)) }
+            if layout.cpus == 1 {
+                c.values.append(contentsOf: UnsafeRawBufferPointer(start: slot, count: valueSize))
+            } else {
+                for cpu in 0..<layout.cpus {
+                    c.values.append(contentsOf: UnsafeRawBufferPointer(start: slot + cpu * layout.valueStride, count: valueSize))
+                }
+            }
+        }
+        switch layout.kind {
+        case .hash, .percpuHash, .lruHash, .lruPercpuHash:
+            c.keys.reserveCapacity(count * keySize)
+            c.values.reserveCapacity(count * valueBytes)
+            forEachEntry { index in
+                let e = entry(index)
+                append(key: e + layout.keyOffsetInEntry, slot: e + layout.valueOffsetInEntry)
+            }
+        case .array, .percpuArray, .progArray:
+            c.keys.reserveCapacity(maxEntries * 4)
+            c.values.reserveCapacity(maxEntries * valueBytes)
+            for index in 0..<maxEntries {
+                let slot = arraySlot(index)
+                if layout.kind == .progArray, slot.u32(0) == Self.emptyProgramSlot { continue }
+                withUnsafeBytes(of: UInt32(index).littleEndian) { append(key: $0.baseAddress, slot: slot) }
+            }
+        case .queue, .stack:
+            forEachValue { append(key: nil, slot: $0) }
+        case .ringbuf, .perfEventArray:
+            break
+        }
+        return c
+    }
+}

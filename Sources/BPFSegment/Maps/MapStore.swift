@@ -1,0 +1,113 @@
+import BPFModel
+import Glibc
+
+/// Operations on one map's storage. Callers hold the segment lock (array lookups excepted)
+/// and commit the journal afterwards; results are kernel-style: 0 or a negative errno.
+struct MapStore {
+    let base: UnsafeMutableRawPointer
+    let layout: MapLayout
+    let journal: Journal
+    /// Off while filling a map that nothing reaches yet: there is nothing to undo.
+    var journaling = true
+    let storage: Int
+    let entries: UnsafeMutableRawPointer
+    let keySize: Int
+    let valueSize: Int
+    let maxEntries: Int
+    let entryStride: Int
+
+    init(base: UnsafeMutableRawPointer, layout: MapLayout, journal: Journal) {
+        self.base = base
+        self.layout = layout
+        self.journal = journal
+        storage = layout.storage
+        entries = base + layout.storage + layout.entriesAt
+        keySize = layout.keySize
+        valueSize = layout.valueSize
+        maxEntries = layout.maxEntries
+        entryStride = layout.entryStride
+    }
+
+    static let any: UInt64 = 0, noExist: UInt64 = 1, exist: UInt64 = 2
+
+    // MARK: State fields and the journal
+
+    @inline(__always) func state(_ field: Int) -> Int { base.offset(storage + field) }
+    @inline(__always) func setState(_ field: Int, _ value: Int) { base.set64(storage + field, UInt64(truncatingIfNeeded: value)) }
+    var count: Int { state(MapLayout.countAt) }
+
+    /// Logs the whole mutable state once per mutation: one entry instead of one per field.
+    @inline(__always) func saveState() { save(storage + MapLayout.stateAt, MapLayout.stateBytes) }
+    @inline(__always) func save(_ offset: Int, _ bytes: Int) { if journaling { journal.save(offset, bytes) } }
+    @inline(__always) func save(_ pointer: UnsafeMutableRawPointer, _ bytes: Int) { save(pointer - base, bytes) }
+
+    // MARK: Values
+
+    /// Copies a value in: all CPUs' values packed back to back (`cpu == nil`, userspace) or
+    /// only `cpu`'s slot (program semantics).
+    @inline(__always) func writeValue(_ slot: UnsafeMutableRawPointer, _ value: UnsafeRawPointer, cpu: Int?) {
+        if layout.cpus == 1 {
+            slot.copyMemory(from: value, byteCount: valueSize)
+        } else if let cpu {
+            slot.advanced(by: cpu * layout.valueStride).copyMemory(from: value, byteCount: valueSize)
+        } else {
+            for c in 0..<layout.cpus {
+                slot.advanced(by: c * layout.valueStride).copyMemory(from: value + c * valueSize, byteCount: valueSize)
+            }
+        }
+    }
+
+    /// Copies every CPU's value out, packed.
+    func readValue(_ slot: UnsafeRawPointer, into out: UnsafeMutableRawPointer) {
+        for c in 0..<layout.cpus {
+            (out + c * valueSize).copyMemory(from: slot + c * layout.valueStride, byteCount: valueSize)
+        }
+    }
+
+    @inline(__always) func validCPU(_ cpu: Int?) -> Bool {
+        guard let cpu else { return true }
+        return cpu >= 0 && (cpu < layout.cpus || layout.cpus == 1)
+    }
+
+    // MARK: Dispatch
+
+    @inline(__always) func lookup(_ key: UnsafeRawPointer, cpu: Int) -> UnsafeMutableRawPointer? {
+        guard cpu >= 0, cpu < layout.cpus || layout.cpus == 1 else { return nil }
+        let slotCPU = layout.cpus == 1 ? 0 : cpu
+        switch layout.kind {
+        case .hash, .percpuHash, .lruHash, .lruPercpuHash: return hashLookup(key, cpu: slotCPU)
+        case .array, .percpuArray, .progArray: return arrayLookup(key, cpu: slotCPU)
+        case .queue, .stack, .ringbuf, .perfEventArray: return nil
+        }
+    }
+
+    @inline(__always) func update(_ key: UnsafeRawPointer?, _ value: UnsafeRawPointer, flags: UInt64, cpu: Int?) -> Int32 {
+        guard validCPU(cpu) else { return -EINVAL }
+        switch layout.kind {
+        case .hash, .percpuHash, .lruHash, .lruPercpuHash:
+            guard let key else { return -EINVAL }
+            return hashUpdate(key, value, flags: flags, cpu: cpu)
+        case .array, .percpuArray, .progArray:
+            guard let key else { return -EINVAL }
+            return arrayUpdate(key, value, flags: flags, cpu: cpu)
+        case .queue, .stack: return push(value, flags: flags)
+        case .ringbuf, .perfEventArray: return -EOPNOTSUPP
+        }
+    }
+
+    func delete(_ key: UnsafeRawPointer) -> Int32 {
+        switch layout.kind {
+        case .hash, .percpuHash, .lruHash, .lruPercpuHash: return hashDelete(key)
+        case .array, .percpuArray, .progArray: return arrayDelete(key)
+        case .queue, .stack, .ringbuf, .perfEventArray: return -EINVAL
+        }
+    }
+
+    func nextKey(after key: UnsafeRawPointer?, into out: UnsafeMutableRawPointer) -> Int32 {
+        switch layout.kind {
+        case .hash, .percpuHash, .lruHash, .lruPercpuHash: return hashNextKey(after: key, into: out)
+        case .array, .percpuArray, .progArray: return arrayNextKey(after: key, into: out)
+        case .queue, .stack, .ringbuf, .perfEventArray: return -EINVAL
+        }
+    }
+}

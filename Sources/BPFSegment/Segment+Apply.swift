@@ -1,0 +1,161 @@
+import BPFModel
+
+/// Adding, replacing and removing handlers, all or nothing.
+extension Segment {
+    /// Validates everything first (fd range, fd in use unless `replaceExisting`, references in
+    /// the final table, map attributes and contents), builds the new handlers in free heap
+    /// space, then switches the table slots in `HandlerKind.applyOrder` order through an
+    /// intent record, all under one lock. On any error the segment is exactly as before; a
+    /// process killed midway leaves either the old table or (once the intent is published)
+    /// the new one. Returns the new generation.
+    @discardableResult
+    public func apply(_ records: [HandlerRecord], removing: [Int] = [], replaceExisting: Bool = false) throws -> UInt64 {
+        for fd in removing + records.map(\.fd) { try checkRange(fd) }
+        return try locked {
+            let plans = try validate(records, removing: removing, replaceExisting: replaceExisting)
+            var built: [(fd: Int, payload: Int)] = []
+            var storages: [Int] = []
+            do {
+                for plan in plans {
+                    var storage = 0
+                    if let layout = plan.layout {
+                        storage = try buildMap(plan.record.fd, layout, plan.contents)
+                        storages.append(storage)
+                    }
+                    guard let payload = table.writeRecord(fd: plan.record.fd, plan.stored, storage: storage) else { throw full(plan.record) }
+                    built.append((plan.record.fd, payload))
+                }
+                let changes = removing.map { (fd: $0, payload: 0) } + built
+                guard let intent = writeIntent(changes) else { throw full(nil) }
+                commit(changes, intent: intent)
+            } catch {
+                for payload in built.map(\.payload) + storages { allocator.free(payload) }
+                throw error
+            }
+            return header.generation
+        }
+    }
+
+    struct Plan {
+        var record: HandlerRecord
+        /// The handler as stored: map contents live in the storage, not the record.
+        var stored: Handler
+        var layout: MapLayout?
+        var contents: MapContents?
+    }
+
+    private func validate(_ records: [HandlerRecord], removing: [Int], replaceExisting: Bool) throws -> [Plan] {
+        var seen = Set<Int>()
+        for fd in removing {
+            guard seen.insert(fd).inserted else { throw SegmentError.duplicateFD(fd: fd) }
+            guard table.slot(fd) != 0 else { throw SegmentError.noHandler(fd: fd) }
+        }
+        let removed = seen
+        seen = []
+        for record in records {
+            guard seen.insert(record.fd).inserted else { throw SegmentError.duplicateFD(fd: record.fd) }
+            if !replaceExisting, !removed.contains(record.fd), table.slot(record.fd) != 0 {
+                let kind = (try? table.record(record.fd))?.kind.rawValue ?? "handler"
+                throw SegmentError.fdInUse(fd: record.fd, kind: kind)
+            }
+        }
+        let added = seen
+        func exists(_ fd: Int) -> Bool {
+            added.contains(fd) || (fd >= 0 && fd < header.maxHandlers && !removed.contains(fd) && table.slot(fd) != 0)
+        }
+        for record in records { try checkReferences(record.fd, record.handler, exists) }
+        if !removed.isEmpty {
+            for fd in table.occupied() where !removed.contains(fd) && !added.contains(fd) {
+                if let handler = try decodeHandler(fd, includeContents: false) { try checkReferences(fd, handler, exists) }
+            }
+        }
+        var plans = try records.map(plan)
+        plans.sort { ($0.record.handler.kind.applyOrder, $0.record.fd) < ($1.record.handler.kind.applyOrder, $1.record.fd) }
+        let needed = plans.reduce(0) { total, plan in
+            let recordBytes = HandlerTable.recordHeaderBytes + HandlerCodec.encode(plan.stored).count
+            return total + (Allocator.blockSize(forPayload: recordBytes) ?? 0) + (plan.layout.flatMap { Allocator.blockSize(forPayload: $0.totalBytes) } ?? 0)
+        } + (Allocator.blockSize(forPayload: 8 + (records.count + removing.count) * 16) ?? 0)
+        if needed > allocator.freeBytes { throw SegmentError.full(name: name, neededBytes: needed, freeBytes: allocator.freeBytes) }
+        return plans
+    }
+
+    private func checkReferences(_ fd: Int, _ handler: Handler, _ exists: (Int) -> Bool) throws {
+        switch handler {
+        case .program(let p):
+            for a in p.attachments where !exists(a.targetFD) { throw SegmentError.danglingReference(fd: fd, field: "attach_fds", target: a.targetFD) }
+        case .link(let l):
+            if !exists(l.programFD) { throw SegmentError.danglingReference(fd: fd, field: "prog_fd", target: l.programFD) }
+            if !exists(l.targetFD) { throw SegmentError.danglingReference(fd: fd, field: "target_fd", target: l.targetFD) }
+        case .map, .perfEvent, .epoll, .memfd:
+            break
+        }
+    }
+
+    private func plan(_ record: HandlerRecord) throws -> Plan {
+        guard case .map(var map) = record.handler else { return Plan(record: record, stored: record.handler) }
+        let contents = map.contents
+        map.contents = nil
+        var plan = Plan(record: record, stored: .map(map), contents: contents)
+        guard let kind = map.attributes.kind else {
+            if let contents, !contents.isEmpty { throw SegmentError.unsupportedMapType(fd: record.fd, mapType: map.attributes.mapType) }
+            return plan
+        }
+        switch MapLayout.plan(kind, map.attributes, cpuCount: header.cpuCount) {
+        case nil:
+            if let contents, !contents.isEmpty { throw SegmentError.noData(fd: record.fd, kind: kind.rawValue) }
+        case .failure(let problem)?:
+            throw SegmentError.invalidMap(fd: record.fd, detail: problem.text)
+        case .success(let layout)?:
+            if layout.entryValueBytes > journal.maxEntryBytes {
+                throw SegmentError.invalidMap(fd: record.fd, detail: "values of \(layout.entryValueBytes) bytes (all CPUs) exceed this segment's limit of \(journal.maxEntryBytes)")
+            }
+            if let contents, let problem = MapStore.contentsProblem(contents, layout) {
+                throw SegmentError.invalidMap(fd: record.fd, detail: problem)
+            }
+            plan.layout = layout
+        }
+        return plan
+    }
+
+    private func buildMap(_ fd: Int, _ planned: MapLayout, _ contents: MapContents?) throws -> Int {
+        guard let storage = allocator.allocate(planned.totalBytes) else {
+            throw SegmentError.full(name: name, neededBytes: planned.totalBytes, freeBytes: allocator.freeBytes)
+        }
+        var layout = planned
+        layout.storage = storage
+        layout.serial = header.nextMapSerial()
+        layout.format(base)
+        if let contents, let problem = MapStore(base: base, layout: layout, journal: journal).fill(contents) {
+            allocator.free(storage)
+            throw SegmentError.invalidMap(fd: fd, detail: problem)
+        }
+        return storage
+    }
+
+    private func full(_ record: HandlerRecord?) -> SegmentError {
+        .full(name: name, neededBytes: record.map { HandlerCodec.encode($0.handler).count } ?? 64, freeBytes: allocator.freeBytes)
+    }
+
+    /// Publishes the intent, switches the slots, then frees what the old slots held.
+    private func commit(_ changes: [(fd: Int, payload: Int)], intent: Int) {
+        let old = Set(changes.map { table.slot($0.fd) }).subtracting([0]).sorted()
+        orderStores()
+        header.intent = intent
+        orderStores()
+        for change in changes { table.setSlot(change.fd, change.payload) }
+        header.handlerCount = table.occupied().count
+        orderStores()
+        header.intent = 0
+        orderStores()
+        for payload in old {
+            let storage = base.offset(payload + 8)
+            if storage != 0, allocator.capacity(ofPayload: storage) != nil {
+                base.set32(storage, 0) // open SegmentMaps see their map is gone
+                allocator.free(storage)
+            }
+            allocator.free(payload)
+        }
+        allocator.free(intent)
+        header.bumpTableGeneration()
+    }
+}

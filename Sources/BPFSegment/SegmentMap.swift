@@ -1,0 +1,140 @@
+import BPFModel
+import Glibc
+
+/// Fast access to one map. Results are kernel-style (0 or a negative errno) so that a VM
+/// helper can hand them to a program. Operations take the segment lock, except array and
+/// percpu_array lookups, which only compute a pointer. Pointers returned point into the
+/// segment and stay valid as long as this value (and so the mapping) lives.
+public struct SegmentMap {
+    public let fd: Int
+    public let attributes: MapAttributes
+    public let kind: MapKind?
+    public let keySize: Int
+    public let valueSize: Int
+    /// Values per entry for per-CPU maps (the segment's possible CPUs), else 1.
+    public let cpuCount: Int
+
+    let segment: Segment
+    let store: MapStore?
+    let serial: UInt64
+
+    init(fd: Int, attributes: MapAttributes, segment: Segment, store: MapStore?) {
+        self.fd = fd
+        self.attributes = attributes
+        self.kind = attributes.kind
+        self.keySize = Int(attributes.keySize)
+        self.valueSize = Int(attributes.valueSize)
+        self.cpuCount = store?.layout.cpus ?? 1
+        self.segment = segment
+        self.store = store
+        self.serial = store?.layout.serial ?? 0
+    }
+
+    /// The bytes one userspace value holds: every CPU's value, packed, for per-CPU maps.
+    public var userValueSize: Int { valueSize * cpuCount }
+
+    /// False once the map was removed or replaced: its storage no longer carries our serial.
+    @inline(__always) func current(_ store: MapStore) -> Bool {
+        store.base.u32(store.storage) == MapLayout.magic && store.base.u64(store.storage + 8) == serial
+    }
+
+    /// Runs a mutation under the lock, then commits the journal and bumps the generation.
+    @inline(__always) private func mutate(_ body: (MapStore) -> Int32) -> Int32 {
+        guard let store else { return -EOPNOTSUPP }
+        guard segment.lockForMap() else { return -EBUSY }
+        defer { segment.unlock() }
+        guard current(store) else { return -ESTALE }
+        let result = body(store)
+        store.journal.commit()
+        if result == 0 { segment.header.bumpGeneration() }
+        return result
+    }
+
+    @inline(__always) private func read<T>(_ failure: T, _ body: (MapStore) -> T) -> T {
+        guard let store else { return failure }
+        guard segment.lockForMap() else { return failure }
+        defer { segment.unlock() }
+        guard current(store) else { return failure }
+        return body(store)
+    }
+
+    /// A pointer to the value (the CPU's slot for per-CPU maps), or nil if absent.
+    @inline(__always)
+    public func lookup(_ key: UnsafeRawPointer, cpu: Int = 0) -> UnsafeMutableRawPointer? {
+        guard let store else { return nil }
+        if kind == .array || kind == .percpuArray {
+            return current(store) ? store.lookup(key, cpu: cpu) : nil
+        }
+        // Hash lookups walk chains that updates rewrite; LRU lookups also mark the entry.
+        return read(nil) { $0.lookup(key, cpu: cpu) }
+    }
+
+    /// BPF_ANY 0, BPF_NOEXIST 1, BPF_EXIST 2. `cpu == nil`: `value` holds every CPU's value
+    /// (userspace semantics); `cpu == n`: only that CPU's slot is written (program semantics).
+    @inline(__always)
+    public func update(_ key: UnsafeRawPointer, _ value: UnsafeRawPointer, flags: UInt64, cpu: Int? = nil) -> Int32 {
+        mutate { $0.update(key, value, flags: flags, cpu: cpu) }
+    }
+
+    public func delete(_ key: UnsafeRawPointer) -> Int32 {
+        mutate { $0.delete(key) }
+    }
+
+    /// The key after `key`; the first key when `key` is nil or absent; -ENOENT after the last.
+    public func nextKey(after key: UnsafeRawPointer?, into out: UnsafeMutableRawPointer) -> Int32 {
+        read(-EOPNOTSUPP) { $0.nextKey(after: key, into: out) }
+    }
+
+    // MARK: queue and stack
+
+    /// Flags 0, or BPF_EXIST to drop the oldest value when full.
+    public func push(_ value: UnsafeRawPointer, flags: UInt64) -> Int32 {
+        guard kind?.isSequence == true else { return -EINVAL }
+        return mutate { $0.push(value, flags: flags) }
+    }
+
+    public func pop(into out: UnsafeMutableRawPointer) -> Int32 {
+        guard kind?.isSequence == true else { return -EINVAL }
+        return mutate { $0.take(into: out, remove: true) }
+    }
+
+    public func peek(into out: UnsafeMutableRawPointer) -> Int32 {
+        guard kind?.isSequence == true else { return -EINVAL }
+        return read(-EOPNOTSUPP) { $0.take(into: out, remove: false) }
+    }
+
+    // MARK: ringbuf
+
+    /// Room for a record of `size` bytes; nil when the ring is full. Submit or discard it.
+    public func reserve(_ size: Int) -> UnsafeMutableRawPointer? {
+        guard kind == .ringbuf else { return nil }
+        var slot: UnsafeMutableRawPointer?
+        _ = mutate { store in
+            slot = store.reserve(size)
+            return slot == nil ? -EAGAIN : 0
+        }
+        return slot
+    }
+
+    @discardableResult public func submit(_ data: UnsafeMutableRawPointer) -> Int32 {
+        guard kind == .ringbuf else { return -EINVAL }
+        return mutate { $0.finish(data, discard: false) }
+    }
+
+    @discardableResult public func discard(_ data: UnsafeMutableRawPointer) -> Int32 {
+        guard kind == .ringbuf else { return -EINVAL }
+        return mutate { $0.finish(data, discard: true) }
+    }
+
+    /// `bpf_ringbuf_output`: copies `size` bytes in as one record; -EAGAIN when full.
+    public func output(_ data: UnsafeRawPointer, size: Int) -> Int32 {
+        guard kind == .ringbuf else { return -EINVAL }
+        return mutate { $0.output(data, size: size) }
+    }
+
+    /// `bpf_ringbuf_query`: 0 available data, 1 ring size, 2 consumer, 3 producer position.
+    public func query(_ flags: UInt64) -> UInt64 {
+        guard kind == .ringbuf else { return 0 }
+        return read(0) { $0.query(flags) }
+    }
+}

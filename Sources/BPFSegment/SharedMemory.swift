@@ -1,0 +1,68 @@
+import Glibc
+
+/// One process's mapping of a POSIX shared-memory object; unmapped when the last user lets go.
+final class SharedMemory: @unchecked Sendable {
+    let name: String
+    let base: UnsafeMutableRawPointer
+    let size: Int
+
+    private init(name: String, base: UnsafeMutableRawPointer, size: Int) {
+        self.name = name
+        self.base = base
+        self.size = size
+    }
+
+    deinit { munmap(base, size) }
+
+    /// Creates a new object of `size` bytes (zero-filled by the kernel); fails if it exists.
+    static func create(name: String, size: Int, mode: mode_t) throws -> SharedMemory {
+        let fd = shm_open("/" + name, O_RDWR | O_CREAT | O_EXCL, mode)
+        guard fd >= 0 else { throw error(errno, name: name, operation: "shm_open") }
+        defer { close(fd) }
+        // shm_open applies the umask; a segment others must share gets exactly the mode asked for.
+        _ = fchmod(fd, mode)
+        guard ftruncate(fd, off_t(size)) == 0 else {
+            let code = errno
+            shm_unlink("/" + name)
+            throw error(code, name: name, operation: "ftruncate")
+        }
+        do {
+            return try map(fd: fd, name: name, size: size)
+        } catch {
+            shm_unlink("/" + name)
+            throw error
+        }
+    }
+
+    /// Maps an existing object at its current size.
+    static func open(name: String) throws -> SharedMemory {
+        let fd = shm_open("/" + name, O_RDWR, 0)
+        guard fd >= 0 else { throw error(errno, name: name, operation: "shm_open") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw error(errno, name: name, operation: "fstat") }
+        let size = Int(info.st_size)
+        guard size >= Header.size else { throw SegmentError.truncated(name: name, actualBytes: size, expectedBytes: Header.size) }
+        return try map(fd: fd, name: name, size: size)
+    }
+
+    static func unlink(name: String) throws {
+        guard shm_unlink("/" + name) == 0 else { throw error(errno, name: name, operation: "shm_unlink") }
+    }
+
+    private static func map(fd: Int32, name: String, size: Int) throws -> SharedMemory {
+        let pointer = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        guard let pointer, pointer != MAP_FAILED else { throw error(errno, name: name, operation: "mmap") }
+        return SharedMemory(name: name, base: pointer, size: size)
+    }
+
+    private static func error(_ code: Int32, name: String, operation: String) -> SegmentError {
+        switch code {
+        case ENOENT: .missing(name: name)
+        case EEXIST: .alreadyExists(name: name)
+        case EACCES, EPERM: .permissionDenied(name: name)
+        case EINVAL where operation == "shm_open": .invalidConfiguration("\"\(name)\" is not a valid shared-memory name")
+        default: .system(operation: "\(operation) /dev/shm/\(name)", errno: code)
+        }
+    }
+}
