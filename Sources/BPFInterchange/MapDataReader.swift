@@ -75,10 +75,12 @@ struct MapDataReader {
                            keys: keys.toArray(), values: values.toArray())
     }
 
-    private func expectOpen(_ bracket: UInt8, _ wanted: String) throws {
+    /// Enters the data's outer container, which must be `bracket`.
+    private mutating func expectOpen(_ bracket: UInt8, _ wanted: String) throws {
         guard scanner.peek() == bracket else {
             throw InterchangeError(field: "data", "expected \(wanted), got \(Self.describe(scanner.peek()))")
         }
+        try scanner.enter(bracket, depth: 0)
     }
 
     private mutating func checkRoom(_ count: Int) throws {
