@@ -24,8 +24,9 @@ public struct InterchangeError: Error, CustomStringConvertible, Equatable, Senda
         var parts: [String] = []
         if let line, let column { parts.append("line \(line) column \(column)") }
         if let fd { parts.append("fd \(fd)") }
-        if let field { parts.append(field) }
-        parts.append(message)
+        // A predicate reads on from its field: "attr.cnt is 55 but insns hold 54 instructions".
+        if let field { parts.append(message.hasPrefix("is ") ? "\(field) \(message)" : "\(field): \(message)") }
+        else { parts.append(message) }
         return parts.joined(separator: ": ")
     }
 }

@@ -244,12 +244,12 @@ struct JSONScanner {
         return JSONNumber(start: start, end: pos, negative: negative, magnitude: magnitude)
     }
 
-    /// Consumes `true`, `false` or `null` if the input continues with `word`.
+    /// Consumes `true`, `false` or `null`, which the input should continue with.
     mutating func scanLiteral(_ word: StaticString) throws {
-        let n = word.utf8CodeUnitCount
-        let matches = pos + n <= source.count && (0..<n).allSatisfy { source.base[pos + $0] == word.utf8Start[$0] }
-        guard matches else { throw unexpected("a value") }
-        pos += n
+        for i in 0..<word.utf8CodeUnitCount {
+            guard peek() == word.utf8Start[i] else { throw unexpected("\(word)") }
+            pos += 1
+        }
     }
 
     @inline(__always) private func isDigit(_ c: UInt8) -> Bool { c &- UInt8(ascii: "0") < 10 }
