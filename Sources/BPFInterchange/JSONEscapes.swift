@@ -39,7 +39,7 @@ enum JSONEscapes {
                     i += 6
                 }
                 if let s = Unicode.Scalar(scalar) {
-                    out.append(contentsOf: UTF8.encode(s)!)
+                    out.append(contentsOf: String(Character(s)).utf8)
                 } else {
                     out.append(0xff)
                 }

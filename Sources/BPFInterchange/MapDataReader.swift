@@ -7,12 +7,15 @@ struct MapDataReader {
     private let keySize: Int
     private let valueSize: Int
     private let maxEntries: Int
+    /// Length of the data's text: a bound on what it can decode to.
+    private let textLength: Int
 
     /// Reads the value at `from..<to` (already syntax-checked) for a map with `attributes`;
     /// `nil` for `null`. The expected shape follows the map type (see `BPFTimeJSON`).
     static func read(_ source: JSONSource, from: Int, to: Int, attributes: MapAttributes) throws -> MapContents? {
         var reader = MapDataReader(scanner: JSONScanner(source, at: from), keySize: Int(attributes.keySize),
-                                   valueSize: Int(attributes.valueSize), maxEntries: Int(attributes.maxEntries))
+                                   valueSize: Int(attributes.valueSize), maxEntries: Int(attributes.maxEntries),
+                                   textLength: to - from)
         if reader.scanner.peek() == UInt8(ascii: "n") { return nil }
         // Each entry's text holds at least its hex digits and four quotes: size the buffers once.
         let entries = min(reader.maxEntries, (to - from) / (2 * (reader.keySize + reader.valueSize) + 4) + 1)
@@ -24,7 +27,7 @@ struct MapDataReader {
     /// Queue and stack: `["<value>", ...]`, oldest first.
     private mutating func readSequence(capacity: Int) throws -> MapContents {
         try expectOpen(UInt8(ascii: "["), "an array of hex values (queue/stack map)")
-        let values = OutputBuffer(capacity: capacity * valueSize)
+        let values = buffer(entries: capacity, of: valueSize)
         var count = 0, first = true
         while try scanner.nextElement(&first) {
             try checkRoom(count)
@@ -38,8 +41,8 @@ struct MapDataReader {
     private mutating func readKeyed(capacity: Int, perCPU: Bool) throws -> MapContents {
         try expectOpen(UInt8(ascii: "{"), perCPU ? "an object of hex keys to arrays of per-CPU hex values"
                                                  : "an object of hex keys to hex values")
-        let keys = OutputBuffer(capacity: capacity * keySize)
-        let values = OutputBuffer(capacity: capacity * valueSize)
+        let keys = buffer(entries: capacity, of: keySize)
+        let values = buffer(entries: capacity, of: valueSize)
         var count = 0, first = true, sorted = true
         var cpus: Int? = nil
         while let key = try scanner.nextMember(&first) {
@@ -73,6 +76,12 @@ struct MapDataReader {
         if !sorted { try checkDistinct(keys, count: count) }
         return MapContents(keySize: keySize, valueSize: valueSize, valuesPerEntry: cpus ?? 1,
                            keys: keys.toArray(), values: values.toArray())
+    }
+
+    /// A buffer for `entries` items of `size` bytes, never beyond what the text can decode to
+    /// (whatever sizes the attributes claim).
+    private func buffer(entries: Int, of size: Int) -> OutputBuffer {
+        OutputBuffer(capacity: min(entries * size, textLength / 2))
     }
 
     /// Enters the data's outer container, which must be `bracket`.

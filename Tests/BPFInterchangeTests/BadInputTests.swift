@@ -136,6 +136,9 @@ import BPFModel
         check(type: 5, #"{"0100": []}"#, #"data["0100"]: empty per-CPU value list"#)
         check(type: 6, #"{"0100": ["07", "0809"]}"#, #"data["0100"][1]: value is 2 bytes, value_size is 1"#)
         check(type: 1, "\"0100\"", "data: expected an object of hex keys to hex values, got a string")
+        // Sizes the text cannot hold are refused without allocating for them.
+        check(keySize: 1, valueSize: 4_294_967_295, maxEntries: 4_294_967_295, #"{"01": "07"}"#,
+              #"data["01"]: value is 1 bytes, value_size is 4294967295"#)
     }
 
     @Test func decodeHandlerNamesTheFd() {
