@@ -100,13 +100,17 @@ struct JSONFields {
         return v
     }
 
-    /// An integer field; `default` when absent (absent without a default is an error).
-    func integer<T: FixedWidthInteger>(_ name: String, default fallback: T? = nil) throws -> T {
+    /// The field converted by `convert`; `fallback` when absent (absent without one is an error).
+    private func field<T>(_ name: String, _ fallback: T?, _ convert: (JSONValue) throws -> T) throws -> T {
         guard let v = value(name) else {
             guard let fallback else { throw error(name, "missing") }
             return fallback
         }
-        return try integer(v, field: name)
+        return try convert(v)
+    }
+
+    func integer<T: FixedWidthInteger>(_ name: String, default fallback: T? = nil) throws -> T {
+        try field(name, fallback) { try integer($0, field: name) }
     }
 
     func integer<T: FixedWidthInteger>(_ v: JSONValue, field: String) throws -> T {
@@ -125,20 +129,17 @@ struct JSONFields {
     }
 
     func string(_ name: String, default fallback: String? = nil) throws -> String {
-        guard let v = value(name) else {
-            guard let fallback else { throw error(name, "missing") }
-            return fallback
+        try field(name, fallback) { v in
+            guard case .string(let s) = v else { throw error(name, "expected a string, got \(v.summary(in: source))") }
+            guard let text = source.text(of: s) else { throw error(name, "invalid UTF-8") }
+            return text
         }
-        guard case .string(let s) = v else { throw error(name, "expected a string, got \(v.summary(in: source))") }
-        guard let text = source.text(of: s) else { throw error(name, "invalid UTF-8") }
-        return text
     }
 
     func bool(_ name: String, default fallback: Bool) throws -> Bool {
-        switch value(name) {
-        case nil: return fallback
-        case .bool(let b): return b
-        case let v?: throw error(name, "expected true or false, got \(v.summary(in: source))")
+        try field(name, fallback) { v in
+            guard case .bool(let b) = v else { throw error(name, "expected true or false, got \(v.summary(in: source))") }
+            return b
         }
     }
 
