@@ -37,6 +37,8 @@ let package = Package(
         .target(name: "BPFSnapshots", dependencies: ["BPFModel", .product(name: "GRDB", package: "GRDB.swift")]),
         // Programs of a segment run on the VM, with helpers backed by the segment's maps.
         .target(name: "BPFRuntime", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFLogging"], swiftSettings: hotPath),
+        // Export/import benchmark behind Scripts/bench-json.sh.
+        .executableTarget(name: "BPFInterchangeBench", dependencies: ["BPFInterchange", "BPFModel"]),
         .executableTarget(name: "bpftimetool", dependencies: [
             "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFLogging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,0 +1,109 @@
+import BPFModel
+
+/// Turns one parsed handler object into a `Handler`, checking every field's type and range.
+/// Absent optional fields take bpftime's defaults: 0, -1 for pids and tracepoint ids,
+/// false for `enabled`, "" for names.
+struct HandlerReader {
+    let fields: JSONFields
+
+    init(_ source: JSONSource, _ members: [JSONMember]) {
+        fields = JSONFields(source: source, members: members, path: "")
+    }
+
+    func read() throws -> Handler {
+        let type = try fields.string("type")
+        guard let kind = HandlerKind(rawValue: type) else {
+            throw fields.error("type", "unknown handler type \"\(type)\"")
+        }
+        switch kind {
+        case .program: return .program(try program())
+        case .map: return .map(try map())
+        case .perfEvent: return .perfEvent(try perfEvent())
+        case .link: return .link(try link())
+        case .epoll: return .epoll
+        case .memfd: return .memfd(try memfd())
+        }
+    }
+
+    private func program() throws -> ProgramHandler {
+        let attr = try fields.object("attr")
+        let bytecode = try attr.hex("insns")
+        let size = ProgramHandler.instructionSize
+        guard bytecode.count % size == 0 else {
+            throw attr.error("insns", "\(bytecode.count) bytes is not a whole number of \(size)-byte instructions")
+        }
+        let instructions = bytecode.count / size
+        if let cnt = attr.value("cnt") {
+            let declared: UInt64 = try attr.integer(cnt, field: "cnt")
+            guard declared == UInt64(instructions) else {
+                throw attr.error("cnt", "is \(declared) but insns hold \(instructions) instructions")
+            }
+        }
+        let fds = try attr.array("attach_fds") { try attr.fd($0, field: $1) }
+        let cookies: [UInt64] = try attr.array("attach_cookies") { try attr.integer($0, field: $1) }
+        guard cookies.isEmpty || cookies.count == fds.count else {
+            throw attr.error("attach_cookies", "has \(cookies.count) entries but attach_fds has \(fds.count)")
+        }
+        let attachments = fds.indices.map {
+            ProgramHandler.Attachment(targetFD: fds[$0], cookie: cookies.isEmpty ? 0 : cookies[$0])
+        }
+        return ProgramHandler(name: try fields.string("name", default: ""), type: try attr.integer("type", default: 0),
+                              bytecode: bytecode, attachments: attachments)
+    }
+
+    private func map() throws -> MapHandler {
+        let attr = try fields.object("attr")
+        let attributes = MapAttributes(
+            mapType: try attr.integer("map_type"), keySize: try attr.integer("key_size"),
+            valueSize: try attr.integer("value_size"), maxEntries: try attr.integer("max_entries"),
+            flags: try attr.integer("flags", default: 0), ifindex: try attr.integer("ifindex", default: 0),
+            btfVmlinuxValueTypeID: try attr.integer("btf_vmlinux_value_type_id", default: 0),
+            btfID: try attr.integer("btf_id", default: 0), btfKeyTypeID: try attr.integer("btf_key_type_id", default: 0),
+            btfValueTypeID: try attr.integer("btf_value_type_id", default: 0),
+            mapExtra: try attr.integer("map_extra", default: 0),
+            kernelBPFMapID: try attr.integer("kernel_bpf_map_id", default: 0))
+        var contents: MapContents? = nil
+        if case .deferred(let from, let to)? = fields.value("data") {
+            contents = try MapDataReader.read(fields.source, from: from, to: to, attributes: attributes)
+        }
+        return MapHandler(name: try fields.string("name", default: ""), attributes: attributes, contents: contents)
+    }
+
+    private func perfEvent() throws -> PerfEventHandler {
+        let attr = try fields.object("attr")
+        let type: Int32 = try attr.integer("type")
+        let pid: Int32 = try attr.integer("pid", default: -1)
+        func uprobe() throws -> PerfEventHandler.UprobeTarget {
+            PerfEventHandler.UprobeTarget(moduleName: try attr.string("_module_name", default: ""),
+                                          offset: try attr.integer("offset", default: 0), pid: pid,
+                                          refCtrOffset: try attr.integer("ref_ctr_off", default: 0))
+        }
+        let event: PerfEventHandler.Event
+        switch type {
+        case PerfEventType.uprobe: event = .uprobe(try uprobe())
+        case PerfEventType.uretprobe: event = .uretprobe(try uprobe())
+        case PerfEventType.uprobeOverride: event = .uprobeOverride(try uprobe())
+        case PerfEventType.tracepoint:
+            event = .tracepoint(pid: pid, tracepointID: try attr.integer("tracepoint_id", default: -1))
+        case PerfEventType.software:
+            event = .software(cpu: try attr.integer("cpu", default: 0), config: try attr.integer("config", default: 0),
+                              sampleType: try attr.integer("sample_type", default: 0))
+        default:
+            throw attr.error("type", "unknown perf event type \(type)")
+        }
+        return PerfEventHandler(event: event, enabled: try fields.bool("enabled", default: false))
+    }
+
+    private func link() throws -> LinkHandler {
+        let attr = try fields.object("attr")
+        return LinkHandler(programFD: try attr.fd(try attr.required("prog_fd"), field: "prog_fd"),
+                           targetFD: try attr.fd(try attr.required("target_fd"), field: "target_fd"),
+                           attachType: try attr.integer("attach_type", default: 0),
+                           cookie: try attr.integer("cookie", default: 0))
+    }
+
+    private func memfd() throws -> MemfdHandler {
+        let attr = try fields.optionalObject("attr")
+        return MemfdHandler(name: try fields.string("name", default: ""), flags: try attr?.integer("flags", default: 0) ?? 0)
+    }
+}
