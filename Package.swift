@@ -34,7 +34,13 @@ let package = Package(
         // The eBPF virtual machine: ISA, validator, interpreter, JIT, disassembler.
         .target(name: "BPFVM", dependencies: ["BPFModel"], swiftSettings: hotPath),
         // The SQLite snapshot history.
-        .target(name: "BPFSnapshots", dependencies: ["BPFModel", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "BPFSnapshots", dependencies: ["BPFModel", .product(name: "GRDB", package: "GRDB.swift")],
+                plugins: ["EmbedMigrations"]),
+        // Embeds migrations/*.sql into BPFSnapshots at build time, so a copied binary carries its schema.
+        .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["MigrationEmbedder"]),
+        .executableTarget(name: "MigrationEmbedder"),
+        // Figures for Scripts/bench-snap.sh.
+        .executableTarget(name: "BPFSnapshotsBench", dependencies: ["BPFModel", "BPFSnapshots"]),
         // Programs of a segment run on the VM, with helpers backed by the segment's maps.
         .target(name: "BPFRuntime", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFLogging"], swiftSettings: hotPath),
         // Export/import benchmark behind Scripts/bench-json.sh.

@@ -1,0 +1,76 @@
+import BPFModel
+
+/// What a restore does to the segment: fds that differ from the snapshot, nothing else.
+public struct RestorePlan: Equatable, Sendable {
+    /// Handlers to create at fds now free, in apply order (what they refer to comes first).
+    public var create: [HandlerRecord]
+    /// Handlers to put over a different handler at the same fd, in apply order.
+    public var replace: [HandlerRecord]
+    /// Fds to free, referrers first.
+    public var remove: [Int]
+
+    public init(create: [HandlerRecord] = [], replace: [HandlerRecord] = [], remove: [Int] = []) {
+        self.create = create
+        self.replace = replace
+        self.remove = remove
+    }
+
+    public var isEmpty: Bool { create.isEmpty && replace.isEmpty && remove.isEmpty }
+}
+
+public enum RestorePlanner {
+    /// Plans bringing `current` to `target`: wholly (`onlyFDs == nil`) or only at the given fds
+    /// (an fd absent from the target is removed). A selective restore after which a restored
+    /// handler refers to a missing fd, or a kept handler to a removed one, is refused naming
+    /// them, unless `withDependencies` also restores what restored handlers refer to
+    /// (transitively) from the target.
+    public static func plan(target: [HandlerRecord], current: [HandlerRecord], onlyFDs: Set<Int>?,
+                            withDependencies: Bool) throws -> RestorePlan {
+        let wanted = Dictionary(target.map { ($0.fd, $0) }, uniquingKeysWith: { first, _ in first })
+        let now = Dictionary(current.map { ($0.fd, $0) }, uniquingKeysWith: { first, _ in first })
+        var selection = onlyFDs ?? Set(wanted.keys).union(now.keys)
+        let unknown = selection.filter { wanted[$0] == nil && now[$0] == nil }
+        guard unknown.isEmpty else { throw SnapshotError.unknownFDs(unknown.sorted()) }
+
+        if onlyFDs != nil, withDependencies {
+            var pending = Array(selection)
+            while let fd = pending.popLast() {
+                for ref in wanted[fd]?.handler.referencedFDs ?? [] where wanted[ref] != nil && selection.insert(ref).inserted {
+                    pending.append(ref)
+                }
+            }
+        }
+
+        // The handler table as it would be after the restore.
+        var result = now
+        for fd in selection { result[fd] = wanted[fd] }
+        if onlyFDs != nil {
+            var missing: [Int: [Int]] = [:]
+            for (fd, record) in result {
+                let dangling = record.handler.referencedFDs.filter { result[$0] == nil && (selection.contains(fd) || selection.contains($0)) }
+                if !dangling.isEmpty { missing[fd] = Array(Set(dangling)).sorted() }
+            }
+            guard missing.isEmpty else { throw SnapshotError.missingDependencies(missing) }
+        }
+
+        var plan = RestorePlan()
+        for fd in selection.sorted() {
+            switch (now[fd], wanted[fd]) {
+            case (nil, let w?): plan.create.append(w)
+            case (let n?, let w?) where n != w: plan.replace.append(w)
+            case (_?, nil): plan.remove.append(fd)
+            default: break
+            }
+        }
+        let applyOrder = { (a: HandlerRecord, b: HandlerRecord) in
+            (a.handler.kind.applyOrder, a.fd) < (b.handler.kind.applyOrder, b.fd)
+        }
+        plan.create.sort(by: applyOrder)
+        plan.replace.sort(by: applyOrder)
+        plan.remove.sort { a, b in
+            let (x, y) = (now[a]?.handler.kind.applyOrder ?? 0, now[b]?.handler.kind.applyOrder ?? 0)
+            return x != y ? x > y : a < b
+        }
+        return plan
+    }
+}

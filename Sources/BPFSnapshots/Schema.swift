@@ -1,0 +1,72 @@
+import BPFModel
+import Foundation
+import GRDB
+
+/// The schema: `migrations/NNNN_name.sql`, embedded at build time, applied in order by GRDB's
+/// migrator and recorded (version, name, checksum) in `schema_migrations`.
+struct SchemaMigration: Equatable {
+    var version: Int
+    var name: String
+    var sql: String
+    /// SHA-256 of the SQL text, lowercase hex.
+    var checksum: String { Hex.encode(SHA256.hash(Array(sql.utf8))) }
+    /// GRDB's identifier, e.g. `0001_initial`.
+    var identifier: String { String(format: "%04d_%@", version, name) }
+}
+
+enum Schema {
+    static let migrations: [SchemaMigration] = EmbeddedMigrations.files.map {
+        SchemaMigration(version: $0.version, name: $0.name, sql: $0.sql)
+    }
+
+    private static let recordTable = """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            version    INTEGER PRIMARY KEY,
+            name       TEXT NOT NULL,
+            checksum   TEXT NOT NULL,
+            applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))
+        )
+        """
+
+    /// Refuses, without writing, a database this build must not touch: a foreign one, one with a
+    /// migration this build does not know, or one whose applied migration differs from ours.
+    static func check(_ db: Database, path: String, migrations: [SchemaMigration] = migrations) throws {
+        let tables = try String.fetchSet(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+        guard tables.contains("schema_migrations") else {
+            if tables.isEmpty { return }
+            throw SnapshotError.foreignDatabase(path: path)
+        }
+        let applied = try Row.fetchAll(db, sql: "SELECT version, name, checksum FROM schema_migrations ORDER BY version")
+        for row in applied {
+            let version: Int = row["version"], name: String = row["name"], checksum: String = row["checksum"]
+            guard let known = migrations.first(where: { $0.version == version }) else {
+                throw SnapshotError.newerSchema(path: path, version: version, name: name)
+            }
+            guard known.checksum == checksum, known.name == name else {
+                throw SnapshotError.changedMigration(path: path, version: version, name: name)
+            }
+        }
+    }
+
+    static func migrate(_ pool: DatabasePool, path: String, migrations: [SchemaMigration] = migrations) throws {
+        var migrator = DatabaseMigrator()
+        for migration in migrations {
+            migrator.registerMigration(migration.identifier) { db in
+                try db.execute(sql: recordTable)
+                try db.execute(sql: migration.sql)
+                try db.execute(
+                    sql: "INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)",
+                    arguments: [migration.version, migration.name, migration.checksum])
+            }
+        }
+        try pool.read { try check($0, path: path, migrations: migrations) }
+        do {
+            try migrator.migrate(pool)
+        } catch {
+            // Another process may have applied the same migration between our read of the
+            // applied list and our write: then the schema is complete and all is well.
+            guard try pool.read({ try migrator.hasCompletedMigrations($0) }) else { throw error }
+        }
+        try pool.read { try check($0, path: path, migrations: migrations) }
+    }
+}

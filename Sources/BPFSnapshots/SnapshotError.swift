@@ -1,0 +1,46 @@
+/// Everything the store refuses, worded for the person at the terminal.
+public enum SnapshotError: Error, Equatable, CustomStringConvertible {
+    case cannotOpen(path: String, reason: String)
+    case notADatabase(path: String)
+    case foreignDatabase(path: String)
+    case newerSchema(path: String, version: Int, name: String)
+    case changedMigration(path: String, version: Int, name: String)
+    case unknownSnapshot(String)
+    case tagTaken(tag: String, snapshot: Int64)
+    case invalidTag(String)
+    case invalidRecord(fd: Int, reason: String)
+    case unknownFDs([Int])
+    case missingDependencies([Int: [Int]])
+    case database(String)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let reason):
+            "cannot open snapshot database \(path): \(reason)"
+        case .notADatabase(let path):
+            "\(path) is not a SQLite database (corrupt or another kind of file); it was left untouched"
+        case .foreignDatabase(let path):
+            "\(path) is a SQLite database but not a snapshot history; it was left untouched"
+        case .newerSchema(let path, let version, let name):
+            "\(path) was written by a newer bpftimetool (schema migration \(version) '\(name)' is unknown to this one); it was left untouched"
+        case .changedMigration(let path, let version, let name):
+            "\(path) applied migration \(version) '\(name)' with a different checksum than this build carries; it was left untouched"
+        case .unknownSnapshot(let reference):
+            "no snapshot with id or tag '\(reference)'"
+        case .tagTaken(let tag, let snapshot):
+            "tag '\(tag)' already names snapshot \(snapshot)"
+        case .invalidTag(let tag):
+            "invalid tag '\(tag)': a tag is non-empty, has no whitespace and is not a number"
+        case .invalidRecord(let fd, let reason):
+            "handler at fd \(fd) cannot be stored: \(reason)"
+        case .unknownFDs(let fds):
+            "fd \(fds.map(String.init).joined(separator: ", ")) neither in the snapshot nor in the segment"
+        case .missingDependencies(let missing):
+            "selective restore refused: " + missing.keys.sorted().map { fd in
+                "fd \(fd) refers to fd \(missing[fd, default: []].map(String.init).joined(separator: ", "))"
+            }.joined(separator: "; ") + ", which would be missing (restore them too, or with dependencies)"
+        case .database(let message):
+            "snapshot database error: \(message)"
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import GRDB
+
+extension SnapshotStore {
+    /// Deletes a snapshot (its handler rows and tags); its children take its parent. Content it
+    /// alone used stays until `collectGarbage`.
+    public func remove(_ id: Int64) throws {
+        try guarded {
+            try pool.write { db in
+                guard let row = try Row.fetchOne(db, sql: "SELECT parent FROM snapshots WHERE id = ?", arguments: [id]) else {
+                    throw SnapshotError.unknownSnapshot(String(id))
+                }
+                let parent: Int64? = row[0]
+                try db.execute(sql: "UPDATE snapshots SET parent = ? WHERE parent = ?", arguments: [parent, id])
+                try db.execute(sql: "DELETE FROM snapshots WHERE id = ?", arguments: [id])
+            }
+        }
+    }
+
+    /// Names snapshot `id` with `tag`; a tag already naming another snapshot is refused.
+    public func tag(_ id: Int64, _ tag: String) throws {
+        try Self.validateTag(tag)
+        try guarded {
+            try pool.write { db in
+                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM snapshots WHERE id = ?", arguments: [id]) == true else {
+                    throw SnapshotError.unknownSnapshot(String(id))
+                }
+                try Self.insertTag(db, tag, snapshot: id)
+            }
+        }
+    }
+
+    /// Deletes stored content no snapshot uses any more: handler states, then the instruction
+    /// blobs, map contents and chunks only they used. Returns how many blobs and chunks went.
+    @discardableResult
+    public func collectGarbage() throws -> (blobs: Int, chunks: Int) {
+        try guarded {
+            try pool.write { db in
+                try db.execute(sql: """
+                    DELETE FROM handler_states WHERE id NOT IN (SELECT state FROM snapshot_handlers);
+                    DELETE FROM map_contents WHERE id NOT IN
+                        (SELECT map_content FROM handler_states WHERE map_content IS NOT NULL);
+                    DELETE FROM blobs WHERE id NOT IN (SELECT program FROM handler_states WHERE program IS NOT NULL);
+                    """)
+                let blobs = db.changesCount
+                try db.execute(sql: """
+                    CREATE TEMP TABLE dead_chunks AS SELECT id FROM chunks WHERE id NOT IN (SELECT chunk FROM map_content_chunks);
+                    DELETE FROM chunk_entries WHERE chunk IN (SELECT id FROM dead_chunks);
+                    DELETE FROM chunks WHERE id IN (SELECT id FROM dead_chunks);
+                    """)
+                let chunks = db.changesCount
+                try db.execute(sql: "DROP TABLE dead_chunks")
+                return (blobs, chunks)
+            }
+        }
+    }
+}

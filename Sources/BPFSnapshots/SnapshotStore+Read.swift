@@ -1,0 +1,164 @@
+import BPFModel
+import Foundation
+import GRDB
+
+/// A snapshot's metadata, as `list` and `info` give it.
+public struct SnapshotInfo: Equatable, Sendable {
+    public var id: Int64
+    public var createdAt: Date
+    public var segmentName: String
+    public var host: String
+    public var generation: UInt64
+    public var message: String?
+    public var tags: [String]
+    public var parent: Int64?
+    public var handlerCount: Int
+}
+
+extension SnapshotStore {
+    /// Every snapshot, oldest first.
+    public func list() throws -> [SnapshotInfo] {
+        try guarded { try pool.read { try Self.infos($0, id: nil) } }
+    }
+
+    public func info(_ id: Int64) throws -> SnapshotInfo {
+        try guarded {
+            try pool.read { db in
+                guard let info = try Self.infos(db, id: id).first else { throw SnapshotError.unknownSnapshot(String(id)) }
+                return info
+            }
+        }
+    }
+
+    /// The snapshot's full handler table, by fd, map contents included.
+    public func records(of id: Int64) throws -> [HandlerRecord] {
+        try guarded {
+            try pool.read { db in try Self.storedHandlers(db, snapshot: id).map { try $0.record(db, withContents: true) } }
+        }
+    }
+
+    /// An id (as digits) or a tag.
+    public func resolve(_ reference: String) throws -> Int64 {
+        try guarded {
+            try pool.read { db in
+                let id = try Int64(reference).map { id in
+                    try Int64.fetchOne(db, sql: "SELECT id FROM snapshots WHERE id = ?", arguments: [id])
+                } ?? Int64.fetchOne(db, sql: "SELECT snapshot FROM tags WHERE name = ?", arguments: [reference])
+                guard let id else { throw SnapshotError.unknownSnapshot(reference) }
+                return id
+            }
+        }
+    }
+
+    private static func infos(_ db: Database, id: Int64?) throws -> [SnapshotInfo] {
+        let filter = id == nil ? "" : "WHERE s.id = ?"
+        let arguments: StatementArguments = id.map { [$0] } ?? []
+        var tags: [Int64: [String]] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT t.snapshot, t.name FROM tags t JOIN snapshots s ON s.id = t.snapshot \(filter) ORDER BY t.name", arguments: arguments) {
+            tags[row[0], default: []].append(row[1])
+        }
+        return try Row.fetchAll(db, sql: """
+            SELECT s.id, s.created_at, s.segment_name, s.host, s.generation, s.message, s.parent,
+                   (SELECT count(*) FROM snapshot_handlers h WHERE h.snapshot = s.id)
+            FROM snapshots s \(filter) ORDER BY s.id
+            """, arguments: arguments).map { row in
+            let id: Int64 = row[0]
+            let generation: Int64 = row[4]
+            return SnapshotInfo(id: id, createdAt: row[1], segmentName: row[2], host: row[3],
+                                generation: UInt64(bitPattern: generation), message: row[5], tags: tags[id] ?? [],
+                                parent: row[6], handlerCount: row[7])
+        }
+    }
+
+    /// The handler rows of a snapshot, by fd; throws for an unknown snapshot.
+    static func storedHandlers(_ db: Database, snapshot: Int64) throws -> [StoredHandler] {
+        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM snapshots WHERE id = ?", arguments: [snapshot]) == true else {
+            throw SnapshotError.unknownSnapshot(String(snapshot))
+        }
+        return try Row.fetchAll(db, sql: """
+            SELECT h.fd, h.state, st.kind, st.name, st.attributes, b.data, st.map_content
+            FROM snapshot_handlers h
+            JOIN handler_states st ON st.id = h.state
+            LEFT JOIN blobs b ON b.id = st.program
+            WHERE h.snapshot = ? ORDER BY h.fd
+            """, arguments: [snapshot]).map { row in
+            StoredHandler(fd: row[0], state: row[1], kind: row[2], name: row[3], attributes: row[4],
+                          bytecode: (row[5] as Data?).map { [UInt8]($0) }, mapContent: row[6])
+        }
+    }
+}
+
+/// One `snapshot_handlers` row with its state, map entries not yet loaded.
+struct StoredHandler {
+    var fd: Int
+    var state: Int64
+    var kind: String
+    var name: String?
+    var attributes: String
+    var bytecode: [UInt8]?
+    var mapContent: Int64?
+
+    /// The handler; map contents are loaded only `withContents`, else left `nil`.
+    func record(_ db: Database, withContents: Bool) throws -> HandlerRecord {
+        guard let kind = HandlerKind(rawValue: kind) else {
+            throw SnapshotError.database("fd \(fd) has unknown handler kind '\(self.kind)'")
+        }
+        let contents = try withContents ? mapContent.map { try MapContentRows.load($0, db) } : nil
+        do {
+            let handler = try StoredAttributes.decode(
+                kind: kind, name: name, attributes: attributes, bytecode: bytecode, contents: contents)
+            return HandlerRecord(fd: fd, handler: handler)
+        } catch is DecodingError {
+            throw SnapshotError.database("fd \(fd) has unreadable attributes \(attributes)")
+        }
+    }
+}
+
+/// A map's stored contents: its sizes and chunk list.
+enum MapContentRows {
+    struct Layout {
+        var keySize: Int, valueSize: Int, valuesPerEntry: Int, count: Int
+        var storedKeySize: Int { keySize == 0 ? 4 : keySize }
+        var stride: Int { valueSize * valuesPerEntry }
+    }
+
+    static func layout(_ content: Int64, _ db: Database) throws -> Layout {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT key_size, value_size, values_per_entry, entry_count FROM map_contents WHERE id = ?
+            """, arguments: [content]) else { throw SnapshotError.database("missing map contents \(content)") }
+        let layout = Layout(keySize: row[0], valueSize: row[1], valuesPerEntry: row[2], count: row[3])
+        guard layout.keySize >= 0, layout.valueSize >= 0, layout.valuesPerEntry >= 1, layout.count >= 0,
+              layout.keySize <= 1 << 16, layout.valueSize <= 1 << 24, layout.valuesPerEntry <= 1 << 16 else {
+            throw SnapshotError.database("map contents \(content) has invalid sizes")
+        }
+        return layout
+    }
+
+    /// Chunk ids in key order.
+    static func chunks(_ content: Int64, _ db: Database) throws -> [Int64] {
+        try Int64.fetchAll(db, sql: "SELECT chunk FROM map_content_chunks WHERE content = ? ORDER BY seq", arguments: [content])
+    }
+
+    static func load(_ content: Int64, _ db: Database) throws -> MapContents {
+        let layout = try layout(content, db)
+        var contents = try entries(chunks(content, db), layout, db)
+        if layout.keySize == 0 { contents.keys = [] }  // positions were only stored as keys
+        contents.keySize = layout.keySize
+        return contents
+    }
+
+    /// The entries of `chunks`, in order, with their keys as stored.
+    static func entries(_ chunks: [Int64], _ layout: Layout, _ db: Database) throws -> MapContents {
+        var contents = MapContents(keySize: layout.storedKeySize, valueSize: layout.valueSize, valuesPerEntry: layout.valuesPerEntry)
+        let expected = min(layout.count, 1 << 22)  // a damaged count must not allocate wildly
+        contents.keys.reserveCapacity(expected * layout.storedKeySize)
+        contents.values.reserveCapacity(expected * layout.stride)
+        for chunk in chunks {
+            try ChunkRows.forEach(chunk, keySize: layout.storedKeySize, stride: layout.stride, db) { key, value in
+                contents.keys.append(contentsOf: key)
+                contents.values.append(contentsOf: value)
+            }
+        }
+        return contents
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import GRDB
+
+/// The snapshot history: one SQLite file in WAL mode, shared safely by concurrent processes.
+public final class SnapshotStore {
+    public let path: String
+    let pool: DatabasePool
+
+    /// Opens (creating if needed, mode 0600) the history at `path` and brings its schema up to
+    /// date. A file that is not a snapshot history, or one written by a newer or different
+    /// schema, is refused before anything is written to it.
+    public init(path: String) throws {
+        self.path = path
+        try Self.createIfMissing(path)
+        do {
+            if try Self.fileSize(path) > 0 {
+                // Validate read-only first: opening a pool switches the file to WAL mode.
+                let reader = try DatabaseQueue(path: path, configuration: Self.configuration(readonly: true))
+                try reader.read { try Schema.check($0, path: path) }
+                try reader.close()
+            }
+            pool = try DatabasePool(path: path, configuration: Self.configuration(readonly: false))
+            try Schema.migrate(pool, path: path)
+        } catch let error as DatabaseError {
+            throw Self.openError(error, path: path)
+        }
+    }
+
+    /// `BPFTIME_SNAP_DB`, else `~/.bpftime/snapshots.db`.
+    public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let path = environment["BPFTIME_SNAP_DB"], !path.isEmpty { return path }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return URL(fileURLWithPath: home).appendingPathComponent(".bpftime/snapshots.db").path
+    }
+
+    /// Bytes of the file in use by the history (free pages excluded), after checkpointing the WAL.
+    public func usedBytes() throws -> Int {
+        try guarded {
+            try pool.writeWithoutTransaction { db in
+                try db.checkpoint(.truncate)
+                let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+                let free = try Int.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+                let size = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 0
+                return (pages - free) * size
+            }
+        }
+    }
+
+    /// Runs `PRAGMA integrity_check`; `["ok"]` for a sound file.
+    public func integrityCheck() throws -> [String] {
+        try guarded { try pool.read { try String.fetchAll($0, sql: "PRAGMA integrity_check") } }
+    }
+
+    /// Database errors past opening, as `SnapshotError`.
+    func guarded<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as DatabaseError {
+            throw SnapshotError.database(error.message ?? "\(error.resultCode)")
+        }
+    }
+
+    private static func configuration(readonly: Bool) -> Configuration {
+        var config = Configuration()
+        config.readonly = readonly
+        // Another process saving holds the write lock for as long as its save takes.
+        config.busyMode = .timeout(120)
+        config.prepareDatabase { db in
+            // WAL + NORMAL: commits stay atomic; only the last one may be lost on power failure.
+            if !readonly { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+            try db.execute(sql: "PRAGMA cache_size = -32768")
+        }
+        return config
+    }
+
+    private static func createIfMissing(_ path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            do {
+                try FileManager.default.createDirectory(
+                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw SnapshotError.cannotOpen(path: path, reason: "cannot create directory \(directory)")
+            }
+        }
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw SnapshotError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
+        }
+        close(fd)
+    }
+
+    private static func fileSize(_ path: String) throws -> Int {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw SnapshotError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
+        }
+        return Int(info.st_size)
+    }
+
+    private static func openError(_ error: DatabaseError, path: String) -> SnapshotError {
+        switch error.resultCode {
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT: .notADatabase(path: path)
+        case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_IOERR:
+            .cannotOpen(path: path, reason: error.message ?? "\(error.resultCode)")
+        default: .database(error.message ?? "\(error.resultCode)")
+        }
+    }
+}
