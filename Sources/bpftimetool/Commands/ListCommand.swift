@@ -13,7 +13,8 @@ struct ListCommand: ParsableCommand {
         let records = try shm.records(includeContents: false)
         let counts = Dictionary(uniqueKeysWithValues: records.compactMap { r -> (Int, Int)? in
             guard case .map = r.handler, let map = try? shm.map(at: r.fd) else { return nil }
-            return (r.fd, map.count)
+            guard let contents = try? map.contents() else { return nil }
+            return (r.fd, contents.count)
         })
         if json {
             print(JSONText.array(records.map { r in

@@ -49,7 +49,7 @@ struct MapCommand: ParsableCommand {
         func run() throws {
             let map = try segment.open().map(at: fd)
             let keyBytes = try MapEntryFormat.parseHex(key, expected: map.keySize, what: "key")
-            let valueBytes = try MapEntryFormat.parseHex(value, expected: map.valueSize * map.valuesPerEntry, what: "value")
+            let valueBytes = try MapEntryFormat.parseHex(value, expected: map.userValueSize, what: "value")
             try map.update(key: keyBytes, value: valueBytes, flags: flags.rawValue)
         }
     }
