@@ -18,7 +18,7 @@ import Testing
         ("odd-length hex", "{" + program(fd: 4, insns: "b70000000000000", cnt: 1) + "}", "insns"),
         ("non-hex", "{" + program(fd: 4, insns: "zz00000000000000", cnt: 1) + "}", "insns"),
         ("cnt mismatch", "{" + program(fd: 4, insns: exitInsns, cnt: 3) + "}", "cnt"),
-        ("dangling attach fd", "{" + program(fd: 4, insns: exitInsns, cnt: 2, attach: #", "attach_fds": [99]"#) + "}", "99"),
+        ("dangling attach fd", "{" + program(fd: 9, insns: exitInsns, cnt: 2, attach: #", "attach_fds": [99]"#) + "}", "99"),
         ("dangling link", #"{"8": {"type": "bpf_link_handler", "attr": {"prog_fd": 40, "target_fd": 41}}}"#, "40"),
         ("fd collision", "{" + map3 + "}", "3"),
         ("unknown handler type", #"{"9": {"type": "bpf_banana_handler"}}"#, "bpf_banana_handler"),
@@ -52,7 +52,7 @@ import Testing
         let before = try tool.run(["export", "-"])
         // Ten maps of 100,000 preallocated entries cannot fit in 1 MiB.
         let maps = (10 ..< 20).map { fd in
-            Self.map3.replacingOccurrences(of: "\"3\"", with: "\"\(fd)\"").replacingOccurrences(of: "16", with: "100000")
+            Self.map3.replacingOccurrences(of: "\"3\"", with: "\"\(fd)\"").replacingOccurrences(of: "\"max_entries\": 16", with: "\"max_entries\": 100000")
         }
         let result = try tool.run(["import", "-"], stdin: Data(("{" + maps.joined(separator: ",") + "}").utf8))
         #expect(result.status != 0)
