@@ -8,6 +8,7 @@ struct ToolRunner {
         var stdout: String
         var stderr: String
         var stdoutBytes: Data
+        var pid: Int32
     }
 
     let segmentName: String
@@ -57,16 +58,13 @@ struct ToolRunner {
         if let stdin { input.fileHandleForWriting.write(stdin) }
         try input.fileHandleForWriting.close()
         // Drain both pipes concurrently so a large output cannot block the child.
-        var errData = Data()
-        let errReader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
-        errReader.start()
+        let errData = ErrorDrain(err.fileHandleForReading)
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        while !errReader.isFinished { usleep(1000) }
         return Result(status: process.terminationStatus,
                       stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self),
-                      stdoutBytes: outData)
+                      stderr: String(decoding: errData.wait(), as: UTF8.self),
+                      stdoutBytes: outData, pid: process.processIdentifier)
     }
 
     /// Removes the segment; every test calls it (in a defer) so no test leaves one behind.
@@ -78,5 +76,23 @@ struct ToolRunner {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(segmentName)_\(name)")
         if let contents { FileManager.default.createFile(atPath: url.path, contents: contents) }
         return url
+    }
+}
+
+/// Reads a pipe to its end on another thread, so a child filling both pipes cannot block.
+private final class ErrorDrain: @unchecked Sendable {
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ handle: FileHandle) {
+        Thread { [self] in
+            data = handle.readDataToEndOfFile()
+            done.signal()
+        }.start()
+    }
+
+    func wait() -> Data {
+        done.wait()
+        return data
     }
 }

@@ -5,7 +5,9 @@ enum FileIO {
     static func read(_ path: String) throws -> [UInt8] {
         if path == "-" { return [UInt8](FileHandle.standardInput.readDataToEndOfFile()) }
         guard FileManager.default.fileExists(atPath: path) else { throw ToolError("file not found: \(path)") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw ToolError("cannot read \(path)") }
+        guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() ?? Data() else {
+            throw ToolError("cannot read \(path)")
+        }
         return [UInt8](data)
     }
 
