@@ -45,5 +45,11 @@ echo "document: $size bytes, $(echo "$import_report" | awk '/ours_import_handler
 echo "$export_report" | awk '/peak_mib_beyond_records/ {printf "export peak memory beyond the records: %.1f MiB (target <= 64)\n", $2}
                              /records_rss_mib/ {printf "records in memory (RSS before export): %.1f MiB\n", $2}
                              /export_process_maxrss_kib/ {printf "export process peak RSS (records + export): %.1f MiB\n", $2/1024}'
+# Python re-dumps the parsed document in the same key order, so its text must equal ours.
+if cmp -s "$doc" "$out/bench-python.json"; then
+    echo "python3 json.dump(indent=4) of our document is byte-identical to our export"
+else
+    echo "WARNING: python3's re-dump differs from our export"
+fi
 awk -v o="$ours_export" -v p="$py_dump" 'BEGIN {printf "export: ours %.3f s, python3 json.dump %.3f s, ratio %.1fx\n", o, p, p/o}'
 awk -v o="$ours_import" -v p="$py_load" 'BEGIN {printf "import: ours %.3f s, python3 json.load %.3f s, ratio %.1fx\n", o, p, p/o}'

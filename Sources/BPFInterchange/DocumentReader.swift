@@ -5,7 +5,7 @@ struct DocumentReader {
     let source: JSONSource
 
     func read() throws -> [HandlerRecord] {
-        var scanner = JSONScanner(source)
+        var scanner = JSONScanner.document(source)
         scanner.skipWhitespace()
         // nlohmann dumps an empty state as `null`.
         if scanner.peek() == UInt8(ascii: "n") {
@@ -41,7 +41,7 @@ struct DocumentReader {
     }
 
     func readSingle(fd: Int) throws -> Handler {
-        var scanner = JSONScanner(source)
+        var scanner = JSONScanner.document(source)
         let members = try scanner.parseHandlerObject(depth: 0)
         try scanner.expectEnd()
         return try handler(fd: fd, members)

@@ -33,11 +33,9 @@ struct HandlerReader {
             throw attr.error("insns", "\(bytecode.count) bytes is not a whole number of \(size)-byte instructions")
         }
         let instructions = bytecode.count / size
-        if let cnt = attr.value("cnt") {
-            let declared: UInt64 = try attr.integer(cnt, field: "cnt")
-            guard declared == UInt64(instructions) else {
-                throw attr.error("cnt", "is \(declared) but insns hold \(instructions) instructions")
-            }
+        let declared: UInt64 = try attr.integer("cnt", default: UInt64(instructions))
+        guard declared == UInt64(instructions) else {
+            throw attr.error("cnt", "is \(declared) but insns hold \(instructions) instructions")
         }
         let fds = try attr.array("attach_fds") { try attr.fd($0, field: $1) }
         let cookies: [UInt64] = try attr.array("attach_cookies") { try attr.integer($0, field: $1) }

@@ -82,19 +82,26 @@ enum HexDigits {
 
     /// The digit's value (either case), or `nil`.
     @inline(__always) static func value(_ c: UInt8) -> UInt8? {
-        let d = c &- UInt8(ascii: "0")
-        if d < 10 { return d }
-        let l = (c | 0x20) &- UInt8(ascii: "a")
-        return l < 6 ? l + 10 : nil
+        let v = nibble(c)
+        return v < 16 ? v : nil
+    }
+
+    /// The digit's value, or 0xff for a non-hex character: branch-light for the decode loop.
+    @inline(__always) private static func nibble(_ c: UInt8) -> UInt8 {
+        let digit = c &- UInt8(ascii: "0")
+        let letter = (c | 0x20) &- UInt8(ascii: "a")
+        return digit < 10 ? digit : letter < 6 ? letter &+ 10 : 0xff
     }
 
     /// Decodes `2 * count` hex digits at `src` into `dst`; false on a non-hex character.
     @inline(__always)
     static func decode(_ src: UnsafePointer<UInt8>, into dst: UnsafeMutablePointer<UInt8>, count: Int) -> Bool {
+        var invalid: UInt8 = 0
         for i in 0..<count {
-            guard let hi = value(src[2 * i]), let lo = value(src[2 * i + 1]) else { return false }
-            dst[i] = hi << 4 | lo
+            let high = nibble(src[2 * i]), low = nibble(src[2 * i + 1])
+            invalid |= high | low
+            dst[i] = high << 4 | low
         }
-        return true
+        return invalid < 16
     }
 }

@@ -97,6 +97,12 @@ struct JSONScanner {
         self.pos = pos
     }
 
+    /// A document's start: skips a UTF-8 byte order mark, as nlohmann does.
+    static func document(_ source: JSONSource) -> JSONScanner {
+        let bom = source.count >= 3 && source.base[0] == 0xef && source.base[1] == 0xbb && source.base[2] == 0xbf
+        return JSONScanner(source, at: bom ? 3 : 0)
+    }
+
     @inline(__always) var atEnd: Bool { pos >= source.count }
 
     /// The current byte, or 0 at the end (0 is never valid JSON, so every check fails there).

@@ -34,9 +34,11 @@ import BPFModel
     @Test func mallocIsReproducedByteForByte() throws {
         let original = try Fixtures.bytes("malloc.json")
         let records = try BPFTimeJSON.decodeDocument(original)
-        let written = BPFTimeJSON.encodeDocument(records, includeData: true)
-        #expect(text(written) == text(original))
-        #expect(written == original)
+        var streamed: [UInt8] = []
+        try BPFTimeJSON.write(records, includeData: true) { streamed.append(contentsOf: $0) }
+        #expect(text(streamed) == text(original))
+        #expect(streamed == original)
+        #expect(BPFTimeJSON.encodeDocument(records, includeData: false) == original)
     }
 
     @Test func minimalDecodesOlderShape() throws {

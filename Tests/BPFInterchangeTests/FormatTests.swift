@@ -93,6 +93,12 @@ import BPFModel
         #expect(try decode(" null\n").isEmpty)
     }
 
+    @Test func byteOrderMarkIsSkipped() throws {
+        let doc = [0xef, 0xbb, 0xbf] + Array(#"{"2": {"type": "epoll_handler"}}"#.utf8)
+        #expect(try BPFTimeJSON.decodeDocument(doc) == [HandlerRecord(fd: 2, handler: .epoll)])
+        #expect(try BPFTimeJSON.decodeHandler(fd: 2, [0xef, 0xbb, 0xbf] + Array(#"{"type": "epoll_handler"}"#.utf8)) == .epoll)
+    }
+
     @Test func namesAreEscapedLikeNlohmann() throws {
         let name = "a\"b\\c\n\t\r\u{8}\u{c}\u{1}\u{1f}/é😀\u{7f}"
         let handler = Handler.memfd(MemfdHandler(name: name))

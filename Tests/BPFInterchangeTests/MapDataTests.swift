@@ -105,6 +105,12 @@ import BPFModel
         #expect(contents.values == [7])
     }
 
+    @Test func sinkErrorsReachTheCaller() {
+        struct Full: Error, Equatable {}
+        let records = [HandlerRecord(fd: 1, handler: .epoll)]
+        #expect(throws: Full()) { try BPFTimeJSON.write(records, includeData: true) { _ in throw Full() } }
+    }
+
     /// A large map goes through the chunked sink; the pieces add up to the in-memory document.
     @Test func streamedOutputMatchesInMemoryDocument() throws {
         var contents = MapContents(keySize: 4, valueSize: 8)
