@@ -12,7 +12,7 @@ struct BPFTimeTool: ParsableCommand {
         Logs go to stderr at the level of SPDLOG_LEVEL (default info).
         """,
         subcommands: [
-            ExportCommand.self, ImportCommand.self, LoadCommand.self, RemoveCommand.self,
+            ExportCommand.self, ImportCommand.self, LoadCommand.self, UnloadCommand.self, RemoveCommand.self,
             ListCommand.self, StatusCommand.self, CheckCommand.self,
             MapCommand.self, ProgCommand.self, RunCommand.self, SnapCommand.self,
         ]

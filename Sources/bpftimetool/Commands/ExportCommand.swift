@@ -71,3 +71,19 @@ struct RemoveCommand: ParsableCommand {
         BPFLog.logger("remove").info("removed shared memory segment \(segment.configuration.name)")
     }
 }
+
+struct UnloadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unload",
+        abstract: "Remove one handler from the segment (refused while another handler refers to it).")
+
+    @Argument(help: "The fd to clear.") var fd: Int
+    @OptionGroup var segment: SegmentOptions
+
+    func run() throws {
+        let shm = try segment.open()
+        guard try shm.handler(at: fd) != nil else { throw ToolError("fd \(fd) holds no handler") }
+        try shm.apply([], removing: [fd])
+        BPFLog.logger("unload").info("removed handler at fd \(fd)")
+    }
+}

@@ -17,6 +17,19 @@ struct SnapDiff: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
+        let differ: Bool
+        do {
+            differ = try compare()
+        } catch {
+            // Like diff(1): trouble is 2, so that 1 always means "different".
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        if differ { throw ExitCode(1) }
+    }
+
+    /// Prints the differences; true when there are some.
+    private func compare() throws -> Bool {
         let db = try store.open()
         let detail: MapContentsDiff.Detail = stat ? .counts : .entries
         let diff: SnapshotDiff
@@ -34,7 +47,7 @@ struct SnapDiff: ParsableCommand {
             print(renderer.text(diff), terminator: "")
             if diff.isEmpty { print("no differences") }
         }
-        if !diff.isEmpty { throw ExitCode(1) }
+        return !diff.isEmpty
     }
 
     private func state(_ reference: String, _ db: SnapshotStore) throws -> [HandlerRecord] {
