@@ -16,6 +16,10 @@ let package = Package(
         .library(name: "BPFVM", targets: ["BPFVM"]),
         .library(name: "BPFSnapshots", targets: ["BPFSnapshots"]),
         .library(name: "BPFRuntime", targets: ["BPFRuntime"]),
+        .library(name: "BPFAgent", targets: ["BPFAgent"]),
+        // The agent for C and Python (ctypes): libbpftime_agent.so, header in Sources/BPFAgentC/include.
+        .library(name: "bpftime_agent", type: .dynamic, targets: ["BPFAgentC"]),
+        .executable(name: "bpftime-target", targets: ["bpftime-target"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -49,6 +53,14 @@ let package = Package(
             "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFLogging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Runs the segment's programs at the hooks of the process it is linked into.
+        .target(name: "BPFAgent", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFRuntime", "BPFLogging"], swiftSettings: hotPath),
+        // The agent's C ABI (@_cdecl functions declared by include/bpftime_agent.h).
+        .target(name: "BPFAgentC", dependencies: ["BPFAgent", "BPFLogging"], exclude: ["include"], swiftSettings: hotPath),
+        // Example target process: calls a function in a loop and fires its hook.
+        .executableTarget(name: "bpftime-target", dependencies: ["BPFAgent", "BPFLogging"]),
+        // Figures for Scripts/bench-agent.sh.
+        .executableTarget(name: "BPFAgentBench", dependencies: ["BPFAgent", "BPFModel", "BPFSegment", "BPFVM"], swiftSettings: hotPath),
         .testTarget(name: "BPFModelTests", dependencies: ["BPFModel"]),
         .testTarget(name: "BPFSegmentTests", dependencies: ["BPFSegment"]),
         .testTarget(name: "BPFInterchangeTests", dependencies: ["BPFInterchange"]),
@@ -56,6 +68,7 @@ let package = Package(
         .testTarget(name: "BPFSnapshotsTests", dependencies: ["BPFSnapshots"]),
         .testTarget(name: "BPFRuntimeTests", dependencies: ["BPFRuntime"]),
         .testTarget(name: "BPFToolTests", dependencies: ["BPFModel"]),
+        .testTarget(name: "BPFAgentTests", dependencies: ["BPFAgent", "BPFModel", "BPFSegment", "BPFVM"]),
     ],
     swiftLanguageModes: [.v5]
 )

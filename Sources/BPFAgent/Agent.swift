@@ -1,0 +1,231 @@
+import BPFLogging
+import BPFModel
+import BPFRuntime
+import BPFSegment
+import BPFVM
+import Glibc
+import Logging
+
+/// Runs a segment's programs at the hooks of this process, as bpftime's agent does.
+///
+/// Hooks are resolved once to a `HookID`; firing one reads the segment's table generation
+/// (one atomic load) and, when nothing changed, looks up the hook's precomputed programs. A
+/// changed table (import, load, restore, remove of handlers) is picked up at the next fire.
+/// A segment removed with `bpftimetool remove` turns every hook into a no-op.
+///
+/// Not thread-safe: fire from one thread at a time (open one agent per thread).
+public final class Agent {
+    public let segment: Segment
+    public let options: AgentOptions
+
+    /// Hooks by id, and the programs each runs: `spans[id]` indexes `routes`.
+    private var hooks: [Hook] = []
+    private var ids: [Hook: HookID] = [:]
+    private var spans: [Span] = []
+    private var routes: ContiguousArray<Route> = []
+
+    private var plan = DispatchPlan([], pid: 0)
+    private var builtGeneration: UInt64
+    private var firesUntilLivenessCheck: Int
+    private var liveness: ShmLiveness?
+    public private(set) var isDetached = false
+
+    /// A private copy of the context: programs may write it, callers may pass read-only memory.
+    private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 16)
+    /// Programs whose fault was already logged in the current table (one line per program).
+    private var loggedFaults = Set<Int>()
+    private let log = BPFLog.logger("bpftime.agent")
+    private let pid = getpid()
+
+    struct Span { var start: Int32; var count: Int32 }
+    struct Route { var engine: ProgramEngine; var cookie: UInt64; var programFD: Int }
+
+    /// Maps the segment and loads its programs; refuses a segment that fails `check()`.
+    public static func open(segmentName: String, options: AgentOptions = AgentOptions()) throws -> Agent {
+        let liveness = ShmLiveness(name: segmentName)
+        let segment: Segment
+        do {
+            segment = try Segment.open(name: segmentName)
+        } catch {
+            liveness?.close()
+            throw error
+        }
+        let problems = segment.check()
+        guard problems.isEmpty else {
+            liveness?.close()
+            throw AgentError.inconsistentSegment(name: segmentName, problems: problems)
+        }
+        let agent = Agent(segment: segment, options: options, liveness: liveness)
+        try agent.rebuild()
+        return agent
+    }
+
+    private init(segment: Segment, options: AgentOptions, liveness: ShmLiveness?) {
+        self.segment = segment
+        self.options = options
+        self.liveness = liveness
+        builtGeneration = segment.tableGeneration &- 1
+        firesUntilLivenessCheck = options.livenessInterval
+    }
+
+    deinit {
+        liveness?.close()
+        scratch.deallocate()
+    }
+
+    // MARK: Hooks
+
+    /// The id to fire `hook` by; the same hook always gets the same id.
+    public func resolve(_ hook: Hook) -> HookID {
+        if let id = ids[hook] { return id }
+        let id = HookID(rawValue: Int32(hooks.count))
+        hooks.append(hook)
+        ids[hook] = id
+        spans.append(Span(start: 0, count: 0))
+        if !isDetached { place(hooks.count - 1) }
+        return id
+    }
+
+    /// The number of programs `hook` would run now.
+    public func programCount(_ id: HookID) -> Int {
+        refreshIfNeeded()
+        return spans.indices.contains(Int(id.rawValue)) ? Int(spans[Int(id.rawValue)].count) : 0
+    }
+
+    // MARK: Firing
+
+    /// Runs the programs attached to `hook`'s enabled perf events with r1/r2 = a copy of
+    /// `context` and its length. Returns how many programs ran to their exit (a program that
+    /// faults is logged once and not counted), or -EINVAL for an id this agent never returned.
+    @inline(__always)
+    public func fire(_ id: HookID, context: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) -> Int {
+        firesUntilLivenessCheck &-= 1
+        if firesUntilLivenessCheck < 0 || segment.tableGeneration != builtGeneration { refresh() }
+        let index = Int(id.rawValue)
+        guard index >= 0, index < spans.count else { return -Int(EINVAL) }
+        let span = spans[index]
+        return span.count == 0 ? 0 : run(span, context)
+    }
+
+    public func fire(_ hook: Hook, context: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) -> Int {
+        fire(resolve(hook), context: context)
+    }
+
+    @inline(never)
+    private func run(_ span: Span, _ context: UnsafeRawBufferPointer) -> Int {
+        if context.count > scratch.count {
+            scratch.deallocate()
+            scratch = .allocate(byteCount: context.count, alignment: 16)
+        }
+        if let source = context.baseAddress, context.count > 0 {
+            scratch.baseAddress.unsafelyUnwrapped.copyMemory(from: source, byteCount: context.count)
+        }
+        let input = UnsafeMutableRawBufferPointer(start: context.count > 0 ? scratch.baseAddress : nil, count: context.count)
+        var completed = 0
+        for i in Int(span.start) ..< Int(span.start) + Int(span.count) {
+            let route = routes[i]
+            do {
+                _ = try route.engine.run(input: input, cookie: route.cookie)
+                completed += 1
+            } catch {
+                if loggedFaults.insert(route.programFD).inserted {
+                    log.warning("program at fd \(route.programFD) faulted: \(error) (further faults of it are not logged)")
+                }
+            }
+        }
+        return completed
+    }
+
+    // MARK: Reloading
+
+    /// Applies a table change or a removed segment now rather than at the next fire.
+    public func refreshIfNeeded() {
+        if segment.tableGeneration != builtGeneration { refresh() }
+    }
+
+    @inline(never)
+    private func refresh() {
+        firesUntilLivenessCheck = options.livenessInterval
+        guard !isDetached else {
+            builtGeneration = segment.tableGeneration
+            return
+        }
+        if let liveness, !liveness.isLinked {
+            detach()
+            return
+        }
+        guard segment.tableGeneration != builtGeneration else { return }
+        do {
+            try rebuild()
+        } catch {
+            // Hooks run nothing until the next change; the error is worth one line per change.
+            log.error("segment \(segment.name): cannot load its handlers, hooks are disabled until the next change: \(error)")
+            plan = DispatchPlan([], pid: pid)
+            routes = []
+            for i in spans.indices { spans[i] = Span(start: 0, count: 0) }
+        }
+    }
+
+    private func detach() {
+        isDetached = true
+        builtGeneration = segment.tableGeneration
+        plan = DispatchPlan([], pid: pid)
+        routes = []
+        for i in spans.indices { spans[i] = Span(start: 0, count: 0) }
+        log.warning("segment \(segment.name) was removed: hooks of this process now run nothing")
+    }
+
+    /// Reads the table once, builds an engine per attached program, and places every hook.
+    private func rebuild() throws {
+        let generation = segment.tableGeneration
+        let records = try segment.records(includeContents: false)
+        let newPlan = DispatchPlan(records, pid: pid)
+        let maps = SegmentMapBackend(segment: segment)
+        var engines: [Int: ProgramEngine] = [:]
+        for record in records where newPlan.programFDs.contains(record.fd) {
+            guard case .program(let handler) = record.handler else { continue }
+            do {
+                engines[record.fd] = try options.makeEngine(Program(bytecode: handler.bytecode), maps: maps)
+            } catch {
+                log.warning("program \(handler.name) at fd \(record.fd) is not run: \(error)")
+            }
+        }
+        // Publish: every hook's routes from the new plan.
+        plan = newPlan
+        self.engines = engines
+        routes = []
+        for i in hooks.indices { place(i) }
+        loggedFaults = []
+        builtGeneration = generation
+        log.debug("segment \(segment.name): table generation \(generation), \(engines.count) program(s) loaded")
+    }
+
+    private var engines: [Int: ProgramEngine] = [:]
+
+    /// Appends hook `index`'s routes and points its span at them.
+    private func place(_ index: Int) {
+        let runs = plan.runs(for: hooks[index]).compactMap { run in
+            engines[run.programFD].map { Route(engine: $0, cookie: run.cookie, programFD: run.programFD) }
+        }
+        spans[index] = Span(start: Int32(routes.count), count: Int32(runs.count))
+        routes.append(contentsOf: runs)
+    }
+}
+
+/// A hook resolved by an agent (`Agent.resolve`).
+public struct HookID: Hashable, Sendable {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+}
+
+public enum AgentError: Error, CustomStringConvertible {
+    case inconsistentSegment(name: String, problems: [String])
+
+    public var description: String {
+        switch self {
+        case .inconsistentSegment(let name, let problems):
+            "segment \(name) is inconsistent, the agent will not run its programs (see `bpftimetool check`): "
+                + problems.prefix(5).joined(separator: "; ") + (problems.count > 5 ? "; and \(problems.count - 5) more" : "")
+        }
+    }
+}

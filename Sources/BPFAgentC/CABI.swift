@@ -1,0 +1,113 @@
+import BPFAgent
+import BPFLogging
+import BPFSegment
+import Glibc
+
+// The C ABI of include/bpftime_agent.h. A handle is a retained `AgentHandle`.
+
+final class AgentHandle {
+    let agent: Agent
+    /// Hook names already resolved, so that firing by name parses each name once.
+    var named: [String: HookID] = [:]
+    init(_ agent: Agent) { self.agent = agent }
+
+    func resolve(_ name: String) -> Int64 {
+        if let id = named[name] { return Int64(id.rawValue) }
+        do {
+            let id = agent.resolve(try Hook(parsing: name))
+            named[name] = id
+            return Int64(id.rawValue)
+        } catch {
+            return LastError.fail(error.code, "hook \"\(name)\": \(error)")
+        }
+    }
+}
+
+private let loggingReady: Void = BPFLog.bootstrap()
+
+@inline(__always)
+private func handle(_ raw: OpaquePointer?) -> AgentHandle? {
+    raw.map { Unmanaged<AgentHandle>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
+}
+
+@_cdecl("bpftime_agent_open")
+public func bpftime_agent_open(_ name: UnsafePointer<CChar>?) -> OpaquePointer? {
+    _ = loggingReady
+    let segmentName = name.map { String(cString: $0) } ?? SegmentConfiguration.fromEnvironment().name
+    do {
+        let agent = try Agent.open(segmentName: segmentName)
+        return OpaquePointer(Unmanaged.passRetained(AgentHandle(agent)).toOpaque())
+    } catch {
+        let code: Int32 = switch error {
+        case SegmentError.missing: ENOENT
+        case SegmentError.permissionDenied: EACCES
+        case SegmentError.notOurFormat, SegmentError.otherLayoutVersion, SegmentError.truncated,
+             SegmentError.corrupt, is AgentError: EBADMSG
+        default: EIO
+        }
+        BPFLog.logger("bpftime.agent").error("cannot attach to segment \(segmentName): \(error)")
+        _ = LastError.fail(code, "\(error)")
+        errno = code
+        return nil
+    }
+}
+
+@_cdecl("bpftime_agent_resolve")
+public func bpftime_agent_resolve(_ raw: OpaquePointer?, _ hook: UnsafePointer<CChar>?) -> Int64 {
+    guard let h = handle(raw) else { return LastError.fail(EBADF, "NULL agent handle") }
+    guard let hook else { return LastError.fail(EINVAL, "NULL hook name") }
+    return h.resolve(String(cString: hook))
+}
+
+@_cdecl("bpftime_agent_fire_id")
+public func bpftime_agent_fire_id(_ raw: OpaquePointer?, _ id: Int64, _ ctx: UnsafeRawPointer?, _ length: Int) -> Int32 {
+    guard let h = handle(raw) else { return Int32(LastError.fail(EBADF, "NULL agent handle")) }
+    guard let id = Int32(exactly: id) else { return Int32(LastError.fail(EINVAL, "hook id \(id) was not returned by this handle")) }
+    let result = h.agent.fire(HookID(rawValue: id), context: UnsafeRawBufferPointer(start: ctx, count: ctx == nil ? 0 : length))
+    return result >= 0 ? Int32(clamping: result) : Int32(LastError.fail(-Int32(clamping: result), "hook id \(id) was not returned by this handle"))
+}
+
+@_cdecl("bpftime_agent_fire")
+public func bpftime_agent_fire(_ raw: OpaquePointer?, _ hook: UnsafePointer<CChar>?, _ ctx: UnsafeRawPointer?, _ length: Int) -> Int32 {
+    let id = bpftime_agent_resolve(raw, hook)
+    return id < 0 ? Int32(id) : bpftime_agent_fire_id(raw, id, ctx, length)
+}
+
+@_cdecl("bpftime_agent_detached")
+public func bpftime_agent_detached(_ raw: OpaquePointer?) -> Int32 {
+    guard let h = handle(raw) else { return Int32(LastError.fail(EBADF, "NULL agent handle")) }
+    h.agent.refreshIfNeeded()
+    return h.agent.isDetached ? 1 : 0
+}
+
+@_cdecl("bpftime_agent_close")
+public func bpftime_agent_close(_ raw: OpaquePointer?) {
+    guard let raw else { return }
+    Unmanaged<AgentHandle>.fromOpaque(UnsafeRawPointer(raw)).release()
+}
+
+@_cdecl("bpftime_agent_last_error")
+public func bpftime_agent_last_error() -> UnsafePointer<CChar> {
+    LastError.current
+}
+
+/// The message of each thread's last failure, freed with the thread.
+enum LastError {
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { free($0) }
+        return key
+    }()
+    private static let empty: UnsafePointer<CChar> = UnsafePointer(strdup(""))
+
+    static var current: UnsafePointer<CChar> {
+        pthread_getspecific(key).map { UnsafePointer($0.assumingMemoryBound(to: CChar.self)) } ?? empty
+    }
+
+    /// Records `message` and returns -code.
+    static func fail(_ code: Int32, _ message: String) -> Int64 {
+        free(pthread_getspecific(key))
+        pthread_setspecific(key, strdup(message))
+        return -Int64(code)
+    }
+}

@@ -1,0 +1,61 @@
+/*
+ * bpftime_agent: run the eBPF programs of a bpftimetool segment at the hooks of this process.
+ * Link with -lbpftime_agent (the .so SwiftPM builds as libbpftime_agent.so).
+ *
+ * A hook is named as bpftime names perf events:
+ *   "MODULE:OFFSET"            function entry (uprobe / uprobe_override events), OFFSET decimal or 0x-hex;
+ *                              MODULE matches an event's _module_name by file name
+ *   "uretprobe:MODULE:OFFSET"  function return (uretprobe events); "uprobe:..." is the same as no prefix
+ *   "tracepoint:ID"            a tracepoint by id
+ *   "SYMBOL", "uretprobe:SYMBOL"  an exported symbol of this process (dlsym), resolved to its
+ *                              file and file offset as libbpf computes uprobe offsets
+ * Firing runs every program attached (attach_fds or links) to an enabled matching perf event, in
+ * attach order, with r1 = a private copy of ctx, r2 = len, and the attach cookie for
+ * bpf_get_attach_cookie. Changes to the segment are picked up at the next fire; once the segment
+ * is removed, fires run nothing (one warning is logged). Logs go to stderr (level: SPDLOG_LEVEL).
+ *
+ * A handle is not thread-safe: use it from one thread at a time (open one per thread).
+ */
+#ifndef BPFTIME_AGENT_H
+#define BPFTIME_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct bpftime_agent bpftime_agent;
+
+/* Maps segment shm_name (NULL: $BPFTIME_GLOBAL_SHM_NAME, else the default name) and loads its
+ * programs. Returns NULL with errno set (ENOENT no such segment, EACCES, EBADMSG not a segment or
+ * inconsistent, EIO other) and the reason in bpftime_agent_last_error(). */
+bpftime_agent *bpftime_agent_open(const char *shm_name);
+
+/* A small integer id for hook (>= 0), valid for this handle's life; or -EINVAL (bad syntax),
+ * -ENOENT (unknown symbol), -EBADF (NULL handle). */
+int64_t bpftime_agent_resolve(bpftime_agent *agent, const char *hook);
+
+/* Fires a resolved hook: the number of programs that ran to completion (0 when nothing is
+ * attached), or -EINVAL (id not from this handle), -EBADF (NULL handle). The fast path. */
+int bpftime_agent_fire_id(bpftime_agent *agent, int64_t hook_id, const void *ctx, size_t len);
+
+/* Fires a hook by name (resolved once, then cached): as bpftime_agent_fire_id, plus the
+ * errors of bpftime_agent_resolve. */
+int bpftime_agent_fire(bpftime_agent *agent, const char *hook, const void *ctx, size_t len);
+
+/* 1 once the segment was removed (every fire is then a no-op), 0 while it exists, -EBADF. */
+int bpftime_agent_detached(bpftime_agent *agent);
+
+/* Unmaps the segment and frees the handle (NULL is ignored). */
+void bpftime_agent_close(bpftime_agent *agent);
+
+/* The message of this thread's last failed call ("" if none); valid until its next call. */
+const char *bpftime_agent_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BPFTIME_AGENT_H */

@@ -1,0 +1,111 @@
+import BPFAgent
+import BPFLogging
+import BPFSegment
+import Glibc
+
+// An example target process, like bpftime's example/minimal/victim: calls a function in a loop
+// and fires the function's entry and return hooks (uprobe and uretprobe at its file offset).
+//
+//   bpftime-target [--shm NAME] [--iterations N] [--interval-ms M] [--report-every K] [--print-hook]
+
+/// The function the target calls in a loop and hooks: a stand-in for real work, exported
+/// under a C name so that its hook can also be named by symbol.
+@_cdecl("bpftime_target_work")
+@inline(never)
+public func bpftimeTargetWork(_ n: Int64) -> Int64 {
+    var x = UInt64(bitPattern: n) &* 0x9E37_79B9_7F4A_7C15
+    x ^= x >> 29
+    return Int64(bitPattern: x)
+}
+
+struct Arguments {
+    var shm = SegmentConfiguration.fromEnvironment().name
+    var iterations = 0 // 0: until killed
+    var intervalMs = 0.0
+    var reportEvery = 1000
+    var printHook = false
+
+    init(_ args: [String]) throws {
+        var rest = args[...]
+        func value(_ option: String) throws -> String {
+            guard let v = rest.popFirst() else { throw UsageError("\(option) needs a value") }
+            return v
+        }
+        func number<T: LosslessStringConvertible>(_ option: String) throws -> T {
+            let text = try value(option)
+            guard let n = T(text) else { throw UsageError("\(option): \"\(text)\" is not a number") }
+            return n
+        }
+        while let arg = rest.popFirst() {
+            switch arg {
+            case "--shm": shm = try value(arg)
+            case "--iterations": iterations = try number(arg)
+            case "--interval-ms": intervalMs = try number(arg)
+            case "--report-every": reportEvery = try number(arg)
+            case "--print-hook": printHook = true
+            case "-h", "--help": throw UsageError("")
+            default: throw UsageError("unknown argument \(arg)")
+            }
+        }
+        guard iterations >= 0, intervalMs >= 0, reportEvery >= 1 else { throw UsageError("numbers must be positive") }
+    }
+}
+
+struct UsageError: Error { let text: String; init(_ text: String) { self.text = text } }
+
+setvbuf(stdout, nil, _IOLBF, 0)
+let arguments: Arguments
+do {
+    arguments = try Arguments(Array(CommandLine.arguments.dropFirst()))
+} catch let error as UsageError {
+    if !error.text.isEmpty { fputs("bpftime-target: \(error.text)\n", stderr) }
+    fputs("usage: bpftime-target [--shm NAME] [--iterations N] [--interval-ms M] [--report-every K] [--print-hook]\n", stderr)
+    exit(error.text.isEmpty ? 0 : 2)
+}
+
+let work: @convention(c) (Int64) -> Int64 = bpftimeTargetWork
+let entryHook: Hook, returnHook: Hook
+do {
+    entryHook = try Hook.function(at: unsafeBitCast(work, to: UnsafeRawPointer.self))
+    returnHook = try Hook.function(at: unsafeBitCast(work, to: UnsafeRawPointer.self), returning: true)
+} catch {
+    fputs("bpftime-target: cannot locate its own function: \(error)\n", stderr)
+    exit(1)
+}
+if arguments.printHook {
+    // The module as a perf event's _module_name names it: this executable's file name.
+    guard case .uprobe(let module, let offset) = entryHook else { exit(1) }
+    print("\(module.split(separator: "/").last ?? ""):0x\(String(offset, radix: 16))")
+    exit(0)
+}
+
+BPFLog.bootstrap()
+let agent: Agent
+do {
+    agent = try Agent.open(segmentName: arguments.shm)
+} catch {
+    fputs("bpftime-target: \(error)\n", stderr)
+    exit(1)
+}
+let entry = agent.resolve(entryHook), returned = agent.resolve(returnHook)
+let pid = getpid()
+print("bpftime-target pid \(pid): segment \(arguments.shm), hooks \(entryHook) and \(returnHook)")
+
+var calls = 0, programRuns = 0, sum: Int64 = 0
+let pause = timespec(tv_sec: Int(arguments.intervalMs / 1000), tv_nsec: Int(arguments.intervalMs.truncatingRemainder(dividingBy: 1000) * 1_000_000))
+while arguments.iterations == 0 || calls < arguments.iterations {
+    calls += 1
+    var argument = Int64(calls)
+    programRuns += max(0, withUnsafeBytes(of: &argument) { agent.fire(entry, context: $0) })
+    var result = work(argument)
+    sum &+= result
+    programRuns += max(0, withUnsafeBytes(of: &result) { agent.fire(returned, context: $0) })
+    if calls % arguments.reportEvery == 0 {
+        print("bpftime-target pid \(pid): calls=\(calls) program_runs=\(programRuns)\(agent.isDetached ? " (segment removed)" : "")")
+    }
+    if arguments.intervalMs > 0 {
+        var request = pause, remaining = timespec()
+        while nanosleep(&request, &remaining) != 0, errno == EINTR { request = remaining }
+    }
+}
+print("bpftime-target pid \(pid): done, calls=\(calls) program_runs=\(programRuns) checksum=\(sum & 0xFFFF)")

@@ -1,0 +1,164 @@
+import BPFAgent
+import BPFModel
+import BPFSegment
+import Glibc
+import Testing
+
+@Suite struct AgentTests {
+    let hook = Hook.uprobe(module: "/opt/app/demo-target", offset: 0x1234)
+
+    @Test func hookWithNothingAttachedRunsNothing() throws {
+        let t = try TestSegment([Fixture.array(1), Fixture.program(2, "p", Asm.appendDigit(map: 1, slot: 0, 7))])
+        let agent = try Agent.open(segmentName: t.name)
+        #expect(agent.fire(hook) == 0)
+        #expect(agent.fire(.tracepoint(id: 5)) == 0)
+        #expect(try Fixture.value(t.segment, map: 1, slot: 0) == 0)
+        #expect(agent.fire(HookID(rawValue: 99)) == -Int(EINVAL))
+    }
+
+    @Test func programsRunInAttachOrderThroughAttachFDsAndLinks() throws {
+        let t = try TestSegment([
+            Fixture.array(1),
+            Fixture.uprobe(3, module: "demo-target", offset: 0x1234),
+            Fixture.program(4, "first", Asm.appendDigit(map: 1, slot: 0, 1), attach: [.init(targetFD: 3)]),
+            Fixture.program(5, "second", Asm.appendDigit(map: 1, slot: 0, 2)),
+            Fixture.program(6, "third", Asm.appendDigit(map: 1, slot: 0, 3), attach: [.init(targetFD: 3)]),
+            Fixture.link(7, program: 5, target: 3),
+        ])
+        let agent = try Agent.open(segmentName: t.name)
+        #expect(agent.fire(hook) == 3)
+        #expect(try Fixture.value(t.segment, map: 1, slot: 0) == 132) // fds 4, 6, then link 7 (program 5)
+        #expect(agent.fire(hook) == 3)
+        #expect(try Fixture.value(t.segment, map: 1, slot: 0) == 132_132)
+    }
+
+    @Test func cookiesComeFromTheAttachmentOrTheLink() throws {
+        let t = try TestSegment([
+            Fixture.array(1),
+            Fixture.tracepoint(3, id: 42),
+            Fixture.program(4, "by_attachment", Asm.storeCookie(map: 1, slot: 0), attach: [.init(targetFD: 3, cookie: 0xC0FFEE)]),
+            Fixture.program(5, "by_link", Asm.storeCookie(map: 1, slot: 1)),
+            Fixture.link(6, program: 5, target: 3, cookie: 77),
+        ])
+        let agent = try Agent.open(segmentName: t.name)
+        #expect(agent.fire(.tracepoint(id: 42)) == 2)
+        #expect(try Fixture.value(t.segment, map: 1, slot: 0) == 0xC0FFEE)
+        #expect(try Fixture.value(t.segment, map: 1, slot: 1) == 77)
+    }
+
+    @Test func disabledOtherProcessAndOtherKindEventsRunNothing() throws {
+        let program = Asm.appendDigit(map: 1, slot: 0, 1)
+        let t = try TestSegment([
+            Fixture.array(1),
+            Fixture.uprobe(3, module: "demo-target", offset: 0x1234, enabled: false),
+            Fixture.uprobe(4, module: "demo-target", offset: 0x1234, pid: getpid() + 1),
+            Fixture.uprobe(5, module: "demo-target", offset: 0x1234, returning: true),
+            Fixture.uprobe(6, module: "other-target", offset: 0x1234),
+            Fixture.program(7, "p", program, attach: [3, 4, 5, 6].map { .init(targetFD: $0) }),
+        ])
+        let agent = try Agent.open(segmentName: t.name)
+        #expect(agent.fire(hook) == 0)
+        #expect(agent.fire(.uretprobe(module: "demo-target", offset: 0x1234)) == 1)
+        #expect(agent.fire(.uprobe(module: "/usr/bin/other-target", offset: 0x1234)) == 1)
+        #expect(agent.fire(.uprobe(module: "other-target", offset: 0x1235)) == 0)
+    }
+
+    @Test func programsReadAPrivateCopyOfTheContext() throws {
+        // map[0] = first 8 bytes of the context, map[1] = its length; then it zeroes the context.
+        let code = Asm.withSlot(map: 1, slot: 0, prologue: [Asm.load64(6, 1, 0), Asm.movReg(7, 2), Asm.mov(8, 0), Asm.store64(1, 0, 8)],
+                                [Asm.store64(0, 0, 6)]).dropLast(16)
+            + Asm.withSlot(map: 1, slot: 1, [Asm.store64(0, 0, 7)])
+        let t = try TestSegment([Fixture.array(1), Fixture.tracepoint(3, id: 1), Fixture.program(4, "ctx", Array(code), attach: [.init(targetFD: 3)])])
+        let agent = try Agent.open(segmentName: t.name)
+        var context: [UInt64] = [0x1122_3344_5566_7788, 9]
+        let ran = context.withUnsafeBytes { agent.fire(.tracepoint(id: 1), context: $0) }
+        #expect(ran == 1)
+        #expect(context == [0x1122_3344_5566_7788, 9])
+        #expect(try Fixture.value(t.segment, map: 1, slot: 0) == 0x1122_3344_5566_7788)
+        #expect(try Fixture.value(t.segment, map: 1, slot: 1) == 16)
+    }
+
+    @Test func changesArePickedUpAtTheNextFire() throws {
+        let t = try TestSegment([Fixture.array(1), Fixture.uprobe(3, module: "demo-target", offset: 0x1234),
+                                 Fixture.program(4, "one", Asm.appendDigit(map: 1, slot: 0, 1))])
+        let agent = try Agent.open(segmentName: t.name)
+        let id = agent.resolve(hook)
+        #expect(agent.fire(id) == 0)
+        try t.segment.apply([Fixture.link(5, program: 4, target: 3)])
+        #expect(agent.fire(id) == 1)
+        try t.segment.apply([Fixture.program(4, "two", Asm.appendDigit(map: 1, slot: 0, 2))], replaceExisting: true)
+        #expect(agent.fire(id) == 1)
+        #expect(try Fixture.value(t.segment, map: 1, slot: 0) == 12)
+        try t.segment.apply([], removing: [5])
+        #expect(agent.fire(id) == 0)
+        #expect(try Fixture.value(t.segment, map: 1, slot: 0) == 12)
+    }
+
+    @Test func aReplacedMapIsUsedAfterTheChange() throws {
+        let t = try TestSegment([Fixture.array(1), Fixture.tracepoint(3, id: 1),
+                                 Fixture.program(4, "count", Asm.count(map: 1), attach: [.init(targetFD: 3)])])
+        let agent = try Agent.open(segmentName: t.name)
+        _ = agent.fire(.tracepoint(id: 1))
+        try t.segment.apply([Fixture.array(1, entries: 4)], replaceExisting: true)
+        #expect(agent.fire(.tracepoint(id: 1)) == 1)
+        #expect(try Fixture.value(t.segment, map: 1, slot: 0) == 1)
+    }
+
+    @Test func aRemovedSegmentMakesHooksNoOps() throws {
+        let t = try TestSegment([Fixture.array(1), Fixture.tracepoint(3, id: 1),
+                                 Fixture.program(4, "count", Asm.count(map: 1), attach: [.init(targetFD: 3)])])
+        let agent = try Agent.open(segmentName: t.name, options: AgentOptions(livenessInterval: 16))
+        let id = agent.resolve(.tracepoint(id: 1))
+        #expect(agent.fire(id) == 1)
+        try Segment.remove(name: t.name)
+        var runs = 0
+        for _ in 0 ..< 32 { runs += agent.fire(id) }
+        #expect(agent.isDetached)
+        #expect(runs < 17)
+        #expect(agent.fire(id) == 0)
+        // A new segment under the same name is another segment: the agent stays detached.
+        let again = try Segment.create(SegmentConfiguration(name: t.name, sizeBytes: 1 << 20, maxHandlers: 64))
+        _ = again
+        #expect(agent.fire(id) == 0)
+    }
+
+    @Test func aProgramThatFaultsIsSkippedAndTheOthersRun() throws {
+        let fault = [Asm.mov(1, 0), Asm.load64(0, 1, 0), Asm.exit].flatMap { $0 } // reads address 0
+        let t = try TestSegment([Fixture.array(1), Fixture.tracepoint(3, id: 1),
+                                 Fixture.program(4, "faults", fault, attach: [.init(targetFD: 3)]),
+                                 Fixture.program(5, "count", Asm.count(map: 1), attach: [.init(targetFD: 3)])])
+        let agent = try Agent.open(segmentName: t.name)
+        #expect(agent.fire(.tracepoint(id: 1)) == 1)
+        #expect(agent.fire(.tracepoint(id: 1)) == 1)
+        #expect(try Fixture.value(t.segment, map: 1, slot: 0) == 2)
+    }
+
+    @Test func aProgramTheVMRejectsIsNotRun() throws {
+        let jumpsOut = [Asm.jeq(0, 0, 40), Asm.exit].flatMap { $0 }
+        let t = try TestSegment([Fixture.array(1), Fixture.tracepoint(3, id: 1),
+                                 Fixture.program(4, "bad", jumpsOut, attach: [.init(targetFD: 3)]),
+                                 Fixture.program(5, "count", Asm.count(map: 1), attach: [.init(targetFD: 3)])])
+        let agent = try Agent.open(segmentName: t.name)
+        #expect(agent.programCount(agent.resolve(.tracepoint(id: 1))) == 1)
+        #expect(agent.fire(.tracepoint(id: 1)) == 1)
+    }
+
+    @Test func perCPUCountersAddUp() throws {
+        let t = try TestSegment([Fixture.array(1, type: Fixture.percpuArrayType), Fixture.tracepoint(3, id: 1),
+                                 Fixture.program(4, "count", Asm.count(map: 1), attach: [.init(targetFD: 3)])])
+        let agent = try Agent.open(segmentName: t.name)
+        let id = agent.resolve(.tracepoint(id: 1))
+        for _ in 0 ..< 1000 { _ = agent.fire(id) }
+        #expect(try Fixture.value(t.segment, map: 1, slot: 0) == 1000)
+    }
+
+    @Test func openRefusesMissingAndForeignSegments() throws {
+        #expect(throws: SegmentError.self) { try Agent.open(segmentName: "bpftime_agent_test_missing_\(getpid())") }
+        let name = "bpftime_agent_test_foreign_\(getpid())"
+        let fd = shm_open("/" + name, O_RDWR | O_CREAT | O_EXCL, 0o600)
+        #expect(fd >= 0)
+        defer { shm_unlink("/" + name); close(fd) }
+        _ = ftruncate(fd, 1 << 16)
+        #expect(throws: SegmentError.self) { try Agent.open(segmentName: name) }
+    }
+}
