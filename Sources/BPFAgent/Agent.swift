@@ -38,7 +38,8 @@ public final class Agent {
     private let pid = getpid()
 
     struct Span { var start: Int32; var count: Int32 }
-    struct Route { var engine: ProgramEngine; var cookie: UInt64; var programFD: Int }
+    /// `engines` keeps the engines alive; routes skip reference counting on the hot path.
+    struct Route { unowned(unsafe) var engine: ProgramEngine; var cookie: UInt64; var programFD: Int }
 
     /// Maps the segment and loads its programs; refuses a segment that fails `check()`.
     public static func open(segmentName: String, options: AgentOptions = AgentOptions()) throws -> Agent {
@@ -180,7 +181,7 @@ public final class Agent {
         let generation = segment.tableGeneration
         let records = try segment.records(includeContents: false)
         let newPlan = DispatchPlan(records, pid: pid)
-        let maps = SegmentMapBackend(segment: segment)
+        let maps = AgentMapBackend(segment: segment)
         var engines: [Int: ProgramEngine] = [:]
         for record in records where newPlan.programFDs.contains(record.fd) {
             guard case .program(let handler) = record.handler else { continue }
