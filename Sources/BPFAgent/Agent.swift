@@ -225,7 +225,7 @@ public enum AgentError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .inconsistentSegment(let name, let problems):
-            "the agent will not run the programs of an inconsistent segment (see `bpftimetool check \(name)`): "
+            "the agent will not run the programs of an inconsistent segment (see `bpftimetool check --shm \(name)`): "
                 + problems.prefix(5).joined(separator: "; ") + (problems.count > 5 ? "; and \(problems.count - 5) more" : "")
         }
     }
