@@ -1,5 +1,4 @@
 import ArgumentParser
-import Glibc
 import BPFLogging
 
 @main
@@ -20,8 +19,6 @@ struct BPFTimeTool: ParsableCommand {
     )
 
     static func main() {
-        // Line-buffered stdout keeps our lines in order with the log lines on stderr.
-        setvbuf(stdout, nil, _IOLBF, 0)
         BPFLog.bootstrap()
         do {
             var command = try parseAsRoot()
