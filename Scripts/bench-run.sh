@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# `bpftimetool run` figures on a real segment: per-run overhead of a 2-instruction program, and
+# the cost of a map lookup helper call (helper 1 on a hash map of the segment) from a program.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+Scripts/setup.sh >/dev/null
+swift build -c release --product bpftimetool >/dev/null
+tool="$(swift build -c release --show-bin-path)/bpftimetool"
+work=$(mktemp -d)
+export BPFTIME_GLOBAL_SHM_NAME="bpftimetool_bench_run_$$" SPDLOG_LEVEL=warn
+trap '"$tool" remove >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+
+# A hash map of 1,000 entries (keys 0..999) and three programs:
+#  10: mov r0, 0; exit
+#  11: 1,000,000 iterations of { lddw r1, map 3; r2 = &key; call 1 (lookup); loop }
+#  12: the same loop with the call replaced by `mov r0, 0` (the loop's own cost)
+python3 - "$work/state.json" <<'PY'
+import json, sys
+loop = "b706000040420f00b70100002a000000631afcff0000000018110000030000000000000000000000bfa200000000000007020000fcffffff{body}17060000010000005506f9ff00000000b7000000000000009500000000000000"
+attr = dict(btf_id=0, btf_key_type_id=0, btf_value_type_id=0, btf_vmlinux_value_type_id=0, flags=0, ifindex=0,
+            kernel_bpf_map_id=0, key_size=4, map_extra=0, map_type=1, max_entries=1024, value_size=8)
+prog = lambda name, insns: {"attr": {"cnt": len(insns) // 16, "insns": insns, "type": 0}, "name": name, "type": "bpf_prog_handler"}
+doc = {
+    "3": {"attr": attr, "data": {i.to_bytes(4, "little").hex(): (i * 3).to_bytes(8, "little").hex() for i in range(1000)},
+          "name": "bench_hash", "type": "bpf_map_handler"},
+    "10": prog("two_insns", "b7000000000000009500000000000000"),
+    "11": prog("lookup_loop", loop.format(body="8500000001000000")),
+    "12": prog("empty_loop", loop.format(body="b700000000000000")),
+}
+json.dump(doc, open(sys.argv[1], "w"))
+PY
+"$tool" import "$work/state.json"
+: > "$work/empty.bin"
+
+field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+for type in INTERPRET JIT; do
+  if ! "$tool" run 10 "$work/empty.bin" type "$type" >/dev/null 2>&1; then
+    echo "$type: not available"; continue
+  fi
+  overhead=$("$tool" run 10 "$work/empty.bin" repeat 1000000 type "$type" --json | field time_ns)
+  best_lookup=""; best_empty=""
+  for _ in 1 2 3; do
+    l=$("$tool" run 11 "$work/empty.bin" type "$type" --json | field time_ns)
+    e=$("$tool" run 12 "$work/empty.bin" type "$type" --json | field time_ns)
+    [ -z "$best_lookup" ] || [ "$l" -lt "$best_lookup" ] && best_lookup=$l
+    [ -z "$best_empty" ] || [ "$e" -lt "$best_empty" ] && best_empty=$e
+  done
+  python3 - "$type" "$overhead" "$best_lookup" "$best_empty" <<'PY'
+import sys
+kind, overhead, lookup, empty = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+per_call = (lookup - empty) / 1e6
+print(f"{kind:9} run overhead (2 insns, repeat 1,000,000): {overhead} ns/run (target < 20)")
+print(f"{kind:9} map lookup helper on a segment hash map: {per_call:.1f} ns/call (target < 60);"
+      f" loop with call {lookup / 1e6:.1f} ns/iteration, without {empty / 1e6:.1f}")
+PY
+done
