@@ -5,6 +5,7 @@ import BPFSegment
 import BPFVM
 import Glibc
 import Logging
+import Synchronization
 
 /// Runs a segment's programs at the hooks of this process, as bpftime's agent does.
 ///
@@ -17,6 +18,8 @@ import Logging
 public final class Agent {
     public let segment: Segment
     public let options: AgentOptions
+    /// The segment's table generation, read at every fire.
+    private let generationWord: UnsafeMutablePointer<Atomic<UInt64>>
 
     /// Hooks by id, and the programs each runs: `spans[id]` indexes `routes`.
     private var hooks: [Hook] = []
@@ -65,6 +68,7 @@ public final class Agent {
         self.segment = segment
         self.options = options
         self.liveness = liveness
+        generationWord = segment.tableGenerationWord
         builtGeneration = segment.tableGeneration &- 1
         firesUntilLivenessCheck = options.livenessInterval
     }
@@ -101,7 +105,7 @@ public final class Agent {
     @inline(__always)
     public func fire(_ id: HookID, context: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) -> Int {
         firesUntilLivenessCheck &-= 1
-        if firesUntilLivenessCheck < 0 || segment.tableGeneration != builtGeneration { refresh() }
+        if firesUntilLivenessCheck < 0 || generationWord.pointee.load(ordering: .acquiring) != builtGeneration { refresh() }
         let index = Int(id.rawValue)
         guard index >= 0, index < spans.count else { return -Int(EINVAL) }
         let span = spans[index]
@@ -181,7 +185,7 @@ public final class Agent {
         let generation = segment.tableGeneration
         let records = try segment.records(includeContents: false)
         let newPlan = DispatchPlan(records, pid: pid)
-        let maps = AgentMapBackend(segment: segment)
+        let maps = SegmentMapBackend(segment: segment)
         var engines: [Int: ProgramEngine] = [:]
         for record in records where newPlan.programFDs.contains(record.fd) {
             guard case .program(let handler) = record.handler else { continue }

@@ -8,7 +8,7 @@ import Glibc
 // per-CPU counter program, and how soon a firing agent sees an applied change. Each figure is
 // printed beside a reference measured in the same run.
 //
-//   BPFAgentBench [--engine interpreter] [--fires N]
+//   BPFAgentBench [--engine NAME] [--fires N] | --list-engines
 
 setvbuf(stdout, nil, _IOLBF, 0)
 var engine = AgentOptions.Engine.interpreter
@@ -21,11 +21,14 @@ while let arg = args.popFirst() {
             fputs("--engine: one of \(AgentOptions.Engine.allCases.map(\.rawValue))\n", stderr); exit(2)
         }
         engine = e
+    case "--list-engines":
+        print(AgentOptions.Engine.allCases.map(\.rawValue).joined(separator: " "))
+        exit(0)
     case "--fires":
         guard let n = args.popFirst().flatMap(Int.init), n > 0 else { fputs("--fires needs a positive number\n", stderr); exit(2) }
         fires = n
     default:
-        fputs("usage: BPFAgentBench [--engine interpreter] [--fires N]\n", stderr); exit(2)
+        fputs("usage: BPFAgentBench [--engine NAME] [--fires N] | --list-engines\n", stderr); exit(2)
     }
 }
 
@@ -114,16 +117,16 @@ func sched_getcpu_() -> Int32 {
 /// fires; the latency is from `apply` returning to the first fire that ran the program.
 func reloadLatency(agent: Agent, hook: HookID) throws {
     let writer = try Segment.open(name: name)
-    final class Stamp: @unchecked Sendable { var value: UInt64 = 0 }
-    let applied = Stamp()
+    final class Stamps: @unchecked Sendable { var start: UInt64 = 0, done: UInt64 = 0 }
+    let applied = Stamps()
     var latencies: [Double] = []
     var applyTimes: [Double] = []
     for round in 0 ..< 20 {
         let attach = round % 2 == 0
         let expected = attach ? 1 : 0
-        applied.value = 0
-        let before = now()
+        applied.done = 0
         let thread = Thread {
+            applied.start = now()
             do {
                 if attach {
                     try writer.apply([HandlerRecord(fd: 5, handler: .perfEvent(PerfEventHandler(event: .uprobe(.init(moduleName: "nothing-attached", offset: 16)), enabled: true))),
@@ -134,7 +137,7 @@ func reloadLatency(agent: Agent, hook: HookID) throws {
             } catch {
                 fputs("BPFAgentBench: apply failed: \(error)\n", stderr); exit(1)
             }
-            applied.value = now()
+            applied.done = now()
         }
         thread.start()
         var seen: UInt64 = 0
@@ -146,8 +149,8 @@ func reloadLatency(agent: Agent, hook: HookID) throws {
             }
         }
         while !thread.isFinished { usleep(100) }
-        let done = applied.value
-        applyTimes.append(Double(done - before) / 1000)
+        let done = applied.done
+        applyTimes.append(Double(done - applied.start) / 1000)
         // The change can only be seen once the table switched, which is before apply returns.
         latencies.append(seen > done ? Double(seen - done) / 1000 : 0)
     }
