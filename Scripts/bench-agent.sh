@@ -17,14 +17,7 @@ echo "== two target processes"
 export BPFTIME_GLOBAL_SHM_NAME="bpftime_agent_bench_$$" SPDLOG_LEVEL=warn
 work=$(mktemp -d)
 trap '"$bin/bpftimetool" remove >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-hook=$("$bin/bpftime-target" --print-hook)
-python3 - "$hook" Scripts/demo-state.json "$work/state.json" <<'PY'
-import json, sys
-module, offset = sys.argv[1].split(":")
-state = json.load(open(sys.argv[2]))
-state["6"]["attr"].update({"_module_name": module, "offset": int(offset, 16)})
-json.dump(state, open(sys.argv[3], "w"))
-PY
+Scripts/retarget-demo-state.py "$bin/bpftime-target" > "$work/state.json"
 calls=${CALLS:-2000000}
 # Wall time of two targets making $calls calls each; prints calls per second over both.
 two_targets() {
