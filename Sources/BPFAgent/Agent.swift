@@ -26,6 +26,8 @@ public final class Agent {
     private var ids: [Hook: HookID] = [:]
     private var spans: [Span] = []
     private var routes: ContiguousArray<Route> = []
+    /// The engines of the current table by program fd; `routes` point at them.
+    private var engines: [Int: ProgramEngine] = [:]
 
     private var plan = DispatchPlan([], pid: 0)
     private var builtGeneration: UInt64
@@ -159,25 +161,30 @@ public final class Agent {
             detach()
             return
         }
-        guard segment.tableGeneration != builtGeneration else { return }
+        let generation = segment.tableGeneration
+        guard generation != builtGeneration else { return }
         do {
             try rebuild()
         } catch {
             // Hooks run nothing until the next change; the error is worth one line per change.
             log.error("segment \(segment.name): cannot load its handlers, hooks are disabled until the next change: \(error)")
-            plan = DispatchPlan([], pid: pid)
-            routes = []
-            for i in spans.indices { spans[i] = Span(start: 0, count: 0) }
+            disable(at: generation)
         }
     }
 
     private func detach() {
         isDetached = true
-        builtGeneration = segment.tableGeneration
+        disable(at: segment.tableGeneration)
+        log.warning("segment \(segment.name) was removed: hooks of this process now run nothing")
+    }
+
+    /// Every hook runs nothing until the table moves past `generation`.
+    private func disable(at generation: UInt64) {
         plan = DispatchPlan([], pid: pid)
         routes = []
+        engines = [:]
         for i in spans.indices { spans[i] = Span(start: 0, count: 0) }
-        log.warning("segment \(segment.name) was removed: hooks of this process now run nothing")
+        builtGeneration = generation
     }
 
     /// Reads the table once, builds an engine per attached program, and places every hook.
@@ -197,15 +204,13 @@ public final class Agent {
         }
         // Publish: every hook's routes from the new plan.
         plan = newPlan
-        self.engines = engines
         routes = []
+        self.engines = engines
         for i in hooks.indices { place(i) }
         loggedFaults = []
         builtGeneration = generation
         log.debug("segment \(segment.name): table generation \(generation), \(engines.count) program(s) loaded")
     }
-
-    private var engines: [Int: ProgramEngine] = [:]
 
     /// Appends hook `index`'s routes and points its span at them.
     private func place(_ index: Int) {

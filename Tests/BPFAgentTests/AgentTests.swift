@@ -1,6 +1,7 @@
 import BPFAgent
 import BPFModel
 import BPFSegment
+import Foundation
 import Glibc
 import Testing
 
@@ -150,6 +151,29 @@ import Testing
         let id = agent.resolve(.tracepoint(id: 1))
         for _ in 0 ..< 1000 { _ = agent.fire(id) }
         #expect(try Fixture.value(t.segment, map: 1, slot: 0) == 1000)
+    }
+
+    @Test func handlersCorruptedAfterOpenDisableHooksUntilTheNextChange() throws {
+        let t = try TestSegment([Fixture.array(1), Fixture.tracepoint(3, id: 1),
+                                 Fixture.program(4, "count", Asm.count(map: 1), attach: [.init(targetFD: 3)])])
+        let agent = try Agent.open(segmentName: t.name)
+        let id = agent.resolve(.tracepoint(id: 1))
+        #expect(agent.fire(id) == 1)
+        // Overwrite the program's record magic behind the segment's back, then change the table.
+        let file = try FileHandle(forUpdating: URL(fileURLWithPath: "/dev/shm/\(t.name)"))
+        defer { try? file.close() }
+        func u64(_ at: UInt64) throws -> UInt64 {
+            try file.seek(toOffset: at)
+            return (try file.read(upToCount: 8) ?? Data()).reversed().reduce(0) { $0 << 8 | UInt64($1) }
+        }
+        let record = try u64(try u64(64) + 4 * 8)
+        try file.seek(toOffset: record)
+        try file.write(contentsOf: Data([0x55, 0x55, 0x55, 0x55]))
+        try t.segment.apply([HandlerRecord(fd: 9, handler: .epoll)])
+        #expect(agent.fire(id) == 0)
+        #expect(agent.fire(id) == 0)
+        #expect(agent.programCount(id) == 0)
+        #expect(!agent.isDetached)
     }
 
     @Test func openRefusesMissingAndForeignSegments() throws {
