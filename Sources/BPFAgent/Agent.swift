@@ -95,7 +95,7 @@ public final class Agent {
 
     /// The number of programs `hook` would run now.
     public func programCount(_ id: HookID) -> Int {
-        refreshIfNeeded()
+        refreshNow()
         return spans.indices.contains(Int(id.rawValue)) ? Int(spans[Int(id.rawValue)].count) : 0
     }
 
@@ -145,24 +145,26 @@ public final class Agent {
 
     // MARK: Reloading
 
-    /// Applies a table change or a removed segment now rather than at the next fire.
-    public func refreshIfNeeded() {
-        if segment.tableGeneration != builtGeneration { refresh() }
-    }
+    /// Applies a table change, and notices a removed segment, now rather than at a later fire.
+    public func refreshNow() { refresh(checkingLiveness: true) }
 
+    /// Rebuilds after a table change. The segment's existence is checked on a change, and
+    /// otherwise at most once per `livenessPeriod` (the coarse clock is read every
+    /// `livenessInterval` fires), so that fast hooks pay nearly nothing for it.
     @inline(never)
-    private func refresh() {
+    private func refresh(checkingLiveness: Bool = false) {
         firesUntilLivenessCheck = options.livenessInterval
+        let generation = segment.tableGeneration
         guard !isDetached else {
-            builtGeneration = segment.tableGeneration
+            builtGeneration = generation
             return
         }
-        if let liveness, !liveness.isLinked {
+        let changed = generation != builtGeneration
+        if checkingLiveness || changed || livenessDue(), let liveness, !liveness.isLinked {
             detach()
             return
         }
-        let generation = segment.tableGeneration
-        guard generation != builtGeneration else { return }
+        guard changed else { return }
         do {
             try rebuild()
         } catch {
@@ -170,6 +172,17 @@ public final class Agent {
             log.error("segment \(segment.name): cannot load its handlers, hooks are disabled until the next change: \(error)")
             disable(at: generation)
         }
+    }
+
+    private var lastLivenessCheck: UInt64 = 0
+
+    private func livenessDue() -> Bool {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &now)
+        let nanoseconds = UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+        guard nanoseconds &- lastLivenessCheck >= options.livenessPeriodNanoseconds else { return false }
+        lastLivenessCheck = nanoseconds
+        return true
     }
 
     private func detach() {

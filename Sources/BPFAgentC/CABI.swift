@@ -76,7 +76,7 @@ public func bpftime_agent_fire(_ raw: OpaquePointer?, _ hook: UnsafePointer<CCha
 @_cdecl("bpftime_agent_detached")
 public func bpftime_agent_detached(_ raw: OpaquePointer?) -> Int32 {
     guard let h = handle(raw) else { return Int32(LastError.fail(EBADF, "NULL agent handle")) }
-    h.agent.refreshIfNeeded()
+    h.agent.refreshNow()
     return h.agent.isDetached ? 1 : 0
 }
 

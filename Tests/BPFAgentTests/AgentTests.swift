@@ -108,7 +108,7 @@ import Testing
     @Test func aRemovedSegmentMakesHooksNoOps() throws {
         let t = try TestSegment([Fixture.array(1), Fixture.tracepoint(3, id: 1),
                                  Fixture.program(4, "count", Asm.count(map: 1), attach: [.init(targetFD: 3)])])
-        let agent = try Agent.open(segmentName: t.name, options: AgentOptions(livenessInterval: 16))
+        let agent = try Agent.open(segmentName: t.name, options: AgentOptions(livenessInterval: 16, livenessPeriodMilliseconds: 0))
         let id = agent.resolve(.tracepoint(id: 1))
         #expect(agent.fire(id) == 1)
         try Segment.remove(name: t.name)

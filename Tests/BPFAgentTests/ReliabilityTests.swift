@@ -143,6 +143,18 @@ import Testing
         #expect(check.ok, "\(check.stdout) \(check.stderr)")
     }
 
+    @Test func removingTheSegmentTurnsARunningTargetsHooksIntoNoOps() throws {
+        let scene = try Scene()
+        let target = try Child(Built.target, ["--iterations", "400", "--interval-ms", "2", "--report-every", "400"], environment: scene.environment)
+        try #require(try scene.waitForCount(of: target.pid))
+        let removed = try scene.tool(["remove"])
+        try #require(removed.ok, "\(removed.stderr)")
+        let outcome = target.wait(seconds: 60)
+        #expect(outcome.ok, "\(outcome.stderr)")
+        #expect(outcome.stdout.contains("calls=400 program_runs=") && outcome.stdout.contains("(segment removed)"), "\(outcome.stdout)")
+        #expect(outcome.stderr.components(separatedBy: "was removed").count == 2, "expected one warning: \(outcome.stderr)")
+    }
+
     // MARK: Corruption
 
     /// Runs check, export and a target on a corrupted copy of the scene's segment bytes.
