@@ -60,7 +60,7 @@ let package = Package(
         // Example target process: calls a function in a loop and fires its hook.
         .executableTarget(name: "bpftime-target", dependencies: ["BPFAgent", "BPFLogging"]),
         // Figures for Scripts/bench-agent.sh.
-        .executableTarget(name: "BPFAgentBench", dependencies: ["BPFAgent", "BPFModel", "BPFSegment", "BPFVM"], swiftSettings: hotPath),
+        .executableTarget(name: "BPFAgentBench", dependencies: ["BPFAgent", "BPFAgentC", "BPFModel", "BPFSegment"], swiftSettings: hotPath),
         .testTarget(name: "BPFModelTests", dependencies: ["BPFModel"]),
         .testTarget(name: "BPFSegmentTests", dependencies: ["BPFSegment"]),
         .testTarget(name: "BPFInterchangeTests", dependencies: ["BPFInterchange"]),

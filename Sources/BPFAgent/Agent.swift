@@ -24,6 +24,8 @@ public final class Agent {
     /// Hooks by id, and the programs each runs: `spans[id]` indexes `routes`.
     private var hooks: [Hook] = []
     private var ids: [Hook: HookID] = [:]
+    /// Hook names already parsed (`resolve(named:)`), so that firing by name parses once.
+    private var named: [String: HookID] = [:]
     private var spans: [Span] = []
     private var routes: ContiguousArray<Route> = []
     /// The engines of the current table by program fd; `routes` point at them.
@@ -90,6 +92,14 @@ public final class Agent {
         ids[hook] = id
         spans.append(Span(start: 0, count: 0))
         if !isDetached { place(hooks.count - 1) }
+        return id
+    }
+
+    /// The id of a hook given in the syntax of `Hook(parsing:)`; each name is parsed once.
+    public func resolve(named name: String) throws(HookError) -> HookID {
+        if let id = named[name] { return id }
+        let id = resolve(try Hook(parsing: name))
+        named[name] = id
         return id
     }
 

@@ -1,4 +1,5 @@
 import BPFAgent
+import BPFAgentC
 import BPFModel
 import BPFSegment
 import Foundation
@@ -96,10 +97,17 @@ do {
         return (empty, counter, native)
     }
     let reference = nsPerCall(fires * 4) { opaqueCall(&context) }
+    // The same hooks through the C ABI, as a C or Python host calls them.
+    guard let handle = bpftime_agent_open(name) else { fputs("BPFAgentBench: bpftime_agent_open failed\n", stderr); exit(1) }
+    defer { bpftime_agent_close(handle) }
+    let idleID = bpftime_agent_resolve(handle, "nothing-attached:16"), countedID = bpftime_agent_resolve(handle, "tracepoint:1")
+    let cEmpty = nsPerCall(fires * 4) { _ = bpftime_agent_fire_id(handle, idleID, &context, 8) }
+    let cCounter = nsPerCall(fires) { _ = bpftime_agent_fire_id(handle, countedID, &context, 8) }
     print(String(format: "hook, nothing attached:        %6.2f ns/fire   (reference: a non-inlined call %5.2f ns, ratio %.1fx; target < 5 ns)",
                  result.empty, reference, result.empty / reference))
     print(String(format: "hook, per-CPU counter (%@): %6.2f ns/fire   (reference: native lookup+increment %5.2f ns, ratio %.1fx; target < 40 ns with the JIT)",
                  engine.rawValue, result.counter, result.native, result.counter / result.native))
+    print(String(format: "C ABI (bpftime_agent_fire_id):  %6.2f ns/fire nothing attached, %6.2f ns/fire per-CPU counter", cEmpty, cCounter))
     try reloadLatency(agent: agent, hook: idle)
 } catch {
     fputs("BPFAgentBench: \(error)\n", stderr); exit(1)

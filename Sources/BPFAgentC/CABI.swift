@@ -3,31 +3,15 @@ import BPFLogging
 import BPFSegment
 import Glibc
 
-// The C ABI of include/bpftime_agent.h. A handle is a retained `AgentHandle`.
-
-final class AgentHandle {
-    let agent: Agent
-    /// Hook names already resolved, so that firing by name parses each name once.
-    var named: [String: HookID] = [:]
-    init(_ agent: Agent) { self.agent = agent }
-
-    func resolve(_ name: String) -> Int64 {
-        if let id = named[name] { return Int64(id.rawValue) }
-        do {
-            let id = agent.resolve(try Hook(parsing: name))
-            named[name] = id
-            return Int64(id.rawValue)
-        } catch {
-            return LastError.fail(error.code, "hook \"\(name)\": \(error)")
-        }
-    }
-}
+// The C ABI of include/bpftime_agent.h. A handle is a retained `Agent`.
 
 private let loggingReady: Void = BPFLog.bootstrap()
 
+/// Runs `body` on the handle's agent without retaining it (the caller owns the handle).
 @inline(__always)
-private func handle(_ raw: OpaquePointer?) -> AgentHandle? {
-    raw.map { Unmanaged<AgentHandle>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
+private func withAgent<T>(_ raw: OpaquePointer?, _ body: (Agent) -> T) -> T? {
+    guard let raw else { return nil }
+    return Unmanaged<Agent>.fromOpaque(UnsafeRawPointer(raw))._withUnsafeGuaranteedRef(body)
 }
 
 @_cdecl("bpftime_agent_open")
@@ -36,7 +20,7 @@ public func bpftime_agent_open(_ name: UnsafePointer<CChar>?) -> OpaquePointer? 
     let segmentName = name.map { String(cString: $0) } ?? SegmentConfiguration.fromEnvironment().name
     do {
         let agent = try Agent.open(segmentName: segmentName)
-        return OpaquePointer(Unmanaged.passRetained(AgentHandle(agent)).toOpaque())
+        return OpaquePointer(Unmanaged.passRetained(agent).toOpaque())
     } catch {
         let code: Int32 = switch error {
         case SegmentError.missing: ENOENT
@@ -54,17 +38,28 @@ public func bpftime_agent_open(_ name: UnsafePointer<CChar>?) -> OpaquePointer? 
 
 @_cdecl("bpftime_agent_resolve")
 public func bpftime_agent_resolve(_ raw: OpaquePointer?, _ hook: UnsafePointer<CChar>?) -> Int64 {
-    guard let h = handle(raw) else { return LastError.fail(EBADF, "NULL agent handle") }
     guard let hook else { return LastError.fail(EINVAL, "NULL hook name") }
-    return h.resolve(String(cString: hook))
+    let name = String(cString: hook)
+    let result = withAgent(raw) { agent -> Int64 in
+        do throws(HookError) {
+            return Int64(try agent.resolve(named: name).rawValue)
+        } catch {
+            return LastError.fail(error.code, "hook \"\(name)\": \(error)")
+        }
+    }
+    return result ?? LastError.fail(EBADF, "NULL agent handle")
 }
 
 @_cdecl("bpftime_agent_fire_id")
 public func bpftime_agent_fire_id(_ raw: OpaquePointer?, _ id: Int64, _ ctx: UnsafeRawPointer?, _ length: Int) -> Int32 {
-    guard let h = handle(raw) else { return Int32(LastError.fail(EBADF, "NULL agent handle")) }
-    guard let id = Int32(exactly: id) else { return Int32(LastError.fail(EINVAL, "hook id \(id) was not returned by this handle")) }
-    let result = h.agent.fire(HookID(rawValue: id), context: UnsafeRawBufferPointer(start: ctx, count: ctx == nil ? 0 : length))
-    return result >= 0 ? Int32(clamping: result) : Int32(LastError.fail(-Int32(clamping: result), "hook id \(id) was not returned by this handle"))
+    let context = UnsafeRawBufferPointer(start: ctx, count: ctx == nil ? 0 : length)
+    guard let result = withAgent(raw, { $0.fire(HookID(rawValue: Int32(truncatingIfNeeded: id)), context: context) }) else {
+        return Int32(LastError.fail(EBADF, "NULL agent handle"))
+    }
+    guard result >= 0, Int64(Int32(truncatingIfNeeded: id)) == id else {
+        return Int32(LastError.fail(EINVAL, "hook id \(id) was not returned by this handle"))
+    }
+    return Int32(clamping: result)
 }
 
 @_cdecl("bpftime_agent_fire")
@@ -75,15 +70,16 @@ public func bpftime_agent_fire(_ raw: OpaquePointer?, _ hook: UnsafePointer<CCha
 
 @_cdecl("bpftime_agent_detached")
 public func bpftime_agent_detached(_ raw: OpaquePointer?) -> Int32 {
-    guard let h = handle(raw) else { return Int32(LastError.fail(EBADF, "NULL agent handle")) }
-    h.agent.refreshNow()
-    return h.agent.isDetached ? 1 : 0
+    withAgent(raw) { agent in
+        agent.refreshNow()
+        return agent.isDetached ? 1 : 0
+    } ?? Int32(LastError.fail(EBADF, "NULL agent handle"))
 }
 
 @_cdecl("bpftime_agent_close")
 public func bpftime_agent_close(_ raw: OpaquePointer?) {
     guard let raw else { return }
-    Unmanaged<AgentHandle>.fromOpaque(UnsafeRawPointer(raw)).release()
+    Unmanaged<Agent>.fromOpaque(UnsafeRawPointer(raw)).release()
 }
 
 @_cdecl("bpftime_agent_last_error")
