@@ -64,8 +64,9 @@ final class Child {
         return outcome
     }
 
+    /// Kills the process (SIGKILL: a child may inherit a mask that blocks SIGTERM).
     func stop() -> Outcome {
-        if process.isRunning { kill(pid, SIGTERM) }
+        if process.isRunning { kill(pid, SIGKILL) }
         return wait(seconds: 10)
     }
 }

@@ -26,6 +26,7 @@ enum Asm {
     static func movReg(_ dst: UInt8, _ src: UInt8) -> [UInt8] { op(0xbf, dst: dst, src: src) }
     static func add(_ dst: UInt8, _ imm: Int32) -> [UInt8] { op(0x07, dst: dst, imm: imm) }
     static func mul(_ dst: UInt8, _ imm: Int32) -> [UInt8] { op(0x27, dst: dst, imm: imm) }
+    static func rsh(_ dst: UInt8, _ imm: Int32) -> [UInt8] { op(0x77, dst: dst, imm: imm) }
     static func load64(_ dst: UInt8, _ src: UInt8, _ off: Int16) -> [UInt8] { op(0x79, dst: dst, src: src, off: off) }
     static func store64(_ dst: UInt8, _ off: Int16, _ src: UInt8) -> [UInt8] { op(0x7b, dst: dst, src: src, off: off) }
     static func store32(_ dst: UInt8, _ off: Int16, _ src: UInt8) -> [UInt8] { op(0x63, dst: dst, src: src, off: off) }
@@ -50,6 +51,16 @@ enum Asm {
     /// map[slot] += 1: the per-CPU counter of the benchmark.
     static func count(map: Int32, slot: Int32 = 0) -> [UInt8] {
         withSlot(map: map, slot: slot, [load64(1, 0, 0), add(1, 1), store64(0, 0, 1)])
+    }
+
+    /// map[pid] = map[pid] + 1 with map_update_elem, so that every call takes the segment lock
+    /// for a journaled write (the demo's count_calls increments in place).
+    static func countByUpdate(map: Int32) -> [UInt8] {
+        [call(14), rsh(0, 32), store32(10, -4, 0),
+         movReg(2, 10), add(2, -4), loadMap(1, fd: map), call(1),
+         mov(7, 1), jeq(0, 0, 2), load64(7, 0, 0), add(7, 1), store64(10, -16, 7),
+         loadMap(1, fd: map), movReg(2, 10), add(2, -4), movReg(3, 10), add(3, -16), mov(4, 0), call(2),
+         mov(0, 0), exit].flatMap { $0 }
     }
 
     /// map[slot] = the attach cookie.
