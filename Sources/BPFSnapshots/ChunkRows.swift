@@ -4,12 +4,12 @@ import GRDB
 /// The hot path: a chunk's entries as `chunk_entries` rows, one per key, written and read
 /// through one cached statement each.
 enum ChunkRows {
-    static func insert(_ chunk: MapChunks.Chunk, id: Int64, keySize: Int, stride: Int, _ db: Database) throws {
+    static func insert(_ chunk: MapChunks.Chunk, of map: MapChunks, id: Int64, _ db: Database) throws {
         let statement = try db.cachedStatement(sql: "INSERT INTO chunk_entries (chunk, key, value) VALUES (?, ?, ?)")
-        let entrySize = keySize + stride
-        try chunk.entries.withUnsafeBytes { raw in
+        let (keySize, stride, entrySize) = (map.storedKeySize, map.stride, map.entrySize)
+        try map.entries.withUnsafeBytes { raw in
             guard let base = raw.baseAddress else { return }
-            for i in 0..<chunk.count {
+            for i in chunk.start ..< chunk.start + chunk.count {
                 let entry = base + i * entrySize
                 try statement.execute(arguments: [
                     id,

@@ -154,7 +154,7 @@ private struct PreparedState {
             let chunkID = try idOrInsert(
                 db, find: "SELECT id FROM chunks WHERE hash = ?", hash: chunk.hash,
                 insert: "INSERT INTO chunks (hash, entry_count) VALUES (?, ?)", arguments: [Data(chunk.hash), chunk.count],
-                then: { try ChunkRows.insert(chunk, id: $0, keySize: map.storedKeySize, stride: map.stride, db) })
+                then: { try ChunkRows.insert(chunk, of: map, id: $0, db) })
             try insertLink.execute(arguments: [contentID, seq, chunkID])
         }
         return contentID
