@@ -6,6 +6,8 @@ import Foundation
 //   BPFSnapshotsBench reference-sql FILE ROWS   the big map's rows as a sqlite3 script, ROWS per INSERT
 //   BPFSnapshotsBench save DB base|one|all      save a state; prints seconds and used bytes
 //   BPFSnapshotsBench diff DB A B               store diff; prints seconds, peak RSS, counts
+//   BPFSnapshotsBench save-many DB COUNT        COUNT saves of a 20,000-entry map changing each
+//                                               time (the tests run two at once, and kill one)
 
 let mapEntries = 1_000_000
 
@@ -85,6 +87,19 @@ do {
             _ = try store.save(records, meta: SnapshotMeta(segmentName: "bench", host: "bench", generation: 1, message: args[3]))
         }
         print(String(format: "%.3f %d", time, try store.usedBytes()))
+    case (4, "save-many"):
+        let store = try SnapshotStore(path: args[2])
+        guard let count = Int(args[3]) else { exit(2) }
+        for round in 0..<count {
+            var map = MapContents(keySize: 4, valueSize: 8)
+            for i in 0..<20_000 {
+                map.append(key: withUnsafeBytes(of: UInt32(i).littleEndian, Array.init),
+                           value: withUnsafeBytes(of: UInt64(i * round).littleEndian, Array.init))
+            }
+            let records = [HandlerRecord(fd: 3, handler: .map(MapHandler(
+                name: "m", attributes: MapAttributes(mapType: 1, keySize: 4, valueSize: 8, maxEntries: 20_000), contents: map)))]
+            _ = try store.save(records, meta: SnapshotMeta(segmentName: "many", host: "pid \(getpid())", generation: UInt64(round)))
+        }
     case (5, "diff"):
         let store = try SnapshotStore(path: args[2])
         guard let a = Int64(args[3]), let b = Int64(args[4]) else { exit(2) }
@@ -93,7 +108,7 @@ do {
         let entries = diff.changed.reduce(0) { $0 + $1.mapChanges.addedCount + $1.mapChanges.removedCount + $1.mapChanges.changedCount }
         print(String(format: "%.3f %.1f %d %d", time, peakMiB(), diff.changed.count, entries))
     default:
-        FileHandle.standardError.write(Data("usage: BPFSnapshotsBench reference-sql FILE ROWS | save DB base|one|all | diff DB A B\n".utf8))
+        FileHandle.standardError.write(Data("usage: BPFSnapshotsBench reference-sql FILE ROWS | save DB base|one|all | diff DB A B | save-many DB COUNT\n".utf8))
         exit(2)
     }
 } catch {
