@@ -26,6 +26,7 @@ read -r save1 size1 < <("$bench" save "$out/snap.db" base)
 read -r save2 size2 < <("$bench" save "$out/snap.db" base)
 read -r save3 size3 < <("$bench" save "$out/snap.db" one)
 read -r save4 size4 < <("$bench" save "$out/snap.db" all)
+read -r load1 handlers1 < <("$bench" load "$out/snap.db" 1)
 read -r diff1 rss1 changed1 entries1 < <("$bench" diff "$out/snap.db" 2 3)
 read -r diff2 rss2 changed2 entries2 < <("$bench" diff "$out/snap.db" 2 4)
 
@@ -35,5 +36,6 @@ echo "save (first):                        ${save1} s   ratio to sqlite3 $(calc 
 echo "save (unchanged):                    ${save2} s   $(calc "100 * $save2 / $save1" .1f)% of first (target < 10%), growth $(calc "($size2 - $size1) / 1024" .1f) KiB (target < 64)"
 echo "save (one entry changed):            ${save3} s   growth $(calc "($size3 - $size2) / 1024" .1f) KiB (target < 256)"
 echo "save (all values changed):           ${save4} s"
+echo "load snapshot 1 ($handlers1 handlers, for restore): ${load1} s"
 echo "diff one entry ($changed1 handler, $entries1 entry):   ${diff1} s   peak ${rss1} MiB (target < 0.5 s)"
 echo "diff all values ($changed2 handler, $entries2 entries): ${diff2} s   peak ${rss2} MiB (target < 3 s, < 256 MiB)"

@@ -44,7 +44,7 @@ struct MapChunks {
             var start = 0
             for n in 0..<count {
                 let key = UnsafeRawBufferPointer(rebasing: all[n * entrySize ..< n * entrySize + keySize])
-                if n > start, key.elementsEqual(all[(n - 1) * entrySize ..< (n - 1) * entrySize + keySize]) {
+                if n > 0, let base = all.baseAddress, memcmp(base + n * entrySize, base + (n - 1) * entrySize, keySize) == 0 {
                     throw SnapshotError.invalidRecord(fd: fd, reason: "duplicate map key \(Hex.encode(key))")
                 }
                 if n + 1 - start >= Self.maximumEntries || Self.isBoundary(key) || n == count - 1 {

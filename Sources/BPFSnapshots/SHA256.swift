@@ -39,13 +39,13 @@ struct SHA256 {
             base += take
             count -= take
             guard buffered == 64 else { return }
-            buffer.withUnsafeBytes { compress(UnsafeRawPointer($0.baseAddress!)) }
+            buffer.withUnsafeBytes { compress(UnsafeRawPointer($0.baseAddress!), blocks: 1) }
             buffered = 0
         }
-        while count >= 64 {
-            compress(base)
-            base += 64
-            count -= 64
+        if count >= 64 {
+            compress(base, blocks: count / 64)
+            base += count / 64 * 64
+            count %= 64
         }
         if count > 0 {
             buffer.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: base, byteCount: count) }
@@ -81,36 +81,33 @@ struct SHA256 {
     @inline(__always)
     private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 
-    private mutating func compress(_ block: UnsafeRawPointer) {
-        var w = (UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0),
-                 UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0))
-        var (a, b, c, d, e, f, g, h) = state
+    private mutating func compress(_ data: UnsafeRawPointer, blocks: Int) {
+        var (h0, h1, h2, h3, h4, h5, h6, h7) = state
         Self.k.withUnsafeBufferPointer { k in
-            withUnsafeMutableBytes(of: &w) { raw in
-                let w = raw.bindMemory(to: UInt32.self)
-                for i in 0..<16 {
-                    w[i] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
-                }
-                for i in 0..<64 {
-                    let wi: UInt32
-                    if i < 16 {
-                        wi = w[i]
-                    } else {
-                        let w15 = w[(i - 15) & 15], w2 = w[(i - 2) & 15]
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+                for block in 0..<blocks {
+                    let bytes = data + block * 64
+                    for i in 0..<16 {
+                        w[i] = UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
+                    }
+                    for i in 16..<64 {
+                        let w15 = w[i - 15], w2 = w[i - 2]
                         let s0 = Self.rotr(w15, 7) ^ Self.rotr(w15, 18) ^ (w15 >> 3)
                         let s1 = Self.rotr(w2, 17) ^ Self.rotr(w2, 19) ^ (w2 >> 10)
-                        wi = w[i & 15] &+ s0 &+ w[(i - 7) & 15] &+ s1
-                        w[i & 15] = wi
+                        w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
                     }
-                    let t1 = h &+ (Self.rotr(e, 6) ^ Self.rotr(e, 11) ^ Self.rotr(e, 25))
-                        &+ ((e & f) ^ (~e & g)) &+ k[i] &+ wi
-                    let t2 = (Self.rotr(a, 2) ^ Self.rotr(a, 13) ^ Self.rotr(a, 22)) &+ ((a & b) ^ (a & c) ^ (b & c))
-                    h = g; g = f; f = e; e = d &+ t1
-                    d = c; c = b; b = a; a = t1 &+ t2
+                    var (a, b, c, d, e, f, g, h) = (h0, h1, h2, h3, h4, h5, h6, h7)
+                    for i in 0..<64 {
+                        let t1 = h &+ (Self.rotr(e, 6) ^ Self.rotr(e, 11) ^ Self.rotr(e, 25))
+                            &+ ((e & f) ^ (~e & g)) &+ k[i] &+ w[i]
+                        let t2 = (Self.rotr(a, 2) ^ Self.rotr(a, 13) ^ Self.rotr(a, 22)) &+ ((a & b) ^ (a & c) ^ (b & c))
+                        h = g; g = f; f = e; e = d &+ t1
+                        d = c; c = b; b = a; a = t1 &+ t2
+                    }
+                    h0 &+= a; h1 &+= b; h2 &+= c; h3 &+= d; h4 &+= e; h5 &+= f; h6 &+= g; h7 &+= h
                 }
             }
         }
-        state = (state.0 &+ a, state.1 &+ b, state.2 &+ c, state.3 &+ d,
-                 state.4 &+ e, state.5 &+ f, state.6 &+ g, state.7 &+ h)
+        state = (h0, h1, h2, h3, h4, h5, h6, h7)
     }
 }

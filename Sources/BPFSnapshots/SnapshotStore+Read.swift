@@ -13,6 +13,19 @@ public struct SnapshotInfo: Equatable, Sendable {
     public var tags: [String]
     public var parent: Int64?
     public var handlerCount: Int
+
+    public init(id: Int64, createdAt: Date, segmentName: String, host: String, generation: UInt64, message: String?,
+                tags: [String], parent: Int64?, handlerCount: Int) {
+        self.id = id
+        self.createdAt = createdAt
+        self.segmentName = segmentName
+        self.host = host
+        self.generation = generation
+        self.message = message
+        self.tags = tags
+        self.parent = parent
+        self.handlerCount = handlerCount
+    }
 }
 
 extension SnapshotStore {

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 /// The snapshot history: one SQLite file in WAL mode, shared safely by concurrent processes.
-public final class SnapshotStore {
+public final class SnapshotStore: Sendable {
     public let path: String
     let pool: DatabasePool
 
@@ -33,7 +33,8 @@ public final class SnapshotStore {
         return URL(fileURLWithPath: home).appendingPathComponent(".bpftime/snapshots.db").path
     }
 
-    /// Bytes of the file in use by the history (free pages excluded), after checkpointing the WAL.
+    /// Bytes of the file in use by the history (free pages excluded), after checkpointing the
+    /// WAL into it (waits for readers, like a save does).
     public func usedBytes() throws -> Int {
         try guarded {
             try pool.writeWithoutTransaction { db in

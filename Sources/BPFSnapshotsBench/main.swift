@@ -6,6 +6,7 @@ import Foundation
 //   BPFSnapshotsBench reference-sql FILE ROWS   the big map's rows as a sqlite3 script, ROWS per INSERT
 //   BPFSnapshotsBench save DB base|one|all      save a state; prints seconds and used bytes
 //   BPFSnapshotsBench diff DB A B               store diff; prints seconds, peak RSS, counts
+//   BPFSnapshotsBench load DB ID                records(of:), a restore's read; prints seconds
 //   BPFSnapshotsBench save-many DB COUNT        COUNT saves of a 20,000-entry map changing each
 //                                               time (the tests run two at once, and kill one)
 
@@ -100,6 +101,12 @@ do {
                 name: "m", attributes: MapAttributes(mapType: 1, keySize: 4, valueSize: 8, maxEntries: 20_000), contents: map)))]
             _ = try store.save(records, meta: SnapshotMeta(segmentName: "many", host: "pid \(getpid())", generation: UInt64(round)))
         }
+    case (4, "load"):
+        let store = try SnapshotStore(path: args[2])
+        guard let id = Int64(args[3]) else { exit(2) }
+        var count = 0
+        let time = try seconds { count = try store.records(of: id).count }
+        print(String(format: "%.3f %d", time, count))
     case (5, "diff"):
         let store = try SnapshotStore(path: args[2])
         guard let a = Int64(args[3]), let b = Int64(args[4]) else { exit(2) }
@@ -108,7 +115,7 @@ do {
         let entries = diff.changed.reduce(0) { $0 + $1.mapChanges.addedCount + $1.mapChanges.removedCount + $1.mapChanges.changedCount }
         print(String(format: "%.3f %.1f %d %d", time, peakMiB(), diff.changed.count, entries))
     default:
-        FileHandle.standardError.write(Data("usage: BPFSnapshotsBench reference-sql FILE ROWS | save DB base|one|all | diff DB A B | save-many DB COUNT\n".utf8))
+        FileHandle.standardError.write(Data("usage: BPFSnapshotsBench reference-sql FILE ROWS | save DB base|one|all | diff DB A B | load DB ID | save-many DB COUNT\n".utf8))
         exit(2)
     }
 } catch {
