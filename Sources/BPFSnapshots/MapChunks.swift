@@ -39,17 +39,17 @@ struct MapChunks {
         count = try Self.validate(contents, fd: fd)
         entries = Self.canonicalEntries(contents, count: count, storedKeySize: storedKeySize)
 
-        let entrySize = self.entrySize, keySize = storedKeySize
+        let (entrySize, storedKeySize, stride) = (self.entrySize, self.storedKeySize, self.stride)
         try entries.withUnsafeBytes { all in
             var start = 0
             for n in 0..<count {
-                let key = UnsafeRawBufferPointer(rebasing: all[n * entrySize ..< n * entrySize + keySize])
-                if n > 0, let base = all.baseAddress, memcmp(base + n * entrySize, base + (n - 1) * entrySize, keySize) == 0 {
+                let key = UnsafeRawBufferPointer(rebasing: all[n * entrySize ..< n * entrySize + storedKeySize])
+                if n > 0, let base = all.baseAddress, memcmp(base + n * entrySize, base + (n - 1) * entrySize, storedKeySize) == 0 {
                     throw SnapshotError.invalidRecord(fd: fd, reason: "duplicate map key \(Hex.encode(key))")
                 }
                 if n + 1 - start >= Self.maximumEntries || Self.isBoundary(key) || n == count - 1 {
                     var h = SHA256()
-                    h.update(littleEndian: UInt32(keySize))
+                    h.update(littleEndian: UInt32(storedKeySize))
                     h.update(littleEndian: UInt32(stride))
                     h.update(UnsafeRawBufferPointer(rebasing: all[start * entrySize ..< (n + 1) * entrySize]))
                     chunks.append(Chunk(hash: h.finalize(), start: start, count: n + 1 - start))

@@ -139,6 +139,34 @@ import Testing
         #expect(try store.list().isEmpty)
     }
 
+    @Test func duplicateKeysAreCaughtEvenAcrossChunkBoundaries() throws {
+        // A key that ends a chunk, given twice: the copies land in two different chunks.
+        let boundary = (UInt32(0)...).first { MapChunks.isBoundary(UnsafeRawBufferPointer(start: Fixtures.bytes($0), count: 4)) } ?? 0
+        guard case .map(let m) = Fixtures.bigMap(5_000).handler, var contents = m.contents else { return }
+        contents.append(key: Fixtures.bytes(boundary), value: Fixtures.bytes(UInt64(1)))
+        #expect(boundary < 5_000)
+        #expect(throws: SnapshotError.invalidRecord(fd: 3, reason: "duplicate map key \(Hex.encode(Fixtures.bytes(boundary)))")) {
+            _ = try MapChunks(contents, fd: 3)
+        }
+    }
+
+    @Test func aQueueAndAHashMapWithTheSameStoredBytesStayApart() throws {
+        let dir = TemporaryDirectory()
+        let store = try SnapshotStore(path: dir.file("s.db"))
+        var queue = MapContents(keySize: 0, valueSize: 8)
+        var hash = MapContents(keySize: 4, valueSize: 8)
+        for i: UInt32 in 0..<3 {
+            queue.append(key: [], value: Fixtures.bytes(UInt64(i)))
+            hash.append(key: Fixtures.bytes(i.bigEndian), value: Fixtures.bytes(UInt64(i)))  // the queue's stored keys
+        }
+        let records = [
+            HandlerRecord(fd: 1, handler: .map(MapHandler(name: "q", attributes: MapAttributes(mapType: 22, keySize: 0, valueSize: 8, maxEntries: 3), contents: queue))),
+            HandlerRecord(fd: 2, handler: .map(MapHandler(name: "h", attributes: MapAttributes(mapType: 1, keySize: 4, valueSize: 8, maxEntries: 3), contents: hash))),
+        ]
+        let id = try store.save(records, meta: Fixtures.meta)
+        #expect(try store.records(of: id) == records)
+    }
+
     @Test func defaultPathAndFileMode() throws {
         #expect(SnapshotStore.defaultPath(environment: ["BPFTIME_SNAP_DB": "/x/y.db", "HOME": "/home/u"]) == "/x/y.db")
         #expect(SnapshotStore.defaultPath(environment: ["HOME": "/home/u"]) == "/home/u/.bpftime/snapshots.db")
