@@ -56,6 +56,9 @@ public final class SnapshotStore: Sendable {
     func guarded<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
+        } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode) {
+            // Damage past the pages opening reads shows up here; the failed transaction changed nothing.
+            throw SnapshotError.notADatabase(path: path)
         } catch let error as DatabaseError {
             throw SnapshotError.database(error.message ?? "\(error.resultCode)")
         }

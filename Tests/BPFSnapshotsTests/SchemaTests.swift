@@ -81,6 +81,19 @@ import Testing
         expectRefused(damaged, .notADatabase(path: damaged))
     }
 
+    @Test func damageDeepInTheFileIsReportedNotTrapped() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("s.db")
+        do { _ = try SnapshotStore(path: path).save([Fixtures.bigMap(100_000)], meta: Fixtures.meta) }
+        var bytes = Fixtures.fileBytes(path)
+        let pages = bytes.count / 4096
+        for i in (pages * 6 / 10 * 4096) ..< (pages * 8 / 10 * 4096) { bytes[i] = UInt8(truncatingIfNeeded: i &* 131 &+ 7) }
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        let store = try SnapshotStore(path: path)  // the schema pages are intact
+        #expect(throws: SnapshotError.notADatabase(path: path)) { _ = try store.records(of: 1) }
+        #expect(throws: SnapshotError.notADatabase(path: path)) { try store.integrityCheck() }
+    }
+
     @Test func unwritableLocationsGiveAClearError() throws {
         let dir = TemporaryDirectory()
         // Root ignores permission bits, but nobody creates files in /proc.
