@@ -77,7 +77,7 @@ extension SnapshotStore {
 
 /// One handler, hashed and ready to store: `hash` covers everything, so finding it in
 /// `handler_states` means its content is stored too.
-private struct PreparedState {
+struct PreparedState {
     var fd: Int
     var kind: HandlerKind
     var name: String?

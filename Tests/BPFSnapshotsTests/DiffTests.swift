@@ -67,7 +67,16 @@ import Testing
         let a = try store.save(Fixtures.everyKind(), meta: Fixtures.meta)
         let b = try store.save(Self.changedState(), meta: Fixtures.meta)
         checkChanges(try store.diff(a, b), mapContentsLoaded: false)
+        checkChanges(try store.diff(a, live: Self.changedState()), mapContentsLoaded: false)
         #expect(try store.diff(a, a).isEmpty)
+        // Live maps listed in another order are the same state.
+        #expect(try store.diff(a, live: Fixtures.everyKind().reversed().map { record in
+            guard case .map(var m) = record.handler, let c = m.contents, c.keySize > 0 else { return record }
+            var reordered = MapContents(keySize: c.keySize, valueSize: c.valueSize, valuesPerEntry: c.valuesPerEntry)
+            for i in (0..<c.count).reversed() { reordered.append(key: c.key(at: i), value: c.value(at: i)) }
+            m.contents = reordered
+            return HandlerRecord(fd: record.fd, handler: .map(m))
+        }).isEmpty)
         #expect(throws: SnapshotError.unknownSnapshot("42")) { try store.diff(a, 42) }
     }
 
@@ -116,9 +125,11 @@ import Testing
         }
         let a = try store.save([Fixtures.bigMap(50_000)], meta: Fixtures.meta)
         let b = try store.save([changed], meta: Fixtures.meta)
-        let entries = try store.diff(a, b).changed.first?.mapChanges.entries ?? []
-        #expect(entries.map(\.key) == [Fixtures.bytes(UInt32(40_000)), Fixtures.bytes(UInt32(70_000))])
-        #expect(entries.first?.new?.first == 0xee)
+        for entries in [try store.diff(a, b).changed.first?.mapChanges.entries ?? [],
+                        try store.diff(a, live: [changed]).changed.first?.mapChanges.entries ?? []] {
+            #expect(entries.map(\.key) == [Fixtures.bytes(UInt32(40_000)), Fixtures.bytes(UInt32(70_000))])
+            #expect(entries.first?.new?.first == 0xee)
+        }
     }
 
     @Test func instructionEditsAreMinimalAndReplayable() {
