@@ -29,6 +29,8 @@ read -r save4 size4 < <("$bench" save "$out/snap.db" all)
 read -r load1 handlers1 < <("$bench" load "$out/snap.db" 1)
 read -r diff1 rss1 changed1 entries1 < <("$bench" diff "$out/snap.db" 2 3)
 read -r diff2 rss2 changed2 entries2 < <("$bench" diff "$out/snap.db" 2 4)
+read -r live1 lrss1 lchanged1 lentries1 < <("$bench" diff-live "$out/snap.db" 2 one)
+read -r live2 lrss2 lchanged2 lentries2 < <("$bench" diff-live "$out/snap.db" 2 all)
 
 echo "state: 1,000 handlers, hash map of 1,000,000 entries (4-byte keys, 8-byte values)"
 echo "sqlite3 bulk insert of the 1M rows:  ${ref1} s (1 row per INSERT), ${ref1000} s (1,000 rows per INSERT)"
@@ -39,3 +41,5 @@ echo "save (all values changed):           ${save4} s"
 echo "load snapshot 1 ($handlers1 handlers, for restore): ${load1} s"
 echo "diff one entry ($changed1 handler, $entries1 entry):   ${diff1} s   peak ${rss1} MiB (target < 0.5 s)"
 echo "diff all values ($changed2 handler, $entries2 entries): ${diff2} s   peak ${rss2} MiB (target < 3 s, < 256 MiB)"
+echo "diff snapshot vs live, one entry ($lentries1 entry):      ${live1} s   peak ${lrss1} MiB"
+echo "diff snapshot vs live, all values ($lentries2 entries): ${live2} s   peak ${lrss2} MiB"

@@ -40,6 +40,7 @@ struct MapChunks {
         entries = Self.canonicalEntries(contents, count: count, storedKeySize: storedKeySize)
 
         let (entrySize, storedKeySize, stride) = (self.entrySize, self.storedKeySize, self.stride)
+        var ranges: [(start: Int, count: Int)] = []
         try entries.withUnsafeBytes { all in
             var start = 0
             for n in 0..<count {
@@ -48,15 +49,22 @@ struct MapChunks {
                     throw SnapshotError.invalidRecord(fd: fd, reason: "duplicate map key \(Hex.encode(key))")
                 }
                 if n + 1 - start >= Self.maximumEntries || Self.isBoundary(key) || n == count - 1 {
-                    var h = SHA256()
-                    h.update(littleEndian: UInt32(storedKeySize))
-                    h.update(littleEndian: UInt32(stride))
-                    h.update(UnsafeRawBufferPointer(rebasing: all[start * entrySize ..< (n + 1) * entrySize]))
-                    chunks.append(Chunk(hash: h.finalize(), start: start, count: n + 1 - start))
+                    ranges.append((start, n + 1 - start))
                     start = n + 1
                 }
             }
         }
+        let entries = self.entries
+        let hashes = SHA256.concurrently(ranges.count) { i in
+            entries.withUnsafeBytes { all in
+                var h = SHA256()
+                h.update(littleEndian: UInt32(storedKeySize))
+                h.update(littleEndian: UInt32(stride))
+                h.update(UnsafeRawBufferPointer(rebasing: all[ranges[i].start * entrySize ..< (ranges[i].start + ranges[i].count) * entrySize]))
+                return h.finalize()
+            }
+        }
+        chunks = zip(ranges, hashes).map { Chunk(hash: $1, start: $0.start, count: $0.count) }
 
         var h = SHA256()
         for size in [keySize, valueSize, valuesPerEntry, count] { h.update(littleEndian: UInt64(size)) }

@@ -111,3 +111,39 @@ struct SHA256 {
         state = (h0, h1, h2, h3, h4, h5, h6, h7)
     }
 }
+
+import Dispatch
+
+extension SHA256 {
+    static let pieceSize = 1 << 20
+
+    /// Hashes `count` independent items on every core; `hash(i)` must only read shared data.
+    static func concurrently(_ count: Int, _ hash: (Int) -> [UInt8]) -> [[UInt8]] {
+        var digests = [[UInt8]](repeating: [], count: count)
+        digests.withUnsafeMutableBufferPointer { out in
+            let out = out
+            DispatchQueue.concurrentPerform(iterations: count) { out[$0] = hash($0) }
+        }
+        return digests
+    }
+
+    /// A fingerprint of big buffers: SHA-256 over their lengths and the SHA-256s of their 1 MiB
+    /// pieces, the pieces hashed on every core.
+    static func fingerprint(_ header: [UInt64], _ buffers: [[UInt8]]) -> [UInt8] {
+        let pieces = buffers.indices.flatMap { b in
+            stride(from: 0, to: buffers[b].count, by: pieceSize).map { (b, $0) }
+        }
+        let digests = concurrently(pieces.count) { i in
+            let (b, start) = pieces[i]
+            return buffers[b].withUnsafeBytes { all in
+                var h = SHA256()
+                h.update(UnsafeRawBufferPointer(rebasing: all[start ..< min(start + pieceSize, all.count)]))
+                return h.finalize()
+            }
+        }
+        var h = SHA256()
+        for value in header + buffers.map({ UInt64($0.count) }) { h.update(littleEndian: value) }
+        for digest in digests { h.update(digest) }
+        return h.finalize()
+    }
+}

@@ -32,14 +32,14 @@ extension SnapshotStore {
         for record in live where new.updateValue(record, forKey: record.fd) != nil {
             throw SnapshotError.invalidRecord(fd: record.fd, reason: "two handlers at the same fd")
         }
+        let states = try guarded { try PreparedState.prepare(live.sorted { $0.fd < $1.fd }, pool) }
+        let prepared = Dictionary(uniqueKeysWithValues: states.map { ($0.fd, $0) })
         return try guarded {
             try pool.read { db in
                 try Self.diff(db, from: a, to: Set(new.keys), loadNew: { new[$0] }) { old, fd in
-                    guard let record = new[fd] else { return nil }
-                    let state = try PreparedState(record)
-                    guard state.hash != old.hash else { return nil }
+                    guard let record = new[fd], let state = prepared[fd], state.hash != old.hash else { return nil }
                     var mapChanges = MapContentsDiff()
-                    if let x = old.mapContent, let chunks = state.map {
+                    if let x = old.mapContent, let chunks = try state.chunks() {
                         mapChanges = try ChunkList.diff(.stored(x, db), .live(chunks), detail: mapDetail)
                     }
                     var stripped = record

@@ -6,6 +6,7 @@ import Foundation
 //   BPFSnapshotsBench reference-sql FILE ROWS   the big map's rows as a sqlite3 script, ROWS per INSERT
 //   BPFSnapshotsBench save DB base|one|all      save a state; prints seconds and used bytes
 //   BPFSnapshotsBench diff DB A B               store diff; prints seconds, peak RSS, counts
+//   BPFSnapshotsBench diff-live DB A base|one|all   store diff against a live state; same figures
 //   BPFSnapshotsBench load DB ID                records(of:), a restore's read; prints seconds
 //   BPFSnapshotsBench save-many DB COUNT        COUNT saves of a 20,000-entry map changing each
 //                                               time (the tests run two at once, and kill one)
@@ -107,15 +108,22 @@ do {
         var count = 0
         let time = try seconds { count = try store.records(of: id).count }
         print(String(format: "%.3f %d", time, count))
-    case (5, "diff"):
+    case (5, "diff"), (5, "diff-live"):
         let store = try SnapshotStore(path: args[2])
-        guard let a = Int64(args[3]), let b = Int64(args[4]) else { exit(2) }
+        guard let a = Int64(args[3]) else { exit(2) }
         var diff = SnapshotDiff()
-        let time = try seconds { diff = try store.diff(a, b) }
+        let time: Double
+        if args[1] == "diff-live" {
+            let live = state(args[4])
+            time = try seconds { diff = try store.diff(a, live: live) }
+        } else {
+            guard let b = Int64(args[4]) else { exit(2) }
+            time = try seconds { diff = try store.diff(a, b) }
+        }
         let entries = diff.changed.reduce(0) { $0 + $1.mapChanges.addedCount + $1.mapChanges.removedCount + $1.mapChanges.changedCount }
         print(String(format: "%.3f %.1f %d %d", time, peakMiB(), diff.changed.count, entries))
     default:
-        FileHandle.standardError.write(Data("usage: BPFSnapshotsBench reference-sql FILE ROWS | save DB base|one|all | diff DB A B | load DB ID | save-many DB COUNT\n".utf8))
+        FileHandle.standardError.write(Data("usage: BPFSnapshotsBench reference-sql FILE ROWS | save DB base|one|all | diff DB A B | diff-live DB A VARIANT | load DB ID | save-many DB COUNT\n".utf8))
         exit(2)
     }
 } catch {

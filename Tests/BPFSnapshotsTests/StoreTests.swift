@@ -59,6 +59,44 @@ import Testing
         #expect(try Fixtures.query(dir.file("s.db"), "SELECT count(*) AS n FROM map_contents WHERE entry_count = 100000").first?["n"] as? Int == 2)
     }
 
+    @Test func mapsListedInAnotherOrderShareTheirContents() throws {
+        let dir = TemporaryDirectory()
+        let store = try SnapshotStore(path: dir.file("s.db"))
+        let record = Fixtures.bigMap(20_000)
+        guard case .map(var m) = record.handler, let c = m.contents else { return }
+        var reversed = MapContents(keySize: 4, valueSize: 8)
+        for i in (0..<c.count).reversed() { reversed.append(key: c.key(at: i), value: c.value(at: i)) }
+        m.contents = reversed
+        let a = try store.save([record], meta: Fixtures.meta)
+        // Listed as before: found by fingerprint, nothing sorted or chunked.
+        #expect(try PreparedState.prepare([record], store.pool).first?.map == nil)
+        let b = try store.save([HandlerRecord(fd: 3, handler: .map(m))], meta: Fixtures.meta)
+        // (Given in key order and loaded in key-byte order: the same entries.)
+        #expect(SnapshotDiffer.diff(try store.records(of: a), [record]).isEmpty)
+        #expect(try store.records(of: b) == store.records(of: a))
+        let counts = try Fixtures.query(dir.file("s.db"), "SELECT (SELECT count(*) FROM map_contents) AS contents, (SELECT count(*) FROM map_content_sources) AS sources, (SELECT count(*) FROM handler_states) AS states").first
+        #expect(counts?["contents"] as? Int == 1 && counts?["sources"] as? Int == 2 && counts?["states"] as? Int == 1)
+    }
+
+    @Test func contentsCollectedBetweenPreparingAndStoringAreStoredAgain() throws {
+        let dir = TemporaryDirectory()
+        let store = try SnapshotStore(path: dir.file("s.db"))
+        let record = Fixtures.bigMap(3_000)
+        let first = try store.save([record], meta: Fixtures.meta)
+        let prepared = try PreparedState.prepare([record], store.pool)
+        #expect(prepared.first?.map == nil)
+        try store.remove(first)
+        try store.collectGarbage()
+        let id = try store.save([record], meta: Fixtures.meta)   // prepares afresh: nothing known
+        #expect(SnapshotDiffer.diff(try store.records(of: id), [record]).isEmpty)
+        // The state prepared while the contents still existed stores them again.
+        try store.remove(id)
+        try store.collectGarbage()
+        let state = try store.pool.write { db in try prepared[0].store(db) }
+        let row = try Fixtures.query(dir.file("s.db"), "SELECT m.entry_count AS n, (SELECT count(*) FROM chunk_entries) AS entries FROM handler_states s JOIN map_contents m ON m.id = s.map_content WHERE s.id = \(state)").first
+        #expect(row?["n"] as? Int == 3_000 && row?["entries"] as? Int == 3_000)
+    }
+
     @Test func listTagsResolveRemove() throws {
         let dir = TemporaryDirectory()
         let store = try SnapshotStore(path: dir.file("s.db"))
@@ -112,8 +150,8 @@ import Testing
         #expect(collected.blobs == 1)   // the program's bytecode
         #expect(collected.chunks > 0)
         #expect(try store.records(of: b) == kept)
-        let entries = try Fixtures.query(dir.file("s.db"), "SELECT count(*) AS n FROM chunk_entries").first?["n"] as? Int
-        #expect(entries == 5_000)
+        let left = try Fixtures.query(dir.file("s.db"), "SELECT (SELECT count(*) FROM chunk_entries) AS entries, (SELECT count(*) FROM map_content_sources) AS sources").first
+        #expect(left?["entries"] as? Int == 5_000 && left?["sources"] as? Int == 1)
         #expect(try store.integrityCheck() == ["ok"])
     }
 
