@@ -66,7 +66,7 @@ import Testing
         let dir = TemporaryDirectory()
         let corrupt = dir.file("corrupt.db")
         var generator = SystemRandomNumberGenerator()
-        FileManager.default.createFile(atPath: corrupt, contents: Data((0..<65_536).map { _ in UInt8.random(in: 0...255, using: &generator) }))
+        #expect(FileManager.default.createFile(atPath: corrupt, contents: Data((0..<65_536).map { _ in UInt8.random(in: 0...255, using: &generator) })))
         expectRefused(corrupt, .notADatabase(path: corrupt))
 
         let foreign = dir.file("foreign.db")
@@ -77,7 +77,7 @@ import Testing
         let damaged = try database(dir)
         var bytes = Fixtures.fileBytes(damaged)
         for i in 4096 ..< bytes.count { bytes[i] = UInt8(truncatingIfNeeded: i &* 31) }
-        FileManager.default.createFile(atPath: damaged, contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: damaged, contents: Data(bytes)))
         expectRefused(damaged, .notADatabase(path: damaged))
     }
 
@@ -88,7 +88,7 @@ import Testing
         var bytes = Fixtures.fileBytes(path)
         let pages = bytes.count / 4096
         for i in (pages * 6 / 10 * 4096) ..< (pages * 8 / 10 * 4096) { bytes[i] = UInt8(truncatingIfNeeded: i &* 131 &+ 7) }
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
         let store = try SnapshotStore(path: path)  // the schema pages are intact
         #expect(throws: SnapshotError.notADatabase(path: path)) { _ = try store.records(of: 1) }
         #expect(throws: SnapshotError.notADatabase(path: path)) { try store.integrityCheck() }

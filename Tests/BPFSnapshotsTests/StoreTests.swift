@@ -179,7 +179,7 @@ import Testing
 
     @Test func duplicateKeysAreCaughtEvenAcrossChunkBoundaries() throws {
         // A key that ends a chunk, given twice: the copies land in two different chunks.
-        let boundary = (UInt32(0)...).first { MapChunks.isBoundary(UnsafeRawBufferPointer(start: Fixtures.bytes($0), count: 4)) } ?? 0
+        let boundary = (UInt32(0)...).first { Fixtures.bytes($0).withUnsafeBytes(MapChunks.isBoundary) } ?? 0
         guard case .map(let m) = Fixtures.bigMap(5_000).handler, var contents = m.contents else { return }
         contents.append(key: Fixtures.bytes(boundary), value: Fixtures.bytes(UInt64(1)))
         #expect(boundary < 5_000)
