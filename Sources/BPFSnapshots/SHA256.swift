@@ -79,6 +79,15 @@ struct SHA256 {
     ]
 
     @inline(__always)
+    private static func round(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: inout UInt32,
+                              _ e: UInt32, _ f: UInt32, _ g: UInt32, _ h: inout UInt32, _ kw: UInt32) {
+        let t1 = h &+ (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) &+ (g ^ (e & (f ^ g))) &+ kw
+        let t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) &+ ((a & b) | ((a | b) & c))
+        d &+= t1
+        h = t1 &+ t2
+    }
+
+    @inline(__always)
     private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 
     private mutating func compress(_ data: UnsafeRawPointer, blocks: Int) {
@@ -97,12 +106,16 @@ struct SHA256 {
                         w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
                     }
                     var (a, b, c, d, e, f, g, h) = (h0, h1, h2, h3, h4, h5, h6, h7)
-                    for i in 0..<64 {
-                        let t1 = h &+ (Self.rotr(e, 6) ^ Self.rotr(e, 11) ^ Self.rotr(e, 25))
-                            &+ ((e & f) ^ (~e & g)) &+ k[i] &+ w[i]
-                        let t2 = (Self.rotr(a, 2) ^ Self.rotr(a, 13) ^ Self.rotr(a, 22)) &+ ((a & b) ^ (a & c) ^ (b & c))
-                        h = g; g = f; f = e; e = d &+ t1
-                        d = c; c = b; b = a; a = t1 &+ t2
+                    // Eight rounds per step with the roles rotated, so no variable is shuffled.
+                    for i in stride(from: 0, to: 64, by: 8) {
+                        Self.round(a, b, c, &d, e, f, g, &h, k[i] &+ w[i])
+                        Self.round(h, a, b, &c, d, e, f, &g, k[i + 1] &+ w[i + 1])
+                        Self.round(g, h, a, &b, c, d, e, &f, k[i + 2] &+ w[i + 2])
+                        Self.round(f, g, h, &a, b, c, d, &e, k[i + 3] &+ w[i + 3])
+                        Self.round(e, f, g, &h, a, b, c, &d, k[i + 4] &+ w[i + 4])
+                        Self.round(d, e, f, &g, h, a, b, &c, k[i + 5] &+ w[i + 5])
+                        Self.round(c, d, e, &f, g, h, a, &b, k[i + 6] &+ w[i + 6])
+                        Self.round(b, c, d, &e, f, g, h, &a, k[i + 7] &+ w[i + 7])
                     }
                     h0 &+= a; h1 &+= b; h2 &+= c; h3 &+= d; h4 &+= e; h5 &+= f; h6 &+= g; h7 &+= h
                 }
