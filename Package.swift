@@ -39,7 +39,7 @@ let package = Package(
         // Embeds migrations/*.sql into BPFSnapshots at build time, so a copied binary carries its schema.
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["MigrationEmbedder"]),
         .executableTarget(name: "MigrationEmbedder"),
-        // Figures for Scripts/bench-snap.sh.
+        // Figures for Scripts/bench-snap.sh; also the second process of the BPFSnapshots concurrency tests.
         .executableTarget(name: "BPFSnapshotsBench", dependencies: ["BPFModel", "BPFSnapshots"]),
         // Programs of a segment run on the VM, with helpers backed by the segment's maps.
         .target(name: "BPFRuntime", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFLogging"], swiftSettings: hotPath),
