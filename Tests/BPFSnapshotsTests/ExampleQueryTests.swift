@@ -3,11 +3,11 @@ import BPFModel
 import Foundation
 import Testing
 
-/// Runs the example queries of migrations/README.md with the real sqlite3 shell against a real
+/// Runs the example queries of the README with the real sqlite3 shell against a real
 /// database and checks what they return.
 @Suite struct ExampleQueryTests {
     static func exampleQueries() throws -> [String] {
-        let text = try String(contentsOfFile: Fixtures.packageRoot + "/migrations/README.md", encoding: .utf8)
+        let text = try String(contentsOfFile: Fixtures.packageRoot + "/README.md", encoding: .utf8)
         return text.components(separatedBy: "```sql\n").dropFirst().compactMap { $0.components(separatedBy: "```").first }
     }
 
