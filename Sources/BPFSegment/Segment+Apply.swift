@@ -25,6 +25,7 @@ extension Segment {
                     guard let payload = table.writeRecord(fd: plan.record.fd, plan.stored, storage: storage) else { throw full(plan.record) }
                     built.append((plan.record.fd, payload))
                 }
+                crashPoint(.applyBuilt)
                 let changes = removing.map { (fd: $0, payload: 0) } + built
                 guard let intent = writeIntent(changes) else { throw full(nil) }
                 commit(changes, intent: intent)
@@ -142,7 +143,10 @@ extension Segment {
         orderStores()
         header.intent = intent
         orderStores()
-        for change in changes { table.setSlot(change.fd, change.payload) }
+        for change in changes {
+            table.setSlot(change.fd, change.payload)
+            crashPoint(.applySwitching)
+        }
         header.handlerCount = table.occupied().count
         orderStores()
         header.intent = 0

@@ -32,6 +32,21 @@ public struct SegmentMap {
 
     /// The bytes one userspace value holds: every CPU's value, packed, for per-CPU maps.
     public var userValueSize: Int { valueSize * cpuCount }
+    /// Values per entry, as `MapContents` counts them (= `cpuCount`).
+    public var valuesPerEntry: Int { cpuCount }
+
+    /// Entries held: hash and queue/stack entries, every index of an array, occupied
+    /// prog_array slots, submitted ringbuf records not yet consumed; 0 for maps without data.
+    public var count: Int {
+        read(0) { store in
+            switch store.layout.kind {
+            case .array, .percpuArray: store.maxEntries
+            case .progArray: (0..<store.maxEntries).count { store.arraySlot($0).u32(0) != MapStore.emptyProgramSlot }
+            case .ringbuf: store.readRecords(limit: .max, consume: false).count
+            default: store.count
+            }
+        }
+    }
 
     /// False once the map was removed or replaced: its storage no longer carries our serial.
     @inline(__always) func current(_ store: MapStore) -> Bool {

@@ -74,6 +74,7 @@ extension MapStore {
         orderStores()
         save(buckets + bucket * 4, 4)
         buckets.set32(bucket * 4, index)
+        crashPoint(.hashEntryLinked)
         setState(MapLayout.countAt, count + 1)
         return 0
     }
