@@ -51,7 +51,7 @@ struct Child {
     let pid: pid_t
     let ready: Int32
 
-    static func start(_ body: @escaping (_ signalReady: () -> Void) -> Int32) -> Child {
+    static func start(_ body: @escaping (_ signalReady: @escaping () -> Void) -> Int32) -> Child {
         var fds: [Int32] = [0, 0]
         _ = pipe(&fds)
         let pid = fork()
