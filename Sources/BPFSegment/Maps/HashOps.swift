@@ -1,25 +1,21 @@
 import Glibc
 
-/// hash, percpu_hash, lru_hash and lru_percpu_hash: open addressing with linear probing over
-/// a slot array of twice max_entries rounded up to a power of two, laid out at creation, so
-/// updates never touch the allocator and most lookups touch one cache line. Deletion shifts
-/// later entries of the probe run back (no tombstones).
+/// hash, percpu_hash, lru_hash and lru_percpu_hash: buckets of 1-based entry indices chained
+/// through a pool of max_entries entries preallocated at creation, so updates never touch the
+/// allocator. Free entries come from a free list, then from the never-used tail of the pool.
 ///
-/// Slot: state word (occupied, referenced bits), LRU previous and next slot ids (1-based,
-/// LRU maps only), the key, then the values at an 8-byte boundary. LRU maps keep occupied
-/// slots on a recency list (head = newest); as in the kernel, a lookup only sets the
-/// "referenced" bit and eviction gives referenced entries at the tail a second chance.
+/// LRU maps keep every entry on a recency list (head = newest). As the kernel does, a lookup
+/// only sets a "referenced" bit; eviction gives referenced entries at the tail a second chance.
 extension MapStore {
-    static let occupiedBit: UInt32 = 1 << 31, referencedBit: UInt32 = 1 << 30
-    private static let lruPrevAt = 4, lruNextAt = 8
+    private static let chainAt = 0, flagsAt = 4, lruPrevAt = 8, lruNextAt = 12
+    private static let referenced: UInt32 = 1
 
     var isLRU: Bool { layout.kind == .lruHash || layout.kind == .lruPercpuHash }
-    @inline(__always) var slotCount: Int { layout.bucketCount }
-    @inline(__always) func slot(_ index: Int) -> UnsafeMutableRawPointer { entries + index * entryStride }
-    @inline(__always) func isOccupied(_ index: Int) -> Bool { slot(index).u32(0) & Self.occupiedBit != 0 }
-    @inline(__always) func key(at index: Int) -> UnsafeMutableRawPointer { slot(index) + layout.keyOffsetInEntry }
-    @inline(__always) func home(_ key: UnsafeRawPointer) -> Int {
-        Int(truncatingIfNeeded: KeyHash.hash(key, keySize)) & (slotCount - 1)
+    @inline(__always) var buckets: UnsafeMutableRawPointer { base + storage + layout.bucketsAt }
+    @inline(__always) func entry(_ index: UInt32) -> UnsafeMutableRawPointer { entries + (Int(index) - 1) * entryStride }
+
+    @inline(__always) func bucketIndex(_ key: UnsafeRawPointer) -> Int {
+        Int(KeyHash.hash(key, keySize)) & (layout.bucketCount - 1)
     }
 
     @inline(__always) func keysEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> Bool {
@@ -30,235 +26,245 @@ extension MapStore {
         }
     }
 
-    /// The slot holding `key`, or the empty slot where it would go; nil only when every slot
-    /// is occupied, which a consistent map (count <= max_entries < slots) never has.
-    @inline(__always) func probe(_ key: UnsafeRawPointer) -> (found: Bool, index: Int)? {
-        var index = home(key)
-        for _ in 0..<slotCount {
-            let s = slot(index)
-            if s.u32(0) & Self.occupiedBit == 0 { return (false, index) }
-            if keysEqual(s + layout.keyOffsetInEntry, key) { return (true, index) }
-            index = (index + 1) & (slotCount - 1)
+    /// The entry holding `key` and its predecessor in the chain (0 = the bucket itself).
+    /// Chains longer than the pool mean corruption: the walk stops instead of looping.
+    @inline(__always) func find(_ key: UnsafeRawPointer, bucket: Int) -> (index: UInt32, previous: UInt32)? {
+        var index = buckets.u32(bucket * 4), previous: UInt32 = 0, steps = 0
+        while index != 0, Int(index) <= maxEntries, steps < maxEntries {
+            let e = entry(index)
+            if keysEqual(e + layout.keyOffsetInEntry, key) { return (index, previous) }
+            previous = index
+            index = e.u32(Self.chainAt)
+            steps += 1
         }
         return nil
     }
 
     @inline(__always) func hashLookup(_ key: UnsafeRawPointer, cpu: Int) -> UnsafeMutableRawPointer? {
-        guard let (found, index) = probe(key), found else { return nil }
-        let s = slot(index)
-        if isLRU { s.set32(0, s.u32(0) | Self.referencedBit) }
-        return s + layout.valueOffsetInEntry + cpu * layout.valueStride
+        guard let (index, _) = find(key, bucket: bucketIndex(key)) else { return nil }
+        let e = entry(index)
+        if isLRU, e.u32(Self.flagsAt) & Self.referenced == 0 { e.set32(Self.flagsAt, Self.referenced) }
+        return e + layout.valueOffsetInEntry + cpu * layout.valueStride
     }
 
     func hashUpdate(_ key: UnsafeRawPointer, _ value: UnsafeRawPointer, flags: UInt64, cpu: Int?) -> Int32 {
         guard flags <= Self.exist else { return -EINVAL }
-        guard var (found, index) = probe(key) else { return -EFAULT }
-        if found {
+        let bucket = bucketIndex(key)
+        if let (index, _) = find(key, bucket: bucket) {
             guard flags != Self.noExist else { return -EEXIST }
-            let s = slot(index)
-            save(s + layout.valueOffsetInEntry, layout.entryValueBytes)
-            writeValue(s + layout.valueOffsetInEntry, value, cpu: cpu)
-            if isLRU { s.set32(0, s.u32(0) | Self.referencedBit) }
+            let e = entry(index)
+            save(e + layout.valueOffsetInEntry, layout.entryValueBytes)
+            writeValue(e + layout.valueOffsetInEntry, value, cpu: cpu)
+            if isLRU { e.set32(Self.flagsAt, Self.referenced) }
             return 0
         }
         guard flags != Self.exist else { return -ENOENT }
         saveState()
-        if count >= maxEntries {
-            // Eviction shifts slots, so the free slot is found again afterwards.
-            guard isLRU, evict(), let (_, free) = probe(key) else { return -E2BIG }
-            index = free
-        }
-        let s = slot(index)
-        save(s, entryStride)
-        (s + layout.keyOffsetInEntry).copyMemory(from: key, byteCount: keySize)
+        guard let index = takeFreeEntry() ?? (isLRU ? evict() : nil) else { return -E2BIG }
+        // The entry is unreachable until the bucket store below (or saved when reused).
+        let e = entry(index)
+        (e + layout.keyOffsetInEntry).copyMemory(from: key, byteCount: keySize)
         if cpu != nil, layout.cpus > 1 {
-            (s + layout.valueOffsetInEntry).initializeMemory(as: UInt8.self, repeating: 0, count: layout.entryValueBytes)
+            (e + layout.valueOffsetInEntry).initializeMemory(as: UInt8.self, repeating: 0, count: layout.entryValueBytes)
         }
-        writeValue(s + layout.valueOffsetInEntry, value, cpu: cpu)
-        s.set32(0, Self.occupiedBit)
+        writeValue(e + layout.valueOffsetInEntry, value, cpu: cpu)
+        e.set32(Self.chainAt, buckets.u32(bucket * 4))
+        e.set32(Self.flagsAt, 0)
         if isLRU { lruPushFront(index) }
+        orderStores()
+        save(buckets + bucket * 4, 4)
+        buckets.set32(bucket * 4, index)
         crashPoint(.hashEntryLinked)
         setState(MapLayout.countAt, count + 1)
         return 0
     }
 
     func hashDelete(_ key: UnsafeRawPointer) -> Int32 {
-        guard let (found, index) = probe(key), found else { return -ENOENT }
+        let bucket = bucketIndex(key)
+        guard let (index, previous) = find(key, bucket: bucket) else { return -ENOENT }
         saveState()
-        removeSlot(index)
+        remove(index, previous: previous, bucket: bucket)
+        releaseEntry(index)
         return 0
     }
 
-    /// Slot order; an absent (or nil) key starts from the first entry.
     func hashNextKey(after key: UnsafeRawPointer?, into out: UnsafeMutableRawPointer) -> Int32 {
-        var start = 0
-        if let key, let (found, index) = probe(key), found { start = index + 1 }
-        for index in start..<max(start, slotCount) where isOccupied(index) {
-            out.copyMemory(from: self.key(at: index), byteCount: keySize)
-            return 0
+        var startBucket = 0
+        if let key {
+            let bucket = bucketIndex(key)
+            if let (index, _) = find(key, bucket: bucket) {
+                let next = entry(index).u32(Self.chainAt)
+                if next != 0, Int(next) <= maxEntries {
+                    out.copyMemory(from: entry(next) + layout.keyOffsetInEntry, byteCount: keySize)
+                    return 0
+                }
+                startBucket = bucket + 1
+            }
+        }
+        for bucket in startBucket..<max(startBucket, layout.bucketCount) {
+            let index = buckets.u32(bucket * 4)
+            if index != 0, Int(index) <= maxEntries {
+                out.copyMemory(from: entry(index) + layout.keyOffsetInEntry, byteCount: keySize)
+                return 0
+            }
         }
         return -ENOENT
     }
 
-    /// Every occupied slot, in slot order.
-    func forEachEntry(_ body: (Int) -> Void) {
-        for index in 0..<slotCount where isOccupied(index) { body(index) }
-    }
-
-    // MARK: Removal
-
-    /// Empties a slot, then moves back each later entry of the run that may live there, so
-    /// every entry stays reachable from its home slot. Caller has saved the state fields.
-    private func removeSlot(_ index: Int) {
-        if isLRU { lruUnlink(index) }
-        save(slot(index), 4)
-        slot(index).set32(0, 0)
-        setState(MapLayout.countAt, count - 1)
-        let mask = slotCount - 1
-        var hole = index, next = (index + 1) & mask
-        for _ in 0..<slotCount {
-            guard isOccupied(next) else { break }
-            let distanceFromHome = (next - home(key(at: next))) & mask
-            if (next - hole) & mask <= distanceFromHome {
-                move(next, to: hole)
-                hole = next
+    /// Every live entry, bucket by bucket: what contents() and check() walk.
+    func forEachEntry(_ body: (UInt32) -> Void) {
+        var steps = 0
+        for bucket in 0..<layout.bucketCount {
+            var index = buckets.u32(bucket * 4)
+            while index != 0, Int(index) <= maxEntries, steps <= maxEntries {
+                body(index)
+                index = entry(index).u32(Self.chainAt)
+                steps += 1
             }
-            next = (next + 1) & mask
         }
     }
 
-    private func move(_ from: Int, to: Int) {
-        save(slot(to), entryStride)
-        slot(to).copyMemory(from: slot(from), byteCount: entryStride)
-        if isLRU {
-            let s = slot(to), id = UInt32(to + 1)
-            relink(s.u32(Self.lruPrevAt), Self.lruNextAt, orState: MapLayout.lruHeadAt, to: id)
-            relink(s.u32(Self.lruNextAt), Self.lruPrevAt, orState: MapLayout.lruTailAt, to: id)
+    // MARK: Pool
+
+    /// Caller has saved the state fields.
+    private func takeFreeEntry() -> UInt32? {
+        let head = state(MapLayout.headAt)
+        if head != 0, head <= maxEntries {
+            let index = UInt32(head)
+            // Its free-list link is committed state until the state fields are restored.
+            save(entry(index), layout.keyOffsetInEntry)
+            setState(MapLayout.headAt, Int(entry(index).u32(Self.chainAt)))
+            return index
         }
-        save(slot(from), 4)
-        slot(from).set32(0, 0)
+        let next = state(MapLayout.nextUnusedAt)
+        guard next >= 1, next <= maxEntries else { return nil }
+        setState(MapLayout.nextUnusedAt, next + 1)
+        return UInt32(next)
+    }
+
+    /// Puts an unlinked entry on the free list. Caller has saved the state fields.
+    private func releaseEntry(_ index: UInt32) {
+        let e = entry(index)
+        save(e, layout.keyOffsetInEntry)
+        e.set32(Self.chainAt, UInt32(truncatingIfNeeded: state(MapLayout.headAt)))
+        setState(MapLayout.headAt, Int(index))
+    }
+
+    /// Unlinks an entry from its chain (and the LRU list). Caller has saved the state fields.
+    private func remove(_ index: UInt32, previous: UInt32, bucket: Int) {
+        let next = entry(index).u32(Self.chainAt)
+        if previous == 0 {
+            save(buckets + bucket * 4, 4)
+            buckets.set32(bucket * 4, next)
+        } else {
+            save(entry(previous), 4)
+            entry(previous).set32(Self.chainAt, next)
+        }
+        if isLRU { lruUnlink(index) }
+        setState(MapLayout.countAt, count - 1)
     }
 
     // MARK: LRU
 
-    @inline(__always) private func validID(_ id: UInt32) -> Bool { id != 0 && Int(id) <= slotCount }
-
-    /// Points a neighbour's link (or the list end in the state) at `id`.
-    private func relink(_ neighbour: UInt32, _ field: Int, orState end: Int, to id: UInt32) {
-        if validID(neighbour) {
-            save(slot(Int(neighbour) - 1) + field, 4)
-            slot(Int(neighbour) - 1).set32(field, id)
-        } else {
-            setState(end, Int(id))
-        }
-    }
-
-    /// Frees the least recently used entry, passing over referenced ones once (bounded, so
-    /// a map of referenced entries still evicts promptly). Caller has saved the state fields.
-    private func evict() -> Bool {
+    /// Frees the least recently used entry, passing over referenced ones once, and returns it.
+    private func evict() -> UInt32? {
         var victim = UInt32(truncatingIfNeeded: state(MapLayout.lruTailAt)), chances = 0
-        while validID(victim), chances < min(count, 32), slot(Int(victim) - 1).u32(0) & Self.referencedBit != 0 {
-            let index = Int(victim) - 1
-            lruUnlink(index)
-            save(slot(index), 4)
-            slot(index).set32(0, Self.occupiedBit)
-            lruPushFront(index)
+        while victim != 0, Int(victim) <= maxEntries, chances < min(count, 32),
+              entry(victim).u32(Self.flagsAt) & Self.referenced != 0 {
+            lruUnlink(victim)
+            save(entry(victim) + Self.flagsAt, 4)
+            entry(victim).set32(Self.flagsAt, 0)
+            lruPushFront(victim)
             victim = UInt32(truncatingIfNeeded: state(MapLayout.lruTailAt))
             chances += 1
         }
-        guard validID(victim), isOccupied(Int(victim) - 1) else { return false }
-        removeSlot(Int(victim) - 1)
-        return true
+        guard victim != 0, Int(victim) <= maxEntries else { return nil }
+        let key = entry(victim) + layout.keyOffsetInEntry
+        let bucket = bucketIndex(key)
+        guard let (index, previous) = find(key, bucket: bucket), index == victim else { return nil }
+        remove(victim, previous: previous, bucket: bucket)
+        // The caller overwrites the victim's key and value, which a rollback must bring back.
+        save(entry(victim), entryStride)
+        return victim
     }
 
-    private func lruPushFront(_ index: Int) {
-        let head = UInt32(truncatingIfNeeded: state(MapLayout.lruHeadAt)), id = UInt32(index + 1)
-        let s = slot(index)
-        save(s + Self.lruPrevAt, 8)
-        s.set32(Self.lruPrevAt, 0)
-        s.set32(Self.lruNextAt, validID(head) ? head : 0)
-        relink(head, Self.lruPrevAt, orState: MapLayout.lruTailAt, to: id)
-        setState(MapLayout.lruHeadAt, Int(id))
-    }
-
-    private func lruUnlink(_ index: Int) {
-        let s = slot(index)
-        let previous = s.u32(Self.lruPrevAt), next = s.u32(Self.lruNextAt)
-        relink(previous, Self.lruNextAt, orState: MapLayout.lruHeadAt, to: validID(next) ? next : 0)
-        relink(next, Self.lruPrevAt, orState: MapLayout.lruTailAt, to: validID(previous) ? previous : 0)
-    }
-
-    // MARK: Checking
-
-    func hashProblems() -> [String] {
-        var problems: [String] = []
-        var occupied = Set<Int>()
-        let mask = slotCount - 1
-        for index in 0..<slotCount where isOccupied(index) {
-            occupied.insert(index)
-            let home = home(key(at: index))
-            var at = home
-            while at != index, isOccupied(at) { at = (at + 1) & mask }
-            if at != index {
-                problems.append("slot \(index) is cut off from its home slot \(home) by an empty slot: lookups miss it")
-            } else if let (_, first) = probe(key(at: index)), first != index {
-                problems.append("slot \(index) repeats the key of slot \(first)")
-            }
-            if problems.count > 20 { break }
+    private func lruPushFront(_ index: UInt32) {
+        let head = UInt32(truncatingIfNeeded: state(MapLayout.lruHeadAt))
+        let e = entry(index)
+        save(e + Self.lruPrevAt, 8)
+        e.set32(Self.lruPrevAt, 0)
+        e.set32(Self.lruNextAt, head)
+        if head != 0, Int(head) <= maxEntries {
+            save(entry(head) + Self.lruPrevAt, 4)
+            entry(head).set32(Self.lruPrevAt, index)
+        } else {
+            setState(MapLayout.lruTailAt, Int(index))
         }
-        if occupied.count != count { problems.append("count is \(count), \(occupied.count) slots are occupied") }
-        if count > maxEntries { problems.append("count \(count) exceeds max_entries \(maxEntries)") }
-        if isLRU {
-            if let order = lruOrder() {
-                if order.count != occupied.count || Set(order.map { Int($0) - 1 }) != occupied {
-                    problems.append("LRU list (\(order.count) entries) differs from the occupied slots (\(occupied.count))")
-                }
-            } else {
-                problems.append("LRU list is broken")
-            }
-        }
-        return problems
+        setState(MapLayout.lruHeadAt, Int(index))
     }
 
-    /// LRU slot ids head to tail, or nil on a broken link.
+    private func lruUnlink(_ index: UInt32) {
+        let e = entry(index)
+        let previous = e.u32(Self.lruPrevAt), next = e.u32(Self.lruNextAt)
+        if previous != 0, Int(previous) <= maxEntries {
+            save(entry(previous) + Self.lruNextAt, 4)
+            entry(previous).set32(Self.lruNextAt, next)
+        } else {
+            setState(MapLayout.lruHeadAt, Int(next))
+        }
+        if next != 0, Int(next) <= maxEntries {
+            save(entry(next) + Self.lruPrevAt, 4)
+            entry(next).set32(Self.lruPrevAt, previous)
+        } else {
+            setState(MapLayout.lruTailAt, Int(previous))
+        }
+    }
+
+    /// LRU list walk for check(): indices head to tail, or nil on a broken link.
     func lruOrder() -> [UInt32]? {
-        var order: [UInt32] = [], id = UInt32(truncatingIfNeeded: state(MapLayout.lruHeadAt)), previous: UInt32 = 0
-        while id != 0 {
-            guard validID(id), order.count <= maxEntries, slot(Int(id) - 1).u32(Self.lruPrevAt) == previous else { return nil }
-            order.append(id)
-            previous = id
-            id = slot(Int(id) - 1).u32(Self.lruNextAt)
+        var order: [UInt32] = [], index = UInt32(truncatingIfNeeded: state(MapLayout.lruHeadAt)), previous: UInt32 = 0
+        while index != 0 {
+            guard Int(index) <= maxEntries, order.count <= maxEntries, entry(index).u32(Self.lruPrevAt) == previous else { return nil }
+            order.append(index)
+            previous = index
+            index = entry(index).u32(Self.lruNextAt)
         }
         return state(MapLayout.lruTailAt) == Int(previous) ? order : nil
+    }
+
+    /// Free-list walk for check(): nil on a cycle or an out-of-range index.
+    func freeList() -> [UInt32]? {
+        var list: [UInt32] = [], index = state(MapLayout.headAt)
+        while index != 0 {
+            guard index > 0, index <= maxEntries, list.count <= maxEntries else { return nil }
+            list.append(UInt32(index))
+            index = Int(entry(UInt32(index)).u32(Self.chainAt))
+        }
+        return list
     }
 }
 
 /// Key hashing that is the same in every process (Swift's Hasher is seeded per process).
 enum KeyHash {
-    /// MurmurHash3's finaliser: every input bit affects every output bit.
     @inline(__always) static func mix(_ x: UInt64) -> UInt64 {
-        var h = x
-        h ^= h >> 33
-        h &*= 0xFF51_AFD7_ED55_8CCD
-        h ^= h >> 33
-        h &*= 0xC4CE_B9FE_1A85_EC53
-        h ^= h >> 33
+        var h = x &* 0x9E37_79B9_7F4A_7C15
+        h ^= h >> 32
         return h
     }
 
-    @inline(__always) static func hash(_ key: UnsafeRawPointer, _ size: Int) -> UInt64 {
+    @inline(__always) static func hash(_ key: UnsafeRawPointer, _ size: Int) -> UInt32 {
         switch size {
-        case 4: return mix(UInt64(key.loadUnaligned(as: UInt32.self)))
-        case 8: return mix(key.loadUnaligned(as: UInt64.self))
+        case 4: return UInt32(truncatingIfNeeded: mix(UInt64(key.loadUnaligned(as: UInt32.self))))
+        case 8: return UInt32(truncatingIfNeeded: mix(key.loadUnaligned(as: UInt64.self)))
         default:
             var h = UInt64(size), at = 0
             while at + 8 <= size {
-                h = mix(h ^ key.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+                h = mix(h ^ key.loadUnaligned(fromByteOffset: at, as: UInt64.self)) &+ 0x632B_E59B_D9B4_E019
                 at += 8
             }
             var tail: UInt64 = 0
             for i in at..<size { tail |= UInt64(key.load(fromByteOffset: i, as: UInt8.self)) << (8 * (i - at)) }
-            return mix(h ^ tail)
+            return UInt32(truncatingIfNeeded: mix(h ^ tail))
         }
     }
 }

@@ -68,8 +68,8 @@ extension MapStore {
             c.keys.reserveCapacity(count * keySize)
             c.values.reserveCapacity(count * valueBytes)
             forEachEntry { index in
-                let s = slot(index)
-                append(key: s + layout.keyOffsetInEntry, slot: s + layout.valueOffsetInEntry)
+                let e = entry(index)
+                append(key: e + layout.keyOffsetInEntry, slot: e + layout.valueOffsetInEntry)
             }
         case .array, .percpuArray, .progArray:
             c.keys.reserveCapacity(maxEntries * 4)

@@ -3,10 +3,10 @@ import BPFModel
 /// Where a map's data lives inside its storage block, fixed when the map is created.
 ///
 /// Storage block: magic (u32), linux type (u32), serial (u64), key size, value size,
-/// max entries, values per entry (u32 each), value stride, entry stride, slot count (hash
-/// maps), buckets offset (unused, kept for the layout), entries offset, total bytes (u64
-/// each); at 128 the mutable state (count, queue head, unused, LRU head, LRU tail, ringbuf
-/// consumer and producer positions); data from 256.
+/// max entries, values per entry (u32 each), value stride, entry stride, bucket count,
+/// buckets offset, entries offset, total bytes (u64 each); at 128 the mutable state
+/// (count, free head / queue head, next unused entry, LRU head, LRU tail, ringbuf consumer and
+/// producer positions); data from 256.
 struct LayoutProblem: Error {
     let text: String
     init(_ text: String) { self.text = text }
@@ -15,7 +15,7 @@ struct LayoutProblem: Error {
 struct MapLayout: Equatable {
     static let magic: UInt32 = 0x4450_414D // "MAPD"
     static let stateAt = 128, stateBytes = 56, dataAt = 256
-    static let countAt = 128, headAt = 136, lruHeadAt = 152, lruTailAt = 160
+    static let countAt = 128, headAt = 136, nextUnusedAt = 144, lruHeadAt = 152, lruTailAt = 160
     static let consumerAt = 168, producerAt = 176
 
     var kind: MapKind
@@ -33,7 +33,8 @@ struct MapLayout: Equatable {
     var bucketsAt: Int
     var entriesAt: Int
     var totalBytes: Int
-    /// Hash slots: a state word, LRU links for LRU maps, the key, the values 8-aligned.
+    /// Hash entries: chain next (1-based index, 0 = none), flags, and for LRU maps the
+    /// recency links; then the key, then the values on an 8-byte boundary.
     var keyOffsetInEntry = 0
     var valueOffsetInEntry = 0
 
@@ -57,11 +58,11 @@ struct MapLayout: Equatable {
             layout.entryStride = layout.entryValueBytes
         case .hash, .percpuHash, .lruHash, .lruPercpuHash:
             guard key > 0, value > 0 else { return .failure(LayoutProblem("key_size and value_size must be positive")) }
-            // At most half full: linear probing stays short. 2 * max rounded up to a power of two.
-            layout.bucketCount = 1 << (Int.bitWidth - (2 * max - 1).leadingZeroBitCount)
-            let header = kind == .lruHash || kind == .lruPercpuHash ? 12 : 4
-            layout.keyOffsetInEntry = header
-            layout.valueOffsetInEntry = roundUp(header + key, 8)
+            layout.bucketCount = 1 << (Int.bitWidth - (max - 1).leadingZeroBitCount) // next power of two >= max
+            if max == 1 { layout.bucketCount = 1 }
+            layout.entriesAt = roundUp(dataAt + layout.bucketCount * 4, 64)
+            layout.keyOffsetInEntry = kind == .lruHash || kind == .lruPercpuHash ? 16 : 8
+            layout.valueOffsetInEntry = roundUp(layout.keyOffsetInEntry + key, 8)
             layout.entryStride = layout.valueOffsetInEntry + layout.entryValueBytes
         case .queue, .stack:
             guard key == 0 else { return .failure(LayoutProblem("a \(kind.rawValue) map's key_size must be 0, got \(key)")) }
@@ -72,8 +73,7 @@ struct MapLayout: Equatable {
             guard max >= 16, max & (max - 1) == 0 else { return .failure(LayoutProblem("a ringbuf's max_entries (its byte size) must be a power of two >= 16, got \(max)")) }
             layout.entryStride = 1
         }
-        let slots = layout.bucketCount > 0 ? layout.bucketCount : max
-        guard let total = checkedSize([(slots, layout.entryStride)], plus: layout.entriesAt), total < Int(Int32.max) * 64 else {
+        guard let total = checkedSize([(max, layout.entryStride)], plus: layout.entriesAt), total < Int(Int32.max) * 64 else {
             return .failure(LayoutProblem("\(max) entries of \(layout.entryStride) bytes do not fit any segment"))
         }
         layout.totalBytes = total
@@ -91,7 +91,8 @@ struct MapLayout: Equatable {
         (base + s + Self.stateAt).initializeMemory(as: UInt8.self, repeating: 0, count: Self.dataAt - Self.stateAt)
         switch kind {
         case .hash, .percpuHash, .lruHash, .lruPercpuHash:
-            (base + s + entriesAt).initializeMemory(as: UInt8.self, repeating: 0, count: bucketCount * entryStride)
+            (base + s + bucketsAt).initializeMemory(as: UInt8.self, repeating: 0, count: bucketCount * 4)
+            base.set64(s + Self.nextUnusedAt, 1)
         case .array, .percpuArray:
             (base + s + entriesAt).initializeMemory(as: UInt8.self, repeating: 0, count: maxEntries * entryStride)
         case .progArray:
