@@ -22,12 +22,14 @@ extension Segment {
                         storage = try buildMap(plan.record.fd, layout, plan.contents)
                         storages.append(storage)
                     }
-                    guard let payload = table.writeRecord(fd: plan.record.fd, plan.stored, storage: storage) else { throw full(plan.record) }
+                    guard let payload = table.writeRecord(fd: plan.record.fd, plan.stored, storage: storage) else {
+                        throw full(HandlerTable.recordHeaderBytes + HandlerCodec.encode(plan.stored).count)
+                    }
                     built.append((plan.record.fd, payload))
                 }
                 crashPoint(.applyBuilt)
                 let changes = removing.map { (fd: $0, payload: 0) } + built
-                guard let intent = writeIntent(changes) else { throw full(nil) }
+                guard let intent = writeIntent(changes) else { throw full(8 + changes.count * 16) }
                 commit(changes, intent: intent)
             } catch {
                 for payload in built.map(\.payload) + storages { allocator.free(payload) }
@@ -119,9 +121,7 @@ extension Segment {
     }
 
     private func buildMap(_ fd: Int, _ planned: MapLayout, _ contents: MapContents?) throws -> Int {
-        guard let storage = allocator.allocate(planned.totalBytes) else {
-            throw SegmentError.full(name: name, neededBytes: planned.totalBytes, freeBytes: allocator.freeBytes)
-        }
+        guard let storage = allocator.allocate(planned.totalBytes) else { throw full(planned.totalBytes) }
         var layout = planned
         layout.storage = storage
         layout.serial = header.nextMapSerial()
@@ -133,8 +133,9 @@ extension Segment {
         return storage
     }
 
-    private func full(_ record: HandlerRecord?) -> SegmentError {
-        .full(name: name, neededBytes: record.map { HandlerCodec.encode($0.handler).count } ?? 64, freeBytes: allocator.freeBytes)
+    /// The heap has `freeBytes` left, but not in one piece of `bytes`.
+    private func full(_ bytes: Int) -> SegmentError {
+        .full(name: name, neededBytes: Allocator.blockSize(forPayload: bytes) ?? bytes, freeBytes: allocator.freeBytes)
     }
 
     /// Publishes the intent, switches the slots, then frees what the old slots held.

@@ -131,8 +131,9 @@ public final class Segment: @unchecked Sendable {
         return try body()
     }
 
-    /// The hot-path form for map operations: false when the lock cannot be had.
-    @inline(__always) func lockForMap() -> Bool {
+    /// The map operations' slow path, after a failed try-lock: false when the lock cannot
+    /// be had.
+    @inline(never) func lockForMapSlowly() -> Bool {
         switch mutex.lock() {
         case .acquired: return true
         case .acquiredFromDeadOwner:
@@ -141,8 +142,6 @@ public final class Segment: @unchecked Sendable {
         case .timedOut, .unrecoverable, .failed: return false
         }
     }
-
-    @inline(__always) func unlock() { mutex.unlock() }
 
     // MARK: Reading
 

@@ -14,7 +14,11 @@ public struct SegmentMap {
     /// Values per entry for per-CPU maps (the segment's possible CPUs), else 1.
     public let cpuCount: Int
 
+    /// Keeps the mapping alive; the hot path uses the plain copies below, so that it does
+    /// no reference counting (an atomic instruction per use).
     let segment: Segment
+    let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    let header: Header
     let store: MapStore?
     let serial: UInt64
 
@@ -26,6 +30,8 @@ public struct SegmentMap {
         self.valueSize = Int(attributes.valueSize)
         self.cpuCount = store?.layout.cpus ?? 1
         self.segment = segment
+        self.mutex = segment.mutex.mutex
+        self.header = segment.header
         self.store = store
         self.serial = store?.layout.serial ?? 0
     }
@@ -53,22 +59,28 @@ public struct SegmentMap {
         store.base.u32(store.storage) == MapLayout.magic && store.base.u64(store.storage + 8) == serial
     }
 
+    @inline(__always) func lock() -> Bool {
+        pthread_mutex_trylock(mutex) == 0 || segment.lockForMapSlowly()
+    }
+
+    @inline(__always) func unlock() { pthread_mutex_unlock(mutex) }
+
     /// Runs a mutation under the lock, then commits the journal and bumps the generation.
     @inline(__always) private func mutate(_ body: (MapStore) -> Int32) -> Int32 {
         guard let store else { return -EOPNOTSUPP }
-        guard segment.lockForMap() else { return -EBUSY }
-        defer { segment.unlock() }
+        guard lock() else { return -EBUSY }
+        defer { unlock() }
         guard current(store) else { return -ESTALE }
         let result = body(store)
         store.journal.commit()
-        if result == 0 { segment.header.bumpGeneration() }
+        if result == 0 { header.bumpGeneration() }
         return result
     }
 
     @inline(__always) private func read<T>(_ failure: T, _ body: (MapStore) -> T) -> T {
         guard let store else { return failure }
-        guard segment.lockForMap() else { return failure }
-        defer { segment.unlock() }
+        guard lock() else { return failure }
+        defer { unlock() }
         guard current(store) else { return failure }
         return body(store)
     }
@@ -153,3 +165,7 @@ public struct SegmentMap {
         return read(0) { $0.query(flags) }
     }
 }
+
+/// Every operation takes the segment lock or only computes a pointer, so a map may be used
+/// from any thread.
+extension SegmentMap: @unchecked Sendable {}

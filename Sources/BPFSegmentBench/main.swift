@@ -20,7 +20,7 @@ func best(_ rounds: Int = 3, _ body: () -> Void) -> Double {
 }
 
 func line(_ label: String, _ value: String, _ note: String = "") {
-    print(label.padding(toLength: 44, withPad: " ", startingAt: 0) + value + (note.isEmpty ? "" : "   " + note))
+    print(label.padding(toLength: 52, withPad: " ", startingAt: 0) + value + (note.isEmpty ? "" : "   " + note))
 }
 
 func fmt(_ x: Double, _ digits: Int = 1) -> String {
@@ -64,39 +64,60 @@ line("apply (import) of the map", fmt(applySeconds * 1000) + " ms")
 line("records(includeContents:) of the map", fmt(recordsSeconds * 1000) + " ms", "(copying the same bytes as arrays: \(fmt(copySeconds * 1000)) ms)")
 
 // Hot paths through SegmentMap, against a Swift Dictionary of the same entries.
-let map = try segment.map(at: 3)
-var reference = [UInt32: UInt64](minimumCapacity: entries)
-for k in 0..<UInt32(entries) { reference[k] = UInt64(k) &* 3 }
-
 var sink: UInt64 = 0
-let lookupSeconds = best {
-    for var k in keys {
-        if let v = map.lookup(&k) { sink &+= v.load(as: UInt64.self) }
+let perOp = { (seconds: Double, count: Int) in seconds * 1e9 / Double(count) }
+
+/// ns/op of lookups and updates on `map` for `keys`, and of a Dictionary holding the same keys.
+func hotPaths(_ map: SegmentMap, _ keys: [UInt32]) -> (lookup: Double, update: Double, dictLookup: Double, dictUpdate: Double) {
+    var reference = [UInt32: UInt64](minimumCapacity: keys.count)
+    for k in keys { reference[k] = UInt64(k) &* 3 }
+    let lookup = best {
+        for var k in keys {
+            if let v = map.lookup(&k) { sink &+= v.load(as: UInt64.self) }
+        }
     }
-}
-let referenceLookupSeconds = best {
-    for k in keys { sink &+= reference[k] ?? 0 }
-}
-let updateSeconds = best {
-    for var k in keys {
-        var v = UInt64(k) &+ 1
-        sink &+= UInt64(bitPattern: Int64(map.update(&k, &v, flags: 0)))
+    let update = best {
+        for var k in keys {
+            var v = UInt64(k) &+ 1
+            sink &+= UInt64(bitPattern: Int64(map.update(&k, &v, flags: 0)))
+        }
     }
+    let dictLookup = best { for k in keys { sink &+= reference[k] ?? 0 } }
+    let dictUpdate = best { for k in keys { reference[k] = UInt64(k) &+ 1 } }
+    return (perOp(lookup, keys.count), perOp(update, keys.count), perOp(dictLookup, keys.count), perOp(dictUpdate, keys.count))
 }
-let referenceUpdateSeconds = best {
-    for k in keys { reference[k] = UInt64(k) &+ 1 }
+
+func report(_ label: String, _ r: (lookup: Double, update: Double, dictLookup: Double, dictUpdate: Double)) {
+    line("hash lookup, \(label)", fmt(r.lookup) + " ns/op",
+         "(Swift Dictionary: \(fmt(r.dictLookup)) ns/op, ratio \(fmt(r.lookup / r.dictLookup, 2)))")
+    line("hash update BPF_ANY, \(label)", fmt(r.update) + " ns/op",
+         "(Swift Dictionary: \(fmt(r.dictUpdate)) ns/op, ratio \(fmt(r.update / r.dictUpdate, 2)))")
 }
-let sequentialSeconds = best {
-    for var k in 0..<UInt32(entries) {
-        if let v = map.lookup(&k) { sink &+= v.load(as: UInt64.self) }
-    }
-}
-let perOp = { (seconds: Double) in seconds * 1e9 / Double(entries) }
-line("hash lookup, random keys", fmt(perOp(lookupSeconds)) + " ns/op",
-     "(Swift Dictionary: \(fmt(perOp(referenceLookupSeconds))) ns/op, ratio \(fmt(lookupSeconds / referenceLookupSeconds, 2)))")
-line("hash update BPF_ANY, random keys", fmt(perOp(updateSeconds)) + " ns/op",
-     "(Swift Dictionary: \(fmt(perOp(referenceUpdateSeconds))) ns/op, ratio \(fmt(updateSeconds / referenceUpdateSeconds, 2)))")
-line("hash lookup, keys in order", fmt(perOp(sequentialSeconds)) + " ns/op")
+
+let map = try segment.map(at: 3)
+report("random keys", hotPaths(map, keys))
+report("keys in order", hotPaths(map, Array(0..<UInt32(entries))))
+
+// The same operations on a map small enough to stay in cache: the CPU cost of the code path.
+let small = 10_000
+var smallContents = MapContents(keySize: 4, valueSize: 8)
+for k in 0..<UInt32(small) { smallContents.append(key: withUnsafeBytes(of: k) { Array($0) }, value: [UInt8](repeating: 0, count: 8)) }
+try segment.apply([HandlerRecord(fd: 5, handler: .map(MapHandler(name: "small", attributes: MapAttributes(mapType: 1, keySize: 4, valueSize: 8, maxEntries: UInt32(small)), contents: smallContents)))])
+let smallKeys = (0..<UInt32(small)).shuffled(using: &rng)
+report("10,000-entry map, random keys", hotPaths(try segment.map(at: 5), (0..<100).flatMap { _ in smallKeys }))
+
+// The floor for a map this size under a lock: one dependent random read in a buffer of its
+// storage's size (the lock's atomic instruction keeps successive operations from overlapping).
+let storageBytes = segment.status().usedBytes
+let buffer = UnsafeMutableRawPointer.allocate(byteCount: storageBytes, alignment: 64)
+let lines = storageBytes / 64
+var order = Array(0..<lines).shuffled(using: &rng)
+for i in 0..<lines { buffer.storeBytes(of: order[i] * 64, toByteOffset: order[i == 0 ? lines - 1 : i - 1] * 64, as: Int.self) }
+order = []
+var at = 0
+let chase = best { for _ in 0..<entries { at = buffer.load(fromByteOffset: at, as: Int.self) } }
+sink &+= UInt64(at)
+line("dependent random read in \(storageBytes >> 20) MiB", fmt(perOp(chase, entries)) + " ns/op", "(memory latency: the floor for one cache miss)")
 
 // The lock alone and a lock-free array lookup, for scale.
 let arrayRecord = HandlerRecord(fd: 4, handler: .map(MapHandler(name: "array", attributes: MapAttributes(mapType: 2, keySize: 4, valueSize: 8, maxEntries: 1024))))
@@ -108,7 +129,7 @@ let arraySeconds = best {
         if let v = array.lookup(&index) { sink &+= v.load(as: UInt64.self) }
     }
 }
-line("array lookup (lock-free)", fmt(perOp(arraySeconds)) + " ns/op")
+line("array lookup (lock-free)", fmt(perOp(arraySeconds, entries)) + " ns/op")
 var mutex = pthread_mutex_t()
 var mutexAttributes = pthread_mutexattr_t()
 pthread_mutexattr_init(&mutexAttributes)
@@ -121,7 +142,7 @@ let lockSeconds = best {
         pthread_mutex_unlock(&mutex)
     }
 }
-line("robust mutex lock+unlock alone", fmt(perOp(lockSeconds)) + " ns/op")
+line("robust mutex lock+unlock alone", fmt(perOp(lockSeconds, entries)) + " ns/op")
 let problems = segment.check()
 print(problems.isEmpty ? "check: consistent" : "check: \(problems.count) problems: \(problems.prefix(3))")
 if sink == 42 && exported == 0 { print("") } // keeps the measured work observable
