@@ -38,7 +38,7 @@ struct Journal {
         let size = 16 + roundUp(count, 8)
         // Callers bound their entries (maxEntryBytes); a full log here is a programming error
         // in the segment module, so degrade to an unjournaled write rather than trap.
-        guard used >= 0, used + size <= capacity else { return }
+        guard used >= 0, used <= capacity - size else { return }
         base.set64(entry, UInt64(target))
         base.set64(entry + 8, UInt64(count))
         (base + entry + 16).copyMemory(from: base + target, byteCount: count)

@@ -20,7 +20,8 @@ extension UnsafeMutableRawPointer {
 /// x86 keeps store order, so a release fence costs nothing at run time.
 @inline(__always) func orderStores() { atomicMemoryFence(ordering: .releasing) }
 
-@inline(__always) func roundUp(_ value: Int, _ alignment: Int) -> Int { (value + alignment - 1) & ~(alignment - 1) }
+/// Wrapping, so that a corrupt size read from the segment cannot trap; callers range-check.
+@inline(__always) func roundUp(_ value: Int, _ alignment: Int) -> Int { (value &+ alignment &- 1) & ~(alignment &- 1) }
 
 /// `base + count * stride`, or nil on overflow (sizes come from untrusted attributes).
 func checkedSize(_ parts: [(Int, Int)], plus base: Int = 0) -> Int? {

@@ -12,6 +12,7 @@ extension Segment {
     public func apply(_ records: [HandlerRecord], removing: [Int] = [], replaceExisting: Bool = false) throws -> UInt64 {
         for fd in removing + records.map(\.fd) { try checkRange(fd) }
         return try locked {
+            guard !records.isEmpty || !removing.isEmpty else { return header.generation }
             let plans = try validate(records, removing: removing, replaceExisting: replaceExisting)
             var built: [(fd: Int, payload: Int)] = []
             var storages: [Int] = []

@@ -152,7 +152,7 @@ public final class Segment: @unchecked Sendable {
 
     public func status() -> SegmentStatus {
         let read = {
-            SegmentStatus(name: self.name, sizeBytes: self.shm.size, usedBytes: self.header.heapOffset + self.header.usedBytes,
+            SegmentStatus(name: self.name, sizeBytes: self.shm.size, usedBytes: self.header.heapOffset &+ self.header.usedBytes,
                           handlerCount: self.header.handlerCount, maxHandlers: self.header.maxHandlers,
                           generation: self.generation, tableGeneration: self.tableGeneration,
                           cpuCount: self.header.cpuCount, recoveries: self.header.recoveries)

@@ -75,7 +75,7 @@ extension MapStore {
         save(buckets + bucket * 4, 4)
         buckets.set32(bucket * 4, index)
         crashPoint(.hashEntryLinked)
-        setState(MapLayout.countAt, count + 1)
+        setState(MapLayout.countAt, count &+ 1)
         return 0
     }
 
@@ -161,7 +161,7 @@ extension MapStore {
             entry(previous).set32(Self.chainAt, next)
         }
         if isLRU { lruUnlink(index) }
-        setState(MapLayout.countAt, count - 1)
+        setState(MapLayout.countAt, count &- 1)
     }
 
     // MARK: LRU

@@ -35,6 +35,8 @@ struct MapStore {
     @inline(__always) func state(_ field: Int) -> Int { base.offset(storage + field) }
     @inline(__always) func setState(_ field: Int, _ value: Int) { base.set64(storage + field, UInt64(truncatingIfNeeded: value)) }
     var count: Int { state(MapLayout.countAt) }
+    /// The count as far as it can be trusted for sizing buffers.
+    var boundedCount: Int { max(0, min(count, maxEntries)) }
 
     /// Logs the whole mutable state once per mutation: one entry instead of one per field.
     @inline(__always) func saveState() { save(storage + MapLayout.stateAt, MapLayout.stateBytes) }
