@@ -84,6 +84,10 @@ import Testing
             try segment.apply([HandlerRecord(fd: 4, handler: .map(MapHandler(name: "ku", attributes: MapAttributes(mapType: 1002, keySize: 4, valueSize: 8, maxEntries: 2))))])
             let kernelUser = try segment.map(at: 4)
             #expect(kernelUser.kind == .array && kernelUser.rawUpdate(le32(1), le64(9), flags: bpfAny) == 0 && kernelUser.rawLookup(le32(1)) == le64(9))
+            try segment.apply([HandlerRecord(fd: 5, handler: .map(MapHandler(name: "kh", attributes: MapAttributes(mapType: 1001, keySize: 4, valueSize: 8, maxEntries: 1))))])
+            let kernelUserHash = try segment.map(at: 5)
+            #expect(kernelUserHash.kind == .hash && kernelUserHash.rawUpdate(le32(7), le64(1), flags: bpfAny) == 0)
+            #expect(kernelUserHash.rawUpdate(le32(8), le64(1), flags: bpfAny) == -E2BIG)
         }
     }
 

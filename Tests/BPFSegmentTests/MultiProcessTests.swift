@@ -45,4 +45,21 @@ import Testing
             #expect(segment.check() == [])
         }
     }
+
+    /// Processes racing to open-or-create the same name all end up sharing one segment.
+    @Test func racingOpenOrCreate() throws {
+        let config = SegmentConfiguration(name: uniqueName(), sizeBytes: 2 << 20, maxHandlers: 64)
+        defer { try? Segment.remove(name: config.name) }
+        let children = (0..<4).map { n in
+            Child.start { _ in
+                guard let segment = try? Segment.openOrCreate(config) else { return 10 }
+                guard (try? segment.apply([mapRecord(3 + n, .array)])) != nil else { return 11 }
+                return 0
+            }
+        }
+        for child in children { #expect(child.wait() == 0) }
+        let segment = try Segment.open(name: config.name)
+        #expect(try segment.records(includeContents: false).map(\.fd) == [3, 4, 5, 6])
+        #expect(segment.check() == [])
+    }
 }
