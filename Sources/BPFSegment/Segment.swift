@@ -108,8 +108,9 @@ public final class Segment: @unchecked Sendable {
             defer { fclose(file) }
             var buffer = [CChar](repeating: 0, count: 256)
             if fgets(&buffer, Int32(buffer.count), file) != nil {
-                let text = String(cString: buffer).trimmingCharacters(in: " \n")
-                let highest = text.split(separator: ",").compactMap { $0.split(separator: "-").last.flatMap { Int($0) } }.max()
+                // A list of ranges such as "0-3,8-11".
+                let ranges = String(cString: buffer).split(whereSeparator: { $0 == "," || $0 == "\n" })
+                let highest = ranges.compactMap { $0.split(separator: "-").last.flatMap { Int($0) } }.max()
                 if let highest, highest >= 0, highest < 4096 { return highest + 1 }
             }
         }
@@ -207,11 +208,4 @@ public final class Segment: @unchecked Sendable {
     }
 
     func corrupt(_ detail: String) -> SegmentError { .corrupt(name: name, detail: detail) }
-}
-
-private extension String {
-    func trimmingCharacters(in set: String) -> String {
-        let unwanted = Set(set)
-        return String(drop(while: { unwanted.contains($0) }).reversed().drop(while: { unwanted.contains($0) }).reversed())
-    }
 }
