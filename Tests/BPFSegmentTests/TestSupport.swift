@@ -99,15 +99,3 @@ func now() -> Double {
     clock_gettime(CLOCK_MONOTONIC, &t)
     return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }
-
-/// Hash maps list entries in bucket order: compare them as sets of entries.
-func normalized(_ records: [HandlerRecord]) -> [HandlerRecord] {
-    records.map { record in
-        guard case .map(var map) = record.handler, let c = map.contents, c.keySize > 0 else { return record }
-        let order = (0..<c.count).sorted { c.key(at: $0).lexicographicallyPrecedes(c.key(at: $1)) }
-        var sorted = MapContents(keySize: c.keySize, valueSize: c.valueSize, valuesPerEntry: c.valuesPerEntry)
-        for i in order { sorted.append(key: c.key(at: i), value: c.value(at: i)) }
-        map.contents = sorted
-        return HandlerRecord(fd: record.fd, handler: .map(map))
-    }
-}

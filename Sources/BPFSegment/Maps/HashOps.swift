@@ -4,11 +4,14 @@ import Glibc
 /// through a pool of max_entries entries preallocated at creation, so updates never touch the
 /// allocator. Free entries come from a free list, then from the never-used tail of the pool.
 ///
+/// Live entries carry a flag, so iteration (export, get_next_key) walks the pool in order:
+/// sequential memory, and the order entries were added in when nothing was deleted.
+///
 /// LRU maps keep every entry on a recency list (head = newest). As the kernel does, a lookup
 /// only sets a "referenced" bit; eviction gives referenced entries at the tail a second chance.
 extension MapStore {
     private static let chainAt = 0, flagsAt = 4, lruPrevAt = 8, lruNextAt = 12
-    private static let referenced: UInt32 = 1
+    private static let referenced: UInt32 = 1, live: UInt32 = 2
 
     var isLRU: Bool { layout.kind == .lruHash || layout.kind == .lruPercpuHash }
     @inline(__always) var buckets: UnsafeMutableRawPointer { base + storage + layout.bucketsAt }
@@ -43,7 +46,7 @@ extension MapStore {
     @inline(__always) func hashLookup(_ key: UnsafeRawPointer, cpu: Int) -> UnsafeMutableRawPointer? {
         guard let (index, _) = find(key, bucket: bucketIndex(key)) else { return nil }
         let e = entry(index)
-        if isLRU, e.u32(Self.flagsAt) & Self.referenced == 0 { e.set32(Self.flagsAt, Self.referenced) }
+        if isLRU, e.u32(Self.flagsAt) & Self.referenced == 0 { e.set32(Self.flagsAt, Self.live | Self.referenced) }
         return e + layout.valueOffsetInEntry + cpu * layout.valueStride
     }
 
@@ -55,7 +58,7 @@ extension MapStore {
             let e = entry(index)
             save(e + layout.valueOffsetInEntry, layout.entryValueBytes)
             writeValue(e + layout.valueOffsetInEntry, value, cpu: cpu)
-            if isLRU { e.set32(Self.flagsAt, Self.referenced) }
+            if isLRU { e.set32(Self.flagsAt, Self.live | Self.referenced) }
             return 0
         }
         guard flags != Self.exist else { return -ENOENT }
@@ -69,7 +72,7 @@ extension MapStore {
         }
         writeValue(e + layout.valueOffsetInEntry, value, cpu: cpu)
         e.set32(Self.chainAt, buckets.u32(bucket * 4))
-        e.set32(Self.flagsAt, 0)
+        e.set32(Self.flagsAt, Self.live)
         if isLRU { lruPushFront(index) }
         orderStores()
         save(buckets + bucket * 4, 4)
@@ -88,41 +91,25 @@ extension MapStore {
         return 0
     }
 
+    /// Pool order; an absent (or nil) key starts from the first entry.
     func hashNextKey(after key: UnsafeRawPointer?, into out: UnsafeMutableRawPointer) -> Int32 {
-        var startBucket = 0
-        if let key {
-            let bucket = bucketIndex(key)
-            if let (index, _) = find(key, bucket: bucket) {
-                let next = entry(index).u32(Self.chainAt)
-                if next != 0, Int(next) <= maxEntries {
-                    out.copyMemory(from: entry(next) + layout.keyOffsetInEntry, byteCount: keySize)
-                    return 0
-                }
-                startBucket = bucket + 1
-            }
-        }
-        for bucket in startBucket..<max(startBucket, layout.bucketCount) {
-            let index = buckets.u32(bucket * 4)
-            if index != 0, Int(index) <= maxEntries {
-                out.copyMemory(from: entry(index) + layout.keyOffsetInEntry, byteCount: keySize)
-                return 0
-            }
+        var start: UInt32 = 1
+        if let key, let (index, _) = find(key, bucket: bucketIndex(key)) { start = index + 1 }
+        for index in start..<max(start, usedEnd) where isLive(index) {
+            out.copyMemory(from: entry(index) + layout.keyOffsetInEntry, byteCount: keySize)
+            return 0
         }
         return -ENOENT
     }
 
-    /// Every live entry, bucket by bucket: what contents() and check() walk.
+    /// Every live entry in pool order: what contents() walks.
     func forEachEntry(_ body: (UInt32) -> Void) {
-        var steps = 0
-        for bucket in 0..<layout.bucketCount {
-            var index = buckets.u32(bucket * 4)
-            while index != 0, Int(index) <= maxEntries, steps <= maxEntries {
-                body(index)
-                index = entry(index).u32(Self.chainAt)
-                steps += 1
-            }
-        }
+        for index in 1..<usedEnd where isLive(index) { body(index) }
     }
+
+    /// One past the last entry ever handed out.
+    private var usedEnd: UInt32 { UInt32(max(1, min(state(MapLayout.nextUnusedAt), maxEntries + 1))) }
+    @inline(__always) func isLive(_ index: UInt32) -> Bool { entry(index).u32(Self.flagsAt) & Self.live != 0 }
 
     // MARK: Pool
 
@@ -146,6 +133,7 @@ extension MapStore {
     private func releaseEntry(_ index: UInt32) {
         let e = entry(index)
         save(e, layout.keyOffsetInEntry)
+        e.set32(Self.flagsAt, 0)
         e.set32(Self.chainAt, UInt32(truncatingIfNeeded: state(MapLayout.headAt)))
         setState(MapLayout.headAt, Int(index))
     }
@@ -173,7 +161,7 @@ extension MapStore {
               entry(victim).u32(Self.flagsAt) & Self.referenced != 0 {
             lruUnlink(victim)
             save(entry(victim) + Self.flagsAt, 4)
-            entry(victim).set32(Self.flagsAt, 0)
+            entry(victim).set32(Self.flagsAt, Self.live)
             lruPushFront(victim)
             victim = UInt32(truncatingIfNeeded: state(MapLayout.lruTailAt))
             chances += 1
