@@ -11,8 +11,10 @@ public struct SegmentMap {
     public let kind: MapKind?
     public let keySize: Int
     public let valueSize: Int
-    /// Values per entry for per-CPU maps (the segment's possible CPUs), else 1.
+    /// The segment's CPU count (possible CPUs, fixed at creation): valid `cpu` arguments.
     public let cpuCount: Int
+    /// Values per entry, as `MapContents` counts them: `cpuCount` for per-CPU maps, else 1.
+    public let valuesPerEntry: Int
 
     /// Keeps the mapping alive; the hot path uses the plain copies below, so that it does
     /// no reference counting (an atomic instruction per use).
@@ -28,7 +30,8 @@ public struct SegmentMap {
         self.kind = attributes.kind
         self.keySize = Int(attributes.keySize)
         self.valueSize = Int(attributes.valueSize)
-        self.cpuCount = store?.layout.cpus ?? 1
+        self.cpuCount = segment.header.cpuCount
+        self.valuesPerEntry = store?.layout.cpus ?? 1
         self.segment = segment
         self.mutex = segment.mutex.mutex
         self.header = segment.header
@@ -37,9 +40,7 @@ public struct SegmentMap {
     }
 
     /// The bytes one userspace value holds: every CPU's value, packed, for per-CPU maps.
-    public var userValueSize: Int { valueSize * cpuCount }
-    /// Values per entry, as `MapContents` counts them (= `cpuCount`).
-    public var valuesPerEntry: Int { cpuCount }
+    public var userValueSize: Int { valueSize * valuesPerEntry }
 
     /// Entries held: hash and queue/stack entries, every index of an array, occupied
     /// prog_array slots, submitted ringbuf records not yet consumed; 0 for maps without data.
@@ -49,7 +50,7 @@ public struct SegmentMap {
             case .array, .percpuArray: store.maxEntries
             case .progArray: (0..<store.maxEntries).count { store.arraySlot($0).u32(0) != MapStore.emptyProgramSlot }
             case .ringbuf: store.readRecords(limit: .max, consume: false).count
-            default: store.count
+            default: store.boundedCount
             }
         }
     }

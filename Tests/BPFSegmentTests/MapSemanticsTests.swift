@@ -65,6 +65,7 @@ import Testing
         try withSegment { segment in
             try segment.apply([mapRecord(3, .array, max: 4)])
             let map = try segment.map(at: 3)
+            #expect(map.valuesPerEntry == 1 && map.userValueSize == 8 && map.cpuCount == segment.status().cpuCount)
             #expect(map.rawLookup(le32(2)) == le64(0), "every index exists from the start")
             #expect(map.rawLookup(le32(4)) == nil)
             #expect(map.rawUpdate(le32(2), le64(5), flags: bpfAny) == 0)
@@ -97,7 +98,7 @@ import Testing
             for fd in [3, 4] {
                 let map = try segment.map(at: fd)
                 let cpus = map.cpuCount
-                #expect(cpus == segment.status().cpuCount && cpus >= 1)
+                #expect(cpus == segment.status().cpuCount && cpus >= 1 && map.valuesPerEntry == cpus)
                 let all = (0..<cpus).flatMap { le32(UInt32(100 + $0)) }
                 #expect(map.rawUpdate(le32(1), all, flags: bpfAny) == 0)
                 for cpu in 0..<cpus { #expect(map.rawLookup(le32(1), cpu: cpu) == le32(UInt32(100 + cpu))) }
