@@ -76,6 +76,14 @@ import Testing
             #expect(problems.contains { $0.contains("fd 4") && $0.contains("refers to fd 5") })
             segment.table.setSlot(5, perfEvent)
             #expect(segment.check() == [])
+            // A free list that leads into a used block.
+            let head = Header.freeListsAt + 8 * (Header.freeListCount - 1)
+            let saved = segment.base.u64(head)
+            segment.base.set64(head, UInt64(segment.table.slot(3) - Allocator.headerBytes))
+            problems = segment.check()
+            #expect(problems.contains { $0.contains("free list 63") && $0.contains("not a free block") }, "\(problems)")
+            segment.base.set64(head, saved)
+            #expect(segment.check() == [])
             // A block size that breaks the heap's tiling.
             segment.base.set64(segment.header.heapOffset, 24)
             problems = segment.check()
