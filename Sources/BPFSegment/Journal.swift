@@ -41,7 +41,7 @@ struct Journal {
         guard used >= 0, used <= capacity - size else { return }
         base.set64(entry, UInt64(target))
         base.set64(entry + 8, UInt64(count))
-        (base + entry + 16).copyMemory(from: base + target, byteCount: count)
+        copyBytes(base + entry + 16, base + target, count)
         length.pointee.store(UInt64(used + size), ordering: .releasing)
     }
 

@@ -66,7 +66,7 @@ extension MapStore {
         guard let index = takeFreeEntry() ?? (isLRU ? evict() : nil) else { return -E2BIG }
         // The entry is unreachable until the bucket store below (or saved when reused).
         let e = entry(index)
-        (e + layout.keyOffsetInEntry).copyMemory(from: key, byteCount: keySize)
+        copyBytes(e + layout.keyOffsetInEntry, key, keySize)
         if cpu != nil, layout.cpus > 1 {
             (e + layout.valueOffsetInEntry).initializeMemory(as: UInt8.self, repeating: 0, count: layout.entryValueBytes)
         }
