@@ -1,5 +1,11 @@
 import BPFModel
 
+/// Why attributes admit no storage, in words for the user.
+struct LayoutProblem: Error {
+    let text: String
+    init(_ text: String) { self.text = text }
+}
+
 /// Where a map's data lives inside its storage block, fixed when the map is created.
 ///
 /// Storage block: magic (u32), linux type (u32), serial (u64), key size, value size,
@@ -7,11 +13,6 @@ import BPFModel
 /// buckets offset, entries offset, total bytes (u64 each); at 128 the mutable state
 /// (count, free head / queue head, next unused entry, LRU head, LRU tail, ringbuf consumer and
 /// producer positions); data from 256.
-struct LayoutProblem: Error {
-    let text: String
-    init(_ text: String) { self.text = text }
-}
-
 struct MapLayout: Equatable {
     static let magic: UInt32 = 0x4450_414D // "MAPD"
     static let stateAt = 128, stateBytes = 56, dataAt = 256
