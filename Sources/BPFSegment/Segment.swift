@@ -97,6 +97,10 @@ public final class Segment: @unchecked Sendable {
         return try open(name: configuration.name)
     }
 
+    /// False once the segment was removed (or replaced by a new one of the same name): a
+    /// long-running user such as an agent should then let go of it. Costs a system call.
+    public var isLinked: Bool { shm.isLinked }
+
     /// Unlinks the segment; processes that have it mapped keep their mapping.
     public static func remove(name: String) throws {
         try SharedMemory.unlink(name: name)

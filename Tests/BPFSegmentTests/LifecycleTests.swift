@@ -26,8 +26,13 @@ import Testing
         #expect(stat("/dev/shm/\(config.name)", &info) == 0)
         #expect(info.st_mode & 0o777 == 0o600)
 
+        #expect(created.isLinked && opened.isLinked)
         try Segment.remove(name: config.name)
+        #expect(!created.isLinked && !opened.isLinked)
         #expect(throws: SegmentError.missing(name: config.name)) { try Segment.open(name: config.name) }
+        let successor = try Segment.create(config)
+        #expect(successor.isLinked && !opened.isLinked, "a new segment of the same name is another object")
+        try Segment.remove(name: config.name)
         #expect(throws: SegmentError.missing(name: config.name)) { try Segment.remove(name: config.name) }
         // A process that still maps a removed segment keeps working.
         #expect(try opened.handler(at: 3)?.kind == .map)
