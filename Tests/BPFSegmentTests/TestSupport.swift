@@ -3,6 +3,10 @@ import BPFModel
 import Glibc
 import Testing
 
+/// Every suite of this module runs one test at a time: several tests fork, and a fork while
+/// other test threads run could copy a lock one of them holds into the child.
+@Suite(.serialized) struct SegmentTests {}
+
 /// A segment name no other test run uses.
 func uniqueName() -> String { "bpftimetool_test_\(getpid())_\(UInt32.random(in: 0...UInt32.max))" }
 
@@ -31,6 +35,7 @@ extension SegmentMap {
         key.withUnsafeBytes { k in value.withUnsafeBytes { v in update(k.baseAddress!, v.baseAddress!, flags: flags, cpu: cpu) } }
     }
     func rawDelete(_ key: [UInt8]) -> Int32 { key.withUnsafeBytes { delete($0.baseAddress!) } }
+    func rawPush(_ value: [UInt8], flags: UInt64) -> Int32 { value.withUnsafeBytes { push($0.baseAddress!, flags: flags) } }
     func rawLookup(_ key: [UInt8], cpu: Int = 0) -> [UInt8]? {
         key.withUnsafeBytes { k in
             lookup(k.baseAddress!, cpu: cpu).map { Array(UnsafeRawBufferPointer(start: $0, count: valueSize)) }
