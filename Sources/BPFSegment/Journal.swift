@@ -43,6 +43,7 @@ struct Journal {
         base.set64(entry + 8, UInt64(count))
         copyBytes(base + entry + 16, base + target, count)
         length.pointee.store(UInt64(used + size), ordering: .releasing)
+        orderStores() // the write this entry undoes must not move above it
     }
 
     @inline(__always) func save64(_ target: Int) { save(target, 8) }

@@ -28,9 +28,9 @@ extension UnsafeMutableRawPointer {
     }
 }
 
-/// Keeps the compiler from moving stores across a point that crash recovery relies on:
-/// x86 keeps store order, so a release fence costs nothing at run time.
-@inline(__always) func orderStores() { atomicMemoryFence(ordering: .releasing) }
+/// Keeps the compiler from moving memory accesses across a point that crash recovery relies
+/// on, in either direction: x86 keeps store order, so this costs nothing at run time.
+@inline(__always) func orderStores() { atomicMemoryFence(ordering: .acquiringAndReleasing) }
 
 /// Wrapping, so that a corrupt size read from the segment cannot trap; callers range-check.
 @inline(__always) func roundUp(_ value: Int, _ alignment: Int) -> Int { (value &+ alignment &- 1) & ~(alignment &- 1) }
