@@ -49,6 +49,8 @@ let package = Package(
             "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFLogging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Release-build figures for Scripts/bench-segment.sh.
+        .executableTarget(name: "BPFSegmentBench", dependencies: ["BPFModel", "BPFSegment"], swiftSettings: hotPath),
         .testTarget(name: "BPFModelTests", dependencies: ["BPFModel"]),
         .testTarget(name: "BPFSegmentTests", dependencies: ["BPFSegment"]),
         .testTarget(name: "BPFInterchangeTests", dependencies: ["BPFInterchange"]),
