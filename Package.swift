@@ -43,7 +43,7 @@ let package = Package(
         // Embeds migrations/*.sql into BPFSnapshots at build time, so a copied binary carries its schema.
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["MigrationEmbedder"]),
         .executableTarget(name: "MigrationEmbedder"),
-        // Figures for Scripts/bench-snap.sh.
+        // Figures for Scripts/bench-snap.sh; also the second process of the BPFSnapshots concurrency tests.
         .executableTarget(name: "BPFSnapshotsBench", dependencies: ["BPFModel", "BPFSnapshots"]),
         // Programs of a segment run on the VM, with helpers backed by the segment's maps.
         .target(name: "BPFRuntime", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFLogging"], swiftSettings: hotPath),
@@ -53,6 +53,8 @@ let package = Package(
             "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFLogging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Release-build figures for Scripts/bench-segment.sh.
+        .executableTarget(name: "BPFSegmentBench", dependencies: ["BPFModel", "BPFSegment"], swiftSettings: hotPath),
         // Runs the segment's programs at the hooks of the process it is linked into.
         .target(name: "BPFAgent", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFRuntime", "BPFLogging"], swiftSettings: hotPath),
         // The agent's C ABI (@_cdecl functions declared by include/bpftime_agent.h).

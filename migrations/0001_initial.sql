@@ -56,6 +56,14 @@ CREATE TABLE map_content_chunks (
 ) WITHOUT ROWID;
 CREATE INDEX map_content_chunks_by_chunk ON map_content_chunks(chunk);
 
+-- Maps' contents as the segment listed them, unsorted: saving a map listed exactly as before
+-- finds its contents here without sorting and chunking it again.
+CREATE TABLE map_content_sources (
+    hash    BLOB    PRIMARY KEY,                -- fingerprint of sizes, keys and values as listed
+    content INTEGER NOT NULL REFERENCES map_contents(id) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX map_content_sources_by_content ON map_content_sources(content);
+
 -- A handler's whole state (kind, name, attributes, content), stored once per distinct state so
 -- that saving an unchanged segment costs one small row per fd.
 CREATE TABLE handler_states (

@@ -64,7 +64,7 @@ struct Allocator {
     func free(_ payload: Int) {
         var block = payload - Self.headerBytes
         guard isBlock(block), tag(block) == Self.usedTag else { return }
-        header.usedBytes -= size(block)
+        header.usedBytes = header.usedBytes &- size(block)
         base.set32(block + Self.tagAt, Self.freeTag)
         orderStores()
         let next = block + size(block)
@@ -73,8 +73,8 @@ struct Allocator {
             setSize(block, size(block) + size(next))
         }
         let previousSize = Int(truncatingIfNeeded: base.u64(block + Self.prevSizeAt))
-        let previous = block - previousSize
-        if previousSize > 0, isBlock(previous), tag(previous) == Self.freeTag, previous + size(previous) == block {
+        let previous = previousSize > 0 && previousSize <= block - heapStart ? block - previousSize : 0
+        if isBlock(previous), tag(previous) == Self.freeTag, previous + size(previous) == block {
             unlink(previous)
             setSize(previous, size(previous) + size(block))
             block = previous
@@ -119,7 +119,7 @@ struct Allocator {
             insert(rest)
         }
         base.set32(block + Self.tagAt, Self.usedTag)
-        header.usedBytes += size(block)
+        header.usedBytes = header.usedBytes &+ size(block)
     }
 
     private func insert(_ block: Int) {

@@ -38,11 +38,12 @@ struct Journal {
         let size = 16 + roundUp(count, 8)
         // Callers bound their entries (maxEntryBytes); a full log here is a programming error
         // in the segment module, so degrade to an unjournaled write rather than trap.
-        guard used >= 0, used + size <= capacity else { return }
+        guard used >= 0, used <= capacity - size else { return }
         base.set64(entry, UInt64(target))
         base.set64(entry + 8, UInt64(count))
-        (base + entry + 16).copyMemory(from: base + target, byteCount: count)
+        copyBytes(base + entry + 16, base + target, count)
         length.pointee.store(UInt64(used + size), ordering: .releasing)
+        orderStores() // the write this entry undoes must not move above it
     }
 
     @inline(__always) func save64(_ target: Int) { save(target, 8) }

@@ -16,11 +16,24 @@ extension UnsafeMutableRawPointer {
     }
 }
 
-/// Keeps the compiler from moving stores across a point that crash recovery relies on:
-/// x86 keeps store order, so a release fence costs nothing at run time.
-@inline(__always) func orderStores() { atomicMemoryFence(ordering: .releasing) }
+/// A copy that avoids a memmove call for the small sizes keys and values usually have.
+@inline(__always) func copyBytes(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, _ count: Int) {
+    switch count {
+    case 4: destination.storeBytes(of: source.loadUnaligned(as: UInt32.self), as: UInt32.self)
+    case 8: destination.storeBytes(of: source.loadUnaligned(as: UInt64.self), as: UInt64.self)
+    case 16:
+        destination.storeBytes(of: source.loadUnaligned(as: UInt64.self), as: UInt64.self)
+        destination.storeBytes(of: source.loadUnaligned(fromByteOffset: 8, as: UInt64.self), toByteOffset: 8, as: UInt64.self)
+    default: destination.copyMemory(from: source, byteCount: count)
+    }
+}
 
-@inline(__always) func roundUp(_ value: Int, _ alignment: Int) -> Int { (value + alignment - 1) & ~(alignment - 1) }
+/// Keeps the compiler from moving memory accesses across a point that crash recovery relies
+/// on, in either direction: x86 keeps store order, so this costs nothing at run time.
+@inline(__always) func orderStores() { atomicMemoryFence(ordering: .acquiringAndReleasing) }
+
+/// Wrapping, so that a corrupt size read from the segment cannot trap; callers range-check.
+@inline(__always) func roundUp(_ value: Int, _ alignment: Int) -> Int { (value &+ alignment &- 1) & ~(alignment &- 1) }
 
 /// `base + count * stride`, or nil on overflow (sizes come from untrusted attributes).
 func checkedSize(_ parts: [(Int, Int)], plus base: Int = 0) -> Int? {

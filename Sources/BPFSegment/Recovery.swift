@@ -20,7 +20,7 @@ extension Segment {
         let rebuilt: String?
         do { try allocator.rebuild(keeping: reachable); rebuilt = nil } catch { rebuilt = error.text }
         header.handlerCount = table.occupied().count
-        header.recoveries += 1
+        header.recoveries &+= 1
         header.bumpTableGeneration()
         mutex.markConsistent()
         var message = "segment \(name): a process died holding the lock; undid \(undone) journaled write(s)"

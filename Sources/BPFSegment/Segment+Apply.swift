@@ -12,6 +12,7 @@ extension Segment {
     public func apply(_ records: [HandlerRecord], removing: [Int] = [], replaceExisting: Bool = false) throws -> UInt64 {
         for fd in removing + records.map(\.fd) { try checkRange(fd) }
         return try locked {
+            guard !records.isEmpty || !removing.isEmpty else { return header.generation }
             let plans = try validate(records, removing: removing, replaceExisting: replaceExisting)
             var built: [(fd: Int, payload: Int)] = []
             var storages: [Int] = []
@@ -22,11 +23,14 @@ extension Segment {
                         storage = try buildMap(plan.record.fd, layout, plan.contents)
                         storages.append(storage)
                     }
-                    guard let payload = table.writeRecord(fd: plan.record.fd, plan.stored, storage: storage) else { throw full(plan.record) }
+                    guard let payload = table.writeRecord(fd: plan.record.fd, plan.stored, storage: storage) else {
+                        throw full(HandlerTable.recordHeaderBytes + HandlerCodec.encode(plan.stored).count)
+                    }
                     built.append((plan.record.fd, payload))
                 }
+                crashPoint(.applyBuilt)
                 let changes = removing.map { (fd: $0, payload: 0) } + built
-                guard let intent = writeIntent(changes) else { throw full(nil) }
+                guard let intent = writeIntent(changes) else { throw full(8 + changes.count * 16) }
                 commit(changes, intent: intent)
             } catch {
                 for payload in built.map(\.payload) + storages { allocator.free(payload) }
@@ -118,9 +122,7 @@ extension Segment {
     }
 
     private func buildMap(_ fd: Int, _ planned: MapLayout, _ contents: MapContents?) throws -> Int {
-        guard let storage = allocator.allocate(planned.totalBytes) else {
-            throw SegmentError.full(name: name, neededBytes: planned.totalBytes, freeBytes: allocator.freeBytes)
-        }
+        guard let storage = allocator.allocate(planned.totalBytes) else { throw full(planned.totalBytes) }
         var layout = planned
         layout.storage = storage
         layout.serial = header.nextMapSerial()
@@ -132,8 +134,9 @@ extension Segment {
         return storage
     }
 
-    private func full(_ record: HandlerRecord?) -> SegmentError {
-        .full(name: name, neededBytes: record.map { HandlerCodec.encode($0.handler).count } ?? 64, freeBytes: allocator.freeBytes)
+    /// The heap has `freeBytes` left, but not in one piece of `bytes`.
+    private func full(_ bytes: Int) -> SegmentError {
+        .full(name: name, neededBytes: Allocator.blockSize(forPayload: bytes) ?? bytes, freeBytes: allocator.freeBytes)
     }
 
     /// Publishes the intent, switches the slots, then frees what the old slots held.
@@ -142,7 +145,10 @@ extension Segment {
         orderStores()
         header.intent = intent
         orderStores()
-        for change in changes { table.setSlot(change.fd, change.payload) }
+        for change in changes {
+            table.setSlot(change.fd, change.payload)
+            crashPoint(.applySwitching)
+        }
         header.handlerCount = table.occupied().count
         orderStores()
         header.intent = 0

@@ -97,6 +97,10 @@ public final class Segment: @unchecked Sendable {
         return try open(name: configuration.name)
     }
 
+    /// False once the segment was removed (or replaced by a new one of the same name): a
+    /// long-running user such as an agent should then let go of it. Costs a system call.
+    public var isLinked: Bool { shm.isLinked }
+
     /// Unlinks the segment; processes that have it mapped keep their mapping.
     public static func remove(name: String) throws {
         try SharedMemory.unlink(name: name)
@@ -108,8 +112,9 @@ public final class Segment: @unchecked Sendable {
             defer { fclose(file) }
             var buffer = [CChar](repeating: 0, count: 256)
             if fgets(&buffer, Int32(buffer.count), file) != nil {
-                let text = String(cString: buffer).trimmingCharacters(in: " \n")
-                let highest = text.split(separator: ",").compactMap { $0.split(separator: "-").last.flatMap { Int($0) } }.max()
+                // A list of ranges such as "0-3,8-11".
+                let ranges = String(cString: buffer).split(whereSeparator: { $0 == "," || $0 == "\n" })
+                let highest = ranges.compactMap { $0.split(separator: "-").last.flatMap { Int($0) } }.max()
                 if let highest, highest >= 0, highest < 4096 { return highest + 1 }
             }
         }
@@ -131,8 +136,9 @@ public final class Segment: @unchecked Sendable {
         return try body()
     }
 
-    /// The hot-path form for map operations: false when the lock cannot be had.
-    @inline(__always) func lockForMap() -> Bool {
+    /// The map operations' slow path, after a failed try-lock: false when the lock cannot
+    /// be had.
+    @inline(never) func lockForMapSlowly() -> Bool {
         switch mutex.lock() {
         case .acquired: return true
         case .acquiredFromDeadOwner:
@@ -141,8 +147,6 @@ public final class Segment: @unchecked Sendable {
         case .timedOut, .unrecoverable, .failed: return false
         }
     }
-
-    @inline(__always) func unlock() { mutex.unlock() }
 
     // MARK: Reading
 
@@ -153,7 +157,7 @@ public final class Segment: @unchecked Sendable {
 
     public func status() -> SegmentStatus {
         let read = {
-            SegmentStatus(name: self.name, sizeBytes: self.shm.size, usedBytes: self.header.heapOffset + self.header.usedBytes,
+            SegmentStatus(name: self.name, sizeBytes: self.shm.size, usedBytes: self.header.heapOffset &+ self.header.usedBytes,
                           handlerCount: self.header.handlerCount, maxHandlers: self.header.maxHandlers,
                           generation: self.generation, tableGeneration: self.tableGeneration,
                           cpuCount: self.header.cpuCount, recoveries: self.header.recoveries)
@@ -208,11 +212,4 @@ public final class Segment: @unchecked Sendable {
     }
 
     func corrupt(_ detail: String) -> SegmentError { .corrupt(name: name, detail: detail) }
-}
-
-private extension String {
-    func trimmingCharacters(in set: String) -> String {
-        let unwanted = Set(set)
-        return String(drop(while: { unwanted.contains($0) }).reversed().drop(while: { unwanted.contains($0) }).reversed())
-    }
 }

@@ -100,7 +100,7 @@ extension SegmentMap {
         guard let records = withLockedStore({ store -> [[UInt8]] in
             let records = store.readRecords(limit: limit, consume: consume)
             store.journal.commit()
-            if consume, !records.isEmpty { segment.header.bumpGeneration() }
+            if consume, !records.isEmpty { header.bumpGeneration() }
             return records
         }) else { throw SegmentError.stale(fd: fd) }
         return records
@@ -108,8 +108,8 @@ extension SegmentMap {
 
     /// nil when the lock cannot be had or the map is gone.
     private func withLockedStore<T>(_ body: (MapStore) -> T) -> T? {
-        guard let store, segment.lockForMap() else { return nil }
-        defer { segment.unlock() }
+        guard let store, lock() else { return nil }
+        defer { unlock() }
         return current(store) ? body(store) : nil
     }
 }

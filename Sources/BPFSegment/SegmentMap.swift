@@ -11,10 +11,16 @@ public struct SegmentMap {
     public let kind: MapKind?
     public let keySize: Int
     public let valueSize: Int
-    /// Values per entry for per-CPU maps (the segment's possible CPUs), else 1.
+    /// The segment's CPU count (possible CPUs, fixed at creation): valid `cpu` arguments.
     public let cpuCount: Int
+    /// Values per entry, as `MapContents` counts them: `cpuCount` for per-CPU maps, else 1.
+    public let valuesPerEntry: Int
 
+    /// Keeps the mapping alive; the hot path uses the plain copies below, so that it does
+    /// no reference counting (an atomic instruction per use).
     let segment: Segment
+    let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    let header: Header
     let store: MapStore?
     let serial: UInt64
 
@@ -24,36 +30,58 @@ public struct SegmentMap {
         self.kind = attributes.kind
         self.keySize = Int(attributes.keySize)
         self.valueSize = Int(attributes.valueSize)
-        self.cpuCount = store?.layout.cpus ?? 1
+        self.cpuCount = segment.header.cpuCount
+        self.valuesPerEntry = store?.layout.cpus ?? 1
         self.segment = segment
+        self.mutex = segment.mutex.mutex
+        self.header = segment.header
         self.store = store
         self.serial = store?.layout.serial ?? 0
     }
 
     /// The bytes one userspace value holds: every CPU's value, packed, for per-CPU maps.
-    public var userValueSize: Int { valueSize * cpuCount }
+    public var userValueSize: Int { valueSize * valuesPerEntry }
+
+    /// Entries held: hash and queue/stack entries, every index of an array, occupied
+    /// prog_array slots, submitted ringbuf records not yet consumed; 0 for maps without data.
+    public var count: Int {
+        read(0) { store in
+            switch store.layout.kind {
+            case .array, .percpuArray: store.maxEntries
+            case .progArray: (0..<store.maxEntries).count { store.arraySlot($0).u32(0) != MapStore.emptyProgramSlot }
+            case .ringbuf: store.readRecords(limit: .max, consume: false).count
+            default: store.boundedCount
+            }
+        }
+    }
 
     /// False once the map was removed or replaced: its storage no longer carries our serial.
     @inline(__always) func current(_ store: MapStore) -> Bool {
         store.base.u32(store.storage) == MapLayout.magic && store.base.u64(store.storage + 8) == serial
     }
 
+    @inline(__always) func lock() -> Bool {
+        pthread_mutex_trylock(mutex) == 0 || segment.lockForMapSlowly()
+    }
+
+    @inline(__always) func unlock() { pthread_mutex_unlock(mutex) }
+
     /// Runs a mutation under the lock, then commits the journal and bumps the generation.
     @inline(__always) private func mutate(_ body: (MapStore) -> Int32) -> Int32 {
         guard let store else { return -EOPNOTSUPP }
-        guard segment.lockForMap() else { return -EBUSY }
-        defer { segment.unlock() }
+        guard lock() else { return -EBUSY }
+        defer { unlock() }
         guard current(store) else { return -ESTALE }
         let result = body(store)
         store.journal.commit()
-        if result == 0 { segment.header.bumpGeneration() }
+        if result == 0 { header.bumpGeneration() }
         return result
     }
 
     @inline(__always) private func read<T>(_ failure: T, _ body: (MapStore) -> T) -> T {
         guard let store else { return failure }
-        guard segment.lockForMap() else { return failure }
-        defer { segment.unlock() }
+        guard lock() else { return failure }
+        defer { unlock() }
         guard current(store) else { return failure }
         return body(store)
     }
@@ -138,3 +166,7 @@ public struct SegmentMap {
         return read(0) { $0.query(flags) }
     }
 }
+
+/// Every operation takes the segment lock or only computes a pointer, so a map may be used
+/// from any thread.
+extension SegmentMap: @unchecked Sendable {}

@@ -5,11 +5,24 @@ final class SharedMemory: @unchecked Sendable {
     let name: String
     let base: UnsafeMutableRawPointer
     let size: Int
+    /// Which object this is, to tell whether the name still refers to it.
+    private let identity: (dev_t, ino_t)
 
-    private init(name: String, base: UnsafeMutableRawPointer, size: Int) {
+    private init(name: String, base: UnsafeMutableRawPointer, size: Int, identity: (dev_t, ino_t)) {
         self.name = name
         self.base = base
         self.size = size
+        self.identity = identity
+    }
+
+    /// False once the name was unlinked (or now names another object): this mapping is
+    /// then an orphan that no new process will see.
+    var isLinked: Bool {
+        let fd = shm_open("/" + name, O_RDONLY, 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var info = stat()
+        return fstat(fd, &info) == 0 && info.st_dev == identity.0 && info.st_ino == identity.1
     }
 
     deinit { munmap(base, size) }
@@ -51,9 +64,11 @@ final class SharedMemory: @unchecked Sendable {
     }
 
     private static func map(fd: Int32, name: String, size: Int) throws -> SharedMemory {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw error(errno, name: name, operation: "fstat") }
         let pointer = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
         guard let pointer, pointer != MAP_FAILED else { throw error(errno, name: name, operation: "mmap") }
-        return SharedMemory(name: name, base: pointer, size: size)
+        return SharedMemory(name: name, base: pointer, size: size, identity: (info.st_dev, info.st_ino))
     }
 
     private static func error(_ code: Int32, name: String, operation: String) -> SegmentError {

@@ -10,10 +10,10 @@ struct MapChunks {
     static let averageEntries = 1024
     static let maximumEntries = 8 * averageEntries
 
+    /// `count` entries from entry `start` of `entries`, stored under `hash`.
     struct Chunk {
         var hash: [UInt8]
-        /// Entries back to back: `storedKeySize` key bytes then `stride` value bytes each.
-        var entries: [UInt8]
+        var start: Int
         var count: Int
     }
 
@@ -24,6 +24,9 @@ struct MapChunks {
     /// Key bytes as stored: sequence maps get their 4-byte big-endian position as key.
     var storedKeySize: Int
     var stride: Int
+    var entrySize: Int { storedKeySize + stride }
+    /// Every entry in canonical order, back to back: stored key bytes, then value bytes.
+    var entries: [UInt8] = []
     var chunks: [Chunk] = []
     var hash: [UInt8] = []
 
@@ -34,32 +37,34 @@ struct MapChunks {
         stride = contents.entryStride
         storedKeySize = keySize == 0 ? 4 : keySize
         count = try Self.validate(contents, fd: fd)
+        entries = Self.canonicalEntries(contents, count: count, storedKeySize: storedKeySize)
 
-        let order = keySize == 0 ? Array(0..<count) : Self.sortedOrder(contents, count: count)
-        try Self.checkUnique(contents, order, fd: fd)
-        var current = Chunk(hash: [], entries: [], count: 0)
-        current.entries.reserveCapacity(Self.averageEntries * 2 * (storedKeySize + stride))
-        contents.keys.withUnsafeBytes { keys in
-            contents.values.withUnsafeBytes { values in
-                for index in order {
-                    let key: UnsafeRawBufferPointer
-                    var position = UInt32(truncatingIfNeeded: index).bigEndian
-                    if keySize == 0 {
-                        key = withUnsafeBytes(of: &position) { UnsafeRawBufferPointer($0) }
-                        current.entries.append(contentsOf: key)
-                    } else {
-                        key = UnsafeRawBufferPointer(rebasing: keys[index * keySize ..< (index + 1) * keySize])
-                        current.entries.append(contentsOf: key)
-                    }
-                    current.entries.append(contentsOf: UnsafeRawBufferPointer(rebasing: values[index * stride ..< (index + 1) * stride]))
-                    current.count += 1
-                    if current.count >= Self.maximumEntries || Self.isBoundary(key) {
-                        finish(&current)
-                    }
+        let (entrySize, storedKeySize, stride) = (self.entrySize, self.storedKeySize, self.stride)
+        var ranges: [(start: Int, count: Int)] = []
+        try entries.withUnsafeBytes { all in
+            var start = 0
+            for n in 0..<count {
+                let key = UnsafeRawBufferPointer(rebasing: all[n * entrySize ..< n * entrySize + storedKeySize])
+                if n > 0, let base = all.baseAddress, memcmp(base + n * entrySize, base + (n - 1) * entrySize, storedKeySize) == 0 {
+                    throw SnapshotError.invalidRecord(fd: fd, reason: "duplicate map key \(Hex.encode(key))")
+                }
+                if n + 1 - start >= Self.maximumEntries || Self.isBoundary(key) || n == count - 1 {
+                    ranges.append((start, n + 1 - start))
+                    start = n + 1
                 }
             }
         }
-        if current.count > 0 { finish(&current) }
+        let entries = self.entries
+        let hashes = SHA256.concurrently(ranges.count) { i in
+            entries.withUnsafeBytes { all in
+                var h = SHA256()
+                h.update(littleEndian: UInt32(storedKeySize))
+                h.update(littleEndian: UInt32(stride))
+                h.update(UnsafeRawBufferPointer(rebasing: all[ranges[i].start * entrySize ..< (ranges[i].start + ranges[i].count) * entrySize]))
+                return h.finalize()
+            }
+        }
+        chunks = zip(ranges, hashes).map { Chunk(hash: $1, start: $0.start, count: $0.count) }
 
         var h = SHA256()
         for size in [keySize, valueSize, valuesPerEntry, count] { h.update(littleEndian: UInt64(size)) }
@@ -67,15 +72,28 @@ struct MapChunks {
         hash = h.finalize()
     }
 
-    private mutating func finish(_ chunk: inout Chunk) {
-        var h = SHA256()
-        h.update(littleEndian: UInt32(storedKeySize))
-        h.update(littleEndian: UInt32(stride))
-        h.update(chunk.entries)
-        chunk.hash = h.finalize()
-        chunks.append(chunk)
-        chunk.entries.removeAll(keepingCapacity: true)
-        chunk.count = 0
+    /// The entries sorted by key bytes (SQLite's BLOB order), or for queues and stacks in
+    /// order with their position as key.
+    private static func canonicalEntries(_ c: MapContents, count: Int, storedKeySize: Int) -> [UInt8] {
+        let order = c.keySize == 0 ? Array(0..<count) : sortedOrder(c, count: count)
+        let stride = c.entryStride, entrySize = storedKeySize + stride
+        return [UInt8](unsafeUninitializedCapacity: count * entrySize) { out, initialized in
+            c.keys.withUnsafeBytes { keys in
+                c.values.withUnsafeBytes { values in
+                    guard let dst = out.baseAddress, let src = values.baseAddress else { return }
+                    for (n, index) in order.enumerated() {
+                        let entry = UnsafeMutableRawPointer(dst + n * entrySize)
+                        if c.keySize == 0 {
+                            entry.storeBytes(of: UInt32(truncatingIfNeeded: index).bigEndian, as: UInt32.self)
+                        } else if let keyBase = keys.baseAddress {
+                            entry.copyMemory(from: keyBase + index * storedKeySize, byteCount: storedKeySize)
+                        }
+                        (entry + storedKeySize).copyMemory(from: src + index * stride, byteCount: stride)
+                    }
+                }
+            }
+            initialized = count * entrySize
+        }
     }
 
     /// FNV-1a then a murmur finalizer: fixed forever, since boundaries decide what deduplicates.
@@ -122,7 +140,7 @@ struct MapChunks {
                     for b in 0..<keySize { k |= UInt64(keys[i * keySize + b]) << (56 - 8 * b) }
                     packed[i] = k | UInt64(i)
                 }
-                packed.sort()
+                radixSortHighHalf(&packed)
                 return packed.map { Int($0 & 0xffff_ffff) }
             }
             return (0..<count).sorted { compareKeys(keys, keySize, $0, $1) < 0 }
@@ -134,11 +152,22 @@ struct MapChunks {
         return memcmp(base + a * keySize, base + b * keySize, keySize)
     }
 
-    private static func checkUnique(_ c: MapContents, _ order: [Int], fd: Int) throws {
-        try c.keys.withUnsafeBytes { keys in
-            for (a, b) in zip(order, order.dropFirst()) where compareKeys(keys, c.keySize, a, b) == 0 {
-                throw SnapshotError.invalidRecord(fd: fd, reason: "duplicate map key \(Hex.encode(c.key(at: a)))")
+    /// LSD radix sort on bits 32...63, two 16-bit digits: several times faster than a
+    /// comparison sort for a million keys.
+    private static func radixSortHighHalf(_ values: inout [UInt64]) {
+        var scratch = [UInt64](repeating: 0, count: values.count)
+        var counts = [Int](repeating: 0, count: 1 << 16)
+        for shift: UInt64 in [32, 48] {
+            for i in counts.indices { counts[i] = 0 }
+            for v in values { counts[Int(truncatingIfNeeded: (v >> shift) & 0xffff)] += 1 }
+            var total = 0
+            for i in counts.indices { (counts[i], total) = (total, total + counts[i]) }
+            for v in values {
+                let digit = Int(truncatingIfNeeded: (v >> shift) & 0xffff)
+                scratch[counts[digit]] = v
+                counts[digit] += 1
             }
+            swap(&values, &scratch)
         }
     }
 }

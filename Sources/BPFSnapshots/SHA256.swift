@@ -39,13 +39,13 @@ struct SHA256 {
             base += take
             count -= take
             guard buffered == 64 else { return }
-            buffer.withUnsafeBytes { compress(UnsafeRawPointer($0.baseAddress!)) }
+            buffer.withUnsafeBytes { compress(UnsafeRawPointer($0.baseAddress!), blocks: 1) }
             buffered = 0
         }
-        while count >= 64 {
-            compress(base)
-            base += 64
-            count -= 64
+        if count >= 64 {
+            compress(base, blocks: count / 64)
+            base += count / 64 * 64
+            count %= 64
         }
         if count > 0 {
             buffer.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: base, byteCount: count) }
@@ -79,38 +79,84 @@ struct SHA256 {
     ]
 
     @inline(__always)
+    private static func round(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: inout UInt32,
+                              _ e: UInt32, _ f: UInt32, _ g: UInt32, _ h: inout UInt32, _ kw: UInt32) {
+        let t1 = h &+ (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) &+ (g ^ (e & (f ^ g))) &+ kw
+        let t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) &+ ((a & b) | ((a | b) & c))
+        d &+= t1
+        h = t1 &+ t2
+    }
+
+    @inline(__always)
     private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 
-    private mutating func compress(_ block: UnsafeRawPointer) {
-        var w = (UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0),
-                 UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0))
-        var (a, b, c, d, e, f, g, h) = state
+    private mutating func compress(_ data: UnsafeRawPointer, blocks: Int) {
+        var (h0, h1, h2, h3, h4, h5, h6, h7) = state
         Self.k.withUnsafeBufferPointer { k in
-            withUnsafeMutableBytes(of: &w) { raw in
-                let w = raw.bindMemory(to: UInt32.self)
-                for i in 0..<16 {
-                    w[i] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
-                }
-                for i in 0..<64 {
-                    let wi: UInt32
-                    if i < 16 {
-                        wi = w[i]
-                    } else {
-                        let w15 = w[(i - 15) & 15], w2 = w[(i - 2) & 15]
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+                for block in 0..<blocks {
+                    let bytes = data + block * 64
+                    for i in 0..<16 {
+                        w[i] = UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
+                    }
+                    for i in 16..<64 {
+                        let w15 = w[i - 15], w2 = w[i - 2]
                         let s0 = Self.rotr(w15, 7) ^ Self.rotr(w15, 18) ^ (w15 >> 3)
                         let s1 = Self.rotr(w2, 17) ^ Self.rotr(w2, 19) ^ (w2 >> 10)
-                        wi = w[i & 15] &+ s0 &+ w[(i - 7) & 15] &+ s1
-                        w[i & 15] = wi
+                        w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
                     }
-                    let t1 = h &+ (Self.rotr(e, 6) ^ Self.rotr(e, 11) ^ Self.rotr(e, 25))
-                        &+ ((e & f) ^ (~e & g)) &+ k[i] &+ wi
-                    let t2 = (Self.rotr(a, 2) ^ Self.rotr(a, 13) ^ Self.rotr(a, 22)) &+ ((a & b) ^ (a & c) ^ (b & c))
-                    h = g; g = f; f = e; e = d &+ t1
-                    d = c; c = b; b = a; a = t1 &+ t2
+                    var (a, b, c, d, e, f, g, h) = (h0, h1, h2, h3, h4, h5, h6, h7)
+                    // Eight rounds per step with the roles rotated, so no variable is shuffled.
+                    for i in stride(from: 0, to: 64, by: 8) {
+                        Self.round(a, b, c, &d, e, f, g, &h, k[i] &+ w[i])
+                        Self.round(h, a, b, &c, d, e, f, &g, k[i + 1] &+ w[i + 1])
+                        Self.round(g, h, a, &b, c, d, e, &f, k[i + 2] &+ w[i + 2])
+                        Self.round(f, g, h, &a, b, c, d, &e, k[i + 3] &+ w[i + 3])
+                        Self.round(e, f, g, &h, a, b, c, &d, k[i + 4] &+ w[i + 4])
+                        Self.round(d, e, f, &g, h, a, b, &c, k[i + 5] &+ w[i + 5])
+                        Self.round(c, d, e, &f, g, h, a, &b, k[i + 6] &+ w[i + 6])
+                        Self.round(b, c, d, &e, f, g, h, &a, k[i + 7] &+ w[i + 7])
+                    }
+                    h0 &+= a; h1 &+= b; h2 &+= c; h3 &+= d; h4 &+= e; h5 &+= f; h6 &+= g; h7 &+= h
                 }
             }
         }
-        state = (state.0 &+ a, state.1 &+ b, state.2 &+ c, state.3 &+ d,
-                 state.4 &+ e, state.5 &+ f, state.6 &+ g, state.7 &+ h)
+        state = (h0, h1, h2, h3, h4, h5, h6, h7)
+    }
+}
+
+import Dispatch
+
+extension SHA256 {
+    static let pieceSize = 1 << 20
+
+    /// Hashes `count` independent items on every core; `hash(i)` must only read shared data.
+    static func concurrently(_ count: Int, _ hash: (Int) -> [UInt8]) -> [[UInt8]] {
+        var digests = [[UInt8]](repeating: [], count: count)
+        digests.withUnsafeMutableBufferPointer { out in
+            let out = out
+            DispatchQueue.concurrentPerform(iterations: count) { out[$0] = hash($0) }
+        }
+        return digests
+    }
+
+    /// A fingerprint of big buffers: SHA-256 over their lengths and the SHA-256s of their 1 MiB
+    /// pieces, the pieces hashed on every core.
+    static func fingerprint(_ header: [UInt64], _ buffers: [[UInt8]]) -> [UInt8] {
+        let pieces = buffers.indices.flatMap { b in
+            stride(from: 0, to: buffers[b].count, by: pieceSize).map { (b, $0) }
+        }
+        let digests = concurrently(pieces.count) { i in
+            let (b, start) = pieces[i]
+            return buffers[b].withUnsafeBytes { all in
+                var h = SHA256()
+                h.update(UnsafeRawBufferPointer(rebasing: all[start ..< min(start + pieceSize, all.count)]))
+                return h.finalize()
+            }
+        }
+        var h = SHA256()
+        for value in header + buffers.map({ UInt64($0.count) }) { h.update(littleEndian: value) }
+        for digest in digests { h.update(digest) }
+        return h.finalize()
     }
 }

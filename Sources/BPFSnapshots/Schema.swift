@@ -33,7 +33,9 @@ enum Schema {
     static func check(_ db: Database, path: String, migrations: [SchemaMigration] = migrations) throws {
         let tables = try String.fetchSet(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
         guard tables.contains("schema_migrations") else {
-            if tables.isEmpty { return }
+            // GRDB creates its table before the first migration's transaction: another process
+            // may be migrating this new file right now.
+            if tables.subtracting(["grdb_migrations"]).isEmpty { return }
             throw SnapshotError.foreignDatabase(path: path)
         }
         let applied = try Row.fetchAll(db, sql: "SELECT version, name, checksum FROM schema_migrations ORDER BY version")

@@ -62,7 +62,10 @@ public enum SnapshotDiffer {
             case (let o?, nil): diff.removed.append(o)
             case (nil, let n?): diff.added.append(n)
             case (let o?, let n?) where o != n:
-                diff.changed.append(change(o, n, mapChanges: mapDiff(o.handler, n.handler, detail: mapDetail)))
+                let c = change(o, n, mapChanges: mapDiff(o.handler, n.handler, detail: mapDetail))
+                if !(c.attributeChanges.isEmpty && c.mapChanges.isEmpty && sameUpToEntryOrder(o.handler, n.handler)) {
+                    diff.changed.append(c)
+                }
             default: break
             }
         }
@@ -78,6 +81,18 @@ public enum SnapshotDiffer {
         return HandlerChange(fd: new.fd, old: old, new: new,
                              attributeChanges: AttributeDiff.changes(old.handler, new.handler),
                              instructionChanges: instructions, mapChanges: mapChanges)
+    }
+
+    /// Maps whose entries are the same but listed in another order (the store gives them back
+    /// sorted by key) are the same map.
+    private static func sameUpToEntryOrder(_ old: Handler, _ new: Handler) -> Bool {
+        guard case .map(let m) = old, case .map(let n) = new else { return false }
+        switch (m.contents, n.contents) {
+        case (nil, nil): return true
+        case (let a?, let b?):
+            return (a.keySize, a.valueSize, a.valuesPerEntry, a.count) == (b.keySize, b.valueSize, b.valuesPerEntry, b.count)
+        default: return false
+        }
     }
 
     private static func mapDiff(_ old: Handler, _ new: Handler, detail: MapContentsDiff.Detail) -> MapContentsDiff {

@@ -13,6 +13,19 @@ public struct SnapshotInfo: Equatable, Sendable {
     public var tags: [String]
     public var parent: Int64?
     public var handlerCount: Int
+
+    public init(id: Int64, createdAt: Date, segmentName: String, host: String, generation: UInt64, message: String?,
+                tags: [String], parent: Int64?, handlerCount: Int) {
+        self.id = id
+        self.createdAt = createdAt
+        self.segmentName = segmentName
+        self.host = host
+        self.generation = generation
+        self.message = message
+        self.tags = tags
+        self.parent = parent
+        self.handlerCount = handlerCount
+    }
 }
 
 extension SnapshotStore {
@@ -76,14 +89,14 @@ extension SnapshotStore {
             throw SnapshotError.unknownSnapshot(String(snapshot))
         }
         return try Row.fetchAll(db, sql: """
-            SELECT h.fd, h.state, st.kind, st.name, st.attributes, b.data, st.map_content
+            SELECT h.fd, h.state, st.hash, st.kind, st.name, st.attributes, b.data, st.map_content
             FROM snapshot_handlers h
             JOIN handler_states st ON st.id = h.state
             LEFT JOIN blobs b ON b.id = st.program
             WHERE h.snapshot = ? ORDER BY h.fd
             """, arguments: [snapshot]).map { row in
-            StoredHandler(fd: row[0], state: row[1], kind: row[2], name: row[3], attributes: row[4],
-                          bytecode: (row[5] as Data?).map { [UInt8]($0) }, mapContent: row[6])
+            StoredHandler(fd: row[0], state: row[1], hash: [UInt8](row[2] as Data), kind: row[3], name: row[4],
+                          attributes: row[5], bytecode: (row[6] as Data?).map { [UInt8]($0) }, mapContent: row[7])
         }
     }
 }
@@ -92,6 +105,7 @@ extension SnapshotStore {
 struct StoredHandler {
     var fd: Int
     var state: Int64
+    var hash: [UInt8]
     var kind: String
     var name: String?
     var attributes: String

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 /// The snapshot history: one SQLite file in WAL mode, shared safely by concurrent processes.
-public final class SnapshotStore {
+public final class SnapshotStore: Sendable {
     public let path: String
     let pool: DatabasePool
 
@@ -33,7 +33,8 @@ public final class SnapshotStore {
         return URL(fileURLWithPath: home).appendingPathComponent(".bpftime/snapshots.db").path
     }
 
-    /// Bytes of the file in use by the history (free pages excluded), after checkpointing the WAL.
+    /// Bytes of the file in use by the history (free pages excluded), after checkpointing the
+    /// WAL into it (waits for readers, like a save does).
     public func usedBytes() throws -> Int {
         try guarded {
             try pool.writeWithoutTransaction { db in
@@ -55,6 +56,9 @@ public final class SnapshotStore {
     func guarded<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
+        } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode) {
+            // Damage past the pages opening reads shows up here; the failed transaction changed nothing.
+            throw SnapshotError.notADatabase(path: path)
         } catch let error as DatabaseError {
             throw SnapshotError.database(error.message ?? "\(error.resultCode)")
         }

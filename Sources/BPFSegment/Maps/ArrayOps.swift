@@ -23,6 +23,7 @@ extension MapStore {
         let slot = arraySlot(index)
         save(slot, entryStride)
         writeValue(slot, value, cpu: cpu)
+        crashPoint(.arrayValueWritten)
         return 0
     }
 

@@ -4,11 +4,14 @@ import Glibc
 /// through a pool of max_entries entries preallocated at creation, so updates never touch the
 /// allocator. Free entries come from a free list, then from the never-used tail of the pool.
 ///
+/// Live entries carry a flag, so iteration (export, get_next_key) walks the pool in order:
+/// sequential memory, and the order entries were added in when nothing was deleted.
+///
 /// LRU maps keep every entry on a recency list (head = newest). As the kernel does, a lookup
 /// only sets a "referenced" bit; eviction gives referenced entries at the tail a second chance.
 extension MapStore {
-    private static let chainAt = 0, lruPrevAt = 4, lruNextAt = 8, flagsAt = 12
-    private static let referenced: UInt32 = 1
+    private static let chainAt = 0, flagsAt = 4, lruPrevAt = 8, lruNextAt = 12
+    private static let referenced: UInt32 = 1, live: UInt32 = 2
 
     var isLRU: Bool { layout.kind == .lruHash || layout.kind == .lruPercpuHash }
     @inline(__always) var buckets: UnsafeMutableRawPointer { base + storage + layout.bucketsAt }
@@ -43,7 +46,7 @@ extension MapStore {
     @inline(__always) func hashLookup(_ key: UnsafeRawPointer, cpu: Int) -> UnsafeMutableRawPointer? {
         guard let (index, _) = find(key, bucket: bucketIndex(key)) else { return nil }
         let e = entry(index)
-        if isLRU, e.u32(Self.flagsAt) & Self.referenced == 0 { e.set32(Self.flagsAt, Self.referenced) }
+        if isLRU, e.u32(Self.flagsAt) & Self.referenced == 0 { e.set32(Self.flagsAt, Self.live | Self.referenced) }
         return e + layout.valueOffsetInEntry + cpu * layout.valueStride
     }
 
@@ -53,9 +56,9 @@ extension MapStore {
         if let (index, _) = find(key, bucket: bucket) {
             guard flags != Self.noExist else { return -EEXIST }
             let e = entry(index)
-            save(e + Self.flagsAt, 4 + roundUp(keySize, 8) + layout.entryValueBytes)
+            save(e + layout.valueOffsetInEntry, layout.entryValueBytes)
             writeValue(e + layout.valueOffsetInEntry, value, cpu: cpu)
-            if isLRU { e.set32(Self.flagsAt, Self.referenced) }
+            if isLRU { e.set32(Self.flagsAt, Self.live | Self.referenced) }
             return 0
         }
         guard flags != Self.exist else { return -ENOENT }
@@ -63,18 +66,19 @@ extension MapStore {
         guard let index = takeFreeEntry() ?? (isLRU ? evict() : nil) else { return -E2BIG }
         // The entry is unreachable until the bucket store below (or saved when reused).
         let e = entry(index)
-        (e + layout.keyOffsetInEntry).copyMemory(from: key, byteCount: keySize)
+        copyBytes(e + layout.keyOffsetInEntry, key, keySize)
         if cpu != nil, layout.cpus > 1 {
             (e + layout.valueOffsetInEntry).initializeMemory(as: UInt8.self, repeating: 0, count: layout.entryValueBytes)
         }
         writeValue(e + layout.valueOffsetInEntry, value, cpu: cpu)
         e.set32(Self.chainAt, buckets.u32(bucket * 4))
-        e.set32(Self.flagsAt, 0)
+        e.set32(Self.flagsAt, Self.live)
         if isLRU { lruPushFront(index) }
         orderStores()
         save(buckets + bucket * 4, 4)
         buckets.set32(bucket * 4, index)
-        setState(MapLayout.countAt, count + 1)
+        crashPoint(.hashEntryLinked)
+        setState(MapLayout.countAt, count &+ 1)
         return 0
     }
 
@@ -87,41 +91,25 @@ extension MapStore {
         return 0
     }
 
+    /// Pool order; an absent (or nil) key starts from the first entry.
     func hashNextKey(after key: UnsafeRawPointer?, into out: UnsafeMutableRawPointer) -> Int32 {
-        var startBucket = 0
-        if let key {
-            let bucket = bucketIndex(key)
-            if let (index, _) = find(key, bucket: bucket) {
-                let next = entry(index).u32(Self.chainAt)
-                if next != 0, Int(next) <= maxEntries {
-                    out.copyMemory(from: entry(next) + layout.keyOffsetInEntry, byteCount: keySize)
-                    return 0
-                }
-                startBucket = bucket + 1
-            }
-        }
-        for bucket in startBucket..<max(startBucket, layout.bucketCount) {
-            let index = buckets.u32(bucket * 4)
-            if index != 0, Int(index) <= maxEntries {
-                out.copyMemory(from: entry(index) + layout.keyOffsetInEntry, byteCount: keySize)
-                return 0
-            }
+        var start: UInt32 = 1
+        if let key, let (index, _) = find(key, bucket: bucketIndex(key)) { start = index + 1 }
+        for index in start..<max(start, usedEnd) where isLive(index) {
+            out.copyMemory(from: entry(index) + layout.keyOffsetInEntry, byteCount: keySize)
+            return 0
         }
         return -ENOENT
     }
 
-    /// Every live entry, bucket by bucket: what contents() and check() walk.
+    /// Every live entry in pool order: what contents() walks.
     func forEachEntry(_ body: (UInt32) -> Void) {
-        var steps = 0
-        for bucket in 0..<layout.bucketCount {
-            var index = buckets.u32(bucket * 4)
-            while index != 0, Int(index) <= maxEntries, steps <= maxEntries {
-                body(index)
-                index = entry(index).u32(Self.chainAt)
-                steps += 1
-            }
-        }
+        for index in 1..<usedEnd where isLive(index) { body(index) }
     }
+
+    /// One past the last entry ever handed out.
+    private var usedEnd: UInt32 { UInt32(max(1, min(state(MapLayout.nextUnusedAt), maxEntries + 1))) }
+    @inline(__always) func isLive(_ index: UInt32) -> Bool { entry(index).u32(Self.flagsAt) & Self.live != 0 }
 
     // MARK: Pool
 
@@ -131,7 +119,7 @@ extension MapStore {
         if head != 0, head <= maxEntries {
             let index = UInt32(head)
             // Its free-list link is committed state until the state fields are restored.
-            save(entry(index), MapLayout.entryHeaderBytes)
+            save(entry(index), layout.keyOffsetInEntry)
             setState(MapLayout.headAt, Int(entry(index).u32(Self.chainAt)))
             return index
         }
@@ -144,7 +132,8 @@ extension MapStore {
     /// Puts an unlinked entry on the free list. Caller has saved the state fields.
     private func releaseEntry(_ index: UInt32) {
         let e = entry(index)
-        save(e, MapLayout.entryHeaderBytes)
+        save(e, layout.keyOffsetInEntry)
+        e.set32(Self.flagsAt, 0)
         e.set32(Self.chainAt, UInt32(truncatingIfNeeded: state(MapLayout.headAt)))
         setState(MapLayout.headAt, Int(index))
     }
@@ -160,7 +149,7 @@ extension MapStore {
             entry(previous).set32(Self.chainAt, next)
         }
         if isLRU { lruUnlink(index) }
-        setState(MapLayout.countAt, count - 1)
+        setState(MapLayout.countAt, count &- 1)
     }
 
     // MARK: LRU
@@ -172,7 +161,7 @@ extension MapStore {
               entry(victim).u32(Self.flagsAt) & Self.referenced != 0 {
             lruUnlink(victim)
             save(entry(victim) + Self.flagsAt, 4)
-            entry(victim).set32(Self.flagsAt, 0)
+            entry(victim).set32(Self.flagsAt, Self.live)
             lruPushFront(victim)
             victim = UInt32(truncatingIfNeeded: state(MapLayout.lruTailAt))
             chances += 1

@@ -24,6 +24,10 @@ extension MapStore {
             }
         }
         if live.count != count { problems.append("count is \(count), the buckets hold \(live.count) entries") }
+        let flagged = (1..<UInt32(nextUnused)).filter(isLive)
+        if flagged.count != live.count || Set(flagged) != live {
+            problems.append("\(flagged.count) entries are flagged live, the buckets hold \(live.count)")
+        }
         guard let free = freeList() else { return problems + ["free list is broken (cycle or out-of-range index)"] }
         let freeSet = Set(free)
         if !freeSet.isDisjoint(with: live) { problems.append("\(freeSet.intersection(live).count) entries are both live and free") }

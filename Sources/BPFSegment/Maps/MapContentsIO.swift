@@ -65,8 +65,8 @@ extension MapStore {
         }
         switch layout.kind {
         case .hash, .percpuHash, .lruHash, .lruPercpuHash:
-            c.keys.reserveCapacity(count * keySize)
-            c.values.reserveCapacity(count * valueBytes)
+            c.keys.reserveCapacity(boundedCount * keySize)
+            c.values.reserveCapacity(boundedCount * valueBytes)
             forEachEntry { index in
                 let e = entry(index)
                 append(key: e + layout.keyOffsetInEntry, slot: e + layout.valueOffsetInEntry)

@@ -1,5 +1,11 @@
 import BPFModel
 
+/// Why attributes admit no storage, in words for the user.
+struct LayoutProblem: Error {
+    let text: String
+    init(_ text: String) { self.text = text }
+}
+
 /// Where a map's data lives inside its storage block, fixed when the map is created.
 ///
 /// Storage block: magic (u32), linux type (u32), serial (u64), key size, value size,
@@ -7,11 +13,6 @@ import BPFModel
 /// buckets offset, entries offset, total bytes (u64 each); at 128 the mutable state
 /// (count, free head / queue head, next unused entry, LRU head, LRU tail, ringbuf consumer and
 /// producer positions); data from 256.
-struct LayoutProblem: Error {
-    let text: String
-    init(_ text: String) { self.text = text }
-}
-
 struct MapLayout: Equatable {
     static let magic: UInt32 = 0x4450_414D // "MAPD"
     static let stateAt = 128, stateBytes = 56, dataAt = 256
@@ -33,11 +34,11 @@ struct MapLayout: Equatable {
     var bucketsAt: Int
     var entriesAt: Int
     var totalBytes: Int
+    /// Hash entries: chain next (1-based index, 0 = none), flags, and for LRU maps the
+    /// recency links; then the key, then the values on an 8-byte boundary.
+    var keyOffsetInEntry = 0
+    var valueOffsetInEntry = 0
 
-    /// Hash entries: chain next, LRU previous, LRU next (1-based indices, 0 = none), flags.
-    static let entryHeaderBytes = 16
-    var keyOffsetInEntry: Int { Self.entryHeaderBytes }
-    var valueOffsetInEntry: Int { Self.entryHeaderBytes + roundUp(keySize, 8) }
     var entryValueBytes: Int { valueStride * cpus }
 
     /// Plans the storage for `attributes`, or says why the attributes cannot work.
@@ -61,7 +62,9 @@ struct MapLayout: Equatable {
             layout.bucketCount = 1 << (Int.bitWidth - (max - 1).leadingZeroBitCount) // next power of two >= max
             if max == 1 { layout.bucketCount = 1 }
             layout.entriesAt = roundUp(dataAt + layout.bucketCount * 4, 64)
-            layout.entryStride = entryHeaderBytes + roundUp(key, 8) + layout.entryValueBytes
+            layout.keyOffsetInEntry = kind == .lruHash || kind == .lruPercpuHash ? 16 : 8
+            layout.valueOffsetInEntry = roundUp(layout.keyOffsetInEntry + key, 8)
+            layout.entryStride = layout.valueOffsetInEntry + layout.entryValueBytes
         case .queue, .stack:
             guard key == 0 else { return .failure(LayoutProblem("a \(kind.rawValue) map's key_size must be 0, got \(key)")) }
             guard value > 0 else { return .failure(LayoutProblem("value_size must be positive")) }

@@ -35,6 +35,8 @@ struct MapStore {
     @inline(__always) func state(_ field: Int) -> Int { base.offset(storage + field) }
     @inline(__always) func setState(_ field: Int, _ value: Int) { base.set64(storage + field, UInt64(truncatingIfNeeded: value)) }
     var count: Int { state(MapLayout.countAt) }
+    /// The count as far as it can be trusted for sizing buffers.
+    var boundedCount: Int { max(0, min(count, maxEntries)) }
 
     /// Logs the whole mutable state once per mutation: one entry instead of one per field.
     @inline(__always) func saveState() { save(storage + MapLayout.stateAt, MapLayout.stateBytes) }
@@ -47,12 +49,12 @@ struct MapStore {
     /// only `cpu`'s slot (program semantics).
     @inline(__always) func writeValue(_ slot: UnsafeMutableRawPointer, _ value: UnsafeRawPointer, cpu: Int?) {
         if layout.cpus == 1 {
-            slot.copyMemory(from: value, byteCount: valueSize)
+            copyBytes(slot, value, valueSize)
         } else if let cpu {
-            slot.advanced(by: cpu * layout.valueStride).copyMemory(from: value, byteCount: valueSize)
+            copyBytes(slot + cpu * layout.valueStride, value, valueSize)
         } else {
             for c in 0..<layout.cpus {
-                slot.advanced(by: c * layout.valueStride).copyMemory(from: value + c * valueSize, byteCount: valueSize)
+                copyBytes(slot + c * layout.valueStride, value + c * valueSize, valueSize)
             }
         }
     }
@@ -60,7 +62,7 @@ struct MapStore {
     /// Copies every CPU's value out, packed.
     func readValue(_ slot: UnsafeRawPointer, into out: UnsafeMutableRawPointer) {
         for c in 0..<layout.cpus {
-            (out + c * valueSize).copyMemory(from: slot + c * layout.valueStride, byteCount: valueSize)
+            copyBytes(out + c * valueSize, slot + c * layout.valueStride, valueSize)
         }
     }
 

@@ -18,7 +18,7 @@ extension MapStore {
         let total = roundUp(size + Self.ringHeaderBytes, 8)
         guard size >= 0, size < Int(Self.discardBit), total <= maxEntries else { return nil }
         var position = producer
-        let used = position - consumer
+        let used = position &- consumer
         guard used >= 0, used <= maxEntries else { return nil }
         var offset = position & ringMask
         let padding = offset + total > maxEntries ? maxEntries - offset : 0
@@ -26,13 +26,13 @@ extension MapStore {
         if padding > 0 {
             entries.set32(offset, UInt32(padding - Self.ringHeaderBytes) | Self.discardBit)
             entries.set32(offset + 4, UInt32(offset))
-            position += padding
+            position = position &+ padding
             offset = 0
         }
         entries.set32(offset, UInt32(size) | Self.busyBit)
         entries.set32(offset + 4, UInt32(offset))
         orderStores()
-        setState(MapLayout.producerAt, position + total)
+        setState(MapLayout.producerAt, position &+ total)
         return entries + offset + Self.ringHeaderBytes
     }
 
@@ -54,7 +54,7 @@ extension MapStore {
 
     func query(_ flags: UInt64) -> UInt64 {
         switch flags {
-        case Self.availableData: UInt64(max(producer - consumer, 0))
+        case Self.availableData: UInt64(max(producer &- consumer, 0))
         case Self.ringSize: UInt64(maxEntries)
         case Self.consumerPosition: UInt64(max(consumer, 0))
         case Self.producerPosition: UInt64(max(producer, 0))
@@ -74,7 +74,7 @@ extension MapStore {
                 let offset = (position & ringMask) + Self.ringHeaderBytes
                 records.append(Array(UnsafeRawBufferPointer(start: entries + offset, count: size)))
             }
-            position += roundUp(size + Self.ringHeaderBytes, 8)
+            position = position &+ roundUp(size + Self.ringHeaderBytes, 8)
         }
         if consume, position != consumer {
             saveState()
@@ -90,17 +90,17 @@ extension MapStore {
         let word = entries.u32(offset)
         let size = Int(word & ~(Self.busyBit | Self.discardBit))
         guard Int(entries.u32(offset + 4)) == offset, offset + roundUp(size + Self.ringHeaderBytes, 8) <= maxEntries,
-              position + roundUp(size + Self.ringHeaderBytes, 8) <= end else { return nil }
+              position &+ roundUp(size + Self.ringHeaderBytes, 8) <= end else { return nil }
         return (size, word & (Self.busyBit | Self.discardBit))
     }
 
     func ringProblems() -> [String] {
         let c = consumer, p = producer
-        guard c >= 0, c <= p, p - c <= maxEntries else { return ["ring positions consumer \(c), producer \(p) are inconsistent"] }
+        guard c >= 0, c <= p, p &- c <= maxEntries else { return ["ring positions consumer \(c), producer \(p) are inconsistent"] }
         var position = c
         while position < p {
             guard let (size, _) = ringRecord(at: position, end: p) else { return ["ring record at position \(position) is malformed"] }
-            position += roundUp(size + Self.ringHeaderBytes, 8)
+            position = position &+ roundUp(size + Self.ringHeaderBytes, 8)
         }
         return []
     }

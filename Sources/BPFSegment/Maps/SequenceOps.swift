@@ -18,11 +18,11 @@ extension MapStore {
             guard flags == Self.exist else { return -E2BIG }
             save(sequenceSlot(head), valueSize)
             setState(MapLayout.headAt, (head + 1) % maxEntries)
-            setState(MapLayout.countAt, count - 1)
+            setState(MapLayout.countAt, count &- 1)
         }
         sequenceSlot(head + count).copyMemory(from: value, byteCount: valueSize)
         orderStores()
-        setState(MapLayout.countAt, count + 1)
+        setState(MapLayout.countAt, count &+ 1)
         return 0
     }
 
@@ -35,7 +35,7 @@ extension MapStore {
         if remove {
             saveState()
             if !newest { setState(MapLayout.headAt, (head + 1) % maxEntries) }
-            setState(MapLayout.countAt, count - 1)
+            setState(MapLayout.countAt, count &- 1)
         }
         return 0
     }

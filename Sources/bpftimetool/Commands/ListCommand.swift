@@ -13,8 +13,7 @@ struct ListCommand: ParsableCommand {
         let records = try shm.records(includeContents: false)
         let counts = Dictionary(uniqueKeysWithValues: records.compactMap { r -> (Int, Int)? in
             guard case .map = r.handler, let map = try? shm.map(at: r.fd) else { return nil }
-            guard let contents = try? map.contents() else { return nil }
-            return (r.fd, contents.count)
+            return (r.fd, map.count)
         })
         if json {
             print(JSONText.array(records.map { r in

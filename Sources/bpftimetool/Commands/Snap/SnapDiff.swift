@@ -33,10 +33,16 @@ struct SnapDiff: ParsableCommand {
         let db = try store.open()
         let detail: MapContentsDiff.Detail = stat ? .counts : .entries
         let diff: SnapshotDiff
-        if from != "live" && to != "live" {
+        switch (from, to) {
+        case ("live", "live"):
+            let live = try consistentState(of: segment.open()).records
+            diff = SnapshotDiffer.diff(live, live, mapDetail: detail)
+        case (_, "live"):
+            diff = try db.diff(db.resolve(from), live: consistentState(of: segment.open()).records, mapDetail: detail)
+        case ("live", _):
+            diff = try SnapshotDiffer.diff(consistentState(of: segment.open()).records, db.records(of: db.resolve(to)), mapDetail: detail)
+        default:
             diff = try db.diff(db.resolve(from), db.resolve(to), mapDetail: detail)
-        } else {
-            diff = SnapshotDiffer.diff(try state(from, db), try state(to, db), mapDetail: detail)
         }
         let renderer = DiffRenderer(colored: !json && DiffRenderer.terminalWantsColor())
         if json {
@@ -48,10 +54,5 @@ struct SnapDiff: ParsableCommand {
             if diff.isEmpty { print("no differences") }
         }
         return !diff.isEmpty
-    }
-
-    private func state(_ reference: String, _ db: SnapshotStore) throws -> [HandlerRecord] {
-        if reference == "live" { return try consistentState(of: segment.open()).records }
-        return try db.records(of: db.resolve(reference))
     }
 }

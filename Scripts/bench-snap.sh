@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Snapshot store figures (issue 4), release build, against a bare sqlite3 bulk insert of the
+# same 1,000,000 rows measured in the same run. Outputs go to bench-out/ (not in git).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
+swift build -c release --product BPFSnapshotsBench 2>&1 | grep -E "error" && exit 1 || true
+bench="$(swift build -c release --show-bin-path)/BPFSnapshotsBench"
+out=bench-out/snap
+rm -rf "$out" && mkdir -p "$out"
+now() { date +%s.%N; }
+calc() { python3 -c "print(f'{$1:$2}')"; }
+
+# Reference: the big map's rows inserted by the sqlite3 shell in one transaction, one row per
+# INSERT and 1,000 rows per INSERT; the faster one is the reference.
+reference() {
+  "$bench" reference-sql "$out/ref$1.sql" "$1"
+  local t0 t1; t0=$(now); sqlite3 "$out/ref$1.db" < "$out/ref$1.sql" >/dev/null; t1=$(now)
+  calc "$t1 - $t0" .3f
+}
+ref1=$(reference 1)
+ref1000=$(reference 1000)
+ref=$(calc "min($ref1, $ref1000)" .3f)
+
+read -r save1 size1 < <("$bench" save "$out/snap.db" base)
+read -r save2 size2 < <("$bench" save "$out/snap.db" base)
+read -r save3 size3 < <("$bench" save "$out/snap.db" one)
+read -r save4 size4 < <("$bench" save "$out/snap.db" all)
+read -r load1 handlers1 < <("$bench" load "$out/snap.db" 1)
+read -r diff1 rss1 changed1 entries1 < <("$bench" diff "$out/snap.db" 2 3)
+read -r diff2 rss2 changed2 entries2 < <("$bench" diff "$out/snap.db" 2 4)
+read -r live1 lrss1 lchanged1 lentries1 < <("$bench" diff-live "$out/snap.db" 2 one)
+read -r live2 lrss2 lchanged2 lentries2 < <("$bench" diff-live "$out/snap.db" 2 all)
+
+echo "state: 1,000 handlers, hash map of 1,000,000 entries (4-byte keys, 8-byte values)"
+echo "sqlite3 bulk insert of the 1M rows:  ${ref1} s (1 row per INSERT), ${ref1000} s (1,000 rows per INSERT)"
+echo "save (first):                        ${save1} s   ratio to sqlite3 $(calc "$save1 / $ref" .2f)x   (target < 2x)"
+echo "save (unchanged):                    ${save2} s   $(calc "100 * $save2 / $save1" .1f)% of first (target < 10%), growth $(calc "($size2 - $size1) / 1024" .1f) KiB (target < 64)"
+echo "save (one entry changed):            ${save3} s   growth $(calc "($size3 - $size2) / 1024" .1f) KiB (target < 256)"
+echo "save (all values changed):           ${save4} s"
+echo "load snapshot 1 ($handlers1 handlers, for restore): ${load1} s"
+echo "diff one entry ($changed1 handler, $entries1 entry):   ${diff1} s   peak ${rss1} MiB (target < 0.5 s)"
+echo "diff all values ($changed2 handler, $entries2 entries): ${diff2} s   peak ${rss2} MiB (target < 3 s, < 256 MiB)"
+echo "diff snapshot vs live, one entry ($lentries1 entry):      ${live1} s   peak ${lrss1} MiB"
+echo "diff snapshot vs live, all values ($lentries2 entries): ${live2} s   peak ${lrss2} MiB"

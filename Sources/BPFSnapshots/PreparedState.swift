@@ -1,0 +1,147 @@
+import BPFModel
+import Foundation
+import GRDB
+
+/// One handler, hashed and ready to store: `hash` covers everything, so finding it in
+/// `handler_states` means its content is stored too.
+struct PreparedState {
+    var fd: Int
+    var kind: HandlerKind
+    var name: String?
+    var attributes: String
+    var bytecode: [UInt8]?
+    var bytecodeHash: [UInt8]?
+    /// A map's contents as listed, and their fingerprint.
+    var contents: MapContents?
+    var fingerprint: [UInt8]?
+    /// The contents' canonical hash, and their canonical form unless the fingerprint named
+    /// contents already stored (then sorting and chunking were skipped).
+    var contentHash: [UInt8]?
+    var map: MapChunks?
+    var hash: [UInt8]
+
+    /// Prepares `records`, looking up in `reader` which map contents are stored already.
+    static func prepare(_ records: [HandlerRecord], _ reader: any DatabaseReader) throws -> [PreparedState] {
+        let fingerprints = records.map { record -> [UInt8]? in
+            guard case .map(let m) = record.handler, let contents = m.contents else { return nil }
+            return fingerprint(contents)
+        }
+        let known = try reader.read { db in
+            var known: [[UInt8]: [UInt8]] = [:]
+            let find = try db.cachedStatement(sql: """
+                SELECT c.hash FROM map_content_sources s JOIN map_contents c ON c.id = s.content WHERE s.hash = ?
+                """)
+            for fingerprint in fingerprints.compactMap({ $0 }) {
+                known[fingerprint] = try Data.fetchOne(find, arguments: [Data(fingerprint)]).map { [UInt8]($0) }
+            }
+            return known
+        }
+        return try zip(records, fingerprints).map { record, fingerprint in
+            try PreparedState(record, fingerprint: fingerprint, knownContent: fingerprint.flatMap { known[$0] })
+        }
+    }
+
+    static func fingerprint(_ contents: MapContents) -> [UInt8] {
+        SHA256.fingerprint([UInt64(contents.keySize), UInt64(contents.valueSize), UInt64(contents.valuesPerEntry)],
+                           [contents.keys, contents.values])
+    }
+
+    init(_ record: HandlerRecord, fingerprint: [UInt8]?, knownContent: [UInt8]?) throws {
+        fd = record.fd
+        kind = record.handler.kind
+        name = record.handler.name
+        attributes = StoredAttributes.encode(record.handler)
+        var h = SHA256()
+        for text in [kind.rawValue, name ?? "", attributes] {
+            h.update(littleEndian: UInt64(text.utf8.count))
+            h.update(Array(text.utf8))
+        }
+        h.update([name == nil ? 0 : 1])
+        switch record.handler {
+        case .program(let p):
+            guard p.bytecode.count % ProgramHandler.instructionSize == 0 else {
+                throw SnapshotError.invalidRecord(fd: fd, reason: "\(p.bytecode.count) bytes of bytecode is not whole 8-byte instructions")
+            }
+            bytecode = p.bytecode
+            let digest = SHA256.hash(p.bytecode)
+            bytecodeHash = digest
+            h.update([1])
+            h.update(digest)
+        case .map(let m):
+            if let contents = m.contents {
+                self.contents = contents
+                self.fingerprint = fingerprint
+                if knownContent == nil { map = try MapChunks(contents, fd: fd) }
+                let contentHash = knownContent ?? map?.hash ?? []
+                self.contentHash = contentHash
+                h.update([2])
+                h.update(contentHash)
+            }
+        case .perfEvent, .link, .epoll, .memfd:
+            break
+        }
+        hash = h.finalize()
+    }
+
+    /// The contents in canonical form, chunked now if preparing skipped it.
+    func chunks() throws -> MapChunks? {
+        try map ?? contents.map { try MapChunks($0, fd: fd) }
+    }
+
+    /// The `handler_states` id, writing the state and whatever content is not stored yet.
+    func store(_ db: Database) throws -> Int64 {
+        let id = try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT id FROM handler_states WHERE hash = ?"), arguments: [Data(hash)]) ?? insert(db)
+        if let fingerprint {
+            try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO map_content_sources (hash, content) SELECT ?, map_content FROM handler_states WHERE id = ?
+                """).execute(arguments: [Data(fingerprint), id])
+        }
+        return id
+    }
+
+    private func insert(_ db: Database) throws -> Int64 {
+        var programID: Int64?
+        if let bytecode, let bytecodeHash {
+            programID = try Self.idOrInsert(
+                db, find: "SELECT id FROM blobs WHERE hash = ?", hash: bytecodeHash,
+                insert: "INSERT INTO blobs (hash, data) VALUES (?, ?)", arguments: [Data(bytecodeHash), Data(bytecode)])
+        }
+        var contentID: Int64?
+        if let contentHash {
+            // Found by fingerprint while preparing, unless a collection removed it since.
+            contentID = try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT id FROM map_contents WHERE hash = ?"), arguments: [Data(contentHash)])
+            if contentID == nil, let chunks = try chunks() { contentID = try Self.store(chunks, db) }
+        }
+        try db.cachedStatement(sql: """
+            INSERT INTO handler_states (hash, kind, name, attributes, program, map_content) VALUES (?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [Data(hash), kind.rawValue, name, attributes, programID, contentID])
+        return db.lastInsertedRowID
+    }
+
+    private static func store(_ map: MapChunks, _ db: Database) throws -> Int64 {
+        try db.cachedStatement(sql: """
+            INSERT INTO map_contents (hash, key_size, value_size, values_per_entry, entry_count) VALUES (?, ?, ?, ?, ?)
+            """).execute(arguments: [Data(map.hash), map.keySize, map.valueSize, map.valuesPerEntry, map.count])
+        let contentID = db.lastInsertedRowID
+        let insertLink = try db.cachedStatement(sql: "INSERT INTO map_content_chunks (content, seq, chunk) VALUES (?, ?, ?)")
+        for (seq, chunk) in map.chunks.enumerated() {
+            let chunkID = try idOrInsert(
+                db, find: "SELECT id FROM chunks WHERE hash = ?", hash: chunk.hash,
+                insert: "INSERT INTO chunks (hash, entry_count) VALUES (?, ?)", arguments: [Data(chunk.hash), chunk.count],
+                then: { try ChunkRows.insert(chunk, of: map, id: $0, db) })
+            try insertLink.execute(arguments: [contentID, seq, chunkID])
+        }
+        return contentID
+    }
+
+    private static func idOrInsert(_ db: Database, find: String, hash: [UInt8], insert: String,
+                                   arguments: StatementArguments, then: ((Int64) throws -> Void)? = nil) throws -> Int64 {
+        if let id = try Int64.fetchOne(db.cachedStatement(sql: find), arguments: [Data(hash)]) { return id }
+        try db.cachedStatement(sql: insert).execute(arguments: arguments)
+        let id = db.lastInsertedRowID
+        try then?(id)
+        return id
+    }
+}
