@@ -34,6 +34,8 @@ public final class Agent {
     private var plan = DispatchPlan([], pid: 0)
     private var builtGeneration: UInt64
     private var firesUntilLivenessCheck: Int
+    /// When the segment's existence was last checked (CLOCK_MONOTONIC_COARSE, ns).
+    private var lastLivenessCheck: UInt64 = 0
     private var liveness: ShmLiveness?
     public private(set) var isDetached = false
 
@@ -44,7 +46,7 @@ public final class Agent {
     private let log = BPFLog.logger("bpftime.agent")
     private let pid = getpid()
 
-    struct Span { var start: Int32; var count: Int32 }
+    struct Span { var start: Int; var count: Int }
     /// `engines` keeps the engines alive; routes skip reference counting on the hot path.
     struct Route { unowned(unsafe) var engine: ProgramEngine; var cookie: UInt64; var programFD: Int }
 
@@ -106,7 +108,7 @@ public final class Agent {
     /// The number of programs `hook` would run now.
     public func programCount(_ id: HookID) -> Int {
         refreshNow()
-        return spans.indices.contains(Int(id.rawValue)) ? Int(spans[Int(id.rawValue)].count) : 0
+        return spans.indices.contains(Int(id.rawValue)) ? spans[Int(id.rawValue)].count : 0
     }
 
     // MARK: Firing
@@ -139,7 +141,7 @@ public final class Agent {
         }
         let input = UnsafeMutableRawBufferPointer(start: context.count > 0 ? scratch.baseAddress : nil, count: context.count)
         var completed = 0
-        for i in Int(span.start) ..< Int(span.start) + Int(span.count) {
+        for i in span.start ..< span.start + span.count {
             let route = routes[i]
             do {
                 _ = try route.engine.run(input: input, cookie: route.cookie)
@@ -184,8 +186,6 @@ public final class Agent {
         }
     }
 
-    private var lastLivenessCheck: UInt64 = 0
-
     private func livenessDue() -> Bool {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC_COARSE, &now)
@@ -217,7 +217,8 @@ public final class Agent {
         let newPlan = DispatchPlan(records, pid: pid)
         let maps = SegmentMapBackend(segment: segment)
         var engines: [Int: ProgramEngine] = [:]
-        for record in records where newPlan.programFDs.contains(record.fd) {
+        let attached = newPlan.programFDs
+        for record in records where attached.contains(record.fd) {
             guard case .program(let handler) = record.handler else { continue }
             do {
                 engines[record.fd] = try options.makeEngine(Program(bytecode: handler.bytecode), maps: maps)
@@ -240,7 +241,7 @@ public final class Agent {
         let runs = plan.runs(for: hooks[index]).compactMap { run in
             engines[run.programFD].map { Route(engine: $0, cookie: run.cookie, programFD: run.programFD) }
         }
-        spans[index] = Span(start: Int32(routes.count), count: Int32(runs.count))
+        spans[index] = Span(start: routes.count, count: runs.count)
         routes.append(contentsOf: runs)
     }
 }
