@@ -29,7 +29,7 @@ public final class Agent {
     private var spans: [Span] = []
     private var routes: ContiguousArray<Route> = []
     /// The engines of the current table by program fd; `routes` point at them.
-    private var engines: [Int: ProgramEngine] = [:]
+    private var engines: [Int: LoadedEngine] = [:]
 
     private var plan = DispatchPlan([], pid: 0)
     private var builtGeneration: UInt64
@@ -47,8 +47,8 @@ public final class Agent {
     private let pid = getpid()
 
     struct Span { var start: Int; var count: Int }
-    /// `engines` keeps the engines alive; routes skip reference counting on the hot path.
-    struct Route { unowned(unsafe) var engine: ProgramEngine; var cookie: UInt64; var programFD: Int }
+    /// A program to run: `engines` keeps its engine alive.
+    struct Route { var object: UnsafeMutableRawPointer; var invoke: LoadedEngine.Invoke; var cookie: UInt64; var programFD: Int }
 
     /// Maps the segment and loads its programs; refuses a segment that fails `check()`.
     public static func open(segmentName: String, options: AgentOptions = AgentOptions()) throws -> Agent {
@@ -144,7 +144,7 @@ public final class Agent {
         for i in span.start ..< span.start + span.count {
             let route = routes[i]
             do {
-                _ = try route.engine.run(input: input, cookie: route.cookie)
+                _ = try route.invoke(route.object, input, route.cookie)
                 completed += 1
             } catch {
                 if loggedFaults.insert(route.programFD).inserted {
@@ -216,7 +216,7 @@ public final class Agent {
         let records = try segment.records(includeContents: false)
         let newPlan = DispatchPlan(records, pid: pid)
         let maps = SegmentMapBackend(segment: segment)
-        var engines: [Int: ProgramEngine] = [:]
+        var engines: [Int: LoadedEngine] = [:]
         let attached = newPlan.programFDs
         for record in records where attached.contains(record.fd) {
             guard case .program(let handler) = record.handler else { continue }
@@ -239,7 +239,7 @@ public final class Agent {
     /// Appends hook `index`'s routes and points its span at them.
     private func place(_ index: Int) {
         let runs = plan.runs(for: hooks[index]).compactMap { run in
-            engines[run.programFD].map { Route(engine: $0, cookie: run.cookie, programFD: run.programFD) }
+            engines[run.programFD].map { Route(object: $0.object, invoke: $0.invoke, cookie: run.cookie, programFD: run.programFD) }
         }
         spans[index] = Span(start: routes.count, count: runs.count)
         routes.append(contentsOf: runs)

@@ -26,9 +26,26 @@ public struct AgentOptions {
 
     var livenessPeriodNanoseconds: UInt64 { UInt64(livenessPeriodMilliseconds) * 1_000_000 }
 
-    func makeEngine(_ program: Program, maps: MapBackend) throws -> ProgramEngine {
+    func makeEngine(_ program: Program, maps: MapBackend) throws -> LoadedEngine {
         switch engine {
-        case .interpreter: try VirtualMachine(program: program, maps: maps, options: vm)
+        case .interpreter: LoadedEngine(try VirtualMachine(program: program, maps: maps, options: vm)) { object, input, cookie in
+            try Unmanaged<VirtualMachine>.fromOpaque(object)._withUnsafeGuaranteedRef { try $0.run(input: input, cookie: cookie) }
         }
+        }
+    }
+}
+
+/// An engine, and a way to run it that costs no reference counting on the hot path: `invoke`
+/// captures nothing and borrows the engine through `object` (kept alive by `engine`).
+struct LoadedEngine {
+    typealias Invoke = (UnsafeMutableRawPointer, UnsafeMutableRawBufferPointer, UInt64) throws -> UInt64
+    let engine: ProgramEngine
+    let object: UnsafeMutableRawPointer
+    let invoke: Invoke
+
+    init<E: ProgramEngine>(_ engine: E, invoke: @escaping Invoke) {
+        self.engine = engine
+        object = Unmanaged.passUnretained(engine).toOpaque()
+        self.invoke = invoke
     }
 }
