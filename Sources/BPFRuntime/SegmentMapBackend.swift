@@ -8,79 +8,73 @@ import Glibc
 public final class SegmentMapBackend: MapBackend {
     public let segment: Segment
     /// Maps by fd, opened once per run of the tool (a map replaced meanwhile reads as stale).
-    /// Boxed and indexed by fd so that a helper call neither hashes nor copies the map.
-    private var maps: [MapBox?] = []
+    /// Indexed by fd so that a helper call does not hash.
+    private var maps: [SegmentMap?] = []
     private var reservedRecords: [UnsafeMutableRawPointer: SegmentMap] = [:]
 
     public init(segment: Segment) { self.segment = segment }
 
-    private final class MapBox {
-        let map: SegmentMap
-        init(_ map: SegmentMap) { self.map = map }
-    }
-
     @inline(__always)
-    private func segmentMap(_ fd: Int32) -> MapBox? {
+    private func segmentMap(_ fd: Int32) -> SegmentMap? {
         let index = Int(fd)
-        if index >= 0, index < maps.count, let box = maps[index] { return box }
+        if index >= 0, index < maps.count, let map = maps[index] { return map }
         return openMap(index)
     }
 
-    private func openMap(_ fd: Int) -> MapBox? {
+    private func openMap(_ fd: Int) -> SegmentMap? {
         guard fd >= 0, let map = try? segment.map(at: fd) else { return nil }
         if fd >= maps.count { maps += Array(repeating: nil, count: fd + 1 - maps.count) }
-        let box = MapBox(map)
-        maps[fd] = box
-        return box
+        maps[fd] = map
+        return map
     }
 
     /// `BPF_F_RDONLY_PROG`: the program may read the map's values but not write them.
     static let readOnlyForPrograms: UInt64 = 1 << 7
 
     public func map(fd: Int32) -> MapInfo? {
-        guard let map = segmentMap(fd)?.map, let kind = map.kind else { return nil }
+        guard let map = segmentMap(fd), let kind = map.kind else { return nil }
         return MapInfo(kind: kind, keySize: map.keySize, valueSize: map.valueSize,
                        maxEntries: Int(map.attributes.maxEntries),
                        readOnly: map.attributes.flags & Self.readOnlyForPrograms != 0)
     }
 
     public func globalValue(fd: Int32) -> UnsafeMutableRawBufferPointer? {
-        guard let map = segmentMap(fd)?.map, map.kind == .array else { return nil }
+        guard let map = segmentMap(fd), map.kind == .array else { return nil }
         var zero: UInt32 = 0
         guard let value = map.lookup(&zero) else { return nil }
         return UnsafeMutableRawBufferPointer(start: value, count: map.valueSize)
     }
 
     public func lookup(fd: Int32, key: UnsafeRawPointer, cpu: Int) -> UnsafeMutableRawPointer? {
-        segmentMap(fd)?.map.lookup(key, cpu: cpu)
+        segmentMap(fd)?.lookup(key, cpu: cpu)
     }
 
     public func update(fd: Int32, key: UnsafeRawPointer, value: UnsafeRawPointer, flags: UInt64, cpu: Int) -> Int32 {
-        segmentMap(fd)?.map.update(key, value, flags: flags, cpu: cpu) ?? -EBADF
+        segmentMap(fd)?.update(key, value, flags: flags, cpu: cpu) ?? -EBADF
     }
 
     public func delete(fd: Int32, key: UnsafeRawPointer) -> Int32 {
-        segmentMap(fd)?.map.delete(key) ?? -EBADF
+        segmentMap(fd)?.delete(key) ?? -EBADF
     }
 
     public func push(fd: Int32, value: UnsafeRawPointer, flags: UInt64) -> Int32 {
-        segmentMap(fd)?.map.push(value, flags: flags) ?? -EBADF
+        segmentMap(fd)?.push(value, flags: flags) ?? -EBADF
     }
 
     public func pop(fd: Int32, into value: UnsafeMutableRawPointer) -> Int32 {
-        segmentMap(fd)?.map.pop(into: value) ?? -EBADF
+        segmentMap(fd)?.pop(into: value) ?? -EBADF
     }
 
     public func peek(fd: Int32, into value: UnsafeMutableRawPointer) -> Int32 {
-        segmentMap(fd)?.map.peek(into: value) ?? -EBADF
+        segmentMap(fd)?.peek(into: value) ?? -EBADF
     }
 
     public func ringbufOutput(fd: Int32, data: UnsafeRawPointer, size: Int, flags: UInt64) -> Int32 {
-        segmentMap(fd)?.map.output(data, size: size) ?? -EBADF
+        segmentMap(fd)?.output(data, size: size) ?? -EBADF
     }
 
     public func ringbufReserve(fd: Int32, size: Int) -> UnsafeMutableRawPointer? {
-        guard let map = segmentMap(fd)?.map, let record = map.reserve(size) else { return nil }
+        guard let map = segmentMap(fd), let record = map.reserve(size) else { return nil }
         reservedRecords[record] = map
         return record
     }
@@ -94,11 +88,11 @@ public final class SegmentMapBackend: MapBackend {
     }
 
     public func ringbufQuery(fd: Int32, flags: UInt64) -> UInt64 {
-        segmentMap(fd)?.map.query(flags) ?? 0
+        segmentMap(fd)?.query(flags) ?? 0
     }
 
     public func program(forTailCallIn fd: Int32, index: UInt32) -> Program? {
-        guard let map = segmentMap(fd)?.map, map.kind == .progArray else { return nil }
+        guard let map = segmentMap(fd), map.kind == .progArray else { return nil }
         var key = index
         guard let slot = map.lookup(&key) else { return nil }
         let target = Int(slot.loadUnaligned(as: UInt32.self))

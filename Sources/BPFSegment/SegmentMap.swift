@@ -5,7 +5,8 @@ import Glibc
 /// helper can hand them to a program. Operations take the segment lock, except array and
 /// percpu_array lookups, which only compute a pointer. Pointers returned point into the
 /// segment and stay valid as long as this value (and so the mapping) lives.
-public struct SegmentMap {
+/// A class, so that helper calls reach it without copying it.
+public final class SegmentMap {
     public let fd: Int
     public let attributes: MapAttributes
     public let kind: MapKind?

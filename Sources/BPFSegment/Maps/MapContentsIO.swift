@@ -22,7 +22,7 @@ extension MapStore {
 
     /// Fills a freshly formatted map. Unjournaled: nothing reaches the map yet.
     func fill(_ c: MapContents) -> String? {
-        var store = self
+        let store = MapStore(base: base, layout: layout, journal: journal)
         store.journaling = false
         return c.keys.withUnsafeBytes { keys in
             c.values.withUnsafeBytes { values in

@@ -3,7 +3,8 @@ import Glibc
 
 /// Operations on one map's storage. Callers hold the segment lock (array lookups excepted)
 /// and commit the journal afterwards; results are kernel-style: 0 or a negative errno.
-struct MapStore {
+/// A class: helper calls reach it on every map operation and must not copy its layout.
+final class MapStore {
     let base: UnsafeMutableRawPointer
     let layout: MapLayout
     let journal: Journal
