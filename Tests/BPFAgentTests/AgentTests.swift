@@ -17,7 +17,8 @@ import Testing
         #expect(agent.fire(HookID(rawValue: 99)) == -Int(EINVAL))
     }
 
-    @Test func programsRunInAttachOrderThroughAttachFDsAndLinks() throws {
+    @Test(arguments: AgentOptions.Engine.allCases)
+    func programsRunInAttachOrderThroughAttachFDsAndLinks(_ engine: AgentOptions.Engine) throws {
         let t = try TestSegment([
             Fixture.array(1),
             Fixture.uprobe(3, module: "demo-target", offset: 0x1234),
@@ -26,14 +27,15 @@ import Testing
             Fixture.program(6, "third", Asm.appendDigit(map: 1, slot: 0, 3), attach: [.init(targetFD: 3)]),
             Fixture.link(7, program: 5, target: 3),
         ])
-        let agent = try Agent.open(segmentName: t.name)
+        let agent = try Agent.open(segmentName: t.name, options: AgentOptions(engine: engine))
         #expect(agent.fire(hook) == 3)
         #expect(try Fixture.value(t.segment, map: 1, slot: 0) == 132) // fds 4, 6, then link 7 (program 5)
         #expect(agent.fire(hook) == 3)
         #expect(try Fixture.value(t.segment, map: 1, slot: 0) == 132_132)
     }
 
-    @Test func cookiesComeFromTheAttachmentOrTheLink() throws {
+    @Test(arguments: AgentOptions.Engine.allCases)
+    func cookiesComeFromTheAttachmentOrTheLink(_ engine: AgentOptions.Engine) throws {
         let t = try TestSegment([
             Fixture.array(1),
             Fixture.tracepoint(3, id: 42),
@@ -41,7 +43,7 @@ import Testing
             Fixture.program(5, "by_link", Asm.storeCookie(map: 1, slot: 1)),
             Fixture.link(6, program: 5, target: 3, cookie: 77),
         ])
-        let agent = try Agent.open(segmentName: t.name)
+        let agent = try Agent.open(segmentName: t.name, options: AgentOptions(engine: engine))
         #expect(agent.fire(.tracepoint(id: 42)) == 2)
         #expect(try Fixture.value(t.segment, map: 1, slot: 0) == 0xC0FFEE)
         #expect(try Fixture.value(t.segment, map: 1, slot: 1) == 77)
@@ -64,13 +66,14 @@ import Testing
         #expect(agent.fire(.uprobe(module: "other-target", offset: 0x1235)) == 0)
     }
 
-    @Test func programsReadAPrivateCopyOfTheContext() throws {
+    @Test(arguments: AgentOptions.Engine.allCases)
+    func programsReadAPrivateCopyOfTheContext(_ engine: AgentOptions.Engine) throws {
         // map[0] = first 8 bytes of the context, map[1] = its length; then it zeroes the context.
         let code = Asm.withSlot(map: 1, slot: 0, prologue: [Asm.load64(6, 1, 0), Asm.movReg(7, 2), Asm.mov(8, 0), Asm.store64(1, 0, 8)],
                                 [Asm.store64(0, 0, 6)]).dropLast(16)
             + Asm.withSlot(map: 1, slot: 1, [Asm.store64(0, 0, 7)])
         let t = try TestSegment([Fixture.array(1), Fixture.tracepoint(3, id: 1), Fixture.program(4, "ctx", Array(code), attach: [.init(targetFD: 3)])])
-        let agent = try Agent.open(segmentName: t.name)
+        let agent = try Agent.open(segmentName: t.name, options: AgentOptions(engine: engine))
         var context: [UInt64] = [0x1122_3344_5566_7788, 9]
         let ran = context.withUnsafeBytes { agent.fire(.tracepoint(id: 1), context: $0) }
         #expect(ran == 1)
@@ -79,10 +82,11 @@ import Testing
         #expect(try Fixture.value(t.segment, map: 1, slot: 1) == 16)
     }
 
-    @Test func changesArePickedUpAtTheNextFire() throws {
+    @Test(arguments: AgentOptions.Engine.allCases)
+    func changesArePickedUpAtTheNextFire(_ engine: AgentOptions.Engine) throws {
         let t = try TestSegment([Fixture.array(1), Fixture.uprobe(3, module: "demo-target", offset: 0x1234),
                                  Fixture.program(4, "one", Asm.appendDigit(map: 1, slot: 0, 1))])
-        let agent = try Agent.open(segmentName: t.name)
+        let agent = try Agent.open(segmentName: t.name, options: AgentOptions(engine: engine))
         let id = agent.resolve(hook)
         #expect(agent.fire(id) == 0)
         try t.segment.apply([Fixture.link(5, program: 4, target: 3)])
@@ -123,12 +127,13 @@ import Testing
         #expect(agent.fire(id) == 0)
     }
 
-    @Test func aProgramThatFaultsIsSkippedAndTheOthersRun() throws {
+    @Test(arguments: AgentOptions.Engine.allCases)
+    func aProgramThatFaultsIsSkippedAndTheOthersRun(_ engine: AgentOptions.Engine) throws {
         let fault = [Asm.mov(1, 0), Asm.load64(0, 1, 0), Asm.exit].flatMap { $0 } // reads address 0
         let t = try TestSegment([Fixture.array(1), Fixture.tracepoint(3, id: 1),
                                  Fixture.program(4, "faults", fault, attach: [.init(targetFD: 3)]),
                                  Fixture.program(5, "count", Asm.count(map: 1), attach: [.init(targetFD: 3)])])
-        let agent = try Agent.open(segmentName: t.name)
+        let agent = try Agent.open(segmentName: t.name, options: AgentOptions(engine: engine))
         #expect(agent.fire(.tracepoint(id: 1)) == 1)
         #expect(agent.fire(.tracepoint(id: 1)) == 1)
         #expect(try Fixture.value(t.segment, map: 1, slot: 0) == 2)
@@ -144,10 +149,11 @@ import Testing
         #expect(agent.fire(.tracepoint(id: 1)) == 1)
     }
 
-    @Test func perCPUCountersAddUp() throws {
+    @Test(arguments: AgentOptions.Engine.allCases)
+    func perCPUCountersAddUp(_ engine: AgentOptions.Engine) throws {
         let t = try TestSegment([Fixture.array(1, type: Fixture.percpuArrayType), Fixture.tracepoint(3, id: 1),
                                  Fixture.program(4, "count", Asm.count(map: 1), attach: [.init(targetFD: 3)])])
-        let agent = try Agent.open(segmentName: t.name)
+        let agent = try Agent.open(segmentName: t.name, options: AgentOptions(engine: engine))
         let id = agent.resolve(.tracepoint(id: 1))
         for _ in 0 ..< 1000 { _ = agent.fire(id) }
         #expect(try Fixture.value(t.segment, map: 1, slot: 0) == 1000)
