@@ -41,6 +41,8 @@ let package = Package(
             "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFLogging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Interpreter figures for Scripts/bench-vm.sh.
+        .executableTarget(name: "BPFVMBench", dependencies: ["BPFVM", "BPFModel"], swiftSettings: hotPath),
         .testTarget(name: "BPFModelTests", dependencies: ["BPFModel"]),
         .testTarget(name: "BPFSegmentTests", dependencies: ["BPFSegment"]),
         .testTarget(name: "BPFInterchangeTests", dependencies: ["BPFInterchange"]),

@@ -53,6 +53,7 @@ extension VirtualMachine {
             if remaining < 0 { failure = .budget; break }
             let d = Int(i.dst), sr = Int(i.src)
             let k = UInt64(bitPattern: i.imm)
+            // Literal case values keep this one dense jump table (named constants would not).
             switch i.opcode {
             // ALU64
             case 0x07: r[d] = r[d] &+ k
@@ -86,11 +87,12 @@ extension VirtualMachine {
                 case 32: r[d] = UInt64(w(r[d]).byteSwapped)
                 default: r[d] = r[d].byteSwapped
                 }
-            case InternalOpcode.sdiv64K: r[d] = Self.sdiv64(r[d], k)
-            case InternalOpcode.sdiv64X: r[d] = Self.sdiv64(r[d], r[sr])
-            case InternalOpcode.smod64K: r[d] = Self.smod64(r[d], k)
-            case InternalOpcode.smod64X: r[d] = Self.smod64(r[d], r[sr])
-            case InternalOpcode.movsx64:
+            // sdiv, smod, movsx: opcodes of their own (see InternalOpcode)
+            case 0xe7: r[d] = Self.sdiv64(r[d], k)
+            case 0xef: r[d] = Self.sdiv64(r[d], r[sr])
+            case 0xf7: r[d] = Self.smod64(r[d], k)
+            case 0xff: r[d] = Self.smod64(r[d], r[sr])
+            case 0x10: // movsx64 (InternalOpcode)
                 let v = r[sr]
                 switch i.offset {
                 case 8: r[d] = UInt64(bitPattern: Int64(Int8(truncatingIfNeeded: v)))
@@ -135,16 +137,17 @@ extension VirtualMachine {
                 case 32: r[d] = UInt64(w(r[d]).byteSwapped)
                 default: r[d] = r[d].byteSwapped
                 }
-            case InternalOpcode.sdiv32K: r[d] = Self.sdiv32(r[d], k)
-            case InternalOpcode.sdiv32X: r[d] = Self.sdiv32(r[d], r[sr])
-            case InternalOpcode.smod32K: r[d] = Self.smod32(r[d], k)
-            case InternalOpcode.smod32X: r[d] = Self.smod32(r[d], r[sr])
-            case InternalOpcode.movsx32:
+            // sdiv32, smod32, movsx32 (InternalOpcode)
+            case 0xe4: r[d] = Self.sdiv32(r[d], k)
+            case 0xec: r[d] = Self.sdiv32(r[d], r[sr])
+            case 0xf4: r[d] = Self.smod32(r[d], k)
+            case 0xfc: r[d] = Self.smod32(r[d], r[sr])
+            case 0x08: // movsx32 (InternalOpcode)
                 let v = r[sr]
                 let x = i.offset == 8 ? Int32(Int8(truncatingIfNeeded: v)) : Int32(Int16(truncatingIfNeeded: v))
                 r[d] = UInt64(UInt32(bitPattern: x))
             // 64-bit immediate (value, map handle or global address resolved by the decoder)
-            case BPF.lddw:
+            case 0x18: // lddw
                 r[d] = k
                 pc &+= 1
             // Loads
@@ -194,7 +197,7 @@ extension VirtualMachine {
                 guard allowed(a, 8, true) else { failure = .memory(address: a, size: 8, write: true); break run }
                 ptr(a).storeBytes(of: i.opcode == 0x7a ? k : r[sr], as: UInt64.self)
             // Atomics (aligned, as Linux requires)
-            case BPF.atomic32, BPF.atomic64:
+            case 0xc3, 0xdb:
                 let size: UInt64 = i.opcode == BPF.atomic64 ? 8 : 4
                 let a = r[d] &+ UInt64(bitPattern: Int64(i.offset))
                 guard allowed(a, size, true) else { failure = .memory(address: a, size: size, write: true); break run }
@@ -205,7 +208,7 @@ extension VirtualMachine {
                     Self.atomic32(ptr(a), i.imm, r + sr, r)
                 }
             // Jumps: targets are absolute slot indices.
-            case BPF.jaOp: pc = Int(i.offset)
+            case 0x05: pc = Int(i.offset)
             case 0x15: if r[d] == k { pc = Int(i.offset) }
             case 0x1d: if r[d] == r[sr] { pc = Int(i.offset) }
             case 0x25: if r[d] > k { pc = Int(i.offset) }
@@ -252,7 +255,7 @@ extension VirtualMachine {
             case 0xd6: if Int32(truncatingIfNeeded: r[d]) <= Int32(truncatingIfNeeded: k) { pc = Int(i.offset) }
             case 0xde: if Int32(truncatingIfNeeded: r[d]) <= Int32(truncatingIfNeeded: r[sr]) { pc = Int(i.offset) }
             // Calls
-            case InternalOpcode.localCall:
+            case 0xf5: // local call (InternalOpcode)
                 guard depth < maxDepth else { failure = .stackOverflow; break run }
                 frames[depth] = SavedFrame(returnPC: pc, r6: r[6], r7: r[7], r8: r[8], r9: r[9])
                 depth += 1
@@ -262,7 +265,7 @@ extension VirtualMachine {
                 s.pointee.stackLow = stackLow
                 s.pointee.callDepth = depth
                 pc = Int(i.offset)
-            case BPF.callOp, BPF.callxOp:
+            case 0x85, 0x8d:
                 let id = i.opcode == BPF.callOp ? k : r[d]
                 guard id < UInt64(HelperTable.capacity), let helper = helpers[Int(id)] else {
                     failure = .unknownHelper(id); break run
@@ -287,7 +290,7 @@ extension VirtualMachine {
                     code = current.code.baseAddress.unsafelyUnwrapped
                     pc = 0
                 }
-            case BPF.exitOp:
+            case 0x95:
                 if depth == 0 { break run }
                 depth -= 1
                 let f = frames[depth]
