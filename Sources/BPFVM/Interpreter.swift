@@ -14,20 +14,20 @@ extension VirtualMachine {
     }
 
     func execute(_ entry: CompiledProgram) throws -> UInt64 {
-        var current = entry
+        var tailCalled: CompiledProgram?   // the running program after a tail call
         var code = entry.code.baseAddress.unsafelyUnwrapped
         let r = registers
         let s = state
         let stateRaw = UnsafeMutableRawPointer(s)
-        let helpers = options.helpers.entries
+        let helpers = helperEntries
         let frameSize = UInt64(BPF.stackFrameSize)
-        let maxDepth = options.maxCallDepth - 1
+        let maxDepth = self.maxDepth
         let stackHigh = s.pointee.stackHigh
         var stackLow = s.pointee.stackLow
         var stackSpan = stackHigh &- stackLow
         let inputLow = s.pointee.inputLow
         let inputSpan = s.pointee.inputHigh &- inputLow
-        let budget = options.maxInstructions.map { Int64(clamping: $0) } ?? Int64.max
+        let budget = self.budget
         var remaining = budget
         var depth = 0
         var pc = 0
@@ -283,11 +283,12 @@ extension VirtualMachine {
                     guard let target = environment.pendingTailCall else { continue }
                     environment.pendingTailCall = nil
                     do {
-                        current = try compiledTarget(target)
+                        let compiled = try compiledTarget(target)
+                        tailCalled = compiled
+                        code = compiled.code.baseAddress.unsafelyUnwrapped
                     } catch let error as VMError {
                         failure = .rejectedTailCall(error); break run
                     }
-                    code = current.code.baseAddress.unsafelyUnwrapped
                     pc = 0
                 }
             case 0x95:
@@ -310,7 +311,7 @@ extension VirtualMachine {
         executedInstructions = UInt64(budget &- remaining)
         guard let failure else { return r[0] }
         if case .budget = failure { executedInstructions -= 1 }
-        throw error(failure, at: pc - 1, in: current.program)
+        throw error(failure, at: pc - 1, in: (tailCalled ?? entry).program)
     }
 
     @inline(never)
