@@ -40,7 +40,7 @@ final class CompiledProgram {
             case BPF.ja32Op:
                 d.opcode = BPF.jaOp
                 d.offset = i.imm
-            case BPF.callOp where i.src == BPF.pseudoCall:
+            case BPF.callOp where i.isLocalCall:
                 d.opcode = InternalOpcode.localCall
                 d.offset = i.imm
             case BPF.lddw where index + 1 < ins.count:
