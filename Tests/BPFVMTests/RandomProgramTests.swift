@@ -74,4 +74,22 @@ struct SplitMix64: RandomNumberGenerator {
         print("random programs: \(accepted) accepted, \(finished) finished, \(faulted) faulted")
         #expect(accepted > 2000 && finished > 500 && faulted > 500)
     }
+
+    /// Raw random bytes: the validator rejects them with a message or they run safely.
+    @Test func randomBytesAreRejectedOrRunSafely() {
+        var rng = SplitMix64(state: 0xB17E5)
+        var rejected = 0
+        for _ in 0 ..< 5000 {
+            let bytes = (0 ..< 8 * Int.random(in: 1 ... 6, using: &rng)).map { _ in UInt8.random(in: 0 ... 255, using: &rng) }
+            do {
+                let vm = try VirtualMachine(program: Program(bytecode: bytes + [0x95, 0, 0, 0, 0, 0, 0, 0]),
+                                            options: VMOptions(maxInstructions: 100))
+                _ = try? run(vm, [1, 2, 3])
+            } catch {
+                rejected += 1
+                #expect((error as? VMError)?.kind == .rejected)
+            }
+        }
+        #expect(rejected > 4000)
+    }
 }
