@@ -44,7 +44,7 @@ for line in lines {
     let expected = (obj["result"] as? NSNumber)?.uint64Value
     let executed = ((meta[name] as? [String: Any])?["executed_insns"] as? NSNumber)?.uint64Value ?? 0
     let memory = hexBytes(memHex)
-    FileManager.default.createFile(atPath: "\(args[3])/\(name).mem", contents: Data(memory))
+    guard FileManager.default.createFile(atPath: "\(args[3])/\(name).mem", contents: Data(memory)) else { fail("cannot write \(args[3])/\(name).mem") }
     do {
         let vm = try VirtualMachine(program: try Program(bytecode: hexBytes(hex)))
         var times: [UInt64] = []
