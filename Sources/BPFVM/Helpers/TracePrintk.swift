@@ -2,8 +2,8 @@ import Glibc
 
 /// `bpf_trace_printk(fmt, fmt_size, a1, a2, a3)` (6): formats like printf with
 /// `%d %i %u %x %ld %li %lu %lx %lld %lli %llu %llx %p %s %c %%` and at most three arguments,
-/// and prints on stdout as bpftime does. Returns the bytes written, or -EINVAL for a format it
-/// cannot handle (nothing is printed then).
+/// and prints on stdout as bpftime does (and, like bpftime, returns 0). A format it cannot
+/// handle prints nothing and returns -EINVAL.
 enum TracePrintk {
     static func register(in table: HelperTable) {
         table.register(HelperID.tracePrintk, name: "trace_printk") { f, size, a1, a2, a3, raw in
@@ -20,7 +20,7 @@ enum TracePrintk {
             } else {
                 fputs(text, stdout)
             }
-            return UInt64(text.utf8.count)
+            return 0
         }
     }
 
