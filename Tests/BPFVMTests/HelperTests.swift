@@ -132,6 +132,9 @@ extension UInt64 {
         let program = printk("[%s] %p", [0, 0]).replacingOccurrences(of: "mov %r3, 0\nmov %r4, 0\n", with: "mov %r3, %r10\nadd %r3, -32\nstdw [%r3+0], 0x6b6f\nmov %r4, 4096\n")
         _ = try execute(program, options: log.options)
         #expect(log.text == "[ok] 0x1000")
+        let nulls = TraceLog()
+        _ = try execute(printk("%s %p", [0, 0]), options: nulls.options)
+        #expect(nulls.text == "(null) (nil)")
         // A %s pointer outside readable memory refuses the whole format.
         let bad = TraceLog()
         #expect(try execute(printk("%s", [64]), options: bad.options).r0 == UInt64(bitPattern: -22))

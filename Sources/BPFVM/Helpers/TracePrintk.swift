@@ -56,10 +56,12 @@ enum TracePrintk {
                 out += Array(String(UInt32(truncatingIfNeeded: arg), radix: 16).utf8)
             case (UInt8(ascii: "x"), _):
                 out += Array(String(arg, radix: 16).utf8)
-            case (UInt8(ascii: "p"), 0):
-                out += Array("0x\(String(arg, radix: 16))".utf8)
+            case (UInt8(ascii: "p"), 0):   // glibc's printf, which bpftime uses, prints NULL as "(nil)"
+                out += Array((arg == 0 ? "(nil)" : "0x\(String(arg, radix: 16))").utf8)
             case (UInt8(ascii: "c"), 0):
                 out.append(UInt8(truncatingIfNeeded: arg))
+            case (UInt8(ascii: "s"), 0) where arg == 0:
+                out += Array("(null)".utf8)
             case (UInt8(ascii: "s"), 0):
                 guard let string = ctx.state.pointee.readString(at: arg, max: 4096) else { return nil }
                 out += string
