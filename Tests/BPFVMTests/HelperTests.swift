@@ -141,6 +141,15 @@ extension UInt64 {
         #expect(bad.text.isEmpty)
     }
 
+    @Test func widthsAndFlags() throws {
+        let log = TraceLog()
+        _ = try execute(printk("[%5d][%-4x][%08ld]", [-42, 171, -7]), options: log.options)
+        #expect(log.text == "[  -42][ab  ][-0000007]")
+        let strings = TraceLog()
+        _ = try execute(printk("[%3c][%-3c]", [65, 66]), options: strings.options)
+        #expect(strings.text == "[  A][B  ]")
+    }
+
     @Test func refusesWhatItCannotFormat() throws {
         let log = TraceLog()
         #expect(try execute(printk("%d %d %d %d", [1, 2, 3]), options: log.options).r0 == UInt64(bitPattern: -22))
