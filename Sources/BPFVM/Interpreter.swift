@@ -56,7 +56,7 @@ extension VirtualMachine {
         var ip = code   // the next instruction
         var failure: Failure?
 
-        /// The host address of `size` bytes at `a` when the program may access them.
+        /// Whether the program may access `size` bytes at `a` (for writing when `write`).
         @inline(__always)
         func allowed(_ a: UInt64, _ size: UInt64, _ write: Bool) -> Bool {
             if a &- stackLow <= stackSpan &- size { return true }
