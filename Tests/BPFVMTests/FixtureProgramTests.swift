@@ -38,4 +38,26 @@ import BPFModel
         #expect(fixture.maps.value(fd: 3, key: key(pid)) == le64(100))
         #expect(printed == [String](repeating: "malloc called from pid \(pid)\n", count: 100))
     }
+
+    func fixtureProgram(_ file: String, fd: String) throws -> Program {
+        let data = try Data(contentsOf: sharedDirectory.appendingPathComponent("fixtures/bpftime/\(file)"))
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]])
+        let attr = try #require(json[fd]?["attr"] as? [String: Any])
+        return try Program(bytecode: bytes(hex: try #require(attr["insns"] as? String)))
+    }
+
+    @Test func minimalPrintsItsMessage() throws {
+        var printed = ""
+        let vm = try VirtualMachine(program: try fixtureProgram("minimal.json", fd: "4"), options: VMOptions(trace: { printed += $0 }))
+        #expect(try run(vm) == 0)
+        #expect(printed == "target_func called.\n")
+    }
+
+    /// `ebpf.json`'s example program is one slot of placeholder bytes: rejected, with a message.
+    @Test func ebpfFixtureIsRejected() throws {
+        let program = try fixtureProgram("ebpf.json", fd: "1")
+        #expect(throws: VMError(.rejected, "unknown opcode 0xab", index: 0, instruction: "unknown 0xab")) {
+            try VirtualMachine(program: program)
+        }
+    }
 }
