@@ -51,6 +51,8 @@ let package = Package(
         ]),
         // Release-build figures for Scripts/bench-segment.sh.
         .executableTarget(name: "BPFSegmentBench", dependencies: ["BPFModel", "BPFSegment"], swiftSettings: hotPath),
+        // Interpreter figures for Scripts/bench-vm.sh.
+        .executableTarget(name: "BPFVMBench", dependencies: ["BPFVM", "BPFModel"], swiftSettings: hotPath),
         .testTarget(name: "BPFModelTests", dependencies: ["BPFModel"]),
         .testTarget(name: "BPFSegmentTests", dependencies: ["BPFSegment"]),
         .testTarget(name: "BPFInterchangeTests", dependencies: ["BPFInterchange"]),
