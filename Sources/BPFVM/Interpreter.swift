@@ -2,6 +2,19 @@ import Synchronization
 
 /// The interpreter loop: a switch over pre-decoded 16-byte instructions, registers in a raw
 /// buffer, memory accesses checked as range compares (stack, then input, then granted regions).
+///
+/// It is the reference semantics other engines (the JIT) must reproduce exactly:
+/// - A load/store/atomic of n bytes at `a` is allowed when `[a, a+n)` lies in the active frames
+///   `[RunState.stackLow, stackHigh)`, the input, or a granted region (writable for stores);
+///   atomics must also be aligned. Otherwise the run ends with `.memoryViolation`.
+/// - Helper calls leave r1-r5 unchanged; afterwards a non-zero `RunState.attention` means fault
+///   (end with `.helperFault`, the helper's reason) or tail call (continue at the target's first
+///   instruction, entry frame, registers unchanged). `callx` calls the helper whose id is in dst.
+/// - Local calls save r6-r9, move r10 and `stackLow` down 512 bytes; the call that would make
+///   more than `maxCallDepth` frames ends the run with `.stackOverflow`.
+/// - With a budget, the instruction that would be number `maxInstructions + 1` is not executed
+///   and is the one reported (`.budgetExceeded`); an lddw counts once.
+/// - Errors name the instruction through `error(_:at:in:)`, so every engine words them the same.
 extension VirtualMachine {
     enum Failure {
         case memory(address: UInt64, size: UInt64, write: Bool)
@@ -13,27 +26,37 @@ extension VirtualMachine {
         case rejectedTailCall(VMError)
     }
 
+    /// Whether the loop checks the instruction budget: two specialized copies of the loop, so runs
+    /// without a budget pay nothing for it.
+    protocol BudgetMode { static var checked: Bool { get } }
+    enum Budgeted: BudgetMode { static var checked: Bool { true } }
+    enum Unbudgeted: BudgetMode { static var checked: Bool { false } }
+
     func execute(_ entry: CompiledProgram) throws -> UInt64 {
-        var current = entry
+        budget == Int64.max ? try execute(entry, Unbudgeted.self) : try execute(entry, Budgeted.self)
+    }
+
+    func execute<Mode: BudgetMode>(_ entry: CompiledProgram, _: Mode.Type) throws -> UInt64 {
+        var tailCalled: CompiledProgram?   // the running program after a tail call
         var code = entry.code.baseAddress.unsafelyUnwrapped
         let r = registers
         let s = state
         let stateRaw = UnsafeMutableRawPointer(s)
-        let helpers = options.helpers.entries
+        let helpers = helperEntries
         let frameSize = UInt64(BPF.stackFrameSize)
-        let maxDepth = options.maxCallDepth - 1
+        let maxDepth = self.maxDepth
         let stackHigh = s.pointee.stackHigh
         var stackLow = s.pointee.stackLow
         var stackSpan = stackHigh &- stackLow
         let inputLow = s.pointee.inputLow
         let inputSpan = s.pointee.inputHigh &- inputLow
-        let budget = options.maxInstructions.map { Int64(clamping: $0) } ?? Int64.max
+        let budget = self.budget
         var remaining = budget
         var depth = 0
-        var pc = 0
+        var ip = code   // the next instruction
         var failure: Failure?
 
-        /// The host address of `size` bytes at `a` when the program may access them.
+        /// Whether the program may access `size` bytes at `a` (for writing when `write`).
         @inline(__always)
         func allowed(_ a: UInt64, _ size: UInt64, _ write: Bool) -> Bool {
             if a &- stackLow <= stackSpan &- size { return true }
@@ -47,12 +70,13 @@ extension VirtualMachine {
         @inline(__always) func w(_ x: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: x) }
 
         run: while true {
-            let i = code[pc]
-            pc &+= 1
+            let i = ip.pointee
+            ip += 1
             remaining &-= 1
-            if remaining < 0 { failure = .budget; break }
+            if Mode.checked && remaining < 0 { failure = .budget; break }
             let d = Int(i.dst), sr = Int(i.src)
             let k = UInt64(bitPattern: i.imm)
+            // Literal case values keep this one dense jump table (named constants would not).
             switch i.opcode {
             // ALU64
             case 0x07: r[d] = r[d] &+ k
@@ -86,11 +110,12 @@ extension VirtualMachine {
                 case 32: r[d] = UInt64(w(r[d]).byteSwapped)
                 default: r[d] = r[d].byteSwapped
                 }
-            case InternalOpcode.sdiv64K: r[d] = Self.sdiv64(r[d], k)
-            case InternalOpcode.sdiv64X: r[d] = Self.sdiv64(r[d], r[sr])
-            case InternalOpcode.smod64K: r[d] = Self.smod64(r[d], k)
-            case InternalOpcode.smod64X: r[d] = Self.smod64(r[d], r[sr])
-            case InternalOpcode.movsx64:
+            // sdiv, smod, movsx: opcodes of their own (see InternalOpcode)
+            case 0xe7: r[d] = Self.sdiv64(r[d], k)
+            case 0xef: r[d] = Self.sdiv64(r[d], r[sr])
+            case 0xf7: r[d] = Self.smod64(r[d], k)
+            case 0xff: r[d] = Self.smod64(r[d], r[sr])
+            case 0x10: // movsx64 (InternalOpcode)
                 let v = r[sr]
                 switch i.offset {
                 case 8: r[d] = UInt64(bitPattern: Int64(Int8(truncatingIfNeeded: v)))
@@ -135,18 +160,19 @@ extension VirtualMachine {
                 case 32: r[d] = UInt64(w(r[d]).byteSwapped)
                 default: r[d] = r[d].byteSwapped
                 }
-            case InternalOpcode.sdiv32K: r[d] = Self.sdiv32(r[d], k)
-            case InternalOpcode.sdiv32X: r[d] = Self.sdiv32(r[d], r[sr])
-            case InternalOpcode.smod32K: r[d] = Self.smod32(r[d], k)
-            case InternalOpcode.smod32X: r[d] = Self.smod32(r[d], r[sr])
-            case InternalOpcode.movsx32:
+            // sdiv32, smod32, movsx32 (InternalOpcode)
+            case 0xe4: r[d] = Self.sdiv32(r[d], k)
+            case 0xec: r[d] = Self.sdiv32(r[d], r[sr])
+            case 0xf4: r[d] = Self.smod32(r[d], k)
+            case 0xfc: r[d] = Self.smod32(r[d], r[sr])
+            case 0x08: // movsx32 (InternalOpcode)
                 let v = r[sr]
                 let x = i.offset == 8 ? Int32(Int8(truncatingIfNeeded: v)) : Int32(Int16(truncatingIfNeeded: v))
                 r[d] = UInt64(UInt32(bitPattern: x))
             // 64-bit immediate (value, map handle or global address resolved by the decoder)
-            case BPF.lddw:
+            case 0x18: // lddw
                 r[d] = k
-                pc &+= 1
+                ip += 1
             // Loads
             case 0x61:
                 let a = r[sr] &+ UInt64(bitPattern: Int64(i.offset))
@@ -194,7 +220,7 @@ extension VirtualMachine {
                 guard allowed(a, 8, true) else { failure = .memory(address: a, size: 8, write: true); break run }
                 ptr(a).storeBytes(of: i.opcode == 0x7a ? k : r[sr], as: UInt64.self)
             // Atomics (aligned, as Linux requires)
-            case BPF.atomic32, BPF.atomic64:
+            case 0xc3, 0xdb:
                 let size: UInt64 = i.opcode == BPF.atomic64 ? 8 : 4
                 let a = r[d] &+ UInt64(bitPattern: Int64(i.offset))
                 guard allowed(a, size, true) else { failure = .memory(address: a, size: size, write: true); break run }
@@ -204,65 +230,65 @@ extension VirtualMachine {
                 } else {
                     Self.atomic32(ptr(a), i.imm, r + sr, r)
                 }
-            // Jumps: targets are absolute slot indices.
-            case BPF.jaOp: pc = Int(i.offset)
-            case 0x15: if r[d] == k { pc = Int(i.offset) }
-            case 0x1d: if r[d] == r[sr] { pc = Int(i.offset) }
-            case 0x25: if r[d] > k { pc = Int(i.offset) }
-            case 0x2d: if r[d] > r[sr] { pc = Int(i.offset) }
-            case 0x35: if r[d] >= k { pc = Int(i.offset) }
-            case 0x3d: if r[d] >= r[sr] { pc = Int(i.offset) }
-            case 0x45: if r[d] & k != 0 { pc = Int(i.offset) }
-            case 0x4d: if r[d] & r[sr] != 0 { pc = Int(i.offset) }
-            case 0x55: if r[d] != k { pc = Int(i.offset) }
-            case 0x5d: if r[d] != r[sr] { pc = Int(i.offset) }
-            case 0x65: if Int64(bitPattern: r[d]) > i.imm { pc = Int(i.offset) }
-            case 0x6d: if Int64(bitPattern: r[d]) > Int64(bitPattern: r[sr]) { pc = Int(i.offset) }
-            case 0x75: if Int64(bitPattern: r[d]) >= i.imm { pc = Int(i.offset) }
-            case 0x7d: if Int64(bitPattern: r[d]) >= Int64(bitPattern: r[sr]) { pc = Int(i.offset) }
-            case 0xa5: if r[d] < k { pc = Int(i.offset) }
-            case 0xad: if r[d] < r[sr] { pc = Int(i.offset) }
-            case 0xb5: if r[d] <= k { pc = Int(i.offset) }
-            case 0xbd: if r[d] <= r[sr] { pc = Int(i.offset) }
-            case 0xc5: if Int64(bitPattern: r[d]) < i.imm { pc = Int(i.offset) }
-            case 0xcd: if Int64(bitPattern: r[d]) < Int64(bitPattern: r[sr]) { pc = Int(i.offset) }
-            case 0xd5: if Int64(bitPattern: r[d]) <= i.imm { pc = Int(i.offset) }
-            case 0xdd: if Int64(bitPattern: r[d]) <= Int64(bitPattern: r[sr]) { pc = Int(i.offset) }
+            // Jumps: offsets are relative to the next instruction.
+            case 0x05: ip += Int(i.offset)
+            case 0x15: if r[d] == k { ip += Int(i.offset) }
+            case 0x1d: if r[d] == r[sr] { ip += Int(i.offset) }
+            case 0x25: if r[d] > k { ip += Int(i.offset) }
+            case 0x2d: if r[d] > r[sr] { ip += Int(i.offset) }
+            case 0x35: if r[d] >= k { ip += Int(i.offset) }
+            case 0x3d: if r[d] >= r[sr] { ip += Int(i.offset) }
+            case 0x45: if r[d] & k != 0 { ip += Int(i.offset) }
+            case 0x4d: if r[d] & r[sr] != 0 { ip += Int(i.offset) }
+            case 0x55: if r[d] != k { ip += Int(i.offset) }
+            case 0x5d: if r[d] != r[sr] { ip += Int(i.offset) }
+            case 0x65: if Int64(bitPattern: r[d]) > i.imm { ip += Int(i.offset) }
+            case 0x6d: if Int64(bitPattern: r[d]) > Int64(bitPattern: r[sr]) { ip += Int(i.offset) }
+            case 0x75: if Int64(bitPattern: r[d]) >= i.imm { ip += Int(i.offset) }
+            case 0x7d: if Int64(bitPattern: r[d]) >= Int64(bitPattern: r[sr]) { ip += Int(i.offset) }
+            case 0xa5: if r[d] < k { ip += Int(i.offset) }
+            case 0xad: if r[d] < r[sr] { ip += Int(i.offset) }
+            case 0xb5: if r[d] <= k { ip += Int(i.offset) }
+            case 0xbd: if r[d] <= r[sr] { ip += Int(i.offset) }
+            case 0xc5: if Int64(bitPattern: r[d]) < i.imm { ip += Int(i.offset) }
+            case 0xcd: if Int64(bitPattern: r[d]) < Int64(bitPattern: r[sr]) { ip += Int(i.offset) }
+            case 0xd5: if Int64(bitPattern: r[d]) <= i.imm { ip += Int(i.offset) }
+            case 0xdd: if Int64(bitPattern: r[d]) <= Int64(bitPattern: r[sr]) { ip += Int(i.offset) }
             // JMP32: compare the low 32 bits.
-            case 0x16: if w(r[d]) == w(k) { pc = Int(i.offset) }
-            case 0x1e: if w(r[d]) == w(r[sr]) { pc = Int(i.offset) }
-            case 0x26: if w(r[d]) > w(k) { pc = Int(i.offset) }
-            case 0x2e: if w(r[d]) > w(r[sr]) { pc = Int(i.offset) }
-            case 0x36: if w(r[d]) >= w(k) { pc = Int(i.offset) }
-            case 0x3e: if w(r[d]) >= w(r[sr]) { pc = Int(i.offset) }
-            case 0x46: if w(r[d]) & w(k) != 0 { pc = Int(i.offset) }
-            case 0x4e: if w(r[d]) & w(r[sr]) != 0 { pc = Int(i.offset) }
-            case 0x56: if w(r[d]) != w(k) { pc = Int(i.offset) }
-            case 0x5e: if w(r[d]) != w(r[sr]) { pc = Int(i.offset) }
-            case 0x66: if Int32(truncatingIfNeeded: r[d]) > Int32(truncatingIfNeeded: k) { pc = Int(i.offset) }
-            case 0x6e: if Int32(truncatingIfNeeded: r[d]) > Int32(truncatingIfNeeded: r[sr]) { pc = Int(i.offset) }
-            case 0x76: if Int32(truncatingIfNeeded: r[d]) >= Int32(truncatingIfNeeded: k) { pc = Int(i.offset) }
-            case 0x7e: if Int32(truncatingIfNeeded: r[d]) >= Int32(truncatingIfNeeded: r[sr]) { pc = Int(i.offset) }
-            case 0xa6: if w(r[d]) < w(k) { pc = Int(i.offset) }
-            case 0xae: if w(r[d]) < w(r[sr]) { pc = Int(i.offset) }
-            case 0xb6: if w(r[d]) <= w(k) { pc = Int(i.offset) }
-            case 0xbe: if w(r[d]) <= w(r[sr]) { pc = Int(i.offset) }
-            case 0xc6: if Int32(truncatingIfNeeded: r[d]) < Int32(truncatingIfNeeded: k) { pc = Int(i.offset) }
-            case 0xce: if Int32(truncatingIfNeeded: r[d]) < Int32(truncatingIfNeeded: r[sr]) { pc = Int(i.offset) }
-            case 0xd6: if Int32(truncatingIfNeeded: r[d]) <= Int32(truncatingIfNeeded: k) { pc = Int(i.offset) }
-            case 0xde: if Int32(truncatingIfNeeded: r[d]) <= Int32(truncatingIfNeeded: r[sr]) { pc = Int(i.offset) }
+            case 0x16: if w(r[d]) == w(k) { ip += Int(i.offset) }
+            case 0x1e: if w(r[d]) == w(r[sr]) { ip += Int(i.offset) }
+            case 0x26: if w(r[d]) > w(k) { ip += Int(i.offset) }
+            case 0x2e: if w(r[d]) > w(r[sr]) { ip += Int(i.offset) }
+            case 0x36: if w(r[d]) >= w(k) { ip += Int(i.offset) }
+            case 0x3e: if w(r[d]) >= w(r[sr]) { ip += Int(i.offset) }
+            case 0x46: if w(r[d]) & w(k) != 0 { ip += Int(i.offset) }
+            case 0x4e: if w(r[d]) & w(r[sr]) != 0 { ip += Int(i.offset) }
+            case 0x56: if w(r[d]) != w(k) { ip += Int(i.offset) }
+            case 0x5e: if w(r[d]) != w(r[sr]) { ip += Int(i.offset) }
+            case 0x66: if Int32(truncatingIfNeeded: r[d]) > Int32(truncatingIfNeeded: k) { ip += Int(i.offset) }
+            case 0x6e: if Int32(truncatingIfNeeded: r[d]) > Int32(truncatingIfNeeded: r[sr]) { ip += Int(i.offset) }
+            case 0x76: if Int32(truncatingIfNeeded: r[d]) >= Int32(truncatingIfNeeded: k) { ip += Int(i.offset) }
+            case 0x7e: if Int32(truncatingIfNeeded: r[d]) >= Int32(truncatingIfNeeded: r[sr]) { ip += Int(i.offset) }
+            case 0xa6: if w(r[d]) < w(k) { ip += Int(i.offset) }
+            case 0xae: if w(r[d]) < w(r[sr]) { ip += Int(i.offset) }
+            case 0xb6: if w(r[d]) <= w(k) { ip += Int(i.offset) }
+            case 0xbe: if w(r[d]) <= w(r[sr]) { ip += Int(i.offset) }
+            case 0xc6: if Int32(truncatingIfNeeded: r[d]) < Int32(truncatingIfNeeded: k) { ip += Int(i.offset) }
+            case 0xce: if Int32(truncatingIfNeeded: r[d]) < Int32(truncatingIfNeeded: r[sr]) { ip += Int(i.offset) }
+            case 0xd6: if Int32(truncatingIfNeeded: r[d]) <= Int32(truncatingIfNeeded: k) { ip += Int(i.offset) }
+            case 0xde: if Int32(truncatingIfNeeded: r[d]) <= Int32(truncatingIfNeeded: r[sr]) { ip += Int(i.offset) }
             // Calls
-            case InternalOpcode.localCall:
+            case 0xf5: // local call (InternalOpcode)
                 guard depth < maxDepth else { failure = .stackOverflow; break run }
-                frames[depth] = SavedFrame(returnPC: pc, r6: r[6], r7: r[7], r8: r[8], r9: r[9])
+                frames[depth] = SavedFrame(returnPC: ip - code, r6: r[6], r7: r[7], r8: r[8], r9: r[9])
                 depth += 1
                 stackLow &-= frameSize
                 stackSpan &+= frameSize
                 r[10] = r[10] &- frameSize
                 s.pointee.stackLow = stackLow
                 s.pointee.callDepth = depth
-                pc = Int(i.offset)
-            case BPF.callOp, BPF.callxOp:
+                ip += Int(i.offset)
+            case 0x85, 0x8d:
                 let id = i.opcode == BPF.callOp ? k : r[d]
                 guard id < UInt64(HelperTable.capacity), let helper = helpers[Int(id)] else {
                     failure = .unknownHelper(id); break run
@@ -280,14 +306,15 @@ extension VirtualMachine {
                     guard let target = environment.pendingTailCall else { continue }
                     environment.pendingTailCall = nil
                     do {
-                        current = try compiledTarget(target)
+                        let compiled = try compiledTarget(target)
+                        tailCalled = compiled
+                        code = compiled.code.baseAddress.unsafelyUnwrapped
                     } catch let error as VMError {
                         failure = .rejectedTailCall(error); break run
                     }
-                    code = current.code.baseAddress.unsafelyUnwrapped
-                    pc = 0
+                    ip = code
                 }
-            case BPF.exitOp:
+            case 0x95:
                 if depth == 0 { break run }
                 depth -= 1
                 let f = frames[depth]
@@ -297,7 +324,7 @@ extension VirtualMachine {
                 r[10] = r[10] &+ frameSize
                 s.pointee.stackLow = stackLow
                 s.pointee.callDepth = depth
-                pc = f.returnPC
+                ip = code + f.returnPC
             default:
                 // The validator admits no other opcode; reaching one is a decoder bug, not a trap.
                 failure = .helperFault("internal error: undecodable opcode 0x\(Disassembler.hex(i.opcode))")
@@ -307,7 +334,7 @@ extension VirtualMachine {
         executedInstructions = UInt64(budget &- remaining)
         guard let failure else { return r[0] }
         if case .budget = failure { executedInstructions -= 1 }
-        throw error(failure, at: pc - 1, in: current.program)
+        throw error(failure, at: ip - code - 1, in: (tailCalled ?? entry).program)
     }
 
     @inline(never)
