@@ -254,12 +254,15 @@ public struct HookID: Hashable, Sendable {
 
 public enum AgentError: Error, CustomStringConvertible {
     case inconsistentSegment(name: String, problems: [String])
+    case unknownEngine(String)
 
     public var description: String {
         switch self {
         case .inconsistentSegment(let name, let problems):
             "the agent will not run the programs of an inconsistent segment (see `bpftimetool check --shm \(name)`): "
                 + problems.prefix(5).joined(separator: "; ") + (problems.count > 5 ? "; and \(problems.count - 5) more" : "")
+        case .unknownEngine(let name):
+            "unknown engine \"\(name)\" (BPFTIME_AGENT_ENGINE): use one of \(AgentOptions.Engine.allCases.map(\.rawValue).joined(separator: ", "))"
         }
     }
 }

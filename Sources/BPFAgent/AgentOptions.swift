@@ -1,5 +1,6 @@
 import BPFRuntime
 import BPFVM
+import Glibc
 
 /// How an agent runs programs.
 public struct AgentOptions {
@@ -22,6 +23,13 @@ public struct AgentOptions {
         self.vm = vm
         self.livenessInterval = max(1, livenessInterval)
         self.livenessPeriodMilliseconds = max(0, livenessPeriodMilliseconds)
+    }
+
+    /// The defaults, with the engine named by BPFTIME_AGENT_ENGINE when it is set.
+    public static func fromEnvironment() throws(AgentError) -> AgentOptions {
+        guard let value = getenv("BPFTIME_AGENT_ENGINE").map({ String(cString: $0) }), !value.isEmpty else { return AgentOptions() }
+        guard let engine = Engine(rawValue: value) else { throw .unknownEngine(value) }
+        return AgentOptions(engine: engine)
     }
 
     var livenessPeriodNanoseconds: UInt64 { UInt64(livenessPeriodMilliseconds) * 1_000_000 }

@@ -19,14 +19,15 @@ public func bpftime_agent_open(_ name: UnsafePointer<CChar>?) -> OpaquePointer? 
     _ = loggingReady
     let segmentName = name.map { String(cString: $0) } ?? SegmentConfiguration.fromEnvironment().name
     do {
-        let agent = try Agent.open(segmentName: segmentName)
+        let agent = try Agent.open(segmentName: segmentName, options: AgentOptions.fromEnvironment())
         return OpaquePointer(Unmanaged.passRetained(agent).toOpaque())
     } catch {
         let code: Int32 = switch error {
         case SegmentError.missing: ENOENT
         case SegmentError.permissionDenied: EACCES
         case SegmentError.notOurFormat, SegmentError.otherLayoutVersion, SegmentError.truncated,
-             SegmentError.corrupt, is AgentError: EBADMSG
+             SegmentError.corrupt, AgentError.inconsistentSegment: EBADMSG
+        case AgentError.unknownEngine: EINVAL
         default: EIO
         }
         BPFLog.logger("bpftime.agent").error("cannot attach to segment \(segmentName): \(error)")

@@ -6,7 +6,8 @@ import Glibc
 // An example target process, like bpftime's example/minimal/victim: calls a function in a loop
 // and fires the function's entry and return hooks (uprobe and uretprobe at its file offset).
 //
-//   bpftime-target [--shm NAME] [--iterations N] [--interval-ms M] [--report-every K] [--print-hook]
+//   bpftime-target [--shm NAME] [--iterations N] [--interval-ms M] [--report-every K] [--engine NAME] [--print-hook]
+// The engine defaults to $BPFTIME_AGENT_ENGINE, else the interpreter.
 
 /// The function the target calls in a loop and hooks: a stand-in for real work, exported
 /// under a C name so that its hook can also be named by symbol.
@@ -24,6 +25,7 @@ struct Arguments {
     var intervalMs = 0.0
     var reportEvery = 1000
     var printHook = false
+    var engine: AgentOptions.Engine?
 
     init(_ args: [String]) throws {
         var rest = args[...]
@@ -43,6 +45,10 @@ struct Arguments {
             case "--interval-ms": intervalMs = try number(arg)
             case "--report-every": reportEvery = try number(arg)
             case "--print-hook": printHook = true
+            case "--engine":
+                let name = try value(arg)
+                guard let e = AgentOptions.Engine(rawValue: name) else { throw UsageError("--engine: \"\(name)\" is not one of \(AgentOptions.Engine.allCases.map(\.rawValue))") }
+                engine = e
             case "-h", "--help": throw UsageError("")
             default: throw UsageError("unknown argument \(arg)")
             }
@@ -59,7 +65,7 @@ do {
     arguments = try Arguments(Array(CommandLine.arguments.dropFirst()))
 } catch let error as UsageError {
     if !error.text.isEmpty { fputs("bpftime-target: \(error.text)\n", stderr) }
-    fputs("usage: bpftime-target [--shm NAME] [--iterations N] [--interval-ms M] [--report-every K] [--print-hook]\n", stderr)
+    fputs("usage: bpftime-target [--shm NAME] [--iterations N] [--interval-ms M] [--report-every K] [--engine NAME] [--print-hook]\n", stderr)
     exit(error.text.isEmpty ? 0 : 2)
 }
 
@@ -82,7 +88,9 @@ if arguments.printHook {
 BPFLog.bootstrap()
 let agent: Agent
 do {
-    agent = try Agent.open(segmentName: arguments.shm)
+    var options = try AgentOptions.fromEnvironment()
+    if let engine = arguments.engine { options.engine = engine }
+    agent = try Agent.open(segmentName: arguments.shm, options: options)
 } catch {
     fputs("bpftime-target: \(error)\n", stderr)
     exit(1)

@@ -13,6 +13,7 @@
  * attach order, with r1 = a private copy of ctx, r2 = len, and the attach cookie for
  * bpf_get_attach_cookie. Changes to the segment are picked up at the next fire; once the segment
  * is removed, fires run nothing (one warning is logged). Logs go to stderr (level: SPDLOG_LEVEL).
+ * Programs run on the engine named by BPFTIME_AGENT_ENGINE (default: the interpreter).
  *
  * A handle is not thread-safe: use it from one thread at a time (open one per thread).
  */
@@ -30,7 +31,8 @@ typedef struct bpftime_agent bpftime_agent;
 
 /* Maps segment shm_name (NULL: $BPFTIME_GLOBAL_SHM_NAME, else the default name) and loads its
  * programs. Returns NULL with errno set (ENOENT no such segment, EACCES, EBADMSG not a segment or
- * inconsistent, EIO other) and the reason in bpftime_agent_last_error(). */
+ * inconsistent, EINVAL unknown BPFTIME_AGENT_ENGINE, EIO other) and the reason in
+ * bpftime_agent_last_error(). */
 bpftime_agent *bpftime_agent_open(const char *shm_name);
 
 /* A small integer id for hook (>= 0), valid for this handle's life; or -EINVAL (bad syntax),
