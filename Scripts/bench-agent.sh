@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 for product in BPFAgentBench bpftime-target bpftimetool; do swift build -c release --product "$product" >/dev/null; done
 bin="$(swift build -c release --show-bin-path)"
 
-for engine in $("$bin/BPFAgentBench" --list-engines); do
+engines=$("$bin/BPFAgentBench" --list-engines)
+for engine in $engines; do
     echo "== engine: $engine"
     "$bin/BPFAgentBench" --engine "$engine"
 done
@@ -19,19 +20,22 @@ work=$(mktemp -d)
 trap '"$bin/bpftimetool" remove >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 Scripts/retarget-demo-state.py "$bin/bpftime-target" > "$work/state.json"
 calls=${CALLS:-2000000}
-# Wall time of two targets making $calls calls each; prints calls per second over both.
+# Wall time of two targets making $calls calls each on engine $1; prints calls per second over both.
 two_targets() {
     local start end
     start=$(date +%s%N)
-    "$bin/bpftime-target" --iterations "$calls" --report-every "$calls" >/dev/null &
-    "$bin/bpftime-target" --iterations "$calls" --report-every "$calls" >/dev/null &
+    "$bin/bpftime-target" --engine "$1" --iterations "$calls" --report-every "$calls" >/dev/null &
+    "$bin/bpftime-target" --engine "$1" --iterations "$calls" --report-every "$calls" >/dev/null &
     wait
     end=$(date +%s%N)
     echo $(( 2 * calls * 1000000000 / (end - start) ))
 }
 "$bin/bpftimetool" import "$work/state.json"
-counted=$(two_targets)
+declare -A counted
+for engine in $engines; do counted[$engine]=$(two_targets "$engine"); done
 "$bin/bpftimetool" unload 7 # the link: the hooks now run nothing
-idle=$(two_targets)
-echo "2 targets, count_calls on every call (hash lookup under the shared lock, in-place increment): $counted calls/s ($((2 * counted)) hook fires/s)"
-echo "reference, same targets with nothing attached:                                              $idle calls/s (ratio $(python3 -c "print(f'{$idle/$counted:.1f}')")x)"
+idle=$(two_targets interpreter)
+for engine in $engines; do
+    echo "2 targets ($engine), count_calls on every call (hash lookup under the shared lock, in-place increment): ${counted[$engine]} calls/s ($((2 * counted[$engine])) hook fires/s; ratio to idle $(python3 -c "print(f'{$idle/${counted[$engine]}:.1f}')")x)"
+done
+echo "reference, the same targets with nothing attached: $idle calls/s"
