@@ -1,0 +1,32 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Machine code in its own pages: written while mapped read+write, then switched to read+execute
+/// before it can run (never writable and executable at once). Unmapped on deinit.
+final class ExecutableMemory {
+    let base: UnsafeMutableRawPointer
+    let size: Int
+    let codeSize: Int
+
+    init(code: [UInt8]) throws {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        size = max(page, (code.count + page - 1) / page * page)
+        codeSize = code.count
+        guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              p != MAP_FAILED else {
+            throw VMError(.malformed, "cannot map \(size) bytes for JIT code: errno \(errno)")
+        }
+        code.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: code.count) }
+        guard mprotect(p, size, PROT_READ | PROT_EXEC) == 0 else {
+            let e = errno
+            munmap(p, size)
+            throw VMError(.malformed, "cannot make JIT code executable: errno \(e)")
+        }
+        base = p
+    }
+
+    deinit { munmap(base, size) }
+}
