@@ -1,0 +1,53 @@
+/// Ring-buffer helpers 130-134. A reserved record is a writable region until it is submitted
+/// or discarded; only records reserved in this run may be submitted or discarded.
+enum RingbufHelpers {
+    static func register(in table: HelperTable) {
+        table.register(HelperID.ringbufOutput, name: "ringbuf_output") { m, d, size, flags, _, raw in
+            let ctx = HelperContext(raw)
+            guard let (fd, info, maps) = ctx.map(m, helper: "ringbuf_output") else { return 0 }
+            guard info.kind == .ringbuf else { return Errno.result(Errno.EINVAL) }
+            guard size <= UInt64(Int32.max) else { return Errno.result(Errno.E2BIG) }
+            guard let data = ctx.readable(d, Int(size), "ringbuf_output", "data") else { return 0 }
+            return UInt64(status: maps.ringbufOutput(fd: fd, data: data, size: Int(size), flags: flags))
+        }
+        table.register(HelperID.ringbufReserve, name: "ringbuf_reserve") { m, size, _, _, _, raw in
+            let ctx = HelperContext(raw)
+            guard let (fd, info, maps) = ctx.map(m, helper: "ringbuf_reserve") else { return 0 }
+            guard info.kind == .ringbuf, size > 0, size <= UInt64(Int32.max),
+                  let record = maps.ringbufReserve(fd: fd, size: Int(size)) else { return 0 }
+            ctx.grant(record, length: Int(size), writable: true)
+            ctx.environment.reservedRecords.insert(record)
+            return UInt64(UInt(bitPattern: record))
+        }
+        table.register(HelperID.ringbufSubmit, name: "ringbuf_submit") { d, _, _, _, _, raw in
+            let ctx = HelperContext(raw)
+            guard let record = ctx.takeReserved(d, helper: "ringbuf_submit") else { return 0 }
+            ctx.maps?.ringbufSubmit(record)
+            return 0
+        }
+        table.register(HelperID.ringbufDiscard, name: "ringbuf_discard") { d, _, _, _, _, raw in
+            let ctx = HelperContext(raw)
+            guard let record = ctx.takeReserved(d, helper: "ringbuf_discard") else { return 0 }
+            ctx.maps?.ringbufDiscard(record)
+            return 0
+        }
+        table.register(HelperID.ringbufQuery, name: "ringbuf_query") { m, flags, _, _, _, raw in
+            let ctx = HelperContext(raw)
+            guard let (fd, info, maps) = ctx.map(m, helper: "ringbuf_query") else { return 0 }
+            return info.kind == .ringbuf ? maps.ringbufQuery(fd: fd, flags: flags) : 0
+        }
+    }
+}
+
+extension HelperContext {
+    /// The reserved record at `address`, no longer accessible to the program; faults otherwise.
+    func takeReserved(_ address: UInt64, helper: String) -> UnsafeMutableRawPointer? {
+        guard let record = UnsafeMutableRawPointer(bitPattern: UInt(truncatingIfNeeded: address)),
+              environment.reservedRecords.remove(record) != nil else {
+            _ = fault("\(helper): 0x\(String(address, radix: 16)) is not a reserved ring-buffer record")
+            return nil
+        }
+        state.pointee.revoke(low: address)
+        return record
+    }
+}
