@@ -19,7 +19,7 @@ final class ExecutableMemory {
               p != MAP_FAILED else {
             throw VMError(.malformed, "cannot map \(size) bytes for JIT code: errno \(errno)")
         }
-        code.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: code.count) }
+        code.withUnsafeBytes { if let src = $0.baseAddress { p.copyMemory(from: src, byteCount: code.count) } }
         guard mprotect(p, size, PROT_READ | PROT_EXEC) == 0 else {
             let e = errno
             munmap(p, size)
