@@ -138,3 +138,22 @@ extension RunState {
         }
     }
 }
+
+extension RunState {
+    /// Adds a region that stays granted across runs (a global variable map value), ahead of the
+    /// transient ones. Fails when the table has no room left for transient regions.
+    mutating func addPermanent(low: UInt64, high: UInt64, writable: Bool) -> Bool {
+        for i in 0 ..< permanentRegionCount where regions[i].low == low && regions[i].high == high {
+            if writable { regions[i].writable = 1 }
+            return true
+        }
+        guard permanentRegionCount < regionCapacity / 2 else { return false }
+        if regionCount == regionCapacity { regionCount -= 1 }
+        let at = regions + permanentRegionCount
+        (at + 1).update(from: at, count: regionCount - permanentRegionCount)
+        at.pointee = MemoryRegion(low: low, high: high, writable: writable)
+        permanentRegionCount += 1
+        regionCount += 1
+        return true
+    }
+}

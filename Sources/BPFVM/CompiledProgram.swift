@@ -1,0 +1,101 @@
+/// One pre-decoded slot for the interpreter: 16 bytes, fields widened so the loop does no
+/// decoding. Jump and call targets are absolute slot indices (in `offset`), immediates are
+/// sign-extended, an `lddw` carries its whole 64-bit value (map handle or global address
+/// resolved), and a few variants get opcodes of their own (see `InternalOpcode`).
+struct DecodedInstruction {
+    var opcode: UInt8
+    var dst: UInt8
+    var src: UInt8
+    var offset: Int32
+    var imm: Int64
+}
+
+/// Opcodes the decoder gives variants the ISA distinguishes by another field; they use
+/// encodings the ISA leaves unassigned, so they never collide with a real instruction.
+enum InternalOpcode {
+    /// `call` with src=1: `offset` is the callee's first slot.
+    static let localCall: UInt8 = 0xf5
+    /// `div`/`mod` with offset 1 (ALU ops 0xe0 and 0xf0 are unassigned).
+    static let sdiv32K: UInt8 = 0xe4, sdiv32X: UInt8 = 0xec, sdiv64K: UInt8 = 0xe7, sdiv64X: UInt8 = 0xef
+    static let smod32K: UInt8 = 0xf4, smod32X: UInt8 = 0xfc, smod64K: UInt8 = 0xf7, smod64X: UInt8 = 0xff
+    /// `mov` with a sign-extension width in `offset` (class LD opcodes other than lddw are unassigned).
+    static let movsx32: UInt8 = 0x08, movsx64: UInt8 = 0x10
+}
+
+/// A validated program, decoded for the interpreter. Owns its decoded array.
+final class CompiledProgram {
+    let program: Program
+    let code: UnsafeMutableBufferPointer<DecodedInstruction>
+
+    /// Decodes a program the validator accepted. Map pseudo-loads become map handles (slots in
+    /// `environment`) or global addresses, whose regions are granted for good in `state`.
+    init(_ program: Program, environment: HelperEnvironment, state: UnsafeMutablePointer<RunState>) throws {
+        self.program = program
+        let ins = program.instructions
+        code = .allocate(capacity: ins.count)
+        code.initialize(repeating: DecodedInstruction(opcode: 0, dst: 0, src: 0, offset: 0, imm: 0))
+        for (index, i) in ins.enumerated() {
+            var d = DecodedInstruction(opcode: i.opcode, dst: i.dst, src: i.src, offset: Int32(i.offset), imm: Int64(i.imm))
+            let target = Int32(truncatingIfNeeded: index + 1)
+            switch i.opcode {
+            case BPF.jaOp:
+                d.offset = target &+ Int32(i.offset)
+            case BPF.ja32Op:
+                d.opcode = BPF.jaOp
+                d.offset = target &+ i.imm
+            case BPF.callOp where i.src == BPF.pseudoCall:
+                d.opcode = InternalOpcode.localCall
+                d.offset = target &+ i.imm
+            case BPF.lddw where index + 1 < ins.count:
+                d.imm = Int64(bitPattern: try Self.wideValue(program, at: index, environment, state))
+            default:
+                let cls = i.instructionClass
+                if cls == BPF.classJMP || cls == BPF.classJMP32, i.opcode != BPF.callOp, i.opcode != BPF.callxOp,
+                   i.opcode != BPF.exitOp {
+                    d.offset = target &+ Int32(i.offset)
+                } else if cls == BPF.classALU || cls == BPF.classALU64 {
+                    d.opcode = Self.aluVariant(i)
+                }
+            }
+            code[index] = d
+        }
+    }
+
+    deinit { code.deallocate() }
+
+    static func aluVariant(_ i: Instruction) -> UInt8 {
+        switch i.operation {
+        case BPF.div where i.offset == 1: return i.opcode | 0xe0
+        case BPF.mod where i.offset == 1: return i.opcode | 0xf0
+        case BPF.mov where i.offset != 0:
+            return i.instructionClass == BPF.classALU64 ? InternalOpcode.movsx64 : InternalOpcode.movsx32
+        default: return i.opcode
+        }
+    }
+
+    static func wideValue(_ program: Program, at index: Int, _ environment: HelperEnvironment,
+                          _ state: UnsafeMutablePointer<RunState>) throws -> UInt64 {
+        let low = program.instructions[index], high = program.instructions[index + 1]
+        func failure(_ reason: String) -> VMError {
+            VMError(.rejected, reason, index: index, instruction: Disassembler.text(of: program, at: index))
+        }
+        switch low.src {
+        case BPF.pseudoMapFD:
+            guard let info = environment.maps?.map(fd: low.imm) else { throw failure("map fd \(low.imm) does not exist") }
+            return MapHandle.value(slot: environment.slot(forMap: low.imm, info: info))
+        case BPF.pseudoMapValue:
+            guard let value = environment.maps?.globalValue(fd: low.imm), let base = value.baseAddress,
+                  high.imm >= 0, Int(high.imm) < value.count else {
+                throw failure("map fd \(low.imm) has no global value at offset \(high.imm)")
+            }
+            let writable = !(environment.maps?.map(fd: low.imm)?.readOnly ?? false)
+            let start = UInt64(UInt(bitPattern: base))
+            guard state.pointee.addPermanent(low: start, high: start + UInt64(value.count), writable: writable) else {
+                throw failure("too many global variable regions")
+            }
+            return start + UInt64(high.imm)
+        default:
+            return Program.wideValue(low, high)
+        }
+    }
+}

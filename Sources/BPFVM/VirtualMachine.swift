@@ -1,0 +1,130 @@
+/// How a `VirtualMachine` validates and runs programs.
+public struct VMOptions {
+    /// Instruction budget per run (an lddw counts once); `nil` = unlimited.
+    public var maxInstructions: UInt64?
+    /// Frames (entry frame included) local calls may nest to.
+    public var maxCallDepth: Int
+    /// Largest program accepted, in slots.
+    public var maxProgramSize: Int
+    public var helpers: HelperTable
+    /// Receives `bpf_trace_printk` text; stdout when nil.
+    public var trace: ((String) -> Void)?
+
+    public init(maxInstructions: UInt64? = nil, maxCallDepth: Int = 8,
+                maxProgramSize: Int = Validator.defaultMaxInstructions,
+                helpers: HelperTable = .standard(), trace: ((String) -> Void)? = nil) {
+        self.maxInstructions = maxInstructions
+        self.maxCallDepth = max(1, maxCallDepth)
+        self.maxProgramSize = maxProgramSize
+        self.helpers = helpers
+        self.trace = trace
+    }
+}
+
+/// An eBPF interpreter for one validated program, reusable across runs without allocating.
+/// Not thread-safe: one run at a time.
+public final class VirtualMachine {
+    public let program: Program
+    public let options: VMOptions
+    /// Instructions executed by the last run (tail-called programs included).
+    public internal(set) var executedInstructions: UInt64 = 0
+
+    let environment: HelperEnvironment
+    let validator: Validator
+    let entry: CompiledProgram
+    /// Validated tail-call targets, by program.
+    var tailCallTargets: [Program: CompiledProgram] = [:]
+
+    /// The run state helpers see; `RunState.regions` and the stack live beside it.
+    public let state: UnsafeMutablePointer<RunState>
+    let stack: UnsafeMutableRawBufferPointer
+    let registers: UnsafeMutablePointer<UInt64>
+    let frames: UnsafeMutablePointer<SavedFrame>
+
+    struct SavedFrame {
+        var returnPC: Int
+        var r6: UInt64, r7: UInt64, r8: UInt64, r9: UInt64
+    }
+
+    static let regionCapacity = 256
+
+    /// Validates `program` (throwing the validator's error) and prepares it to run.
+    public init(program: Program, maps: MapBackend? = nil, options: VMOptions = VMOptions()) throws {
+        self.program = program
+        self.options = options
+        environment = HelperEnvironment(maps: maps, trace: options.trace)
+        validator = Validator(helpers: options.helpers, maps: maps, maxInstructions: options.maxProgramSize)
+        try validator.validate(program)
+
+        stack = .allocate(byteCount: options.maxCallDepth * BPF.stackFrameSize, alignment: 16)
+        stack.initializeMemory(as: UInt8.self, repeating: 0)
+        registers = .allocate(capacity: 16)
+        registers.initialize(repeating: 0, count: 16)
+        frames = .allocate(capacity: options.maxCallDepth)
+        let regions = UnsafeMutablePointer<MemoryRegion>.allocate(capacity: Self.regionCapacity)
+        let top = UInt64(UInt(bitPattern: stack.baseAddress.unsafelyUnwrapped)) + UInt64(stack.count)
+        state = .allocate(capacity: 1)
+        state.initialize(to: RunState(
+            stackLow: top - UInt64(BPF.stackFrameSize), stackHigh: top, inputLow: 0, inputHigh: 0,
+            regions: regions, regionCount: 0, regionCapacity: Self.regionCapacity, permanentRegionCount: 0,
+            attention: 0, callDepth: 0, cookie: 0, tailCallCount: 0,
+            environment: Unmanaged.passUnretained(environment).toOpaque()))
+        do {
+            entry = try CompiledProgram(program, environment: environment, state: state)
+        } catch {
+            Self.release(state: state, stack: stack, registers: registers, frames: frames)
+            throw error
+        }
+    }
+
+    deinit { Self.release(state: state, stack: stack, registers: registers, frames: frames) }
+
+    private static func release(state: UnsafeMutablePointer<RunState>, stack: UnsafeMutableRawBufferPointer,
+                                registers: UnsafeMutablePointer<UInt64>, frames: UnsafeMutablePointer<SavedFrame>) {
+        state.pointee.regions.deallocate()
+        state.deallocate()
+        stack.deallocate()
+        registers.deallocate()
+        frames.deallocate()
+    }
+
+    /// Runs the program with r1 = `input`'s address and r2 = its length (0 and 0 when empty);
+    /// the program may read and write `input` (give it a private copy). Returns r0.
+    public func run(input: UnsafeMutableRawBufferPointer, cookie: UInt64 = 0) throws -> UInt64 {
+        let low = UInt64(UInt(bitPattern: input.baseAddress))
+        let s = state
+        s.pointee.inputLow = low
+        s.pointee.inputHigh = low &+ UInt64(input.count)
+        s.pointee.cookie = cookie
+        s.pointee.regionCount = s.pointee.permanentRegionCount
+        s.pointee.attention = 0
+        s.pointee.tailCallCount = 0
+        s.pointee.callDepth = 0
+        s.pointee.stackLow = s.pointee.stackHigh &- UInt64(BPF.stackFrameSize)
+        registers[1] = low
+        registers[2] = UInt64(input.count)
+        registers[10] = s.pointee.stackHigh
+        defer { if !environment.reservedRecords.isEmpty { discardReservedRecords() } }
+        return try execute(entry)
+    }
+
+    /// Ring-buffer records a program reserved and never submitted are dropped when its run ends.
+    private func discardReservedRecords() {
+        for record in environment.reservedRecords { environment.maps?.ringbufDiscard(record) }
+        environment.reservedRecords.removeAll()
+    }
+
+    /// The decoded form of a tail-call target, validated on first use.
+    func compiledTarget(_ program: Program) throws -> CompiledProgram {
+        if let compiled = tailCallTargets[program] { return compiled }
+        do {
+            try validator.validate(program)
+            let compiled = try CompiledProgram(program, environment: environment, state: state)
+            if tailCallTargets.count >= 64 { tailCallTargets.removeAll() }
+            tailCallTargets[program] = compiled
+            return compiled
+        } catch let error as VMError {
+            throw VMError(.rejected, "tail-called program rejected: \(error)")
+        }
+    }
+}
