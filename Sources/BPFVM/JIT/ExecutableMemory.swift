@@ -17,13 +17,13 @@ final class ExecutableMemory {
         codeSize = code.count
         guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
               p != MAP_FAILED else {
-            throw VMError(.malformed, "cannot map \(size) bytes for JIT code: errno \(errno)")
+            throw JITError("cannot map \(size) bytes for JIT code: errno \(errno)")
         }
         code.withUnsafeBytes { if let src = $0.baseAddress { p.copyMemory(from: src, byteCount: code.count) } }
         guard mprotect(p, size, PROT_READ | PROT_EXEC) == 0 else {
             let e = errno
             munmap(p, size)
-            throw VMError(.malformed, "cannot make JIT code executable: errno \(e)")
+            throw JITError("cannot make JIT code executable: errno \(e)")
         }
         base = p
     }
