@@ -65,8 +65,8 @@ final class CompiledProgram {
 
     static func aluVariant(_ i: Instruction) -> UInt8 {
         switch i.operation {
-        case BPF.div where i.offset == 1: return i.opcode | 0xe0
-        case BPF.mod where i.offset == 1: return i.opcode | 0xf0
+        case BPF.div where i.offset == 1: return i.opcode & 0x0f | 0xe0
+        case BPF.mod where i.offset == 1: return i.opcode & 0x0f | 0xf0
         case BPF.mov where i.offset != 0:
             return i.instructionClass == BPF.classALU64 ? InternalOpcode.movsx64 : InternalOpcode.movsx32
         default: return i.opcode
