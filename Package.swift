@@ -41,6 +41,8 @@ let package = Package(
             "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFLogging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // JIT figures for Scripts/bench-jit.sh.
+        .executableTarget(name: "BPFJITBench", dependencies: ["BPFVM"], swiftSettings: hotPath),
         .testTarget(name: "BPFModelTests", dependencies: ["BPFModel"]),
         .testTarget(name: "BPFSegmentTests", dependencies: ["BPFSegment"]),
         .testTarget(name: "BPFInterchangeTests", dependencies: ["BPFInterchange"]),

@@ -6,6 +6,8 @@ public final class JITProgram {
     public let compileTime: Duration
     /// Bytes of machine code for the entry program.
     public var codeSize: Int { entry.codeSize }
+    /// The entry program's machine code (for inspection with a disassembler).
+    public var machineCode: [UInt8] { Array(UnsafeRawBufferPointer(start: entry.base, count: entry.codeSize)) }
     /// Instructions executed by the last run; counted only when `options.maxInstructions` is set.
     public var executedInstructions: UInt64 { machine.executedInstructions }
 
