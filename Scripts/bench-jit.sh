@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # JIT figures: ns per executed instruction on ../shared/bench programs for the JIT and the
 # interpreter beside native C (gcc -O2, built and run in this same script), as ratios to native,
-# and compile time in µs per 1,000 instructions.
-#   Scripts/bench-jit.sh [repeats]     (default 5; medians)
+# and JIT compile time in µs per 1,000 instructions. Runs are interleaved round by round
+# (native, then JIT and interpreter) and each figure is the median over the rounds.
+#   Scripts/bench-jit.sh [rounds]     (default 11)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repeats=${1:-5}
+rounds=${1:-11}
 shared=""
 dir=$PWD
 while [ "$dir" != / ]; do
@@ -19,32 +20,40 @@ trap 'rm -rf "$work"' EXIT
 
 swift build -c release --product BPFJITBench >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
 gcc -O2 "$bench/native.c" -o "$work/native"
-"$(swift build -c release --show-bin-path)/BPFJITBench" "$bench/bench.jsonl" "$bench/bench_meta.json" "$work" "$repeats" >"$work/jit.txt"
-
-now() { date +%s%N; }
-# Median wall time of `repeats` runs of the native program, in ns.
-native_ns() {
-  local times=()
-  for _ in $(seq "$repeats"); do
-    local t0; t0=$(now); "$work/native" "$@" >/dev/null; times+=($(( $(now) - t0 )))
-  done
-  printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (repeats + 1) / 2 ))p"
-}
+driver="$(swift build -c release --show-bin-path)/BPFJITBench"
 param() { python3 -c "import json; m=json.load(open('$bench/bench_meta.json')); print(m['$1']['params']['$2'])"; }
+now() { date +%s%N; }
+timed() { local t0; t0=$(now); "$@" >/dev/null; echo $(( $(now) - t0 )); }
 
-startup=$(native_ns alu 0)
-printf '%-16s %12s %12s %12s %10s %10s %12s\n' program "JIT ns/insn" "interp" "native" "JIT/native" "interp/nat" "compile µs"
-while read -r kind name jit interp insns compile bytes; do
-  [ "$kind" = program ] || continue
-  case $name in
-    bench_alu_loop) args=(alu "$(param bench_alu_loop N)") ;;
-    bench_mem_sum) args=(sum "$(param bench_mem_sum R)" "$work/$name.mem") ;;
-    bench_fnv1a) args=(fnv "$(param bench_fnv1a R)" "$work/$name.mem") ;;
-    *) continue ;;
-  esac
-  total=$(native_ns "${args[@]}")
-  awk -v n="$name" -v j="$jit" -v vm="$interp" -v t="$total" -v s="$startup" -v i="$insns" -v c="$compile" 'BEGIN {
-    nat = (t - s) / i; if (nat <= 0) nat = 0.001
-    printf "%-16s %12.3f %12.3f %12.3f %9.2fx %9.1fx %12.1f\n", n, j, vm, nat, j / nat, vm / nat, c }'
-done <"$work/jit.txt"
-awk '$1 == "compile" { printf "JIT compile time: %.1f µs per 1,000 instructions (%d-instruction program)\n", $3, $2 }' "$work/jit.txt"
+for _ in $(seq "$rounds"); do
+  "$driver" "$bench/bench.jsonl" "$bench/bench_meta.json" "$work" 1 >>"$work/jit.txt"
+  echo "native startup $(timed "$work/native" alu 0)" >>"$work/native.txt"
+  echo "native bench_alu_loop $(timed "$work/native" alu "$(param bench_alu_loop N)")" >>"$work/native.txt"
+  echo "native bench_mem_sum $(timed "$work/native" sum "$(param bench_mem_sum R)" "$work/bench_mem_sum.mem")" >>"$work/native.txt"
+  echo "native bench_fnv1a $(timed "$work/native" fnv "$(param bench_fnv1a R)" "$work/bench_fnv1a.mem")" >>"$work/native.txt"
+done
+
+python3 - "$work/jit.txt" "$work/native.txt" <<'PY'
+import statistics, sys
+from collections import defaultdict
+jit, interp, compile_us, insns, native, compile_rate = defaultdict(list), defaultdict(list), defaultdict(list), {}, defaultdict(list), []
+for line in open(sys.argv[1]):
+    f = line.split()
+    if f[0] == "program":
+        jit[f[1]].append(float(f[2])); interp[f[1]].append(float(f[3])); insns[f[1]] = int(f[4]); compile_us[f[1]].append(float(f[5]))
+    elif f[0] == "compile":
+        compile_rate.append((int(f[1]), float(f[2])))
+for line in open(sys.argv[2]):
+    f = line.split()
+    native[f[1]].append(int(f[2]))
+startup = statistics.median(native["startup"])
+targets = {"bench_alu_loop": "target <= 1.10x", "bench_mem_sum": "target <= 1.50x", "bench_fnv1a": "target <= 3.2x (uBPF JIT)"}
+print(f"{'program':16} {'JIT ns/insn':>12} {'interp':>9} {'native':>9} {'JIT/native':>11} {'interp/nat':>11} {'compile µs':>11}")
+for name in jit:
+    nat = max(statistics.median(native[name]) - startup, 1) / insns[name]
+    j, i = statistics.median(jit[name]), statistics.median(interp[name])
+    print(f"{name:16} {j:12.3f} {i:9.3f} {nat:9.3f} {j / nat:10.2f}x {i / nat:10.1f}x {statistics.median(compile_us[name]):11.1f}   {targets.get(name, '')}")
+if compile_rate:
+    print(f"JIT compile time: {statistics.median(r for _, r in compile_rate):.1f} µs per 1,000 instructions "
+          f"({compile_rate[0][0]}-instruction program; target < 200)")
+PY

@@ -3,11 +3,13 @@
 ///
 /// Registers: r0-r5 live in rax, rdi, rsi, rdx, rcx, r8 (the SysV argument registers, so helpers
 /// take r1-r5 where they are), r6-r9 in rbx, r13, r14, r15 (callee-saved), r10 in rbp; r12 holds the
-/// `JITContext`, r9-r11 are scratch. The entry code calls the program body, so every `exit` is a
+/// `JITContext`, r9 and r11 the inline bounds check's region (`fastLow`, `fastLimit`; reloaded after
+/// helper calls), r10 is scratch. The entry code calls the program body, so every `exit` is a
 /// `ret` and a local call is an x86 `call`; faults jump to an exit that restores rsp from the context.
 struct JITCompiler {
     static let registerMap: [X86Reg] = [.rax, .rdi, .rsi, .rdx, .rcx, .r8, .rbx, .r13, .r14, .r15, .rbp]
     static let ctx = X86Reg.r12
+    static let fastLow = X86Reg.r9, fastLimit = X86Reg.r11
     static let frameSize = Int32(BPF.stackFrameSize)
 
     let code: UnsafeMutableBufferPointer<DecodedInstruction>
@@ -18,6 +20,8 @@ struct JITCompiler {
     private var labels: [X86Label] = []
     private var stubs: [Stub] = []
     private var faultExit: X86Label
+    /// Slots some jump or local call lands on.
+    private var isJumpTarget: [Bool] = []
 
     /// Out-of-line code reached from a check in the body.
     private enum Stub {
@@ -39,6 +43,13 @@ struct JITCompiler {
     /// The machine code: `@convention(c) (JITContext*) -> r0`.
     mutating func compile() throws -> [UInt8] {
         labels = (0 ..< code.count).map { _ in a.newLabel() }
+        isJumpTarget = [Bool](repeating: false, count: code.count)
+        for i in code {
+            let cls = i.opcode & 7
+            let jumps = (cls == BPF.classJMP || cls == BPF.classJMP32) && i.opcode != BPF.callOp
+                && i.opcode != BPF.callxOp && i.opcode != BPF.exitOp
+            if jumps, i.offset >= 0, Int(i.offset) < code.count { isJumpTarget[Int(i.offset)] = true }
+        }
         let body = a.newLabel(), done = a.newLabel()
         let calleeSaved: [X86Reg] = [.rbp, .rbx, .r12, .r13, .r14, .r15]
         // Entry: rsp is 8 mod 16; six pushes and 8 bytes keep the body at 8 mod 16 after its call.
@@ -46,6 +57,7 @@ struct JITCompiler {
         a.alu(.sub, .reg(.rsp), imm: 8)
         a.mov(Self.ctx, .rdi)
         for (n, r) in Self.registerMap.enumerated() { a.load(r, .mem(Self.ctx, JITContext.register(n)), .b64) }
+        loadFastRegion()
         a.store(.mem(Self.ctx, JITContext.offset(\.savedStackPointer)), .rsp, .b64)
         a.call(body)
         a.bind(done)
@@ -64,6 +76,11 @@ struct JITCompiler {
             if countsInstructions {
                 a.alu(.sub, .mem(Self.ctx, JITContext.offset(\.remaining)), imm: 1)
                 a.jcc(.s, exitStub(JITContext.Exit.budget, index))
+            }
+            if isConditionalSkip(at: index) {
+                try conditionalSkip(i, code[index + 1])
+                index += 2
+                continue
             }
             try translate(i, at: index)
             index += i.opcode == BPF.lddw ? 2 : 1
@@ -182,15 +199,15 @@ struct JITCompiler {
         } else if s == .rcx {
             a.shiftByCL(op, d, w)
         } else if d == .rcx {
-            a.mov(.r11, .rcx)
+            a.mov(.r10, .rcx)
             a.mov(.rcx, s)
-            a.shiftByCL(op, .r11, w)
-            a.mov(.rcx, .r11)
+            a.shiftByCL(op, .r10, w)
+            a.mov(.rcx, .r10)
         } else {
-            a.mov(.r11, .rcx)
+            a.mov(.r10, .rcx)
             a.mov(.rcx, s)
             a.shiftByCL(op, d, w)
-            a.mov(.rcx, .r11)
+            a.mov(.rcx, .r10)
         }
     }
 
@@ -222,11 +239,11 @@ struct JITCompiler {
             let k = w == .b64 ? i.imm : Int64(Int32(truncatingIfNeeded: i.imm))
             if k == 0 { zeroDivisor(&a); return }
             if signed && k == -1 { minusOneDivisor(&a); return }
-            a.movImm(.r11, w == .b64 ? UInt64(bitPattern: k) : UInt64(UInt32(truncatingIfNeeded: k)))
+            a.movImm(.r10, w == .b64 ? UInt64(bitPattern: k) : UInt64(UInt32(truncatingIfNeeded: k)))
         } else {
-            a.mov(.r11, reg(i.src), w)
+            a.mov(.r10, reg(i.src), w)
             let zero = a.newLabel(), nonzero = a.newLabel()
-            a.test(.r11, .r11, w)
+            a.test(.r10, .r10, w)
             a.jcc(.ne, nonzero)
             a.bind(zero)
             zeroDivisor(&a)
@@ -234,26 +251,31 @@ struct JITCompiler {
             a.bind(nonzero)
             if signed {
                 let notMinusOne = a.newLabel()
-                a.alu(.cmp, .reg(.r11), imm: -1, w)
+                a.alu(.cmp, .reg(.r10), imm: -1, w)
                 a.jcc(.ne, notMinusOne)
                 minusOneDivisor(&a)
                 a.jmp(done)
                 a.bind(notMinusOne)
             }
         }
-        a.mov(.r10, .rax)
-        a.mov(.r9, .rdx)
+        a.push(.rax)
+        a.push(.rdx)
         a.mov(.rax, d, w)
         if signed { a.signExtendAccumulator(w) } else { a.movImm(.rdx, 0) }
-        a.div(.r11, signed: signed, w)
-        a.mov(.r11, remainder ? .rdx : .rax, w)
-        a.mov(.rax, .r10)
-        a.mov(.rdx, .r9)
-        a.mov(d, .r11)
+        a.div(.r10, signed: signed, w)
+        a.mov(.r10, remainder ? .rdx : .rax, w)
+        a.pop(.rdx)
+        a.pop(.rax)
+        a.mov(d, .r10)
         a.bind(done)
     }
 
     private mutating func jump(_ i: DecodedInstruction) throws {
+        a.jcc(try compare(i), try label(i.offset))
+    }
+
+    /// Sets the flags for conditional jump `i`; returns the condition under which it is taken.
+    private mutating func compare(_ i: DecodedInstruction) throws -> X86Cond {
         let w: X86Width = i.opcode & 7 == BPF.classJMP ? .b64 : .b32
         let d = reg(i.dst), s = reg(i.src)
         let byRegister = i.opcode & BPF.sourceX != 0
@@ -282,7 +304,46 @@ struct JITCompiler {
         } else {
             a.alu(.cmp, .reg(d), imm: k32, w)
         }
-        a.jcc(cond, try label(i.offset))
+        return cond
+    }
+
+    /// Whether instructions `index` and `index + 1` are a conditional jump over one plain ALU
+    /// instruction that nothing else jumps to: compiled without a branch (compute into r10, then
+    /// `cmov`), so data-dependent conditions cost no mispredictions.
+    private func isConditionalSkip(at index: Int) -> Bool {
+        guard !countsInstructions, index + 1 < code.count, !isJumpTarget[index + 1] else { return false }
+        let j = code[index], next = code[index + 1]
+        let jumpClass = j.opcode & 7 == BPF.classJMP || j.opcode & 7 == BPF.classJMP32
+        guard jumpClass, j.opcode & 0xf0 != BPF.ja, j.opcode & 0xf0 != BPF.call, j.opcode & 0xf0 != BPF.exit,
+              j.opcode != InternalOpcode.localCall, Int(j.offset) == index + 2 else { return false }
+        guard next.opcode & 7 == BPF.classALU || next.opcode & 7 == BPF.classALU64 else { return false }
+        return [BPF.add, BPF.sub, BPF.or, BPF.and, BPF.xor, BPF.mov].contains(next.opcode & 0xf0)
+    }
+
+    private mutating func conditionalSkip(_ j: DecodedInstruction, _ i: DecodedInstruction) throws {
+        let w: X86Width = i.opcode & 7 == BPF.classALU64 ? .b64 : .b32
+        let d = reg(i.dst)
+        let k32 = Int32(truncatingIfNeeded: i.imm)
+        let byRegister = i.opcode & BPF.sourceX != 0
+        if i.opcode & 0xf0 == BPF.mov {
+            if byRegister {
+                a.mov(.r10, reg(i.src), w)
+            } else {
+                a.movImm(.r10, w == .b64 ? UInt64(bitPattern: i.imm) : UInt64(UInt32(bitPattern: k32)))
+            }
+        } else {
+            let op: X86Assembler.ALUOp
+            switch i.opcode & 0xf0 {
+            case BPF.add: op = .add
+            case BPF.sub: op = .sub
+            case BPF.or: op = .or
+            case BPF.and: op = .and
+            default: op = .xor
+            }
+            a.mov(.r10, d)
+            if byRegister { a.alu(op, .reg(.r10), reg(i.src), w) } else { a.alu(op, .reg(.r10), imm: k32, w) }
+        }
+        a.cmov(try compare(j).inverse, d, .r10)
     }
 
     // MARK: Memory
@@ -292,9 +353,9 @@ struct JITCompiler {
     private mutating func checkAccess(base: X86Reg, offset: Int32, size: Int32, write: Bool, index: Int) {
         if base == .rbp && offset >= -Self.frameSize && offset + size <= 0 { return }
         let stub = a.newLabel(), resume = a.newLabel()
-        a.lea(.r10, base, offset)
-        a.alu(.sub, .r10, .mem(Self.ctx, JITContext.offset(\.fastLow)))
-        a.alu(.cmp, .r10, .mem(Self.ctx, JITContext.offset(\.fastLimit)))
+        if offset == 0 { a.mov(.r10, base) } else { a.lea(.r10, base, offset) }
+        a.alu(.sub, .reg(.r10), Self.fastLow)
+        a.alu(.cmp, .reg(.r10), Self.fastLimit)
         a.jcc(.a, stub)
         a.bind(resume)
         stubs.append(.access(label: stub, resume: resume, base: base, offset: offset, size: size, write: write, index: index))
@@ -306,11 +367,11 @@ struct JITCompiler {
         let d = reg(i.dst), s = reg(i.src)
         checkAccess(base: d, offset: i.offset, size: size, write: true, index: index)
         let misaligned = a.newLabel()
-        a.lea(.r11, d, i.offset)
-        a.test(.r11, imm: size - 1)
+        a.lea(.r10, d, i.offset)
+        a.test(.r10, imm: size - 1)
         a.jcc(.ne, misaligned)
         stubs.append(.misaligned(label: misaligned, index: index))
-        let memory = X86Operand.mem(.r11, 0)
+        let memory = X86Operand.mem(.r10, 0)
         let op = Int32(truncatingIfNeeded: i.imm)
         let fetch = op & BPF.atomicFetch != 0
         switch op {
@@ -324,15 +385,18 @@ struct JITCompiler {
         default:
             let aluOp: X86Assembler.ALUOp = op & ~BPF.atomicFetch == 0x40 ? .or : op & ~BPF.atomicFetch == 0x50 ? .and : .xor
             if !fetch { a.lockALU(aluOp, memory, s, w); return }
-            // old = [m]; repeat { new = old op src } until cmpxchg succeeds; rax is r0, kept in r9.
+            // old = [m]; repeat { new = old op src } until cmpxchg succeeds; rax is r0, kept in r9
+            // (r9 and r11 are borrowed from the bounds check and restored).
+            a.push(.r9)
+            a.push(.r11)
             let operand = s == .rax ? X86Reg.r9 : s
             a.mov(.r9, .rax)
             a.load(.rax, memory, w)
             let again = a.newLabel()
             a.bind(again)
-            a.mov(.r10, .rax)
-            a.alu(aluOp, .reg(.r10), operand, w)
-            a.lockCmpxchg(memory, .r10, w)
+            a.mov(.r11, .rax)
+            a.alu(aluOp, .reg(.r11), operand, w)
+            a.lockCmpxchg(memory, .r11, w)
             a.jcc(.ne, again)
             if s != .rax {
                 a.mov(s, .rax, w)
@@ -340,6 +404,8 @@ struct JITCompiler {
             } else if w == .b32 {
                 a.mov(.rax, .rax, .b32)
             }
+            a.pop(.r11)
+            a.pop(.r9)
         }
     }
 
@@ -384,8 +450,14 @@ struct JITCompiler {
         a.mov(.r9, Self.ctx)
         a.call(.reg(.r11))
         for r in arguments.reversed() { a.pop(r) }
+        loadFastRegion()
         a.alu(.cmp, .mem(Self.ctx, JITContext.offset(\.state.attention)), imm: 0)
         a.jcc(.ne, exitStub(JITContext.Exit.attention, index, saveRegisters: true))
+    }
+
+    private mutating func loadFastRegion() {
+        a.load(Self.fastLow, .mem(Self.ctx, JITContext.offset(\.fastLow)), .b64)
+        a.load(Self.fastLimit, .mem(Self.ctx, JITContext.offset(\.fastLimit)), .b64)
     }
 
     // MARK: Stubs
@@ -407,34 +479,38 @@ struct JITCompiler {
         case let .access(label, resume, base, offset, size, write, index):
             a.bind(label)
             // Active stack frames: offset from stackLow at most (stackHigh - stackLow - size).
-            a.lea(.r11, base, offset)
-            a.alu(.sub, .r11, .mem(Self.ctx, JITContext.offset(\.state.stackLow)))
-            a.load(.r10, .mem(Self.ctx, JITContext.offset(\.state.stackHigh)), .b64)
+            a.push(.r11)
+            a.lea(.r10, base, offset)
             a.alu(.sub, .r10, .mem(Self.ctx, JITContext.offset(\.state.stackLow)))
-            a.alu(.sub, .reg(.r10), imm: size)
-            a.alu(.cmp, .reg(.r11), .r10)
+            a.load(.r11, .mem(Self.ctx, JITContext.offset(\.state.stackHigh)), .b64)
+            a.alu(.sub, .r11, .mem(Self.ctx, JITContext.offset(\.state.stackLow)))
+            a.alu(.sub, .reg(.r11), imm: size)
+            a.alu(.cmp, .reg(.r10), .r11)
+            a.pop(.r11)
             a.jcc(.be, resume)
             // Everything else: the same lookup the interpreter does, caller-saved registers kept
-            // (seven pushes align rsp for the call).
-            let saved: [X86Reg] = [.rax, .rdi, .rsi, .rdx, .rcx, .r8, .r9]
+            // (eight pushes and 8 bytes align rsp for the call).
+            let saved: [X86Reg] = [.rax, .rdi, .rsi, .rdx, .rcx, .r8, .r9, .r11]
             for r in saved { a.push(r) }
+            a.alu(.sub, .reg(.rsp), imm: 8)
             a.lea(.rsi, base, offset)
             a.mov(.rdi, Self.ctx)
             a.movImm(.rdx, UInt64(size))
             a.movImm(.rcx, write ? 1 : 0)
             a.call(.mem(Self.ctx, JITContext.offset(\.accessCheck)))
-            a.mov(.r11, .rax)
+            a.mov(.r10, .rax)
+            a.alu(.add, .reg(.rsp), imm: 8)
             for r in saved.reversed() { a.pop(r) }
-            a.test(.r11, .r11)
+            a.test(.r10, .r10)
             a.jcc(.ne, resume)
-            a.lea(.r11, base, offset)
-            a.store(.mem(Self.ctx, JITContext.offset(\.faultAddress)), .r11, .b64)
+            a.lea(.r10, base, offset)
+            a.store(.mem(Self.ctx, JITContext.offset(\.faultAddress)), .r10, .b64)
             a.storeImm(.mem(Self.ctx, JITContext.offset(\.faultSize)), size, .b64)
             a.storeImm(.mem(Self.ctx, JITContext.offset(\.faultWrite)), write ? 1 : 0, .b64)
             setExit(JITContext.Exit.memory, index)
         case let .misaligned(label, index):
             a.bind(label)
-            a.store(.mem(Self.ctx, JITContext.offset(\.faultAddress)), .r11, .b64)
+            a.store(.mem(Self.ctx, JITContext.offset(\.faultAddress)), .r10, .b64)
             setExit(JITContext.Exit.misalignedAtomic, index)
         case let .exit(label, reason, index, saveRegisters):
             a.bind(label)
@@ -447,8 +523,8 @@ struct JITCompiler {
             if let id {
                 a.store(.mem(Self.ctx, JITContext.offset(\.faultAddress)), id, .b64)
             } else {
-                a.movImm(.r11, UInt64(bitPattern: constant))
-                a.store(.mem(Self.ctx, JITContext.offset(\.faultAddress)), .r11, .b64)
+                a.movImm(.r10, UInt64(bitPattern: constant))
+                a.store(.mem(Self.ctx, JITContext.offset(\.faultAddress)), .r10, .b64)
             }
             setExit(JITContext.Exit.unknownHelper, index)
         }

@@ -9,6 +9,9 @@ enum X86Reg: UInt8, CaseIterable {
 /// Condition codes (the low nibble of `jcc`/`setcc`).
 enum X86Cond: UInt8 {
     case o = 0, no, b, ae, e, ne, be, a, s, ns, p, np, l, ge, le, g
+
+    /// The opposite condition (the low bit flips it).
+    var inverse: X86Cond { X86Cond(rawValue: rawValue ^ 1) ?? self }
 }
 
 /// A register or a `[base + disp]` memory operand.
@@ -168,6 +171,11 @@ struct X86Assembler {
 
     mutating func lea(_ dst: X86Reg, _ base: X86Reg, _ disp: Int32) {
         op([0x8d], reg: dst.rawValue, .mem(base, disp), .b64)
+    }
+
+    /// `cmovCC dst, src` (64-bit).
+    mutating func cmov(_ cond: X86Cond, _ dst: X86Reg, _ src: X86Reg) {
+        op([0x0f, 0x40 | cond.rawValue], reg: dst.rawValue, .reg(src), .b64)
     }
 
     mutating func xchg(_ a: X86Reg, _ b: X86Reg) {

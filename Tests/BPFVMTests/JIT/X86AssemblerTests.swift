@@ -74,6 +74,8 @@ import Testing
         ("push r15", [0x41, 0x57], { a in a.push(.r15) }),
         ("pop r12", [0x41, 0x5c], { a in a.pop(.r12) }),
         ("ret", [0xc3], { a in a.ret() }),
+        ("cmovae r14, r10", [0x4d, 0x0f, 0x43, 0xf2], { a in a.cmov(.ae, .r14, .r10) }),
+        ("cmovne rax, r10", [0x49, 0x0f, 0x45, 0xc2], { a in a.cmov(.ne, .rax, .r10) }),
         ("xchg rcx, r11", [0x49, 0x87, 0xcb], { a in a.xchg(.rcx, .r11) }),
     ]
 
