@@ -317,7 +317,10 @@ struct JITCompiler {
         guard jumpClass, j.opcode & 0xf0 != BPF.ja, j.opcode & 0xf0 != BPF.call, j.opcode & 0xf0 != BPF.exit,
               j.opcode != InternalOpcode.localCall, Int(j.offset) == index + 2 else { return false }
         guard next.opcode & 7 == BPF.classALU || next.opcode & 7 == BPF.classALU64 else { return false }
-        return [BPF.add, BPF.sub, BPF.or, BPF.and, BPF.xor, BPF.mov].contains(next.opcode & 0xf0)
+        switch next.opcode & 0xf0 {
+        case BPF.add, BPF.sub, BPF.or, BPF.and, BPF.xor, BPF.mov: return true
+        default: return false
+        }
     }
 
     private mutating func conditionalSkip(_ j: DecodedInstruction, _ i: DecodedInstruction) throws {

@@ -20,9 +20,20 @@ public final class JITProgram {
     typealias EntryPoint = @convention(c) (UnsafeMutableRawPointer) -> UInt64
 
     /// Validates `program` (throwing the validator's `VMError`) and compiles it.
-    public init(program: Program, maps: MapBackend? = nil, options: VMOptions = VMOptions()) throws {
+    public convenience init(program: Program, maps: MapBackend? = nil, options: VMOptions = VMOptions()) throws {
         #if arch(x86_64)
-        machine = try VirtualMachine(program: program, maps: maps, options: options)
+        try self.init(machine: VirtualMachine(program: program, maps: maps, options: options))
+        #else
+        throw JITError("JIT is only available on x86-64")
+        #endif
+    }
+
+    /// Compiles the program of an existing interpreter. Runs of either share its stack, maps and
+    /// run state, so only one of them may run at a time.
+    public init(machine: VirtualMachine) throws {
+        #if arch(x86_64)
+        self.machine = machine
+        let options = machine.options
         let clock = ContinuousClock()
         let start = clock.now
         entry = try Self.compile(machine.entry, options)

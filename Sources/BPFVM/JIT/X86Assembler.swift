@@ -48,21 +48,26 @@ struct X86Assembler {
 
     mutating func int32(_ v: Int32) {
         let u = UInt32(bitPattern: v)
-        code.append(contentsOf: [UInt8(u & 0xff), UInt8(u >> 8 & 0xff), UInt8(u >> 16 & 0xff), UInt8(u >> 24)])
+        code.append(UInt8(u & 0xff))
+        code.append(UInt8(u >> 8 & 0xff))
+        code.append(UInt8(u >> 16 & 0xff))
+        code.append(UInt8(u >> 24))
     }
 
     mutating func int16(_ v: Int16) {
         let u = UInt16(bitPattern: v)
-        code.append(contentsOf: [UInt8(u & 0xff), UInt8(u >> 8)])
+        code.append(UInt8(u & 0xff))
+        code.append(UInt8(u >> 8))
     }
 
     mutating func int64(_ v: UInt64) {
         for shift in stride(from: 0, to: 64, by: 8) { code.append(UInt8(v >> UInt64(shift) & 0xff)) }
     }
 
-    /// Emits `[prefix] [REX] opcode ModRM [SIB] [disp]` with `reg` in the ModRM reg field
-    /// (a register number or an opcode extension /digit).
-    private mutating func op(_ opcode: [UInt8], reg: UInt8, _ rm: X86Operand, _ width: X86Width, prefix: UInt8? = nil) {
+    /// Emits `[prefix] [REX] [0F] opcode ModRM [SIB] [disp]` with `reg` in the ModRM reg field
+    /// (a register number or an opcode extension /digit); `escape` adds the 0F byte.
+    private mutating func op(_ opcode: UInt8, escape: Bool = false, reg: UInt8, _ rm: X86Operand, _ width: X86Width,
+                             prefix: UInt8? = nil) {
         if width == .b16 { code.append(0x66) }
         if let prefix { code.append(prefix) }
         let base: X86Reg
@@ -74,11 +79,12 @@ struct X86Assembler {
         // Byte access to spl/bpl/sil/dil needs a REX prefix, or it means ah/ch/dh/bh.
         var needsRex = rex != 0x40
         if width == .b8 {
-            if (4...7).contains(reg) && isByteRegOperand(opcode) { needsRex = true }
+            if (4...7).contains(reg) && isByteRegOperand(opcode, escape: escape) { needsRex = true }
             if case .reg(let r) = rm, (4...7).contains(r.rawValue) { needsRex = true }
         }
         if needsRex { code.append(rex) }
-        code.append(contentsOf: opcode)
+        if escape { code.append(0x0f) }
+        code.append(opcode)
         switch rm {
         case .reg(let r):
             code.append(0xc0 | (reg & 7) << 3 | r.low3)
@@ -93,27 +99,27 @@ struct X86Assembler {
 
     /// Whether the reg field of this byte-width opcode names a byte register (stores, xchg, xadd)
     /// rather than an opcode extension.
-    private func isByteRegOperand(_ opcode: [UInt8]) -> Bool {
-        opcode == [0x88] || opcode == [0x86] || opcode == [0x0f, 0xc0] || opcode == [0x0f, 0xb0]
+    private func isByteRegOperand(_ opcode: UInt8, escape: Bool) -> Bool {
+        escape ? opcode == 0xc0 || opcode == 0xb0 : opcode == 0x88 || opcode == 0x86
     }
 
     // MARK: Moves
 
     /// `mov dst, src` (32-bit zero-extends).
     mutating func mov(_ dst: X86Reg, _ src: X86Reg, _ width: X86Width = .b64) {
-        op([0x89], reg: src.rawValue, .reg(dst), width)
+        op(0x89, reg: src.rawValue, .reg(dst), width)
     }
 
     /// The shortest `mov` loading the 64-bit value `imm`.
     mutating func movImm(_ dst: X86Reg, _ imm: UInt64) {
         if imm == 0 {
-            op([0x31], reg: dst.rawValue, .reg(dst), .b32)  // xor r32, r32
+            op(0x31, reg: dst.rawValue, .reg(dst), .b32)  // xor r32, r32
         } else if imm <= UInt64(UInt32.max) {
             if dst.extended { byte(0x41) }
             byte(0xb8 + dst.low3)
             int32(Int32(bitPattern: UInt32(imm)))
         } else if Int64(bitPattern: imm) >= Int64(Int32.min) && Int64(bitPattern: imm) < 0 {
-            op([0xc7], reg: 0, .reg(dst), .b64)
+            op(0xc7, reg: 0, .reg(dst), .b64)
             int32(Int32(truncatingIfNeeded: Int64(bitPattern: imm)))
         } else {
             byte(0x48 | (dst.extended ? 1 : 0))
@@ -125,61 +131,61 @@ struct X86Assembler {
     /// Load of `width` bytes, zero-extended to 64 bits.
     mutating func load(_ dst: X86Reg, _ src: X86Operand, _ width: X86Width) {
         switch width {
-        case .b8: op([0x0f, 0xb6], reg: dst.rawValue, src, .b32)
-        case .b16: op([0x0f, 0xb7], reg: dst.rawValue, src, .b32)
-        case .b32: op([0x8b], reg: dst.rawValue, src, .b32)
-        case .b64: op([0x8b], reg: dst.rawValue, src, .b64)
+        case .b8: op(0xb6, escape: true, reg: dst.rawValue, src, .b32)
+        case .b16: op(0xb7, escape: true, reg: dst.rawValue, src, .b32)
+        case .b32: op(0x8b, reg: dst.rawValue, src, .b32)
+        case .b64: op(0x8b, reg: dst.rawValue, src, .b64)
         }
     }
 
     /// Load (or register move) of `width` bytes, sign-extended to 64 bits.
     mutating func loadSigned(_ dst: X86Reg, _ src: X86Operand, _ width: X86Width) {
         switch width {
-        case .b8: op([0x0f, 0xbe], reg: dst.rawValue, src, .b64)
-        case .b16: op([0x0f, 0xbf], reg: dst.rawValue, src, .b64)
-        case .b32: op([0x63], reg: dst.rawValue, src, .b64)
-        case .b64: op([0x8b], reg: dst.rawValue, src, .b64)
+        case .b8: op(0xbe, escape: true, reg: dst.rawValue, src, .b64)
+        case .b16: op(0xbf, escape: true, reg: dst.rawValue, src, .b64)
+        case .b32: op(0x63, reg: dst.rawValue, src, .b64)
+        case .b64: op(0x8b, reg: dst.rawValue, src, .b64)
         }
     }
 
     /// `movsx r32, r8/r16`: sign-extends to 32 bits, zeroing the upper half.
     mutating func movsx32(_ dst: X86Reg, _ src: X86Reg, _ width: X86Width) {
         if width == .b8 {
-            op([0x0f, 0xbe], reg: dst.rawValue, .reg(src), .b8)
+            op(0xbe, escape: true, reg: dst.rawValue, .reg(src), .b8)
         } else {
-            op([0x0f, 0xbf], reg: dst.rawValue, .reg(src), .b32)
+            op(0xbf, escape: true, reg: dst.rawValue, .reg(src), .b32)
         }
     }
 
     /// `movzx r32, r16` (or r8).
     mutating func movzx(_ dst: X86Reg, _ src: X86Reg, _ width: X86Width) {
-        op([0x0f, width == .b8 ? 0xb6 : 0xb7], reg: dst.rawValue, .reg(src), width == .b8 ? .b8 : .b32)
+        op(width == .b8 ? 0xb6 : 0xb7, escape: true, reg: dst.rawValue, .reg(src), width == .b8 ? .b8 : .b32)
     }
 
     mutating func store(_ dst: X86Operand, _ src: X86Reg, _ width: X86Width) {
-        op([width == .b8 ? 0x88 : 0x89], reg: src.rawValue, dst, width)
+        op(width == .b8 ? 0x88 : 0x89, reg: src.rawValue, dst, width)
     }
 
     /// Store of an immediate; the 64-bit form sign-extends `imm`.
     mutating func storeImm(_ dst: X86Operand, _ imm: Int32, _ width: X86Width) {
         switch width {
-        case .b8: op([0xc6], reg: 0, dst, .b8); byte(UInt8(truncatingIfNeeded: imm))
-        case .b16: op([0xc7], reg: 0, dst, .b16); int16(Int16(truncatingIfNeeded: imm))
-        case .b32, .b64: op([0xc7], reg: 0, dst, width); int32(imm)
+        case .b8: op(0xc6, reg: 0, dst, .b8); byte(UInt8(truncatingIfNeeded: imm))
+        case .b16: op(0xc7, reg: 0, dst, .b16); int16(Int16(truncatingIfNeeded: imm))
+        case .b32, .b64: op(0xc7, reg: 0, dst, width); int32(imm)
         }
     }
 
     mutating func lea(_ dst: X86Reg, _ base: X86Reg, _ disp: Int32) {
-        op([0x8d], reg: dst.rawValue, .mem(base, disp), .b64)
+        op(0x8d, reg: dst.rawValue, .mem(base, disp), .b64)
     }
 
     /// `cmovCC dst, src` (64-bit).
     mutating func cmov(_ cond: X86Cond, _ dst: X86Reg, _ src: X86Reg) {
-        op([0x0f, 0x40 | cond.rawValue], reg: dst.rawValue, .reg(src), .b64)
+        op(0x40 | cond.rawValue, escape: true, reg: dst.rawValue, .reg(src), .b64)
     }
 
     mutating func xchg(_ a: X86Reg, _ b: X86Reg) {
-        op([0x87], reg: a.rawValue, .reg(b), .b64)
+        op(0x87, reg: a.rawValue, .reg(b), .b64)
     }
 
     // MARK: Arithmetic
@@ -191,53 +197,53 @@ struct X86Assembler {
 
     /// `op dst, src`
     mutating func alu(_ o: ALUOp, _ dst: X86Operand, _ src: X86Reg, _ width: X86Width = .b64) {
-        op([o.rawValue << 3 | 1], reg: src.rawValue, dst, width)
+        op(o.rawValue << 3 | 1, reg: src.rawValue, dst, width)
     }
 
     /// `op dst, src` with a memory source.
     mutating func alu(_ o: ALUOp, _ dst: X86Reg, _ src: X86Operand, _ width: X86Width = .b64) {
-        op([o.rawValue << 3 | 3], reg: dst.rawValue, src, width)
+        op(o.rawValue << 3 | 3, reg: dst.rawValue, src, width)
     }
 
     /// `op dst, imm` (64-bit forms sign-extend the immediate).
     mutating func alu(_ o: ALUOp, _ dst: X86Operand, imm: Int32, _ width: X86Width = .b64) {
         if let short = Int8(exactly: imm) {
-            op([0x83], reg: o.rawValue, dst, width)
+            op(0x83, reg: o.rawValue, dst, width)
             byte(UInt8(bitPattern: short))
         } else {
-            op([0x81], reg: o.rawValue, dst, width)
+            op(0x81, reg: o.rawValue, dst, width)
             int32(imm)
         }
     }
 
     mutating func test(_ a: X86Reg, _ b: X86Reg, _ width: X86Width = .b64) {
-        op([0x85], reg: b.rawValue, .reg(a), width)
+        op(0x85, reg: b.rawValue, .reg(a), width)
     }
 
     mutating func test(_ a: X86Reg, imm: Int32, _ width: X86Width = .b64) {
-        op([0xf7], reg: 0, .reg(a), width)
+        op(0xf7, reg: 0, .reg(a), width)
         int32(imm)
     }
 
     mutating func imul(_ dst: X86Reg, _ src: X86Reg, _ width: X86Width = .b64) {
-        op([0x0f, 0xaf], reg: dst.rawValue, .reg(src), width)
+        op(0xaf, escape: true, reg: dst.rawValue, .reg(src), width)
     }
 
     mutating func imul(_ dst: X86Reg, _ src: X86Reg, imm: Int32, _ width: X86Width = .b64) {
         if let short = Int8(exactly: imm) {
-            op([0x6b], reg: dst.rawValue, .reg(src), width)
+            op(0x6b, reg: dst.rawValue, .reg(src), width)
             byte(UInt8(bitPattern: short))
         } else {
-            op([0x69], reg: dst.rawValue, .reg(src), width)
+            op(0x69, reg: dst.rawValue, .reg(src), width)
             int32(imm)
         }
     }
 
-    mutating func neg(_ r: X86Reg, _ width: X86Width = .b64) { op([0xf7], reg: 3, .reg(r), width) }
+    mutating func neg(_ r: X86Reg, _ width: X86Width = .b64) { op(0xf7, reg: 3, .reg(r), width) }
 
     /// Unsigned (`div`) or signed (`idiv`) division of rdx:rax (edx:eax) by `src`.
     mutating func div(_ src: X86Reg, signed: Bool, _ width: X86Width = .b64) {
-        op([0xf7], reg: signed ? 7 : 6, .reg(src), width)
+        op(0xf7, reg: signed ? 7 : 6, .reg(src), width)
     }
 
     /// `cqo` / `cdq`: sign-extends rax into rdx.
@@ -249,11 +255,11 @@ struct X86Assembler {
     enum ShiftOp: UInt8 { case rol = 0, shl = 4, shr = 5, sar = 7 }
 
     mutating func shiftByCL(_ o: ShiftOp, _ r: X86Reg, _ width: X86Width = .b64) {
-        op([0xd3], reg: o.rawValue, .reg(r), width)
+        op(0xd3, reg: o.rawValue, .reg(r), width)
     }
 
     mutating func shift(_ o: ShiftOp, _ r: X86Reg, by count: UInt8, _ width: X86Width = .b64) {
-        op([0xc1], reg: o.rawValue, .reg(r), width)
+        op(0xc1, reg: o.rawValue, .reg(r), width)
         byte(count)
     }
 
@@ -267,22 +273,22 @@ struct X86Assembler {
     // MARK: Atomics
 
     mutating func lockXadd(_ dst: X86Operand, _ src: X86Reg, _ width: X86Width) {
-        op([0x0f, 0xc1], reg: src.rawValue, dst, width, prefix: 0xf0)
+        op(0xc1, escape: true, reg: src.rawValue, dst, width, prefix: 0xf0)
     }
 
     /// `xchg [m], r` (locked by definition).
     mutating func xchg(_ dst: X86Operand, _ src: X86Reg, _ width: X86Width) {
-        op([0x87], reg: src.rawValue, dst, width)
+        op(0x87, reg: src.rawValue, dst, width)
     }
 
     /// `lock cmpxchg [m], r`: compares rax/eax with `[m]`.
     mutating func lockCmpxchg(_ dst: X86Operand, _ src: X86Reg, _ width: X86Width) {
-        op([0x0f, 0xb1], reg: src.rawValue, dst, width, prefix: 0xf0)
+        op(0xb1, escape: true, reg: src.rawValue, dst, width, prefix: 0xf0)
     }
 
     /// `lock add/or/and/xor [m], r`
     mutating func lockALU(_ o: ALUOp, _ dst: X86Operand, _ src: X86Reg, _ width: X86Width) {
-        op([o.rawValue << 3 | 1], reg: src.rawValue, dst, width, prefix: 0xf0)
+        op(o.rawValue << 3 | 1, reg: src.rawValue, dst, width, prefix: 0xf0)
     }
 
     // MARK: Control flow
@@ -312,7 +318,7 @@ struct X86Assembler {
     /// `call rel32` to a label (local eBPF calls).
     mutating func call(_ label: X86Label) { byte(0xe8); rel32(to: label) }
 
-    mutating func call(_ target: X86Operand) { op([0xff], reg: 2, target, .b32) }
+    mutating func call(_ target: X86Operand) { op(0xff, reg: 2, target, .b32) }
 
     mutating func push(_ r: X86Reg) {
         if r.extended { byte(0x41) }

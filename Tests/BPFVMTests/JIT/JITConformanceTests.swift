@@ -10,13 +10,10 @@ import Testing
         var agreed = 0
         for c in cases {
             let program = try Program(bytecode: bytes(hex: c.insns_hex))
-            let options = VMOptions(helpers: conformanceHelpers())
-            let memory = bytes(hex: c.mem_hex)
-            let jit = outcome(program, on: .jit, memory: memory, options: options)
-            let interpreter = outcome(program, on: .interpreter, memory: memory, options: options)
-            #expect(jit == interpreter, "\(c.name): JIT \(jit) vs interpreter \(interpreter)")
-            #expect(jit.r0 == c.result, "\(c.name): JIT \(jit), expected \(c.result.map { String($0, radix: 16) } ?? "error")")
-            if jit == interpreter && jit.r0 == c.result { agreed += 1 }
+            let runs = try differential(program, memory: bytes(hex: c.mem_hex), options: VMOptions(helpers: conformanceHelpers()))
+            #expect(runs.jit == runs.interpreter, "\(c.name): JIT \(runs.jit) vs interpreter \(runs.interpreter)")
+            #expect(runs.jit.r0 == c.result, "\(c.name): JIT \(runs.jit), expected \(c.result.map { String($0, radix: 16) } ?? "error")")
+            if runs.jit == runs.interpreter && runs.jit.r0 == c.result { agreed += 1 }
         }
         print("JIT conformance: \(agreed)/\(cases.count) agree with the interpreter and the expected r0")
     }

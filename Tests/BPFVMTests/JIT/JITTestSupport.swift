@@ -1,37 +1,58 @@
 import Foundation
 @testable import BPFVM
 
-/// What a run leaves behind: r0 or the error, the input memory and the stack afterwards.
+/// What a run leaves behind: r0 or the error, the input memory and the stack afterwards, and the
+/// executed-instruction count when a budget makes the JIT count.
 struct RunOutcome: Equatable, CustomStringConvertible {
     var r0: UInt64?
     var error: String?
     var memory: [UInt8]
     var stack: [UInt8]
+    var executed: UInt64?
 
     var description: String {
         let result = r0.map { "r0 = 0x\(String($0, radix: 16))" } ?? "error: \(error ?? "?")"
-        return "\(result), memory \(memory.count) bytes, stack hash \(stack.hashValue)"
+        return "\(result), executed \(executed.map(String.init) ?? "-"), memory \(memory), stack hash \(stack.hashValue)"
     }
 }
 
-enum Engine { case interpreter, jit }
-
-/// Runs `program` on `engine` with a private copy of `memory`. Validation errors count as outcomes.
-func outcome(_ program: Program, on engine: Engine, memory: [UInt8], maps: MapBackend? = nil,
-             options: VMOptions = VMOptions()) -> RunOutcome {
-    var copy = memory
-    do {
-        switch engine {
-        case .interpreter:
-            let vm = try VirtualMachine(program: program, maps: maps, options: options)
-            let r0 = try copy.withUnsafeMutableBytes { try vm.run(input: $0) }
-            return RunOutcome(r0: r0, memory: copy, stack: Array(vm.stack))
-        case .jit:
-            let jit = try JITProgram(program: program, maps: maps, options: options)
-            let r0 = try copy.withUnsafeMutableBytes { try jit.run(input: $0) }
-            return RunOutcome(r0: r0, memory: copy, stack: Array(jit.machine.stack))
+/// Runs `program` on the interpreter, then on the JIT compiled from the same `VirtualMachine`, so
+/// both see the same stack, input and map addresses (pointers may flow into r0 and memory). Each
+/// run starts from a zeroed stack and a fresh copy of `memory` at the same address.
+func differential(_ program: Program, memory: [UInt8], maps: MapBackend? = nil,
+                  options: VMOptions = VMOptions()) throws -> (interpreter: RunOutcome, jit: RunOutcome) {
+    let vm = try VirtualMachine(program: program, maps: maps, options: options)
+    let jit = try JITProgram(machine: vm)
+    let input = UnsafeMutableRawBufferPointer.allocate(byteCount: max(memory.count, 1), alignment: 16)
+    defer { input.deallocate() }
+    let buffer = UnsafeMutableRawBufferPointer(rebasing: input[0 ..< memory.count])
+    func run(_ body: (UnsafeMutableRawBufferPointer) throws -> UInt64) -> RunOutcome {
+        vm.stack.initializeMemory(as: UInt8.self, repeating: 0)
+        buffer.copyBytes(from: memory)
+        var outcome = RunOutcome(memory: [], stack: [])
+        do {
+            outcome.r0 = try body(memory.isEmpty ? UnsafeMutableRawBufferPointer(start: nil, count: 0) : buffer)
+        } catch {
+            outcome.error = "\(error)"
         }
-    } catch {
-        return RunOutcome(error: "\(error)", memory: copy, stack: [])
+        outcome.memory = Array(buffer)
+        outcome.stack = Array(vm.stack)
+        if options.maxInstructions != nil { outcome.executed = vm.executedInstructions }
+        return outcome
+    }
+    let interpreted = run { try vm.run(input: $0) }
+    let compiled = run { try jit.run(input: $0) }
+    return (interpreted, compiled)
+}
+
+/// SplitMix64: small, seeded, reproducible.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
     }
 }
