@@ -84,15 +84,19 @@ public struct HelperContext {
     public var maps: MapBackend? { environment.maps }
     public var cookie: UInt64 { state.pointee.cookie }
 
-    /// The map named by a `lddw src=1` register value, or `nil` (with a fault set) when it names none.
-    public func map(_ handle: UInt64, helper: String) -> (fd: Int32, info: MapInfo, backend: MapBackend)? {
-        let env = environment
-        guard let slot = MapHandle.slot(of: handle), slot < env.mapSlots.count, let backend = env.maps else {
-            _ = fault("\(helper): r1 (0x\(String(handle, radix: 16))) is not a map")
-            return nil
+    /// Calls `body` with the map named by a `lddw src=1` register value and the backend; when the
+    /// value names no map, faults the run and returns 0. (The environment is borrowed, not
+    /// retained: this is every map helper's hot path.)
+    @inline(__always)
+    public func withMap(_ handle: UInt64, helper: String,
+                        _ body: (_ fd: Int32, _ info: MapInfo, _ maps: MapBackend) -> UInt64) -> UInt64 {
+        Unmanaged<HelperEnvironment>.fromOpaque(state.pointee.environment)._withUnsafeGuaranteedRef { env in
+            guard let slot = MapHandle.slot(of: handle), slot < env.mapSlots.count, let backend = env.maps else {
+                return fault("\(helper): r1 (0x\(String(handle, radix: 16))) is not a map")
+            }
+            let entry = env.mapSlots[slot]
+            return body(entry.fd, entry.info, backend)
         }
-        let entry = env.mapSlots[slot]
-        return (entry.fd, entry.info, backend)
     }
 }
 

@@ -7,9 +7,32 @@ public final class InMemoryMapBackend: MapBackend {
     /// Per-CPU maps keep this many copies of each value.
     public let cpuCount: Int
 
+    /// A map key: up to 16 bytes inline (no allocation on lookups), the rest in an array.
+    struct Key: Hashable {
+        var head: (UInt64, UInt64) = (0, 0)
+        var tail: [UInt8] = []
+
+        init(_ key: UnsafeRawPointer, count: Int) {
+            withUnsafeMutableBytes(of: &head) { $0.baseAddress!.copyMemory(from: key, byteCount: min(count, 16)) }
+            if count > 16 { tail = Array(UnsafeRawBufferPointer(start: key + 16, count: count - 16)) }
+        }
+
+        init(_ bytes: [UInt8]) {
+            self = bytes.withUnsafeBytes { Key($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, count: $0.count) }
+        }
+
+        static func == (a: Key, b: Key) -> Bool { a.head == b.head && a.tail == b.tail }
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(head.0)
+            hasher.combine(head.1)
+            if !tail.isEmpty { hasher.combine(tail) }
+        }
+    }
+
     final class Storage {
         let info: MapInfo
-        var entries: [[UInt8]: UnsafeMutableRawPointer] = [:]
+        var entries: [Key: UnsafeMutableRawPointer] = [:]
         var sequence: [[UInt8]] = []
         var programs: [UInt32: Program] = [:]
         var records: [[UInt8]] = []
@@ -34,7 +57,7 @@ public final class InMemoryMapBackend: MapBackend {
         maps[fd] = storage
         if info.kind == .array || info.kind == .percpuArray {
             for index in 0 ..< UInt32(info.maxEntries) {
-                storage.entries[Self.bytes(of: index)] = allocateValue(info)
+                storage.entries[Key(Self.bytes(of: index))] = allocateValue(info)
             }
         }
     }
@@ -46,7 +69,7 @@ public final class InMemoryMapBackend: MapBackend {
 
     /// A copy of the value for `key` (CPU `cpu`'s for per-CPU maps).
     public func value(fd: Int32, key: [UInt8], cpu: Int = 0) -> [UInt8]? {
-        guard let storage = maps[fd], let base = storage.entries[key] else { return nil }
+        guard let storage = maps[fd], let base = storage.entries[Key(key)] else { return nil }
         let start = base + valueOffset(storage.info, cpu: cpu)
         return Array(UnsafeRawBufferPointer(start: start, count: storage.info.valueSize))
     }
@@ -78,20 +101,20 @@ public final class InMemoryMapBackend: MapBackend {
 
     public func globalValue(fd: Int32) -> UnsafeMutableRawBufferPointer? {
         guard let storage = maps[fd], storage.info.kind == .array,
-              let value = storage.entries[Self.bytes(of: 0)] else { return nil }
+              let value = storage.entries[Key(Self.bytes(of: 0))] else { return nil }
         return UnsafeMutableRawBufferPointer(start: value, count: storage.info.valueSize)
     }
 
     public func lookup(fd: Int32, key: UnsafeRawPointer, cpu: Int) -> UnsafeMutableRawPointer? {
         guard let storage = maps[fd] else { return nil }
-        let k = Array(UnsafeRawBufferPointer(start: key, count: storage.info.keySize))
+        let k = Key(key, count: storage.info.keySize)
         return storage.entries[k].map { $0 + valueOffset(storage.info, cpu: cpu) }
     }
 
     public func update(fd: Int32, key: UnsafeRawPointer, value: UnsafeRawPointer, flags: UInt64, cpu: Int) -> Int32 {
         guard let storage = maps[fd], flags <= 2 else { return -22 }
         let info = storage.info
-        let k = Array(UnsafeRawBufferPointer(start: key, count: info.keySize))
+        let k = Key(key, count: info.keySize)
         let existing = storage.entries[k]
         if info.kind.isArray {
             guard existing != nil else { return -7 }          // E2BIG: index out of range
@@ -110,7 +133,7 @@ public final class InMemoryMapBackend: MapBackend {
     public func delete(fd: Int32, key: UnsafeRawPointer) -> Int32 {
         guard let storage = maps[fd] else { return -22 }
         if storage.info.kind.isArray { return -22 }
-        let k = Array(UnsafeRawBufferPointer(start: key, count: storage.info.keySize))
+        let k = Key(key, count: storage.info.keySize)
         return storage.entries.removeValue(forKey: k) == nil ? -2 : 0
     }
 

@@ -14,20 +14,20 @@ extension VirtualMachine {
     }
 
     func execute(_ entry: CompiledProgram) throws -> UInt64 {
-        var current = entry
+        var tailCalled: CompiledProgram?   // the running program after a tail call
         var code = entry.code.baseAddress.unsafelyUnwrapped
         let r = registers
         let s = state
         let stateRaw = UnsafeMutableRawPointer(s)
-        let helpers = options.helpers.entries
+        let helpers = helperEntries
         let frameSize = UInt64(BPF.stackFrameSize)
-        let maxDepth = options.maxCallDepth - 1
+        let maxDepth = self.maxDepth
         let stackHigh = s.pointee.stackHigh
         var stackLow = s.pointee.stackLow
         var stackSpan = stackHigh &- stackLow
         let inputLow = s.pointee.inputLow
         let inputSpan = s.pointee.inputHigh &- inputLow
-        let budget = options.maxInstructions.map { Int64(clamping: $0) } ?? Int64.max
+        let budget = self.budget
         var remaining = budget
         var depth = 0
         var pc = 0
@@ -53,6 +53,7 @@ extension VirtualMachine {
             if remaining < 0 { failure = .budget; break }
             let d = Int(i.dst), sr = Int(i.src)
             let k = UInt64(bitPattern: i.imm)
+            // Literal case values keep this one dense jump table (named constants would not).
             switch i.opcode {
             // ALU64
             case 0x07: r[d] = r[d] &+ k
@@ -86,11 +87,12 @@ extension VirtualMachine {
                 case 32: r[d] = UInt64(w(r[d]).byteSwapped)
                 default: r[d] = r[d].byteSwapped
                 }
-            case InternalOpcode.sdiv64K: r[d] = Self.sdiv64(r[d], k)
-            case InternalOpcode.sdiv64X: r[d] = Self.sdiv64(r[d], r[sr])
-            case InternalOpcode.smod64K: r[d] = Self.smod64(r[d], k)
-            case InternalOpcode.smod64X: r[d] = Self.smod64(r[d], r[sr])
-            case InternalOpcode.movsx64:
+            // sdiv, smod, movsx: opcodes of their own (see InternalOpcode)
+            case 0xe7: r[d] = Self.sdiv64(r[d], k)
+            case 0xef: r[d] = Self.sdiv64(r[d], r[sr])
+            case 0xf7: r[d] = Self.smod64(r[d], k)
+            case 0xff: r[d] = Self.smod64(r[d], r[sr])
+            case 0x10: // movsx64 (InternalOpcode)
                 let v = r[sr]
                 switch i.offset {
                 case 8: r[d] = UInt64(bitPattern: Int64(Int8(truncatingIfNeeded: v)))
@@ -135,16 +137,17 @@ extension VirtualMachine {
                 case 32: r[d] = UInt64(w(r[d]).byteSwapped)
                 default: r[d] = r[d].byteSwapped
                 }
-            case InternalOpcode.sdiv32K: r[d] = Self.sdiv32(r[d], k)
-            case InternalOpcode.sdiv32X: r[d] = Self.sdiv32(r[d], r[sr])
-            case InternalOpcode.smod32K: r[d] = Self.smod32(r[d], k)
-            case InternalOpcode.smod32X: r[d] = Self.smod32(r[d], r[sr])
-            case InternalOpcode.movsx32:
+            // sdiv32, smod32, movsx32 (InternalOpcode)
+            case 0xe4: r[d] = Self.sdiv32(r[d], k)
+            case 0xec: r[d] = Self.sdiv32(r[d], r[sr])
+            case 0xf4: r[d] = Self.smod32(r[d], k)
+            case 0xfc: r[d] = Self.smod32(r[d], r[sr])
+            case 0x08: // movsx32 (InternalOpcode)
                 let v = r[sr]
                 let x = i.offset == 8 ? Int32(Int8(truncatingIfNeeded: v)) : Int32(Int16(truncatingIfNeeded: v))
                 r[d] = UInt64(UInt32(bitPattern: x))
             // 64-bit immediate (value, map handle or global address resolved by the decoder)
-            case BPF.lddw:
+            case 0x18: // lddw
                 r[d] = k
                 pc &+= 1
             // Loads
@@ -194,7 +197,7 @@ extension VirtualMachine {
                 guard allowed(a, 8, true) else { failure = .memory(address: a, size: 8, write: true); break run }
                 ptr(a).storeBytes(of: i.opcode == 0x7a ? k : r[sr], as: UInt64.self)
             // Atomics (aligned, as Linux requires)
-            case BPF.atomic32, BPF.atomic64:
+            case 0xc3, 0xdb:
                 let size: UInt64 = i.opcode == BPF.atomic64 ? 8 : 4
                 let a = r[d] &+ UInt64(bitPattern: Int64(i.offset))
                 guard allowed(a, size, true) else { failure = .memory(address: a, size: size, write: true); break run }
@@ -205,7 +208,7 @@ extension VirtualMachine {
                     Self.atomic32(ptr(a), i.imm, r + sr, r)
                 }
             // Jumps: targets are absolute slot indices.
-            case BPF.jaOp: pc = Int(i.offset)
+            case 0x05: pc = Int(i.offset)
             case 0x15: if r[d] == k { pc = Int(i.offset) }
             case 0x1d: if r[d] == r[sr] { pc = Int(i.offset) }
             case 0x25: if r[d] > k { pc = Int(i.offset) }
@@ -252,7 +255,7 @@ extension VirtualMachine {
             case 0xd6: if Int32(truncatingIfNeeded: r[d]) <= Int32(truncatingIfNeeded: k) { pc = Int(i.offset) }
             case 0xde: if Int32(truncatingIfNeeded: r[d]) <= Int32(truncatingIfNeeded: r[sr]) { pc = Int(i.offset) }
             // Calls
-            case InternalOpcode.localCall:
+            case 0xf5: // local call (InternalOpcode)
                 guard depth < maxDepth else { failure = .stackOverflow; break run }
                 frames[depth] = SavedFrame(returnPC: pc, r6: r[6], r7: r[7], r8: r[8], r9: r[9])
                 depth += 1
@@ -262,7 +265,7 @@ extension VirtualMachine {
                 s.pointee.stackLow = stackLow
                 s.pointee.callDepth = depth
                 pc = Int(i.offset)
-            case BPF.callOp, BPF.callxOp:
+            case 0x85, 0x8d:
                 let id = i.opcode == BPF.callOp ? k : r[d]
                 guard id < UInt64(HelperTable.capacity), let helper = helpers[Int(id)] else {
                     failure = .unknownHelper(id); break run
@@ -280,14 +283,15 @@ extension VirtualMachine {
                     guard let target = environment.pendingTailCall else { continue }
                     environment.pendingTailCall = nil
                     do {
-                        current = try compiledTarget(target)
+                        let compiled = try compiledTarget(target)
+                        tailCalled = compiled
+                        code = compiled.code.baseAddress.unsafelyUnwrapped
                     } catch let error as VMError {
                         failure = .rejectedTailCall(error); break run
                     }
-                    code = current.code.baseAddress.unsafelyUnwrapped
                     pc = 0
                 }
-            case BPF.exitOp:
+            case 0x95:
                 if depth == 0 { break run }
                 depth -= 1
                 let f = frames[depth]
@@ -307,7 +311,7 @@ extension VirtualMachine {
         executedInstructions = UInt64(budget &- remaining)
         guard let failure else { return r[0] }
         if case .budget = failure { executedInstructions -= 1 }
-        throw error(failure, at: pc - 1, in: current.program)
+        throw error(failure, at: pc - 1, in: (tailCalled ?? entry).program)
     }
 
     @inline(never)

@@ -31,6 +31,10 @@ public final class VirtualMachine {
 
     let environment: HelperEnvironment
     let validator: Validator
+    // Copied out of `options` so the interpreter reads plain values, not the struct.
+    let helperEntries: UnsafeMutablePointer<HelperFunction?>
+    let budget: Int64
+    let maxDepth: Int
     let entry: CompiledProgram
     /// Validated tail-call targets, by program.
     var tailCallTargets: [Program: CompiledProgram] = [:]
@@ -52,6 +56,9 @@ public final class VirtualMachine {
     public init(program: Program, maps: MapBackend? = nil, options: VMOptions = VMOptions()) throws {
         self.program = program
         self.options = options
+        helperEntries = options.helpers.entries
+        budget = options.maxInstructions.map { Int64(clamping: $0) } ?? Int64.max
+        maxDepth = options.maxCallDepth - 1
         environment = HelperEnvironment(maps: maps, trace: options.trace)
         validator = Validator(helpers: options.helpers, maps: maps, maxInstructions: options.maxProgramSize)
         try validator.validate(program)

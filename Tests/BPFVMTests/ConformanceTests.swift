@@ -39,5 +39,4 @@ func mismatch(_ c: ConformanceCase) -> String? {
         print("conformance: \(cases.count - failures.count)/\(cases.count) passed")
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
     }
-
 }

@@ -187,3 +187,9 @@ func failure(_ text: String, memory: [UInt8] = [], maps: MapBackend? = nil, opti
         return VMError(.malformed, "unexpected \(error)")
     }
 }
+
+/// One run of `vm` on a private copy of `memory`.
+func run(_ vm: VirtualMachine, _ memory: [UInt8] = [], cookie: UInt64 = 0) throws -> UInt64 {
+    var copy = memory
+    return try copy.withUnsafeMutableBytes { try vm.run(input: $0, cookie: cookie) }
+}

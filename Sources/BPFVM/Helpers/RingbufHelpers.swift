@@ -4,20 +4,22 @@ enum RingbufHelpers {
     static func register(in table: HelperTable) {
         table.register(HelperID.ringbufOutput, name: "ringbuf_output") { m, d, size, flags, _, raw in
             let ctx = HelperContext(raw)
-            guard let (fd, info, maps) = ctx.map(m, helper: "ringbuf_output") else { return 0 }
-            guard info.kind == .ringbuf else { return Errno.result(Errno.EINVAL) }
-            guard size <= UInt64(Int32.max) else { return Errno.result(Errno.E2BIG) }
-            guard let data = ctx.readable(d, Int(size), "ringbuf_output", "data") else { return 0 }
-            return UInt64(status: maps.ringbufOutput(fd: fd, data: data, size: Int(size), flags: flags))
+            return ctx.withMap(m, helper: "ringbuf_output") { fd, info, maps in
+                guard info.kind == .ringbuf else { return Errno.result(Errno.EINVAL) }
+                guard size <= UInt64(Int32.max) else { return Errno.result(Errno.E2BIG) }
+                guard let data = ctx.readable(d, Int(size), "ringbuf_output", "data") else { return 0 }
+                return UInt64(status: maps.ringbufOutput(fd: fd, data: data, size: Int(size), flags: flags))
+            }
         }
         table.register(HelperID.ringbufReserve, name: "ringbuf_reserve") { m, size, _, _, _, raw in
             let ctx = HelperContext(raw)
-            guard let (fd, info, maps) = ctx.map(m, helper: "ringbuf_reserve") else { return 0 }
-            guard info.kind == .ringbuf, size > 0, size <= UInt64(Int32.max),
-                  let record = maps.ringbufReserve(fd: fd, size: Int(size)) else { return 0 }
-            ctx.grant(record, length: Int(size), writable: true)
-            ctx.environment.reservedRecords.insert(record)
-            return UInt64(UInt(bitPattern: record))
+            return ctx.withMap(m, helper: "ringbuf_reserve") { fd, info, maps in
+                guard info.kind == .ringbuf, size > 0, size <= UInt64(Int32.max),
+                      let record = maps.ringbufReserve(fd: fd, size: Int(size)) else { return 0 }
+                ctx.grant(record, length: Int(size), writable: true)
+                ctx.environment.reservedRecords.insert(record)
+                return UInt64(UInt(bitPattern: record))
+            }
         }
         table.register(HelperID.ringbufSubmit, name: "ringbuf_submit") { d, _, _, _, _, raw in
             let ctx = HelperContext(raw)
@@ -33,8 +35,9 @@ enum RingbufHelpers {
         }
         table.register(HelperID.ringbufQuery, name: "ringbuf_query") { m, flags, _, _, _, raw in
             let ctx = HelperContext(raw)
-            guard let (fd, info, maps) = ctx.map(m, helper: "ringbuf_query") else { return 0 }
-            return info.kind == .ringbuf ? maps.ringbufQuery(fd: fd, flags: flags) : 0
+            return ctx.withMap(m, helper: "ringbuf_query") { fd, info, maps in
+                info.kind == .ringbuf ? maps.ringbufQuery(fd: fd, flags: flags) : 0
+            }
         }
     }
 }

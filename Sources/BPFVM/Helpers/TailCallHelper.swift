@@ -7,16 +7,17 @@ enum TailCallHelper {
     static func register(in table: HelperTable) {
         table.register(HelperID.tailCall, name: "tail_call") { _, m, index, _, _, raw in
             let ctx = HelperContext(raw)
-            guard let (fd, info, maps) = ctx.map(m, helper: "tail_call") else { return 0 }
-            let state = ctx.state
-            guard info.kind == .progArray, state.pointee.callDepth == 0 else { return Errno.result(Errno.EINVAL) }
-            guard state.pointee.tailCallCount < TailCallHelper.maxTailCalls else { return Errno.result(Errno.E2BIG) }
-            guard index < UInt64(info.maxEntries),
-                  let program = maps.program(forTailCallIn: fd, index: UInt32(index)) else { return Errno.result(Errno.ENOENT) }
-            state.pointee.tailCallCount += 1
-            ctx.environment.pendingTailCall = program
-            state.pointee.attention = RunState.Attention.tailCall
-            return 0
+            return ctx.withMap(m, helper: "tail_call") { fd, info, maps in
+                let state = ctx.state
+                guard info.kind == .progArray, state.pointee.callDepth == 0 else { return Errno.result(Errno.EINVAL) }
+                guard state.pointee.tailCallCount < TailCallHelper.maxTailCalls else { return Errno.result(Errno.E2BIG) }
+                guard index < UInt64(info.maxEntries),
+                      let program = maps.program(forTailCallIn: fd, index: UInt32(index)) else { return Errno.result(Errno.ENOENT) }
+                state.pointee.tailCallCount += 1
+                ctx.environment.pendingTailCall = program
+                state.pointee.attention = RunState.Attention.tailCall
+                return 0
+            }
         }
     }
 }
