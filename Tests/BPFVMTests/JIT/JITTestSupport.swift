@@ -6,6 +6,7 @@ import Foundation
 struct RunOutcome: Equatable, CustomStringConvertible {
     var r0: UInt64?
     var error: String?
+    var kind: VMError.Kind?
     var memory: [UInt8]
     var stack: [UInt8]
     var executed: UInt64?
@@ -34,6 +35,7 @@ func differential(_ program: Program, memory: [UInt8], maps: MapBackend? = nil,
             outcome.r0 = try body(memory.isEmpty ? UnsafeMutableRawBufferPointer(start: nil, count: 0) : buffer)
         } catch {
             outcome.error = "\(error)"
+            outcome.kind = (error as? VMError)?.kind
         }
         outcome.memory = Array(buffer)
         outcome.stack = Array(vm.stack)
