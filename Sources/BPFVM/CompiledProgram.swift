@@ -1,5 +1,5 @@
 /// One pre-decoded slot for the interpreter: 16 bytes, fields widened so the loop does no
-/// decoding. Jump and call targets are absolute slot indices (in `offset`), immediates are
+/// decoding. Jump and call offsets (in `offset`) are relative to the next slot, immediates are
 /// sign-extended, an `lddw` carries its whole 64-bit value (map handle or global address
 /// resolved), and a few variants get opcodes of their own (see `InternalOpcode`).
 struct DecodedInstruction {
@@ -13,7 +13,7 @@ struct DecodedInstruction {
 /// Opcodes the decoder gives variants the ISA distinguishes by another field; they use
 /// encodings the ISA leaves unassigned, so they never collide with a real instruction.
 enum InternalOpcode {
-    /// `call` with src=1: `offset` is the callee's first slot.
+    /// `call` with src=1: `offset` leads from the next slot to the callee's first.
     static let localCall: UInt8 = 0xf5
     /// `div`/`mod` with offset 1 (ALU ops 0xe0 and 0xf0 are unassigned).
     static let sdiv32K: UInt8 = 0xe4, sdiv32X: UInt8 = 0xec, sdiv64K: UInt8 = 0xe7, sdiv64X: UInt8 = 0xef
@@ -36,26 +36,18 @@ final class CompiledProgram {
         code.initialize(repeating: DecodedInstruction(opcode: 0, dst: 0, src: 0, offset: 0, imm: 0))
         for (index, i) in ins.enumerated() {
             var d = DecodedInstruction(opcode: i.opcode, dst: i.dst, src: i.src, offset: Int32(i.offset), imm: Int64(i.imm))
-            let target = Int32(truncatingIfNeeded: index + 1)
             switch i.opcode {
-            case BPF.jaOp:
-                d.offset = target &+ Int32(i.offset)
             case BPF.ja32Op:
                 d.opcode = BPF.jaOp
-                d.offset = target &+ i.imm
-            case BPF.callOp where i.src == BPF.pseudoCall:
+                d.offset = i.imm
+            case BPF.callOp where i.isLocalCall:
                 d.opcode = InternalOpcode.localCall
-                d.offset = target &+ i.imm
+                d.offset = i.imm
             case BPF.lddw where index + 1 < ins.count:
                 d.imm = Int64(bitPattern: try Self.wideValue(program, at: index, environment, state))
             default:
                 let cls = i.instructionClass
-                if cls == BPF.classJMP || cls == BPF.classJMP32, i.opcode != BPF.callOp, i.opcode != BPF.callxOp,
-                   i.opcode != BPF.exitOp {
-                    d.offset = target &+ Int32(i.offset)
-                } else if cls == BPF.classALU || cls == BPF.classALU64 {
-                    d.opcode = Self.aluVariant(i)
-                }
+                if cls == BPF.classALU || cls == BPF.classALU64 { d.opcode = Self.aluVariant(i) }
             }
             code[index] = d
         }

@@ -92,7 +92,7 @@ public struct HelperContext {
                         _ body: (_ fd: Int32, _ info: MapInfo, _ maps: MapBackend) -> UInt64) -> UInt64 {
         Unmanaged<HelperEnvironment>.fromOpaque(state.pointee.environment)._withUnsafeGuaranteedRef { env in
             guard let slot = MapHandle.slot(of: handle), slot < env.mapSlots.count, let backend = env.maps else {
-                return fault("\(helper): r1 (0x\(String(handle, radix: 16))) is not a map")
+                return fault("\(helper): 0x\(String(handle, radix: 16)) is not a map")
             }
             let entry = env.mapSlots[slot]
             return body(entry.fd, entry.info, backend)

@@ -13,7 +13,17 @@ extension VirtualMachine {
         case rejectedTailCall(VMError)
     }
 
+    /// Whether the loop checks the instruction budget: two specialized copies of the loop, so runs
+    /// without a budget pay nothing for it.
+    protocol BudgetMode { static var checked: Bool { get } }
+    enum Budgeted: BudgetMode { static var checked: Bool { true } }
+    enum Unbudgeted: BudgetMode { static var checked: Bool { false } }
+
     func execute(_ entry: CompiledProgram) throws -> UInt64 {
+        budget == Int64.max ? try execute(entry, Unbudgeted.self) : try execute(entry, Budgeted.self)
+    }
+
+    func execute<Mode: BudgetMode>(_ entry: CompiledProgram, _: Mode.Type) throws -> UInt64 {
         var tailCalled: CompiledProgram?   // the running program after a tail call
         var code = entry.code.baseAddress.unsafelyUnwrapped
         let r = registers
@@ -30,7 +40,7 @@ extension VirtualMachine {
         let budget = self.budget
         var remaining = budget
         var depth = 0
-        var pc = 0
+        var ip = code   // the next instruction
         var failure: Failure?
 
         /// The host address of `size` bytes at `a` when the program may access them.
@@ -47,10 +57,10 @@ extension VirtualMachine {
         @inline(__always) func w(_ x: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: x) }
 
         run: while true {
-            let i = code[pc]
-            pc &+= 1
+            let i = ip.pointee
+            ip += 1
             remaining &-= 1
-            if remaining < 0 { failure = .budget; break }
+            if Mode.checked && remaining < 0 { failure = .budget; break }
             let d = Int(i.dst), sr = Int(i.src)
             let k = UInt64(bitPattern: i.imm)
             // Literal case values keep this one dense jump table (named constants would not).
@@ -149,7 +159,7 @@ extension VirtualMachine {
             // 64-bit immediate (value, map handle or global address resolved by the decoder)
             case 0x18: // lddw
                 r[d] = k
-                pc &+= 1
+                ip += 1
             // Loads
             case 0x61:
                 let a = r[sr] &+ UInt64(bitPattern: Int64(i.offset))
@@ -207,64 +217,64 @@ extension VirtualMachine {
                 } else {
                     Self.atomic32(ptr(a), i.imm, r + sr, r)
                 }
-            // Jumps: targets are absolute slot indices.
-            case 0x05: pc = Int(i.offset)
-            case 0x15: if r[d] == k { pc = Int(i.offset) }
-            case 0x1d: if r[d] == r[sr] { pc = Int(i.offset) }
-            case 0x25: if r[d] > k { pc = Int(i.offset) }
-            case 0x2d: if r[d] > r[sr] { pc = Int(i.offset) }
-            case 0x35: if r[d] >= k { pc = Int(i.offset) }
-            case 0x3d: if r[d] >= r[sr] { pc = Int(i.offset) }
-            case 0x45: if r[d] & k != 0 { pc = Int(i.offset) }
-            case 0x4d: if r[d] & r[sr] != 0 { pc = Int(i.offset) }
-            case 0x55: if r[d] != k { pc = Int(i.offset) }
-            case 0x5d: if r[d] != r[sr] { pc = Int(i.offset) }
-            case 0x65: if Int64(bitPattern: r[d]) > i.imm { pc = Int(i.offset) }
-            case 0x6d: if Int64(bitPattern: r[d]) > Int64(bitPattern: r[sr]) { pc = Int(i.offset) }
-            case 0x75: if Int64(bitPattern: r[d]) >= i.imm { pc = Int(i.offset) }
-            case 0x7d: if Int64(bitPattern: r[d]) >= Int64(bitPattern: r[sr]) { pc = Int(i.offset) }
-            case 0xa5: if r[d] < k { pc = Int(i.offset) }
-            case 0xad: if r[d] < r[sr] { pc = Int(i.offset) }
-            case 0xb5: if r[d] <= k { pc = Int(i.offset) }
-            case 0xbd: if r[d] <= r[sr] { pc = Int(i.offset) }
-            case 0xc5: if Int64(bitPattern: r[d]) < i.imm { pc = Int(i.offset) }
-            case 0xcd: if Int64(bitPattern: r[d]) < Int64(bitPattern: r[sr]) { pc = Int(i.offset) }
-            case 0xd5: if Int64(bitPattern: r[d]) <= i.imm { pc = Int(i.offset) }
-            case 0xdd: if Int64(bitPattern: r[d]) <= Int64(bitPattern: r[sr]) { pc = Int(i.offset) }
+            // Jumps: offsets are relative to the next instruction.
+            case 0x05: ip += Int(i.offset)
+            case 0x15: if r[d] == k { ip += Int(i.offset) }
+            case 0x1d: if r[d] == r[sr] { ip += Int(i.offset) }
+            case 0x25: if r[d] > k { ip += Int(i.offset) }
+            case 0x2d: if r[d] > r[sr] { ip += Int(i.offset) }
+            case 0x35: if r[d] >= k { ip += Int(i.offset) }
+            case 0x3d: if r[d] >= r[sr] { ip += Int(i.offset) }
+            case 0x45: if r[d] & k != 0 { ip += Int(i.offset) }
+            case 0x4d: if r[d] & r[sr] != 0 { ip += Int(i.offset) }
+            case 0x55: if r[d] != k { ip += Int(i.offset) }
+            case 0x5d: if r[d] != r[sr] { ip += Int(i.offset) }
+            case 0x65: if Int64(bitPattern: r[d]) > i.imm { ip += Int(i.offset) }
+            case 0x6d: if Int64(bitPattern: r[d]) > Int64(bitPattern: r[sr]) { ip += Int(i.offset) }
+            case 0x75: if Int64(bitPattern: r[d]) >= i.imm { ip += Int(i.offset) }
+            case 0x7d: if Int64(bitPattern: r[d]) >= Int64(bitPattern: r[sr]) { ip += Int(i.offset) }
+            case 0xa5: if r[d] < k { ip += Int(i.offset) }
+            case 0xad: if r[d] < r[sr] { ip += Int(i.offset) }
+            case 0xb5: if r[d] <= k { ip += Int(i.offset) }
+            case 0xbd: if r[d] <= r[sr] { ip += Int(i.offset) }
+            case 0xc5: if Int64(bitPattern: r[d]) < i.imm { ip += Int(i.offset) }
+            case 0xcd: if Int64(bitPattern: r[d]) < Int64(bitPattern: r[sr]) { ip += Int(i.offset) }
+            case 0xd5: if Int64(bitPattern: r[d]) <= i.imm { ip += Int(i.offset) }
+            case 0xdd: if Int64(bitPattern: r[d]) <= Int64(bitPattern: r[sr]) { ip += Int(i.offset) }
             // JMP32: compare the low 32 bits.
-            case 0x16: if w(r[d]) == w(k) { pc = Int(i.offset) }
-            case 0x1e: if w(r[d]) == w(r[sr]) { pc = Int(i.offset) }
-            case 0x26: if w(r[d]) > w(k) { pc = Int(i.offset) }
-            case 0x2e: if w(r[d]) > w(r[sr]) { pc = Int(i.offset) }
-            case 0x36: if w(r[d]) >= w(k) { pc = Int(i.offset) }
-            case 0x3e: if w(r[d]) >= w(r[sr]) { pc = Int(i.offset) }
-            case 0x46: if w(r[d]) & w(k) != 0 { pc = Int(i.offset) }
-            case 0x4e: if w(r[d]) & w(r[sr]) != 0 { pc = Int(i.offset) }
-            case 0x56: if w(r[d]) != w(k) { pc = Int(i.offset) }
-            case 0x5e: if w(r[d]) != w(r[sr]) { pc = Int(i.offset) }
-            case 0x66: if Int32(truncatingIfNeeded: r[d]) > Int32(truncatingIfNeeded: k) { pc = Int(i.offset) }
-            case 0x6e: if Int32(truncatingIfNeeded: r[d]) > Int32(truncatingIfNeeded: r[sr]) { pc = Int(i.offset) }
-            case 0x76: if Int32(truncatingIfNeeded: r[d]) >= Int32(truncatingIfNeeded: k) { pc = Int(i.offset) }
-            case 0x7e: if Int32(truncatingIfNeeded: r[d]) >= Int32(truncatingIfNeeded: r[sr]) { pc = Int(i.offset) }
-            case 0xa6: if w(r[d]) < w(k) { pc = Int(i.offset) }
-            case 0xae: if w(r[d]) < w(r[sr]) { pc = Int(i.offset) }
-            case 0xb6: if w(r[d]) <= w(k) { pc = Int(i.offset) }
-            case 0xbe: if w(r[d]) <= w(r[sr]) { pc = Int(i.offset) }
-            case 0xc6: if Int32(truncatingIfNeeded: r[d]) < Int32(truncatingIfNeeded: k) { pc = Int(i.offset) }
-            case 0xce: if Int32(truncatingIfNeeded: r[d]) < Int32(truncatingIfNeeded: r[sr]) { pc = Int(i.offset) }
-            case 0xd6: if Int32(truncatingIfNeeded: r[d]) <= Int32(truncatingIfNeeded: k) { pc = Int(i.offset) }
-            case 0xde: if Int32(truncatingIfNeeded: r[d]) <= Int32(truncatingIfNeeded: r[sr]) { pc = Int(i.offset) }
+            case 0x16: if w(r[d]) == w(k) { ip += Int(i.offset) }
+            case 0x1e: if w(r[d]) == w(r[sr]) { ip += Int(i.offset) }
+            case 0x26: if w(r[d]) > w(k) { ip += Int(i.offset) }
+            case 0x2e: if w(r[d]) > w(r[sr]) { ip += Int(i.offset) }
+            case 0x36: if w(r[d]) >= w(k) { ip += Int(i.offset) }
+            case 0x3e: if w(r[d]) >= w(r[sr]) { ip += Int(i.offset) }
+            case 0x46: if w(r[d]) & w(k) != 0 { ip += Int(i.offset) }
+            case 0x4e: if w(r[d]) & w(r[sr]) != 0 { ip += Int(i.offset) }
+            case 0x56: if w(r[d]) != w(k) { ip += Int(i.offset) }
+            case 0x5e: if w(r[d]) != w(r[sr]) { ip += Int(i.offset) }
+            case 0x66: if Int32(truncatingIfNeeded: r[d]) > Int32(truncatingIfNeeded: k) { ip += Int(i.offset) }
+            case 0x6e: if Int32(truncatingIfNeeded: r[d]) > Int32(truncatingIfNeeded: r[sr]) { ip += Int(i.offset) }
+            case 0x76: if Int32(truncatingIfNeeded: r[d]) >= Int32(truncatingIfNeeded: k) { ip += Int(i.offset) }
+            case 0x7e: if Int32(truncatingIfNeeded: r[d]) >= Int32(truncatingIfNeeded: r[sr]) { ip += Int(i.offset) }
+            case 0xa6: if w(r[d]) < w(k) { ip += Int(i.offset) }
+            case 0xae: if w(r[d]) < w(r[sr]) { ip += Int(i.offset) }
+            case 0xb6: if w(r[d]) <= w(k) { ip += Int(i.offset) }
+            case 0xbe: if w(r[d]) <= w(r[sr]) { ip += Int(i.offset) }
+            case 0xc6: if Int32(truncatingIfNeeded: r[d]) < Int32(truncatingIfNeeded: k) { ip += Int(i.offset) }
+            case 0xce: if Int32(truncatingIfNeeded: r[d]) < Int32(truncatingIfNeeded: r[sr]) { ip += Int(i.offset) }
+            case 0xd6: if Int32(truncatingIfNeeded: r[d]) <= Int32(truncatingIfNeeded: k) { ip += Int(i.offset) }
+            case 0xde: if Int32(truncatingIfNeeded: r[d]) <= Int32(truncatingIfNeeded: r[sr]) { ip += Int(i.offset) }
             // Calls
             case 0xf5: // local call (InternalOpcode)
                 guard depth < maxDepth else { failure = .stackOverflow; break run }
-                frames[depth] = SavedFrame(returnPC: pc, r6: r[6], r7: r[7], r8: r[8], r9: r[9])
+                frames[depth] = SavedFrame(returnPC: ip - code, r6: r[6], r7: r[7], r8: r[8], r9: r[9])
                 depth += 1
                 stackLow &-= frameSize
                 stackSpan &+= frameSize
                 r[10] = r[10] &- frameSize
                 s.pointee.stackLow = stackLow
                 s.pointee.callDepth = depth
-                pc = Int(i.offset)
+                ip += Int(i.offset)
             case 0x85, 0x8d:
                 let id = i.opcode == BPF.callOp ? k : r[d]
                 guard id < UInt64(HelperTable.capacity), let helper = helpers[Int(id)] else {
@@ -289,7 +299,7 @@ extension VirtualMachine {
                     } catch let error as VMError {
                         failure = .rejectedTailCall(error); break run
                     }
-                    pc = 0
+                    ip = code
                 }
             case 0x95:
                 if depth == 0 { break run }
@@ -301,7 +311,7 @@ extension VirtualMachine {
                 r[10] = r[10] &+ frameSize
                 s.pointee.stackLow = stackLow
                 s.pointee.callDepth = depth
-                pc = f.returnPC
+                ip = code + f.returnPC
             default:
                 // The validator admits no other opcode; reaching one is a decoder bug, not a trap.
                 failure = .helperFault("internal error: undecodable opcode 0x\(Disassembler.hex(i.opcode))")
@@ -311,7 +321,7 @@ extension VirtualMachine {
         executedInstructions = UInt64(budget &- remaining)
         guard let failure else { return r[0] }
         if case .budget = failure { executedInstructions -= 1 }
-        throw error(failure, at: pc - 1, in: (tailCalled ?? entry).program)
+        throw error(failure, at: ip - code - 1, in: (tailCalled ?? entry).program)
     }
 
     @inline(never)

@@ -29,7 +29,7 @@ public enum BPF {
 
     // Load/store sizes (bits 3-4) and modes (bits 5-7).
     public static let sizeW: UInt8 = 0x00, sizeH: UInt8 = 0x08, sizeB: UInt8 = 0x10, sizeDW: UInt8 = 0x18
-    public static let modeIMM: UInt8 = 0x00, modeMEM: UInt8 = 0x60, modeMEMSX: UInt8 = 0x80
+    public static let modeMEM: UInt8 = 0x60, modeMEMSX: UInt8 = 0x80
     public static let modeATOMIC: UInt8 = 0xc0
 
     // Atomic operations (in imm).
@@ -52,20 +52,8 @@ public enum BPF {
     public static let pseudoMapValue: UInt8 = 2
     public static let pseudoCall: UInt8 = 1
 
-    /// Registers r0-r10; r10 is the read-only frame pointer.
-    public static let registerCount = 11
+    /// r10, the read-only frame pointer.
     public static let frameRegister: UInt8 = 10
     /// Bytes of stack each frame gets.
     public static let stackFrameSize = 512
-
-    /// Byte width of a load/store size field.
-    @inline(__always)
-    public static func width(ofSize size: UInt8) -> Int {
-        switch size & 0x18 {
-        case sizeW: 4
-        case sizeH: 2
-        case sizeB: 1
-        default: 8
-        }
-    }
 }
