@@ -44,11 +44,12 @@ struct JITCompiler {
     mutating func compile() throws -> [UInt8] {
         labels = (0 ..< code.count).map { _ in a.newLabel() }
         isJumpTarget = [Bool](repeating: false, count: code.count)
-        for i in code {
+        for (index, i) in code.enumerated() {
             let cls = i.opcode & 7
             let jumps = (cls == BPF.classJMP || cls == BPF.classJMP32) && i.opcode != BPF.callOp
                 && i.opcode != BPF.callxOp && i.opcode != BPF.exitOp
-            if jumps, i.offset >= 0, Int(i.offset) < code.count { isJumpTarget[Int(i.offset)] = true }
+            let target = Self.target(of: i, at: index)
+            if jumps, target >= 0, target < code.count { isJumpTarget[target] = true }
         }
         let body = a.newLabel(), done = a.newLabel()
         let calleeSaved: [X86Reg] = [.rbp, .rbx, .r12, .r13, .r14, .r15]
@@ -104,7 +105,7 @@ struct JITCompiler {
         case InternalOpcode.movsx32:
             a.movsx32(d, s, i.offset == 8 ? .b8 : .b16)
         case InternalOpcode.localCall:
-            localCall(to: Int(i.offset), at: index)
+            localCall(to: try label(Self.target(of: i, at: index)), at: index)
         case BPF.callOp:
             helperCall(id: nil, constant: i.imm, at: index)
         case BPF.callxOp:
@@ -112,13 +113,13 @@ struct JITCompiler {
         case BPF.exitOp:
             a.ret()
         case BPF.jaOp:
-            a.jmp(try label(i.offset))
+            a.jmp(try label(Self.target(of: i, at: index)))
         case BPF.atomic32, BPF.atomic64:
             atomic(i, at: index)
         default:
             switch i.opcode & 7 {
             case BPF.classALU, BPF.classALU64: try alu(i)
-            case BPF.classJMP, BPF.classJMP32: try jump(i)
+            case BPF.classJMP, BPF.classJMP32: try jump(i, at: index)
             case BPF.classLDX:
                 let width = Self.width(i.opcode)
                 checkAccess(base: s, offset: i.offset, size: width, write: false, index: index)
@@ -141,12 +142,23 @@ struct JITCompiler {
         }
     }
 
-    private func label(_ target: Int32) throws -> X86Label {
-        guard target >= 0 && Int(target) < labels.count else { throw JITError("internal error: jump target \(target) outside the program") }
-        return labels[Int(target)]
+    /// Where jump or local call `i` at `index` goes: the decoder keeps offsets relative to the next slot.
+    static func target(of i: DecodedInstruction, at index: Int) -> Int { index + 1 + Int(i.offset) }
+
+    private func label(_ target: Int) throws -> X86Label {
+        guard target >= 0 && target < labels.count else { throw JITError("internal error: jump target \(target) outside the program") }
+        return labels[target]
     }
 
-    static func width(_ opcode: UInt8) -> Int32 { Int32(BPF.width(ofSize: opcode)) }
+    /// Bytes accessed by a load or store opcode (its size field).
+    static func width(_ opcode: UInt8) -> Int32 {
+        switch opcode & 0x18 {
+        case BPF.sizeB: 1
+        case BPF.sizeH: 2
+        case BPF.sizeW: 4
+        default: 8
+        }
+    }
 
     static func x86Width(_ bytes: Int32) -> X86Width {
         switch bytes { case 1: .b8; case 2: .b16; case 4: .b32; default: .b64 }
@@ -270,8 +282,8 @@ struct JITCompiler {
         a.bind(done)
     }
 
-    private mutating func jump(_ i: DecodedInstruction) throws {
-        a.jcc(try compare(i), try label(i.offset))
+    private mutating func jump(_ i: DecodedInstruction, at index: Int) throws {
+        a.jcc(try compare(i), try label(Self.target(of: i, at: index)))
     }
 
     /// Sets the flags for conditional jump `i`; returns the condition under which it is taken.
@@ -315,7 +327,7 @@ struct JITCompiler {
         let j = code[index], next = code[index + 1]
         let jumpClass = j.opcode & 7 == BPF.classJMP || j.opcode & 7 == BPF.classJMP32
         guard jumpClass, j.opcode & 0xf0 != BPF.ja, j.opcode & 0xf0 != BPF.call, j.opcode & 0xf0 != BPF.exit,
-              j.opcode != InternalOpcode.localCall, Int(j.offset) == index + 2 else { return false }
+              j.opcode != InternalOpcode.localCall, j.offset == 1 else { return false }
         guard next.opcode & 7 == BPF.classALU || next.opcode & 7 == BPF.classALU64 else { return false }
         switch next.opcode & 0xf0 {
         case BPF.add, BPF.sub, BPF.or, BPF.and, BPF.xor, BPF.mov: return true
@@ -414,7 +426,7 @@ struct JITCompiler {
 
     // MARK: Calls
 
-    private mutating func localCall(to target: Int, at index: Int) {
+    private mutating func localCall(to target: X86Label, at index: Int) {
         let depth = X86Operand.mem(Self.ctx, JITContext.offset(\.state.callDepth))
         let stackLow = X86Operand.mem(Self.ctx, JITContext.offset(\.state.stackLow))
         a.alu(.cmp, depth, imm: Int32(maxCallDepth - 1))
@@ -424,7 +436,7 @@ struct JITCompiler {
         for r in [X86Reg.rbx, .r13, .r14, .r15, .rbp] { a.push(r) }
         a.alu(.sub, .reg(.rbp), imm: Self.frameSize)
         a.alu(.sub, stackLow, imm: Self.frameSize)
-        a.call(labels[min(max(target, 0), labels.count - 1)])
+        a.call(target)
         for r in [X86Reg.rbp, .r15, .r14, .r13, .rbx] { a.pop(r) }
         a.alu(.add, stackLow, imm: Self.frameSize)
         a.alu(.sub, depth, imm: 1)
