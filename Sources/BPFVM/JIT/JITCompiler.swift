@@ -15,6 +15,11 @@ struct JITCompiler {
     let code: UnsafeMutableBufferPointer<DecodedInstruction>
     let maxCallDepth: Int
     let countsInstructions: Bool
+    /// Position-independent code (AOT): map loads read their value from the context's relocation
+    /// table instead of embedding this process's addresses.
+    let relocatable: Bool
+    /// Slots of the `lddw`s that read the relocation table, in table order.
+    private(set) var relocations: [Int] = []
 
     private var a: X86Assembler
     private var labels: [X86Label] = []
@@ -32,10 +37,12 @@ struct JITCompiler {
         case unknownHelper(label: X86Label, id: X86Reg?, constant: Int64, index: Int)
     }
 
-    init(code: UnsafeMutableBufferPointer<DecodedInstruction>, maxCallDepth: Int, countsInstructions: Bool) {
+    init(code: UnsafeMutableBufferPointer<DecodedInstruction>, maxCallDepth: Int, countsInstructions: Bool,
+         relocatable: Bool = false) {
         self.code = code
         self.maxCallDepth = maxCallDepth
         self.countsInstructions = countsInstructions
+        self.relocatable = relocatable
         a = X86Assembler(capacity: code.count * 12 + 256)
         faultExit = a.newLabel()
     }
@@ -98,6 +105,10 @@ struct JITCompiler {
     private mutating func translate(_ i: DecodedInstruction, at index: Int) throws {
         let d = reg(i.dst), s = reg(i.src)
         switch i.opcode {
+        case BPF.lddw where relocatable && i.src != 0:
+            a.load(d, .mem(Self.ctx, JITContext.offset(\.relocations)), .b64)
+            a.load(d, .mem(d, Int32(relocations.count * 8)), .b64)
+            relocations.append(index)
         case BPF.lddw:
             a.movImm(d, UInt64(bitPattern: i.imm))
         case InternalOpcode.movsx64:

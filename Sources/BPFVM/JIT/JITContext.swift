@@ -9,6 +9,8 @@ struct JITContext {
     /// `HelperTable.entries` and `runStateAccessCheck`, so the code holds no absolute address.
     var helpers: UnsafeMutableRawPointer
     var accessCheck: UnsafeRawPointer
+    /// Resolved `lddw` map values of relocatable (AOT) code, by relocation index.
+    var relocations: UnsafeRawPointer?
     /// The region the inline bounds check tries first: `offset = address - fastLow` is allowed for
     /// any access of up to 8 bytes when `offset <= fastLimit`.
     var fastLow: UInt64

@@ -16,6 +16,8 @@ public final class JITProgram {
     /// Compiled tail-call targets, by program.
     private var tailCallTargets: [Program: ExecutableMemory] = [:]
     private let context: UnsafeMutablePointer<JITContext>
+    /// Values of the relocated `lddw`s of AOT code (empty for JIT code).
+    private let relocationTable: UnsafeMutableBufferPointer<UInt64>
 
     typealias EntryPoint = @convention(c) (UnsafeMutableRawPointer) -> UInt64
 
@@ -30,30 +32,54 @@ public final class JITProgram {
 
     /// Compiles the program of an existing interpreter. Runs of either share its stack, maps and
     /// run state, so only one of them may run at a time.
-    public init(machine: VirtualMachine) throws {
+    public convenience init(machine: VirtualMachine) throws {
         #if arch(x86_64)
-        self.machine = machine
-        let options = machine.options
         let clock = ContinuousClock()
         let start = clock.now
-        entry = try Self.compile(machine.entry, options)
-        compileTime = clock.now - start
-        context = .allocate(capacity: 1)
-        context.initialize(to: JITContext(
-            state: machine.state.pointee,
-            registers: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
-            helpers: UnsafeMutableRawPointer(options.helpers.entries),
-            accessCheck: unsafeBitCast(runStateAccessCheck, to: UnsafeRawPointer.self),
-            fastLow: 0, fastLimit: 0, remaining: 0, savedStackPointer: 0,
-            exitReason: 0, exitIndex: 0, faultAddress: 0, faultSize: 0, faultWrite: 0))
+        let entry = try Self.compile(machine.entry, machine.options)
+        self.init(machine: machine, entry: entry, compileTime: clock.now - start, relocations: [])
         #else
         throw JITError("JIT is only available on x86-64")
         #endif
     }
 
+    /// Runs ahead-of-time code made by `AOTImage(machine:)` for the same bytecode, helper table and
+    /// call-depth limit (anything else throws the stale-code error and nothing runs). The image's
+    /// map loads are resolved against `machine`'s maps, as the interpreter resolves them.
+    public convenience init(machine: VirtualMachine, image: AOTImage) throws {
+        #if arch(x86_64)
+        try image.check(for: machine)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let values = image.relocations.map { UInt64(bitPattern: machine.entry.code[Int($0)].imm) }
+        let entry = try ExecutableMemory(code: image.code)
+        self.init(machine: machine, entry: entry, compileTime: clock.now - start, relocations: values)
+        #else
+        throw JITError("JIT is only available on x86-64")
+        #endif
+    }
+
+    private init(machine: VirtualMachine, entry: ExecutableMemory, compileTime: Duration, relocations: [UInt64]) {
+        self.machine = machine
+        self.entry = entry
+        self.compileTime = compileTime
+        relocationTable = .allocate(capacity: relocations.count + 1)
+        _ = relocationTable.initialize(from: relocations + [0])
+        context = .allocate(capacity: 1)
+        context.initialize(to: JITContext(
+            state: machine.state.pointee,
+            registers: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+            helpers: UnsafeMutableRawPointer(machine.options.helpers.entries),
+            accessCheck: unsafeBitCast(runStateAccessCheck, to: UnsafeRawPointer.self),
+            relocations: UnsafeRawPointer(relocationTable.baseAddress),
+            fastLow: 0, fastLimit: 0, remaining: 0, savedStackPointer: 0,
+            exitReason: 0, exitIndex: 0, faultAddress: 0, faultSize: 0, faultWrite: 0))
+    }
+
     deinit {
         context.deinitialize(count: 1)
         context.deallocate()
+        relocationTable.deallocate()
     }
 
     static func compile(_ program: CompiledProgram, _ options: VMOptions) throws -> ExecutableMemory {

@@ -20,10 +20,12 @@ struct RunOutcome: Equatable, CustomStringConvertible {
 /// Runs `program` on the interpreter, then on the JIT compiled from the same `VirtualMachine`, so
 /// both see the same stack, input and map addresses (pointers may flow into r0 and memory). Each
 /// run starts from a zeroed stack and a fresh copy of `memory` at the same address.
-func differential(_ program: Program, memory: [UInt8], maps: MapBackend? = nil,
-                  options: VMOptions = VMOptions()) throws -> (interpreter: RunOutcome, jit: RunOutcome) {
+/// `compile` makes the machine-code side (JIT by default, or AOT).
+func differential(_ program: Program, memory: [UInt8], maps: MapBackend? = nil, options: VMOptions = VMOptions(),
+                  compile: (VirtualMachine) throws -> JITProgram = { try JITProgram(machine: $0) }) throws
+    -> (interpreter: RunOutcome, jit: RunOutcome) {
     let vm = try VirtualMachine(program: program, maps: maps, options: options)
-    let jit = try JITProgram(machine: vm)
+    let jit = try compile(vm)
     let input = UnsafeMutableRawBufferPointer.allocate(byteCount: max(memory.count, 1), alignment: 16)
     defer { input.deallocate() }
     let buffer = UnsafeMutableRawBufferPointer(rebasing: input[0 ..< memory.count])
