@@ -40,4 +40,26 @@ import Testing
     @Test func programsWithLoopsUnderABudget() throws {
         try check(seed: 0x5eed_0002, loops: true, count: Self.programsPerRun / 2)
     }
+
+    /// The interpreter suite's wild programs (random registers, offsets and immediates, loops
+    /// under a budget): every accepted one ends identically on both engines.
+    @Test func wildProgramsFromTheInterpreterSuite() throws {
+        var rng = SplitMix64(state: 0x5eed_0003)
+        let generator = RandomProgramTests()
+        let options = VMOptions(maxInstructions: 2000, helpers: conformanceHelpers())
+        var accepted = 0, identical = 0
+        for _ in 0 ..< 2 * Self.programsPerRun {
+            let length = Int.random(in: 1 ... 24, using: &rng)
+            var ins: [Instruction] = []
+            while ins.count < length { ins += generator.randomInstruction(&rng, count: length) }
+            ins.append(Instruction(opcode: 0x95))
+            let memory = (0 ..< 64).map { _ in UInt8.random(in: 0 ... 255, using: &rng) }
+            guard let runs = try? differential(Program(instructions: ins), memory: memory, options: options) else { continue }
+            accepted += 1
+            if runs.jit == runs.interpreter { identical += 1 }
+            #expect(runs.jit == runs.interpreter, "JIT \(runs.jit)\ninterpreter \(runs.interpreter)")
+        }
+        print("JIT differential (wild programs): \(identical)/\(accepted) accepted programs identical")
+        #expect(accepted > Self.programsPerRun / 10)
+    }
 }

@@ -48,15 +48,3 @@ func differential(_ program: Program, memory: [UInt8], maps: MapBackend? = nil, 
     let compiled = run { try jit.run(input: $0) }
     return (interpreted, compiled)
 }
-
-/// SplitMix64: small, seeded, reproducible.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}

@@ -8,7 +8,7 @@
 /// Without `loops` every jump goes forward, so programs terminate; with it, jumps may go back and
 /// the caller must set an instruction budget. r1 (the input pointer) is never written.
 struct RandomProgramGenerator {
-    var rng: SeededGenerator
+    var rng: SplitMix64
     let loops: Bool
 
     /// A group of instructions; its last one (or the one at `jumpAt`) may jump to another group
@@ -21,7 +21,7 @@ struct RandomProgramGenerator {
     }
 
     init(seed: UInt64, loops: Bool) {
-        rng = SeededGenerator(state: seed)
+        rng = SplitMix64(state: seed)
         self.loops = loops
     }
 
