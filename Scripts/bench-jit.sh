@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# JIT figures: ns per executed instruction on ../shared/bench programs for the JIT and the
-# interpreter beside native C (gcc -O2, built and run in this same script), as ratios to native,
+# JIT figures: ns per executed instruction on ../shared/bench programs for the JIT, AOT code and
+# the interpreter beside native C (gcc -O2, built and run in this same script), as ratios to native,
 # and JIT compile time in µs per 1,000 instructions. Runs are interleaved round by round
 # (native, then JIT and interpreter) and each figure is the median over the rounds.
 #   Scripts/bench-jit.sh [rounds]     (default 11)
@@ -36,11 +36,13 @@ done
 python3 - "$work/jit.txt" "$work/native.txt" <<'PY'
 import statistics, sys
 from collections import defaultdict
-jit, interp, compile_us, insns, native, compile_rate = defaultdict(list), defaultdict(list), defaultdict(list), {}, defaultdict(list), []
+jit, aot, interp, compile_us, insns, native, compile_rate = (defaultdict(list), defaultdict(list), defaultdict(list),
+                                                             defaultdict(list), {}, defaultdict(list), [])
 for line in open(sys.argv[1]):
     f = line.split()
     if f[0] == "program":
         jit[f[1]].append(float(f[2])); interp[f[1]].append(float(f[3])); insns[f[1]] = int(f[4]); compile_us[f[1]].append(float(f[5]))
+        aot[f[1]].append(float(f[7]))
     elif f[0] == "compile":
         compile_rate.append((int(f[1]), float(f[2])))
 for line in open(sys.argv[2]):
@@ -48,11 +50,12 @@ for line in open(sys.argv[2]):
     native[f[1]].append(int(f[2]))
 startup = statistics.median(native["startup"])
 targets = {"bench_alu_loop": "target <= 1.10x", "bench_mem_sum": "target <= 1.50x", "bench_fnv1a": "target <= 3.2x (uBPF JIT)"}
-print(f"{'program':16} {'JIT ns/insn':>12} {'interp':>9} {'native':>9} {'JIT/native':>11} {'interp/nat':>11} {'compile µs':>11}")
+print(f"{'program':16} {'JIT ns/insn':>12} {'AOT':>7} {'interp':>8} {'native':>8} {'JIT/native':>11} {'AOT/nat':>8} {'interp/nat':>11} {'compile µs':>11}")
 for name in jit:
     nat = max(statistics.median(native[name]) - startup, 1) / insns[name]
-    j, i = statistics.median(jit[name]), statistics.median(interp[name])
-    print(f"{name:16} {j:12.3f} {i:9.3f} {nat:9.3f} {j / nat:10.2f}x {i / nat:10.1f}x {statistics.median(compile_us[name]):11.1f}   {targets.get(name, '')}")
+    j, a, i = statistics.median(jit[name]), statistics.median(aot[name]), statistics.median(interp[name])
+    print(f"{name:16} {j:12.3f} {a:7.3f} {i:8.3f} {nat:8.3f} {j / nat:10.2f}x {a / nat:7.2f}x {i / nat:10.1f}x "
+          f"{statistics.median(compile_us[name]):11.1f}   {targets.get(name, '')}")
 if compile_rate:
     print(f"JIT compile time: {statistics.median(r for _, r in compile_rate):.1f} µs per 1,000 instructions "
           f"({compile_rate[0][0]}-instruction program; target < 200)")

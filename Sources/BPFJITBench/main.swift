@@ -1,8 +1,9 @@
 // JIT benchmark driver for Scripts/bench-jit.sh:
 //   BPFJITBench <bench.jsonl> <bench_meta.json> <memdir> [repeats]
-// Runs each benchmark program `repeats` times on the JIT and on the interpreter (medians), checks
-// results, writes each input to <memdir>/<name>.mem for the native reference, and prints:
-//   program <name> <jit ns/insn> <interpreter ns/insn> <executed insns> <jit compile µs> <code bytes>
+// Runs each benchmark program `repeats` times on the JIT, on AOT code (made, serialized and loaded
+// back) and on the interpreter (medians), checks results, writes each input to <memdir>/<name>.mem
+// for the native reference, and prints:
+//   program <name> <jit ns/insn> <interpreter ns/insn> <executed insns> <jit compile µs> <code bytes> <aot ns/insn>
 //   compile <instructions> <µs per 1,000 instructions>   (a large generated program)
 import BPFVM
 import Foundation
@@ -69,11 +70,15 @@ for line in lines {
     do {
         let program = try Program(bytecode: hexBytes(hex))
         let jit = try JITProgram(program: program)
+        let image = try AOTImage(serialized: AOTImage(machine: VirtualMachine(program: program)).serialized)
+        let aot = try JITProgram(machine: VirtualMachine(program: program), image: image)
         let vm = try VirtualMachine(program: program)
         let jitNs = time("\(name) (JIT)", memory, expected: expected) { try jit.run(input: $0) }
+        let aotNs = time("\(name) (AOT)", memory, expected: expected) { try aot.run(input: $0) }
         let vmNs = time("\(name) (interpreter)", memory, expected: expected) { try vm.run(input: $0) }
-        print(String(format: "program %@ %.4f %.4f %llu %.1f %d", name, Double(jitNs) / Double(executed),
-                     Double(vmNs) / Double(executed), executed, microseconds(jit.compileTime), jit.codeSize))
+        print(String(format: "program %@ %.4f %.4f %llu %.1f %d %.4f", name, Double(jitNs) / Double(executed),
+                     Double(vmNs) / Double(executed), executed, microseconds(jit.compileTime), jit.codeSize,
+                     Double(aotNs) / Double(executed)))
     } catch {
         fail("\(name): \(error)")
     }

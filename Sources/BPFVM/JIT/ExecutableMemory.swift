@@ -15,7 +15,12 @@ final class ExecutableMemory {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         size = max(page, (code.count + page - 1) / page * page)
         codeSize = code.count
-        guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+        #if os(Linux)
+        let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE  // one fault-in instead of one per page
+        #else
+        let flags = MAP_PRIVATE | MAP_ANONYMOUS
+        #endif
+        guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, flags, -1, 0),
               p != MAP_FAILED else {
             throw JITError("cannot map \(size) bytes for JIT code: errno \(errno)")
         }

@@ -43,7 +43,7 @@ struct JITCompiler {
         self.maxCallDepth = maxCallDepth
         self.countsInstructions = countsInstructions
         self.relocatable = relocatable
-        a = X86Assembler(capacity: code.count * 12 + 256)
+        a = X86Assembler(capacity: code.count * 32 + 1024)
         faultExit = a.newLabel()
     }
 

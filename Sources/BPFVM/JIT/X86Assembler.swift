@@ -30,46 +30,78 @@ struct X86Label: Hashable {
     fileprivate let id: Int
 }
 
+/// Growable byte storage without an array's per-append uniqueness check (the JIT appends millions
+/// of bytes for large programs).
+final class CodeBuffer {
+    private(set) var base: UnsafeMutablePointer<UInt8>
+    private(set) var count = 0
+    private var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 64)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    @inline(__always) func append(_ b: UInt8) {
+        if count == capacity { grow() }
+        base[count] = b
+        count += 1
+    }
+
+    private func grow() {
+        let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity * 2)
+        bigger.moveInitialize(from: base, count: count)
+        base.deallocate()
+        base = bigger
+        capacity *= 2
+    }
+
+    var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+}
+
 /// A small x86-64 encoder: only the instructions the JIT needs, as bytes appended to `code`.
 /// Jumps always use rel32 so code size does not depend on label positions.
 struct X86Assembler {
-    private(set) var code: [UInt8] = []
+    private let buffer: CodeBuffer
+    var code: [UInt8] { buffer.bytes }
     private var labelOffsets: [Int?] = []
     /// (position of a rel32 field, label it points at)
     private var fixups: [(at: Int, label: Int)] = []
 
-    init(capacity: Int = 0) { code.reserveCapacity(capacity) }
+    init(capacity: Int = 0) { buffer = CodeBuffer(capacity: capacity) }
 
-    var position: Int { code.count }
+    var position: Int { buffer.count }
 
     // MARK: Raw encoding
 
-    mutating func byte(_ b: UInt8) { code.append(b) }
+    @inline(__always) mutating func byte(_ b: UInt8) { buffer.append(b) }
 
     mutating func int32(_ v: Int32) {
         let u = UInt32(bitPattern: v)
-        code.append(UInt8(u & 0xff))
-        code.append(UInt8(u >> 8 & 0xff))
-        code.append(UInt8(u >> 16 & 0xff))
-        code.append(UInt8(u >> 24))
+        byte(UInt8(u & 0xff))
+        byte(UInt8(u >> 8 & 0xff))
+        byte(UInt8(u >> 16 & 0xff))
+        byte(UInt8(u >> 24))
     }
 
     mutating func int16(_ v: Int16) {
         let u = UInt16(bitPattern: v)
-        code.append(UInt8(u & 0xff))
-        code.append(UInt8(u >> 8))
+        byte(UInt8(u & 0xff))
+        byte(UInt8(u >> 8))
     }
 
     mutating func int64(_ v: UInt64) {
-        for shift in stride(from: 0, to: 64, by: 8) { code.append(UInt8(v >> UInt64(shift) & 0xff)) }
+        for shift in stride(from: 0, to: 64, by: 8) { byte(UInt8(v >> UInt64(shift) & 0xff)) }
     }
 
     /// Emits `[prefix] [REX] [0F] opcode ModRM [SIB] [disp]` with `reg` in the ModRM reg field
     /// (a register number or an opcode extension /digit); `escape` adds the 0F byte.
     private mutating func op(_ opcode: UInt8, escape: Bool = false, reg: UInt8, _ rm: X86Operand, _ width: X86Width,
                              prefix: UInt8? = nil) {
-        if width == .b16 { code.append(0x66) }
-        if let prefix { code.append(prefix) }
+        if width == .b16 { byte(0x66) }
+        if let prefix { byte(prefix) }
         let base: X86Reg
         switch rm { case .reg(let r): base = r; case .mem(let r, _): base = r }
         var rex: UInt8 = 0x40
@@ -82,17 +114,17 @@ struct X86Assembler {
             if (4...7).contains(reg) && isByteRegOperand(opcode, escape: escape) { needsRex = true }
             if case .reg(let r) = rm, (4...7).contains(r.rawValue) { needsRex = true }
         }
-        if needsRex { code.append(rex) }
-        if escape { code.append(0x0f) }
-        code.append(opcode)
+        if needsRex { byte(rex) }
+        if escape { byte(0x0f) }
+        byte(opcode)
         switch rm {
         case .reg(let r):
-            code.append(0xc0 | (reg & 7) << 3 | r.low3)
+            byte(0xc0 | (reg & 7) << 3 | r.low3)
         case .mem(let r, let disp):
             let mod: UInt8 = disp == 0 && r.low3 != 5 ? 0 : (Int8(exactly: disp) != nil ? 1 : 2)
-            code.append(mod << 6 | (reg & 7) << 3 | r.low3)
-            if r.low3 == 4 { code.append(0x24) }
-            if mod == 1 { code.append(UInt8(bitPattern: Int8(truncatingIfNeeded: disp))) }
+            byte(mod << 6 | (reg & 7) << 3 | r.low3)
+            if r.low3 == 4 { byte(0x24) }
+            if mod == 1 { byte(UInt8(bitPattern: Int8(truncatingIfNeeded: disp))) }
             if mod == 2 { int32(disp) }
         }
     }
@@ -298,12 +330,12 @@ struct X86Assembler {
         return X86Label(id: labelOffsets.count - 1)
     }
 
-    mutating func bind(_ label: X86Label) { labelOffsets[label.id] = code.count }
+    mutating func bind(_ label: X86Label) { labelOffsets[label.id] = buffer.count }
 
     func offset(of label: X86Label) -> Int? { labelOffsets[label.id] }
 
     private mutating func rel32(to label: X86Label) {
-        fixups.append((code.count, label.id))
+        fixups.append((buffer.count, label.id))
         int32(0)
     }
 
@@ -338,12 +370,13 @@ struct X86Assembler {
             guard let target = labelOffsets[id] else { return nil }
             let rel = Int32(truncatingIfNeeded: target - (at + 4))
             let u = UInt32(bitPattern: rel)
-            code[at] = UInt8(u & 0xff)
-            code[at + 1] = UInt8(u >> 8 & 0xff)
-            code[at + 2] = UInt8(u >> 16 & 0xff)
-            code[at + 3] = UInt8(u >> 24)
+            let p = buffer.base + at
+            p[0] = UInt8(u & 0xff)
+            p[1] = UInt8(u >> 8 & 0xff)
+            p[2] = UInt8(u >> 16 & 0xff)
+            p[3] = UInt8(u >> 24)
         }
         fixups.removeAll()
-        return code
+        return buffer.bytes
     }
 }
