@@ -15,9 +15,9 @@ struct DecodedInstruction {
 enum InternalOpcode {
     /// `call` with src=1: `offset` leads from the next slot to the callee's first.
     static let localCall: UInt8 = 0xf5
-    /// `div`/`mod` with offset 1 (ALU ops 0xe0 and 0xf0 are unassigned).
-    static let sdiv32K: UInt8 = 0xe4, sdiv32X: UInt8 = 0xec, sdiv64K: UInt8 = 0xe7, sdiv64X: UInt8 = 0xef
-    static let smod32K: UInt8 = 0xf4, smod32X: UInt8 = 0xfc, smod64K: UInt8 = 0xf7, smod64X: UInt8 = 0xff
+    /// Operation nibble replacing div/mod's when offset is 1 (signed); ALU ops 0xe0 and 0xf0 are
+    /// unassigned, so sdiv64 by register becomes 0xef, smod32 by immediate 0xf4, and so on.
+    static let sdiv: UInt8 = 0xe0, smod: UInt8 = 0xf0
     /// `mov` with a sign-extension width in `offset` (class LD opcodes other than lddw are unassigned).
     static let movsx32: UInt8 = 0x08, movsx64: UInt8 = 0x10
 }
@@ -57,8 +57,8 @@ final class CompiledProgram {
 
     static func aluVariant(_ i: Instruction) -> UInt8 {
         switch i.operation {
-        case BPF.div where i.offset == 1: return i.opcode & 0x0f | 0xe0
-        case BPF.mod where i.offset == 1: return i.opcode & 0x0f | 0xf0
+        case BPF.div where i.offset == 1: return i.opcode & 0x0f | InternalOpcode.sdiv
+        case BPF.mod where i.offset == 1: return i.opcode & 0x0f | InternalOpcode.smod
         case BPF.mov where i.offset != 0:
             return i.instructionClass == BPF.classALU64 ? InternalOpcode.movsx64 : InternalOpcode.movsx32
         default: return i.opcode

@@ -2,6 +2,19 @@ import Synchronization
 
 /// The interpreter loop: a switch over pre-decoded 16-byte instructions, registers in a raw
 /// buffer, memory accesses checked as range compares (stack, then input, then granted regions).
+///
+/// It is the reference semantics other engines (the JIT) must reproduce exactly:
+/// - A load/store/atomic of n bytes at `a` is allowed when `[a, a+n)` lies in the active frames
+///   `[RunState.stackLow, stackHigh)`, the input, or a granted region (writable for stores);
+///   atomics must also be aligned. Otherwise the run ends with `.memoryViolation`.
+/// - Helper calls leave r1-r5 unchanged; afterwards a non-zero `RunState.attention` means fault
+///   (end with `.helperFault`, the helper's reason) or tail call (continue at the target's first
+///   instruction, entry frame, registers unchanged). `callx` calls the helper whose id is in dst.
+/// - Local calls save r6-r9, move r10 and `stackLow` down 512 bytes; the call that would make
+///   more than `maxCallDepth` frames ends the run with `.stackOverflow`.
+/// - With a budget, the instruction that would be number `maxInstructions + 1` is not executed
+///   and is the one reported (`.budgetExceeded`); an lddw counts once.
+/// - Errors name the instruction through `error(_:at:in:)`, so every engine words them the same.
 extension VirtualMachine {
     enum Failure {
         case memory(address: UInt64, size: UInt64, write: Bool)
@@ -43,7 +56,7 @@ extension VirtualMachine {
         var ip = code   // the next instruction
         var failure: Failure?
 
-        /// The host address of `size` bytes at `a` when the program may access them.
+        /// Whether the program may access `size` bytes at `a` (for writing when `write`).
         @inline(__always)
         func allowed(_ a: UInt64, _ size: UInt64, _ write: Bool) -> Bool {
             if a &- stackLow <= stackSpan &- size { return true }

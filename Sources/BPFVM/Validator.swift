@@ -43,9 +43,36 @@ public struct Validator {
         }
     }
 
-    /// Why instruction `index` is invalid, or `nil`.
+    /// Every opcode the ISA defines (RFC 9669, with the v4 additions), as a 256-entry table.
+    static let knownOpcodes: [Bool] = {
+        var known = [Bool](repeating: false, count: 256)
+        for cls in [BPF.classALU, BPF.classALU64] {
+            for op in stride(from: 0, through: 0xc0, by: 0x10) where op != Int(BPF.neg) {
+                known[op | Int(cls)] = true
+                known[op | Int(cls) | Int(BPF.sourceX)] = true
+            }
+            known[Int(BPF.neg | cls)] = true
+            known[Int(BPF.end | cls)] = true                              // le, bswap
+        }
+        known[Int(BPF.end | BPF.classALU | BPF.sourceX)] = true            // be
+        for cls in [BPF.classJMP, BPF.classJMP32] {
+            for op in [BPF.jeq, BPF.jgt, BPF.jge, BPF.jset, BPF.jne, BPF.jsgt, BPF.jsge, BPF.jlt, BPF.jle, BPF.jslt, BPF.jsle] {
+                known[Int(op | cls)] = true
+                known[Int(op | cls | BPF.sourceX)] = true
+            }
+        }
+        for op in [BPF.jaOp, BPF.ja32Op, BPF.callOp, BPF.callxOp, BPF.exitOp, BPF.lddw, BPF.atomic32, BPF.atomic64,
+                   0x61, 0x69, 0x71, 0x79, 0x81, 0x89, 0x91, 0x62, 0x6a, 0x72, 0x7a, 0x63, 0x6b, 0x73, 0x7b] {
+            known[Int(op)] = true
+        }
+        return known
+    }()
+
+    /// Why instruction `index` is invalid, or `nil`. The opcode is checked first, then the
+    /// registers, then the fields the operation gives a meaning.
     func check(_ program: Program, at index: Int, wideTail: [Bool]) -> String? {
         let ins = program.instructions[index]
+        guard Self.knownOpcodes[Int(ins.opcode)] else { return "unknown opcode 0x\(Disassembler.hex(ins.opcode))" }
         guard ins.dst <= 10 else { return "invalid destination register r\(ins.dst)" }
         let srcIsRegister = !(ins.opcode == BPF.lddw || ins.opcode == BPF.callOp)
         guard !srcIsRegister || ins.src <= 10 else { return "invalid source register r\(ins.src)" }
@@ -61,40 +88,25 @@ public struct Validator {
             if let reason = checkALU(ins) { return reason }
             return ins.dst == BPF.frameRegister ? "r10 is read-only" : nil
         case BPF.classJMP, BPF.classJMP32:
-            let is32 = ins.instructionClass == BPF.classJMP32
             switch ins.opcode {
-            case BPF.jaOp: return target(Int64(ins.offset), "jump")
             case BPF.ja32Op: return target(Int64(ins.imm), "jump")
-            case BPF.exitOp: return nil
-            case BPF.callxOp: return nil
+            case BPF.exitOp, BPF.callxOp: return nil
             case BPF.callOp:
                 switch ins.src {
                 case 0: return helpers[Int64(ins.imm)] == nil ? "unknown helper \(ins.imm)" : nil
                 case BPF.pseudoCall: return target(Int64(ins.imm), "call")
                 default: return "unsupported call kind (src=\(ins.src))"
                 }
-            default:
-                let op = ins.operation
-                guard op != BPF.ja && op != BPF.call && op != BPF.exit && op <= BPF.jsle else {
-                    return "unknown opcode 0x\(Disassembler.hex(ins.opcode))\(is32 ? " (jmp32)" : "")"
-                }
-                return target(Int64(ins.offset), "jump")
+            default: return target(Int64(ins.offset), "jump")
             }
         case BPF.classLD:
-            guard ins.opcode == BPF.lddw else { return "unknown opcode 0x\(Disassembler.hex(ins.opcode))" }
             return checkWideLoad(program, at: index)
         case BPF.classLDX:
-            guard [0x61, 0x69, 0x71, 0x79, 0x81, 0x89, 0x91].contains(ins.opcode) else {
-                return "unknown opcode 0x\(Disassembler.hex(ins.opcode))"
-            }
             return ins.dst == BPF.frameRegister ? "r10 is read-only" : nil
         case BPF.classST:
-            return [0x62, 0x6a, 0x72, 0x7a].contains(ins.opcode) ? nil : "unknown opcode 0x\(Disassembler.hex(ins.opcode))"
+            return nil
         default: // STX
-            if [0x63, 0x6b, 0x73, 0x7b].contains(ins.opcode) { return nil }
-            guard ins.opcode == BPF.atomic32 || ins.opcode == BPF.atomic64 else {
-                return "unknown opcode 0x\(Disassembler.hex(ins.opcode))"
-            }
+            guard ins.opcode == BPF.atomic32 || ins.opcode == BPF.atomic64 else { return nil }
             guard [0x00, 0x01, 0x40, 0x41, 0x50, 0x51, 0xa0, 0xa1, BPF.atomicXchg, BPF.atomicCmpxchg].contains(ins.imm) else {
                 return "unknown atomic operation 0x\(String(ins.imm, radix: 16))"
             }
@@ -103,24 +115,19 @@ public struct Validator {
         }
     }
 
+    /// Fields of a known arithmetic opcode.
     func checkALU(_ ins: Instruction) -> String? {
-        let is64 = ins.instructionClass == BPF.classALU64
         switch ins.operation {
         case BPF.end:
-            guard ins.imm == 16 || ins.imm == 32 || ins.imm == 64 else { return "invalid byte-swap width \(ins.imm)" }
-            return is64 && ins.usesRegisterSource ? "unknown opcode 0x\(Disassembler.hex(ins.opcode))" : nil
-        case BPF.neg:
-            return ins.usesRegisterSource ? "unknown opcode 0x\(Disassembler.hex(ins.opcode))" : nil
+            return ins.imm == 16 || ins.imm == 32 || ins.imm == 64 ? nil : "invalid byte-swap width \(ins.imm)"
         case BPF.div, BPF.mod:
             return ins.offset == 0 || ins.offset == 1 ? nil : "invalid offset \(ins.offset) for division"
         case BPF.mov:
             guard ins.offset != 0 else { return nil }
-            let widths: [Int16] = is64 ? [8, 16, 32] : [8, 16]
+            let widths: [Int16] = ins.instructionClass == BPF.classALU64 ? [8, 16, 32] : [8, 16]
             return ins.usesRegisterSource && widths.contains(ins.offset) ? nil : "invalid sign-extension width \(ins.offset)"
-        case BPF.add, BPF.sub, BPF.mul, BPF.or, BPF.and, BPF.lsh, BPF.rsh, BPF.xor, BPF.arsh:
-            return ins.offset == 0 ? nil : "invalid offset \(ins.offset) for an arithmetic instruction"
         default:
-            return "unknown opcode 0x\(Disassembler.hex(ins.opcode))"
+            return ins.offset == 0 ? nil : "invalid offset \(ins.offset) for an arithmetic instruction"
         }
     }
 

@@ -1,7 +1,7 @@
 // Interpreter benchmark driver for Scripts/bench-vm.sh:
-//   BPFVMBench <bench.jsonl> <bench_meta.json> <memdir> [repeats]
-// Runs each benchmark program `repeats` times (median), checks its result, writes its input to
-// <memdir>/<name>.mem for the native reference, and prints one line per figure:
+//   BPFVMBench <bench.jsonl> <bench_meta.json> <memdir> [repeats] [all|programs|micro]
+// Runs each benchmark program `repeats` times (median), checks its result and instruction count,
+// writes its input to <memdir>/<name>.mem for the native reference, and prints one line per figure:
 //   program <name> <ns/insn> <executed insns>
 //   overhead <ns/run>           (2-instruction program, 1,000,000 runs)
 //   lookup <ns/call> <ns/iteration>   (helper 1 on an in-memory hash map)
@@ -32,11 +32,12 @@ func fail(_ message: String) -> Never {
 let args = CommandLine.arguments
 guard args.count >= 4 else { fail("usage: BPFVMBench <bench.jsonl> <bench_meta.json> <memdir> [repeats]") }
 let repeats = args.count > 4 ? Int(args[4]) ?? 5 : 5
+let what = args.count > 5 ? args[5] : "all"
 let meta = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: args[2])))) as? [String: Any] ?? [:]
 let lines = (try? String(contentsOfFile: args[1], encoding: .utf8))?.split(separator: "\n") ?? []
 guard !lines.isEmpty else { fail("no programs in \(args[1])") }
 
-for line in lines {
+for line in lines where what != "micro" {
     guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
           let file = obj["name"] as? String, let hex = obj["insns_hex"] as? String,
           let memHex = obj["mem_hex"] as? String else { fail("bad line in \(args[1])") }
@@ -44,7 +45,7 @@ for line in lines {
     let expected = (obj["result"] as? NSNumber)?.uint64Value
     let executed = ((meta[name] as? [String: Any])?["executed_insns"] as? NSNumber)?.uint64Value ?? 0
     let memory = hexBytes(memHex)
-    FileManager.default.createFile(atPath: "\(args[3])/\(name).mem", contents: Data(memory))
+    guard FileManager.default.createFile(atPath: "\(args[3])/\(name).mem", contents: Data(memory)) else { fail("cannot write \(args[3])/\(name).mem") }
     do {
         let vm = try VirtualMachine(program: try Program(bytecode: hexBytes(hex)))
         var times: [UInt64] = []
@@ -61,6 +62,8 @@ for line in lines {
         fail("\(name): \(error)")
     }
 }
+
+if what == "programs" { exit(0) }
 
 // Run overhead: `mov r0, 0; exit`, one million runs on one reused VM.
 do {

@@ -115,7 +115,7 @@ extension UInt64 {
         let log = TraceLog()
         let r0 = try execute(printk("a=%d b=%u c=%x\n", [-5, -1, 255]), options: log.options).r0
         #expect(log.text == "a=-5 b=4294967295 c=ff\n")
-        #expect(r0 == UInt64(log.text.utf8.count))
+        #expect(r0 == 0)
     }
 
     @Test func formatsLongsCharsAndPercent() throws {
@@ -132,10 +132,22 @@ extension UInt64 {
         let program = printk("[%s] %p", [0, 0]).replacingOccurrences(of: "mov %r3, 0\nmov %r4, 0\n", with: "mov %r3, %r10\nadd %r3, -32\nstdw [%r3+0], 0x6b6f\nmov %r4, 4096\n")
         _ = try execute(program, options: log.options)
         #expect(log.text == "[ok] 0x1000")
+        let nulls = TraceLog()
+        _ = try execute(printk("%s %p", [0, 0]), options: nulls.options)
+        #expect(nulls.text == "(null) (nil)")
         // A %s pointer outside readable memory refuses the whole format.
         let bad = TraceLog()
         #expect(try execute(printk("%s", [64]), options: bad.options).r0 == UInt64(bitPattern: -22))
         #expect(bad.text.isEmpty)
+    }
+
+    @Test func widthsAndFlags() throws {
+        let log = TraceLog()
+        _ = try execute(printk("[%5d][%-4x][%08ld]", [-42, 171, -7]), options: log.options)
+        #expect(log.text == "[  -42][ab  ][-0000007]")
+        let strings = TraceLog()
+        _ = try execute(printk("[%3c][%-3c]", [65, 66]), options: strings.options)
+        #expect(strings.text == "[  A][B  ]")
     }
 
     @Test func refusesWhatItCannotFormat() throws {

@@ -105,6 +105,9 @@ func le64(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.in
         // push on a hash map is refused; pop into an unwritable pointer is a fault.
         #expect(try execute(push(3, 1) + "exit", maps: maps).r0 == UInt64(bitPattern: -22))
         #expect(failure("lddw %r1, map_fd 5\nmov %r2, 0\ncall 88\nexit", maps: maps)?.kind == .helperFault)
+        // Keyed helpers on a queue are refused before looking at the key.
+        #expect(try execute(lookup(fd: 5, key: 0) + "\nexit", maps: maps).r0 == 0)
+        #expect(try execute(update(fd: 5, key: 0, value: 1) + "\nexit", maps: maps).r0 == UInt64(bitPattern: -22))
     }
 
     @Test func valuePointersMustBeReadableForTheWholeValue() {

@@ -6,6 +6,7 @@ enum RingbufHelpers {
             let ctx = HelperContext(raw)
             return ctx.withMap(m, helper: "ringbuf_output") { fd, info, maps in
                 guard info.kind == .ringbuf else { return Errno.result(Errno.EINVAL) }
+                guard size > 0 else { return Errno.result(Errno.EINVAL) }
                 guard size <= UInt64(Int32.max) else { return Errno.result(Errno.E2BIG) }
                 guard let data = ctx.readable(d, Int(size), "ringbuf_output", "data") else { return 0 }
                 return UInt64(status: maps.ringbufOutput(fd: fd, data: data, size: Int(size), flags: flags))
