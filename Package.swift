@@ -53,6 +53,8 @@ let package = Package(
         .executableTarget(name: "BPFSegmentBench", dependencies: ["BPFModel", "BPFSegment"], swiftSettings: hotPath),
         // Interpreter figures for Scripts/bench-vm.sh.
         .executableTarget(name: "BPFVMBench", dependencies: ["BPFVM", "BPFModel"], swiftSettings: hotPath),
+        // JIT figures for Scripts/bench-jit.sh.
+        .executableTarget(name: "BPFJITBench", dependencies: ["BPFVM"], swiftSettings: hotPath),
         .testTarget(name: "BPFModelTests", dependencies: ["BPFModel"]),
         .testTarget(name: "BPFSegmentTests", dependencies: ["BPFSegment"]),
         .testTarget(name: "BPFInterchangeTests", dependencies: ["BPFInterchange"]),
