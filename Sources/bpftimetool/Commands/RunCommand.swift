@@ -94,7 +94,8 @@ enum RunType: String {
     func engine(for program: SegmentProgram, options: VMOptions) throws -> any ProgramEngine {
         switch self {
         case .interpret: return try program.interpreter(options: options)
-        case .jit, .aot: throw ToolError("run type \(rawValue) is not available yet: use type INTERPRET")
+        case .jit: throw ToolError("run type \(rawValue) is not available yet: use type INTERPRET")
+        case .aot: return try program.aotEngine(options: options)
         }
     }
 }
