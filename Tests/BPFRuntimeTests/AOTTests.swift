@@ -96,6 +96,30 @@ import Testing
         }
     }
 
+    /// Imported native code is accepted only when it is what this build compiles for the bytecode.
+    @Test func importedCodeMustBeThisBuildsForItsBytecode() throws {
+        try Self.withSegment { segment in
+            for fd in [4, 5] { try SegmentProgram(segment: segment, fd: fd).compileAOT() }
+            let records = try segment.records(includeContents: false)
+            try AOTImageCheck.verify(records, maps: records)
+            #expect(throws: RuntimeError.self, "count_calls names map fd 3") { try AOTImageCheck.verify(records, maps: []) }
+
+            func with(_ fd: Int, _ change: (inout ProgramHandler) -> Void) -> [HandlerRecord] {
+                records.map { record in
+                    guard record.fd == fd, case .program(var p) = record.handler else { return record }
+                    change(&p)
+                    return HandlerRecord(fd: fd, handler: .program(p))
+                }
+            }
+            let otherBytecode = with(5) { $0.bytecode = [0xb7, 0, 0, 0, 7, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0] }
+            let altered = with(4) { $0.aotImage?[60] ^= 1 }
+            for bad in [otherBytecode, altered] {
+                #expect(throws: RuntimeError.self) { try AOTImageCheck.verify(bad, maps: bad) }
+            }
+            try AOTImageCheck.verify(with(5) { $0.aotImage = nil; $0.bytecode = [0x95, 0, 0, 0, 0, 0, 0, 0] }, maps: records)
+        }
+    }
+
     @Test func compileIsRefusedWhenTheTableChangedMeanwhile() throws {
         try Self.withSegment { segment in
             let program = try SegmentProgram(segment: segment, fd: 5)

@@ -70,9 +70,9 @@ import Testing
         }
     }
 
-    /// AOT code carried over to other bytecode at the same fd (a file edited by hand, then
-    /// unloaded and loaded again) is refused, never run; compiling again fixes it.
-    @Test func codeForOtherBytecodeIsStale() throws {
+    /// AOT code carried over to other bytecode at the same fd in a file edited by hand: the
+    /// file is refused, since only native code this build compiles for its bytecode is trusted.
+    @Test func fileWithCodeForOtherBytecodeIsRefused() throws {
         try Self.withDemo { tool, input in
             #expect(try tool.run(["aot", "compile", "5"]).status == 0)
             let exported = try tool.run(["export", "-"]).stdoutBytes
@@ -86,12 +86,43 @@ import Testing
             let edited = String(decoding: try JSONSerialization.data(withJSONObject: handler), as: UTF8.self)
             #expect(try tool.run(["unload", "5"]).status == 0)
             let load = try tool.run(["load", "5", edited])
-            #expect(load.status == 0, "\(load.stderr)")
+            #expect(load.status != 0)
+            #expect(load.stderr.contains("fd 5: attr.aot_insns is not the native code this build compiles for attr.insns"), "\(load.stderr)")
+            #expect(!(try tool.run(["list"]).stdout.contains("sum_bytes")), "nothing was loaded")
 
-            try Self.expectRefused(tool, input, "AOT code for fd 5 is stale")
-            #expect(try Self.returnValue(tool, ["run", "5", input, "type", "INTERPRET"]) == 7)
+            handler["attr"] = attr.filter { $0.key != "aot_insns" }
+            let plain = String(decoding: try JSONSerialization.data(withJSONObject: handler), as: UTF8.self)
+            #expect(try tool.run(["load", "5", plain]).status == 0)
+            try Self.expectRefused(tool, input, "AOT instructions not found")
             #expect(try tool.run(["aot", "compile", "5"]).status == 0)
             #expect(try Self.returnValue(tool, ["run", "5", input, "type", "AOT"]) == 7)
+        }
+    }
+
+    /// Code in the segment that does not match its program (here: a snapshot edited so that fd 5
+    /// carries fd 4's code, as code from another build would) is refused when run, never run.
+    @Test func storedCodeForOtherBytecodeIsStale() throws {
+        try Self.withDemo { tool, input in
+            for fd in ["4", "5"] { #expect(try tool.run(["aot", "compile", fd]).status == 0) }
+            #expect(try tool.run(["snap", "save"]).status == 0)
+            let database = try #require(tool.environment["BPFTIME_SNAP_DB"])
+            let swap = Process()
+            swap.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            swap.arguments = [database, """
+                UPDATE handler_states SET aot_image = (SELECT s.aot_image FROM snapshot_handlers h JOIN handler_states s ON s.id = h.state
+                                                       WHERE h.snapshot = 1 AND h.fd = 4)
+                WHERE id = (SELECT state FROM snapshot_handlers WHERE snapshot = 1 AND fd = 5);
+                """]
+            try swap.run()
+            swap.waitUntilExit()
+            #expect(swap.terminationStatus == 0)
+            let restore = try tool.run(["snap", "restore", "1"])
+            #expect(restore.status == 0, "\(restore.stderr)")
+
+            try Self.expectRefused(tool, input, "AOT code for fd 5 is stale: AOT instructions are stale")
+            try Self.expectRefused(tool, input, "bpftimetool aot compile 5")
+            #expect(try tool.run(["aot", "compile", "5"]).status == 0)
+            #expect(try Self.returnValue(tool, ["run", "5", input, "type", "AOT"]) == 532)
         }
     }
 
@@ -106,6 +137,19 @@ import Testing
             #expect(text.components(separatedBy: "\"aot_insns\"").count == 2, "only fd 5 has AOT code")
 
             #expect(try tool.run(["remove"]).status == 0)
+            // Altered native code is refused, and the import leaves no segment behind.
+            let altered = tool.temporaryFile("altered.json", contents: Data(text.replacingOccurrences(
+                of: #"(?<="aot_insns": "[0-9a-f]{200})[0-9a-f]"#, with: "f", options: .regularExpression).utf8))
+            defer { try? FileManager.default.removeItem(at: altered) }
+            #expect(try String(contentsOf: altered, encoding: .utf8) != text)
+            let refused = try tool.run(["import", altered.path])
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("fd 5: attr.aot_insns"), "\(refused.stderr)")
+            #expect(try tool.run(["list"]).status != 0, "no segment was created")
+            let snapImport = try tool.run(["snap", "import", altered.path])
+            #expect(snapImport.status != 0)
+            #expect(snapImport.stderr.contains("fd 5: attr.aot_insns"), "\(snapImport.stderr)")
+
             #expect(try tool.run(["import", file.path]).status == 0)
             #expect(try tool.run(["export", "-"]).stdoutBytes == (try Data(contentsOf: file)))
             #expect(try Self.returnValue(tool, ["run", "5", input, "type", "AOT"]) == 532)
