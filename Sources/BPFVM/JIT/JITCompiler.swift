@@ -440,7 +440,7 @@ struct JITCompiler {
     private mutating func localCall(to target: X86Label, at index: Int) {
         let depth = X86Operand.mem(Self.ctx, JITContext.offset(\.state.callDepth))
         let stackLow = X86Operand.mem(Self.ctx, JITContext.offset(\.state.stackLow))
-        a.alu(.cmp, depth, imm: Int32(maxCallDepth - 1))
+        a.alu(.cmp, depth, imm: Int32(clamping: maxCallDepth - 1))
         a.jcc(.ge, exitStub(JITContext.Exit.stackOverflow, index))
         a.alu(.add, depth, imm: 1)
         // Five pushes keep rsp at 8 mod 16 in the callee, like the entry frame.
