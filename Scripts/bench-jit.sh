@@ -36,8 +36,8 @@ done
 python3 - "$work/jit.txt" "$work/native.txt" <<'PY'
 import statistics, sys
 from collections import defaultdict
-jit, aot, interp, compile_us, insns, native, compile_rate = (defaultdict(list), defaultdict(list), defaultdict(list),
-                                                             defaultdict(list), {}, defaultdict(list), [])
+jit, aot, interp, compile_us, insns, native, compile_rate, overhead = (defaultdict(list), defaultdict(list), defaultdict(list),
+                                                                       defaultdict(list), {}, defaultdict(list), [], [])
 for line in open(sys.argv[1]):
     f = line.split()
     if f[0] == "program":
@@ -45,6 +45,8 @@ for line in open(sys.argv[1]):
         aot[f[1]].append(float(f[7]))
     elif f[0] == "compile":
         compile_rate.append((int(f[1]), float(f[2])))
+    elif f[0] == "overhead":
+        overhead.append((float(f[1]), float(f[2])))
 for line in open(sys.argv[2]):
     f = line.split()
     native[f[1]].append(int(f[2]))
@@ -59,4 +61,7 @@ for name in jit:
 if compile_rate:
     print(f"JIT compile time: {statistics.median(r for _, r in compile_rate):.1f} µs per 1,000 instructions "
           f"({compile_rate[0][0]}-instruction program; target < 200)")
+if overhead:
+    print(f"run overhead (2 instructions, 1,000,000 runs): JIT {statistics.median(o[0] for o in overhead):.1f} ns/run, "
+          f"interpreter {statistics.median(o[1] for o in overhead):.1f} ns/run")
 PY
