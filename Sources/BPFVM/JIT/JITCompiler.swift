@@ -106,8 +106,9 @@ struct JITCompiler {
         let d = reg(i.dst), s = reg(i.src)
         switch i.opcode {
         case BPF.lddw where relocatable && i.src != 0:
+            guard let slot = Int32(exactly: relocations.count * 8) else { throw JITError("too many map loads for AOT code") }
             a.load(d, .mem(Self.ctx, JITContext.offset(\.relocations)), .b64)
-            a.load(d, .mem(d, Int32(relocations.count * 8)), .b64)
+            a.load(d, .mem(d, slot), .b64)
             relocations.append(index)
         case BPF.lddw:
             a.movImm(d, UInt64(bitPattern: i.imm))

@@ -11,6 +11,15 @@ public final class JITProgram {
     /// Instructions executed by the last run; counted only when `options.maxInstructions` is set.
     public var executedInstructions: UInt64 { machine.executedInstructions }
 
+    /// Whether this machine can run JIT code (x86-64 only; elsewhere use the interpreter).
+    public static var isSupported: Bool {
+        #if arch(x86_64)
+        true
+        #else
+        false
+        #endif
+    }
+
     let machine: VirtualMachine
     private let entry: ExecutableMemory
     /// Compiled tail-call targets, by program.
