@@ -222,15 +222,12 @@ struct JITCompiler {
             if count != 0 { a.shift(op, d, by: count, w) } else if w == .b32 { a.mov(d, d, .b32) }
         } else if s == .rcx {
             a.shiftByCL(op, d, w)
-        } else if d == .rcx {
-            a.mov(.r10, .rcx)
-            a.mov(.rcx, s)
-            a.shiftByCL(op, .r10, w)
-            a.mov(.rcx, .r10)
         } else {
+            // The count must be in cl, where r4 lives: park r4 in r10 (and shift it there when it
+            // is the destination); rcx then gets r4 back, or the result.
             a.mov(.r10, .rcx)
             a.mov(.rcx, s)
-            a.shiftByCL(op, d, w)
+            a.shiftByCL(op, d == .rcx ? .r10 : d, w)
             a.mov(.rcx, .r10)
         }
     }
