@@ -11,6 +11,9 @@ struct JITCompiler {
     static let ctx = X86Reg.r12
     static let fastLow = X86Reg.r9, fastLimit = X86Reg.r11
     static let frameSize = Int32(BPF.stackFrameSize)
+    /// Local calls nest on the machine stack (48 bytes a level), so the JIT takes call-depth
+    /// limits up to this; the interpreter takes any.
+    static let maxCallDepth = 4096
 
     let code: UnsafeMutableBufferPointer<DecodedInstruction>
     let maxCallDepth: Int
@@ -49,6 +52,9 @@ struct JITCompiler {
 
     /// The machine code: `@convention(c) (JITContext*) -> r0`.
     mutating func compile() throws -> [UInt8] {
+        guard maxCallDepth <= Self.maxCallDepth else {
+            throw JITError("the JIT supports call-depth limits up to \(Self.maxCallDepth), not \(maxCallDepth)")
+        }
         labels = (0 ..< code.count).map { _ in a.newLabel() }
         isJumpTarget = [Bool](repeating: false, count: code.count)
         for (index, i) in code.enumerated() {
