@@ -67,7 +67,9 @@ for line in lines {
         fail("\(name): no executed_insns in \(args[2])")
     }
     let memory = hexBytes(memHex)
-    FileManager.default.createFile(atPath: "\(args[3])/\(name).mem", contents: Data(memory))
+    guard FileManager.default.createFile(atPath: "\(args[3])/\(name).mem", contents: Data(memory)) else {
+        fail("cannot write \(args[3])/\(name).mem")
+    }
     do {
         let program = try Program(bytecode: hexBytes(hex))
         let jit = try JITProgram(program: program)
