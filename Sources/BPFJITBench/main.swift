@@ -5,6 +5,7 @@
 // for the native reference, and prints:
 //   program <name> <jit ns/insn> <interpreter ns/insn> <executed insns> <jit compile µs> <code bytes> <aot ns/insn>
 //   compile <instructions> <µs per 1,000 instructions>   (a large generated program)
+//   overhead <jit ns/run> <interpreter ns/run>          (2-instruction program, 1,000,000 runs)
 import BPFVM
 import Foundation
 
@@ -66,7 +67,9 @@ for line in lines {
         fail("\(name): no executed_insns in \(args[2])")
     }
     let memory = hexBytes(memHex)
-    FileManager.default.createFile(atPath: "\(args[3])/\(name).mem", contents: Data(memory))
+    guard FileManager.default.createFile(atPath: "\(args[3])/\(name).mem", contents: Data(memory)) else {
+        fail("cannot write \(args[3])/\(name).mem")
+    }
     do {
         let program = try Program(bytecode: hexBytes(hex))
         let jit = try JITProgram(program: program)
@@ -111,4 +114,27 @@ do {
     print(String(format: "compile %d %.1f", instructions.count, median(samples) / Double(instructions.count) * 1000))
 } catch {
     fail("compile: \(error)")
+}
+
+// Run overhead: `mov r0, 0; exit`, one million runs each.
+do {
+    let program = Program(instructions: [Instruction(opcode: 0xb7), Instruction(opcode: 0x95)])
+    let jit = try JITProgram(program: program)
+    let vm = try VirtualMachine(program: program)
+    var input = [UInt8](repeating: 0, count: 16)
+    let runs = 1_000_000
+    func perRun(_ run: (UnsafeMutableRawBufferPointer) throws -> UInt64) throws -> Double {
+        try input.withUnsafeMutableBytes { buffer in
+            var sink: UInt64 = 0
+            let start = now()
+            for _ in 0 ..< runs { sink &+= try run(buffer) }
+            if sink != 0 { fail("overhead program returned \(sink)") }
+            return Double(now() - start) / Double(runs)
+        }
+    }
+    let jitNs = try perRun { try jit.run(input: $0) }
+    let vmNs = try perRun { try vm.run(input: $0) }
+    print(String(format: "overhead %.2f %.2f", jitNs, vmNs))
+} catch {
+    fail("overhead: \(error)")
 }

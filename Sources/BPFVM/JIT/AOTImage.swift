@@ -29,7 +29,7 @@ public struct AOTImage: Equatable, Sendable {
         relocations = compiler.relocations.map { UInt32($0) }
         bytecodeHash = Self.hash(machine.program.bytecode)
         helperTableVersion = Self.version(of: machine.options.helpers)
-        maxCallDepth = UInt32(machine.options.maxCallDepth)
+        maxCallDepth = UInt32(clamping: machine.options.maxCallDepth)
         abi = Self.abiVersion
         #else
         throw JITError("AOT compilation is only available on x86-64")
@@ -41,7 +41,7 @@ public struct AOTImage: Equatable, Sendable {
         let program = machine.program
         guard abi == Self.abiVersion, bytecodeHash == Self.hash(program.bytecode),
               helperTableVersion == Self.version(of: machine.options.helpers),
-              maxCallDepth == UInt32(machine.options.maxCallDepth) else {
+              maxCallDepth == UInt32(clamping: machine.options.maxCallDepth) else {
             throw JITError("AOT instructions are stale: they were compiled for other bytecode, helpers or options")
         }
         guard machine.options.maxInstructions == nil else {

@@ -11,6 +11,9 @@ struct JITCompiler {
     static let ctx = X86Reg.r12
     static let fastLow = X86Reg.r9, fastLimit = X86Reg.r11
     static let frameSize = Int32(BPF.stackFrameSize)
+    /// Local calls nest on the machine stack (48 bytes a level), so the JIT takes call-depth
+    /// limits up to this; the interpreter takes any.
+    static let maxCallDepth = 4096
 
     let code: UnsafeMutableBufferPointer<DecodedInstruction>
     let maxCallDepth: Int
@@ -49,6 +52,9 @@ struct JITCompiler {
 
     /// The machine code: `@convention(c) (JITContext*) -> r0`.
     mutating func compile() throws -> [UInt8] {
+        guard maxCallDepth <= Self.maxCallDepth else {
+            throw JITError("the JIT supports call-depth limits up to \(Self.maxCallDepth), not \(maxCallDepth)")
+        }
         labels = (0 ..< code.count).map { _ in a.newLabel() }
         isJumpTarget = [Bool](repeating: false, count: code.count)
         for (index, i) in code.enumerated() {
@@ -106,8 +112,9 @@ struct JITCompiler {
         let d = reg(i.dst), s = reg(i.src)
         switch i.opcode {
         case BPF.lddw where relocatable && i.src != 0:
+            guard let slot = Int32(exactly: relocations.count * 8) else { throw JITError("too many map loads for AOT code") }
             a.load(d, .mem(Self.ctx, JITContext.offset(\.relocations)), .b64)
-            a.load(d, .mem(d, Int32(relocations.count * 8)), .b64)
+            a.load(d, .mem(d, slot), .b64)
             relocations.append(index)
         case BPF.lddw:
             a.movImm(d, UInt64(bitPattern: i.imm))
@@ -221,15 +228,12 @@ struct JITCompiler {
             if count != 0 { a.shift(op, d, by: count, w) } else if w == .b32 { a.mov(d, d, .b32) }
         } else if s == .rcx {
             a.shiftByCL(op, d, w)
-        } else if d == .rcx {
-            a.mov(.r10, .rcx)
-            a.mov(.rcx, s)
-            a.shiftByCL(op, .r10, w)
-            a.mov(.rcx, .r10)
         } else {
+            // The count must be in cl, where r4 lives: park r4 in r10 (and shift it there when it
+            // is the destination); rcx then gets r4 back, or the result.
             a.mov(.r10, .rcx)
             a.mov(.rcx, s)
-            a.shiftByCL(op, d, w)
+            a.shiftByCL(op, d == .rcx ? .r10 : d, w)
             a.mov(.rcx, .r10)
         }
     }
@@ -440,7 +444,7 @@ struct JITCompiler {
     private mutating func localCall(to target: X86Label, at index: Int) {
         let depth = X86Operand.mem(Self.ctx, JITContext.offset(\.state.callDepth))
         let stackLow = X86Operand.mem(Self.ctx, JITContext.offset(\.state.stackLow))
-        a.alu(.cmp, depth, imm: Int32(maxCallDepth - 1))
+        a.alu(.cmp, depth, imm: Int32(clamping: maxCallDepth - 1))
         a.jcc(.ge, exitStub(JITContext.Exit.stackOverflow, index))
         a.alu(.add, depth, imm: 1)
         // Five pushes keep rsp at 8 mod 16 in the callee, like the entry frame.

@@ -45,15 +45,4 @@ struct JITContext {
     }
 
     static func register(_ n: Int) -> Int32 { offset(\.registers) + Int32(n * 8) }
-
-    var registerArray: [UInt64] {
-        get {
-            withUnsafeBytes(of: registers) { Array($0.bindMemory(to: UInt64.self)) }
-        }
-        set {
-            withUnsafeMutableBytes(of: &registers) { raw in
-                for (i, v) in newValue.prefix(11).enumerated() { raw.storeBytes(of: v, toByteOffset: i * 8, as: UInt64.self) }
-            }
-        }
-    }
 }

@@ -11,11 +11,23 @@ public final class JITProgram {
     /// Instructions executed by the last run; counted only when `options.maxInstructions` is set.
     public var executedInstructions: UInt64 { machine.executedInstructions }
 
+    /// Whether this machine can run JIT code (x86-64 only; elsewhere use the interpreter).
+    public static var isSupported: Bool {
+        #if arch(x86_64)
+        true
+        #else
+        false
+        #endif
+    }
+
     let machine: VirtualMachine
     private let entry: ExecutableMemory
     /// Compiled tail-call targets, by program.
     private var tailCallTargets: [Program: ExecutableMemory] = [:]
     private let context: UnsafeMutablePointer<JITContext>
+    private let entryPoint: EntryPoint
+    /// The instruction budget (`Int64.max`, never reached, when the options set none).
+    private let budget: Int64
     /// Values of the relocated `lddw`s of AOT code (empty for JIT code).
     private let relocationTable: UnsafeMutableBufferPointer<UInt64>
 
@@ -63,6 +75,8 @@ public final class JITProgram {
         self.machine = machine
         self.entry = entry
         self.compileTime = compileTime
+        entryPoint = unsafeBitCast(entry.base, to: EntryPoint.self)
+        budget = machine.options.maxInstructions.map { Int64(clamping: $0) } ?? Int64.max
         relocationTable = .allocate(capacity: relocations.count + 1)
         _ = relocationTable.initialize(from: relocations + [0])
         context = .allocate(capacity: 1)
@@ -114,18 +128,23 @@ public final class JITProgram {
             c.pointee.fastLow = s.pointee.stackLow
             c.pointee.fastLimit = UInt64(BPF.stackFrameSize - 8)
         }
-        let budget = machine.options.maxInstructions.map { Int64(clamping: $0) } ?? Int64.max
         c.pointee.remaining = budget
-        defer {
-            machine.executedInstructions = UInt64(budget &- c.pointee.remaining)
-            discardReservedRecords()
-        }
-        var code = entry
+        c.pointee.exitReason = JITContext.Exit.normal
+        let result = entryPoint(UnsafeMutableRawPointer(c))
+        s.pointee = c.pointee.state
+        machine.executedInstructions = UInt64(budget &- c.pointee.remaining)
+        if c.pointee.exitReason == JITContext.Exit.normal && machine.environment.reservedRecords.isEmpty { return result }
+        defer { discardReservedRecords() }
+        return try finishRun(result)
+    }
+
+    /// After an exit that was not a plain return: tail calls (which continue in another program's
+    /// code) and faults, which become the interpreter's error for the instruction at fault.
+    private func finishRun(_ first: UInt64) throws -> UInt64 {
+        let s = machine.state, c = context
+        var result = first
         var program = machine.program
         while true {
-            c.pointee.exitReason = JITContext.Exit.normal
-            let result = unsafeBitCast(code.base, to: EntryPoint.self)(UnsafeMutableRawPointer(c))
-            s.pointee = c.pointee.state
             let index = Int(c.pointee.exitIndex)
             let failure: VirtualMachine.Failure
             switch c.pointee.exitReason {
@@ -141,6 +160,7 @@ public final class JITProgram {
                 failure = .unknownHelper(c.pointee.faultAddress)
             case JITContext.Exit.budget:
                 c.pointee.remaining += 1
+                machine.executedInstructions -= 1
                 failure = .budget
             default:
                 // A helper asked for attention: a fault, or a tail call into another program.
@@ -153,10 +173,13 @@ public final class JITProgram {
                 } else if let target = environment.pendingTailCall {
                     environment.pendingTailCall = nil
                     do {
-                        let compiled = try machine.compiledTarget(target)
-                        code = try tailCallCode(for: target, compiled)
+                        let code = try tailCallCode(for: target, machine.compiledTarget(target))
                         program = target
                         c.pointee.state = s.pointee
+                        c.pointee.exitReason = JITContext.Exit.normal
+                        result = unsafeBitCast(code.base, to: EntryPoint.self)(UnsafeMutableRawPointer(c))
+                        s.pointee = c.pointee.state
+                        machine.executedInstructions = UInt64(budget &- c.pointee.remaining)
                         continue
                     } catch let error as VMError {
                         failure = .rejectedTailCall(error)

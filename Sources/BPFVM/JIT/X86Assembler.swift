@@ -72,8 +72,6 @@ struct X86Assembler {
 
     init(capacity: Int = 0) { buffer = CodeBuffer(capacity: capacity) }
 
-    var position: Int { buffer.count }
-
     // MARK: Raw encoding
 
     @inline(__always) mutating func byte(_ b: UInt8) { buffer.append(b) }
@@ -216,10 +214,6 @@ struct X86Assembler {
         op(0x40 | cond.rawValue, escape: true, reg: dst.rawValue, .reg(src), .b64)
     }
 
-    mutating func xchg(_ a: X86Reg, _ b: X86Reg) {
-        op(0x87, reg: a.rawValue, .reg(b), .b64)
-    }
-
     // MARK: Arithmetic
 
     enum ALUOp: UInt8 {
@@ -331,8 +325,6 @@ struct X86Assembler {
     }
 
     mutating func bind(_ label: X86Label) { labelOffsets[label.id] = buffer.count }
-
-    func offset(of label: X86Label) -> Int? { labelOffsets[label.id] }
 
     private mutating func rel32(to label: X86Label) {
         fixups.append((buffer.count, label.id))

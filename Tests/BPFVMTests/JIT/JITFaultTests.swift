@@ -83,6 +83,17 @@ import BPFModel
         #expect(runs.jit.kind == c.kind, "\(runs.jit)")
     }
 
+    @Test func callDepthLimitsBeyondTheMachineStackAreRefused() throws {
+        let program = try TestAssembler.program("mov %r0, 0\nexit")
+        #expect(throws: JITError.self) { try JITProgram(program: program, options: VMOptions(maxCallDepth: 100_000)) }
+        #expect(throws: JITError.self) { try AOTImage(machine: VirtualMachine(program: program, options: VMOptions(maxCallDepth: 100_000))) }
+        // Deep recursion at the largest accepted limit ends with the interpreter's error.
+        let recursion = try TestAssembler.program("mov %r0, 0\ncall local +1\nexit\nadd %r0, 1\ncall local -2\nexit")
+        let runs = try differential(recursion, memory: [], options: VMOptions(maxCallDepth: JITCompiler.maxCallDepth))
+        #expect(runs.jit == runs.interpreter)
+        #expect(runs.jit.kind == .stackOverflow)
+    }
+
     @Test func theProgramIsReusableAfterAFault() throws {
         let jit = try JITProgram(program: try TestAssembler.program("ldxb %r0, [%r1+4]\nexit"))
         var short: [UInt8] = [1, 2, 3]

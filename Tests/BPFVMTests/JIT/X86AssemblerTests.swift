@@ -76,7 +76,6 @@ import Testing
         ("ret", [0xc3], { a in a.ret() }),
         ("cmovae r14, r10", [0x4d, 0x0f, 0x43, 0xf2], { a in a.cmov(.ae, .r14, .r10) }),
         ("cmovne rax, r10", [0x49, 0x0f, 0x45, 0xc2], { a in a.cmov(.ne, .rax, .r10) }),
-        ("xchg rcx, r11", [0x49, 0x87, 0xcb], { a in a.xchg(.rcx, .r11) }),
     ]
 
     @Test func encodingsMatchTheAssembler() {
