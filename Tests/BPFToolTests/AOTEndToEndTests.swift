@@ -64,9 +64,35 @@ import Testing
         try Self.withDemo { tool, input in
             try Self.expectRefused(tool, input, "AOT instructions not found")
             try Self.expectRefused(tool, input, "bpftimetool aot compile 5")
-            let bad = try tool.run(["aot", "compile", "3"])
-            #expect(bad.status != 0)
-            #expect(bad.stderr.contains("fd 3 is not a program"), "\(bad.stderr)")
+        }
+    }
+
+    @Test(arguments: [
+        (["aot", "compile", "3"], "fd 3 is not a program"),
+        (["aot", "compile", "99999"], "fd 99999 is out of range"),
+        (["aot", "compile", "9"], "jump target 32768 is outside the program"),
+        (["aot", "compile", "--", "-1"], "fd -1 is out of range"),
+    ])
+    func badCompilesStoreNothing(_ arguments: [String], _ message: String) throws {
+        try Self.withDemo { tool, _ in
+            // A jump far past the end: the validator refuses it, so there is nothing to compile.
+            let invalid = #"{"type": "bpf_prog_handler", "name": "bad", "attr": {"type": 0, "cnt": 2, "insns": "0500ff7f000000009500000000000000"}}"#
+            #expect(try tool.run(["load", "9", invalid]).status == 0)
+            let before = try tool.run(["export", "-"]).stdoutBytes
+            let run = try tool.run(arguments)
+            #expect(run.status != 0)
+            #expect(run.stderr.contains(message), "\(run.stderr)")
+            #expect(!run.stderr.contains("Fatal error"))
+            #expect(try tool.run(["export", "-"]).stdoutBytes == before)
+        }
+    }
+
+    @Test func instructionBudgetsDoNotApplyToAOTCode() throws {
+        try Self.withDemo { tool, input in
+            #expect(try tool.run(["aot", "compile", "5"]).status == 0)
+            let run = try tool.run(["run", "5", input, "type", "AOT", "--max-insns", "3"])
+            #expect(run.status != 0)
+            #expect(run.stderr.contains("--max-insns works with type INTERPRET or JIT"), "\(run.stderr)")
         }
     }
 
