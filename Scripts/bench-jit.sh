@@ -74,7 +74,7 @@ for name in jit:
           f"{min(jit[name]) / best_nat:12.2f}x {statistics.median(compile_us[name]):11.1f}   {targets.get(name, '')}")
 if compile_rate:
     print(f"JIT compile time: {statistics.median(r for _, r in compile_rate):.1f} µs per 1,000 instructions "
-          f"({compile_rate[0][0]}-instruction program; target < 200)")
+          f"({compile_rate[0][0]}-instruction program, best of 5 compiles per round, median over rounds; target < 200)")
 if overhead:
     print(f"run overhead (2 instructions, 1,000,000 runs): JIT {statistics.median(o[0] for o in overhead):.1f} ns/run, "
           f"interpreter {statistics.median(o[1] for o in overhead):.1f} ns/run")
