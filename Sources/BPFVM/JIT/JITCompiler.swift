@@ -182,9 +182,3 @@ struct JITCompiler {
         switch bytes { case 1: .b8; case 2: .b16; case 4: .b32; default: .b64 }
     }
 }
-
-/// A program the JIT cannot compile or run here (not a fault of the program's own run).
-public struct JITError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
