@@ -57,6 +57,8 @@ let package = Package(
         .executableTarget(name: "BPFSegmentBench", dependencies: ["BPFModel", "BPFSegment"], swiftSettings: hotPath),
         // Interpreter figures for Scripts/bench-vm.sh.
         .executableTarget(name: "BPFVMBench", dependencies: ["BPFVM", "BPFModel"], swiftSettings: hotPath),
+        // JIT figures for Scripts/bench-jit.sh.
+        .executableTarget(name: "BPFJITBench", dependencies: ["BPFVM"], swiftSettings: hotPath),
         // Runs the segment's programs at the hooks of the process it is linked into.
         .target(name: "BPFAgent", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFRuntime", "BPFLogging"], swiftSettings: hotPath),
         // The agent's C ABI (@_cdecl functions declared by include/bpftime_agent.h).

@@ -20,6 +20,8 @@ step map dump 3
 step prog dump 5
 printf 'hello, eBPF' > "$work/input.bin"
 step run 5 "$work/input.bin"
+step aot compile 5
+step run 5 "$work/input.bin" type AOT
 step snap save -m "before counting"
 step run 4 "$work/input.bin" repeat 100
 step map dump 3

@@ -7,6 +7,8 @@ public struct AgentOptions {
     public enum Engine: String, Sendable, CaseIterable {
         /// The checked interpreter.
         case interpreter
+        /// x86-64 machine code with the interpreter's checks compiled in.
+        case jit
     }
 
     public var engine: Engine
@@ -38,6 +40,9 @@ public struct AgentOptions {
         switch engine {
         case .interpreter: LoadedEngine(try VirtualMachine(program: program, maps: maps, options: vm)) { object, input, cookie in
             try Unmanaged<VirtualMachine>.fromOpaque(object)._withUnsafeGuaranteedRef { try $0.run(input: input, cookie: cookie) }
+        }
+        case .jit: LoadedEngine(try JITProgram(program: program, maps: maps, options: vm)) { object, input, cookie in
+            try Unmanaged<JITProgram>.fromOpaque(object)._withUnsafeGuaranteedRef { try $0.run(input: input, cookie: cookie) }
         }
         }
     }

@@ -45,8 +45,9 @@ struct HandlerReader {
         let attachments = fds.indices.map {
             ProgramHandler.Attachment(targetFD: fds[$0], cookie: cookies.isEmpty ? 0 : cookies[$0])
         }
+        let image = attr.value("aot_insns") == nil ? nil : try attr.hex("aot_insns")
         return ProgramHandler(name: try fields.string("name", default: ""), type: try attr.integer("type", default: 0),
-                              bytecode: bytecode, attachments: attachments)
+                              bytecode: bytecode, attachments: attachments, aotImage: image)
     }
 
     private func map() throws -> MapHandler {

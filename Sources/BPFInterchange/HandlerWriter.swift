@@ -20,6 +20,9 @@ extension PrettyPrinter {
     private mutating func program(_ p: ProgramHandler) {
         key("attr")
         openObject()
+        // bpftime's handler has an aot_insns field its exporter leaves out; ours writes it only
+        // when there is native code, so other files stay byte-identical to bpftime's.
+        if let image = p.aotImage { key("aot_insns"); hexString(image) }
         // bpftime's current exporter writes no attachments; older files carried attach_fds,
         // and cookies (ours) travel in a parallel array only when one is set.
         if p.attachments.contains(where: { $0.cookie != 0 }) {

@@ -7,12 +7,16 @@ public struct ProgramHandler: Equatable, Hashable, Sendable {
     public var bytecode: [UInt8]
     /// Perf events this program is attached to, in attach order.
     public var attachments: [Attachment]
+    /// Ahead-of-time native code (a serialized `AOTImage`), opaque to every module but the VM,
+    /// which refuses it when it no longer matches the bytecode.
+    public var aotImage: [UInt8]?
 
-    public init(name: String, type: UInt32, bytecode: [UInt8], attachments: [Attachment] = []) {
+    public init(name: String, type: UInt32, bytecode: [UInt8], attachments: [Attachment] = [], aotImage: [UInt8]? = nil) {
         self.name = name
         self.type = type
         self.bytecode = bytecode
         self.attachments = attachments
+        self.aotImage = aotImage
     }
 
     public static let instructionSize = 8

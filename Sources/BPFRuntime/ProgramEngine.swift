@@ -6,3 +6,4 @@ public protocol ProgramEngine: AnyObject {
 }
 
 extension VirtualMachine: ProgramEngine {}
+extension JITProgram: ProgramEngine {}

@@ -8,8 +8,12 @@ public struct SegmentProgram {
     public let handler: ProgramHandler
     public let program: Program
     public let maps: SegmentMapBackend
+    /// The segment's table generation when the handler was read, read first: writes derived
+    /// from this handler are refused if the table changed since.
+    public let tableGeneration: UInt64
 
     public init(segment: Segment, fd: Int) throws {
+        tableGeneration = segment.tableGeneration
         guard case .program(let handler)? = try segment.handler(at: fd) else {
             throw RuntimeError("fd \(fd) is not a program in segment \(segment.name)")
         }

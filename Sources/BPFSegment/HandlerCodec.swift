@@ -15,6 +15,8 @@ enum HandlerCodec {
                 out.i64(Int64(a.targetFD))
                 out.u64(a.cookie)
             }
+            // Last and only when present, so records written before AOT existed still decode.
+            if let image = p.aotImage { out.bytes(image) }
         case .map(let m):
             out.string(m.name)
             let a = m.attributes
@@ -56,7 +58,8 @@ enum HandlerCodec {
             var attachments: [ProgramHandler.Attachment] = []
             attachments.reserveCapacity(count)
             for _ in 0..<count { attachments.append(.init(targetFD: Int(try r.i64()), cookie: try r.u64())) }
-            handler = .program(ProgramHandler(name: name, type: type, bytecode: code, attachments: attachments))
+            let image = r.isAtEnd ? nil : try r.bytes()
+            handler = .program(ProgramHandler(name: name, type: type, bytecode: code, attachments: attachments, aotImage: image))
         case .map:
             let name = try r.string()
             let attributes = MapAttributes(

@@ -7,11 +7,15 @@ extension Segment {
     /// space, then switches the table slots in `HandlerKind.applyOrder` order through an
     /// intent record, all under one lock. On any error the segment is exactly as before; a
     /// process killed midway leaves either the old table or (once the intent is published)
-    /// the new one. Returns the new generation.
+    /// the new one. With `ifTableGeneration`, refuses when the handler table changed since the
+    /// caller read it at that `tableGeneration` (records derived from a read never overwrite a
+    /// newer handler). Returns the new generation.
     @discardableResult
-    public func apply(_ records: [HandlerRecord], removing: [Int] = [], replaceExisting: Bool = false) throws -> UInt64 {
+    public func apply(_ records: [HandlerRecord], removing: [Int] = [], replaceExisting: Bool = false,
+                      ifTableGeneration expected: UInt64? = nil) throws -> UInt64 {
         for fd in removing + records.map(\.fd) { try checkRange(fd) }
         return try locked {
+            if let expected, expected != header.tableGeneration { throw SegmentError.tableChanged(name: name) }
             guard !records.isEmpty || !removing.isEmpty else { return header.generation }
             let plans = try validate(records, removing: removing, replaceExisting: replaceExisting)
             var built: [(fd: Int, payload: Int)] = []

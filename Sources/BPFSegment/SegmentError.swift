@@ -26,6 +26,7 @@ public enum SegmentError: Error, CustomStringConvertible, Equatable {
     case wrongSize(fd: Int, what: String, expected: Int, actual: Int)
     case mapOperation(fd: Int, operation: String, errno: Int32)
     case stale(fd: Int)
+    case tableChanged(name: String)
 
     public var description: String {
         switch self {
@@ -77,6 +78,8 @@ public enum SegmentError: Error, CustomStringConvertible, Equatable {
             "map at fd \(fd): \(op) failed: \(Self.meaning(op: op, errno: code))"
         case .stale(let fd):
             "map at fd \(fd) was removed or replaced since it was opened"
+        case .tableChanged(let name):
+            "segment \(name): another process changed its handlers meanwhile; nothing was written, try again"
         }
     }
 

@@ -21,7 +21,15 @@ enum AttributeDiff {
         if let object = try? JSONDecoder().decode([String: JSONValue].self, from: json) {
             for (key, value) in object { fields[key] = value.text }
         }
+        if case .program(let p) = handler { fields["aot"] = aotSummary(p.aotImage) }
         return fields
+    }
+
+    /// AOT code is a blob beside the attributes: its size, and a hash prefix so that a
+    /// recompiled image of the same size still shows as changed.
+    private static func aotSummary(_ image: [UInt8]?) -> String {
+        guard let image else { return "absent" }
+        return "\(image.count) bytes (sha256 \(Hex.encode(Array(SHA256.hash(image).prefix(4)))))"
     }
 }
 

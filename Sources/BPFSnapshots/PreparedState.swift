@@ -11,6 +11,8 @@ struct PreparedState {
     var attributes: String
     var bytecode: [UInt8]?
     var bytecodeHash: [UInt8]?
+    var aotImage: [UInt8]?
+    var aotImageHash: [UInt8]?
     /// A map's contents as listed, and their fingerprint.
     var contents: MapContents?
     var fingerprint: [UInt8]?
@@ -67,6 +69,14 @@ struct PreparedState {
             bytecodeHash = digest
             h.update([1])
             h.update(digest)
+            // Only when present, so states saved before AOT existed keep their hash.
+            if let image = p.aotImage {
+                aotImage = image
+                let digest = SHA256.hash(image)
+                aotImageHash = digest
+                h.update([3])
+                h.update(digest)
+            }
         case .map(let m):
             if let contents = m.contents {
                 self.contents = contents
@@ -107,6 +117,12 @@ struct PreparedState {
                 db, find: "SELECT id FROM blobs WHERE hash = ?", hash: bytecodeHash,
                 insert: "INSERT INTO blobs (hash, data) VALUES (?, ?)", arguments: [Data(bytecodeHash), Data(bytecode)])
         }
+        var aotID: Int64?
+        if let aotImage, let aotImageHash {
+            aotID = try Self.idOrInsert(
+                db, find: "SELECT id FROM blobs WHERE hash = ?", hash: aotImageHash,
+                insert: "INSERT INTO blobs (hash, data) VALUES (?, ?)", arguments: [Data(aotImageHash), Data(aotImage)])
+        }
         var contentID: Int64?
         if let contentHash {
             // Found by fingerprint while preparing, unless a collection removed it since.
@@ -115,8 +131,8 @@ struct PreparedState {
             if contentID == nil, let chunks = try chunks() { contentID = try Self.store(chunks, db) }
         }
         try db.cachedStatement(sql: """
-            INSERT INTO handler_states (hash, kind, name, attributes, program, map_content) VALUES (?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [Data(hash), kind.rawValue, name, attributes, programID, contentID])
+            INSERT INTO handler_states (hash, kind, name, attributes, program, map_content, aot_image) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [Data(hash), kind.rawValue, name, attributes, programID, contentID, aotID])
         return db.lastInsertedRowID
     }
 

@@ -30,7 +30,7 @@ extension SnapshotStore {
     }
 
     /// Deletes stored content no snapshot uses any more: handler states, then the instruction
-    /// blobs, map contents and chunks only they used. Returns how many blobs and chunks went.
+    /// and AOT code blobs, map contents and chunks only they used. Returns how many blobs and chunks went.
     @discardableResult
     public func collectGarbage() throws -> (blobs: Int, chunks: Int) {
         try guarded {
@@ -39,7 +39,8 @@ extension SnapshotStore {
                     DELETE FROM handler_states WHERE id NOT IN (SELECT state FROM snapshot_handlers);
                     DELETE FROM map_contents WHERE id NOT IN
                         (SELECT map_content FROM handler_states WHERE map_content IS NOT NULL);
-                    DELETE FROM blobs WHERE id NOT IN (SELECT program FROM handler_states WHERE program IS NOT NULL);
+                    DELETE FROM blobs WHERE id NOT IN (SELECT program FROM handler_states WHERE program IS NOT NULL
+                                                       UNION SELECT aot_image FROM handler_states WHERE aot_image IS NOT NULL);
                     """)
                 let blobs = db.changesCount
                 try db.execute(sql: """

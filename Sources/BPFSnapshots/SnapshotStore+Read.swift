@@ -89,14 +89,16 @@ extension SnapshotStore {
             throw SnapshotError.unknownSnapshot(String(snapshot))
         }
         return try Row.fetchAll(db, sql: """
-            SELECT h.fd, h.state, st.hash, st.kind, st.name, st.attributes, b.data, st.map_content
+            SELECT h.fd, h.state, st.hash, st.kind, st.name, st.attributes, b.data, st.map_content, a.data
             FROM snapshot_handlers h
             JOIN handler_states st ON st.id = h.state
             LEFT JOIN blobs b ON b.id = st.program
+            LEFT JOIN blobs a ON a.id = st.aot_image
             WHERE h.snapshot = ? ORDER BY h.fd
             """, arguments: [snapshot]).map { row in
             StoredHandler(fd: row[0], state: row[1], hash: [UInt8](row[2] as Data), kind: row[3], name: row[4],
-                          attributes: row[5], bytecode: (row[6] as Data?).map { [UInt8]($0) }, mapContent: row[7])
+                          attributes: row[5], bytecode: (row[6] as Data?).map { [UInt8]($0) }, mapContent: row[7],
+                          aotImage: (row[8] as Data?).map { [UInt8]($0) })
         }
     }
 }
@@ -111,6 +113,7 @@ struct StoredHandler {
     var attributes: String
     var bytecode: [UInt8]?
     var mapContent: Int64?
+    var aotImage: [UInt8]?
 
     /// The handler; map contents are loaded only `withContents`, else left `nil`.
     func record(_ db: Database, withContents: Bool) throws -> HandlerRecord {
@@ -120,7 +123,7 @@ struct StoredHandler {
         let contents = try withContents ? mapContent.map { try MapContentRows.load($0, db) } : nil
         do {
             let handler = try StoredAttributes.decode(
-                kind: kind, name: name, attributes: attributes, bytecode: bytecode, contents: contents)
+                kind: kind, name: name, attributes: attributes, bytecode: bytecode, aotImage: aotImage, contents: contents)
             return HandlerRecord(fd: fd, handler: handler)
         } catch is DecodingError {
             throw SnapshotError.database("fd \(fd) has unreadable attributes \(attributes)")

@@ -22,7 +22,7 @@ enum StoredAttributes {
 
     /// Rebuilds a handler from its stored columns; throws on text this build cannot read.
     static func decode(kind: HandlerKind, name: String?, attributes: String,
-                       bytecode: [UInt8]?, contents: MapContents?) throws -> Handler {
+                       bytecode: [UInt8]?, aotImage: [UInt8]?, contents: MapContents?) throws -> Handler {
         let data = Data(attributes.utf8)
         let decoder = JSONDecoder()
         switch kind {
@@ -30,7 +30,7 @@ enum StoredAttributes {
             let a = try decoder.decode(ProgramAttributes.self, from: data)
             return .program(ProgramHandler(
                 name: name ?? "", type: a.type, bytecode: bytecode ?? [],
-                attachments: a.attachments.map { .init(targetFD: $0.targetFD, cookie: $0.cookie) }))
+                attachments: a.attachments.map { .init(targetFD: $0.targetFD, cookie: $0.cookie) }, aotImage: aotImage))
         case .map:
             let a = try decoder.decode(MapAttributesJSON.self, from: data)
             return .map(MapHandler(name: name ?? "", attributes: a.model, contents: contents))

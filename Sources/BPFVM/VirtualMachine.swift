@@ -108,6 +108,8 @@ public final class VirtualMachine {
         s.pointee.tailCallCount = 0
         s.pointee.callDepth = 0
         s.pointee.stackLow = s.pointee.stackHigh &- UInt64(BPF.stackFrameSize)
+        // Every run starts from the same registers (as JIT code does): nothing leaks between runs.
+        registers.update(repeating: 0, count: 10)
         registers[1] = low
         registers[2] = UInt64(input.count)
         registers[10] = s.pointee.stackHigh

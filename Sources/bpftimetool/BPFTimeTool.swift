@@ -14,7 +14,7 @@ struct BPFTimeTool: ParsableCommand {
         subcommands: [
             ExportCommand.self, ImportCommand.self, LoadCommand.self, UnloadCommand.self, RemoveCommand.self,
             ListCommand.self, StatusCommand.self, CheckCommand.self,
-            MapCommand.self, ProgCommand.self, RunCommand.self, SnapCommand.self,
+            MapCommand.self, ProgCommand.self, RunCommand.self, AOTCommand.self, SnapCommand.self,
         ]
     )
 

@@ -43,3 +43,14 @@ import Testing
         #expect(HandlerKind.perfEvent.applyOrder < HandlerKind.link.applyOrder)
     }
 }
+
+@Suite struct ProgramHandlerTests {
+    @Test func aotImageDefaultsToNoneAndIsPartOfTheValue() {
+        let plain = ProgramHandler(name: "p", type: 2, bytecode: [0x95, 0, 0, 0, 0, 0, 0, 0])
+        #expect(plain.aotImage == nil)
+        var compiled = plain
+        compiled.aotImage = [0xc3]
+        #expect(compiled != plain)
+        #expect(Set([plain, compiled]).count == 2)
+    }
+}

@@ -42,6 +42,7 @@ import Testing
                 #expect(column(rows, "name") == ["probe", "probe"])
                 #expect(column(rows, "instructions") == ["2", "3"])
                 #expect(column(rows, "attachments") == ["2", "2"])
+                #expect(column(rows, "aot_bytes") == ["null", "null"])
             },
             { rows in  // maps
                 #expect(column(rows, "name") == ["counts", "percpu", "queue", "nodata"])

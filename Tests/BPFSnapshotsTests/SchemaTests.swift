@@ -44,15 +44,16 @@ import Testing
     @Test func aNewerSchemaIsAppliedInOrderThenRefusedByTheOlderBuild() throws {
         let dir = TemporaryDirectory()
         let path = try database(dir)
-        let newer = Schema.migrations + [SchemaMigration(version: 2, name: "extra", sql: "CREATE TABLE extra (x INTEGER);")]
+        let next = (Schema.migrations.last?.version ?? 0) + 1
+        let newer = Schema.migrations + [SchemaMigration(version: next, name: "extra", sql: "CREATE TABLE extra (x INTEGER);")]
         do {
             let pool = try DatabasePool(path: path)
             try Schema.migrate(pool, path: path, migrations: newer)
             try pool.close()
         }
         #expect(try Fixtures.query(path, "SELECT version, name FROM schema_migrations ORDER BY version").map { $0["name"] as? String }
-                == ["initial", "extra"])
-        expectRefused(path, .newerSchema(path: path, version: 2, name: "extra"))
+                == Schema.migrations.map(\.name) + ["extra"])
+        expectRefused(path, .newerSchema(path: path, version: next, name: "extra"))
     }
 
     @Test func aChangedMigrationIsRefused() throws {

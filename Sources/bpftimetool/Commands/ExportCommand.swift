@@ -1,6 +1,7 @@
 import ArgumentParser
 import BPFInterchange
 import BPFLogging
+import BPFRuntime
 import BPFSegment
 
 struct ExportCommand: ParsableCommand {
@@ -35,6 +36,7 @@ struct ImportCommand: ParsableCommand {
         let log = BPFLog.logger("import")
         let records = try BPFTimeJSON.decodeDocument(FileIO.read(file))
         try segment.withSegmentCreatingIfNeeded { shm in
+            try AOTImageCheck.verify(records, maps: records + shm.records(includeContents: false))
             try shm.apply(records)
         }
         for record in records { log.info("import handler type \(record.handler.kind.rawValue) fd \(record.fd)") }
@@ -54,6 +56,7 @@ struct LoadCommand: ParsableCommand {
     func run() throws {
         let handler = try BPFTimeJSON.decodeHandler(fd: fd, Array(json.utf8))
         try segment.withSegmentCreatingIfNeeded { shm in
+            try AOTImageCheck.verify([.init(fd: fd, handler: handler)], maps: shm.records(includeContents: false))
             try shm.apply([.init(fd: fd, handler: handler)])
         }
         BPFLog.logger("load").info("loaded \(handler.kind.rawValue) at fd \(fd)")

@@ -15,7 +15,8 @@ struct ProgCommand: ParsableCommand {
             guard case .program(let p)? = try segment.open().handler(at: fd) else {
                 throw ToolError("fd \(fd) is not a program")
             }
-            print("fd \(fd): \(p.name) (type \(p.type), \(p.instructionCount) instructions)")
+            let aot = p.aotImage.map { ", aot=\($0.count) bytes" } ?? ""
+            print("fd \(fd): \(p.name) (type \(p.type), \(p.instructionCount) instructions\(aot))")
             print(try Disassembler.listing(of: Program(bytecode: p.bytecode)))
         }
     }

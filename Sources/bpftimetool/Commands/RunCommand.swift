@@ -17,7 +17,7 @@ struct RunCommand: ParsableCommand {
     @Argument(help: "The input file.") var dataFile: String
     @Argument(help: "bpftime's trailing words: `repeat N` and/or `type JIT|AOT|INTERPRET`.") var words: [String] = []
     @Option(name: .customLong("repeat"), help: "How many times to run it.") var repeatOption: Int?
-    @Option(name: .customLong("type"), help: "JIT, AOT or INTERPRET.") var typeOption: String?
+    @Option(name: .customLong("type"), help: "JIT (the default on x86-64), AOT or INTERPRET.") var typeOption: String?
     @Option(name: .customLong("max-insns"), help: "End a run after this many instructions.") var maxInstructions: UInt64?
     @Flag(help: "Print the result as JSON.") var json = false
     @OptionGroup var segment: SegmentOptions
@@ -84,7 +84,8 @@ enum RunType: String {
     case jit = "JIT", aot = "AOT", interpret = "INTERPRET"
 
     init(argument: String?) throws {
-        guard let argument else { self = .interpret; return }
+        // bpftime's default is JIT; where there is none (not x86-64) the interpreter.
+        guard let argument else { self = JITProgram.isSupported ? .jit : .interpret; return }
         guard let type = RunType(rawValue: argument.uppercased()) else {
             throw ToolError("Invalid run type \(argument)\nValid run types are JIT, AOT, INTERPRET")
         }
@@ -94,7 +95,10 @@ enum RunType: String {
     func engine(for program: SegmentProgram, options: VMOptions) throws -> any ProgramEngine {
         switch self {
         case .interpret: return try program.interpreter(options: options)
-        case .jit, .aot: throw ToolError("run type \(rawValue) is not available yet: use type INTERPRET")
+        case .jit:
+            guard JITProgram.isSupported else { throw ToolError("run type JIT needs an x86-64 machine: use type INTERPRET") }
+            return try JITProgram(machine: program.interpreter(options: options))
+        case .aot: return try program.aotEngine(options: options)
         }
     }
 }

@@ -7,6 +7,7 @@ enum HandlerDescription {
         case .program(let p):
             var s = "type=\(p.type) insns=\(p.instructionCount)"
             if !p.attachments.isEmpty { s += " attach=" + p.attachments.map { String($0.targetFD) }.joined(separator: ",") }
+            if let image = p.aotImage { s += " aot=\(image.count) bytes" }
             return s
         case .map(let m):
             let a = m.attributes

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BPFLogging
 import BPFModel
+import BPFRuntime
 import BPFSnapshots
 import BPFInterchange
 import Foundation
@@ -63,6 +64,7 @@ struct SnapImport: ParsableCommand {
 
     func run() throws {
         let records = try BPFTimeJSON.decodeDocument(FileIO.read(file))
+        try AOTImageCheck.verify(records, maps: records)
         let meta = SnapshotMeta(segmentName: "file:\(file)", host: ProcessInfo.processInfo.hostName, generation: 0,
                                 message: message ?? "imported from \(file)", tags: tags)
         print(try store.open().save(records, meta: meta))

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# JIT figures: ns per executed instruction on ../shared/bench programs for the JIT, AOT code and
+# the interpreter beside native C (gcc -O2, built and run in this same script), as ratios to native,
+# and JIT compile time in µs per 1,000 instructions. Runs are interleaved round by round
+# (native, then JIT and interpreter) and each figure is the median over the rounds.
+#   Scripts/bench-jit.sh [rounds]     (default 11)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-11}
+shared=""
+dir=$PWD
+while [ "$dir" != / ]; do
+  if [ -d "$dir/shared/bench" ]; then shared="$dir/shared"; break; fi
+  dir=$(dirname "$dir")
+done
+[ -n "$shared" ] || { echo "bench-jit: no shared/bench directory above $PWD" >&2; exit 1; }
+bench="$shared/bench"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+swift build -c release --product BPFJITBench >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
+gcc -O2 "$bench/native.c" -o "$work/native"
+driver="$(swift build -c release --show-bin-path)/BPFJITBench"
+# Native runs do `scale` times the benchmark's work, so process start-up is small beside them.
+scale=10
+param() { python3 -c "import json; m=json.load(open('$bench/bench_meta.json')); print(m['$1']['params']['$2'] * $scale)"; }
+now() { date +%s%N; }
+timed() { local t0; t0=$(now); "$@" >/dev/null; echo $(( $(now) - t0 )); }
+
+for _ in $(seq "$rounds"); do
+  "$driver" "$bench/bench.jsonl" "$bench/bench_meta.json" "$work" 1 >>"$work/jit.txt"
+  echo "native startup $(timed "$work/native" alu 0)" >>"$work/native.txt"
+  echo "native bench_alu_loop $(timed "$work/native" alu "$(param bench_alu_loop N)")" >>"$work/native.txt"
+  echo "native bench_mem_sum $(timed "$work/native" sum "$(param bench_mem_sum R)" "$work/bench_mem_sum.mem")" >>"$work/native.txt"
+  echo "native bench_fnv1a $(timed "$work/native" fnv "$(param bench_fnv1a R)" "$work/bench_fnv1a.mem")" >>"$work/native.txt"
+done
+
+python3 - "$work/jit.txt" "$work/native.txt" "$bench/bench_meta.json" "$scale" <<'PY'
+import json, statistics, sys
+from collections import defaultdict
+meta, scale = json.load(open(sys.argv[3])), int(sys.argv[4])
+# Executed-instruction counts of the scaled native runs (bench_meta.json's formulas).
+W, L, H = meta["mem_len"] // 8, meta["mem_len"], meta["mem_bytes_ge_128"]
+native_insns = {
+    "bench_alu_loop": 2 + 7 * meta["bench_alu_loop"]["params"]["N"] * scale + 1,
+    "bench_mem_sum": 2 + meta["bench_mem_sum"]["params"]["R"] * scale * (3 + 4 * W + 2) + 1,
+    "bench_fnv1a": 4 + meta["bench_fnv1a"]["params"]["R"] * scale * (3 + 6 * L + H + 2) + 2,
+}
+jit, aot, interp, compile_us, insns, native, compile_rate, overhead = (defaultdict(list), defaultdict(list), defaultdict(list),
+                                                                       defaultdict(list), {}, defaultdict(list), [], [])
+for line in open(sys.argv[1]):
+    f = line.split()
+    if f[0] == "program":
+        jit[f[1]].append(float(f[2])); interp[f[1]].append(float(f[3])); insns[f[1]] = int(f[4]); compile_us[f[1]].append(float(f[5]))
+        aot[f[1]].append(float(f[7]))
+    elif f[0] == "compile":
+        compile_rate.append((int(f[1]), float(f[2])))
+    elif f[0] == "overhead":
+        overhead.append((float(f[1]), float(f[2])))
+for line in open(sys.argv[2]):
+    f = line.split()
+    native[f[1]].append(int(f[2]))
+startup = statistics.median(native["startup"])
+targets = {"bench_alu_loop": "target <= 1.10x", "bench_mem_sum": "target <= 1.50x", "bench_fnv1a": "target <= 3.2x (uBPF JIT)"}
+# Medians (the reference's method), and the ratio of best rounds, steadier on a busy machine.
+print(f"{'program':16} {'JIT ns/insn':>12} {'AOT':>7} {'interp':>8} {'native':>8} {'JIT/native':>11} {'AOT/nat':>8} "
+      f"{'interp/nat':>11} {'best JIT/nat':>13} {'compile µs':>11}")
+best_startup = min(native["startup"])
+for name in jit:
+    nat = max(statistics.median(native[name]) - startup, 1) / native_insns[name]
+    best_nat = max(min(native[name]) - best_startup, 1) / native_insns[name]
+    j, a, i = statistics.median(jit[name]), statistics.median(aot[name]), statistics.median(interp[name])
+    print(f"{name:16} {j:12.3f} {a:7.3f} {i:8.3f} {nat:8.3f} {j / nat:10.2f}x {a / nat:7.2f}x {i / nat:10.1f}x "
+          f"{min(jit[name]) / best_nat:12.2f}x {statistics.median(compile_us[name]):11.1f}   {targets.get(name, '')}")
+if compile_rate:
+    print(f"JIT compile time: {statistics.median(r for _, r in compile_rate):.1f} µs per 1,000 instructions "
+          f"({compile_rate[0][0]}-instruction program, best of 5 compiles per round, median over rounds; target < 200)")
+if overhead:
+    print(f"run overhead (2 instructions, 1,000,000 runs): JIT {statistics.median(o[0] for o in overhead):.1f} ns/run, "
+          f"interpreter {statistics.median(o[1] for o in overhead):.1f} ns/run")
+PY

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Issue 2's figures through the real tool: `bpftimetool import` and `export` of a segment holding
+# 10,000 handlers and one hash map of 1,000,000 entries (4-byte keys, 8-byte values), beside
+# python3's json.load / json.dump (indent=4) of the same document in the same run, and the peak
+# memory of `export` against the segment's size.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+Scripts/setup.sh >/dev/null
+swift build -c release --product bpftimetool --product BPFInterchangeBench >&2
+bin="$(swift build -c release --show-bin-path)"
+out=bench-out
+mkdir -p "$out"
+doc="$out/bench-doc.json"
+"$bin/BPFInterchangeBench" export "$doc" >/dev/null   # writes the document
+
+export BPFTIME_GLOBAL_SHM_NAME="bpftimetool_bench_tool_$$" BPFTIME_SHM_MEMORY_MB=96 SPDLOG_LEVEL=warn
+trap '"$bin/bpftimetool" remove >/dev/null 2>&1 || true' EXIT
+runs=${RUNS:-3}
+seconds() { local s e; s=$(date +%s%N); "$@" >/dev/null; e=$(date +%s%N); awk -v ns=$((e - s)) 'BEGIN {print ns / 1e9}'; }
+best() { sort -g | head -1; }
+
+import_s=$(for _ in $(seq "$runs"); do
+  "$bin/bpftimetool" remove >/dev/null 2>&1 || true
+  seconds "$bin/bpftimetool" import "$doc"
+done | best)
+export_s=$(for _ in $(seq "$runs"); do seconds "$bin/bpftimetool" export "$out/bench-export.json"; done | best)
+rss_kib=$(/usr/bin/time -f "%M" "$bin/bpftimetool" export "$out/bench-export.json" 2>&1 >/dev/null | tail -1)
+segment_mib=$("$bin/bpftimetool" status --json | python3 -c "import json,sys; print(json.load(sys.stdin)['size_bytes'] / 1048576)")
+cmp -s "$doc" "$out/bench-export.json" && same="identical to the imported file" || same="DIFFERENT from the imported file"
+
+read -r py_load py_dump < <(python3 - "$doc" "$out/bench-python.json" "$runs" <<'PY'
+import json, sys, time
+src, dst, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+loads, dumps = [], []
+for _ in range(runs):
+    t = time.perf_counter()
+    with open(src) as f:
+        doc = json.load(f)
+    loads.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    with open(dst, "w") as f:
+        json.dump(doc, f, indent=4)
+    dumps.append(time.perf_counter() - t)
+    del doc
+print(min(loads), min(dumps))
+PY
+)
+echo "document: $(stat -c %s "$doc") bytes; our export is $same"
+awk -v o="$import_s" -v p="$py_load" 'BEGIN {printf "bpftimetool import: %.3f s, python3 json.load %.3f s, ratio %.1fx (above 1: we are faster)\n", o, p, p/o}'
+awk -v o="$export_s" -v p="$py_dump" 'BEGIN {printf "bpftimetool export: %.3f s, python3 json.dump %.3f s, ratio %.1fx\n", o, p, p/o}'
+awk -v r="$rss_kib" -v s="$segment_mib" 'BEGIN {printf "export peak RSS %.1f MiB, segment %.0f MiB: %.1f MiB above the segment size (target <= 64)\n", r/1024, s, r/1024 - s}'

@@ -1,0 +1,33 @@
+import BPFModel
+import BPFVM
+
+/// Native code read from a file is trusted only when it is exactly what this build compiles
+/// for the program's bytecode: nothing else can show that it does what the bytecode says, and
+/// it runs unchecked. (Code compiled here is position-independent and deterministic, so a
+/// fresh compilation reproduces it byte for byte.)
+public enum AOTImageCheck {
+    /// Throws naming the first program of `records` whose AOT code is not this build's for its
+    /// bytecode. `maps` are the maps its `lddw`s may name (the document's and the segment's).
+    public static func verify(_ records: [HandlerRecord], maps: [HandlerRecord]) throws {
+        let programs = records.compactMap { record -> (fd: Int, program: ProgramHandler)? in
+            guard case .program(let p) = record.handler, p.aotImage != nil else { return nil }
+            return (record.fd, p)
+        }
+        guard !programs.isEmpty else { return }
+        let backend = InMemoryMapBackend()
+        for record in maps {
+            guard case .map(let m) = record.handler, let kind = m.attributes.kind, let fd = Int32(exactly: record.fd) else { continue }
+            let a = m.attributes
+            // Validation needs each map's shape and an array's first value, not all its entries.
+            backend.addMap(fd: fd, MapInfo(kind: kind, keySize: Int(a.keySize), valueSize: Int(a.valueSize),
+                                           maxEntries: min(Int(a.maxEntries), 1)))
+        }
+        for (fd, p) in programs {
+            let fresh = try? AOTImage(machine: VirtualMachine(program: Program(bytecode: p.bytecode), maps: backend))
+            guard fresh?.serialized == p.aotImage else {
+                throw RuntimeError("fd \(fd): attr.aot_insns is not the native code this build compiles for attr.insns "
+                                   + "(other bytecode, another build, or altered); remove the field, and after importing run `bpftimetool aot compile \(fd)`")
+            }
+        }
+    }
+}

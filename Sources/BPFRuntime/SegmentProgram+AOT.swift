@@ -1,0 +1,41 @@
+import BPFModel
+import BPFSegment
+import BPFVM
+
+/// Ahead-of-time native code, kept in the segment beside the program's bytecode.
+extension SegmentProgram {
+    /// Compiles the program for the segment's helpers and stores the image in its handler (one
+    /// apply under the segment's lock), unless another process changed the handler table since
+    /// this program was read. The returned time covers compilation only.
+    @discardableResult
+    public func compileAOT(options: VMOptions = VMOptions()) throws -> (image: AOTImage, compileTime: Duration) {
+        let machine = try interpreter(options: options)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let image = try AOTImage(machine: machine)
+        let compileTime = clock.now - start
+        var stored = handler
+        stored.aotImage = image.serialized
+        try maps.segment.apply([HandlerRecord(fd: fd, handler: .program(stored))], replaceExisting: true,
+                               ifTableGeneration: tableGeneration)
+        return (image, compileTime)
+    }
+
+    /// The stored image, ready to run; refused (never run) unless it was compiled for this
+    /// program's bytecode, helper table and options.
+    public func aotEngine(options: VMOptions = VMOptions()) throws -> JITProgram {
+        guard let bytes = handler.aotImage else {
+            throw RuntimeError("AOT instructions not found\nhint: compile them first with `bpftimetool aot compile \(fd)`")
+        }
+        guard options.maxInstructions == nil else {
+            throw RuntimeError("AOT code runs without an instruction budget: --max-insns works with type INTERPRET or JIT")
+        }
+        let machine = try interpreter(options: options)
+        do {
+            return try JITProgram(machine: machine, image: AOTImage(serialized: bytes))
+        } catch let refusal as JITError where refusal.description.hasPrefix("AOT instructions") {
+            // The image no longer matches (or is damaged): say so, and how to make a fresh one.
+            throw RuntimeError("AOT code for fd \(fd) is stale: \(refusal)\nhint: recompile it with `bpftimetool aot compile \(fd)`")
+        }
+    }
+}

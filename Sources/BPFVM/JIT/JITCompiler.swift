@@ -1,0 +1,184 @@
+/// Translates a validated, pre-decoded program (the interpreter's `CompiledProgram`, so `lddw`
+/// map loads, jump targets and instruction variants are resolved exactly as it does) into x86-64.
+///
+/// Registers: r0-r5 live in rax, rdi, rsi, rdx, rcx, r8 (the SysV argument registers, so helpers
+/// take r1-r5 where they are), r6-r9 in rbx, r13, r14, r15 (callee-saved), r10 in rbp; r12 holds the
+/// `JITContext`, r9 and r11 the inline bounds check's region (`fastLow`, `fastLimit`; reloaded after
+/// helper calls), r10 is scratch. The entry code calls the program body, so every `exit` is a
+/// `ret` and a local call is an x86 `call`; faults jump to an exit that restores rsp from the context.
+struct JITCompiler {
+    static let registerMap: [X86Reg] = [.rax, .rdi, .rsi, .rdx, .rcx, .r8, .rbx, .r13, .r14, .r15, .rbp]
+    static let ctx = X86Reg.r12
+    static let fastLow = X86Reg.r9, fastLimit = X86Reg.r11
+    static let frameSize = Int32(BPF.stackFrameSize)
+    /// Local calls nest on the machine stack (48 bytes a level), so the JIT takes call-depth
+    /// limits up to this; the interpreter takes any.
+    static let maxCallDepth = 4096
+
+    let code: UnsafeMutableBufferPointer<DecodedInstruction>
+    let maxCallDepth: Int
+    let countsInstructions: Bool
+    /// Position-independent code (AOT): map loads read their value from the context's relocation
+    /// table instead of embedding this process's addresses.
+    let relocatable: Bool
+    /// Slots of the `lddw`s that read the relocation table, in table order.
+    private(set) var relocations: [Int] = []
+
+    var a: X86Assembler
+    var labels: [X86Label] = []
+    var stubs: [Stub] = []
+    var faultExit: X86Label
+    /// Slots some jump or local call lands on.
+    var isJumpTarget: [Bool] = []
+
+    /// Out-of-line code reached from a check in the body.
+    enum Stub {
+        /// Stack check, then the full region lookup; back to `resume` when allowed.
+        case access(label: X86Label, resume: X86Label, base: X86Reg, offset: Int32, size: Int32, write: Bool, index: Int)
+        case misaligned(label: X86Label, index: Int)
+        case exit(label: X86Label, reason: UInt64, index: Int, saveRegisters: Bool)
+        case unknownHelper(label: X86Label, id: X86Reg?, constant: Int64, index: Int)
+    }
+
+    init(code: UnsafeMutableBufferPointer<DecodedInstruction>, maxCallDepth: Int, countsInstructions: Bool,
+         relocatable: Bool = false) {
+        self.code = code
+        self.maxCallDepth = maxCallDepth
+        self.countsInstructions = countsInstructions
+        self.relocatable = relocatable
+        a = X86Assembler(capacity: code.count * 32 + 1024)
+        faultExit = a.newLabel()
+    }
+
+    /// The machine code: `@convention(c) (JITContext*) -> r0`.
+    mutating func compile() throws -> [UInt8] {
+        guard maxCallDepth <= Self.maxCallDepth else {
+            throw JITError("the JIT supports call-depth limits up to \(Self.maxCallDepth), not \(maxCallDepth)")
+        }
+        labels = (0 ..< code.count).map { _ in a.newLabel() }
+        isJumpTarget = [Bool](repeating: false, count: code.count)
+        for (index, i) in code.enumerated() {
+            let cls = i.opcode & 7
+            let jumps = (cls == BPF.classJMP || cls == BPF.classJMP32) && i.opcode != BPF.callOp
+                && i.opcode != BPF.callxOp && i.opcode != BPF.exitOp
+            let target = Self.target(of: i, at: index)
+            if jumps, target >= 0, target < code.count { isJumpTarget[target] = true }
+        }
+        let body = a.newLabel(), done = a.newLabel()
+        let calleeSaved: [X86Reg] = [.rbp, .rbx, .r12, .r13, .r14, .r15]
+        // Entry: rsp is 8 mod 16; six pushes and 8 bytes keep the body at 8 mod 16 after its call.
+        for r in calleeSaved { a.push(r) }
+        a.alu(.sub, .reg(.rsp), imm: 8)
+        a.mov(Self.ctx, .rdi)
+        for (n, r) in Self.registerMap.enumerated() { a.load(r, .mem(Self.ctx, JITContext.register(n)), .b64) }
+        loadFastRegion()
+        a.store(.mem(Self.ctx, JITContext.offset(\.savedStackPointer)), .rsp, .b64)
+        a.call(body)
+        a.bind(done)
+        a.alu(.add, .reg(.rsp), imm: 8)
+        for r in calleeSaved.reversed() { a.pop(r) }
+        a.ret()
+        a.bind(faultExit)
+        a.load(.rsp, .mem(Self.ctx, JITContext.offset(\.savedStackPointer)), .b64)
+        a.jmp(done)
+
+        a.bind(body)
+        var index = 0
+        while index < code.count {
+            a.bind(labels[index])
+            let i = code[index]
+            if countsInstructions {
+                a.alu(.sub, .mem(Self.ctx, JITContext.offset(\.remaining)), imm: 1)
+                a.jcc(.s, exitStub(JITContext.Exit.budget, index))
+            }
+            if isConditionalSkip(at: index) {
+                try conditionalSkip(i, code[index + 1])
+                index += 2
+                continue
+            }
+            try translate(i, at: index)
+            index += i.opcode == BPF.lddw ? 2 : 1
+        }
+        for stub in stubs { emit(stub) }
+        guard let bytes = a.finish() else { throw JITError("internal error: a jump target was never placed") }
+        return bytes
+    }
+
+    func reg(_ n: UInt8) -> X86Reg { Self.registerMap[Int(n) < 11 ? Int(n) : 0] }
+
+    // MARK: Instructions
+
+    mutating func translate(_ i: DecodedInstruction, at index: Int) throws {
+        let d = reg(i.dst), s = reg(i.src)
+        switch i.opcode {
+        case BPF.lddw where relocatable && i.src != 0:
+            guard let slot = Int32(exactly: relocations.count * 8) else { throw JITError("too many map loads for AOT code") }
+            a.load(d, .mem(Self.ctx, JITContext.offset(\.relocations)), .b64)
+            a.load(d, .mem(d, slot), .b64)
+            relocations.append(index)
+        case BPF.lddw:
+            a.movImm(d, UInt64(bitPattern: i.imm))
+        case InternalOpcode.movsx64:
+            a.loadSigned(d, .reg(s), i.offset == 8 ? .b8 : i.offset == 16 ? .b16 : .b32)
+        case InternalOpcode.movsx32:
+            a.movsx32(d, s, i.offset == 8 ? .b8 : .b16)
+        case InternalOpcode.localCall:
+            localCall(to: try label(Self.target(of: i, at: index)), at: index)
+        case BPF.callOp:
+            helperCall(id: nil, constant: i.imm, at: index)
+        case BPF.callxOp:
+            helperCall(id: d, constant: 0, at: index)
+        case BPF.exitOp:
+            a.ret()
+        case BPF.jaOp:
+            a.jmp(try label(Self.target(of: i, at: index)))
+        case BPF.atomic32, BPF.atomic64:
+            atomic(i, at: index)
+        default:
+            switch i.opcode & 7 {
+            case BPF.classALU, BPF.classALU64: try alu(i)
+            case BPF.classJMP, BPF.classJMP32: try jump(i, at: index)
+            case BPF.classLDX:
+                let width = Self.width(i.opcode)
+                checkAccess(base: s, offset: i.offset, size: width, write: false, index: index)
+                if i.opcode & 0xe0 == BPF.modeMEMSX {
+                    a.loadSigned(d, .mem(s, i.offset), Self.x86Width(width))
+                } else {
+                    a.load(d, .mem(s, i.offset), Self.x86Width(width))
+                }
+            case BPF.classST:
+                let width = Self.width(i.opcode)
+                checkAccess(base: d, offset: i.offset, size: width, write: true, index: index)
+                a.storeImm(.mem(d, i.offset), Int32(truncatingIfNeeded: i.imm), Self.x86Width(width))
+            case BPF.classSTX:
+                let width = Self.width(i.opcode)
+                checkAccess(base: d, offset: i.offset, size: width, write: true, index: index)
+                a.store(.mem(d, i.offset), s, Self.x86Width(width))
+            default:
+                throw JITError("internal error: cannot translate opcode 0x\(Disassembler.hex(i.opcode)) at \(index)")
+            }
+        }
+    }
+
+    /// Where jump or local call `i` at `index` goes: the decoder keeps offsets relative to the next slot.
+    static func target(of i: DecodedInstruction, at index: Int) -> Int { index + 1 + Int(i.offset) }
+
+    func label(_ target: Int) throws -> X86Label {
+        guard target >= 0 && target < labels.count else { throw JITError("internal error: jump target \(target) outside the program") }
+        return labels[target]
+    }
+
+    /// Bytes accessed by a load or store opcode (its size field).
+    static func width(_ opcode: UInt8) -> Int32 {
+        switch opcode & 0x18 {
+        case BPF.sizeB: 1
+        case BPF.sizeH: 2
+        case BPF.sizeW: 4
+        default: 8
+        }
+    }
+
+    static func x86Width(_ bytes: Int32) -> X86Width {
+        switch bytes { case 1: .b8; case 2: .b16; case 4: .b32; default: .b64 }
+    }
+}

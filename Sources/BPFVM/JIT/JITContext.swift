@@ -1,0 +1,48 @@
+/// What generated code reads and writes through r12 during a run. It starts with a `RunState`, so
+/// the same pointer is the helpers' context argument; the rest is the JIT's own bookkeeping.
+/// Plain 8-byte fields, addressed by `MemoryLayout` offsets baked into the code as displacements.
+struct JITContext {
+    var state: RunState
+    /// eBPF r0-r10: loaded on entry, stored when a helper asks for attention (tail calls resume
+    /// from them).
+    var registers: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+    /// `HelperTable.entries` and `runStateAccessCheck`, so the code holds no absolute address.
+    var helpers: UnsafeMutableRawPointer
+    var accessCheck: UnsafeRawPointer
+    /// Resolved `lddw` map values of relocatable (AOT) code, by relocation index.
+    var relocations: UnsafeRawPointer?
+    /// The region the inline bounds check tries first: `offset = address - fastLow` is allowed for
+    /// any access of up to 8 bytes when `offset <= fastLimit`.
+    var fastLow: UInt64
+    var fastLimit: UInt64
+    /// Instruction budget left (only counted when the VM has a budget).
+    var remaining: Int64
+    /// rsp of the entry frame, restored to leave from any call depth.
+    var savedStackPointer: UInt64
+    var exitReason: UInt64
+    var exitIndex: UInt64
+    var faultAddress: UInt64
+    var faultSize: UInt64
+    var faultWrite: UInt64
+
+    /// Why generated code returned.
+    enum Exit {
+        static let normal: UInt64 = 0
+        static let memory: UInt64 = 1
+        static let misalignedAtomic: UInt64 = 2
+        static let stackOverflow: UInt64 = 3
+        static let unknownHelper: UInt64 = 4
+        static let attention: UInt64 = 5
+        static let budget: UInt64 = 6
+    }
+
+    /// Displacement of a field from r12.
+    static func offset(_ field: PartialKeyPath<JITContext>) -> Int32 {
+        guard let o = MemoryLayout<JITContext>.offset(of: field) else {
+            preconditionFailure("JITContext field without storage")
+        }
+        return Int32(o)
+    }
+
+    static func register(_ n: Int) -> Int32 { offset(\.registers) + Int32(n * 8) }
+}

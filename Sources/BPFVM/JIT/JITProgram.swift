@@ -1,0 +1,210 @@
+/// A program compiled to x86-64 machine code. It is validated, decoded and given its stack, maps
+/// and helpers exactly as by a `VirtualMachine` (which it uses for all of that), so a run returns
+/// the interpreter's r0 or throws the interpreter's `VMError`. Not thread-safe: one run at a time.
+public final class JITProgram {
+    /// Time spent translating and mapping the code (validation excluded).
+    public let compileTime: Duration
+    /// Bytes of machine code for the entry program.
+    public var codeSize: Int { entry.codeSize }
+    /// The entry program's machine code (for inspection with a disassembler).
+    public var machineCode: [UInt8] { Array(UnsafeRawBufferPointer(start: entry.base, count: entry.codeSize)) }
+    /// Instructions executed by the last run; counted only when `options.maxInstructions` is set.
+    public var executedInstructions: UInt64 { machine.executedInstructions }
+
+    /// Whether this machine can run JIT code (x86-64 only; elsewhere use the interpreter).
+    public static var isSupported: Bool {
+        #if arch(x86_64)
+        true
+        #else
+        false
+        #endif
+    }
+
+    let machine: VirtualMachine
+    private let entry: ExecutableMemory
+    /// Compiled tail-call targets, by program.
+    private var tailCallTargets: [Program: ExecutableMemory] = [:]
+    private let context: UnsafeMutablePointer<JITContext>
+    private let entryPoint: EntryPoint
+    /// The instruction budget (`Int64.max`, never reached, when the options set none).
+    private let budget: Int64
+    /// Values of the relocated `lddw`s of AOT code (empty for JIT code).
+    private let relocationTable: UnsafeMutableBufferPointer<UInt64>
+
+    typealias EntryPoint = @convention(c) (UnsafeMutableRawPointer) -> UInt64
+
+    /// Validates `program` (throwing the validator's `VMError`) and compiles it.
+    public convenience init(program: Program, maps: MapBackend? = nil, options: VMOptions = VMOptions()) throws {
+        #if arch(x86_64)
+        try self.init(machine: VirtualMachine(program: program, maps: maps, options: options))
+        #else
+        throw JITError("JIT is only available on x86-64")
+        #endif
+    }
+
+    /// Compiles the program of an existing interpreter. Runs of either share its stack, maps and
+    /// run state, so only one of them may run at a time.
+    public convenience init(machine: VirtualMachine) throws {
+        #if arch(x86_64)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let entry = try Self.compile(machine.entry, machine.options)
+        self.init(machine: machine, entry: entry, compileTime: clock.now - start, relocations: [])
+        #else
+        throw JITError("JIT is only available on x86-64")
+        #endif
+    }
+
+    /// Runs ahead-of-time code made by `AOTImage(machine:)` for the same bytecode, helper table and
+    /// call-depth limit (anything else throws the stale-code error and nothing runs). The image's
+    /// map loads are resolved against `machine`'s maps, as the interpreter resolves them.
+    public convenience init(machine: VirtualMachine, image: AOTImage) throws {
+        #if arch(x86_64)
+        try image.check(for: machine)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let values = image.relocations.map { UInt64(bitPattern: machine.entry.code[Int($0)].imm) }
+        let entry = try ExecutableMemory(code: image.code)
+        self.init(machine: machine, entry: entry, compileTime: clock.now - start, relocations: values)
+        #else
+        throw JITError("JIT is only available on x86-64")
+        #endif
+    }
+
+    private init(machine: VirtualMachine, entry: ExecutableMemory, compileTime: Duration, relocations: [UInt64]) {
+        self.machine = machine
+        self.entry = entry
+        self.compileTime = compileTime
+        entryPoint = unsafeBitCast(entry.base, to: EntryPoint.self)
+        budget = machine.options.maxInstructions.map { Int64(clamping: $0) } ?? Int64.max
+        relocationTable = .allocate(capacity: relocations.count + 1)
+        _ = relocationTable.initialize(from: relocations + [0])
+        context = .allocate(capacity: 1)
+        context.initialize(to: JITContext(
+            state: machine.state.pointee,
+            registers: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+            helpers: UnsafeMutableRawPointer(machine.options.helpers.entries),
+            accessCheck: unsafeBitCast(runStateAccessCheck, to: UnsafeRawPointer.self),
+            relocations: UnsafeRawPointer(relocationTable.baseAddress),
+            fastLow: 0, fastLimit: 0, remaining: 0, savedStackPointer: 0,
+            exitReason: 0, exitIndex: 0, faultAddress: 0, faultSize: 0, faultWrite: 0))
+    }
+
+    deinit {
+        context.deinitialize(count: 1)
+        context.deallocate()
+        relocationTable.deallocate()
+    }
+
+    static func compile(_ program: CompiledProgram, _ options: VMOptions) throws -> ExecutableMemory {
+        var compiler = JITCompiler(code: program.code, maxCallDepth: options.maxCallDepth,
+                                   countsInstructions: options.maxInstructions != nil)
+        return try ExecutableMemory(code: compiler.compile())
+    }
+
+    /// Runs the program with r1 = `input`'s address and r2 = its length (0 and 0 when empty), as
+    /// `VirtualMachine.run` does. Returns r0.
+    public func run(input: UnsafeMutableRawBufferPointer, cookie: UInt64 = 0) throws -> UInt64 {
+        let s = machine.state
+        let low = UInt64(UInt(bitPattern: input.baseAddress))
+        let span = UInt64(input.count)
+        s.pointee.inputLow = low
+        s.pointee.inputHigh = low &+ span
+        s.pointee.cookie = cookie
+        s.pointee.regionCount = s.pointee.permanentRegionCount
+        s.pointee.attention = 0
+        s.pointee.tailCallCount = 0
+        s.pointee.callDepth = 0
+        s.pointee.stackLow = s.pointee.stackHigh &- UInt64(BPF.stackFrameSize)
+        let c = context
+        c.pointee.state = s.pointee
+        c.pointee.registers = (0, low, span, 0, 0, 0, 0, 0, 0, 0, s.pointee.stackHigh)
+        // The inline check's region: the input, or the entry frame (always accessible) when the
+        // input cannot hold an 8-byte access.
+        if span >= 8 {
+            c.pointee.fastLow = low
+            c.pointee.fastLimit = span - 8
+        } else {
+            c.pointee.fastLow = s.pointee.stackLow
+            c.pointee.fastLimit = UInt64(BPF.stackFrameSize - 8)
+        }
+        c.pointee.remaining = budget
+        c.pointee.exitReason = JITContext.Exit.normal
+        let result = entryPoint(UnsafeMutableRawPointer(c))
+        s.pointee = c.pointee.state
+        machine.executedInstructions = UInt64(budget &- c.pointee.remaining)
+        if c.pointee.exitReason == JITContext.Exit.normal && machine.environment.reservedRecords.isEmpty { return result }
+        defer { discardReservedRecords() }
+        return try finishRun(result)
+    }
+
+    /// After an exit that was not a plain return: tail calls (which continue in another program's
+    /// code) and faults, which become the interpreter's error for the instruction at fault.
+    private func finishRun(_ first: UInt64) throws -> UInt64 {
+        let s = machine.state, c = context
+        var result = first
+        var program = machine.program
+        while true {
+            let index = Int(c.pointee.exitIndex)
+            let failure: VirtualMachine.Failure
+            switch c.pointee.exitReason {
+            case JITContext.Exit.normal:
+                return result
+            case JITContext.Exit.memory:
+                failure = .memory(address: c.pointee.faultAddress, size: c.pointee.faultSize, write: c.pointee.faultWrite != 0)
+            case JITContext.Exit.misalignedAtomic:
+                failure = .misalignedAtomic(address: c.pointee.faultAddress)
+            case JITContext.Exit.stackOverflow:
+                failure = .stackOverflow
+            case JITContext.Exit.unknownHelper:
+                failure = .unknownHelper(c.pointee.faultAddress)
+            case JITContext.Exit.budget:
+                c.pointee.remaining += 1
+                machine.executedInstructions -= 1
+                failure = .budget
+            default:
+                // A helper asked for attention: a fault, or a tail call into another program.
+                let attention = s.pointee.attention
+                s.pointee.attention = 0
+                let environment = machine.environment
+                if attention == RunState.Attention.fault {
+                    failure = .helperFault(environment.pendingFault ?? "helper failed")
+                    environment.pendingFault = nil
+                } else if let target = environment.pendingTailCall {
+                    environment.pendingTailCall = nil
+                    do {
+                        let code = try tailCallCode(for: target, machine.compiledTarget(target))
+                        program = target
+                        c.pointee.state = s.pointee
+                        c.pointee.exitReason = JITContext.Exit.normal
+                        result = unsafeBitCast(code.base, to: EntryPoint.self)(UnsafeMutableRawPointer(c))
+                        s.pointee = c.pointee.state
+                        machine.executedInstructions = UInt64(budget &- c.pointee.remaining)
+                        continue
+                    } catch let error as VMError {
+                        failure = .rejectedTailCall(error)
+                    }
+                } else {
+                    failure = .helperFault("internal error: attention without a pending fault or tail call")
+                }
+            }
+            throw machine.error(failure, at: index, in: program)
+        }
+    }
+
+    private func tailCallCode(for program: Program, _ compiled: CompiledProgram) throws -> ExecutableMemory {
+        if let code = tailCallTargets[program] { return code }
+        let code = try Self.compile(compiled, machine.options)
+        if tailCallTargets.count >= 64 { tailCallTargets.removeAll() }
+        tailCallTargets[program] = code
+        return code
+    }
+
+    /// Ring-buffer records a program reserved and never submitted are dropped when its run ends.
+    private func discardReservedRecords() {
+        let environment = machine.environment
+        guard !environment.reservedRecords.isEmpty else { return }
+        for record in environment.reservedRecords { environment.maps?.ringbufDiscard(record) }
+        environment.reservedRecords.removeAll()
+    }
+}
