@@ -9,6 +9,15 @@ public struct AgentOptions {
         case interpreter
         /// x86-64 machine code with the interpreter's checks compiled in.
         case jit
+
+        /// The JIT where there is one (x86-64), else the interpreter.
+        public static var `default`: Engine {
+            #if arch(x86_64)
+            .jit
+            #else
+            .interpreter
+            #endif
+        }
     }
 
     public var engine: Engine
@@ -19,7 +28,7 @@ public struct AgentOptions {
     public var livenessInterval: Int
     public var livenessPeriodMilliseconds: Int
 
-    public init(engine: Engine = .interpreter, vm: VMOptions = VMOptions(), livenessInterval: Int = 64,
+    public init(engine: Engine = .default, vm: VMOptions = VMOptions(), livenessInterval: Int = 64,
                 livenessPeriodMilliseconds: Int = 10) {
         self.engine = engine
         self.vm = vm

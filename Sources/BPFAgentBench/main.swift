@@ -12,7 +12,7 @@ import Glibc
 //   BPFAgentBench [--engine NAME] [--fires N] | --list-engines
 
 setvbuf(stdout, nil, _IOLBF, 0)
-var engine = AgentOptions.Engine.interpreter
+var engine = AgentOptions.Engine.default
 var fires = 5_000_000
 var args = CommandLine.arguments.dropFirst()
 while let arg = args.popFirst() {
@@ -97,7 +97,8 @@ do {
         return (empty, counter, native)
     }
     let reference = nsPerCall(fires * 4) { opaqueCall(&context) }
-    // The same hooks through the C ABI, as a C or Python host calls them.
+    // The same hooks through the C ABI, as a C or Python host calls them, on the same engine.
+    setenv("BPFTIME_AGENT_ENGINE", engine.rawValue, 1)
     guard let handle = bpftime_agent_open(name) else { fputs("BPFAgentBench: bpftime_agent_open failed\n", stderr); exit(1) }
     defer { bpftime_agent_close(handle) }
     let idleID = bpftime_agent_resolve(handle, "nothing-attached:16"), countedID = bpftime_agent_resolve(handle, "tracepoint:1")
@@ -107,7 +108,7 @@ do {
                  result.empty, reference, result.empty / reference))
     print(String(format: "hook, per-CPU counter (%@): %6.2f ns/fire   (reference: native lookup+increment %5.2f ns, ratio %.1fx; target < 40 ns with the JIT)",
                  engine.rawValue, result.counter, result.native, result.counter / result.native))
-    print(String(format: "C ABI (bpftime_agent_fire_id):  %6.2f ns/fire nothing attached, %6.2f ns/fire per-CPU counter", cEmpty, cCounter))
+    print(String(format: "C ABI (bpftime_agent_fire_id):  %6.2f ns/fire nothing attached, %6.2f ns/fire per-CPU counter (%@)", cEmpty, cCounter, engine.rawValue))
     try reloadLatency(agent: agent, hook: idle)
 } catch {
     fputs("BPFAgentBench: \(error)\n", stderr); exit(1)

@@ -7,7 +7,7 @@ import Glibc
 // and fires the function's entry and return hooks (uprobe and uretprobe at its file offset).
 //
 //   bpftime-target [--shm NAME] [--iterations N] [--interval-ms M] [--report-every K] [--engine NAME] [--print-hook]
-// The engine defaults to $BPFTIME_AGENT_ENGINE, else the interpreter.
+// The engine defaults to $BPFTIME_AGENT_ENGINE, else the JIT (x86-64) or the interpreter.
 
 /// The function the target calls in a loop and hooks: a stand-in for real work, exported
 /// under a C name so that its hook can also be named by symbol.

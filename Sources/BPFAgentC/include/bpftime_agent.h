@@ -13,7 +13,8 @@
  * attach order, with r1 = a private copy of ctx, r2 = len, and the attach cookie for
  * bpf_get_attach_cookie. Changes to the segment are picked up at the next fire; once the segment
  * is removed, fires run nothing (one warning is logged). Logs go to stderr (level: SPDLOG_LEVEL).
- * Programs run on the engine named by BPFTIME_AGENT_ENGINE (default: the interpreter).
+ * Programs run on the engine named by BPFTIME_AGENT_ENGINE: "jit" (the default on x86-64) or
+ * "interpreter".
  *
  * A handle is not thread-safe: use it from one thread at a time (open one per thread).
  */
