@@ -76,9 +76,14 @@ do {
         HandlerRecord(fd: 4, handler: .link(LinkHandler(programFD: 2, targetFD: 3))),
     ])
 } catch {
-    fputs("BPFAgentBench: \(error)\n", stderr); exit(1)
+    fail("\(error)")
 }
-defer { try? Segment.remove(name: name) }
+/// Ends the run on an error, leaving no segment behind.
+func fail(_ message: String) -> Never {
+    try? Segment.remove(name: name)
+    fputs("BPFAgentBench: \(message)\n", stderr)
+    exit(1)
+}
 
 do {
     let agent = try Agent.open(segmentName: name, options: AgentOptions(engine: engine))
@@ -89,7 +94,7 @@ do {
         let empty = nsPerCall(fires * 4) { _ = agent.fire(idle, context: ctx) }
         let counter = nsPerCall(fires) { _ = agent.fire(counted, context: ctx) }
         // Reference: the same per-CPU increment done natively through the segment's map API.
-        guard let map = try? segment.map(at: 1) else { fputs("BPFAgentBench: counters map missing\n", stderr); exit(1) }
+        guard let map = try? segment.map(at: 1) else { fail("counters map missing") }
         var key: UInt32 = 0
         let native = nsPerCall(fires) {
             if let value = map.lookup(&key, cpu: Int(sched_getcpu_())) { value.storeBytes(of: value.load(as: UInt64.self) &+ 1, as: UInt64.self) }
@@ -99,7 +104,7 @@ do {
     let reference = nsPerCall(fires * 4) { opaqueCall(&context) }
     // The same hooks through the C ABI, as a C or Python host calls them, on the same engine.
     setenv("BPFTIME_AGENT_ENGINE", engine.rawValue, 1)
-    guard let handle = bpftime_agent_open(name) else { fputs("BPFAgentBench: bpftime_agent_open failed\n", stderr); exit(1) }
+    guard let handle = bpftime_agent_open(name) else { fail("bpftime_agent_open failed") }
     defer { bpftime_agent_close(handle) }
     let idleID = bpftime_agent_resolve(handle, "nothing-attached:16"), countedID = bpftime_agent_resolve(handle, "tracepoint:1")
     let cEmpty = nsPerCall(fires * 4) { _ = bpftime_agent_fire_id(handle, idleID, &context, 8) }
@@ -111,8 +116,9 @@ do {
     print(String(format: "C ABI (bpftime_agent_fire_id):  %6.2f ns/fire nothing attached, %6.2f ns/fire per-CPU counter (%@)", cEmpty, cCounter, engine.rawValue))
     try reloadLatency(agent: agent, hook: idle)
 } catch {
-    fputs("BPFAgentBench: \(error)\n", stderr); exit(1)
+    fail("\(error)")
 }
+try? Segment.remove(name: name)
 
 @inline(never) func opaqueCall(_ x: inout UInt64) { x &+= 1 }
 
@@ -144,7 +150,7 @@ func reloadLatency(agent: Agent, hook: HookID) throws {
                     try writer.apply([], removing: [5, 6])
                 }
             } catch {
-                fputs("BPFAgentBench: apply failed: \(error)\n", stderr); exit(1)
+                fail("apply failed: \(error)")
             }
             applied.done = now()
         }
