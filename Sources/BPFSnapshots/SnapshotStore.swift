@@ -11,7 +11,12 @@ public final class SnapshotStore: Sendable {
     /// schema, is refused before anything is written to it.
     public init(path: String) throws {
         self.path = path
-        try Self.createIfMissing(path)
+        // Opening switches a new file to WAL mode and migrates it: done by one process at a time
+        // (an flock, which does not interfere with SQLite's own fcntl locks), else a second
+        // process opening the same new file can meet "database is locked".
+        let opening = try Self.createIfMissing(path)
+        defer { close(opening) }
+        flock(opening, LOCK_EX)
         do {
             if try Self.fileSize(path) > 0 {
                 // Validate read-only first: opening a pool switches the file to WAL mode.
@@ -77,7 +82,8 @@ public final class SnapshotStore: Sendable {
         return config
     }
 
-    private static func createIfMissing(_ path: String) throws {
+    /// Creates the file (mode 0600) and its directory if missing; returns an open descriptor.
+    private static func createIfMissing(_ path: String) throws -> Int32 {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             do {
@@ -91,7 +97,7 @@ public final class SnapshotStore: Sendable {
         guard fd >= 0 else {
             throw SnapshotError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
         }
-        close(fd)
+        return fd
     }
 
     private static func fileSize(_ path: String) throws -> Int {
