@@ -11,12 +11,14 @@ public final class SnapshotStore: Sendable {
     /// schema, is refused before anything is written to it.
     public init(path: String) throws {
         self.path = path
-        // Opening switches a new file to WAL mode and migrates it: done by one process at a time
-        // (an flock, which does not interfere with SQLite's own fcntl locks), else a second
-        // process opening the same new file can meet "database is locked".
-        let opening = try Self.createIfMissing(path)
-        defer { close(opening) }
-        flock(opening, LOCK_EX)
+        try Self.createIfMissing(path)
+        // Opening switches a new file to WAL mode and migrates it: one process at a time, else a
+        // second process opening the same new file can meet "database is locked". The lock is an
+        // flock on the directory: closing a descriptor of the database file itself would drop
+        // the fcntl locks SQLite holds on it in this process.
+        let directory = open(Self.directory(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { if directory >= 0 { close(directory) } }
+        if directory >= 0 { flock(directory, LOCK_EX) }
         do {
             if try Self.fileSize(path) > 0 {
                 // Validate read-only first: opening a pool switches the file to WAL mode.
@@ -82,8 +84,12 @@ public final class SnapshotStore: Sendable {
         return config
     }
 
-    /// Creates the file (mode 0600) and its directory if missing; returns an open descriptor.
-    private static func createIfMissing(_ path: String) throws -> Int32 {
+    private static func directory(of path: String) -> String {
+        let directory = (path as NSString).deletingLastPathComponent
+        return directory.isEmpty ? "." : directory
+    }
+
+    private static func createIfMissing(_ path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             do {
@@ -97,7 +103,7 @@ public final class SnapshotStore: Sendable {
         guard fd >= 0 else {
             throw SnapshotError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
         }
-        return fd
+        close(fd)
     }
 
     private static func fileSize(_ path: String) throws -> Int {
