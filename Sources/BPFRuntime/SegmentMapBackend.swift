@@ -8,8 +8,10 @@ import Glibc
 public final class SegmentMapBackend: MapBackend {
     public let segment: Segment
     /// Maps by fd, opened once per run of the tool (a map replaced meanwhile reads as stale).
-    /// Indexed by fd so that a helper call does not hash.
-    private var maps: [SegmentMap?] = []
+    /// Indexed by fd so that a helper call does not hash; `opened` keeps them alive, so the
+    /// hot path borrows them without reference counting.
+    private var maps: [Unmanaged<SegmentMap>?] = []
+    private var opened: [SegmentMap] = []
     private var reservedRecords: [UnsafeMutableRawPointer: SegmentMap] = [:]
 
     public init(segment: Segment) { self.segment = segment }
@@ -17,14 +19,24 @@ public final class SegmentMapBackend: MapBackend {
     @inline(__always)
     private func segmentMap(_ fd: Int32) -> SegmentMap? {
         let index = Int(fd)
-        if index >= 0, index < maps.count, let map = maps[index] { return map }
+        if index >= 0, index < maps.count, let map = maps[index] { return map.takeUnretainedValue() }
         return openMap(index)
+    }
+
+    /// Runs `body` on map `fd` without retaining it: every map helper call comes through here.
+    @inline(__always)
+    private func withMap<T>(_ fd: Int32, _ missing: T, _ body: (SegmentMap) -> T) -> T {
+        let index = Int(fd)
+        if index >= 0, index < maps.count, let map = maps[index] { return map._withUnsafeGuaranteedRef(body) }
+        guard let map = openMap(index) else { return missing }
+        return body(map)
     }
 
     private func openMap(_ fd: Int) -> SegmentMap? {
         guard fd >= 0, let map = try? segment.map(at: fd) else { return nil }
         if fd >= maps.count { maps += Array(repeating: nil, count: fd + 1 - maps.count) }
-        maps[fd] = map
+        opened.append(map)
+        maps[fd] = Unmanaged.passUnretained(map)
         return map
     }
 
@@ -46,15 +58,15 @@ public final class SegmentMapBackend: MapBackend {
     }
 
     public func lookup(fd: Int32, key: UnsafeRawPointer, cpu: Int) -> UnsafeMutableRawPointer? {
-        segmentMap(fd)?.lookup(key, cpu: cpu)
+        withMap(fd, nil) { $0.lookup(key, cpu: cpu) }
     }
 
     public func update(fd: Int32, key: UnsafeRawPointer, value: UnsafeRawPointer, flags: UInt64, cpu: Int) -> Int32 {
-        segmentMap(fd)?.update(key, value, flags: flags, cpu: cpu) ?? -EBADF
+        withMap(fd, -EBADF) { $0.update(key, value, flags: flags, cpu: cpu) }
     }
 
     public func delete(fd: Int32, key: UnsafeRawPointer) -> Int32 {
-        segmentMap(fd)?.delete(key) ?? -EBADF
+        withMap(fd, -EBADF) { $0.delete(key) }
     }
 
     public func push(fd: Int32, value: UnsafeRawPointer, flags: UInt64) -> Int32 {

@@ -23,6 +23,8 @@ public final class SegmentMap {
     let mutex: UnsafeMutablePointer<pthread_mutex_t>
     let header: Header
     let store: MapStore?
+    /// `store`, borrowed without retain/release on the hot paths (`store` keeps it alive).
+    private let borrowedStore: Unmanaged<MapStore>?
     let serial: UInt64
 
     init(fd: Int, attributes: MapAttributes, segment: Segment, store: MapStore?) {
@@ -37,6 +39,7 @@ public final class SegmentMap {
         self.mutex = segment.mutex.mutex
         self.header = segment.header
         self.store = store
+        self.borrowedStore = store.map { Unmanaged.passUnretained($0) }
         self.serial = store?.layout.serial ?? 0
     }
 
@@ -69,30 +72,33 @@ public final class SegmentMap {
 
     /// Runs a mutation under the lock, then commits the journal and bumps the generation.
     @inline(__always) private func mutate(_ body: (MapStore) -> Int32) -> Int32 {
-        guard let store else { return -EOPNOTSUPP }
-        guard lock() else { return -EBUSY }
-        defer { unlock() }
-        guard current(store) else { return -ESTALE }
-        let result = body(store)
-        store.journal.commit()
-        if result == 0 { header.bumpGeneration() }
-        return result
+        guard let borrowedStore else { return -EOPNOTSUPP }
+        return borrowedStore._withUnsafeGuaranteedRef { store in
+            guard lock() else { return -EBUSY }
+            defer { unlock() }
+            guard current(store) else { return -ESTALE }
+            let result = body(store)
+            store.journal.commit()
+            if result == 0 { header.bumpGeneration() }
+            return result
+        }
     }
 
     @inline(__always) private func read<T>(_ failure: T, _ body: (MapStore) -> T) -> T {
-        guard let store else { return failure }
-        guard lock() else { return failure }
-        defer { unlock() }
-        guard current(store) else { return failure }
-        return body(store)
+        guard let borrowedStore else { return failure }
+        return borrowedStore._withUnsafeGuaranteedRef { store in
+            guard lock() else { return failure }
+            defer { unlock() }
+            guard current(store) else { return failure }
+            return body(store)
+        }
     }
 
     /// A pointer to the value (the CPU's slot for per-CPU maps), or nil if absent.
     @inline(__always)
     public func lookup(_ key: UnsafeRawPointer, cpu: Int = 0) -> UnsafeMutableRawPointer? {
-        guard let store else { return nil }
         if kind == .array || kind == .percpuArray {
-            return current(store) ? store.lookup(key, cpu: cpu) : nil
+            return borrowedStore?._withUnsafeGuaranteedRef { current($0) ? $0.lookup(key, cpu: cpu) : nil }
         }
         // Hash lookups walk chains that updates rewrite; LRU lookups also mark the entry.
         return read(nil) { $0.lookup(key, cpu: cpu) }

@@ -12,6 +12,13 @@ public final class SnapshotStore: Sendable {
     public init(path: String) throws {
         self.path = path
         try Self.createIfMissing(path)
+        // Opening switches a new file to WAL mode and migrates it: one process at a time, else a
+        // second process opening the same new file can meet "database is locked". The lock is an
+        // flock on the directory: closing a descriptor of the database file itself would drop
+        // the fcntl locks SQLite holds on it in this process.
+        let directory = open(Self.directory(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { if directory >= 0 { close(directory) } }
+        if directory >= 0 { flock(directory, LOCK_EX) }
         do {
             if try Self.fileSize(path) > 0 {
                 // Validate read-only first: opening a pool switches the file to WAL mode.
@@ -75,6 +82,11 @@ public final class SnapshotStore: Sendable {
             try db.execute(sql: "PRAGMA cache_size = -32768")
         }
         return config
+    }
+
+    private static func directory(of path: String) -> String {
+        let directory = (path as NSString).deletingLastPathComponent
+        return directory.isEmpty ? "." : directory
     }
 
     private static func createIfMissing(_ path: String) throws {

@@ -32,7 +32,7 @@ import BPFModel
         let listing = Disassembler.listing(of: fixture.program)
         #expect(listing.contains("lddw %r1, map_fd 3"))
         var printed: [String] = []
-        let vm = try VirtualMachine(program: fixture.program, maps: fixture.maps, options: VMOptions(trace: { printed.append($0) }))
+        let vm = try TestMachine(program: fixture.program, maps: fixture.maps, options: VMOptions(trace: { printed.append($0) }))
         for _ in 0 ..< 100 { _ = try run(vm, [UInt8](repeating: 0, count: 64)) }
         let pid = UInt32(getpid())
         #expect(fixture.maps.value(fd: 3, key: key(pid)) == le64(100))
@@ -48,7 +48,7 @@ import BPFModel
 
     @Test func minimalPrintsItsMessage() throws {
         var printed = ""
-        let vm = try VirtualMachine(program: try fixtureProgram("minimal.json", fd: "4"), options: VMOptions(trace: { printed += $0 }))
+        let vm = try TestMachine(program: try fixtureProgram("minimal.json", fd: "4"), options: VMOptions(trace: { printed += $0 }))
         #expect(try run(vm) == 0)
         #expect(printed == "target_func called.\n")
     }

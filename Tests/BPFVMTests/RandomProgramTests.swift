@@ -61,7 +61,7 @@ struct SplitMix64: RandomNumberGenerator {
             var ins: [Instruction] = []
             while ins.count < length { ins += randomInstruction(&rng, count: length) }
             ins.append(Instruction(opcode: 0x95))
-            guard let vm = try? VirtualMachine(program: Program(instructions: ins), options: VMOptions(maxInstructions: 2000)) else { continue }
+            guard let vm = try? TestMachine(program: Program(instructions: ins), options: VMOptions(maxInstructions: 2000)) else { continue }
             accepted += 1
             let memory = (0 ..< 64).map { _ in UInt8.random(in: 0 ... 255, using: &rng) }
             do {
@@ -82,8 +82,8 @@ struct SplitMix64: RandomNumberGenerator {
         for _ in 0 ..< 5000 {
             let bytes = (0 ..< 8 * Int.random(in: 1 ... 6, using: &rng)).map { _ in UInt8.random(in: 0 ... 255, using: &rng) }
             do {
-                let vm = try VirtualMachine(program: Program(bytecode: bytes + [0x95, 0, 0, 0, 0, 0, 0, 0]),
-                                            options: VMOptions(maxInstructions: 100))
+                let vm = try TestMachine(program: Program(bytecode: bytes + [0x95, 0, 0, 0, 0, 0, 0, 0]),
+                                         options: VMOptions(maxInstructions: 100))
                 _ = try? run(vm, [1, 2, 3])
             } catch {
                 rejected += 1

@@ -129,7 +129,7 @@ enum ReferenceModel {
         var rng = SplitMix64(state: 0xA11CE)
         for _ in 0 ..< 3000 {
             let program = randomProgram(&rng)
-            let vm = try VirtualMachine(program: Program(instructions: program))
+            let vm = try TestMachine(program: Program(instructions: program))
             _ = try run(vm)
             let interpreted = (0 ... 9).map { vm.registers[$0] }
             let modeled = Array(ReferenceModel.run(program)[0 ... 9])

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import BPFModel
 @testable import BPFVM
 
@@ -166,20 +167,21 @@ func conformanceHelpers() -> HelperTable {
     return table
 }
 
-/// Runs `text` on a private copy of `memory`; returns r0 and the memory afterwards.
+/// Runs `text` on a private copy of `memory`, on both engines (see `TestMachine.run`); returns the
+/// interpreter's r0 and memory afterwards. `varying`: what the engines' runs may differ in.
 @discardableResult
-func execute(_ text: String, memory: [UInt8] = [], maps: MapBackend? = nil, options: VMOptions = VMOptions(),
-             cookie: UInt64 = 0) throws -> (r0: UInt64, memory: [UInt8]) {
-    let vm = try VirtualMachine(program: try TestAssembler.program(text), maps: maps, options: options)
-    var copy = memory
-    let r0 = try copy.withUnsafeMutableBytes { try vm.run(input: $0, cookie: cookie) }
-    return (r0, copy)
+func execute(_ text: String, memory: [UInt8] = [], maps: InMemoryMapBackend? = nil, options: VMOptions = VMOptions(),
+             cookie: UInt64 = 0, varying: TestMachine.Varying = [], sourceLocation: SourceLocation = #_sourceLocation)
+    throws -> (r0: UInt64, memory: [UInt8]) {
+    try TestMachine(program: try TestAssembler.program(text), maps: maps, options: options, varying: varying,
+                    sourceLocation: sourceLocation).run(memory, cookie: cookie, sourceLocation: sourceLocation)
 }
 
 /// The error `text` ends with (validation or run), or nil when it runs fine.
-func failure(_ text: String, memory: [UInt8] = [], maps: MapBackend? = nil, options: VMOptions = VMOptions()) -> VMError? {
+func failure(_ text: String, memory: [UInt8] = [], maps: InMemoryMapBackend? = nil, options: VMOptions = VMOptions(),
+             varying: TestMachine.Varying = [], sourceLocation: SourceLocation = #_sourceLocation) -> VMError? {
     do {
-        try execute(text, memory: memory, maps: maps, options: options)
+        try execute(text, memory: memory, maps: maps, options: options, varying: varying, sourceLocation: sourceLocation)
         return nil
     } catch let error as VMError {
         return error
@@ -188,8 +190,8 @@ func failure(_ text: String, memory: [UInt8] = [], maps: MapBackend? = nil, opti
     }
 }
 
-/// One run of `vm` on a private copy of `memory`.
-func run(_ vm: VirtualMachine, _ memory: [UInt8] = [], cookie: UInt64 = 0) throws -> UInt64 {
-    var copy = memory
-    return try copy.withUnsafeMutableBytes { try vm.run(input: $0, cookie: cookie) }
+/// One run of `vm` on a private copy of `memory`, on both engines.
+func run(_ vm: TestMachine, _ memory: [UInt8] = [], cookie: UInt64 = 0,
+         sourceLocation: SourceLocation = #_sourceLocation) throws -> UInt64 {
+    try vm.run(memory, cookie: cookie, sourceLocation: sourceLocation).r0
 }

@@ -4,11 +4,11 @@ import BPFModel
 
 @Suite struct VirtualMachineTests {
     @Test func countsExecutedInstructionsWithLddwAsOne() throws {
-        let vm = try VirtualMachine(program: try TestAssembler.program("lddw %r0, 0x1\nmov %r1, 3\nsub %r1, 1\njne %r1, 0, -2\nexit"))
+        let vm = try TestMachine(program: try TestAssembler.program("lddw %r0, 0x1\nmov %r1, 3\nsub %r1, 1\njne %r1, 0, -2\nexit"))
         #expect(try run(vm) == 1)
         #expect(vm.executedInstructions == 1 + 1 + 3 * 2 + 1)
         // Also with a budget (the other specialization of the loop).
-        let budgeted = try VirtualMachine(program: vm.program, options: VMOptions(maxInstructions: 1000))
+        let budgeted = try TestMachine(program: vm.program, options: VMOptions(maxInstructions: 1000))
         #expect(try run(budgeted) == 1)
         #expect(budgeted.executedInstructions == vm.executedInstructions)
     }
@@ -17,17 +17,17 @@ import BPFModel
         let maps = InMemoryMapBackend()
         maps.addMap(fd: 3, MapInfo(kind: .progArray, keySize: 4, valueSize: 4, maxEntries: 1))
         maps.setProgram(try TestAssembler.program("mov %r0, 7\nexit"), at: 0, in: 3)
-        let vm = try VirtualMachine(program: try TestAssembler.program("lddw %r2, map_fd 3\nmov %r3, 0\ncall 12\nexit"), maps: maps)
+        let vm = try TestMachine(program: try TestAssembler.program("lddw %r2, map_fd 3\nmov %r3, 0\ncall 12\nexit"), maps: maps)
         #expect(try run(vm) == 7)
         #expect(vm.executedInstructions == 3 + 2)
         // The budget spans the tail call: 4 is one short.
-        let tight = try VirtualMachine(program: vm.program, maps: maps, options: VMOptions(maxInstructions: 4))
+        let tight = try TestMachine(program: vm.program, maps: maps, options: VMOptions(maxInstructions: 4))
         #expect(throws: VMError(.budgetExceeded, "instruction budget of 4 exceeded", index: 1, instruction: "exit")) { try run(tight) }
     }
 
     @Test func runsAreIndependent() throws {
         // Each run starts with r1/r2 for its own input and the entry frame, whatever the last did.
-        let vm = try VirtualMachine(program: try TestAssembler.program("ldxb %r0, [%r1+0]\nadd %r0, %r2\nexit"))
+        let vm = try TestMachine(program: try TestAssembler.program("ldxb %r0, [%r1+0]\nadd %r0, %r2\nexit"))
         #expect(try run(vm, [5]) == 6)
         #expect(try run(vm, [7, 0, 0]) == 10)
         #expect(throws: VMError.self) { try run(vm, []) }
@@ -39,8 +39,8 @@ import BPFModel
         table.register(42, name: "answer") { a, b, _, _, _, _ in a &* b }
         #expect(table.names[42] == "answer")
         #expect(table[42] != nil && table[41] == nil && table[-1] == nil && table[4096] == nil)
-        let vm = try VirtualMachine(program: try TestAssembler.program("mov %r1, 6\nmov %r2, 7\ncall 42\nexit"),
-                                    options: VMOptions(helpers: table))
+        let vm = try TestMachine(program: try TestAssembler.program("mov %r1, 6\nmov %r2, 7\ncall 42\nexit"),
+                                 options: VMOptions(helpers: table))
         #expect(try run(vm) == 42)
         // The standard helpers are not in a custom table.
         #expect(failure("call 5\nexit", options: VMOptions(helpers: table))?.description == "instruction 0 (call 5): unknown helper 5")
@@ -54,7 +54,7 @@ import BPFModel
             guard let pointer = ctx.checkedPointer(p, 1, write: false) else { return ctx.fault("first_byte: bad pointer") }
             return UInt64(pointer.load(as: UInt8.self)) + ctx.cookie
         }
-        let vm = try VirtualMachine(program: try TestAssembler.program("call 50\nexit"), options: VMOptions(helpers: table))
+        let vm = try TestMachine(program: try TestAssembler.program("call 50\nexit"), options: VMOptions(helpers: table))
         #expect(try run(vm, [9], cookie: 100) == 109)
         #expect(throws: VMError(.helperFault, "first_byte: bad pointer", index: 0, instruction: "call 50")) { try run(vm, []) }
     }

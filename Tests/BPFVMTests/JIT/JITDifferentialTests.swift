@@ -22,7 +22,7 @@ import Testing
                 }
             }
             if let error = runs.interpreter.error {
-                errors[String(error.split(separator: ":").last ?? "").split(separator: " ").prefix(3).joined(separator: " "), default: 0] += 1
+                errors[String("\(error)".split(separator: ":").last ?? "").split(separator: " ").prefix(3).joined(separator: " "), default: 0] += 1
             }
         }
         #expect(mismatches == 0)
