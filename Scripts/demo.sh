@@ -1,34 +1,58 @@
 #!/usr/bin/env bash
-# The main job on the shipped example state: import it into a private segment, inspect it,
-# run its programs, record and diff snapshots, export it, and remove the segment.
+# The main job on the shipped example state: import it into a private segment, inspect it, run
+# its programs (JIT, interpreter, AOT), start a target process whose hook runs `count_calls`,
+# watch its map grow, record and diff snapshots, roll back, export, and remove the segment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/setup.sh
 swift build -c release --product bpftimetool
-tool="$(swift build -c release --show-bin-path)/bpftimetool"
+swift build -c release --product bpftime-target
+bin="$(swift build -c release --show-bin-path)"
+tool="$bin/bpftimetool"
 work=$(mktemp -d)
 export BPFTIME_GLOBAL_SHM_NAME="bpftimetool_demo_$$"
 export BPFTIME_SNAP_DB="$work/snapshots.db"
-trap '"$tool" remove >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+target_pid=""
+cleanup() {
+  [ -z "$target_pid" ] || kill "$target_pid" 2>/dev/null || true
+  "$tool" remove >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
 step() { printf '\n\033[1m$ bpftimetool %s\033[0m\n' "$*"; "$tool" "$@"; }
 
-step import Scripts/demo-state.json
+# The uprobe (fd 6) names bpftime-target's hooked function by file and offset, as bpftime does;
+# the offset moves with every build, so the state is pointed at this build first.
+Scripts/retarget-demo-state.py "$bin/bpftime-target" > "$work/state.json"
+step import "$work/state.json"
 step list
 step status
-step map dump 3
-step prog dump 5
+step prog dump 4
 printf 'hello, eBPF' > "$work/input.bin"
 step run 5 "$work/input.bin"
+step run 5 "$work/input.bin" repeat 1000 type INTERPRET
 step aot compile 5
 step run 5 "$work/input.bin" type AOT
-step snap save -m "before counting"
-step run 4 "$work/input.bin" repeat 100
+
+printf '\n\033[1m$ bpftime-target --interval-ms 1 &\033[0m   (its hook runs count_calls, linked at fd 7)\n'
+"$bin/bpftime-target" --interval-ms 1 --report-every 1000000 &
+target_pid=$!
+sleep 0.5
 step map dump 3
-step snap save -m "after 100 runs"
-step snap diff 1 2 || true
-step snap restore 1
+sleep 0.5
 step map dump 3
-step export "$work/state.json"
-head -c 600 "$work/state.json"; echo " ..."
+step snap save -m "target counting" --tag counting
+step unload 7
+sleep 0.3
+step snap save -m "link removed"
+step snap diff counting 2 || true
+step snap restore counting --fd 7
+sleep 0.3
+step map dump 3
+step check
+step export "$work/export.json"
+head -c 700 "$work/export.json"; echo " ..."
+kill "$target_pid"; wait "$target_pid" 2>/dev/null || true; target_pid=""
+step snap list
 step remove
