@@ -64,7 +64,9 @@ extension FileIO {
             return
         }
         let temporary = path + ".tmp-\(getpid())"
-        let out = try Writer(path: temporary)
+        guard let out = try? Writer(path: temporary) else {
+            throw ToolError("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
         do {
             try produce(out.write)
             try out.close()
