@@ -93,9 +93,9 @@ public enum MapKind: String, Sendable, CaseIterable {
     }
 
     /// Each entry holds one value per possible CPU.
-    public var isPerCPU: Bool { self == .percpuHash || self == .percpuArray || self == .lruPercpuHash }
+    @inlinable public var isPerCPU: Bool { self == .percpuHash || self == .percpuArray || self == .lruPercpuHash }
     /// Entries are addressed by key (lookup/update/delete/get_next_key).
-    public var isKeyed: Bool { !(self == .queue || self == .stack || self == .ringbuf || self == .perfEventArray) }
+    @inlinable public var isKeyed: Bool { !(self == .queue || self == .stack || self == .ringbuf || self == .perfEventArray) }
     /// Push/pop/peek containers, kept in order.
     public var isSequence: Bool { self == .queue || self == .stack }
     /// Every index below max_entries always exists (no delete).

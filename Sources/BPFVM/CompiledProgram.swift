@@ -73,14 +73,14 @@ final class CompiledProgram {
         }
         switch low.src {
         case BPF.pseudoMapFD:
-            guard let info = environment.maps?.map(fd: low.imm) else { throw failure("map fd \(low.imm) does not exist") }
+            guard let info = environment.maps.map(fd: low.imm) else { throw failure("map fd \(low.imm) does not exist") }
             return MapHandle.value(slot: environment.slot(forMap: low.imm, info: info))
         case BPF.pseudoMapValue:
-            guard let value = environment.maps?.globalValue(fd: low.imm), let base = value.baseAddress,
+            guard let value = environment.maps.globalValue(fd: low.imm), let base = value.baseAddress,
                   high.imm >= 0, Int(high.imm) < value.count else {
                 throw failure("map fd \(low.imm) has no global value at offset \(high.imm)")
             }
-            let writable = !(environment.maps?.map(fd: low.imm)?.readOnly ?? false)
+            let writable = !(environment.maps.map(fd: low.imm)?.readOnly ?? false)
             let start = UInt64(UInt(bitPattern: base))
             guard state.pointee.addPermanent(low: start, high: start + UInt64(value.count), writable: writable) else {
                 throw failure("too many global variable regions")

@@ -81,28 +81,30 @@ public struct HelperContext {
         return 0
     }
 
-    public var maps: MapBackend? { environment.maps }
+    public var maps: MapBackend { environment.maps }
     public var cookie: UInt64 { state.pointee.cookie }
 
     /// Calls `body` with the map named by a `lddw src=1` register value and the backend; when the
-    /// value names no map, faults the run and returns 0. (The environment is borrowed, not
-    /// retained: this is every map helper's hot path.)
+    /// value names no map, faults the run and returns 0. (The environment and the backend are
+    /// borrowed, not retained: this is every map helper's hot path.)
     @inline(__always)
     public func withMap(_ handle: UInt64, helper: String,
                         _ body: (_ fd: Int32, _ info: MapInfo, _ maps: MapBackend) -> UInt64) -> UInt64 {
         Unmanaged<HelperEnvironment>.fromOpaque(state.pointee.environment)._withUnsafeGuaranteedRef { env in
-            guard let slot = MapHandle.slot(of: handle), slot < env.mapSlots.count, let backend = env.maps else {
+            guard let slot = MapHandle.slot(of: handle), slot < env.mapSlots.count else {
                 return fault("\(helper): 0x\(String(handle, radix: 16)) is not a map")
             }
             let entry = env.mapSlots[slot]
-            return body(entry.fd, entry.info, backend)
+            return body(entry.fd, entry.info, env.maps)
         }
     }
 }
 
 /// What helpers reach through the run state: maps, pending outcomes, output.
 final class HelperEnvironment {
-    let maps: MapBackend?
+    /// An empty backend when the VM has no maps: a non-optional `let` of this object is borrowed
+    /// by helper calls, where unwrapping an optional one costs a retain/release pair per call.
+    let maps: MapBackend
     /// Maps referenced by `lddw src=1`, indexed by the slot in their `MapHandle` value.
     var mapSlots: [(fd: Int32, info: MapInfo)] = []
     var pendingFault: String?
@@ -114,7 +116,7 @@ final class HelperEnvironment {
     var randomState: UInt64
 
     init(maps: MapBackend?, trace: ((String) -> Void)?) {
-        self.maps = maps
+        self.maps = maps ?? InMemoryMapBackend()
         self.trace = trace
         randomState = UInt64.random(in: 1 ... .max)
     }

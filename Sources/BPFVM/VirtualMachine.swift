@@ -119,7 +119,7 @@ public final class VirtualMachine {
 
     /// Ring-buffer records a program reserved and never submitted are dropped when its run ends.
     private func discardReservedRecords() {
-        for record in environment.reservedRecords { environment.maps?.ringbufDiscard(record) }
+        for record in environment.reservedRecords { environment.maps.ringbufDiscard(record) }
         environment.reservedRecords.removeAll()
     }
 

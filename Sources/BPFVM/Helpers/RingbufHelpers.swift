@@ -25,13 +25,13 @@ enum RingbufHelpers {
         table.register(HelperID.ringbufSubmit, name: "ringbuf_submit") { d, _, _, _, _, raw in
             let ctx = HelperContext(raw)
             guard let record = ctx.takeReserved(d, helper: "ringbuf_submit") else { return 0 }
-            ctx.maps?.ringbufSubmit(record)
+            ctx.maps.ringbufSubmit(record)
             return 0
         }
         table.register(HelperID.ringbufDiscard, name: "ringbuf_discard") { d, _, _, _, _, raw in
             let ctx = HelperContext(raw)
             guard let record = ctx.takeReserved(d, helper: "ringbuf_discard") else { return 0 }
-            ctx.maps?.ringbufDiscard(record)
+            ctx.maps.ringbufDiscard(record)
             return 0
         }
         table.register(HelperID.ringbufQuery, name: "ringbuf_query") { m, flags, _, _, _, raw in

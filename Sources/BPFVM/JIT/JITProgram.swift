@@ -108,16 +108,19 @@ public final class JITProgram {
         let s = machine.state
         let low = UInt64(UInt(bitPattern: input.baseAddress))
         let span = UInt64(input.count)
-        s.pointee.inputLow = low
-        s.pointee.inputHigh = low &+ span
-        s.pointee.cookie = cookie
-        s.pointee.regionCount = s.pointee.permanentRegionCount
-        s.pointee.attention = 0
-        s.pointee.tailCallCount = 0
-        s.pointee.callDepth = 0
-        s.pointee.stackLow = s.pointee.stackHigh &- UInt64(BPF.stackFrameSize)
         let c = context
+        // Copy, then set the run's fields in the copy: copying right after setting them would
+        // load 16 bytes over fresh 8-byte stores, which stalls (no store forwarding).
         c.pointee.state = s.pointee
+        c.pointee.state.inputLow = low
+        c.pointee.state.inputHigh = low &+ span
+        c.pointee.state.cookie = cookie
+        c.pointee.state.regionCount = s.pointee.permanentRegionCount
+        c.pointee.state.attention = 0
+        c.pointee.state.tailCallCount = 0
+        c.pointee.state.callDepth = 0
+        let stackLow = s.pointee.stackHigh &- UInt64(BPF.stackFrameSize)
+        c.pointee.state.stackLow = stackLow
         c.pointee.registers = (0, low, span, 0, 0, 0, 0, 0, 0, 0, s.pointee.stackHigh)
         // The inline check's region: the input, or the entry frame (always accessible) when the
         // input cannot hold an 8-byte access.
@@ -125,7 +128,7 @@ public final class JITProgram {
             c.pointee.fastLow = low
             c.pointee.fastLimit = span - 8
         } else {
-            c.pointee.fastLow = s.pointee.stackLow
+            c.pointee.fastLow = stackLow
             c.pointee.fastLimit = UInt64(BPF.stackFrameSize - 8)
         }
         c.pointee.remaining = budget
@@ -204,7 +207,7 @@ public final class JITProgram {
     private func discardReservedRecords() {
         let environment = machine.environment
         guard !environment.reservedRecords.isEmpty else { return }
-        for record in environment.reservedRecords { environment.maps?.ringbufDiscard(record) }
+        for record in environment.reservedRecords { environment.maps.ringbufDiscard(record) }
         environment.reservedRecords.removeAll()
     }
 }
