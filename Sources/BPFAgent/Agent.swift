@@ -48,7 +48,7 @@ public final class Agent {
 
     struct Span { var start: Int; var count: Int }
     /// A program to run: `engines` keeps its engine alive.
-    struct Route { var object: UnsafeMutableRawPointer; var invoke: LoadedEngine.Invoke; var cookie: UInt64; var programFD: Int }
+    struct Route { var object: UnsafeMutableRawPointer; var kind: AgentOptions.Engine; var cookie: UInt64; var programFD: Int }
 
     /// Maps the segment and loads its programs; refuses a segment that fails `check()`.
     public static func open(segmentName: String, options: AgentOptions = AgentOptions()) throws -> Agent {
@@ -144,7 +144,7 @@ public final class Agent {
         for i in span.start ..< span.start + span.count {
             let route = routes[i]
             do {
-                _ = try route.invoke(route.object, input, route.cookie)
+                _ = try LoadedEngine.run(route.kind, route.object, input: input, cookie: route.cookie)
                 completed += 1
             } catch {
                 if loggedFaults.insert(route.programFD).inserted {
@@ -239,7 +239,7 @@ public final class Agent {
     /// Appends hook `index`'s routes and points its span at them.
     private func place(_ index: Int) {
         let runs = plan.runs(for: hooks[index]).compactMap { run in
-            engines[run.programFD].map { Route(object: $0.object, invoke: $0.invoke, cookie: run.cookie, programFD: run.programFD) }
+            engines[run.programFD].map { Route(object: $0.object, kind: $0.kind, cookie: run.cookie, programFD: run.programFD) }
         }
         spans[index] = Span(start: routes.count, count: runs.count)
         routes.append(contentsOf: runs)

@@ -47,27 +47,37 @@ public struct AgentOptions {
 
     func makeEngine(_ program: Program, maps: MapBackend) throws -> LoadedEngine {
         switch engine {
-        case .interpreter: LoadedEngine(try VirtualMachine(program: program, maps: maps, options: vm)) { object, input, cookie in
-            try Unmanaged<VirtualMachine>.fromOpaque(object)._withUnsafeGuaranteedRef { try $0.run(input: input, cookie: cookie) }
-        }
-        case .jit: LoadedEngine(try JITProgram(program: program, maps: maps, options: vm)) { object, input, cookie in
-            try Unmanaged<JITProgram>.fromOpaque(object)._withUnsafeGuaranteedRef { try $0.run(input: input, cookie: cookie) }
-        }
+        case .interpreter: LoadedEngine(try VirtualMachine(program: program, maps: maps, options: vm))
+        case .jit: LoadedEngine(try JITProgram(program: program, maps: maps, options: vm))
         }
     }
 }
 
-/// An engine, and a way to run it that costs no reference counting on the hot path: `invoke`
-/// captures nothing and borrows the engine through `object` (kept alive by `engine`).
+/// An engine, and how to run it with no reference counting on the hot path: `object` borrows
+/// the engine (kept alive by `engine`) and `kind` names its class, so a run is a switch and a
+/// direct call (a closure's context would be retained and released around every run).
 struct LoadedEngine {
-    typealias Invoke = (UnsafeMutableRawPointer, UnsafeMutableRawBufferPointer, UInt64) throws -> UInt64
     let engine: ProgramEngine
     let object: UnsafeMutableRawPointer
-    let invoke: Invoke
+    let kind: AgentOptions.Engine
 
-    init<E: ProgramEngine>(_ engine: E, invoke: @escaping Invoke) {
+    init(_ machine: VirtualMachine) { self.init(machine, .interpreter) }
+    init(_ program: JITProgram) { self.init(program, .jit) }
+
+    /// Private: `kind` must name `engine`'s class, which `run` casts `object` to.
+    private init<E: ProgramEngine>(_ engine: E, _ kind: AgentOptions.Engine) {
         self.engine = engine
         object = Unmanaged.passUnretained(engine).toOpaque()
-        self.invoke = invoke
+        self.kind = kind
+    }
+
+    /// Runs the engine of `kind` at `object`, which the caller keeps alive.
+    @inline(__always)
+    static func run(_ kind: AgentOptions.Engine, _ object: UnsafeMutableRawPointer,
+                    input: UnsafeMutableRawBufferPointer, cookie: UInt64) throws -> UInt64 {
+        switch kind {
+        case .interpreter: try Unmanaged<VirtualMachine>.fromOpaque(object)._withUnsafeGuaranteedRef { try $0.run(input: input, cookie: cookie) }
+        case .jit: try Unmanaged<JITProgram>.fromOpaque(object)._withUnsafeGuaranteedRef { try $0.run(input: input, cookie: cookie) }
+        }
     }
 }
