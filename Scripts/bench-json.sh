@@ -6,6 +6,7 @@
 # (python seconds / our seconds: above 1 means we are faster) and our export's peak memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. Scripts/bench-common.sh
 
 swift build -c release --product BPFInterchangeBench >&2
 bench="$(swift build -c release --show-bin-path)/BPFInterchangeBench"
@@ -22,23 +23,7 @@ export_report=$(/usr/bin/time -f "export_process_maxrss_kib %M" "$bench" export 
 ours_import=$(for _ in $(seq "$runs"); do "$bench" import "$doc" | awk '/ours_import_seconds/ {print $2}'; done | best)
 import_report=$("$bench" import "$doc")
 
-read -r py_load py_dump < <(python3 - "$doc" "$out/bench-python.json" "$runs" <<'PY'
-import json, sys, time
-src, dst, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
-loads, dumps = [], []
-for _ in range(runs):
-    t = time.perf_counter()
-    with open(src) as f:
-        doc = json.load(f)
-    loads.append(time.perf_counter() - t)
-    t = time.perf_counter()
-    with open(dst, "w") as f:
-        json.dump(doc, f, indent=4)
-    dumps.append(time.perf_counter() - t)
-    del doc
-print(min(loads), min(dumps))
-PY
-)
+read -r py_load py_dump < <(python_json_times "$doc" "$out/bench-python.json" "$runs")
 
 size=$(stat -c %s "$doc")
 echo "document: $size bytes, $(echo "$import_report" | awk '/ours_import_handlers/ {print $2" handlers, "$4" map entries"}')"

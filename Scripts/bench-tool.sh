@@ -6,6 +6,7 @@
 # import of the same state as JSON.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. Scripts/bench-common.sh
 Scripts/setup.sh >/dev/null
 swift build -c release --product bpftimetool --product BPFInterchangeBench >&2
 bin="$(swift build -c release --show-bin-path)"
@@ -38,23 +39,7 @@ restore_s=$(for _ in $(seq "$runs"); do
   seconds "$bin/bpftimetool" snap restore bench
 done | best)
 
-read -r py_load py_dump < <(python3 - "$doc" "$out/bench-python.json" "$runs" <<'PY'
-import json, sys, time
-src, dst, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
-loads, dumps = [], []
-for _ in range(runs):
-    t = time.perf_counter()
-    with open(src) as f:
-        doc = json.load(f)
-    loads.append(time.perf_counter() - t)
-    t = time.perf_counter()
-    with open(dst, "w") as f:
-        json.dump(doc, f, indent=4)
-    dumps.append(time.perf_counter() - t)
-    del doc
-print(min(loads), min(dumps))
-PY
-)
+read -r py_load py_dump < <(python_json_times "$doc" "$out/bench-python.json" "$runs")
 echo "document: $(stat -c %s "$doc") bytes; our export is $same"
 awk -v o="$import_s" -v p="$py_load" 'BEGIN {printf "bpftimetool import: %.3f s, python3 json.load %.3f s, ratio %.1fx (above 1: we are faster)\n", o, p, p/o}'
 awk -v o="$export_s" -v p="$py_dump" 'BEGIN {printf "bpftimetool export: %.3f s, python3 json.dump %.3f s, ratio %.1fx\n", o, p, p/o}'

@@ -6,14 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repeats=${1:-5}
-shared=""
-dir=$PWD
-while [ "$dir" != / ]; do
-  if [ -d "$dir/shared/bench" ]; then shared="$dir/shared"; break; fi
-  dir=$(dirname "$dir")
-done
-[ -n "$shared" ] || { echo "bench-vm: no shared/bench directory above $PWD" >&2; exit 1; }
-bench="$shared/bench"
+. Scripts/bench-common.sh
+bench=$(shared_bench_dir bench-vm)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
