@@ -136,10 +136,10 @@ import Testing
         while scene.segment.status().recoveries == recoveriesBefore && Date() < deadline {
             attempts += 1
             let victim = try scene.target()
+            defer { _ = victim.stop() } // also when waiting for it fails: never leave a target running
             try #require(try scene.waitForCount(of: victim.pid))
             usleep(UInt32.random(in: 0 ... 3000))
             kill(victim.pid, SIGKILL)
-            _ = victim.wait(seconds: 10)
         }
         #expect(scene.segment.status().recoveries > recoveriesBefore, "no kill out of \(attempts) landed under the lock")
         let counted = try scene.counts()[UInt32(survivor.pid)] ?? 0
