@@ -13,9 +13,8 @@ public struct SpdlogStyleHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?,
-                    source: String, file: String, function: String, line: UInt) {
-        let text = "[\(Self.timestamp())] [\(Self.spdlogName(level))] \(message)\n"
+    public func log(event: LogEvent) {
+        let text = "[\(Self.timestamp())] [\(Self.spdlogName(event.level))] \(event.message)\n"
         // Whatever stdout holds so far comes first, so both streams read in order in one file.
         fflush(stdout)
         FileHandle.standardError.write(Data(text.utf8))
