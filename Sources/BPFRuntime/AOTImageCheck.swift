@@ -7,15 +7,16 @@ import BPFVM
 /// fresh compilation reproduces it byte for byte.)
 public enum AOTImageCheck {
     /// Throws naming the first program of `records` whose AOT code is not this build's for its
-    /// bytecode. `maps` are the maps its `lddw`s may name (the document's and the segment's).
-    public static func verify(_ records: [HandlerRecord], maps: [HandlerRecord]) throws {
+    /// bytecode. `maps` are the maps its `lddw`s may name (the document's and the segment's),
+    /// read only when some program carries AOT code.
+    public static func verify(_ records: [HandlerRecord], maps: @autoclosure () throws -> [HandlerRecord]) throws {
         let programs = records.compactMap { record -> (fd: Int, program: ProgramHandler)? in
             guard case .program(let p) = record.handler, p.aotImage != nil else { return nil }
             return (record.fd, p)
         }
         guard !programs.isEmpty else { return }
         let backend = InMemoryMapBackend()
-        for record in maps {
+        for record in try maps() {
             guard case .map(let m) = record.handler, let kind = m.attributes.kind, let fd = Int32(exactly: record.fd) else { continue }
             let a = m.attributes
             // Validation needs each map's shape and an array's first value, not all its entries.
