@@ -104,7 +104,7 @@ extension VirtualMachine {
             case 0xbf: r[d] = r[sr]
             case 0xc7: r[d] = UInt64(bitPattern: Int64(bitPattern: r[d]) &>> k)
             case 0xcf: r[d] = UInt64(bitPattern: Int64(bitPattern: r[d]) &>> r[sr])
-            case 0xd7:
+            case 0xd7, 0xdc: // bswap; and be (0xdc, an ALU32 opcode), the same on this little-endian host
                 switch i.imm {
                 case 16: r[d] = UInt64(UInt16(truncatingIfNeeded: r[d]).byteSwapped)
                 case 32: r[d] = UInt64(w(r[d]).byteSwapped)
@@ -153,12 +153,6 @@ extension VirtualMachine {
                 case 16: r[d] = r[d] & 0xffff
                 case 32: r[d] = r[d] & 0xffff_ffff
                 default: break
-                }
-            case 0xdc: // be
-                switch i.imm {
-                case 16: r[d] = UInt64(UInt16(truncatingIfNeeded: r[d]).byteSwapped)
-                case 32: r[d] = UInt64(w(r[d]).byteSwapped)
-                default: r[d] = r[d].byteSwapped
                 }
             // sdiv32, smod32, movsx32 (InternalOpcode)
             case 0xe4: r[d] = Self.sdiv32(r[d], k)
