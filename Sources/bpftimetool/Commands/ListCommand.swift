@@ -15,24 +15,8 @@ struct ListCommand: ParsableCommand {
             guard case .map = r.handler, let map = try? shm.map(at: r.fd) else { return nil }
             return (r.fd, map.count)
         })
-        if json {
-            print(JSONText.array(records.map { r in
-                var fields: [(String, JSONText)] = [
-                    ("fd", .int(r.fd)), ("kind", .string(r.handler.kind.rawValue)),
-                    ("name", r.handler.name.map(JSONText.string) ?? .null),
-                    ("details", .string(HandlerDescription.details(r.handler))),
-                ]
-                if let n = counts[r.fd] { fields.append(("entries", .int(n))) }
-                return .object(fields)
-            }).rendered())
-            return
-        }
-        var table = Table(header: ["FD", "KIND", "NAME", "DETAILS"])
-        for r in records {
-            table.add([String(r.fd), r.handler.kind.shortName, r.handler.name ?? "-",
-                       HandlerDescription.details(r.handler, entries: counts[r.fd])])
-        }
-        print(table.rendered())
+        let listing = HandlerListing(records: records) { counts[$0.fd] }
+        print(json ? listing.json.rendered() : listing.table.rendered())
     }
 }
 

@@ -66,3 +66,30 @@ enum HandlerDescription {
         }
     }
 }
+
+/// A handler table as `list` and `snap show` print it; `entries` gives a map's entry count.
+struct HandlerListing {
+    let records: [HandlerRecord]
+    let entries: (HandlerRecord) -> Int?
+
+    var table: Table {
+        var table = Table(header: ["FD", "KIND", "NAME", "DETAILS"])
+        for r in records {
+            table.add([String(r.fd), r.handler.kind.shortName, r.handler.name ?? "-",
+                       HandlerDescription.details(r.handler, entries: entries(r))])
+        }
+        return table
+    }
+
+    var json: JSONText {
+        .array(records.map { r in
+            var fields: [(String, JSONText)] = [
+                ("fd", .int(r.fd)), ("kind", .string(r.handler.kind.rawValue)),
+                ("name", r.handler.name.map(JSONText.string) ?? .null),
+                ("details", .string(HandlerDescription.details(r.handler))),
+            ]
+            if let n = entries(r) { fields.append(("entries", .int(n))) }
+            return .object(fields)
+        })
+    }
+}

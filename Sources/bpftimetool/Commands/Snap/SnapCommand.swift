@@ -84,27 +84,15 @@ struct SnapShow: ParsableCommand {
         let db = try store.open()
         let id = try db.resolve(snapshot)
         let info = try db.info(id)
-        let records = try db.records(of: id)
+        let listing = HandlerListing(records: try db.records(of: id)) { $0.handler.mapEntryCount }
         if json {
-            print(JSONText.object([
-                ("snapshot", SnapshotFormat.json(info)),
-                ("handlers", .array(records.map { r in
-                    .object([("fd", .int(r.fd)), ("kind", .string(r.handler.kind.rawValue)),
-                             ("name", r.handler.name.map(JSONText.string) ?? .null),
-                             ("details", .string(HandlerDescription.details(r.handler, entries: r.handler.mapEntryCount)))])
-                })),
-            ]).rendered())
+            print(JSONText.object([("snapshot", SnapshotFormat.json(info)), ("handlers", listing.json)]).rendered())
             return
         }
         print("snapshot \(info.id)  \(SnapshotFormat.time(info.createdAt))  \(info.segmentName)  generation \(info.generation)")
         if let m = info.message { print("message: \(m)") }
         if !info.tags.isEmpty { print("tags: \(info.tags.joined(separator: ", "))") }
-        var table = Table(header: ["FD", "KIND", "NAME", "DETAILS"])
-        for r in records {
-            table.add([String(r.fd), r.handler.kind.shortName, r.handler.name ?? "-",
-                       HandlerDescription.details(r.handler, entries: r.handler.mapEntryCount)])
-        }
-        print(table.rendered())
+        print(listing.table.rendered())
     }
 }
 
