@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Runs the built `bpftimetool` executable as a separate process, on a segment name private to
 /// one test, as a user would.
@@ -74,7 +75,7 @@ struct ToolRunner {
 
     func temporaryFile(_ name: String, contents: Data? = nil) -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(segmentName)_\(name)")
-        if let contents { FileManager.default.createFile(atPath: url.path, contents: contents) }
+        if let contents { #expect(FileManager.default.createFile(atPath: url.path, contents: contents), "cannot write \(url.path)") }
         return url
     }
 }
