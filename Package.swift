@@ -67,13 +67,15 @@ let package = Package(
         .executableTarget(name: "bpftime-target", dependencies: ["BPFAgent", "BPFLogging"]),
         // Figures for Scripts/bench-agent.sh.
         .executableTarget(name: "BPFAgentBench", dependencies: ["BPFAgent", "BPFAgentC", "BPFModel", "BPFSegment"], swiftSettings: hotPath),
+        // Test-only: the one way tests find ../shared.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "BPFModelTests", dependencies: ["BPFModel"]),
         .testTarget(name: "BPFSegmentTests", dependencies: ["BPFSegment"]),
-        .testTarget(name: "BPFInterchangeTests", dependencies: ["BPFInterchange"]),
-        .testTarget(name: "BPFVMTests", dependencies: ["BPFVM"]),
+        .testTarget(name: "BPFInterchangeTests", dependencies: ["TestSupport", "BPFInterchange"]),
+        .testTarget(name: "BPFVMTests", dependencies: ["TestSupport", "BPFVM"]),
         .testTarget(name: "BPFSnapshotsTests", dependencies: ["BPFSnapshots"]),
         .testTarget(name: "BPFRuntimeTests", dependencies: ["BPFRuntime"]),
-        .testTarget(name: "BPFToolTests", dependencies: ["BPFModel"]),
+        .testTarget(name: "BPFToolTests", dependencies: ["TestSupport", "BPFModel"]),
         .testTarget(name: "BPFAgentTests", dependencies: ["BPFAgent", "BPFModel", "BPFSegment", "BPFVM"]),
     ],
     swiftLanguageModes: [.v5]
