@@ -10,6 +10,9 @@ import Foundation
 //   BPFSnapshotsBench load DB ID                records(of:), a restore's read; prints seconds
 //   BPFSnapshotsBench save-many DB COUNT        COUNT saves of a 20,000-entry map changing each
 //                                               time (the tests run two at once, and kill one)
+//   BPFSnapshotsBench history DB COUNT EVERY    COUNT snapshots of the 1,000-handler state for
+//                                               bench-serve.sh: entry 0 of fd 4 counts up in each,
+//                                               the big map's `hotKey` every EVERY-th
 
 let mapEntries = 1_000_000
 
@@ -53,6 +56,9 @@ func state(_ variant: String) -> [HandlerRecord] {
     }
     return records
 }
+
+/// The big map's key that `history` changes: the middle one.
+let hotIndex = mapEntries / 2
 
 func seconds(_ body: () throws -> Void) rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
@@ -102,6 +108,22 @@ do {
                 name: "m", attributes: MapAttributes(mapType: 1, keySize: 4, valueSize: 8, maxEntries: 20_000), contents: map)))]
             _ = try store.save(records, meta: SnapshotMeta(segmentName: "many", host: "pid \(getpid())", generation: UInt64(round)))
         }
+    case (5, "history"):
+        let store = try SnapshotStore(path: args[2])
+        guard let count = Int(args[3]), let every = Int(args[4]), every > 0 else { exit(2) }
+        var records = state("base")
+        for round in 0..<count {
+            if case .map(var big) = records[0].handler, round % every == 0 {
+                withUnsafeBytes(of: UInt64(round).littleEndian) { big.contents!.values.replaceSubrange(8 * hotIndex ..< 8 * hotIndex + 8, with: $0) }
+                records[0].handler = .map(big)
+            }
+            if case .map(var counter) = records[1].handler {
+                withUnsafeBytes(of: UInt64(round).littleEndian) { counter.contents!.values.replaceSubrange(0 ..< 8, with: $0) }
+                records[1].handler = .map(counter)
+            }
+            _ = try store.save(records, meta: SnapshotMeta(segmentName: "bench", host: "bench", generation: UInt64(round),
+                                                           message: "round \(round)", tags: round == 0 ? ["first"] : []))
+        }
     case (4, "load"):
         let store = try SnapshotStore(path: args[2])
         guard let id = Int64(args[3]) else { exit(2) }
@@ -123,7 +145,7 @@ do {
         let entries = diff.changed.reduce(0) { $0 + $1.mapChanges.addedCount + $1.mapChanges.removedCount + $1.mapChanges.changedCount }
         print(String(format: "%.3f %.1f %d %d", time, peakMiB(), diff.changed.count, entries))
     default:
-        FileHandle.standardError.write(Data("usage: BPFSnapshotsBench reference-sql FILE ROWS | save DB base|one|all | diff DB A B | diff-live DB A VARIANT | load DB ID | save-many DB COUNT\n".utf8))
+        FileHandle.standardError.write(Data("usage: BPFSnapshotsBench reference-sql FILE ROWS | save DB base|one|all | diff DB A B | diff-live DB A VARIANT | load DB ID | save-many DB COUNT | history DB COUNT EVERY\n".utf8))
         exit(2)
     }
 } catch {

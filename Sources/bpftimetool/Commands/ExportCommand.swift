@@ -1,6 +1,7 @@
 import ArgumentParser
 import BPFInterchange
 import BPFLogging
+import BPFReports
 import BPFRuntime
 import BPFSegment
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPFModel
+import BPFReports
 import BPFSegment
 
 struct ListCommand: ParsableCommand {

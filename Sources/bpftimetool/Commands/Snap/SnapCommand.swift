@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPFModel
+import BPFReports
 import BPFSegment
 import BPFSnapshots
 import Foundation
@@ -10,7 +11,7 @@ struct SnapCommand: ParsableCommand {
         abstract: "Record the segment's states in a SQLite history, diff them and roll back.",
         discussion: "The history is --db, else $BPFTIME_SNAP_DB, else ~/.bpftime/snapshots.db.",
         subcommands: [SnapSave.self, SnapList.self, SnapShow.self, SnapRemove.self, SnapTag.self, SnapGC.self,
-                      SnapDiff.self, SnapRestore.self, SnapExport.self, SnapImport.self])
+                      SnapDiff.self, SnapRestore.self, SnapExport.self, SnapImport.self, SnapServe.self])
 }
 
 /// `--db PATH` for every snap command.
@@ -84,9 +85,9 @@ struct SnapShow: ParsableCommand {
         let db = try store.open()
         let id = try db.resolve(snapshot)
         let info = try db.info(id)
-        let listing = HandlerListing(records: try db.records(of: id)) { $0.handler.mapEntryCount }
+        let listing = HandlerListing(summaries: try db.handlerSummaries(of: id))
         if json {
-            print(JSONText.object([("snapshot", SnapshotFormat.json(info)), ("handlers", listing.json)]).rendered())
+            print(SnapshotFormat.json(info, handlers: listing).rendered())
             return
         }
         print("snapshot \(info.id)  \(SnapshotFormat.time(info.createdAt))  \(info.segmentName)  generation \(info.generation)")
@@ -126,27 +127,5 @@ struct SnapGC: ParsableCommand {
     func run() throws {
         let dropped = try store.open().collectGarbage()
         print("dropped \(dropped.blobs) blobs and \(dropped.chunks) map chunks")
-    }
-}
-
-enum SnapshotFormat {
-    static func time(_ date: Date) -> String {
-        let f = DateFormatter()
-        f.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return f.string(from: date)
-    }
-
-    static func json(_ s: SnapshotInfo) -> JSONText {
-        .object([("id", .int(s.id)), ("time", .string(ISO8601DateFormatter().string(from: s.createdAt))),
-                 ("segment", .string(s.segmentName)), ("host", .string(s.host)), ("generation", .uint(s.generation)),
-                 ("message", s.message.map(JSONText.string) ?? .null), ("tags", .array(s.tags.map(JSONText.string))),
-                 ("parent", s.parent.map { .int($0) } ?? .null), ("handlers", .int(s.handlerCount))])
-    }
-}
-
-extension Handler {
-    var mapEntryCount: Int? {
-        if case .map(let m) = self { return m.contents?.count }
-        return nil
     }
 }

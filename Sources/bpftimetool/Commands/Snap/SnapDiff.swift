@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPFModel
+import BPFReports
 import BPFSnapshots
 import Foundation
 
@@ -30,20 +31,7 @@ struct SnapDiff: ParsableCommand {
 
     /// Prints the differences; true when there are some.
     private func compare() throws -> Bool {
-        let db = try store.open()
-        let detail: MapContentsDiff.Detail = stat ? .counts : .entries
-        let diff: SnapshotDiff
-        switch (from, to) {
-        case ("live", "live"):
-            let live = try consistentState(of: segment.open()).records
-            diff = SnapshotDiffer.diff(live, live, mapDetail: detail)
-        case (_, "live"):
-            diff = try db.diff(db.resolve(from), live: consistentState(of: segment.open()).records, mapDetail: detail)
-        case ("live", _):
-            diff = try SnapshotDiffer.diff(consistentState(of: segment.open()).records, db.records(of: db.resolve(to)), mapDetail: detail)
-        default:
-            diff = try db.diff(db.resolve(from), db.resolve(to), mapDetail: detail)
-        }
+        let diff = try diffStates(from, to, segment: segment, store: store.open(), mapDetail: stat ? .counts : .entries)
         let renderer = DiffRenderer(colored: !json && DiffRenderer.terminalWantsColor())
         if json {
             print(renderer.json(diff).rendered())
@@ -54,5 +42,21 @@ struct SnapDiff: ParsableCommand {
             if diff.isEmpty { print("no differences") }
         }
         return !diff.isEmpty
+    }
+}
+
+/// Two states compared: snapshot ids or tags, or `live` for a consistent read of the segment now.
+func diffStates(_ from: String, _ to: String, segment: SegmentOptions, store db: SnapshotStore,
+                mapDetail detail: MapContentsDiff.Detail = .entries) throws -> SnapshotDiff {
+    switch (from, to) {
+    case ("live", "live"):
+        let live = try consistentState(of: segment.open()).records
+        return SnapshotDiffer.diff(live, live, mapDetail: detail)
+    case (_, "live"):
+        return try db.diff(db.resolve(from), live: consistentState(of: segment.open()).records, mapDetail: detail)
+    case ("live", _):
+        return try SnapshotDiffer.diff(consistentState(of: segment.open()).records, db.records(of: db.resolve(to)), mapDetail: detail)
+    default:
+        return try db.diff(db.resolve(from), db.resolve(to), mapDetail: detail)
     }
 }

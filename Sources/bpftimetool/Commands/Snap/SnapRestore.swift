@@ -21,22 +21,30 @@ struct SnapRestore: ParsableCommand {
 
     func run() throws {
         let db = try store.open()
-        let id = try db.resolve(snapshot)
-        let target = try db.records(of: id)
-        let shm = try segment.openOrCreate()
-        let current = try shm.records(includeContents: true)
-        let plan = try RestorePlanner.plan(target: target, current: current,
-                                           onlyFDs: fds.isEmpty ? nil : Set(fds), withDependencies: withDependencies)
-        for r in plan.create { print("create  fd \(r.fd) \(r.handler.kind.rawValue) \(r.handler.name ?? "")") }
-        for r in plan.replace { print("replace fd \(r.fd) \(r.handler.kind.rawValue) \(r.handler.name ?? "")") }
-        for fd in plan.remove { print("remove  fd \(fd)") }
-        if plan.isEmpty { print("nothing to restore: the segment already matches snapshot \(id)") }
-        guard !dryRun, !plan.isEmpty else { return }
-
-        let undo = try recordSnapshot(shm, store: db, message: "before restore of snapshot \(id)", tags: [])
-        try shm.apply(plan.create + plan.replace, removing: plan.remove, replaceExisting: true)
-        BPFLog.logger("snap").info("restored snapshot \(id) (previous state saved as snapshot \(undo))")
+        let lines = try restoreSnapshot(db.resolve(snapshot), onlyFDs: fds.isEmpty ? nil : Set(fds), withDependencies: withDependencies,
+                                        dryRun: dryRun, segment: segment, store: db)
+        for line in lines { print(line) }
     }
+}
+
+/// Plans the restore of snapshot `id` and, unless `dryRun`, saves the current state as a
+/// snapshot and applies the plan atomically; answers the plan as lines for people.
+func restoreSnapshot(_ id: Int64, onlyFDs: Set<Int>? = nil, withDependencies: Bool = false, dryRun: Bool,
+                     segment: SegmentOptions, store db: SnapshotStore) throws -> [String] {
+    let target = try db.records(of: id)
+    let shm = try segment.openOrCreate()
+    let current = try shm.records(includeContents: true)
+    let plan = try RestorePlanner.plan(target: target, current: current, onlyFDs: onlyFDs, withDependencies: withDependencies)
+    var lines = plan.create.map { "create  fd \($0.fd) \($0.handler.kind.rawValue) \($0.handler.name ?? "")" }
+    lines += plan.replace.map { "replace fd \($0.fd) \($0.handler.kind.rawValue) \($0.handler.name ?? "")" }
+    lines += plan.remove.map { "remove  fd \($0)" }
+    if plan.isEmpty { lines.append("nothing to restore: the segment already matches snapshot \(id)") }
+    guard !dryRun, !plan.isEmpty else { return lines }
+
+    let undo = try recordSnapshot(shm, store: db, message: "before restore of snapshot \(id)", tags: [])
+    try shm.apply(plan.create + plan.replace, removing: plan.remove, replaceExisting: true)
+    BPFLog.logger("snap").info("restored snapshot \(id) (previous state saved as snapshot \(undo))")
+    return lines
 }
 
 struct SnapExport: ParsableCommand {

@@ -4,10 +4,12 @@ import BPFVM
 import Foundation
 
 /// Prints a `SnapshotDiff` for people (optionally coloured) or as JSON.
-struct DiffRenderer {
-    let colored: Bool
+public struct DiffRenderer {
+    public let colored: Bool
 
-    static func terminalWantsColor() -> Bool {
+    public init(colored: Bool) { self.colored = colored }
+
+    public static func terminalWantsColor() -> Bool {
         isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
     }
 
@@ -20,7 +22,7 @@ struct DiffRenderer {
         "fd \(r.fd) \(r.handler.kind.rawValue)" + (r.handler.name.map { " \"\($0)\"" } ?? "")
     }
 
-    func text(_ diff: SnapshotDiff) -> String {
+    public func text(_ diff: SnapshotDiff) -> String {
         var out = ""
         for r in diff.removed { out += removed("- \(Self.title(r))") + "\n" }
         for r in diff.added { out += added("+ \(Self.title(r))") + "\n" }
@@ -74,7 +76,7 @@ struct DiffRenderer {
         return out
     }
 
-    func stat(_ diff: SnapshotDiff) -> String {
+    public func stat(_ diff: SnapshotDiff) -> String {
         let entries = diff.changed.reduce((0, 0, 0)) { t, c in
             (t.0 + c.mapChanges.addedCount, t.1 + c.mapChanges.removedCount, t.2 + c.mapChanges.changedCount)
         }
@@ -82,7 +84,7 @@ struct DiffRenderer {
             + "map entries: \(entries.0) added, \(entries.1) removed, \(entries.2) changed"
     }
 
-    func json(_ diff: SnapshotDiff) -> JSONText {
+    public func json(_ diff: SnapshotDiff) -> JSONText {
         func handler(_ r: HandlerRecord) -> JSONText {
             .object([("fd", .int(r.fd)), ("kind", .string(r.handler.kind.rawValue)), ("name", r.handler.name.map(JSONText.string) ?? .null)])
         }

@@ -1,11 +1,13 @@
 /// Left-aligned text columns for human-readable listings.
-struct Table {
-    var header: [String]
-    var rows: [[String]] = []
+public struct Table {
+    public var header: [String]
+    public var rows: [[String]] = []
 
-    mutating func add(_ row: [String]) { rows.append(row) }
+    public init(header: [String]) { self.header = header }
 
-    func rendered() -> String {
+    public mutating func add(_ row: [String]) { rows.append(row) }
+
+    public func rendered() -> String {
         var widths = header.map(\.count)
         for row in rows {
             for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }

@@ -1,0 +1,32 @@
+import BPFModel
+import BPFSnapshots
+import Foundation
+
+/// A snapshot's metadata for people and as JSON.
+public enum SnapshotFormat {
+    public static func time(_ date: Date) -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return f.string(from: date)
+    }
+
+    public static func json(_ s: SnapshotInfo) -> JSONText {
+        .object([("id", .int(s.id)), ("time", .string(ISO8601DateFormatter().string(from: s.createdAt))),
+                 ("segment", .string(s.segmentName)), ("host", .string(s.host)), ("generation", .uint(s.generation)),
+                 ("message", s.message.map(JSONText.string) ?? .null), ("tags", .array(s.tags.map(JSONText.string))),
+                 ("parent", s.parent.map { .int($0) } ?? .null), ("handlers", .int(s.handlerCount))])
+    }
+
+    /// `snap show --json`: the snapshot's metadata and its handlers.
+    public static func json(_ s: SnapshotInfo, handlers: HandlerListing) -> JSONText {
+        .object([("snapshot", json(s)), ("handlers", handlers.json)])
+    }
+}
+
+extension Handler {
+    /// A map's entry count when its contents were read, else `nil`.
+    public var mapEntryCount: Int? {
+        if case .map(let m) = self { return m.contents?.count }
+        return nil
+    }
+}
