@@ -5,15 +5,17 @@
 # best of three. Reference, same run: the command line printing the same JSON (a whole
 # process: open, query, render). Outputs go to bench-out/serve (not in git).
 #   Scripts/bench-serve.sh [SNAPSHOTS] [EVERY]    defaults 1000 and 10 (the big map changes every 10th)
+# SWIFT_SCRATCH_PATH picks the build folder (default .build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 count=${1:-1000}
 every=${2:-10}
+scratch=(--scratch-path "${SWIFT_SCRATCH_PATH:-.build}")
 for product in BPFSnapshotsBench bpftimetool; do
-  swift build -c release --product "$product" 2>&1 | grep -E "error" && exit 1 || true
+  swift build -c release "${scratch[@]}" --product "$product" 2>&1 | grep -E "error" && exit 1 || true
 done
-bin="$(swift build -c release --show-bin-path)"
+bin="$(swift build -c release "${scratch[@]}" --show-bin-path)"
 out=bench-out/serve
 mkdir -p "$out"
 db="$out/history-$count-$every.db"

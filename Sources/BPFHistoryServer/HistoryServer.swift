@@ -83,9 +83,11 @@ public struct HistoryServer: Sendable {
             if status >= 500 { log.error("\(message)") }
             reply = failure(status, message)
         }
-        var headers: HTTPFields = [.contentType: reply.contentType]
         // Nothing is loaded from elsewhere, no script runs, and no other site may frame the restore button.
-        headers[HTTPField.Name("Content-Security-Policy")!] = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+        let headers: HTTPFields = [
+            .contentType: reply.contentType,
+            .init("Content-Security-Policy")!: "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        ]
         return Response(status: .init(code: reply.status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: reply.body)))
     }
 

@@ -28,7 +28,7 @@ extension SnapshotStore {
         try guarded {
             try pool.read { db in
                 try Self.storedHandlers(db, snapshot: id).map { stored in
-                    (try stored.record(db, withContents: false), try stored.mapContent.map { try MapContentRows.layout($0, db).count })
+                    (record: try stored.record(db, withContents: false), entries: try stored.mapContent.map { try MapContentRows.layout($0, db).count })
                 }
             }
         }
@@ -62,7 +62,7 @@ extension SnapshotStore {
                     if skip >= count { skip -= count; continue }
                     for entry in try Row.fetchAll(db, sql: "SELECT key, value FROM chunk_entries WHERE chunk = ? ORDER BY key LIMIT ? OFFSET ?",
                                                   arguments: [chunk, wanted, skip]) {
-                        page.entries.append(([UInt8](entry[0] as Data), [UInt8](entry[1] as Data)))
+                        page.entries.append((key: [UInt8](entry[0] as Data), value: [UInt8](entry[1] as Data)))
                     }
                     skip = 0
                 }
@@ -96,11 +96,11 @@ extension SnapshotStore {
                 var byContent: [Int64: [UInt8]?] = [:]
                 return try rows.map { row in
                     let id: Int64 = row[0]
-                    guard let content: Int64 = row[1] else { return (id, nil) }
-                    if let known = byContent[content] { return (id, known) }
+                    guard let content: Int64 = row[1] else { return (snapshot: id, value: nil) }
+                    if let known = byContent[content] { return (snapshot: id, value: known) }
                     let value = try finder.value(in: content, db)
                     byContent[content] = value
-                    return (id, value)
+                    return (snapshot: id, value: value)
                 }
             }
         }

@@ -21,7 +21,7 @@ extension HistoryBrowser {
         // The map's sizes come from its newest definition in the segment.
         var found: MapHandler?
         for s in snapshots.reversed() {
-            if case .map(let m)? = try store.handler(of: s.id, fd: fd) { found = m; break }
+            if case .map(let m)? = try store.handler(of: s.id, fd: fd)?.handler { found = m; break }
         }
         guard let map = found else { throw BrowseError.notFound("no snapshot of segment '\(segment)' has a map at fd \(fd)") }
         let keySize = Int(map.attributes.keySize), valueSize = Int(map.attributes.valueSize)

@@ -7,7 +7,7 @@ import BPFSnapshots
 extension HistoryBrowser {
     func mapPage(_ reference: String, fd fdText: String, _ p: Parameters) throws -> Reply {
         let id = try snapshot(reference)
-        guard let fd = Int(fdText), case .map(let map)? = try store.handler(of: id, fd: fd) else {
+        guard let fd = Int(fdText), case .map(let map)? = try store.handler(of: id, fd: fd)?.handler else {
             throw BrowseError.notFound("snapshot \(id) has no map at fd \(fdText)")
         }
         let limit = try p.int("limit", in: 1 ... Self.maximumPageSize, default: 100)

@@ -37,7 +37,7 @@ extension HistoryBrowser {
     /// `/snapshots/{ref}/programs/{fd}`: the program's instructions, disassembled.
     func programPage(_ reference: String, fd: String) throws -> Reply {
         let id = try snapshot(reference)
-        guard let fd = Int(fd), case .program(let p)? = try store.handler(of: id, fd: fd) else {
+        guard let fd = Int(fd), case .program(let p)? = try store.handler(of: id, fd: fd)?.handler else {
             throw BrowseError.notFound("snapshot \(id) has no program at fd \(fd)")
         }
         var body = "<p class=\"mono\">\(HTML.escape(HandlerDescription.details(.program(p))))</p>"
