@@ -21,10 +21,12 @@ struct SnapServe: ParsableCommand {
     func run() throws {
         let (host, port) = try Self.address(listen)
         let db = try store.open()
-        let segment = segment
-        let restorer: HistoryBrowser.Restorer? = allowRestore
-            ? { id, dryRun in try restoreSnapshot(id, dryRun: dryRun, segment: segment, store: db) } : nil
-        let browser = HistoryBrowser(store: db, differ: { a, b in try diffStates(a, b, segment: segment, store: db) }, restorer: restorer)
+        let shm = segment
+        var restorer: HistoryBrowser.Restorer?
+        if allowRestore {
+            restorer = { id, dryRun in try restoreSnapshot(id, dryRun: dryRun, segment: shm, store: db) }
+        }
+        let browser = HistoryBrowser(store: db, differ: { a, b in try diffStates(a, b, segment: shm, store: db) }, restorer: restorer)
         if !HistoryServer.isLoopback(host) {
             BPFLog.logger("serve").warning("listening on \(host), not loopback: the page has no authentication, anyone who can reach it can read the history\(allowRestore ? " and restore snapshots" : "")")
         }
