@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "BPFVM", targets: ["BPFVM"]),
         .library(name: "BPFSnapshots", targets: ["BPFSnapshots"]),
         .library(name: "BPFRuntime", targets: ["BPFRuntime"]),
+        .library(name: "BPFState", targets: ["BPFState"]),
         .library(name: "BPFAgent", targets: ["BPFAgent"]),
         // The agent for C and Python (ctypes): libbpftime_agent.so, header in Sources/BPFAgentC/include.
         .library(name: "bpftime_agent", type: .dynamic, targets: ["BPFAgentC"]),
@@ -47,10 +48,13 @@ let package = Package(
         .executableTarget(name: "BPFSnapshotsBench", dependencies: ["BPFModel", "BPFSnapshots"]),
         // Programs of a segment run on the VM, with helpers backed by the segment's maps.
         .target(name: "BPFRuntime", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFLogging"], swiftSettings: hotPath),
+        // The use cases on a runtime's state (import, consistent read, save, diff, restore) between
+        // the adapters and the command line.
+        .target(name: "BPFState", dependencies: ["BPFModel", "BPFSegment", "BPFSnapshots", "BPFRuntime", "BPFLogging"]),
         // Export/import benchmark behind Scripts/bench-json.sh.
         .executableTarget(name: "BPFInterchangeBench", dependencies: ["BPFInterchange", "BPFModel"]),
         .executableTarget(name: "bpftimetool", dependencies: [
-            "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFLogging",
+            "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFState", "BPFLogging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Release-build figures for Scripts/bench-segment.sh.
@@ -73,6 +77,7 @@ let package = Package(
         .testTarget(name: "BPFVMTests", dependencies: ["BPFVM"]),
         .testTarget(name: "BPFSnapshotsTests", dependencies: ["BPFSnapshots"]),
         .testTarget(name: "BPFRuntimeTests", dependencies: ["BPFRuntime"]),
+        .testTarget(name: "BPFStateTests", dependencies: ["BPFState", "BPFModel", "BPFSegment", "BPFSnapshots", "BPFVM", "BPFRuntime"]),
         .testTarget(name: "BPFToolTests", dependencies: ["BPFModel"]),
         .testTarget(name: "BPFAgentTests", dependencies: ["BPFAgent", "BPFModel", "BPFSegment", "BPFVM"]),
     ],

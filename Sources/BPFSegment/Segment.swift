@@ -173,10 +173,13 @@ public final class Segment: @unchecked Sendable {
 
     /// Every handler, sorted by fd, read in one critical section.
     public func records(includeContents: Bool) throws -> [HandlerRecord] {
-        try locked {
-            try table.occupied().compactMap { fd in
-                try decodeHandler(fd, includeContents: includeContents).map { HandlerRecord(fd: fd, handler: $0) }
-            }
+        try locked { try recordsLocked(includeContents: includeContents) }
+    }
+
+    /// Caller holds the lock.
+    func recordsLocked(includeContents: Bool) throws -> [HandlerRecord] {
+        try table.occupied().compactMap { fd in
+            try decodeHandler(fd, includeContents: includeContents).map { HandlerRecord(fd: fd, handler: $0) }
         }
     }
 

@@ -115,3 +115,17 @@ struct ChunkList {
         }
     }
 }
+
+extension SnapshotStore {
+    /// What restoring snapshot `id` onto the live table `live` changes, and the snapshot's
+    /// handlers: the fds that differ are the ones `diff(_:live:)` reports, so that a restore
+    /// replaces exactly what a diff shows (maps compared by content).
+    public func restorePlan(_ id: Int64, live: [HandlerRecord], onlyFDs: Set<Int>?,
+                            withDependencies: Bool) throws -> (target: [HandlerRecord], plan: RestorePlan) {
+        let target = try records(of: id)
+        let changed = try diff(id, live: live, mapDetail: .counts).changed.map(\.fd)
+        let plan = try RestorePlanner.plan(target: target, current: live, changed: Set(changed),
+                                           onlyFDs: onlyFDs, withDependencies: withDependencies)
+        return (target, plan)
+    }
+}

@@ -1,7 +1,7 @@
 import ArgumentParser
 import BPFInterchange
 import BPFLogging
-import BPFRuntime
+import BPFModel
 import BPFSegment
 
 struct ExportCommand: ParsableCommand {
@@ -35,10 +35,7 @@ struct ImportCommand: ParsableCommand {
     func run() throws {
         let log = BPFLog.logger("import")
         let records = try BPFTimeJSON.decodeDocument(FileIO.read(file))
-        try segment.withSegmentCreatingIfNeeded { shm in
-            try AOTImageCheck.verify(records, maps: records + shm.records(includeContents: false))
-            try shm.apply(records)
-        }
+        try segment.state.importRecords(records)
         for record in records { log.info("import handler type \(record.handler.kind.rawValue) fd \(record.fd)") }
         log.info("imported \(records.count) handlers from \(file)")
     }
@@ -55,10 +52,7 @@ struct LoadCommand: ParsableCommand {
 
     func run() throws {
         let handler = try BPFTimeJSON.decodeHandler(fd: fd, Array(json.utf8))
-        try segment.withSegmentCreatingIfNeeded { shm in
-            try AOTImageCheck.verify([.init(fd: fd, handler: handler)], maps: shm.records(includeContents: false))
-            try shm.apply([.init(fd: fd, handler: handler)])
-        }
+        try segment.state.load(HandlerRecord(fd: fd, handler: handler))
         BPFLog.logger("load").info("loaded \(handler.kind.rawValue) at fd \(fd)")
     }
 }
@@ -84,9 +78,7 @@ struct UnloadCommand: ParsableCommand {
     @OptionGroup var segment: SegmentOptions
 
     func run() throws {
-        let shm = try segment.open()
-        guard try shm.handler(at: fd) != nil else { throw ToolError("fd \(fd) holds no handler") }
-        try shm.apply([], removing: [fd])
+        try segment.state.unload(fd)
         BPFLog.logger("unload").info("removed handler at fd \(fd)")
     }
 }

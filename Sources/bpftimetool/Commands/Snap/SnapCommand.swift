@@ -2,6 +2,7 @@ import ArgumentParser
 import BPFModel
 import BPFSegment
 import BPFSnapshots
+import BPFState
 import Foundation
 
 struct SnapCommand: ParsableCommand {
@@ -17,29 +18,12 @@ struct SnapCommand: ParsableCommand {
 struct StoreOptions: ParsableArguments {
     @Option(help: "Snapshot database (default: $BPFTIME_SNAP_DB or ~/.bpftime/snapshots.db).") var db: String?
 
-    func open() throws -> SnapshotStore {
-        try SnapshotStore(path: db ?? SnapshotStore.defaultPath(environment: ProcessInfo.processInfo.environment))
-    }
-}
+    var path: String { db ?? SnapshotStore.defaultPath(environment: ProcessInfo.processInfo.environment) }
 
-/// A point-in-time read of the segment: the records are read under the lock, and the read is
-/// repeated if the generation moved while it was taken so that the two belong together.
-func consistentState(of shm: Segment) throws -> (records: [HandlerRecord], generation: UInt64) {
-    var generation = shm.generation
-    for _ in 0 ..< 8 {
-        let records = try shm.records(includeContents: true)
-        let after = shm.generation
-        if after == generation { return (records, generation) }
-        generation = after
-    }
-    return (try shm.records(includeContents: true), shm.generation)
-}
-
-func recordSnapshot(_ shm: Segment, store: SnapshotStore, message: String?, tags: [String]) throws -> Int64 {
-    let (records, generation) = try consistentState(of: shm)
-    let host = ProcessInfo.processInfo.hostName
-    return try store.save(records, meta: SnapshotMeta(segmentName: shm.name, host: host, generation: generation,
-                                                      message: message, tags: tags))
+    /// The history for a command that writes to it, created if missing.
+    func open() throws -> SnapshotStore { try SnapshotStore(path: path, access: .write) }
+    /// The history for a command that only reads: it must exist, and nothing is created.
+    func openForReading() throws -> SnapshotStore { try SnapshotStore(path: path, access: .read) }
 }
 
 struct SnapSave: ParsableCommand {
@@ -50,7 +34,7 @@ struct SnapSave: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        print(try recordSnapshot(segment.open(), store: store.open(), message: message, tags: tags))
+        print(try segment.state.save(to: store.open(), message: message, tags: tags).id)
     }
 }
 
@@ -60,7 +44,7 @@ struct SnapList: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let snapshots = try store.open().list()
+        let snapshots = try store.openForReading().list()
         if json {
             print(JSONText.array(snapshots.map(SnapshotFormat.json)).rendered())
             return
@@ -68,7 +52,7 @@ struct SnapList: ParsableCommand {
         var table = Table(header: ["ID", "TIME", "SEGMENT", "GEN", "HANDLERS", "TAGS", "MESSAGE"])
         for s in snapshots {
             table.add([String(s.id), SnapshotFormat.time(s.createdAt), s.segmentName, String(s.generation),
-                       String(s.handlerCount), s.tags.joined(separator: ","), s.message ?? ""])
+                       String(s.handlerCount), s.tags.joined(separator: ","), SnapshotFormat.message(s)])
         }
         print(table.rendered())
     }
@@ -81,7 +65,7 @@ struct SnapShow: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let db = try store.open()
+        let db = try store.openForReading()
         let id = try db.resolve(snapshot)
         let info = try db.info(id)
         let listing = HandlerListing(records: try db.records(of: id)) { $0.handler.mapEntryCount }
@@ -91,6 +75,7 @@ struct SnapShow: ParsableCommand {
         }
         print("snapshot \(info.id)  \(SnapshotFormat.time(info.createdAt))  \(info.segmentName)  generation \(info.generation)")
         if let m = info.message { print("message: \(m)") }
+        if let r = info.undoOf { print("undo of: \(SnapshotFormat.restore(r))") }
         if !info.tags.isEmpty { print("tags: \(info.tags.joined(separator: ", "))") }
         print(listing.table.rendered())
     }
@@ -108,14 +93,22 @@ struct SnapRemove: ParsableCommand {
 }
 
 struct SnapTag: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "tag", abstract: "Name a snapshot.")
-    @Argument(help: "Snapshot id or tag.") var snapshot: String
-    @Argument(help: "The new tag.") var tag: String
+    static let configuration = CommandConfiguration(
+        commandName: "tag", abstract: "Name a snapshot (`tag ID TAG`), move a tag (`-f`), or delete one (`tag -d TAG`).")
+    @Argument(help: "Snapshot id or tag, then the new tag; with -d only the tag.") var arguments: [String]
+    @Flag(name: .shortAndLong, help: "Move the tag if it names another snapshot.") var force = false
+    @Flag(name: .customShort("d"), help: "Delete the tag.") var delete = false
     @OptionGroup var store: StoreOptions
+
+    func validate() throws {
+        if delete, arguments.count != 1 { throw ValidationError("-d takes exactly one tag") }
+        if !delete, arguments.count != 2 { throw ValidationError("expected a snapshot id or tag, then the new tag") }
+    }
 
     func run() throws {
         let db = try store.open()
-        try db.tag(db.resolve(snapshot), tag)
+        if delete { return try db.untag(arguments[0]) }
+        try db.tag(db.resolve(arguments[0]), arguments[1], move: force)
     }
 }
 
@@ -140,7 +133,21 @@ enum SnapshotFormat {
         .object([("id", .int(s.id)), ("time", .string(ISO8601DateFormatter().string(from: s.createdAt))),
                  ("segment", .string(s.segmentName)), ("host", .string(s.host)), ("generation", .uint(s.generation)),
                  ("message", s.message.map(JSONText.string) ?? .null), ("tags", .array(s.tags.map(JSONText.string))),
-                 ("parent", s.parent.map { .int($0) } ?? .null), ("handlers", .int(s.handlerCount))])
+                 ("parent", s.parent.map { .int($0) } ?? .null), ("handlers", .int(s.handlerCount)),
+                 ("undo_of", s.undoOf.map { r in
+                     .object([("snapshot", .int(r.snapshot)), ("fds", .array(r.fds.map { .int($0) })),
+                              ("time", .string(ISO8601DateFormatter().string(from: r.restoredAt)))])
+                 } ?? .null)])
+    }
+
+    /// The message, and for an undo snapshot what its restore did.
+    static func message(_ s: SnapshotInfo) -> String {
+        guard let r = s.undoOf else { return s.message ?? "" }
+        return (s.message.map { $0 + "; " } ?? "") + "restored " + restore(r)
+    }
+
+    static func restore(_ r: RestoreSummary) -> String {
+        "snapshot \(r.snapshot) at \(time(r.restoredAt)), fds \(r.fds.map(String.init).joined(separator: ","))"
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BPFModel
 import BPFSnapshots
+import BPFState
 import Foundation
 
 struct SnapDiff: ParsableCommand {
@@ -30,20 +31,8 @@ struct SnapDiff: ParsableCommand {
 
     /// Prints the differences; true when there are some.
     private func compare() throws -> Bool {
-        let db = try store.open()
         let detail: MapContentsDiff.Detail = stat ? .counts : .entries
-        let diff: SnapshotDiff
-        switch (from, to) {
-        case ("live", "live"):
-            let live = try consistentState(of: segment.open()).records
-            diff = SnapshotDiffer.diff(live, live, mapDetail: detail)
-        case (_, "live"):
-            diff = try db.diff(db.resolve(from), live: consistentState(of: segment.open()).records, mapDetail: detail)
-        case ("live", _):
-            diff = try SnapshotDiffer.diff(consistentState(of: segment.open()).records, db.records(of: db.resolve(to)), mapDetail: detail)
-        default:
-            diff = try db.diff(db.resolve(from), db.resolve(to), mapDetail: detail)
-        }
+        let diff = try segment.state.diff(StateReference(from), StateReference(to), store: store.openForReading(), mapDetail: detail)
         let renderer = DiffRenderer(colored: !json && DiffRenderer.terminalWantsColor())
         if json {
             print(renderer.json(diff).rendered())

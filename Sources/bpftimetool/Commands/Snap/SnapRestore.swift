@@ -1,41 +1,41 @@
 import ArgumentParser
-import BPFLogging
-import BPFModel
-import BPFRuntime
-import BPFSnapshots
 import BPFInterchange
+import BPFModel
+import BPFSegment
+import BPFSnapshots
+import BPFState
 import Foundation
 
 struct SnapRestore: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Roll the segment back to a snapshot, wholly or only some fds, atomically.",
-        discussion: "The state before the restore is saved as a snapshot first, so every restore can be undone.")
+        discussion: """
+        Under one hold of the segment lock: the current state is saved as a snapshot (the undo), \
+        then the plan is applied, maps of unchanged definition in place. A failed restore changes \
+        nothing and records nothing. A missing segment is an error unless --create is given.
+        """)
 
     @Argument(help: "Snapshot id or tag.") var snapshot: String
     @Option(name: .customLong("fd"), help: "Restore only this fd (repeatable).") var fds: [Int] = []
     @Flag(name: .customLong("with-deps"), help: "Also restore the fds the chosen handlers refer to.") var withDependencies = false
     @Flag(name: .customLong("dry-run"), help: "Print the plan and change nothing.") var dryRun = false
+    @Flag(help: "Create the segment (of the configured size) if it does not exist.") var create = false
     @OptionGroup var segment: SegmentOptions
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let db = try store.open()
+        let db = try dryRun ? store.openForReading() : store.open()
         let id = try db.resolve(snapshot)
-        let target = try db.records(of: id)
-        let shm = try segment.openOrCreate()
-        let current = try shm.records(includeContents: true)
-        let plan = try RestorePlanner.plan(target: target, current: current,
-                                           onlyFDs: fds.isEmpty ? nil : Set(fds), withDependencies: withDependencies)
+        let request = RestoreRequest(snapshot: id, onlyFDs: fds.isEmpty ? nil : Set(fds), withDependencies: withDependencies,
+                                     dryRun: dryRun, createSegment: create && !dryRun)
+        let outcome = try segment.state.restore(request, store: db)
+        let plan = outcome.plan
         for r in plan.create { print("create  fd \(r.fd) \(r.handler.kind.rawValue) \(r.handler.name ?? "")") }
         for r in plan.replace { print("replace fd \(r.fd) \(r.handler.kind.rawValue) \(r.handler.name ?? "")") }
         for fd in plan.remove { print("remove  fd \(fd)") }
         if plan.isEmpty { print("nothing to restore: the segment already matches snapshot \(id)") }
-        guard !dryRun, !plan.isEmpty else { return }
-
-        let undo = try recordSnapshot(shm, store: db, message: "before restore of snapshot \(id)", tags: [])
-        try shm.apply(plan.create + plan.replace, removing: plan.remove, replaceExisting: true)
-        BPFLog.logger("snap").info("restored snapshot \(id) (previous state saved as snapshot \(undo))")
+        if let undo = outcome.undoSnapshot { print("previous state saved as snapshot \(undo)") }
     }
 }
 
@@ -47,7 +47,7 @@ struct SnapExport: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let db = try store.open()
+        let db = try store.openForReading()
         let records = try db.records(of: db.resolve(snapshot))
         try FileIO.writeAtomically(file) { sink in
             try BPFTimeJSON.write(records, includeData: !noData, to: sink)
@@ -64,7 +64,8 @@ struct SnapImport: ParsableCommand {
 
     func run() throws {
         let records = try BPFTimeJSON.decodeDocument(FileIO.read(file))
-        try AOTImageCheck.verify(records, maps: records)
+        // Checked as `import` into a new segment checks it, so that a recorded snapshot can be restored.
+        try RuntimeState(configuration: .fromEnvironment()).validateDocument(records)
         let meta = SnapshotMeta(segmentName: "file:\(file)", host: ProcessInfo.processInfo.hostName, generation: 0,
                                 message: message ?? "imported from \(file)", tags: tags)
         print(try store.open().save(records, meta: meta))
