@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . Scripts/bench-common.sh
 Scripts/setup.sh >/dev/null
-swift build -c release --product bpftimetool --product BPFInterchangeBench >&2
+# One product per build: SwiftPM builds only the last --product given.
+for product in bpftimetool BPFInterchangeBench; do swift build -c release --product "$product" >&2; done
 bin="$(swift build -c release --show-bin-path)"
 out=bench-out
 mkdir -p "$out"
