@@ -5,14 +5,17 @@ import Synchronization
 /// When its holder dies, the next locker gets EOWNERDEAD, repairs the segment (`recover`),
 /// then marks the mutex consistent again.
 ///
-/// A plain mutex lets a process that unlocks and relocks in a loop (a target whose hooks update
-/// maps) take the lock again before a woken waiter runs, so a tool could wait seconds. Here a
-/// locker that finds the lock busy takes a ticket (`next`), waits until `serving` reaches it,
-/// then locks the mutex and lets the next ticket go; while anyone holds a ticket, newcomers queue
-/// too instead of barging in. The mutex alone still decides ownership, so a holder's death is
-/// EOWNERDEAD as before. A ticket whose owner died waiting (or that garbage put in the words)
-/// stalls the queue only until a waiter sees `serving` unchanged for `stallNanoseconds` and
-/// moves it to its own ticket; a waiter whose ticket was passed goes straight to the mutex.
+/// A plain mutex lets processes that unlock and relock in a loop (targets whose hooks update
+/// maps) take the lock again and again before a woken waiter runs, so a tool could wait seconds.
+/// Here a locker that finds the lock busy competes for it as before (spinning, then sleeping in
+/// the mutex) for up to `starvingNanoseconds`; after that it takes a ticket (`next`) and waits
+/// until `serving` reaches it, and while anyone holds a ticket nobody else competes: the mutex
+/// goes to the ticket being served, which then lets the next one go. Contention between equals
+/// thus costs what it did, and no waiter waits much longer than the starvation limit plus the
+/// queue ahead of it. The mutex alone decides ownership, so a holder's death is EOWNERDEAD as
+/// before. A ticket whose owner died waiting (or that garbage put in the words) stalls the queue
+/// only until a waiter sees `serving` unchanged for `stallNanoseconds` and moves it to its own
+/// ticket; a waiter whose ticket was passed goes straight to the mutex.
 struct RobustMutex {
     let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let next: UnsafeMutablePointer<Atomic<UInt64>>
@@ -21,8 +24,13 @@ struct RobustMutex {
     static let timeoutSeconds = 10
     /// How long the ticket being served may keep the queue still before waiters pass it.
     static let stallNanoseconds: Int64 = 50_000_000
-    /// Loads of the lock word before taking a ticket: a map operation holds the lock ~100 ns.
+    /// How long a locker competes for the mutex before it queues.
+    static let starvingNanoseconds: Int64 = 1_000_000
+    /// How long a queued waiter yields without progress before it naps instead.
+    static let napAfterNanoseconds: Int64 = 2_000_000
+    /// Loads of the lock word between attempts: a map operation holds the lock ~100 ns.
     static let spins = 400
+    static let second: Int64 = 1_000_000_000
 
     init(_ header: Header) {
         mutex = (header.base + Header.mutexAt).assumingMemoryBound(to: pthread_mutex_t.self)
@@ -61,16 +69,32 @@ struct RobustMutex {
 
     @inline(never) private func slowLock(_ first: Int32) -> Outcome {
         if first != EBUSY { return outcome(first) }
-        // A short spin while nobody queues: most holders are about to let go.
-        var result = spinOnMutex { queueIsEmpty }
-        if result != EBUSY { return outcome(result) }
-        var deadline = timespec()
-        clock_gettime(CLOCK_REALTIME, &deadline)
-        deadline.tv_sec += Self.timeoutSeconds
+        let start = Self.now()
+        let giveUpAt = start + Int64(Self.timeoutSeconds) * Self.second
+        // Compete while nobody queues: spin, then sleep in the mutex (woken by each unlock).
+        while Self.now() - start < Self.starvingNanoseconds {
+            guard queueIsEmpty else {
+                sched_yield()
+                continue
+            }
+            var result = spinOnMutex { queueIsEmpty }
+            if result == EBUSY && queueIsEmpty {
+                var deadline = Self.realtime(in: start + Self.starvingNanoseconds - Self.now())
+                result = pthread_mutex_timedlock(mutex, &deadline)
+            }
+            if result != EBUSY && result != ETIMEDOUT { return outcome(result) }
+        }
+        // Starving: queue, and take the mutex in turn.
         let ticket = next.pointee.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue
-        waitForTurn(ticket, giveUpAt: Self.now() + Int64(Self.timeoutSeconds) * 1_000_000_000)
-        result = spinOnMutex { true }
-        if result == EBUSY { result = pthread_mutex_timedlock(mutex, &deadline) }
+        waitForTurn(ticket, giveUpAt: giveUpAt)
+        var result: Int32
+        repeat {
+            result = spinOnMutex { true }
+            if result == EBUSY {
+                var deadline = Self.realtime(in: min(Self.starvingNanoseconds, giveUpAt - Self.now()))
+                result = pthread_mutex_timedlock(mutex, &deadline)
+            }
+        } while result == ETIMEDOUT && Self.now() < giveUpAt
         // Holding the mutex (or giving up), let the next ticket start. A passed ticket moves
         // nothing, except a `serving` ahead of `next` (never so but by garbage) back to it.
         if !serving.pointee.compareExchange(expected: ticket, desired: ticket &+ 1, ordering: .acquiringAndReleasing).exchanged {
@@ -97,7 +121,9 @@ struct RobustMutex {
     }
 
     /// Returns once `serving` reaches `ticket` (or went past it), after passing a stalled queue,
-    /// or at `giveUpAt` (monotonic nanoseconds).
+    /// or at `giveUpAt` (monotonic nanoseconds). Spins, then yields (a turn usually comes within
+    /// microseconds, and a waiter that sleeps when it comes holds up everyone behind it), and
+    /// sleeps in short naps only once the wait is long (a long holder or a stall).
     private func waitForTurn(_ ticket: UInt64, giveUpAt: Int64) {
         var seen = serving.pointee.load(ordering: .acquiring)
         var stillSince = Self.now()
@@ -106,14 +132,14 @@ struct RobustMutex {
             round += 1
             var now = stillSince
             if round > Self.spins {
-                if round < Self.spins * 2 {
-                    sched_yield()
-                } else {
-                    var pause = timespec(tv_sec: 0, tv_nsec: 20_000)
-                    nanosleep(&pause, nil)
-                }
                 now = Self.now()
                 if now > giveUpAt { return }
+                if now - stillSince < Self.napAfterNanoseconds {
+                    sched_yield()
+                } else {
+                    var nap = timespec(tv_sec: 0, tv_nsec: 50_000)
+                    nanosleep(&nap, nil)
+                }
             }
             let current = serving.pointee.load(ordering: .acquiring)
             if current != seen {
@@ -130,7 +156,15 @@ struct RobustMutex {
     private static func now() -> Int64 {
         var t = timespec()
         clock_gettime(CLOCK_MONOTONIC, &t)
-        return Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec)
+        return Int64(t.tv_sec) * second + Int64(t.tv_nsec)
+    }
+
+    /// The CLOCK_REALTIME time `nanoseconds` from now, as pthread_mutex_timedlock takes it.
+    private static func realtime(in nanoseconds: Int64) -> timespec {
+        var t = timespec()
+        clock_gettime(CLOCK_REALTIME, &t)
+        let total = Int64(t.tv_sec) * second + Int64(t.tv_nsec) + max(0, nanoseconds)
+        return timespec(tv_sec: Int(total / second), tv_nsec: Int(total % second))
     }
 
     private func outcome(_ result: Int32) -> Outcome {
