@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 for product in BPFAgentBench bpftime-target bpftimetool; do swift build -c release --product "$product" >/dev/null; done
 bin="$(swift build -c release --show-bin-path)"
+grep -m1 'model name' /proc/cpuinfo
 
 engines=$("$bin/BPFAgentBench" --list-engines)
 for engine in $engines; do

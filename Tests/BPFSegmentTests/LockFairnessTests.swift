@@ -8,37 +8,37 @@ extension SegmentTests {
     /// The segment lock is fair: a process that locks now and then is not starved by processes
     /// relocking in a loop, and the ticket queue in front of the mutex cannot wedge the lock.
     @Suite struct LockFairnessTests {
-        /// Two children relock in a loop, each holding the lock a few microseconds (as targets
-        /// whose hooks update maps keep it held nearly all the time between them) until the
-        /// parent is done; each of the parent's 200 locked reads must come within a second.
-        @Test func aToolIsNotStarvedByProcessesRelockingInALoop() throws {
+        /// A child relocks in a loop, holding the lock 50 µs at a time and letting go for only an
+        /// instant (a plain mutex hands it straight back to the child: a sleeping waiter wakes to
+        /// find it taken again), until the parent is done or 8 s passed; each of the parent's 50
+        /// locked reads must come within a second.
+        @Test func aToolIsNotStarvedByAProcessRelockingInALoop() throws {
             try withSegment { segment in
                 try segment.apply([mapRecord(3, .hash, max: 64)])
                 let stop = mmap(nil, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0)!
                 defer { munmap(stop, 4096) }
                 let flag = stop.assumingMemoryBound(to: Atomic<UInt64>.self)
-                let children = (0..<2).map { _ in
-                    Child.start { ready in
-                        let started = now()
-                        ready()
-                        while flag.pointee.load(ordering: .relaxed) == 0 && now() - started < 10 {
-                            guard Self.hold(segment, seconds: 3e-6) else { return 11 }
-                        }
-                        return 0
+                let child = Child.start { ready in
+                    let started = now()
+                    ready()
+                    while flag.pointee.load(ordering: .relaxed) == 0 && now() - started < 8 {
+                        guard Self.hold(segment, seconds: 50e-6) else { return 11 }
                     }
+                    return 0
                 }
-                for child in children { #expect(child.waitReady()) }
+                #expect(child.waitReady())
+                usleep(10_000)
                 var waits: [Double] = []
-                for _ in 0..<200 {
+                for _ in 0..<50 {
                     let start = now()
                     #expect(throws: Never.self) { try segment.handler(at: 3) }
                     waits.append(now() - start)
                     usleep(1000)
                 }
                 flag.pointee.store(1, ordering: .relaxed)
-                for child in children { #expect(child.wait() == 0) }
+                #expect(child.wait() == 0)
                 waits.sort()
-                #expect(waits[199] < 1, "waits for the lock: median \(waits[100]) s, p99 \(waits[198]) s, longest \(waits[199]) s")
+                #expect(waits[49] < 1, "waits for the lock: median \(waits[25]) s, longest \(waits[49]) s")
             }
         }
 
