@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "BPFSnapshots", targets: ["BPFSnapshots"]),
         .library(name: "BPFRuntime", targets: ["BPFRuntime"]),
         .library(name: "BPFAgent", targets: ["BPFAgent"]),
+        .library(name: "BPFObject", targets: ["BPFObject"]),
         // The agent for C and Python (ctypes): libbpftime_agent.so, header in Sources/BPFAgentC/include.
         .library(name: "bpftime_agent", type: .dynamic, targets: ["BPFAgentC"]),
         .executable(name: "bpftime-target", targets: ["bpftime-target"]),
@@ -37,6 +38,8 @@ let package = Package(
         .target(name: "BPFInterchange", dependencies: ["BPFModel"]),
         // The eBPF virtual machine: ISA, validator, interpreter, JIT, disassembler.
         .target(name: "BPFVM", dependencies: ["BPFModel"], swiftSettings: hotPath),
+        // eBPF object files (clang -target bpf) read into programs and maps, as libbpf reads them.
+        .target(name: "BPFObject", dependencies: ["BPFModel"]),
         // The SQLite snapshot history.
         .target(name: "BPFSnapshots", dependencies: ["BPFModel", .product(name: "GRDB", package: "GRDB.swift")],
                 plugins: ["EmbedMigrations"]),
@@ -50,7 +53,7 @@ let package = Package(
         // Export/import benchmark behind Scripts/bench-json.sh.
         .executableTarget(name: "BPFInterchangeBench", dependencies: ["BPFInterchange", "BPFModel"]),
         .executableTarget(name: "bpftimetool", dependencies: [
-            "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFLogging",
+            "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFLogging", "BPFObject",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Release-build figures for Scripts/bench-segment.sh.
@@ -74,6 +77,7 @@ let package = Package(
         .testTarget(name: "BPFSnapshotsTests", dependencies: ["BPFSnapshots"]),
         .testTarget(name: "BPFRuntimeTests", dependencies: ["BPFRuntime"]),
         .testTarget(name: "BPFToolTests", dependencies: ["BPFModel"]),
+        .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject", "BPFModel", "BPFVM"]),
         .testTarget(name: "BPFAgentTests", dependencies: ["BPFAgent", "BPFModel", "BPFSegment", "BPFVM"]),
     ],
     swiftLanguageModes: [.v5]
