@@ -76,8 +76,10 @@ let package = Package(
         .testTarget(name: "BPFVMTests", dependencies: ["BPFVM"]),
         .testTarget(name: "BPFSnapshotsTests", dependencies: ["BPFSnapshots"]),
         .testTarget(name: "BPFRuntimeTests", dependencies: ["BPFRuntime"]),
-        .testTarget(name: "BPFToolTests", dependencies: ["BPFModel"]),
-        .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject", "BPFModel", "BPFVM"]),
+        .testTarget(name: "BPFToolTests", dependencies: ["BPFModel", "ExampleObjects"]),
+        // Test support: the C programs of examples/ compiled by a clang with the BPF target.
+        .target(name: "ExampleObjects", path: "Tests/ExampleObjects"),
+        .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject", "BPFModel", "BPFVM", "ExampleObjects"]),
         .testTarget(name: "BPFAgentTests", dependencies: ["BPFAgent", "BPFModel", "BPFSegment", "BPFVM"]),
     ],
     swiftLanguageModes: [.v5]

@@ -9,16 +9,14 @@ public enum X86PTRegs {
     static let userFields = ["r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8",
                              "rax", "rcx", "rdx", "rsi", "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss"]
     public static let fieldSize = 8
-    public static let size = fields.count * fieldSize
+    public static let size = 21 * 8
 
     /// Byte offset of a field named either way; `nil` for a name the struct does not have.
     public static func offset(of field: String) -> Int? {
         (fields.firstIndex(of: field) ?? userFields.firstIndex(of: field)).map { $0 * fieldSize }
     }
 
-    /// Where the System V ABI passes integer arguments 1-6: di, si, dx, cx, r8, r9.
-    public static let argumentOffsets = ["di", "si", "dx", "cx", "r8", "r9"].map { offset(of: $0)! }
-    public static let returnValueOffset = offset(of: "ax")!
-    public static let instructionPointerOffset = offset(of: "ip")!
-    public static let stackPointerOffset = offset(of: "sp")!
+    /// Offsets of the registers the agent fills, as constants (read on every hooked call).
+    public static let di = 14 * 8, si = 13 * 8, dx = 12 * 8, cx = 11 * 8, r8 = 9 * 8, r9 = 8 * 8
+    public static let ax = 10 * 8, ip = 16 * 8, sp = 19 * 8
 }

@@ -1,5 +1,6 @@
 import BPFModel
 import BPFObject
+import ExampleObjects
 import BPFVM
 import Foundation
 import Testing
@@ -93,6 +94,6 @@ struct ExampleObjectTests {
         let object = try load("kprobe_args")
         let code = try Program(bytecode: object.programs[0].bytecode)
         let contextLoads = code.instructions.filter { $0.opcode == 0x79 && $0.src == 1 }.map(\.offset)
-        #expect(Set(contextLoads) == [Int16(X86PTRegs.argumentOffsets[0]), Int16(X86PTRegs.argumentOffsets[1])])
+        #expect(Set(contextLoads) == [Int16(X86PTRegs.di), Int16(X86PTRegs.si)])
     }
 }

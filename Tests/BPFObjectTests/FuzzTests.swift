@@ -1,4 +1,5 @@
 import BPFObject
+import ExampleObjects
 import Foundation
 import Testing
 

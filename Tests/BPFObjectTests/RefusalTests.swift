@@ -1,5 +1,6 @@
 import BPFModel
 import BPFObject
+import ExampleObjects
 import BPFVM
 import Foundation
 import Testing

@@ -1,14 +1,14 @@
 import Foundation
 
-/// Compiles the C programs of `examples/` with a clang that has the BPF target: the one beside
+/// Test support: compiles the C programs of `examples/` with a clang that has the BPF target: the one beside
 /// `swift` on PATH (the Swift toolchain's), else `$BPF_CLANG`, else `clang` on PATH.
-enum ExampleCompiler {
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+public enum ExampleCompiler {
+    public static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let examples = repositoryRoot.appendingPathComponent("examples")
+    public static let examples = repositoryRoot.appendingPathComponent("examples")
 
     /// A clang with the BPF target, or `nil` (tests then skip, saying why).
-    static let clang: String? = {
+    public static let clang: String? = {
         var candidates: [String] = []
         if let given = ProcessInfo.processInfo.environment["BPF_CLANG"] { candidates.append(given) }
         for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
@@ -20,7 +20,7 @@ enum ExampleCompiler {
         }
     }()
 
-    static let skipReason = "no clang with the BPF target found (beside swift on PATH, $BPF_CLANG, or clang on PATH)"
+    public static let skipReason = "no clang with the BPF target found (beside swift on PATH, $BPF_CLANG, or clang on PATH)"
 
     static let output: URL = {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bpfobject-examples-\(getpid())")
@@ -29,7 +29,7 @@ enum ExampleCompiler {
     }()
 
     /// Compiles `examples/<name>.bpf.c` (uprobes on `target`) and returns the object's path.
-    static func compile(_ name: String, target: String = "./bpftime-target", extraFlags: [String] = []) throws -> URL {
+    public static func compile(_ name: String, target: String = "./bpftime-target", extraFlags: [String] = []) throws -> URL {
         guard let clang else { throw CompileError(skipReason) }
         let object = output.appendingPathComponent("\(name)-\(abs(target.hashValue)).bpf.o")
         if FileManager.default.fileExists(atPath: object.path) { return object }
@@ -39,10 +39,10 @@ enum ExampleCompiler {
         return object
     }
 
-    static let all = ["uprobe_counter", "funclatency", "queue_producer", "tailcall", "ringbuf_emitter", "kprobe_args"]
+    public static let all = ["uprobe_counter", "funclatency", "queue_producer", "tailcall", "ringbuf_emitter", "kprobe_args"]
 
-    struct CompileError: Error, CustomStringConvertible {
-        let description: String
+    public struct CompileError: Error, CustomStringConvertible {
+        public let description: String
         init(_ d: String) { description = d }
     }
 
@@ -62,7 +62,7 @@ enum ExampleCompiler {
 
 extension ExampleCompiler {
     /// Compiles C source given inline (with the examples' header) and returns the object's bytes.
-    static func compile(source: String, name: String, header: Bool = true) throws -> [UInt8] {
+    public static func compile(source: String, name: String, header: Bool = true) throws -> [UInt8] {
         guard let clang else { throw CompileError(skipReason) }
         let file = output.appendingPathComponent("\(name).bpf.c"), object = output.appendingPathComponent("\(name).bpf.o")
         try ((header ? "#include \"bpf_example.h\"\n" : "#define SEC(n) __attribute__((section(n), used))\n") + source).write(to: file, atomically: true, encoding: .utf8)
