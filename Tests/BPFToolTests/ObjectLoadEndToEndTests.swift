@@ -122,6 +122,31 @@ struct ObjectLoadEndToEndTests {
         }
     }
 
+    @Test func eventPipeStreamsRingbufRecordsAsTheyArrive() throws {
+        try Self.withTool { tool in
+            let ring = try #require(try Self.load(tool, "ringbuf_emitter")["events"])
+            // The pipe starts on an empty ring and waits; the target's records reach it as they come.
+            let pipe = Process()
+            pipe.executableURL = ToolRunner.executable
+            pipe.arguments = ["map", "event-pipe", String(ring), "--json", "--count", "6"]
+            pipe.environment = tool.environment
+            let out = Pipe()
+            pipe.standardOutput = out
+            try pipe.run()
+            let pid = try Self.fire(tool, calls: 6)
+            let lines = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+            pipe.waitUntilExit()
+            #expect(pipe.terminationStatus == 0)
+            // struct event { u32 pid; u32 pad; u64 argument; } for arguments 1...6.
+            let expected = (1 ... 6).map { n in "{\"size\": 16, \"data\": \"\(Self.hex(UInt32(pid)))00000000\(Self.hex(UInt32(n)))00000000\"}" }
+            #expect(lines.map(String.init) == expected)
+            // They were consumed: the ring is empty now.
+            #expect(try tool.run(["list"]).stdout.contains("ringbuf key=0 value=0 max_entries=4096 entries=0"))
+            let notRing = try tool.run(["map", "event-pipe", String(ring + 1)])
+            #expect(notRing.status != 0)
+        }
+    }
+
     @Test func whatCannotBeLoadedOrAttachedIsSaid() throws {
         try Self.withTool { tool in
             let object = try ExampleCompiler.compile("tailcall", target: Self.target.path)
