@@ -59,6 +59,9 @@ public struct BPFObject: Sendable {
                 programs.append(ObjectProgram(name: function.name, section: section.name, type: type, bytecode: bytecode, mapLoads: loads))
             }
         }
+        guard !programs.isEmpty else {
+            throw ObjectError("the object has no program sections (functions in .text are sub-programs; put programs in SEC(\"uprobe/...\") and the like)")
+        }
         // Prog-array slots were read as symbol indexes; point them at the programs.
         for m in maps.indices where !maps[m].initialPrograms.isEmpty {
             var slots: [UInt32: Int] = [:]

@@ -49,6 +49,9 @@ struct RefusalTests {
 
     @Test func unsupportedThingsAreNamed() throws {
         #expect(try refusal("""
+        int bpf_main(void *ctx) { return 0; }
+        """, "text_only").contains("no program sections"))
+        #expect(try refusal("""
         SEC("fentry/foo") int f(void *ctx) { return 0; }
         """, "unknown_section").contains("fentry/foo"))
         #expect(try refusal("""
