@@ -1,5 +1,5 @@
 import BPFObject
-import ExampleObjects
+import TestSupport
 import Foundation
 import Testing
 

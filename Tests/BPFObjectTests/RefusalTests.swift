@@ -1,6 +1,6 @@
 import BPFModel
 import BPFObject
-import ExampleObjects
+import TestSupport
 import BPFVM
 import Foundation
 import Testing

@@ -1,4 +1,4 @@
-import ExampleObjects
+import TestSupport
 import Foundation
 import Testing
 

@@ -3,9 +3,7 @@ import Foundation
 /// Test support: compiles the C programs of `examples/` with a clang that has the BPF target: the one beside
 /// `swift` on PATH (the Swift toolchain's), else `$BPF_CLANG`, else `clang` on PATH.
 public enum ExampleCompiler {
-    public static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    public static let examples = repositoryRoot.appendingPathComponent("examples")
+    public static let examples = SharedFiles.packageRoot.appendingPathComponent("examples")
 
     /// A clang with the BPF target, or `nil` (tests then skip, saying why).
     public static let clang: String? = {
