@@ -7,20 +7,8 @@ import Testing
 /// `ObjectError`; none traps (a trap would end the test process).
 @Suite(.enabled(if: ExampleCompiler.clang != nil, Comment(rawValue: ExampleCompiler.skipReason)))
 struct FuzzTests {
-    /// SplitMix64: a seeded generator, so a failure replays.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// One mutation: flipped bytes, a truncation, or a header/table field set to an extreme.
-    static func mutate(_ original: [UInt8], _ rng: inout Seeded) -> [UInt8] {
+    static func mutate(_ original: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
         var bytes = original
         switch rng.next() % 4 {
         case 0:
@@ -46,7 +34,7 @@ struct FuzzTests {
     }
 
     @Test func mutatedObjectsAreReadOrRefused() throws {
-        var rng = Seeded(state: 0x10ad_0b1e)
+        var rng = SplitMix64(seed: 0x10ad_0b1e)
         var refused = 0, read = 0
         for name in ExampleCompiler.all {
             let original = [UInt8](try Data(contentsOf: ExampleCompiler.compile(name)))
