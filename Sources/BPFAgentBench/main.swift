@@ -106,6 +106,10 @@ do {
         }
         return (empty, counter, native)
     }
+    // The same hooks fired as calls: programs get a 168-byte struct pt_regs instead of 8 bytes.
+    let call = HookedCall(di: 1, si: 2, ip: 0x1000, sp: 0x7000)
+    let callEmpty = nsPerCall(fires * 4) { _ = agent.fire(idle, call: call) }
+    let callCounter = nsPerCall(fires) { _ = agent.fire(counted, call: call) }
     let reference = nsPerCall(fires * 4) { opaqueCall(&context) }
     // The same hooks through the C ABI, as a C or Python host calls them, on the same engine.
     setenv("BPFTIME_AGENT_ENGINE", engine.rawValue, 1)
@@ -118,6 +122,8 @@ do {
                  result.empty, reference, result.empty / reference))
     print(String(format: "hook, per-CPU counter (%@): %6.2f ns/fire   (reference: native lookup+increment %5.2f ns, ratio %.1fx; target < 40 ns with the JIT)",
                  engine.rawValue, result.counter, result.native, result.counter / result.native))
+    print(String(format: "hook fired as a call (pt_regs): %6.2f ns/fire nothing attached, %6.2f ns/fire per-CPU counter (%@; ratio to the 8-byte context %.2fx)",
+                 callEmpty, callCounter, engine.rawValue, callCounter / result.counter))
     print(String(format: "C ABI (bpftime_agent_fire_id):  %6.2f ns/fire nothing attached, %6.2f ns/fire per-CPU counter (%@)", cEmpty, cCounter, engine.rawValue))
     try reloadLatency(agent: agent, hook: idle)
 } catch {
