@@ -18,7 +18,9 @@ let package = Package(
         .library(name: "BPFReports", targets: ["BPFReports"]),
         .library(name: "BPFHistoryServer", targets: ["BPFHistoryServer"]),
         .library(name: "BPFRuntime", targets: ["BPFRuntime"]),
+        .library(name: "BPFState", targets: ["BPFState"]),
         .library(name: "BPFAgent", targets: ["BPFAgent"]),
+        .library(name: "BPFObject", targets: ["BPFObject"]),
         // The agent for C and Python (ctypes): libbpftime_agent.so, header in Sources/BPFAgentC/include.
         .library(name: "bpftime_agent", type: .dynamic, targets: ["BPFAgentC"]),
         .executable(name: "bpftime-target", targets: ["bpftime-target"]),
@@ -44,6 +46,8 @@ let package = Package(
         .target(name: "BPFInterchange", dependencies: ["BPFModel"]),
         // The eBPF virtual machine: ISA, validator, interpreter, JIT, disassembler.
         .target(name: "BPFVM", dependencies: ["BPFModel"], swiftSettings: hotPath),
+        // eBPF object files (clang -target bpf) read into programs and maps, as libbpf reads them.
+        .target(name: "BPFObject", dependencies: ["BPFModel"]),
         // The SQLite snapshot history.
         .target(name: "BPFSnapshots", dependencies: ["BPFModel", .product(name: "GRDB", package: "GRDB.swift"),
                                                  .product(name: "Crypto", package: "swift-crypto")],
@@ -63,10 +67,13 @@ let package = Package(
         ]),
         // Programs of a segment run on the VM, with helpers backed by the segment's maps.
         .target(name: "BPFRuntime", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFLogging"], swiftSettings: hotPath),
+        // The use cases on a runtime's state (import, consistent read, save, diff, restore) between
+        // the adapters and the command line.
+        .target(name: "BPFState", dependencies: ["BPFModel", "BPFSegment", "BPFSnapshots", "BPFRuntime", "BPFLogging"]),
         // Export/import benchmark behind Scripts/bench-json.sh.
         .executableTarget(name: "BPFInterchangeBench", dependencies: ["BPFInterchange", "BPFModel"]),
         .executableTarget(name: "bpftimetool", dependencies: [
-            "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFLogging",
+            "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFState", "BPFLogging", "BPFObject",
             "BPFReports", "BPFHistoryServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -84,7 +91,7 @@ let package = Package(
         .executableTarget(name: "bpftime-target", dependencies: ["BPFAgent", "BPFLogging"]),
         // Figures for Scripts/bench-agent.sh.
         .executableTarget(name: "BPFAgentBench", dependencies: ["BPFAgent", "BPFAgentC", "BPFModel", "BPFSegment"], swiftSettings: hotPath),
-        // Test-only: the one way tests find ../shared.
+        // Test-only: the one way tests find ../shared, and the examples/ programs compiled by clang.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "BPFModelTests", dependencies: ["BPFModel"]),
         .testTarget(name: "BPFSegmentTests", dependencies: ["BPFSegment"]),
@@ -92,7 +99,9 @@ let package = Package(
         .testTarget(name: "BPFVMTests", dependencies: ["TestSupport", "BPFVM"]),
         .testTarget(name: "BPFSnapshotsTests", dependencies: ["BPFSnapshots"]),
         .testTarget(name: "BPFRuntimeTests", dependencies: ["BPFRuntime"]),
+        .testTarget(name: "BPFStateTests", dependencies: ["BPFState", "BPFModel", "BPFSegment", "BPFSnapshots", "BPFVM", "BPFRuntime"]),
         .testTarget(name: "BPFToolTests", dependencies: ["TestSupport", "BPFModel"]),
+        .testTarget(name: "BPFObjectTests", dependencies: ["TestSupport", "BPFObject", "BPFModel", "BPFVM"]),
         .testTarget(name: "BPFAgentTests", dependencies: ["BPFAgent", "BPFModel", "BPFSegment", "BPFVM"]),
     ],
     swiftLanguageModes: [.v5]

@@ -14,12 +14,26 @@ public enum SnapshotFormat {
         .object([("id", .int(s.id)), ("time", .string(ISO8601DateFormatter().string(from: s.createdAt))),
                  ("segment", .string(s.segmentName)), ("host", .string(s.host)), ("generation", .uint(s.generation)),
                  ("message", s.message.map(JSONText.string) ?? .null), ("tags", .array(s.tags.map(JSONText.string))),
-                 ("parent", s.parent.map { .int($0) } ?? .null), ("handlers", .int(s.handlerCount))])
+                 ("parent", s.parent.map { .int($0) } ?? .null), ("handlers", .int(s.handlerCount)),
+                 ("undo_of", s.undoOf.map { r in
+                     .object([("snapshot", .int(r.snapshot)), ("fds", .array(r.fds.map { .int($0) })),
+                              ("time", .string(ISO8601DateFormatter().string(from: r.restoredAt)))])
+                 } ?? .null)])
     }
 
     /// `snap show --json`: the snapshot's metadata and its handlers.
     public static func json(_ s: SnapshotInfo, handlers: HandlerListing) -> JSONText {
         .object([("snapshot", json(s)), ("handlers", handlers.json)])
+    }
+
+    /// The message, and for an undo snapshot what its restore did.
+    public static func message(_ s: SnapshotInfo) -> String {
+        guard let r = s.undoOf else { return s.message ?? "" }
+        return (s.message.map { $0 + "; " } ?? "") + "restored " + restore(r)
+    }
+
+    public static func restore(_ r: RestoreSummary) -> String {
+        "snapshot \(r.snapshot) at \(time(r.restoredAt)), fds \(r.fds.map(String.init).joined(separator: ","))"
     }
 }
 

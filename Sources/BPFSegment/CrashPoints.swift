@@ -5,6 +5,8 @@ enum CrashPoint: Sendable {
     case hashEntryLinked
     /// An array value is overwritten, journal open.
     case arrayValueWritten
+    /// An apply has written its in-place map changes (journal open), built nothing yet.
+    case applyInPlace
     /// An apply has built its new blocks but published nothing.
     case applyBuilt
     /// An apply has published its intent and switched some slots.

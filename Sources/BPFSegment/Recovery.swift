@@ -5,9 +5,14 @@ import Logging
 /// that dies too simply leaves the same work to the next locker.
 extension Segment {
     func recoverAfterDeadOwner() {
-        let undone = journal.rollback()
+        // A published intent means the apply is finished by rolling forward, its in-place map
+        // writes included; otherwise every journaled write is undone.
         let intent = header.intent
-        if intent != 0 { rollForward(intent) }
+        let undone = intent == 0 ? journal.rollback() : 0
+        if intent != 0 {
+            journal.commit()
+            rollForward(intent)
+        }
         var reachable = Set<Int>()
         for fd in table.occupied() {
             let payload = table.slot(fd)

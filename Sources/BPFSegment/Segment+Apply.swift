@@ -3,45 +3,65 @@ import BPFModel
 /// Adding, replacing and removing handlers, all or nothing.
 extension Segment {
     /// Validates everything first (fd range, fd in use unless `replaceExisting`, references in
-    /// the final table, map attributes and contents), builds the new handlers in free heap
-    /// space, then switches the table slots in `HandlerKind.applyOrder` order through an
-    /// intent record, all under one lock. On any error the segment is exactly as before; a
-    /// process killed midway leaves either the old table or (once the intent is published)
-    /// the new one. With `ifTableGeneration`, refuses when the handler table changed since the
-    /// caller read it at that `tableGeneration` (records derived from a read never overwrite a
-    /// newer handler). Returns the new generation.
+    /// the final table, map attributes and contents), then changes the segment under one lock:
+    /// a map replaced by one of the same definition gets only its differing entries written,
+    /// in place and through the undo journal (so a map larger than the free heap can be
+    /// restored); other handlers are built in free heap space and switched into the table in
+    /// `HandlerKind.applyOrder` order through an intent record. On any error the segment is
+    /// exactly as before; a process killed midway leaves either the old state or (once the
+    /// intent is published) the new one. With `ifTableGeneration`, refuses when the handler
+    /// table changed since the caller read it at that `tableGeneration` (records derived from
+    /// a read never overwrite a newer handler). Returns the new generation.
     @discardableResult
     public func apply(_ records: [HandlerRecord], removing: [Int] = [], replaceExisting: Bool = false,
                       ifTableGeneration expected: UInt64? = nil) throws -> UInt64 {
-        for fd in removing + records.map(\.fd) { try checkRange(fd) }
-        return try locked {
+        try locked {
             if let expected, expected != header.tableGeneration { throw SegmentError.tableChanged(name: name) }
-            guard !records.isEmpty || !removing.isEmpty else { return header.generation }
-            let plans = try validate(records, removing: removing, replaceExisting: replaceExisting)
-            var built: [(fd: Int, payload: Int)] = []
-            var storages: [Int] = []
-            do {
-                for plan in plans {
-                    var storage = 0
-                    if let layout = plan.layout {
-                        storage = try buildMap(plan.record.fd, layout, plan.contents)
-                        storages.append(storage)
-                    }
-                    guard let payload = table.writeRecord(fd: plan.record.fd, plan.stored, storage: storage) else {
-                        throw full(HandlerTable.recordHeaderBytes + HandlerCodec.encode(plan.stored).count)
-                    }
-                    built.append((plan.record.fd, payload))
+            return try applyLocked(records, removing: removing, replaceExisting: replaceExisting)
+        }
+    }
+
+    /// `apply` for a caller that holds the lock.
+    func applyLocked(_ records: [HandlerRecord], removing: [Int], replaceExisting: Bool) throws -> UInt64 {
+        for fd in removing + records.map(\.fd) { try checkRange(fd) }
+        guard !records.isEmpty || !removing.isEmpty else { return header.generation }
+        let plans = try validate(records, removing: removing, replaceExisting: replaceExisting)
+        var built: [(fd: Int, payload: Int)] = []
+        var storages: [Int] = []
+        do {
+            for plan in plans {
+                guard let (store, delta) = plan.inPlace else { continue }
+                if let problem = store.apply(delta, plan.contents ?? MapContents(shapeOf: store.layout)) {
+                    throw SegmentError.invalidMap(fd: plan.record.fd, detail: problem)
                 }
-                crashPoint(.applyBuilt)
-                let changes = removing.map { (fd: $0, payload: 0) } + built
+            }
+            crashPoint(.applyInPlace)
+            for plan in plans where plan.inPlace == nil {
+                var storage = 0
+                if let layout = plan.layout {
+                    storage = try buildMap(plan.record.fd, layout, plan.contents)
+                    storages.append(storage)
+                }
+                guard let payload = table.writeRecord(fd: plan.record.fd, plan.stored, storage: storage) else {
+                    throw full(HandlerTable.recordHeaderBytes + HandlerCodec.encode(plan.stored).count)
+                }
+                built.append((plan.record.fd, payload))
+            }
+            crashPoint(.applyBuilt)
+            let changes = removing.map { (fd: $0, payload: 0) } + built
+            if changes.isEmpty {
+                journal.commit()
+                header.bumpGeneration()
+            } else {
                 guard let intent = writeIntent(changes) else { throw full(8 + changes.count * 16) }
                 commit(changes, intent: intent)
-            } catch {
-                for payload in built.map(\.payload) + storages { allocator.free(payload) }
-                throw error
             }
-            return header.generation
+        } catch {
+            journal.rollback()
+            for payload in built.map(\.payload) + storages { allocator.free(payload) }
+            throw error
         }
+        return header.generation
     }
 
     struct Plan {
@@ -50,6 +70,8 @@ extension Segment {
         var stored: Handler
         var layout: MapLayout?
         var contents: MapContents?
+        /// A map replaced by one of the same definition: its storage and the entries to write.
+        var inPlace: (store: MapStore, delta: MapDelta)?
     }
 
     private func validate(_ records: [HandlerRecord], removing: [Int], replaceExisting: Bool) throws -> [Plan] {
@@ -79,12 +101,29 @@ extension Segment {
         }
         var plans = try records.map(plan)
         plans.sort { ($0.record.handler.kind.applyOrder, $0.record.fd) < ($1.record.handler.kind.applyOrder, $1.record.fd) }
-        let needed = plans.reduce(0) { total, plan in
+        if replaceExisting { try planInPlace(&plans, removed: removed) }
+        let needed = plans.filter { $0.inPlace == nil }.reduce(0) { total, plan in
             let recordBytes = HandlerTable.recordHeaderBytes + HandlerCodec.encode(plan.stored).count
             return total + (Allocator.blockSize(forPayload: recordBytes) ?? 0) + (plan.layout.flatMap { Allocator.blockSize(forPayload: $0.totalBytes) } ?? 0)
         } + (Allocator.blockSize(forPayload: 8 + (records.count + removing.count) * 16) ?? 0)
         if needed > allocator.freeBytes { throw SegmentError.full(name: name, neededBytes: needed, freeBytes: allocator.freeBytes) }
         return plans
+    }
+
+    /// Marks maps whose definition stays as they are for an in-place entry delta, as long as
+    /// every delta together surely fits the undo journal; bigger ones are built anew.
+    private func planInPlace(_ plans: inout [Plan], removed: Set<Int>) throws {
+        var journalBytes = 0
+        for i in plans.indices where plans[i].layout != nil && !removed.contains(plans[i].record.fd) {
+            let fd = plans[i].record.fd
+            guard let (current, record) = try storedHandler(fd), current == plans[i].stored,
+                  case .map(let map) = current, let store = try mapStore(fd: fd, record: record, attributes: map.attributes),
+                  let delta = store.delta(to: plans[i].contents ?? MapContents(shapeOf: store.layout)) else { continue }
+            let bytes = delta.changeCount * store.journalBytesPerChange
+            guard journalBytes + bytes <= journal.capacity else { continue }
+            journalBytes += bytes
+            plans[i].inPlace = (store, delta)
+        }
     }
 
     private func checkReferences(_ fd: Int, _ handler: Handler, _ exists: (Int) -> Bool) throws {
@@ -149,6 +188,8 @@ extension Segment {
         orderStores()
         header.intent = intent
         orderStores()
+        // From here recovery rolls the change forward: the in-place map writes belong to it.
+        journal.commit()
         for change in changes {
             table.setSlot(change.fd, change.payload)
             crashPoint(.applySwitching)

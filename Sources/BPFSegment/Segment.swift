@@ -136,10 +136,10 @@ public final class Segment: @unchecked Sendable {
         return try body()
     }
 
-    /// The map operations' slow path, after a failed try-lock: false when the lock cannot
-    /// be had.
-    @inline(never) func lockForMapSlowly() -> Bool {
-        switch mutex.lock() {
+    /// The map operations' lock after anything but a plain acquisition: false when the lock
+    /// cannot be had.
+    @inline(never) func settleMapLock(_ outcome: RobustMutex.Outcome) -> Bool {
+        switch outcome {
         case .acquired: return true
         case .acquiredFromDeadOwner:
             recoverAfterDeadOwner()
@@ -173,10 +173,13 @@ public final class Segment: @unchecked Sendable {
 
     /// Every handler, sorted by fd, read in one critical section.
     public func records(includeContents: Bool) throws -> [HandlerRecord] {
-        try locked {
-            try table.occupied().compactMap { fd in
-                try decodeHandler(fd, includeContents: includeContents).map { HandlerRecord(fd: fd, handler: $0) }
-            }
+        try locked { try recordsLocked(includeContents: includeContents) }
+    }
+
+    /// Caller holds the lock.
+    func recordsLocked(includeContents: Bool) throws -> [HandlerRecord] {
+        try table.occupied().compactMap { fd in
+            try decodeHandler(fd, includeContents: includeContents).map { HandlerRecord(fd: fd, handler: $0) }
         }
     }
 

@@ -18,13 +18,23 @@ public struct RestorePlan: Equatable, Sendable {
     public var isEmpty: Bool { create.isEmpty && replace.isEmpty && remove.isEmpty }
 }
 
+/// Turns the difference between a snapshot and the segment into the changes that restore it.
 public enum RestorePlanner {
-    /// Plans bringing `current` to `target`: wholly (`onlyFDs == nil`) or only at the given fds
-    /// (an fd absent from the target is removed). A selective restore after which a restored
+    /// Plans bringing `current` to `target`, comparing them as `SnapshotDiffer` does (maps by
+    /// content, not by the order their entries are listed in).
+    public static func plan(target: [HandlerRecord], current: [HandlerRecord], onlyFDs: Set<Int>?,
+                            withDependencies: Bool) throws -> RestorePlan {
+        let changed = SnapshotDiffer.diff(current, target, mapDetail: .counts).changed.map(\.fd)
+        return try plan(target: target, current: current, changed: Set(changed), onlyFDs: onlyFDs, withDependencies: withDependencies)
+    }
+
+    /// Plans bringing `current` to `target`, where `changed` are the fds on both sides whose
+    /// handlers differ (from a diff): wholly (`onlyFDs == nil`) or only at the given fds (an
+    /// fd absent from the target is removed). A selective restore after which a restored
     /// handler refers to a missing fd, or a kept handler to a removed one, is refused naming
     /// them, unless `withDependencies` also restores what restored handlers refer to
     /// (transitively) from the target.
-    public static func plan(target: [HandlerRecord], current: [HandlerRecord], onlyFDs: Set<Int>?,
+    public static func plan(target: [HandlerRecord], current: [HandlerRecord], changed: Set<Int>, onlyFDs: Set<Int>?,
                             withDependencies: Bool) throws -> RestorePlan {
         let wanted = Dictionary(target.map { ($0.fd, $0) }, uniquingKeysWith: { first, _ in first })
         let now = Dictionary(current.map { ($0.fd, $0) }, uniquingKeysWith: { first, _ in first })
@@ -57,7 +67,7 @@ public enum RestorePlanner {
         for fd in selection.sorted() {
             switch (now[fd], wanted[fd]) {
             case (nil, let w?): plan.create.append(w)
-            case (let n?, let w?) where n != w: plan.replace.append(w)
+            case (_?, let w?) where changed.contains(fd): plan.replace.append(w)
             case (_?, nil): plan.remove.append(fd)
             default: break
             }

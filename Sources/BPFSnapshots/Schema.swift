@@ -50,6 +50,13 @@ enum Schema {
         }
     }
 
+    /// True when every migration this build carries is applied.
+    static func isComplete(_ db: Database, migrations: [SchemaMigration] = migrations) throws -> Bool {
+        guard try db.tableExists("schema_migrations") else { return migrations.isEmpty }
+        let applied = try Int.fetchSet(db, sql: "SELECT version FROM schema_migrations")
+        return migrations.allSatisfy { applied.contains($0.version) }
+    }
+
     static func migrate(_ pool: DatabasePool, path: String, migrations: [SchemaMigration] = migrations) throws {
         var migrator = DatabaseMigrator()
         for migration in migrations {

@@ -12,6 +12,10 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
     case unknownFDs([Int])
     case missingDependencies([Int: [Int]])
     case database(String)
+    case noHistory(path: String)
+    case reservedTag(String)
+    case unknownTag(String)
+    case damaged(String)
 
     public var description: String {
         switch self {
@@ -41,6 +45,14 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
             }.joined(separator: "; ") + ", which would be missing (restore them too, or with dependencies)"
         case .database(let message):
             "snapshot database error: \(message)"
+        case .noHistory(let path):
+            "no history at \(path) (`bpftimetool snap save` starts one)"
+        case .reservedTag(let tag):
+            "'\(tag)' cannot be a tag: it is reserved (`live` names the segment now)"
+        case .unknownTag(let tag):
+            "no tag '\(tag)'"
+        case .damaged(let what):
+            "history damaged: \(what)"
         }
     }
 }

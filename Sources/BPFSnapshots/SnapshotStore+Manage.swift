@@ -16,15 +16,27 @@ extension SnapshotStore {
         }
     }
 
-    /// Names snapshot `id` with `tag`; a tag already naming another snapshot is refused.
-    public func tag(_ id: Int64, _ tag: String) throws {
+    /// Names snapshot `id` with `tag`; a tag already naming another snapshot is refused
+    /// unless `move`, which takes it over.
+    public func tag(_ id: Int64, _ tag: String, move: Bool = false) throws {
         try Self.validateTag(tag)
         try guarded {
             try pool.write { db in
                 guard try Bool.fetchOne(db, sql: "SELECT 1 FROM snapshots WHERE id = ?", arguments: [id]) == true else {
                     throw SnapshotError.unknownSnapshot(String(id))
                 }
+                if move { try db.execute(sql: "DELETE FROM tags WHERE name = ?", arguments: [tag]) }
                 try Self.insertTag(db, tag, snapshot: id)
+            }
+        }
+    }
+
+    /// Deletes a tag (the snapshot stays).
+    public func untag(_ tag: String) throws {
+        try guarded {
+            try pool.write { db in
+                try db.execute(sql: "DELETE FROM tags WHERE name = ?", arguments: [tag])
+                guard db.changesCount == 1 else { throw SnapshotError.unknownTag(tag) }
             }
         }
     }

@@ -13,9 +13,11 @@ public struct SnapshotInfo: Equatable, Sendable {
     public var tags: [String]
     public var parent: Int64?
     public var handlerCount: Int
+    /// When this snapshot is the state before a restore: that restore.
+    public var undoOf: RestoreSummary?
 
     public init(id: Int64, createdAt: Date, segmentName: String, host: String, generation: UInt64, message: String?,
-                tags: [String], parent: Int64?, handlerCount: Int) {
+                tags: [String], parent: Int64?, handlerCount: Int, undoOf: RestoreSummary? = nil) {
         self.id = id
         self.createdAt = createdAt
         self.segmentName = segmentName
@@ -25,6 +27,22 @@ public struct SnapshotInfo: Equatable, Sendable {
         self.tags = tags
         self.parent = parent
         self.handlerCount = handlerCount
+        self.undoOf = undoOf
+    }
+}
+
+/// One applied restore, as the `restores` table records it.
+public struct RestoreSummary: Equatable, Sendable {
+    /// The snapshot restored.
+    public var snapshot: Int64
+    /// The fds it changed.
+    public var fds: [Int]
+    public var restoredAt: Date
+
+    public init(snapshot: Int64, fds: [Int], restoredAt: Date) {
+        self.snapshot = snapshot
+        self.fds = fds
+        self.restoredAt = restoredAt
     }
 }
 
@@ -72,14 +90,22 @@ extension SnapshotStore {
         }
         return try Row.fetchAll(db, sql: """
             SELECT s.id, s.created_at, s.segment_name, s.host, s.generation, s.message, s.parent,
-                   (SELECT count(*) FROM snapshot_handlers h WHERE h.snapshot = s.id)
-            FROM snapshots s \(filter) ORDER BY s.id
+                   (SELECT count(*) FROM snapshot_handlers h WHERE h.snapshot = s.id),
+                   r.snapshot, r.fds, r.restored_at
+            FROM snapshots s LEFT JOIN restores r ON r.undo_snapshot = s.id \(filter) ORDER BY s.id
             """, arguments: arguments).map { row in
             let id: Int64 = row[0]
             let generation: Int64 = row[4]
+            let restored: Int64? = row[8]
+            let undoOf = try restored.map { snapshot in
+                guard let fds = try? JSONDecoder().decode([Int].self, from: Data((row[9] as String).utf8)) else {
+                    throw SnapshotError.damaged("restore record of snapshot \(id) has unreadable fds")
+                }
+                return RestoreSummary(snapshot: snapshot, fds: fds, restoredAt: row[10])
+            }
             return SnapshotInfo(id: id, createdAt: row[1], segmentName: row[2], host: row[3],
                                 generation: UInt64(bitPattern: generation), message: row[5], tags: tags[id] ?? [],
-                                parent: row[6], handlerCount: row[7])
+                                parent: row[6], handlerCount: row[7], undoOf: undoOf)
         }
     }
 
@@ -89,14 +115,25 @@ extension SnapshotStore {
             throw SnapshotError.unknownSnapshot(String(snapshot))
         }
         return try Row.fetchAll(db, sql: """
-            SELECT h.fd, h.state, st.hash, st.kind, st.name, st.attributes, b.data, st.map_content, a.data
+            SELECT h.fd, h.state, st.hash, st.kind, st.name, st.attributes, b.data, st.map_content, a.data,
+                   st.program, st.aot_image, st.id IS NULL
             FROM snapshot_handlers h
-            JOIN handler_states st ON st.id = h.state
+            LEFT JOIN handler_states st ON st.id = h.state
             LEFT JOIN blobs b ON b.id = st.program
             LEFT JOIN blobs a ON a.id = st.aot_image
             WHERE h.snapshot = ? ORDER BY h.fd
             """, arguments: [snapshot]).map { row in
-            StoredHandler(fd: row[0], state: row[1], hash: [UInt8](row[2] as Data), kind: row[3], name: row[4],
+            let fd: Int = row[0]
+            let program: Int64? = row[9], aot: Int64? = row[10]
+            let missing: [(Bool, String)] = [
+                (row[11] as Bool, "handler state \(row[1] as Int64)"),
+                (program != nil && (row[6] as Data?) == nil, "program blob \(program ?? 0)"),
+                (aot != nil && (row[8] as Data?) == nil, "AOT code blob \(aot ?? 0)"),
+            ]
+            if let (_, what) = missing.first(where: { $0.0 }) {
+                throw SnapshotError.damaged("\(what) of fd \(fd) in snapshot \(snapshot) is missing")
+            }
+            return StoredHandler(fd: fd, state: row[1], hash: [UInt8](row[2] as Data), kind: row[3], name: row[4],
                           attributes: row[5], bytecode: (row[6] as Data?).map { [UInt8]($0) }, mapContent: row[7],
                           aotImage: (row[8] as Data?).map { [UInt8]($0) })
         }
@@ -120,7 +157,7 @@ struct StoredHandler {
         guard let kind = HandlerKind(rawValue: kind) else {
             throw SnapshotError.database("fd \(fd) has unknown handler kind '\(self.kind)'")
         }
-        let contents = try withContents ? mapContent.map { try MapContentRows.load($0, db) } : nil
+        let contents = try withContents ? mapContent.map { try MapContentRows.load($0, db, fd: fd) } : nil
         do {
             let handler = try StoredAttributes.decode(
                 kind: kind, name: name, attributes: attributes, bytecode: bytecode, aotImage: aotImage, contents: contents)
@@ -142,7 +179,7 @@ enum MapContentRows {
     static func layout(_ content: Int64, _ db: Database) throws -> Layout {
         guard let row = try Row.fetchOne(db, sql: """
             SELECT key_size, value_size, values_per_entry, entry_count FROM map_contents WHERE id = ?
-            """, arguments: [content]) else { throw SnapshotError.database("missing map contents \(content)") }
+            """, arguments: [content]) else { throw SnapshotError.damaged("map contents \(content) are missing") }
         let layout = Layout(keySize: row[0], valueSize: row[1], valuesPerEntry: row[2], count: row[3])
         guard layout.keySize >= 0, layout.valueSize >= 0, layout.valuesPerEntry >= 1, layout.count >= 0,
               layout.keySize <= 1 << 16, layout.valueSize <= 1 << 24, layout.valuesPerEntry <= 1 << 16 else {
@@ -156,9 +193,14 @@ enum MapContentRows {
         try Int64.fetchAll(db, sql: "SELECT chunk FROM map_content_chunks WHERE content = ? ORDER BY seq", arguments: [content])
     }
 
-    static func load(_ content: Int64, _ db: Database) throws -> MapContents {
+    /// The whole contents, checked against the entry count recorded with them (a chunk
+    /// missing, or missing rows, is a damaged history).
+    static func load(_ content: Int64, _ db: Database, fd: Int) throws -> MapContents {
         let layout = try layout(content, db)
         var contents = try entries(chunks(content, db), layout, db)
+        guard contents.count == layout.count else {
+            throw SnapshotError.damaged("map contents \(content) of fd \(fd) hold \(contents.count) entries, \(layout.count) recorded (missing chunks or rows)")
+        }
         if layout.keySize == 0 { contents.keys = [] }  // positions were only stored as keys
         contents.keySize = layout.keySize
         return contents

@@ -19,17 +19,32 @@ public struct SnapshotMeta: Equatable, Sendable {
     }
 }
 
-extension SnapshotStore {
-    /// Records `records` as a new snapshot, in one transaction, and returns its id. Content
-    /// already in the store (same instructions, same map chunks, same handler) is referenced,
-    /// not copied, so saving an unchanged segment adds one small row per handler.
-    public func save(_ records: [HandlerRecord], meta: SnapshotMeta) throws -> Int64 {
-        try save(records, meta: meta, beforeCommit: nil)
-    }
+/// A restore about to be applied, recorded in `restores` together with its undo snapshot.
+public struct RestoreEntry: Equatable, Sendable {
+    /// The snapshot restored.
+    public var snapshot: Int64
+    /// The fds the restore changes.
+    public var fds: [Int]
+    /// The fds asked for (`--fd`), nil for a whole restore.
+    public var selection: [Int]?
 
-    /// `beforeCommit` runs inside the transaction, after everything is written: tests use it to
-    /// fail a save at its last moment.
-    func save(_ records: [HandlerRecord], meta: SnapshotMeta, beforeCommit: (() throws -> Void)?) throws -> Int64 {
+    public init(snapshot: Int64, fds: [Int], selection: [Int]?) {
+        self.snapshot = snapshot
+        self.fds = fds
+        self.selection = selection
+    }
+}
+
+extension SnapshotStore {
+    /// Records `records` as a new snapshot, in one transaction, and returns its id (ids are
+    /// never reused). Content already in the store (same instructions, same map chunks, same
+    /// handler) is referenced, not copied, so saving an unchanged segment adds one small row
+    /// per handler. With `restoring`, the snapshot is the undo of that restore, which is
+    /// recorded with it. `beforeCommit` runs inside the open transaction with the new id, after
+    /// everything is written: throwing from it rolls the whole save back (a restore applies
+    /// the segment there, so that a failed apply leaves no snapshot).
+    public func save(_ records: [HandlerRecord], meta: SnapshotMeta, restoring: RestoreEntry? = nil,
+                     beforeCommit: ((Int64) throws -> Void)? = nil) throws -> Int64 {
         for tag in meta.tags { try Self.validateTag(tag) }
         var seen = Set<Int>()
         for record in records where !seen.insert(record.fd).inserted {
@@ -54,13 +69,26 @@ extension SnapshotStore {
                 for state in states {
                     try insertHandler.execute(arguments: [id, state.fd, try state.store(db)])
                 }
-                try beforeCommit?()
+                if let restoring { try Self.insertRestore(db, restoring, undo: id, segment: meta.segmentName) }
+                try beforeCommit?(id)
                 return id
             }
         }
     }
 
+    private static func insertRestore(_ db: Database, _ entry: RestoreEntry, undo: Int64, segment: String) throws {
+        func json(_ fds: [Int]) -> String { "[" + fds.map(String.init).joined(separator: ",") + "]" }
+        try db.execute(sql: """
+            INSERT INTO restores (restored_at, segment_name, snapshot, undo_snapshot, fds, selection)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """, arguments: [Date(), segment, entry.snapshot, undo, json(entry.fds), entry.selection.map(json)])
+    }
+
+    /// Words that name something else where a snapshot is expected.
+    static let reservedTags: Set<String> = ["live"]
+
     static func validateTag(_ tag: String) throws {
+        guard !reservedTags.contains(tag.lowercased()) else { throw SnapshotError.reservedTag(tag) }
         guard !tag.isEmpty, Int64(tag) == nil, !tag.contains(where: { $0.isWhitespace || $0.isNewline }) else {
             throw SnapshotError.invalidTag(tag)
         }

@@ -4,13 +4,29 @@ import GRDB
 /// The snapshot history: one SQLite file in WAL mode, shared safely by concurrent processes.
 public final class SnapshotStore: Sendable {
     public let path: String
-    let pool: DatabasePool
+    let pool: any DatabaseWriter
 
-    /// Opens (creating if needed, mode 0600) the history at `path` and brings its schema up to
-    /// date. A file that is not a snapshot history, or one written by a newer or different
-    /// schema, is refused before anything is written to it.
-    public init(path: String) throws {
+    /// How a command uses the history.
+    public enum Access: Sendable {
+        /// Reads only: a missing history is an error ("no history at PATH") and nothing is
+        /// created; an existing one is opened read-only (migrated first only if it is older).
+        case read
+        /// May write: the file and its directory are created (mode 0600/0700) if missing.
+        case write
+    }
+
+    /// Opens the history at `path` and brings its schema up to date. A file that is not a
+    /// snapshot history, or one written by a newer or different schema, is refused before
+    /// anything is written to it.
+    public init(path: String, access: Access = .write) throws {
         self.path = path
+        if access == .read {
+            guard FileManager.default.fileExists(atPath: path) else { throw SnapshotError.noHistory(path: path) }
+            if let reader = try Self.openCurrentReadOnly(path) {
+                pool = reader
+                return
+            }
+        }
         try Self.createIfMissing(path)
         // Opening switches a new file to WAL mode and migrates it: one process at a time, else a
         // second process opening the same new file can meet "database is locked". The lock is an
@@ -26,10 +42,28 @@ public final class SnapshotStore: Sendable {
                 try reader.read { try Schema.check($0, path: path) }
                 try reader.close()
             }
-            pool = try DatabasePool(path: path, configuration: Self.configuration(readonly: false))
-            try Schema.migrate(pool, path: path)
+            let writer = try DatabasePool(path: path, configuration: Self.configuration(readonly: false))
+            try Schema.migrate(writer, path: path)
+            pool = writer
         } catch let error as DatabaseError {
             throw Self.openError(error, path: path)
+        }
+    }
+
+    /// A read-only connection to an existing history whose schema is complete; nil when it
+    /// still needs a migration (which only a writable open may apply).
+    private static func openCurrentReadOnly(_ path: String) throws -> DatabaseQueue? {
+        do {
+            let reader = try DatabaseQueue(path: path, configuration: configuration(readonly: true))
+            let current = try reader.read { db in
+                try Schema.check(db, path: path)
+                return try Schema.isComplete(db)
+            }
+            if current { return reader }
+            try reader.close()
+            return nil
+        } catch let error as DatabaseError {
+            throw openError(error, path: path)
         }
     }
 

@@ -138,7 +138,7 @@ import Testing
         struct Interrupted: Error {}
         #expect(throws: Interrupted.self) {
             try store.save([Fixtures.bigMap(50_000)], meta: SnapshotMeta(segmentName: "x", host: "h", generation: 1, tags: ["t"]),
-                           beforeCommit: { throw Interrupted() })
+                           beforeCommit: { _ in throw Interrupted() })
         }
         #expect(try store.list().map(\.id) == [kept])
         #expect(throws: SnapshotError.unknownSnapshot("t")) { try store.resolve("t") }

@@ -112,6 +112,9 @@ import Testing
                 #expect(done.status == 200, "\(done.body)")
                 #expect(try tool.run(["snap", "diff", "base", "live"]).status == 0, "the segment is snapshot 1 again")
                 #expect(try tool.run(["snap", "diff", "5", "6"]).status == 0, "the state before was saved first")
+                let timeline = try server.get("/").body
+                #expect(Self.count("before restore</span>", in: timeline) == 1, "the undo snapshot is marked")
+                #expect(timeline.contains("restored snapshot 1 at"), "with what its restore did")
             }
         }
     }

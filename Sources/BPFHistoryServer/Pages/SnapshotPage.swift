@@ -11,7 +11,8 @@ extension HistoryBrowser {
         var body = "<p>\(SnapshotFormat.time(info.createdAt)) · segment <code>\(HTML.escape(info.segmentName))</code> on "
             + "\(HTML.escape(info.host)) · generation \(info.generation)"
             + info.tags.map { " <span class=\"tag\">\(HTML.escape($0))</span>" }.joined() + "</p>"
-        if let m = info.message { body += "<p>\(HTML.escape(m))</p>" }
+        let message = SnapshotFormat.message(info)
+        if !message.isEmpty { body += "<p>\(HTML.escape(message))</p>" }
         var actions = [HTML.link("/diff?a=\(id)&b=live", "diff with live")]
         if let parent = info.parent { actions.insert(HTML.link("/diff?a=\(parent)&b=\(id)", "changes since #\(parent)"), at: 0) }
         if restorer != nil { actions.append(HTML.link("/snapshots/\(id)/restore", "restore…")) }

@@ -22,11 +22,13 @@ extension HistoryBrowser {
             body += try entryCountPlot(segment: name)
             body += "<table class=\"timeline\"><tr><th>snapshot</th><th>time</th><th>generation</th><th>handlers</th><th>tags</th><th>message</th><th></th></tr>"
             for s in snapshots.reversed() {
+                // An undo snapshot (saved by a restore) says so, and what the restore did.
                 let tags = s.tags.map { "<span class=\"tag\">\(HTML.escape($0))</span>" }.joined()
+                    + (s.undoOf == nil ? "" : "<span class=\"tag restore\">before restore</span>")
                 let change = s.parent.map { HTML.link("/diff?a=\($0)&b=\(s.id)", "changes") } ?? "<span class=\"muted\">first</span>"
                 body += "<tr class=\"snap\" id=\"s\(s.id)\"><td>\(HTML.link("/snapshots/\(s.id)", "#\(s.id)"))</td>"
                     + "<td>\(SnapshotFormat.time(s.createdAt))</td><td>\(s.generation)</td><td>\(s.handlerCount)</td>"
-                    + "<td>\(tags)</td><td>\(HTML.escape(s.message ?? ""))</td><td>\(change)</td></tr>"
+                    + "<td>\(tags)</td><td>\(HTML.escape(SnapshotFormat.message(s)))</td><td>\(change)</td></tr>"
             }
             body += "</table>"
         }

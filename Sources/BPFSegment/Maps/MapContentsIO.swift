@@ -50,8 +50,7 @@ extension MapStore {
     /// A copy of the data: hash entries in bucket order, every array index (occupied
     /// prog_array slots only), queue and stack values oldest first.
     func contents() -> MapContents {
-        let sequence = layout.kind.isSequence
-        var c = MapContents(keySize: sequence ? 0 : keySize, valueSize: valueSize, valuesPerEntry: layout.cpus)
+        var c = MapContents(shapeOf: layout)
         let valueBytes = layout.cpus * valueSize
         func append(key: UnsafeRawPointer?, slot: UnsafeRawPointer) {
             if let key { c.keys.append(contentsOf: UnsafeRawBufferPointer(start: key, count: keySize)) }
@@ -85,5 +84,12 @@ extension MapStore {
             break
         }
         return c
+    }
+}
+
+extension MapContents {
+    /// No entries, in the shape of `layout`'s map.
+    init(shapeOf layout: MapLayout) {
+        self.init(keySize: layout.kind.isSequence ? 0 : layout.keySize, valueSize: layout.valueSize, valuesPerEntry: layout.cpus)
     }
 }

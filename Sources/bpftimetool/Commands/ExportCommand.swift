@@ -1,8 +1,8 @@
 import ArgumentParser
 import BPFInterchange
 import BPFLogging
+import BPFModel
 import BPFReports
-import BPFRuntime
 import BPFSegment
 
 struct ExportCommand: ParsableCommand {
@@ -35,11 +35,12 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         let log = BPFLog.logger("import")
-        let records = try BPFTimeJSON.decodeDocument(FileIO.read(file))
-        try segment.withSegmentCreatingIfNeeded { shm in
-            try AOTImageCheck.verify(records, maps: records + shm.records(includeContents: false))
-            try shm.apply(records)
+        let bytes = try FileIO.read(file)
+        guard !bytes.starts(with: [0x7f, 0x45, 0x4c, 0x46]) else {
+            throw ToolError("\(file) is an ELF file, not bpftime JSON: load eBPF objects with `bpftimetool prog load \(file)`")
         }
+        let records = try BPFTimeJSON.decodeDocument(bytes)
+        try segment.state.importRecords(records)
         for record in records { log.info("import handler type \(record.handler.kind.rawValue) fd \(record.fd)") }
         log.info("imported \(records.count) handlers from \(file)")
     }
@@ -56,10 +57,7 @@ struct LoadCommand: ParsableCommand {
 
     func run() throws {
         let handler = try BPFTimeJSON.decodeHandler(fd: fd, Array(json.utf8))
-        try segment.withSegmentCreatingIfNeeded { shm in
-            try AOTImageCheck.verify([.init(fd: fd, handler: handler)], maps: shm.records(includeContents: false))
-            try shm.apply([.init(fd: fd, handler: handler)])
-        }
+        try segment.state.load(HandlerRecord(fd: fd, handler: handler))
         BPFLog.logger("load").info("loaded \(handler.kind.rawValue) at fd \(fd)")
     }
 }
@@ -85,9 +83,7 @@ struct UnloadCommand: ParsableCommand {
     @OptionGroup var segment: SegmentOptions
 
     func run() throws {
-        let shm = try segment.open()
-        guard try shm.handler(at: fd) != nil else { throw ToolError("fd \(fd) holds no handler") }
-        try shm.apply([], removing: [fd])
+        try segment.state.unload(fd)
         BPFLog.logger("unload").info("removed handler at fd \(fd)")
     }
 }

@@ -6,7 +6,7 @@ import BPFSegment
 struct MapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "map", abstract: "Read and write a map's entries.",
-        subcommands: [Dump.self, Get.self, Update.self, Delete.self])
+        subcommands: [Dump.self, Get.self, Update.self, Delete.self, MapEventPipeCommand.self])
 
     struct Dump: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print every entry of a map.")

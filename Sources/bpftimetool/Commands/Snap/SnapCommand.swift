@@ -3,6 +3,7 @@ import BPFModel
 import BPFReports
 import BPFSegment
 import BPFSnapshots
+import BPFState
 import Foundation
 
 struct SnapCommand: ParsableCommand {
@@ -18,29 +19,12 @@ struct SnapCommand: ParsableCommand {
 struct StoreOptions: ParsableArguments {
     @Option(help: "Snapshot database (default: $BPFTIME_SNAP_DB or ~/.bpftime/snapshots.db).") var db: String?
 
-    func open() throws -> SnapshotStore {
-        try SnapshotStore(path: db ?? SnapshotStore.defaultPath(environment: ProcessInfo.processInfo.environment))
-    }
-}
+    var path: String { db ?? SnapshotStore.defaultPath(environment: ProcessInfo.processInfo.environment) }
 
-/// A point-in-time read of the segment: the records are read under the lock, and the read is
-/// repeated if the generation moved while it was taken so that the two belong together.
-func consistentState(of shm: Segment) throws -> (records: [HandlerRecord], generation: UInt64) {
-    var generation = shm.generation
-    for _ in 0 ..< 8 {
-        let records = try shm.records(includeContents: true)
-        let after = shm.generation
-        if after == generation { return (records, generation) }
-        generation = after
-    }
-    return (try shm.records(includeContents: true), shm.generation)
-}
-
-func recordSnapshot(_ shm: Segment, store: SnapshotStore, message: String?, tags: [String]) throws -> Int64 {
-    let (records, generation) = try consistentState(of: shm)
-    let host = ProcessInfo.processInfo.hostName
-    return try store.save(records, meta: SnapshotMeta(segmentName: shm.name, host: host, generation: generation,
-                                                      message: message, tags: tags))
+    /// The history for a command that writes to it, created if missing.
+    func open() throws -> SnapshotStore { try SnapshotStore(path: path, access: .write) }
+    /// The history for a command that only reads: it must exist, and nothing is created.
+    func openForReading() throws -> SnapshotStore { try SnapshotStore(path: path, access: .read) }
 }
 
 struct SnapSave: ParsableCommand {
@@ -51,7 +35,7 @@ struct SnapSave: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        print(try recordSnapshot(segment.open(), store: store.open(), message: message, tags: tags))
+        print(try segment.state.save(to: store.open(), message: message, tags: tags).id)
     }
 }
 
@@ -61,7 +45,7 @@ struct SnapList: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let snapshots = try store.open().list()
+        let snapshots = try store.openForReading().list()
         if json {
             print(JSONText.array(snapshots.map(SnapshotFormat.json)).rendered())
             return
@@ -69,7 +53,7 @@ struct SnapList: ParsableCommand {
         var table = Table(header: ["ID", "TIME", "SEGMENT", "GEN", "HANDLERS", "TAGS", "MESSAGE"])
         for s in snapshots {
             table.add([String(s.id), SnapshotFormat.time(s.createdAt), s.segmentName, String(s.generation),
-                       String(s.handlerCount), s.tags.joined(separator: ","), s.message ?? ""])
+                       String(s.handlerCount), s.tags.joined(separator: ","), SnapshotFormat.message(s)])
         }
         print(table.rendered())
     }
@@ -82,7 +66,7 @@ struct SnapShow: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let db = try store.open()
+        let db = try store.openForReading()
         let id = try db.resolve(snapshot)
         let info = try db.info(id)
         let listing = HandlerListing(summaries: try db.handlerSummaries(of: id))
@@ -92,6 +76,7 @@ struct SnapShow: ParsableCommand {
         }
         print("snapshot \(info.id)  \(SnapshotFormat.time(info.createdAt))  \(info.segmentName)  generation \(info.generation)")
         if let m = info.message { print("message: \(m)") }
+        if let r = info.undoOf { print("undo of: \(SnapshotFormat.restore(r))") }
         if !info.tags.isEmpty { print("tags: \(info.tags.joined(separator: ", "))") }
         print(listing.table.rendered())
     }
@@ -109,14 +94,22 @@ struct SnapRemove: ParsableCommand {
 }
 
 struct SnapTag: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "tag", abstract: "Name a snapshot.")
-    @Argument(help: "Snapshot id or tag.") var snapshot: String
-    @Argument(help: "The new tag.") var tag: String
+    static let configuration = CommandConfiguration(
+        commandName: "tag", abstract: "Name a snapshot (`tag ID TAG`), move a tag (`-f`), or delete one (`tag -d TAG`).")
+    @Argument(help: "Snapshot id or tag, then the new tag; with -d only the tag.") var arguments: [String]
+    @Flag(name: .shortAndLong, help: "Move the tag if it names another snapshot.") var force = false
+    @Flag(name: .customShort("d"), help: "Delete the tag.") var delete = false
     @OptionGroup var store: StoreOptions
+
+    func validate() throws {
+        if delete, arguments.count != 1 { throw ValidationError("-d takes exactly one tag") }
+        if !delete, arguments.count != 2 { throw ValidationError("expected a snapshot id or tag, then the new tag") }
+    }
 
     func run() throws {
         let db = try store.open()
-        try db.tag(db.resolve(snapshot), tag)
+        if delete { return try db.untag(arguments[0]) }
+        try db.tag(db.resolve(arguments[0]), arguments[1], move: force)
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import BPFModel
 import BPFReports
 import BPFSnapshots
+import BPFState
 import Foundation
 
 struct SnapDiff: ParsableCommand {
@@ -31,7 +32,8 @@ struct SnapDiff: ParsableCommand {
 
     /// Prints the differences; true when there are some.
     private func compare() throws -> Bool {
-        let diff = try diffStates(from, to, segment: segment, store: store.open(), mapDetail: stat ? .counts : .entries)
+        let detail: MapContentsDiff.Detail = stat ? .counts : .entries
+        let diff = try segment.state.diff(StateReference(from), StateReference(to), store: store.openForReading(), mapDetail: detail)
         let renderer = DiffRenderer(colored: !json && DiffRenderer.terminalWantsColor())
         if json {
             print(renderer.json(diff).rendered())
@@ -42,21 +44,5 @@ struct SnapDiff: ParsableCommand {
             if diff.isEmpty { print("no differences") }
         }
         return !diff.isEmpty
-    }
-}
-
-/// Two states compared: snapshot ids or tags, or `live` for a consistent read of the segment now.
-func diffStates(_ from: String, _ to: String, segment: SegmentOptions, store db: SnapshotStore,
-                mapDetail detail: MapContentsDiff.Detail = .entries) throws -> SnapshotDiff {
-    switch (from, to) {
-    case ("live", "live"):
-        let live = try consistentState(of: segment.open()).records
-        return SnapshotDiffer.diff(live, live, mapDetail: detail)
-    case (_, "live"):
-        return try db.diff(db.resolve(from), live: consistentState(of: segment.open()).records, mapDetail: detail)
-    case ("live", _):
-        return try SnapshotDiffer.diff(consistentState(of: segment.open()).records, db.records(of: db.resolve(to)), mapDetail: detail)
-    default:
-        return try db.diff(db.resolve(from), db.resolve(to), mapDetail: detail)
     }
 }

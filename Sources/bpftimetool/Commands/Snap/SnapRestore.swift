@@ -1,49 +1,47 @@
 import ArgumentParser
-import BPFLogging
-import BPFModel
-import BPFRuntime
-import BPFSnapshots
 import BPFInterchange
+import BPFModel
+import BPFSegment
+import BPFSnapshots
+import BPFState
 import Foundation
 
 struct SnapRestore: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Roll the segment back to a snapshot, wholly or only some fds, atomically.",
-        discussion: "The state before the restore is saved as a snapshot first, so every restore can be undone.")
+        discussion: """
+        Under one hold of the segment lock: the current state is saved as a snapshot (the undo), \
+        then the plan is applied, maps of unchanged definition in place. A failed restore changes \
+        nothing and records nothing. A missing segment is an error unless --create is given.
+        """)
 
     @Argument(help: "Snapshot id or tag.") var snapshot: String
     @Option(name: .customLong("fd"), help: "Restore only this fd (repeatable).") var fds: [Int] = []
     @Flag(name: .customLong("with-deps"), help: "Also restore the fds the chosen handlers refer to.") var withDependencies = false
     @Flag(name: .customLong("dry-run"), help: "Print the plan and change nothing.") var dryRun = false
+    @Flag(help: "Create the segment (of the configured size) if it does not exist.") var create = false
     @OptionGroup var segment: SegmentOptions
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let db = try store.open()
-        let lines = try restoreSnapshot(db.resolve(snapshot), onlyFDs: fds.isEmpty ? nil : Set(fds), withDependencies: withDependencies,
-                                        dryRun: dryRun, segment: segment, store: db)
-        for line in lines { print(line) }
+        let db = try dryRun ? store.openForReading() : store.open()
+        let request = RestoreRequest(snapshot: try db.resolve(snapshot), onlyFDs: fds.isEmpty ? nil : Set(fds),
+                                     withDependencies: withDependencies, dryRun: dryRun, createSegment: create && !dryRun)
+        for line in try restore(request, state: segment.state, store: db) { print(line) }
     }
 }
 
-/// Plans the restore of snapshot `id` and, unless `dryRun`, saves the current state as a
-/// snapshot and applies the plan atomically; answers the plan as lines for people.
-func restoreSnapshot(_ id: Int64, onlyFDs: Set<Int>? = nil, withDependencies: Bool = false, dryRun: Bool,
-                     segment: SegmentOptions, store db: SnapshotStore) throws -> [String] {
-    let target = try db.records(of: id)
-    let shm = try segment.openOrCreate()
-    let current = try shm.records(includeContents: true)
-    let plan = try RestorePlanner.plan(target: target, current: current, onlyFDs: onlyFDs, withDependencies: withDependencies)
+/// Restores as `request` says (or only plans, for a dry run); answers the plan and the undo
+/// snapshot as lines for people.
+func restore(_ request: RestoreRequest, state: RuntimeState, store db: SnapshotStore) throws -> [String] {
+    let outcome = try state.restore(request, store: db)
+    let plan = outcome.plan
     var lines = plan.create.map { "create  fd \($0.fd) \($0.handler.kind.rawValue) \($0.handler.name ?? "")" }
     lines += plan.replace.map { "replace fd \($0.fd) \($0.handler.kind.rawValue) \($0.handler.name ?? "")" }
     lines += plan.remove.map { "remove  fd \($0)" }
-    if plan.isEmpty { lines.append("nothing to restore: the segment already matches snapshot \(id)") }
-    guard !dryRun, !plan.isEmpty else { return lines }
-
-    let undo = try recordSnapshot(shm, store: db, message: "before restore of snapshot \(id)", tags: [])
-    try shm.apply(plan.create + plan.replace, removing: plan.remove, replaceExisting: true)
-    BPFLog.logger("snap").info("restored snapshot \(id) (previous state saved as snapshot \(undo))")
+    if plan.isEmpty { lines.append("nothing to restore: the segment already matches snapshot \(request.snapshot)") }
+    if let undo = outcome.undoSnapshot { lines.append("previous state saved as snapshot \(undo)") }
     return lines
 }
 
@@ -55,7 +53,7 @@ struct SnapExport: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let db = try store.open()
+        let db = try store.openForReading()
         let records = try db.records(of: db.resolve(snapshot))
         try FileIO.writeAtomically(file) { sink in
             try BPFTimeJSON.write(records, includeData: !noData, to: sink)
@@ -72,7 +70,8 @@ struct SnapImport: ParsableCommand {
 
     func run() throws {
         let records = try BPFTimeJSON.decodeDocument(FileIO.read(file))
-        try AOTImageCheck.verify(records, maps: records)
+        // Checked as `import` into a new segment checks it, so that a recorded snapshot can be restored.
+        try RuntimeState(configuration: .fromEnvironment()).validateDocument(records)
         let meta = SnapshotMeta(segmentName: "file:\(file)", host: ProcessInfo.processInfo.hostName, generation: 0,
                                 message: message ?? "imported from \(file)", tags: tags)
         print(try store.open().save(records, meta: meta))

@@ -2,6 +2,7 @@ import ArgumentParser
 import BPFHistoryServer
 import BPFLogging
 import BPFSnapshots
+import BPFState
 import Foundation
 
 struct SnapServe: ParsableCommand {
@@ -20,13 +21,15 @@ struct SnapServe: ParsableCommand {
 
     func run() throws {
         let (host, port) = try Self.address(listen)
-        let db = try store.open()
-        let shm = segment
+        // Read-only unless restoring is allowed: then the undo snapshots are written to it.
+        let db = try allowRestore ? store.open() : store.openForReading()
+        let state = segment.state
         var restorer: HistoryBrowser.Restorer?
         if allowRestore {
-            restorer = { id, dryRun in try restoreSnapshot(id, dryRun: dryRun, segment: shm, store: db) }
+            restorer = { id, dryRun in try restore(RestoreRequest(snapshot: id, dryRun: dryRun), state: state, store: db) }
         }
-        let browser = HistoryBrowser(store: db, differ: { a, b in try diffStates(a, b, segment: shm, store: db) }, restorer: restorer)
+        let browser = HistoryBrowser(store: db, differ: { a, b in try state.diff(StateReference(a), StateReference(b), store: db) },
+                                     restorer: restorer)
         if !HistoryServer.isLoopback(host) {
             BPFLog.logger("serve").warning("listening on \(host), not loopback: the page has no authentication, anyone who can reach it can read the history\(allowRestore ? " and restore snapshots" : "")")
         }

@@ -1,0 +1,62 @@
+import BPFModel
+import BPFRuntime
+import BPFSegment
+import Glibc
+
+/// The one way handlers get into a segment: native (AOT) code is admitted only if this build
+/// compiles exactly that for the program's bytecode (`AOTImageCheck`), checked against the
+/// maps the segment will hold, then the change is applied all or nothing. Import, load,
+/// restore and the validation of documents for the history all come through here.
+enum TrustedApply {
+    static func apply(_ records: [HandlerRecord], removing: [Int] = [], replaceExisting: Bool = false,
+                      in transaction: SegmentTransaction) throws -> UInt64 {
+        try AOTImageCheck.verify(records, maps: records + transaction.records(includeContents: false))
+        return try transaction.apply(records, removing: removing, replaceExisting: replaceExisting)
+    }
+}
+
+extension RuntimeState {
+    /// Adds a document's handlers, creating the segment if needed; all or nothing. Returns
+    /// what was applied and the segment's generation after it.
+    @discardableResult
+    public func importRecords(_ records: [HandlerRecord]) throws -> AppliedChange {
+        try withSegment(creating: true) { shm in
+            try shm.transaction { tx in
+                let generation = try TrustedApply.apply(records, in: tx)
+                return AppliedChange(segmentName: tx.name, generation: generation, added: records, removed: [])
+            }
+        }
+    }
+
+    /// Adds one handler at its fd, creating the segment if needed.
+    @discardableResult
+    public func load(_ record: HandlerRecord) throws -> AppliedChange { try importRecords([record]) }
+
+    /// Removes the handler at `fd` (refused while another handler refers to it).
+    @discardableResult
+    public func unload(_ fd: Int) throws -> AppliedChange {
+        try open().transaction { tx in
+            let generation = try tx.apply([], removing: [fd])
+            return AppliedChange(segmentName: tx.name, generation: generation, added: [], removed: [fd])
+        }
+    }
+
+    /// Checks a document exactly as `importRecords` into a new segment of this configuration
+    /// would (fields, references, map data against the maps' sizes and kinds, AOT code),
+    /// by applying it to a private scratch segment that is never named to anyone.
+    public func validateDocument(_ records: [HandlerRecord]) throws {
+        var scratch = configuration
+        scratch.name = "bpftimetool_check_\(getpid())_\(UInt32.random(in: 0 ... .max))"
+        let shm = try Segment.create(scratch)
+        try? Segment.remove(name: scratch.name) // the mapping stays ours until it goes out of scope
+        try shm.transaction { tx in _ = try TrustedApply.apply(records, in: tx) }
+    }
+}
+
+/// Handlers a use case put into the segment (or removed), and the generation after.
+public struct AppliedChange: Equatable, Sendable {
+    public var segmentName: String
+    public var generation: UInt64
+    public var added: [HandlerRecord]
+    public var removed: [Int]
+}
