@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system", exact: "1.8.1"),
     ],
     targets: [
         // Plain values describing handlers: the language every other module speaks.
@@ -52,6 +53,7 @@ let package = Package(
         .executableTarget(name: "bpftimetool", dependencies: [
             "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFLogging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "SystemPackage", package: "swift-system"),
         ]),
         // Release-build figures for Scripts/bench-segment.sh.
         .executableTarget(name: "BPFSegmentBench", dependencies: ["BPFModel", "BPFSegment"], swiftSettings: hotPath),
@@ -74,7 +76,7 @@ let package = Package(
         .testTarget(name: "BPFSnapshotsTests", dependencies: ["BPFSnapshots"]),
         .testTarget(name: "BPFRuntimeTests", dependencies: ["BPFRuntime"]),
         .testTarget(name: "BPFToolTests", dependencies: ["BPFModel"]),
-        .testTarget(name: "BPFAgentTests", dependencies: ["BPFAgent", "BPFModel", "BPFSegment", "BPFVM"]),
+        .testTarget(name: "BPFAgentTests", dependencies: ["BPFAgent", "BPFModel", "BPFRuntime", "BPFSegment", "BPFVM"]),
     ],
     swiftLanguageModes: [.v5]
 )
