@@ -17,7 +17,7 @@ private func withAgent<T>(_ raw: OpaquePointer?, _ body: (Agent) -> T) -> T? {
 @_cdecl("bpftime_agent_open")
 public func bpftime_agent_open(_ name: UnsafePointer<CChar>?) -> OpaquePointer? {
     _ = loggingReady
-    let segmentName = name.map { String(cString: $0) } ?? SegmentConfiguration.fromEnvironment().name
+    let segmentName = name.map { String(cString: $0) } ?? SegmentConfiguration.environmentName
     do {
         let agent = try Agent.open(segmentName: segmentName, options: AgentOptions.fromEnvironment())
         return OpaquePointer(Unmanaged.passRetained(agent).toOpaque())

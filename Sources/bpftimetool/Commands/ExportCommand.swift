@@ -18,7 +18,9 @@ struct ExportCommand: ParsableCommand {
         let shm = try segment.open()
         let records = try shm.records(includeContents: !noData)
         for record in records { log.info("\(HandlerDescription.exportLog(record))") }
-        try FileIO.writeAtomically(file) { sink in
+        let identity = shm.fileIdentity
+        let live = FileIO.Protected(device: identity.device, inode: identity.inode, role: "the segment \(shm.name) being exported")
+        try FileIO.writeAtomically(file, protecting: [live]) { sink in
             try BPFTimeJSON.write(records, includeData: !noData, to: sink)
         }
     }
@@ -34,7 +36,7 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         let log = BPFLog.logger("import")
-        let records = try BPFTimeJSON.decodeDocument(FileIO.read(file))
+        let records = try BPFTimeJSON.decodeDocument(segment.readDocument(file))
         try segment.withSegmentCreatingIfNeeded { shm in
             try AOTImageCheck.verify(records, maps: records + shm.records(includeContents: false))
             try shm.apply(records)
@@ -70,8 +72,9 @@ struct RemoveCommand: ParsableCommand {
     @OptionGroup var segment: SegmentOptions
 
     func run() throws {
-        try Segment.remove(name: segment.configuration.name)
-        BPFLog.logger("remove").info("removed shared memory segment \(segment.configuration.name)")
+        let name = try segment.configuration().name
+        try Segment.remove(name: name, allowingOtherOwner: segment.allowOtherOwner)
+        BPFLog.logger("remove").info("removed shared memory segment \(name)")
     }
 }
 

@@ -49,12 +49,13 @@ struct CheckCommand: ParsableCommand {
     @OptionGroup var segment: SegmentOptions
 
     func run() throws {
-        let problems = try segment.open().check()
+        let shm = try segment.open()
+        let problems = shm.check()
         if problems.isEmpty {
-            print("segment \(segment.configuration.name): consistent")
+            print("segment \(shm.name): consistent")
             return
         }
         for p in problems { print(p) }
-        throw ToolError("segment \(segment.configuration.name): \(problems.count) inconsistencies found")
+        throw ToolError("segment \(shm.name): \(problems.count) inconsistencies found")
     }
 }

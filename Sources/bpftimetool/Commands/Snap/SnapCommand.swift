@@ -17,8 +17,13 @@ struct SnapCommand: ParsableCommand {
 struct StoreOptions: ParsableArguments {
     @Option(help: "Snapshot database (default: $BPFTIME_SNAP_DB or ~/.bpftime/snapshots.db).") var db: String?
 
-    func open() throws -> SnapshotStore {
-        try SnapshotStore(path: db ?? SnapshotStore.defaultPath(environment: ProcessInfo.processInfo.environment))
+    var path: String { db ?? SnapshotStore.defaultPath(environment: ProcessInfo.processInfo.environment) }
+
+    func open() throws -> SnapshotStore { try SnapshotStore(path: path) }
+
+    /// The database and its SQLite companions, which no output may overwrite.
+    var databaseFiles: [FileIO.Protected] {
+        ["", "-wal", "-shm"].compactMap { FileIO.Protected(path: path + $0, role: "the snapshot history in use (--db)") }
     }
 }
 

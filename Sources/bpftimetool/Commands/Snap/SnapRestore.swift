@@ -2,8 +2,9 @@ import ArgumentParser
 import BPFLogging
 import BPFModel
 import BPFRuntime
-import BPFSnapshots
 import BPFInterchange
+import BPFSegment
+import BPFSnapshots
 import Foundation
 
 struct SnapRestore: ParsableCommand {
@@ -49,7 +50,7 @@ struct SnapExport: ParsableCommand {
     func run() throws {
         let db = try store.open()
         let records = try db.records(of: db.resolve(snapshot))
-        try FileIO.writeAtomically(file) { sink in
+        try FileIO.writeAtomically(file, protecting: store.databaseFiles) { sink in
             try BPFTimeJSON.write(records, includeData: !noData, to: sink)
         }
     }
@@ -63,7 +64,8 @@ struct SnapImport: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let records = try BPFTimeJSON.decodeDocument(FileIO.read(file))
+        let limit = try BPFTimeJSON.maxDocumentBytes(segmentBytes: SegmentConfiguration.fromEnvironment().sizeBytes)
+        let records = try BPFTimeJSON.decodeDocument(FileIO.read(file, limit: limit, what: "a snapshot document"))
         try AOTImageCheck.verify(records, maps: records)
         let meta = SnapshotMeta(segmentName: "file:\(file)", host: ProcessInfo.processInfo.hostName, generation: 0,
                                 message: message ?? "imported from \(file)", tags: tags)
