@@ -255,6 +255,7 @@ public struct HookID: Hashable, Sendable {
 public enum AgentError: Error, CustomStringConvertible {
     case inconsistentSegment(name: String, problems: [String])
     case unknownEngine(String)
+    case invalidBudget(String)
 
     public var description: String {
         switch self {
@@ -263,6 +264,8 @@ public enum AgentError: Error, CustomStringConvertible {
                 + problems.prefix(5).joined(separator: "; ") + (problems.count > 5 ? "; and \(problems.count - 5) more" : "")
         case .unknownEngine(let name):
             "unknown engine \"\(name)\" (BPFTIME_AGENT_ENGINE): use one of \(AgentOptions.Engine.allCases.map(\.rawValue).joined(separator: ", "))"
+        case .invalidBudget(let value):
+            "invalid instruction budget \"\(value)\" (BPFTIME_AGENT_MAX_INSNS): give a positive number of instructions"
         }
     }
 }
