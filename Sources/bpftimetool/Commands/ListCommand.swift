@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPFLogging
 import BPFModel
 import BPFSegment
 
@@ -55,7 +56,7 @@ struct CheckCommand: ParsableCommand {
             print("segment \(shm.name): consistent")
             return
         }
-        for p in problems { print(p) }
+        for p in problems { print(TerminalText.escaped(p)) }
         throw ToolError("segment \(shm.name): \(problems.count) inconsistencies found")
     }
 }

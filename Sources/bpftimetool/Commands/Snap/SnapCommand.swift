@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPFLogging
 import BPFModel
 import BPFSegment
 import BPFSnapshots
@@ -94,9 +95,9 @@ struct SnapShow: ParsableCommand {
             print(JSONText.object([("snapshot", SnapshotFormat.json(info)), ("handlers", listing.json)]).rendered())
             return
         }
-        print("snapshot \(info.id)  \(SnapshotFormat.time(info.createdAt))  \(info.segmentName)  generation \(info.generation)")
-        if let m = info.message { print("message: \(m)") }
-        if !info.tags.isEmpty { print("tags: \(info.tags.joined(separator: ", "))") }
+        print(TerminalText.escaped("snapshot \(info.id)  \(SnapshotFormat.time(info.createdAt))  \(info.segmentName)  generation \(info.generation)"))
+        if let m = info.message { print(TerminalText.escaped("message: \(m)")) }
+        if !info.tags.isEmpty { print(TerminalText.escaped("tags: \(info.tags.joined(separator: ", "))")) }
         print(listing.table.rendered())
     }
 }

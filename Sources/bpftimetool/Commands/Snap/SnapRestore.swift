@@ -28,8 +28,8 @@ struct SnapRestore: ParsableCommand {
         let current = try shm.records(includeContents: true)
         let plan = try RestorePlanner.plan(target: target, current: current,
                                            onlyFDs: fds.isEmpty ? nil : Set(fds), withDependencies: withDependencies)
-        for r in plan.create { print("create  fd \(r.fd) \(r.handler.kind.rawValue) \(r.handler.name ?? "")") }
-        for r in plan.replace { print("replace fd \(r.fd) \(r.handler.kind.rawValue) \(r.handler.name ?? "")") }
+        for r in plan.create { print("create  fd \(r.fd) \(r.handler.kind.rawValue) \(TerminalText.escaped(r.handler.name ?? ""))") }
+        for r in plan.replace { print("replace fd \(r.fd) \(r.handler.kind.rawValue) \(TerminalText.escaped(r.handler.name ?? ""))") }
         for fd in plan.remove { print("remove  fd \(fd)") }
         if plan.isEmpty { print("nothing to restore: the segment already matches snapshot \(id)") }
         guard !dryRun, !plan.isEmpty else { return }
