@@ -104,6 +104,12 @@ public final class Segment: @unchecked Sendable {
     /// long-running user such as an agent should then let go of it. Costs a system call.
     public var isLinked: Bool { shm.isLinked }
 
+    /// From now on, an access past the end of a segment another process truncated reads zeros
+    /// instead of raising SIGBUS (a process-wide handler, see `TruncationGuard`); the caller
+    /// should notice the smaller size (fstat) and stop using the segment. For long-running
+    /// users such as the agent.
+    public func guardAgainstTruncation() { shm.guardAgainstTruncation() }
+
     /// Unlinks the segment, if it is this user's (or `allowingOtherOwner`); processes that
     /// have it mapped keep their mapping.
     public static func remove(name: String, allowingOtherOwner: Bool = false) throws {

@@ -25,7 +25,18 @@ final class SharedMemory: @unchecked Sendable {
         return fstat(fd, &info) == 0 && info.st_dev == identity.0 && info.st_ino == identity.1
     }
 
-    deinit { munmap(base, size) }
+    /// Whether `TruncationGuard` watches this mapping.
+    private var guarded = false
+
+    /// Turns a SIGBUS from this mapping (the object was truncated) into zero pages; see `TruncationGuard`.
+    func guardAgainstTruncation() {
+        if !guarded { guarded = TruncationGuard.guardMapping(base, size: size) }
+    }
+
+    deinit {
+        if guarded { TruncationGuard.unguard(base) }
+        munmap(base, size)
+    }
 
     /// Creates a new object of `size` bytes (zero-filled by the kernel); fails if it exists.
     /// Its memory is reserved now, so that a full /dev/shm is an error here and not a SIGBUS
