@@ -103,12 +103,13 @@ extension PrettyPrinter {
         closeObject()
     }
 
+    /// bpftime keeps a memfd's name inside `attr`.
     private mutating func memfd(_ m: MemfdHandler) {
         key("attr")
         openObject()
         key("flags"); integer(m.flags)
-        closeObject()
         key("name"); string(m.name)
+        closeObject()
     }
 
     /// Our `"data"` extension (see `BPFTimeJSON`): keyed maps as an object sorted by key,

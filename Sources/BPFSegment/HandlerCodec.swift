@@ -8,7 +8,7 @@ enum HandlerCodec {
         switch handler {
         case .program(let p):
             out.string(p.name)
-            out.u32(p.type)
+            out.u32(UInt32(bitPattern: p.type))
             out.bytes(p.bytecode)
             out.u64(UInt64(p.attachments.count))
             for a in p.attachments {
@@ -53,7 +53,7 @@ enum HandlerCodec {
         let handler: Handler
         switch kind {
         case .program:
-            let name = try r.string(), type = try r.u32(), code = try r.bytes()
+            let name = try r.string(), type = Int32(bitPattern: try r.u32()), code = try r.bytes()
             let count = try r.count(elementBytes: 16)
             var attachments: [ProgramHandler.Attachment] = []
             attachments.reserveCapacity(count)

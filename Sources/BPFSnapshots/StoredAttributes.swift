@@ -8,7 +8,7 @@ enum StoredAttributes {
     static func encode(_ handler: Handler) -> String {
         switch handler {
         case .program(let p):
-            json(ProgramAttributes(type: p.type, attachments: p.attachments.map {
+            json(ProgramAttributes(type: Int64(p.type), attachments: p.attachments.map {
                 .init(targetFD: $0.targetFD, cookie: $0.cookie)
             }))
         case .map(let m): json(MapAttributesJSON(m.attributes))
@@ -29,7 +29,7 @@ enum StoredAttributes {
         case .program:
             let a = try decoder.decode(ProgramAttributes.self, from: data)
             return .program(ProgramHandler(
-                name: name ?? "", type: a.type, bytecode: bytecode ?? [],
+                name: name ?? "", type: Int32(truncatingIfNeeded: a.type), bytecode: bytecode ?? [],
                 attachments: a.attachments.map { .init(targetFD: $0.targetFD, cookie: $0.cookie) }, aotImage: aotImage))
         case .map:
             let a = try decoder.decode(MapAttributesJSON.self, from: data)
@@ -56,7 +56,9 @@ enum StoredAttributes {
 }
 
 private struct ProgramAttributes: Codable {
-    var type: UInt32
+    /// Int64: histories written when the type was unsigned hold values above Int32.max, which
+    /// mean the same 32-bit pattern.
+    var type: Int64
     var attachments: [Attachment]
     struct Attachment: Codable {
         var targetFD: Int
