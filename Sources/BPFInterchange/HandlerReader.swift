@@ -91,7 +91,7 @@ struct HandlerReader {
             event = .software(cpu: try attr.integer("cpu", default: 0), config: try attr.integer("config", default: 0),
                               sampleType: try attr.integer("sample_type", default: 0))
         default:
-            throw attr.error("type", "unknown perf event type \(type)")
+            event = .opaque(type: type, target: attr.value("_module_name") == nil ? nil : try uprobe())
         }
         // bpftime creates uprobe_override events enabled; the others wait for an enable.
         let enabledByDefault = type == PerfEventType.uprobeOverride

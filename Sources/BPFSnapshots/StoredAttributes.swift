@@ -109,6 +109,8 @@ private struct PerfEventAttributes: Codable {
     var module_name: String?, offset: UInt64?, pid: Int32?, ref_ctr_offset: UInt64?
     var tracepoint_id: Int32?
     var cpu: Int32?, config: Int64?, sample_type: Int32?
+    /// bpftime's numeric type of an opaque event (`type` is then "opaque").
+    var code: Int32?
 
     init(_ e: PerfEventHandler) {
         type = e.event.typeName
@@ -120,6 +122,10 @@ private struct PerfEventAttributes: Codable {
             self.pid = pid; tracepoint_id = id
         case .software(let cpu, let config, let sampleType):
             self.cpu = cpu; self.config = config; sample_type = sampleType
+        case .opaque(let code, let target):
+            type = "opaque"
+            self.code = code
+            if let t = target { module_name = t.moduleName; offset = t.offset; pid = t.pid; ref_ctr_offset = t.refCtrOffset }
         }
     }
 
@@ -140,6 +146,7 @@ private struct PerfEventAttributes: Codable {
         case "tracepoint": event = .tracepoint(pid: try field(pid, "pid"), tracepointID: try field(tracepoint_id, "tracepoint_id"))
         case "software":
             event = .software(cpu: try field(cpu, "cpu"), config: try field(config, "config"), sampleType: try field(sample_type, "sample_type"))
+        case "opaque": event = .opaque(type: try field(code, "code"), target: module_name == nil ? nil : try target())
         default:
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "unknown perf event type \(type)"))
         }

@@ -67,4 +67,26 @@ import Testing
         #expect(result.status != 0)
         #expect(result.stderr.contains("more than the limit"), "\(String(result.stderr.prefix(500)))")
     }
+
+    /// bpftime's redis export: kprobe-type (8) events and programs of type -16368; an event of
+    /// a type given only as `{"type": 9}`. All are kept, and come back out as they went in.
+    @Test func otherPerfEventTypesAreKeptAndRoundTrip() throws {
+        let tool = ToolRunner()
+        defer { tool.cleanUp() }
+        let redis = try #require(ToolRunner.sharedDirectory?.appendingPathComponent("fixtures/bpftime/redis-export.json"))
+        let imported = try tool.run(["import", redis.path])
+        try #require(imported.status == 0, "\(imported.stderr)")
+        #expect(try tool.run(["load", "20", #"{"type": "bpf_perf_event_handler", "attr": {"type": 9}}"#]).status == 0)
+        let exported = try Self.exported(tool)
+        let original = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: redis)) as? [String: [String: Any]])
+        for fd in ["8", "9", "10"] {
+            let attr = try #require(exported[fd]?["attr"] as? [String: Any])
+            let expected = try #require(original[fd]?["attr"] as? [String: Any])
+            for field in ["type", "_module_name", "offset", "pid", "ref_ctr_off"] {
+                #expect("\(attr[field] ?? "absent")" == "\(expected[field] ?? "absent")", "fd \(fd) \(field)")
+            }
+        }
+        #expect(exported["20"]?["attr"] as? [String: Int] == ["type": 9])
+        #expect(try tool.run(["list"]).stdout.contains("type 9 (kept, never fired)"))
+    }
 }
