@@ -115,3 +115,21 @@ import Testing
         #expect(result.stderr.contains("larger than"), "\(result.stderr)")
     }
 }
+
+/// bpftool-style global options: `--shm` and `--db` before the subcommand.
+@Suite struct LeadingOptionTests {
+    @Test func segmentAndDatabaseOptionsMayComeFirst() throws {
+        let tool = ToolRunner()
+        defer { tool.cleanUp() }
+        let other = "bpftimetool_lead_\(getpid())_\(UInt32.random(in: 0 ... .max))"
+        defer { _ = try? tool.run(["remove", "--shm", other]) }
+        #expect(try tool.run(["--shm", other, "import", PathSafetyTests.demoState]).status == 0)
+        let listed = try tool.run(["--shm=\(other)", "list"])
+        #expect(listed.status == 0 && listed.stdout.contains("demo_counts"), "\(listed.stderr)")
+        #expect(try tool.run(["list"]).status != 0, "the default segment was used instead")
+        let db = tool.temporaryFile("lead.db").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) } }
+        #expect(try tool.run(["--db", db, "--shm", other, "snap", "save"]).status == 0)
+        #expect(try tool.run(["--db", db, "snap", "list"]).stdout.contains(other))
+    }
+}
