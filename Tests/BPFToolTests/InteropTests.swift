@@ -30,12 +30,10 @@ import Testing
             let loaded = try tool.run(["load", String(fd), map])
             #expect(loaded.status == 0, "\(loaded.stderr)")
         }
-        let file = tool.temporaryFile("export.json")
-        defer { try? FileManager.default.removeItem(at: file) }
-        #expect(try tool.run(["export", file.path]).status == 0)
+        // Our own export, empty maps written as "data": {}, goes back in.
         let other = ToolRunner()
         defer { other.cleanUp() }
-        let imported = try other.run(["import", file.path])
+        let imported = try other.run(["import", "-"], stdin: tool.run(["export", "-"]).stdoutBytes)
         #expect(imported.status == 0, "\(imported.stderr)")
     }
 

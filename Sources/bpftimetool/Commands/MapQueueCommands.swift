@@ -26,11 +26,7 @@ extension MapCommand {
         @Argument(help: "The map's fd.") var fd: Int
         @OptionGroup var segment: SegmentOptions
 
-        func run() throws {
-            let map = try segment.open().map(at: fd)
-            guard let value = try map.peek() else { throw ToolError("map \(fd) is empty") }
-            print("value: \(MapEntryFormat.single(value))")
-        }
+        func run() throws { try printValue(taken: { try $0.peek() }, fd: fd, segment: segment) }
     }
 
     struct Push: ParsableCommand {
@@ -53,10 +49,12 @@ extension MapCommand {
         @Argument(help: "The map's fd.") var fd: Int
         @OptionGroup var segment: SegmentOptions
 
-        func run() throws {
-            let map = try segment.open().map(at: fd)
-            guard let value = try map.pop() else { throw ToolError("map \(fd) is empty") }
-            print("value: \(MapEntryFormat.single(value))")
-        }
+        func run() throws { try printValue(taken: { try $0.pop() }, fd: fd, segment: segment) }
     }
+}
+
+/// Prints the value `take` gets from queue or stack `fd`, or fails when there is none.
+private func printValue(taken take: (SegmentMap) throws -> [UInt8]?, fd: Int, segment: SegmentOptions) throws {
+    guard let value = try take(segment.open().map(at: fd)) else { throw ToolError("map \(fd) is empty") }
+    print("value: \(MapEntryFormat.single(value))")
 }
