@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// bpftime's own shapes that the tool used to refuse or change.
@@ -71,7 +72,7 @@ import Testing
     @Test func otherPerfEventTypesAreKeptAndRoundTrip() throws {
         let tool = ToolRunner()
         defer { tool.cleanUp() }
-        let redis = try #require(ToolRunner.sharedDirectory?.appendingPathComponent("fixtures/bpftime/redis-export.json"))
+        let redis = try SharedFiles.url("fixtures/bpftime/redis-export.json")
         let imported = try tool.run(["import", redis.path])
         try #require(imported.status == 0, "\(imported.stderr)")
         #expect(try tool.run(["load", "20", #"{"type": "bpf_perf_event_handler", "attr": {"type": 9}}"#]).status == 0)
