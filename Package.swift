@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system", exact: "1.8.1"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3" ..< "5.0.0"),
         // `swift package generate-documentation` (Scripts/docs.sh); a plugin, not linked into anything.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", exact: "1.5.0"),
@@ -63,6 +64,7 @@ let package = Package(
         .executableTarget(name: "bpftimetool", dependencies: [
             "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFState", "BPFLogging", "BPFObject",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "SystemPackage", package: "swift-system"),
         ]),
         // Release-build figures for Scripts/bench-segment.sh.
         .executableTarget(name: "BPFSegmentBench", dependencies: ["BPFModel", "BPFSegment"], swiftSettings: hotPath),
@@ -89,7 +91,7 @@ let package = Package(
         .testTarget(name: "BPFStateTests", dependencies: ["BPFState", "BPFModel", "BPFSegment", "BPFSnapshots", "BPFVM", "BPFRuntime"]),
         .testTarget(name: "BPFToolTests", dependencies: ["TestSupport", "BPFModel"]),
         .testTarget(name: "BPFObjectTests", dependencies: ["TestSupport", "BPFObject", "BPFModel", "BPFVM"]),
-        .testTarget(name: "BPFAgentTests", dependencies: ["BPFAgent", "BPFModel", "BPFSegment", "BPFVM"]),
+        .testTarget(name: "BPFAgentTests", dependencies: ["BPFAgent", "BPFModel", "BPFRuntime", "BPFSegment", "BPFVM"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,9 +1,12 @@
-/// Left-aligned text columns for human-readable listings.
+import BPFLogging
+
+/// Left-aligned text columns for human-readable listings; cells are printed escaped, since
+/// they hold names and messages from the segment or the history.
 struct Table {
     var header: [String]
     var rows: [[String]] = []
 
-    mutating func add(_ row: [String]) { rows.append(row) }
+    mutating func add(_ row: [String]) { rows.append(row.map(TerminalText.escaped)) }
 
     func rendered() -> String {
         var widths = header.map(\.count)

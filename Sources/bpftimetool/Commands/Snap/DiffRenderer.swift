@@ -1,3 +1,4 @@
+import BPFLogging
 import BPFModel
 import BPFSnapshots
 import BPFVM
@@ -17,7 +18,7 @@ struct DiffRenderer {
     private func changed(_ t: String) -> String { paint(t, "33") }
 
     private static func title(_ r: HandlerRecord) -> String {
-        "fd \(r.fd) \(r.handler.kind.rawValue)" + (r.handler.name.map { " \"\($0)\"" } ?? "")
+        "fd \(r.fd) \(r.handler.kind.rawValue)" + (r.handler.name.map { " \"\(TerminalText.escaped($0))\"" } ?? "")
     }
 
     func text(_ diff: SnapshotDiff) -> String {
@@ -26,7 +27,7 @@ struct DiffRenderer {
         for r in diff.added { out += added("+ \(Self.title(r))") + "\n" }
         for c in diff.changed {
             out += changed("~ \(Self.title(c.new))") + "\n"
-            for a in c.attributeChanges { out += "    \(a.name): \(a.old) → \(a.new)\n" }
+            for a in c.attributeChanges { out += TerminalText.escaped("    \(a.name): \(a.old) → \(a.new)") + "\n" }
             out += instructions(c)
             out += entries(c.mapChanges)
         }

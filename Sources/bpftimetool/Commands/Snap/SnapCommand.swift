@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPFLogging
 import BPFModel
 import BPFSegment
 import BPFSnapshots
@@ -20,6 +21,11 @@ struct StoreOptions: ParsableArguments {
 
     var path: String { db ?? SnapshotStore.defaultPath(environment: ProcessInfo.processInfo.environment) }
 
+    /// The database and its SQLite companions, which no output may overwrite.
+    var databaseFiles: [FileIO.Protected] {
+        ["", "-wal", "-shm"].compactMap { FileIO.Protected(path: path + $0, role: "the snapshot history in use (--db)") }
+    }
+
     /// The history for a command that writes to it, created if missing.
     func open() throws -> SnapshotStore { try SnapshotStore(path: path, access: .write) }
     /// The history for a command that only reads: it must exist, and nothing is created.
@@ -34,7 +40,7 @@ struct SnapSave: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        print(try segment.state.save(to: store.open(), message: message, tags: tags).id)
+        print(try segment.state().save(to: store.open(), message: message, tags: tags).id)
     }
 }
 
@@ -73,10 +79,10 @@ struct SnapShow: ParsableCommand {
             print(JSONText.object([("snapshot", SnapshotFormat.json(info)), ("handlers", listing.json)]).rendered())
             return
         }
-        print("snapshot \(info.id)  \(SnapshotFormat.time(info.createdAt))  \(info.segmentName)  generation \(info.generation)")
-        if let m = info.message { print("message: \(m)") }
-        if let r = info.undoOf { print("undo of: \(SnapshotFormat.restore(r))") }
-        if !info.tags.isEmpty { print("tags: \(info.tags.joined(separator: ", "))") }
+        print(TerminalText.escaped("snapshot \(info.id)  \(SnapshotFormat.time(info.createdAt))  \(info.segmentName)  generation \(info.generation)"))
+        if let m = info.message { print(TerminalText.escaped("message: \(m)")) }
+        if let r = info.undoOf { print(TerminalText.escaped("undo of: \(SnapshotFormat.restore(r))")) }
+        if !info.tags.isEmpty { print(TerminalText.escaped("tags: \(info.tags.joined(separator: ", "))")) }
         print(listing.table.rendered())
     }
 }

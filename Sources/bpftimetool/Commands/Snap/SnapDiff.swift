@@ -32,7 +32,7 @@ struct SnapDiff: ParsableCommand {
     /// Prints the differences; true when there are some.
     private func compare() throws -> Bool {
         let detail: MapContentsDiff.Detail = stat ? .counts : .entries
-        let diff = try segment.state.diff(StateReference(from), StateReference(to), store: store.openForReading(), mapDetail: detail)
+        let diff = try segment.state().diff(StateReference(from), StateReference(to), store: store.openForReading(), mapDetail: detail)
         let renderer = DiffRenderer(colored: !json && DiffRenderer.terminalWantsColor())
         if json {
             print(renderer.json(diff).rendered())

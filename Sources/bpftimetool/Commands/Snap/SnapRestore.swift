@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPFInterchange
+import BPFLogging
 import BPFModel
 import BPFSegment
 import BPFSnapshots
@@ -29,10 +30,10 @@ struct SnapRestore: ParsableCommand {
         let id = try db.resolve(snapshot)
         let request = RestoreRequest(snapshot: id, onlyFDs: fds.isEmpty ? nil : Set(fds), withDependencies: withDependencies,
                                      dryRun: dryRun, createSegment: create && !dryRun)
-        let outcome = try segment.state.restore(request, store: db)
+        let outcome = try segment.state().restore(request, store: db)
         let plan = outcome.plan
-        for r in plan.create { print("create  fd \(r.fd) \(r.handler.kind.rawValue) \(r.handler.name ?? "")") }
-        for r in plan.replace { print("replace fd \(r.fd) \(r.handler.kind.rawValue) \(r.handler.name ?? "")") }
+        for r in plan.create { print("create  fd \(r.fd) \(r.handler.kind.rawValue) \(TerminalText.escaped(r.handler.name ?? ""))") }
+        for r in plan.replace { print("replace fd \(r.fd) \(r.handler.kind.rawValue) \(TerminalText.escaped(r.handler.name ?? ""))") }
         for fd in plan.remove { print("remove  fd \(fd)") }
         if plan.isEmpty { print("nothing to restore: the segment already matches snapshot \(id)") }
         if let undo = outcome.undoSnapshot { print("previous state saved as snapshot \(undo)") }
@@ -49,7 +50,7 @@ struct SnapExport: ParsableCommand {
     func run() throws {
         let db = try store.openForReading()
         let records = try db.records(of: db.resolve(snapshot))
-        try FileIO.writeAtomically(file) { sink in
+        try FileIO.writeAtomically(file, protecting: store.databaseFiles) { sink in
             try BPFTimeJSON.write(records, includeData: !noData, to: sink)
         }
     }
@@ -63,7 +64,8 @@ struct SnapImport: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let records = try BPFTimeJSON.decodeDocument(FileIO.read(file))
+        let limit = try BPFTimeJSON.maxDocumentBytes(segmentBytes: SegmentConfiguration.fromEnvironment().sizeBytes)
+        let records = try BPFTimeJSON.decodeDocument(FileIO.read(file, limit: limit, what: "a snapshot document"))
         // Checked as `import` into a new segment checks it, so that a recorded snapshot can be restored.
         try RuntimeState(configuration: .fromEnvironment()).validateDocument(records)
         let meta = SnapshotMeta(segmentName: "file:\(file)", host: ProcessInfo.processInfo.hostName, generation: 0,
