@@ -1,5 +1,6 @@
 import Testing
 @testable import BPFVM
+import TestSupport
 
 /// Loops whose pointer the JIT checks once at entry (`VersionedLoop`): which loops qualify, and
 /// programs aimed at the optimisation that must still end exactly as on the interpreter.
