@@ -1,6 +1,7 @@
 import Testing
 import TestSupport
 @testable import BPFVM
+import TestSupport
 
 /// Loops whose pointer the JIT checks once at entry (`VersionedLoop`): which loops qualify, and
 /// programs aimed at the optimisation that must still end exactly as on the interpreter.
