@@ -37,8 +37,11 @@ let package = Package(
         .target(name: "BPFInterchange", dependencies: ["BPFModel"]),
         // The eBPF virtual machine: ISA, validator, interpreter, JIT, disassembler.
         .target(name: "BPFVM", dependencies: ["BPFModel"], swiftSettings: hotPath),
-        // The SQLite snapshot history.
+        // The SQLite snapshot history. Optimized in debug builds too: sorting, hashing and merging
+        // a million map entries is generic code that runs 20-50x slower unoptimized, and the
+        // tests save histories of 100,000-entry maps.
         .target(name: "BPFSnapshots", dependencies: ["BPFModel", .product(name: "GRDB", package: "GRDB.swift")],
+                swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))],
                 plugins: ["EmbedMigrations"]),
         // Embeds migrations/*.sql into BPFSnapshots at build time, so a copied binary carries its schema.
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["MigrationEmbedder"]),

@@ -9,7 +9,7 @@ struct SnapCommand: ParsableCommand {
         commandName: "snap",
         abstract: "Record the segment's states in a SQLite history, diff them and roll back.",
         discussion: "The history is --db, else $BPFTIME_SNAP_DB, else ~/.bpftime/snapshots.db.",
-        subcommands: [SnapSave.self, SnapList.self, SnapShow.self, SnapRemove.self, SnapTag.self, SnapGC.self,
+        subcommands: [SnapSave.self, SnapList.self, SnapShow.self, SnapLog.self, SnapRemove.self, SnapTag.self, SnapGC.self,
                       SnapDiff.self, SnapRestore.self, SnapExport.self, SnapImport.self])
 }
 
@@ -67,7 +67,7 @@ struct SnapList: ParsableCommand {
         }
         var table = Table(header: ["ID", "TIME", "SEGMENT", "GEN", "HANDLERS", "TAGS", "MESSAGE"])
         for s in snapshots {
-            table.add([String(s.id), SnapshotFormat.time(s.createdAt), s.segmentName, String(s.generation),
+            table.add([String(s.id), TimeText.format(s.createdAt), s.segmentName, String(s.generation),
                        String(s.handlerCount), s.tags.joined(separator: ","), s.message ?? ""])
         }
         print(table.rendered())
@@ -89,9 +89,8 @@ struct SnapShow: ParsableCommand {
             print(JSONText.object([("snapshot", SnapshotFormat.json(info)), ("handlers", listing.json)]).rendered())
             return
         }
-        print("snapshot \(info.id)  \(SnapshotFormat.time(info.createdAt))  \(info.segmentName)  generation \(info.generation)")
+        print(SnapshotFormat.headline(info, local: false))
         if let m = info.message { print("message: \(m)") }
-        if !info.tags.isEmpty { print("tags: \(info.tags.joined(separator: ", "))") }
         print(listing.table.rendered())
     }
 }
@@ -130,14 +129,16 @@ struct SnapGC: ParsableCommand {
 }
 
 enum SnapshotFormat {
-    static func time(_ date: Date) -> String {
-        let f = DateFormatter()
-        f.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return f.string(from: date)
+    static func isoTime(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+
+    /// `snapshot 12  2026-11-30 16:40:01 UTC  segment demo  generation 42  tags: base`
+    static func headline(_ s: SnapshotInfo, local: Bool) -> String {
+        "snapshot \(s.id)  \(TimeText.format(s.createdAt, local: local))  segment \(s.segmentName)  generation \(s.generation)"
+            + (s.tags.isEmpty ? "" : "  tags: \(s.tags.joined(separator: ", "))")
     }
 
     static func json(_ s: SnapshotInfo) -> JSONText {
-        .object([("id", .int(s.id)), ("time", .string(ISO8601DateFormatter().string(from: s.createdAt))),
+        .object([("id", .int(s.id)), ("time", .string(isoTime(s.createdAt))),
                  ("segment", .string(s.segmentName)), ("host", .string(s.host)), ("generation", .uint(s.generation)),
                  ("message", s.message.map(JSONText.string) ?? .null), ("tags", .array(s.tags.map(JSONText.string))),
                  ("parent", s.parent.map { .int($0) } ?? .null), ("handlers", .int(s.handlerCount))])
