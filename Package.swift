@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "BPFSegmentTests", dependencies: ["BPFSegment"]),
         .testTarget(name: "BPFInterchangeTests", dependencies: ["BPFInterchange"]),
         .testTarget(name: "BPFVMTests", dependencies: ["BPFVM"]),
-        .testTarget(name: "BPFSnapshotsTests", dependencies: ["BPFSnapshots"]),
+        .testTarget(name: "BPFSnapshotsTests", dependencies: ["BPFSnapshots", "BPFInterchange"]),
         .testTarget(name: "BPFRuntimeTests", dependencies: ["BPFRuntime"]),
         .testTarget(name: "BPFToolTests", dependencies: ["BPFModel"]),
         .testTarget(name: "BPFAgentTests", dependencies: ["BPFAgent", "BPFModel", "BPFSegment", "BPFVM"]),

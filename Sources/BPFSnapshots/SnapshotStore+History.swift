@@ -35,9 +35,10 @@ extension SnapshotStore {
         }
     }
 
-    /// The snapshots, newest first, where the handler at `fd` differs from the parent's: added,
-    /// removed or changed.
-    public func handlerHistory(fd: Int, segment: String? = nil) throws -> [(snapshot: SnapshotInfo, change: SnapshotDiff)] {
+    /// The snapshots, newest first (filtered as `log` does), where the handler at `fd` differs
+    /// from the parent's: added, removed or changed.
+    public func handlerHistory(fd: Int, segment: String? = nil, since: Date? = nil,
+                               limit: Int? = nil) throws -> [(snapshot: SnapshotInfo, change: SnapshotDiff)] {
         let changed = try guarded {
             try pool.read { db in
                 try Int64.fetchSet(db, sql: """
@@ -48,7 +49,8 @@ extension SnapshotStore {
                     """, arguments: [fd, fd])
             }
         }
-        return try log(segment: segment).filter { changed.contains($0.id) }.map { ($0, try changes(of: $0.id, mapDetail: .counts, fds: [fd])) }
+        let shown = try log(segment: segment, since: since).filter { changed.contains($0.id) }.prefix(limit ?? .max)
+        return try shown.map { ($0, try changes(of: $0.id, mapDetail: .counts, fds: [fd])) }
     }
 
     /// The changes of one key of the map at `fd`, newest first: each snapshot whose value

@@ -1,6 +1,7 @@
 import BPFModel
 @testable import BPFSnapshots
 import Foundation
+import GRDB
 import Testing
 
 /// Map contents saved as change layers over a base: storage proportional to what changed,
@@ -146,5 +147,45 @@ import Testing
         }
         // One changed value, then that value back and the last three gone: two layers of 1 and 4 rows.
         #expect(try Fixtures.query(dir.file("s.db"), "SELECT count(*) AS n FROM map_content_deltas").first?["n"] as? Int == 5)
+    }
+
+    @Test func aDatabaseFromBeforeLayersReadsAndGrowsLayersOverItsMaps() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("s.db")
+        let record = Fixtures.bigMap(5_000)
+        // Schema 0001-0002 and a snapshot stored as they stored it: the map as a base of chunks.
+        do {
+            let pool = try DatabasePool(path: path)
+            try Schema.migrate(pool, path: path, migrations: Schema.migrations.filter { $0.version <= 2 })
+            guard case .map(let m) = record.handler, let contents = m.contents else { return }
+            let map = try MapChunks(contents, fd: 3)
+            try pool.write { db in
+                try db.execute(sql: "INSERT INTO snapshots (id, created_at, segment_name, host, generation) VALUES (1, '2026-01-01 00:00:00.000', 'seg', 'h', 1)")
+                try db.execute(sql: "INSERT INTO map_contents (id, hash, key_size, value_size, values_per_entry, entry_count) VALUES (1, ?, 4, 8, 1, ?)",
+                               arguments: [Data(map.hash), map.count])
+                for (seq, chunk) in map.chunks.enumerated() {
+                    try db.execute(sql: "INSERT INTO chunks (id, hash, entry_count) VALUES (?, ?, ?)", arguments: [seq + 1, Data(chunk.hash), chunk.count])
+                    try ChunkRows.insert(chunk, of: map, id: Int64(seq + 1), db)
+                    try db.execute(sql: "INSERT INTO map_content_chunks (content, seq, chunk) VALUES (1, ?, ?)", arguments: [seq, seq + 1])
+                }
+                try db.execute(sql: "INSERT INTO handler_states (id, hash, kind, name, attributes, map_content) VALUES (1, x'01', 'bpf_map_handler', 'big', ?, 1)",
+                               arguments: [StoredAttributes.encode(record.handler)])
+                try db.execute(sql: "INSERT INTO snapshot_handlers (snapshot, fd, state) VALUES (1, 3, 1)")
+            }
+            try pool.close()
+        }
+        let store = try SnapshotStore(path: path)
+        // (Entries come back in key-byte order: compared as maps, not as lists.)
+        #expect(SnapshotDiffer.diff(try store.records(of: 1), [record]).isEmpty)
+        var changed = record
+        if case .map(var m) = changed.handler, var contents = m.contents {
+            contents.values[8 * 77] ^= 0xff
+            m.contents = contents
+            changed.handler = .map(m)
+        }
+        let id = try store.save([changed], meta: SnapshotMeta(segmentName: "seg", host: "h", generation: 2))
+        #expect(SnapshotDiffer.diff(try store.records(of: id), [changed]).isEmpty)
+        #expect(try Fixtures.query(path, "SELECT base, layer_entries FROM map_contents WHERE base IS NOT NULL").map { "\($0["base"] ?? "") \($0["layer_entries"] ?? "")" } == ["1 1"])
+        #expect(try store.diff(1, id).changed.first?.mapChanges.changedCount == 1)
     }
 }

@@ -49,11 +49,12 @@ enum TimeText {
 /// An option value that is a duration.
 struct DurationArgument: ExpressibleByArgument {
     var seconds: TimeInterval
+    init(seconds: TimeInterval) { self.seconds = seconds }
     init?(argument: String) {
         guard let s = TimeText.duration(argument) else { return nil }
         seconds = s
     }
-    static var defaultValueDescription: String { "a duration such as 30s, 10m, 2h, 7d or 1h30m" }
+    var defaultValueDescription: String { "\(seconds.formatted())s" }
 }
 
 /// An option value that is a point in time.

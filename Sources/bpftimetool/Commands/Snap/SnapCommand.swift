@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPFLogging
 import BPFModel
 import BPFSegment
 import BPFSnapshots
@@ -10,7 +11,7 @@ struct SnapCommand: ParsableCommand {
         abstract: "Record the segment's states in a SQLite history, diff them and roll back.",
         discussion: "The history is --db, else $BPFTIME_SNAP_DB, else ~/.bpftime/snapshots.db.",
         subcommands: [SnapSave.self, SnapList.self, SnapShow.self, SnapLog.self, SnapRemove.self, SnapTag.self, SnapGC.self,
-                      SnapDiff.self, SnapRestore.self, SnapExport.self, SnapImport.self])
+                      SnapDiff.self, SnapRestore.self, SnapExport.self, SnapImport.self, SnapWatch.self, SnapPrune.self, SnapDU.self])
 }
 
 /// `--db PATH` for every snap command.
@@ -46,28 +47,37 @@ struct SnapSave: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "save", abstract: "Record the segment as a new snapshot; prints its id.")
     @Option(name: .shortAndLong, help: "A message describing the snapshot.") var message: String?
     @Option(name: .customLong("tag"), help: "A tag naming the snapshot (repeatable).") var tags: [String] = []
+    @Flag(name: .customLong("if-changed"), help: "Save nothing if the segment equals its latest snapshot, by content.") var ifChanged = false
     @OptionGroup var segment: SegmentOptions
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        print(try recordSnapshot(segment.open(), store: store.open(), message: message, tags: tags))
+        guard ifChanged else {
+            print(try recordSnapshot(segment.open(), store: store.open(), message: message, tags: tags))
+            return
+        }
+        let (id, saved) = try recordSnapshotIfChanged(segment.open(), store: store.open(), message: message, tags: tags)
+        if saved { print(id) } else { BPFLog.logger("snap").info("unchanged since snapshot \(id): nothing saved") }
     }
 }
 
 struct SnapList: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the snapshots.")
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the snapshots (times in UTC unless --local).")
+    @Option(help: "Only this segment's snapshots.") var segment: String?
+    @Option(name: .customShort("n"), help: "Only the newest N.") var limit: Int?
+    @Flag(help: "Print times in the local zone.") var local = false
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let snapshots = try store.open().list()
+        let snapshots = try store.open().log(segment: segment, limit: limit).reversed()
         if json {
             print(JSONText.array(snapshots.map(SnapshotFormat.json)).rendered())
             return
         }
         var table = Table(header: ["ID", "TIME", "SEGMENT", "GEN", "HANDLERS", "TAGS", "MESSAGE"])
         for s in snapshots {
-            table.add([String(s.id), TimeText.format(s.createdAt), s.segmentName, String(s.generation),
+            table.add([String(s.id), TimeText.format(s.createdAt, local: local), s.segmentName, String(s.generation),
                        String(s.handlerCount), s.tags.joined(separator: ","), s.message ?? ""])
         }
         print(table.rendered())
@@ -119,12 +129,16 @@ struct SnapTag: ParsableCommand {
 }
 
 struct SnapGC: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Drop stored content that no snapshot uses.")
+    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Drop stored content that no snapshot uses and give the space back to the file system.")
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let dropped = try store.open().collectGarbage()
-        print("dropped \(dropped.blobs) blobs and \(dropped.chunks) map chunks")
+        let db = try store.open()
+        let before = try db.fileBytes().total
+        let dropped = try db.collectGarbage()
+        try db.vacuum()
+        let after = try db.fileBytes().total
+        print("dropped \(dropped.blobs) blobs and \(dropped.chunks) map chunks; file \(SnapDU.bytes(before)) → \(SnapDU.bytes(after)) (\(before) → \(after) bytes)")
     }
 }
 

@@ -35,13 +35,12 @@ struct SnapLog: ParsableCommand {
             try printKeyHistory(db.keyHistory(fd: fd, key: bytes, segment: segment), db: db)
             return
         }
-        let entries: [(snapshot: SnapshotInfo, change: SnapshotDiff)]
+        let shown: [(snapshot: SnapshotInfo, change: SnapshotDiff)]
         if let fd {
-            entries = try db.handlerHistory(fd: fd, segment: segment).filter(inWindow)
+            shown = try db.handlerHistory(fd: fd, segment: segment, since: since?.date, limit: limit)
         } else {
-            entries = try db.log(segment: segment, since: since?.date).map { ($0, try db.changes(of: $0.id)) }
+            shown = try db.log(segment: segment, since: since?.date, limit: limit).map { ($0, try db.changes(of: $0.id)) }
         }
-        let shown = Array(entries.prefix(limit ?? .max))
         let renderer = DiffRenderer(colored: !json && DiffRenderer.terminalWantsColor())
         if json {
             print(JSONText.array(shown.map { .object([("snapshot", SnapshotFormat.json($0.snapshot)), ("changes", renderer.json($0.change))]) }).rendered())
@@ -53,10 +52,6 @@ struct SnapLog: ParsableCommand {
             let text = change.isEmpty ? "no changes\n" : renderer.text(change)
             print(text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { "    " + $0 }.joined(separator: "\n"))
         }
-    }
-
-    private func inWindow(_ entry: (snapshot: SnapshotInfo, change: SnapshotDiff)) -> Bool {
-        since.map { entry.snapshot.createdAt >= $0.date } ?? true
     }
 
     private func printKeyHistory(_ changes: [KeyChange], db: SnapshotStore) throws {
