@@ -61,8 +61,8 @@ struct ChunkList {
     }
 
     private static func firstKey(_ chunk: Int64, _ layout: MapContentRows.Layout, _ db: Database) throws -> [UInt8] {
-        guard let key = try Data.fetchOne(db, sql: "SELECT key FROM chunk_entries WHERE chunk = ? ORDER BY key LIMIT 1",
-                                          arguments: [chunk]), key.count == layout.storedKeySize else {
+        let statement = try db.cachedStatement(sql: "SELECT key FROM chunk_entries WHERE chunk = ? ORDER BY key LIMIT 1")
+        guard let key = try Data.fetchOne(statement, arguments: [chunk]), key.count == layout.storedKeySize else {
             throw SnapshotError.database("chunk \(chunk) is empty or holds a key of the wrong size")
         }
         return [UInt8](key)

@@ -96,25 +96,36 @@ struct Overlay {
     }
 
     /// Appends to `contents` the entries `base` gives (in key order), with the overlay's entries
-    /// at `span` applied: replaced, deleted or inserted in order.
+    /// at `span` applied: replaced, deleted or inserted in order. Keys are compared with memcmp:
+    /// this runs once per entry of every layered map read back.
     func merge(_ span: Range<Int>, into contents: inout MapContents,
-               base: ((UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void) rethrows {
-        var next = span.lowerBound
-        func flush(before key: UnsafeRawBufferPointer?) {
-            while next < span.upperBound, key.map({ self.key(next).lexicographicallyPrecedes($0) }) ?? true {
-                if !deleted[next] { contents.append(key: self.key(next), value: value(next)) }
-                next += 1
+               base: ((UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        let (keySize, stride) = (self.keySize, self.stride)
+        try keys.withUnsafeBytes { overlayKeys in
+            try values.withUnsafeBytes { overlayValues in
+                var next = span.lowerBound
+                func emitOverlay() {
+                    if !deleted[next] {
+                        contents.keys.append(contentsOf: UnsafeRawBufferPointer(rebasing: overlayKeys[next * keySize ..< (next + 1) * keySize]))
+                        contents.values.append(contentsOf: UnsafeRawBufferPointer(rebasing: overlayValues[next * stride ..< (next + 1) * stride]))
+                    }
+                    next += 1
+                }
+                func order(_ key: UnsafeRawBufferPointer) -> Int32 {
+                    guard let a = overlayKeys.baseAddress, let b = key.baseAddress else { return 0 }
+                    return memcmp(a + next * keySize, b, keySize)
+                }
+                try base { key, value in
+                    while next < span.upperBound, order(key) < 0 { emitOverlay() }
+                    if next < span.upperBound, order(key) == 0 {
+                        emitOverlay()
+                    } else {
+                        contents.keys.append(contentsOf: key)
+                        contents.values.append(contentsOf: value)
+                    }
+                }
+                while next < span.upperBound { emitOverlay() }
             }
         }
-        try base { key, value in
-            flush(before: key)
-            if next < span.upperBound, self.key(next).elementsEqual(key) {
-                if !deleted[next] { contents.append(key: self.key(next), value: self.value(next)) }
-                next += 1
-            } else {
-                contents.append(key: key, value: value)
-            }
-        }
-        flush(before: nil)
     }
 }
