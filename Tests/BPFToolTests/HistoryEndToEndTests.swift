@@ -122,7 +122,10 @@ import Testing
             try process.run()
             defer { if process.isRunning { process.terminate() } }
             func waitForSnapshots(_ count: Int) throws {
-                for _ in 0..<100 where Self.lines(try tool.run(["snap", "list"]).stdout).count < count + 1 { usleep(100_000) }
+                for _ in 0..<100 {
+                    if Self.lines(try tool.run(["snap", "list"]).stdout).count > count { return }
+                    usleep(100_000)
+                }
             }
             try waitForSnapshots(1)
             #expect(try tool.run(["map", "update", "3", "01000000", "0900000000000000"]).status == 0)
