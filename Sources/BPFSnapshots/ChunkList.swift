@@ -34,14 +34,14 @@ struct ChunkList {
         // A layer is only saved over a base that holds most of its entries.
         guard !ids.isEmpty else { throw SnapshotError.database("map contents \(content) is layered over an empty base") }
         let overlay = try Overlay.load(content, layout, db)
+        let firstKeys = try BaseLookup(layout.base ?? content, layout, db).firstKeys
         // Chunk p holds the keys from its first key up to the next chunk's first key.
         var spans: [Range<Int>] = []
         var next = 0
         for p in hashes.indices {
             let start = next
             if p + 1 < ids.count {
-                let limit = try firstKey(ids[p + 1], layout, db)
-                while next < overlay.count, overlay.key(next).lexicographicallyPrecedes(limit) { next += 1 }
+                while next < overlay.count, overlay.key(next).lexicographicallyPrecedes(firstKeys[p + 1]) { next += 1 }
             } else {
                 next = overlay.count
             }
@@ -58,14 +58,6 @@ struct ChunkList {
             }
             return contents
         }
-    }
-
-    private static func firstKey(_ chunk: Int64, _ layout: MapContentRows.Layout, _ db: Database) throws -> [UInt8] {
-        let statement = try db.cachedStatement(sql: "SELECT key FROM chunk_entries WHERE chunk = ? ORDER BY key LIMIT 1")
-        guard let key = try Data.fetchOne(statement, arguments: [chunk]), key.count == layout.storedKeySize else {
-            throw SnapshotError.database("chunk \(chunk) is empty or holds a key of the wrong size")
-        }
-        return [UInt8](key)
     }
 
     static func live(_ map: MapChunks) -> ChunkList {

@@ -16,7 +16,8 @@ extension SnapshotStore {
                     guard let n = new[fd], n.state != old.state else { return nil }
                     var mapChanges = MapContentsDiff()
                     if let x = old.mapContent, let y = n.mapContent, x != y {
-                        mapChanges = try ChunkList.diff(.stored(x, db), .stored(y, db), detail: mapDetail)
+                        mapChanges = try LayeredDiff.between(x, y, db, detail: mapDetail)
+                            ?? ChunkList.diff(.stored(x, db), .stored(y, db), detail: mapDetail)
                     }
                     return SnapshotDiffer.change(
                         try old.record(db, withContents: false), try n.record(db, withContents: false), mapChanges: mapChanges)
