@@ -1,25 +1,23 @@
 import ArgumentParser
 import Foundation
 
-/// Durations (`5s`, `10m`, `2h`, `7d`, `1w`, combined as `1h30m`) and points in time
+/// Durations (`200ms`, `5s`, `10m`, `2h`, `7d`, `1w`, combined as `1h30m`) and points in time
 /// (a duration ago, or `YYYY-MM-DD[ HH:MM[:SS]]` in UTC) as options take them, and times as
 /// the history prints them: UTC with its zone, unless local time is asked for.
 enum TimeText {
-    private static let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400]
+    private static let units: [String: Double] = ["ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400]
 
     static func duration(_ text: String) -> TimeInterval? {
-        var total = 0.0, digits = ""
-        for c in text {
-            if c.isNumber || c == "." {
-                digits.append(c)
-            } else if let unit = units[c], let n = Double(digits) {
-                total += n * unit
-                digits = ""
-            } else {
-                return nil
-            }
+        var total = 0.0, rest = Substring(text)
+        guard !rest.isEmpty else { return nil }
+        while !rest.isEmpty {
+            let digits = rest.prefix { $0.isNumber || $0 == "." }
+            let unit = rest.dropFirst(digits.count).prefix { $0.isLetter }
+            guard let n = Double(digits), let scale = units[String(unit)] else { return nil }
+            total += n * scale
+            rest = rest.dropFirst(digits.count + unit.count)
         }
-        return digits.isEmpty && !text.isEmpty ? total : nil
+        return total
     }
 
     /// `text` ago, or the UTC date and time it spells.
