@@ -45,9 +45,12 @@ let package = Package(
         .target(name: "BPFVM", dependencies: ["BPFModel"], swiftSettings: hotPath),
         // eBPF object files (clang -target bpf) read into programs and maps, as libbpf reads them.
         .target(name: "BPFObject", dependencies: ["BPFModel"]),
-        // The SQLite snapshot history.
+        // The SQLite snapshot history. Optimized in debug builds too: sorting, hashing and merging
+        // a million map entries is generic code that runs 20-50x slower unoptimized, and the
+        // tests save histories of 100,000-entry maps.
         .target(name: "BPFSnapshots", dependencies: ["BPFModel", .product(name: "GRDB", package: "GRDB.swift"),
                                                  .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))],
                 plugins: ["EmbedMigrations"]),
         // Embeds migrations/*.sql into BPFSnapshots at build time, so a copied binary carries its schema.
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["MigrationEmbedder"]),
@@ -86,7 +89,7 @@ let package = Package(
         .testTarget(name: "BPFSegmentTests", dependencies: ["BPFSegment"]),
         .testTarget(name: "BPFInterchangeTests", dependencies: ["TestSupport", "BPFInterchange"]),
         .testTarget(name: "BPFVMTests", dependencies: ["TestSupport", "BPFVM"]),
-        .testTarget(name: "BPFSnapshotsTests", dependencies: ["BPFSnapshots"]),
+        .testTarget(name: "BPFSnapshotsTests", dependencies: ["BPFSnapshots", "BPFInterchange"]),
         .testTarget(name: "BPFRuntimeTests", dependencies: ["BPFRuntime"]),
         .testTarget(name: "BPFStateTests", dependencies: ["BPFState", "BPFModel", "BPFSegment", "BPFSnapshots", "BPFVM", "BPFRuntime"]),
         .testTarget(name: "BPFToolTests", dependencies: ["TestSupport", "BPFModel"]),

@@ -11,8 +11,8 @@ struct SnapCommand: ParsableCommand {
         commandName: "snap",
         abstract: "Record the segment's states in a SQLite history, diff them and roll back.",
         discussion: "The history is --db, else $BPFTIME_SNAP_DB, else ~/.bpftime/snapshots.db.",
-        subcommands: [SnapSave.self, SnapList.self, SnapShow.self, SnapRemove.self, SnapTag.self, SnapGC.self,
-                      SnapDiff.self, SnapRestore.self, SnapExport.self, SnapImport.self])
+        subcommands: [SnapSave.self, SnapList.self, SnapShow.self, SnapLog.self, SnapRemove.self, SnapTag.self, SnapGC.self,
+                      SnapDiff.self, SnapRestore.self, SnapExport.self, SnapImport.self, SnapWatch.self, SnapPrune.self, SnapDU.self])
 }
 
 /// `--db PATH` for every snap command.
@@ -36,28 +36,37 @@ struct SnapSave: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "save", abstract: "Record the segment as a new snapshot; prints its id.")
     @Option(name: .shortAndLong, help: "A message describing the snapshot.") var message: String?
     @Option(name: .customLong("tag"), help: "A tag naming the snapshot (repeatable).") var tags: [String] = []
+    @Flag(name: .customLong("if-changed"), help: "Save nothing if the segment equals its latest snapshot, by content.") var ifChanged = false
     @OptionGroup var segment: SegmentOptions
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        print(try segment.state().save(to: store.open(), message: message, tags: tags).id)
+        guard ifChanged else {
+            print(try segment.state().save(to: store.open(), message: message, tags: tags).id)
+            return
+        }
+        let (id, saved) = try segment.state().saveIfChanged(to: store.open(), message: message, tags: tags)
+        if saved { print(id) } else { BPFLog.logger("snap").info("unchanged since snapshot \(id): nothing saved") }
     }
 }
 
 struct SnapList: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the snapshots.")
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the snapshots (times in UTC unless --local).")
+    @Option(help: "Only this segment's snapshots.") var segment: String?
+    @Option(name: .customShort("n"), help: "Only the newest N.") var limit: Int?
+    @Flag(help: "Print times in the local zone.") var local = false
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let snapshots = try store.openForReading().list()
+        let snapshots = try store.openForReading().log(segment: segment, limit: limit).reversed()
         if json {
             print(JSONText.array(snapshots.map(SnapshotFormat.json)).rendered())
             return
         }
         var table = Table(header: ["ID", "TIME", "SEGMENT", "GEN", "HANDLERS", "TAGS", "MESSAGE"])
         for s in snapshots {
-            table.add([String(s.id), SnapshotFormat.time(s.createdAt), s.segmentName, String(s.generation),
+            table.add([String(s.id), TimeText.format(s.createdAt, local: local), s.segmentName, String(s.generation),
                        String(s.handlerCount), s.tags.joined(separator: ","), SnapshotFormat.message(s)])
         }
         print(table.rendered())
@@ -79,10 +88,9 @@ struct SnapShow: ParsableCommand {
             print(JSONText.object([("snapshot", SnapshotFormat.json(info)), ("handlers", listing.json)]).rendered())
             return
         }
-        print(TerminalText.escaped("snapshot \(info.id)  \(SnapshotFormat.time(info.createdAt))  \(info.segmentName)  generation \(info.generation)"))
+        print(TerminalText.escaped(SnapshotFormat.headline(info, local: false)))
         if let m = info.message { print(TerminalText.escaped("message: \(m)")) }
         if let r = info.undoOf { print(TerminalText.escaped("undo of: \(SnapshotFormat.restore(r))")) }
-        if !info.tags.isEmpty { print(TerminalText.escaped("tags: \(info.tags.joined(separator: ", "))")) }
         print(listing.table.rendered())
     }
 }
@@ -119,24 +127,30 @@ struct SnapTag: ParsableCommand {
 }
 
 struct SnapGC: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Drop stored content that no snapshot uses.")
+    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Drop stored content that no snapshot uses and give the space back to the file system.")
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let dropped = try store.open().collectGarbage()
-        print("dropped \(dropped.blobs) blobs and \(dropped.chunks) map chunks")
+        let db = try store.open()
+        let before = try db.fileBytes().total
+        let dropped = try db.collectGarbage()
+        try db.vacuum()
+        let after = try db.fileBytes().total
+        print("dropped \(dropped.blobs) blobs and \(dropped.chunks) map chunks; file \(SnapDU.bytes(before)) → \(SnapDU.bytes(after)) (\(before) → \(after) bytes)")
     }
 }
 
 enum SnapshotFormat {
-    static func time(_ date: Date) -> String {
-        let f = DateFormatter()
-        f.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return f.string(from: date)
+    static func isoTime(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+
+    /// `snapshot 12  2026-11-30 16:40:01 UTC  segment demo  generation 42  tags: base`
+    static func headline(_ s: SnapshotInfo, local: Bool) -> String {
+        "snapshot \(s.id)  \(TimeText.format(s.createdAt, local: local))  segment \(s.segmentName)  generation \(s.generation)"
+            + (s.tags.isEmpty ? "" : "  tags: \(s.tags.joined(separator: ", "))")
     }
 
     static func json(_ s: SnapshotInfo) -> JSONText {
-        .object([("id", .int(s.id)), ("time", .string(ISO8601DateFormatter().string(from: s.createdAt))),
+        .object([("id", .int(s.id)), ("time", .string(isoTime(s.createdAt))),
                  ("segment", .string(s.segmentName)), ("host", .string(s.host)), ("generation", .uint(s.generation)),
                  ("message", s.message.map(JSONText.string) ?? .null), ("tags", .array(s.tags.map(JSONText.string))),
                  ("parent", s.parent.map { .int($0) } ?? .null), ("handlers", .int(s.handlerCount)),
@@ -153,7 +167,7 @@ enum SnapshotFormat {
     }
 
     static func restore(_ r: RestoreSummary) -> String {
-        "snapshot \(r.snapshot) at \(time(r.restoredAt)), fds \(r.fds.map(String.init).joined(separator: ","))"
+        "snapshot \(r.snapshot) at \(TimeText.format(r.restoredAt, local: false)), fds \(r.fds.map(String.init).joined(separator: ","))"
     }
 }
 
