@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system", exact: "1.8.1"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3" ..< "5.0.0"),
         // `swift package generate-documentation` (Scripts/docs.sh); a plugin, not linked into anything.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", exact: "1.5.0"),
@@ -48,9 +49,12 @@ let package = Package(
         .target(name: "BPFVM", dependencies: ["BPFModel"], swiftSettings: hotPath),
         // eBPF object files (clang -target bpf) read into programs and maps, as libbpf reads them.
         .target(name: "BPFObject", dependencies: ["BPFModel"]),
-        // The SQLite snapshot history.
+        // The SQLite snapshot history. Optimized in debug builds too: sorting, hashing and merging
+        // a million map entries is generic code that runs 20-50x slower unoptimized, and the
+        // tests save histories of 100,000-entry maps.
         .target(name: "BPFSnapshots", dependencies: ["BPFModel", .product(name: "GRDB", package: "GRDB.swift"),
                                                  .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))],
                 plugins: ["EmbedMigrations"]),
         // Embeds migrations/*.sql into BPFSnapshots at build time, so a copied binary carries its schema.
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["MigrationEmbedder"]),
@@ -58,7 +62,7 @@ let package = Package(
         // Figures for Scripts/bench-snap.sh; also the second process of the BPFSnapshots concurrency tests.
         .executableTarget(name: "BPFSnapshotsBench", dependencies: ["BPFModel", "BPFSnapshots"]),
         // Handlers, snapshots and diffs as text tables and JSON: one rendering for the CLI and the server.
-        .target(name: "BPFReports", dependencies: ["BPFModel", "BPFSnapshots", "BPFVM"]),
+        .target(name: "BPFReports", dependencies: ["BPFModel", "BPFSnapshots", "BPFVM", "BPFLogging"]),
         // `snap serve`: the history as web pages and the JSON API.
         .target(name: "BPFHistoryServer", dependencies: [
             "BPFModel", "BPFSnapshots", "BPFReports", "BPFVM", "BPFLogging",
@@ -76,6 +80,7 @@ let package = Package(
             "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFState", "BPFLogging", "BPFObject",
             "BPFReports", "BPFHistoryServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "SystemPackage", package: "swift-system"),
         ]),
         // Release-build figures for Scripts/bench-segment.sh.
         .executableTarget(name: "BPFSegmentBench", dependencies: ["BPFModel", "BPFSegment"], swiftSettings: hotPath),
@@ -97,12 +102,12 @@ let package = Package(
         .testTarget(name: "BPFSegmentTests", dependencies: ["BPFSegment"]),
         .testTarget(name: "BPFInterchangeTests", dependencies: ["TestSupport", "BPFInterchange"]),
         .testTarget(name: "BPFVMTests", dependencies: ["TestSupport", "BPFVM"]),
-        .testTarget(name: "BPFSnapshotsTests", dependencies: ["BPFSnapshots"]),
+        .testTarget(name: "BPFSnapshotsTests", dependencies: ["BPFSnapshots", "BPFInterchange"]),
         .testTarget(name: "BPFRuntimeTests", dependencies: ["BPFRuntime"]),
         .testTarget(name: "BPFStateTests", dependencies: ["BPFState", "BPFModel", "BPFSegment", "BPFSnapshots", "BPFVM", "BPFRuntime"]),
         .testTarget(name: "BPFToolTests", dependencies: ["TestSupport", "BPFModel"]),
         .testTarget(name: "BPFObjectTests", dependencies: ["TestSupport", "BPFObject", "BPFModel", "BPFVM"]),
-        .testTarget(name: "BPFAgentTests", dependencies: ["BPFAgent", "BPFModel", "BPFSegment", "BPFVM"]),
+        .testTarget(name: "BPFAgentTests", dependencies: ["BPFAgent", "BPFModel", "BPFRuntime", "BPFSegment", "BPFVM"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -24,7 +24,7 @@ calc() { python3 -c "print(f'{$1:$2}')"; }
 
 if [ ! -s "$db" ]; then
   t0=$(now)
-  "$bin/BPFSnapshotsBench" history "$db" "$count" "$every"
+  "$bin/BPFSnapshotsBench" serve-history "$db" "$count" "$every"
   echo "generated $count snapshots in $(calc "$(now) - $t0" .0f) s: $db"
 fi
 

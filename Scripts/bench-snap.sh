@@ -32,6 +32,7 @@ read -r diff2 rss2 changed2 entries2 < <("$bench" diff "$out/snap.db" 2 4)
 read -r live1 lrss1 lchanged1 lentries1 < <("$bench" diff-live "$out/snap.db" 2 one)
 read -r live2 lrss2 lchanged2 lentries2 < <("$bench" diff-live "$out/snap.db" 2 all)
 
+grep -m1 "model name" /proc/cpuinfo
 echo "state: 1,000 handlers, hash map of 1,000,000 entries (4-byte keys, 8-byte values)"
 echo "sqlite3 bulk insert of the 1M rows:  ${ref1} s (1 row per INSERT), ${ref1000} s (1,000 rows per INSERT)"
 echo "save (first):                        ${save1} s   ratio to sqlite3 $(calc "$save1 / $ref" .2f)x   (target < 2x)"
@@ -43,3 +44,16 @@ echo "diff one entry ($changed1 handler, $entries1 entry):   ${diff1} s   peak $
 echo "diff all values ($changed2 handler, $entries2 entries): ${diff2} s   peak ${rss2} MiB (target < 3 s, < 256 MiB)"
 echo "diff snapshot vs live, one entry ($lentries1 entry):      ${live1} s   peak ${lrss1} MiB"
 echo "diff snapshot vs live, all values ($lentries2 entries): ${live2} s   peak ${lrss2} MiB"
+
+# Storage proportional to change (issue 12): scattered changes in a 300k map, and a history of
+# 100 saves of the 1M state with 1,000 more scattered values changed each time, read back at
+# its first (a base, as every snapshot was before layers) and its last snapshot.
+read -r sc_first sc_second sc_time < <("$bench" scattered "$out/scatter.db" 300000 1000)
+read -r h_save h_bytes < <("$bench" history "$out/history.db" 100 1000)
+read -r h_load1 _ < <("$bench" load "$out/history.db" 1)
+read -r h_load100 _ < <("$bench" load "$out/history.db" 100)
+read -r h_diff h_rss h_changed h_entries < <("$bench" diff "$out/history.db" 99 100)
+echo "save (1,000 scattered changes, 300k map): ${sc_time} s   growth $(calc "($sc_second - $sc_first) / 1024" .1f) KiB (target < 128 KiB), $(calc "($sc_second - $sc_first) / 1000" .1f) bytes per change"
+echo "history of 100 saves, 1,000 scattered changes each: ${h_save} s and $(calc "$h_bytes / 1024" .1f) KiB per save after the first (target < $(calc "(64 * 1000 + 65536) / 1024" .1f) KiB)"
+echo "read back snapshot 1 (base) / 100 (layered): ${h_load1} s / ${h_load100} s   $(calc "100 * ($h_load100 / $h_load1 - 1)" +.1f)% (target < +20%)"
+echo "diff of snapshots 99 and 100 ($h_entries entries):  ${h_diff} s   peak ${h_rss} MiB"

@@ -50,16 +50,12 @@ public final class Agent {
     /// A program to run: `engines` keeps its engine alive.
     struct Route { var object: UnsafeMutableRawPointer; var kind: AgentOptions.Engine; var cookie: UInt64; var programFD: Int }
 
-    /// Maps the segment and loads its programs; refuses a segment that fails `check()`.
+    /// Maps the segment and loads its programs; refuses a segment that fails `check()`. A
+    /// segment truncated by another process later is guarded against (no SIGBUS) and dropped.
     public static func open(segmentName: String, options: AgentOptions = AgentOptions()) throws -> Agent {
-        let liveness = ShmLiveness(name: segmentName)
-        let segment: Segment
-        do {
-            segment = try Segment.open(name: segmentName)
-        } catch {
-            liveness?.close()
-            throw error
-        }
+        let segment = try Segment.open(name: segmentName)
+        segment.guardAgainstTruncation()
+        let liveness = ShmLiveness(name: segmentName, mappedBytes: segment.status().sizeBytes)
         let problems = segment.check()
         guard problems.isEmpty else {
             liveness?.close()
@@ -198,9 +194,12 @@ public final class Agent {
             return
         }
         let changed = generation != builtGeneration
-        if checkingLiveness || changed || livenessDue(), let liveness, !liveness.isLinked {
-            detach()
-            return
+        if checkingLiveness || changed || livenessDue(), let liveness {
+            switch liveness.state {
+            case .whole: break
+            case .removed: return detach(because: "was removed")
+            case .truncated: return detach(because: "was truncated by another process")
+            }
         }
         guard changed else { return }
         do {
@@ -221,10 +220,10 @@ public final class Agent {
         return true
     }
 
-    private func detach() {
+    private func detach(because reason: String) {
         isDetached = true
         disable(at: segment.tableGeneration)
-        log.warning("segment \(segment.name) was removed: hooks of this process now run nothing")
+        log.warning("segment \(segment.name) \(reason): hooks of this process now run nothing")
     }
 
     /// Every hook runs nothing until the table moves past `generation`.
@@ -281,6 +280,7 @@ public struct HookID: Hashable, Sendable {
 public enum AgentError: Error, CustomStringConvertible {
     case inconsistentSegment(name: String, problems: [String])
     case unknownEngine(String)
+    case invalidBudget(String)
 
     public var description: String {
         switch self {
@@ -289,6 +289,8 @@ public enum AgentError: Error, CustomStringConvertible {
                 + problems.prefix(5).joined(separator: "; ") + (problems.count > 5 ? "; and \(problems.count - 5) more" : "")
         case .unknownEngine(let name):
             "unknown engine \"\(name)\" (BPFTIME_AGENT_ENGINE): use one of \(AgentOptions.Engine.allCases.map(\.rawValue).joined(separator: ", "))"
+        case .invalidBudget(let value):
+            "invalid instruction budget \"\(value)\" (BPFTIME_AGENT_MAX_INSNS): give a positive number of instructions"
         }
     }
 }

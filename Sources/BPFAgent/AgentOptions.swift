@@ -20,6 +20,11 @@ public struct AgentOptions {
         }
     }
 
+    /// Instructions a program may execute per fire unless told otherwise: far more than any
+    /// real probe needs, few enough that a looping program (`ja -1`) costs the traced
+    /// application milliseconds, not its life.
+    public static let defaultInstructionBudget: UInt64 = 1 << 24
+
     public var engine: Engine
     /// VM settings for every program (instruction budget, helpers, trace output).
     public var vm: VMOptions
@@ -28,7 +33,7 @@ public struct AgentOptions {
     public var livenessInterval: Int
     public var livenessPeriodMilliseconds: Int
 
-    public init(engine: Engine = .default, vm: VMOptions = VMOptions(), livenessInterval: Int = 64,
+    public init(engine: Engine = .default, vm: VMOptions = VMOptions(maxInstructions: Self.defaultInstructionBudget), livenessInterval: Int = 64,
                 livenessPeriodMilliseconds: Int = 10) {
         self.engine = engine
         self.vm = vm
@@ -36,11 +41,20 @@ public struct AgentOptions {
         self.livenessPeriodMilliseconds = max(0, livenessPeriodMilliseconds)
     }
 
-    /// The defaults, with the engine named by BPFTIME_AGENT_ENGINE when it is set.
+    /// The defaults, with the engine named by BPFTIME_AGENT_ENGINE and the instruction
+    /// budget given by BPFTIME_AGENT_MAX_INSNS (a positive number) when they are set.
     public static func fromEnvironment() throws(AgentError) -> AgentOptions {
-        guard let value = getenv("BPFTIME_AGENT_ENGINE").map({ String(cString: $0) }), !value.isEmpty else { return AgentOptions() }
-        guard let engine = Engine(rawValue: value) else { throw .unknownEngine(value) }
-        return AgentOptions(engine: engine)
+        func env(_ key: String) -> String? { getenv(key).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } }
+        var options = AgentOptions()
+        if let value = env("BPFTIME_AGENT_ENGINE") {
+            guard let engine = Engine(rawValue: value) else { throw .unknownEngine(value) }
+            options.engine = engine
+        }
+        if let value = env("BPFTIME_AGENT_MAX_INSNS") {
+            guard let budget = UInt64(value), budget > 0 else { throw .invalidBudget(value) }
+            options.vm.maxInstructions = budget
+        }
+        return options
     }
 
     var livenessPeriodNanoseconds: UInt64 { UInt64(livenessPeriodMilliseconds) * 1_000_000 }

@@ -55,7 +55,7 @@ struct DispatchPlan {
             target.pid <= 0 || target.pid == pid
         case .tracepoint(let eventPID, _):
             eventPID <= 0 || eventPID == pid
-        case .software:
+        case .software, .opaque:
             false
         }
     }

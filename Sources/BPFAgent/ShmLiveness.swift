@@ -1,20 +1,26 @@
 import Glibc
 
-/// Tells whether a shared-memory object is still linked under its name: the agent keeps a
-/// descriptor of the object it mapped, and `shm_unlink` drops the link count to 0 (a new
-/// segment created under the same name is another object).
+/// Tells whether a shared-memory object is still whole under its name: the agent keeps a
+/// descriptor of the object it mapped; `shm_unlink` drops the link count to 0 (a new
+/// segment created under the same name is another object), and `ftruncate` by another
+/// process shrinks it below the agent's mapping.
 struct ShmLiveness {
-    private let fd: Int32
+    enum State { case whole, removed, truncated }
 
-    init?(name: String) {
-        let fd = shm_open("/" + name, O_RDONLY, 0)
+    private let fd: Int32
+    private let mappedBytes: Int
+
+    init?(name: String, mappedBytes: Int) {
+        let fd = shm_open("/" + name, O_RDONLY | O_CLOEXEC, 0)
         guard fd >= 0 else { return nil }
         self.fd = fd
+        self.mappedBytes = mappedBytes
     }
 
-    var isLinked: Bool {
+    var state: State {
         var info = stat()
-        return fstat(fd, &info) == 0 && info.st_nlink > 0
+        guard fstat(fd, &info) == 0, info.st_nlink > 0 else { return .removed }
+        return Int(info.st_size) < mappedBytes ? .truncated : .whole
     }
 
     func close() { _ = Glibc.close(fd) }

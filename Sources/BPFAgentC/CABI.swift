@@ -16,18 +16,36 @@ private func withAgent<T>(_ raw: OpaquePointer?, _ body: (Agent) -> T) -> T? {
 
 @_cdecl("bpftime_agent_open")
 public func bpftime_agent_open(_ name: UnsafePointer<CChar>?) -> OpaquePointer? {
+    openAgent(name, budget: nil)
+}
+
+@_cdecl("bpftime_agent_open_with_budget")
+public func bpftime_agent_open_with_budget(_ name: UnsafePointer<CChar>?, _ maxInstructions: UInt64) -> OpaquePointer? {
+    guard maxInstructions > 0 else {
+        errno = EINVAL
+        _ = LastError.fail(EINVAL, "the instruction budget must be positive")
+        return nil
+    }
+    return openAgent(name, budget: maxInstructions)
+}
+
+/// Opens an agent with the environment's options, `budget` overriding BPFTIME_AGENT_MAX_INSNS.
+private func openAgent(_ name: UnsafePointer<CChar>?, budget: UInt64?) -> OpaquePointer? {
     _ = loggingReady
-    let segmentName = name.map { String(cString: $0) } ?? SegmentConfiguration.fromEnvironment().name
+    let segmentName = name.map { String(cString: $0) } ?? SegmentConfiguration.environmentName
     do {
-        let agent = try Agent.open(segmentName: segmentName, options: AgentOptions.fromEnvironment())
+        var options = try AgentOptions.fromEnvironment()
+        if let budget { options.vm.maxInstructions = budget }
+        let agent = try Agent.open(segmentName: segmentName, options: options)
         return OpaquePointer(Unmanaged.passRetained(agent).toOpaque())
     } catch {
         let code: Int32 = switch error {
         case SegmentError.missing: ENOENT
-        case SegmentError.permissionDenied: EACCES
+        case SegmentError.permissionDenied, SegmentError.notOwned, SegmentError.unsafeMode: EACCES
+        case SegmentError.invalidName: EINVAL
         case SegmentError.notOurFormat, SegmentError.otherLayoutVersion, SegmentError.truncated,
              SegmentError.corrupt, AgentError.inconsistentSegment: EBADMSG
-        case AgentError.unknownEngine: EINVAL
+        case AgentError.unknownEngine, AgentError.invalidBudget: EINVAL
         default: EIO
         }
         BPFLog.logger("bpftime.agent").error("cannot attach to segment \(segmentName): \(error)")

@@ -15,20 +15,18 @@ public enum BrowseError: Error, Equatable, CustomStringConvertible {
     case badRequest(String)
     case forbidden(String)
     case notFound(String)
-    case notImplemented(String)
 
     public var status: Int {
         switch self {
         case .badRequest: 400
         case .forbidden: 403
         case .notFound: 404
-        case .notImplemented: 501
         }
     }
 
     public var description: String {
         switch self {
-        case .badRequest(let m), .forbidden(let m), .notFound(let m), .notImplemented(let m): m
+        case .badRequest(let m), .forbidden(let m), .notFound(let m): m
         }
     }
 

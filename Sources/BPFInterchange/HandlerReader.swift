@@ -33,6 +33,9 @@ struct HandlerReader {
             throw attr.error("insns", "\(bytecode.count) bytes is not a whole number of \(size)-byte instructions")
         }
         let instructions = bytecode.count / size
+        guard instructions <= ProgramHandler.maxInstructions else {
+            throw attr.error("insns", "\(instructions) instructions, more than the limit of \(ProgramHandler.maxInstructions)")
+        }
         let declared: UInt64 = try attr.integer("cnt", default: UInt64(instructions))
         guard declared == UInt64(instructions) else {
             throw attr.error("cnt", "is \(declared) but insns hold \(instructions) instructions")
@@ -88,9 +91,11 @@ struct HandlerReader {
             event = .software(cpu: try attr.integer("cpu", default: 0), config: try attr.integer("config", default: 0),
                               sampleType: try attr.integer("sample_type", default: 0))
         default:
-            throw attr.error("type", "unknown perf event type \(type)")
+            event = .opaque(type: type, target: attr.value("_module_name") == nil ? nil : try uprobe())
         }
-        return PerfEventHandler(event: event, enabled: try fields.bool("enabled", default: false))
+        // bpftime creates uprobe_override events enabled; the others wait for an enable.
+        let enabledByDefault = type == PerfEventType.uprobeOverride
+        return PerfEventHandler(event: event, enabled: try fields.bool("enabled", default: enabledByDefault))
     }
 
     private func link() throws -> LinkHandler {
@@ -101,8 +106,11 @@ struct HandlerReader {
                            cookie: try attr.integer("cookie", default: 0))
     }
 
+    /// The name is bpftime's `attr.name`; a top-level `name` (our older files) is read too.
     private func memfd() throws -> MemfdHandler {
         let attr = try fields.optionalObject("attr")
-        return MemfdHandler(name: try fields.string("name", default: ""), flags: try attr?.integer("flags", default: 0) ?? 0)
+        let name: String
+        if let attr, attr.value("name") != nil { name = try attr.string("name") } else { name = try fields.string("name", default: "") }
+        return MemfdHandler(name: name, flags: try attr?.integer("flags", default: 0) ?? 0)
     }
 }

@@ -87,6 +87,13 @@ extension PrettyPrinter {
             key("cpu"); integer(cpu)
             key("data_type"); string("software_perf_event_shared_ptr")
             key("sample_type"); integer(sampleType)
+        case .opaque(_, let target):
+            if let t = target {
+                key("_module_name"); string(t.moduleName)
+                key("offset"); integer(t.offset)
+                key("pid"); integer(t.pid)
+                key("ref_ctr_off"); integer(t.refCtrOffset)
+            }
         }
         key("type"); integer(e.event.typeCode)
         closeObject()
@@ -103,12 +110,13 @@ extension PrettyPrinter {
         closeObject()
     }
 
+    /// bpftime keeps a memfd's name inside `attr`.
     private mutating func memfd(_ m: MemfdHandler) {
         key("attr")
         openObject()
         key("flags"); integer(m.flags)
-        closeObject()
         key("name"); string(m.name)
+        closeObject()
     }
 
     /// Our `"data"` extension (see `BPFTimeJSON`): keyed maps as an object sorted by key,

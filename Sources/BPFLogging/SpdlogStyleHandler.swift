@@ -14,7 +14,7 @@ public struct SpdlogStyleHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        let text = "[\(Self.timestamp())] [\(Self.spdlogName(event.level))] \(event.message)\n"
+        let text = "[\(Self.timestamp())] [\(Self.spdlogName(event.level))] \(TerminalText.escaped(event.message.description))\n"
         // Whatever stdout holds so far comes first, so both streams read in order in one file.
         fflush(stdout)
         FileHandle.standardError.write(Data(text.utf8))

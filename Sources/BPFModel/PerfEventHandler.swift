@@ -19,6 +19,9 @@ public struct PerfEventHandler: Equatable, Hashable, Sendable {
         case tracepoint(pid: Int32, tracepointID: Int32)
         /// A software perf event (1), used by perf_event_array outputs.
         case software(cpu: Int32, config: Int64, sampleType: Int32)
+        /// Any other type (kprobe 8, kretprobe 9, bpftime's 1009, custom types): kept and
+        /// written back as read, with its module and offset when it had them; nothing fires it.
+        case opaque(type: Int32, target: UprobeTarget?)
 
         public var typeCode: Int32 {
             switch self {
@@ -27,6 +30,7 @@ public struct PerfEventHandler: Equatable, Hashable, Sendable {
             case .uprobeOverride: PerfEventType.uprobeOverride
             case .tracepoint: PerfEventType.tracepoint
             case .software: PerfEventType.software
+            case .opaque(let type, _): type
             }
         }
 
@@ -37,6 +41,7 @@ public struct PerfEventHandler: Equatable, Hashable, Sendable {
             case .uprobeOverride: "uprobe_override"
             case .tracepoint: "tracepoint"
             case .software: "software"
+            case .opaque(let type, _): "type \(type)"
             }
         }
     }

@@ -1,8 +1,9 @@
 /// `bpf_prog_handler`: an eBPF program's bytecode and where it is attached.
 public struct ProgramHandler: Equatable, Hashable, Sendable {
     public var name: String
-    /// The program type (bpftime's `attr.type`, a `bpf_prog_type` or a runtime-specific value).
-    public var type: UInt32
+    /// The program type (bpftime's `attr.type`: a `bpf_prog_type`, or a runtime-specific value
+    /// such as bpftime's negative -16368, so signed as bpftime's `int`).
+    public var type: Int32
     /// Raw instructions, 8 bytes per slot, little-endian as in the kernel's `struct bpf_insn`.
     public var bytecode: [UInt8]
     /// Perf events this program is attached to, in attach order.
@@ -11,7 +12,7 @@ public struct ProgramHandler: Equatable, Hashable, Sendable {
     /// which refuses it when it no longer matches the bytecode.
     public var aotImage: [UInt8]?
 
-    public init(name: String, type: UInt32, bytecode: [UInt8], attachments: [Attachment] = [], aotImage: [UInt8]? = nil) {
+    public init(name: String, type: Int32, bytecode: [UInt8], attachments: [Attachment] = [], aotImage: [UInt8]? = nil) {
         self.name = name
         self.type = type
         self.bytecode = bytecode
@@ -20,6 +21,9 @@ public struct ProgramHandler: Equatable, Hashable, Sendable {
     }
 
     public static let instructionSize = 8
+    /// The most instructions a program may have (the kernel's BPF_COMPLEXITY_LIMIT_INSNS, as
+    /// the VM's validator): larger programs are refused when they are read, not when run.
+    public static let maxInstructions = 1_000_000
     public var instructionCount: Int { bytecode.count / Self.instructionSize }
 
     public struct Attachment: Equatable, Hashable, Sendable {

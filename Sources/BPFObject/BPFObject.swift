@@ -126,7 +126,7 @@ public struct BPFObject: Sendable {
                 Code.setImmediate(&code, at + 8, load.valueOffset ?? 0)
             }
             let name = String(program.name.prefix(ObjectMap.nameLength))
-            records.append(HandlerRecord(fd: fd, handler: .program(ProgramHandler(name: name, type: program.type, bytecode: code))))
+            records.append(HandlerRecord(fd: fd, handler: .program(ProgramHandler(name: name, type: Int32(bitPattern: program.type), bytecode: code))))
         }
         return records
     }

@@ -137,6 +137,7 @@ enum AttachPoint {
         case .uprobe(let t), .uretprobe(let t), .uprobeOverride(let t): "\(t.moduleName):0x\(String(t.offset, radix: 16))"
         case .tracepoint(_, let id): "tracepoint \(id)"
         case .software: "software"
+        case .opaque(let type, _): "perf event type \(type)"
         }
     }
 

@@ -1,3 +1,4 @@
+import BPFLogging
 import BPFModel
 import BPFSnapshots
 import BPFVM
@@ -19,27 +20,32 @@ public struct DiffRenderer {
     private func changed(_ t: String) -> String { paint(t, "33") }
 
     private static func title(_ r: HandlerRecord) -> String {
-        "fd \(r.fd) \(r.handler.kind.rawValue)" + (r.handler.name.map { " \"\($0)\"" } ?? "")
+        "fd \(r.fd) \(r.handler.kind.rawValue)" + (r.handler.name.map { " \"\(TerminalText.escaped($0))\"" } ?? "")
     }
 
     public func text(_ diff: SnapshotDiff) -> String {
         var out = ""
-        for r in diff.removed { out += removed("- \(Self.title(r))") + "\n" }
-        for r in diff.added { out += added("+ \(Self.title(r))") + "\n" }
+        for r in diff.removed { out += removed("- \(Self.title(r))") + Self.details(r) + "\n" }
+        for r in diff.added { out += added("+ \(Self.title(r))") + Self.details(r) + "\n" }
         for c in diff.changed {
             out += changed("~ \(Self.title(c.new))") + "\n"
-            for a in c.attributeChanges { out += "    \(a.name): \(a.old) → \(a.new)\n" }
+            for a in c.attributeChanges { out += TerminalText.escaped("    \(a.name): \(a.old) → \(a.new)") + "\n" }
             out += instructions(c)
             out += entries(c.mapChanges)
         }
         return out
     }
 
+    /// An added or removed handler's attributes, after its title.
+    private static func details(_ r: HandlerRecord) -> String {
+        let text = HandlerDescription.details(r.handler, entries: r.handler.mapEntryCount)
+        return text.isEmpty ? "" : "  " + text
+    }
+
     /// Changed instructions with one kept line of context on each side, disassembled.
     private func instructions(_ c: HandlerChange) -> String {
-        guard case .program(let old) = c.old.handler, case .program(let new) = c.new.handler,
+        guard let (oldProgram, newProgram) = Self.programs(c),
               c.instructionChanges.contains(where: { $0.operation != .kept }) else { return "" }
-        let oldProgram = try? Program(bytecode: old.bytecode), newProgram = try? Program(bytecode: new.bytecode)
         let edits = c.instructionChanges
         var out = "    instructions:\n"
         var skipped = false
@@ -54,6 +60,12 @@ public struct DiffRenderer {
             }
         }
         return out
+    }
+
+    /// Both sides' programs, decoded for disassembly (`nil` in one whose bytecode does not decode).
+    private static func programs(_ c: HandlerChange) -> (Program?, Program?)? {
+        guard case .program(let old) = c.old.handler, case .program(let new) = c.new.handler else { return nil }
+        return (try? Program(bytecode: old.bytecode), try? Program(bytecode: new.bytecode))
     }
 
     private static func text(_ program: Program?, _ index: Int?, _ bytes: [UInt8]) -> String {
@@ -76,17 +88,42 @@ public struct DiffRenderer {
         return out
     }
 
+    /// One line per differing fd with what changed in it, then the totals (like `git diff --stat`).
     public func stat(_ diff: SnapshotDiff) -> String {
+        var lines: [(fd: Int, title: String, text: String)] = []
+        for r in diff.removed { lines.append((r.fd, Self.title(r), removed("removed"))) }
+        for r in diff.added { lines.append((r.fd, Self.title(r), added("added"))) }
+        for c in diff.changed {
+            var parts: [String] = []
+            if !c.attributeChanges.isEmpty { parts.append("\(c.attributeChanges.count) attribute\(c.attributeChanges.count == 1 ? "" : "s")") }
+            let edits = c.instructionChanges.filter { $0.operation != .kept }
+            if !edits.isEmpty {
+                let inserted = edits.filter { $0.operation == .inserted }.count
+                parts.append("instructions " + added("+\(inserted)") + " " + removed("-\(edits.count - inserted)"))
+            }
+            let m = c.mapChanges
+            if !m.isEmpty { parts.append("entries " + added("+\(m.addedCount)") + " " + removed("-\(m.removedCount)") + " " + changed("~\(m.changedCount)")) }
+            lines.append((c.fd, Self.title(c.new), parts.joined(separator: ", ")))
+        }
+        lines.sort { $0.fd < $1.fd }
+        let width = lines.map(\.title.count).max() ?? 0
         let entries = diff.changed.reduce((0, 0, 0)) { t, c in
             (t.0 + c.mapChanges.addedCount, t.1 + c.mapChanges.removedCount, t.2 + c.mapChanges.changedCount)
         }
-        return "handlers: \(diff.added.count) added, \(diff.removed.count) removed, \(diff.changed.count) changed\n"
+        return lines.map { " \($0.title.padding(toLength: width, withPad: " ", startingAt: 0)) | \($0.text)\n" }.joined()
+            + " handlers: \(diff.added.count) added, \(diff.removed.count) removed, \(diff.changed.count) changed; "
             + "map entries: \(entries.0) added, \(entries.1) removed, \(entries.2) changed"
+    }
+
+    /// The differing fds, one per line.
+    public func names(_ diff: SnapshotDiff) -> String {
+        (diff.removed.map(\.fd) + diff.added.map(\.fd) + diff.changed.map(\.fd)).sorted().map { "\($0)\n" }.joined()
     }
 
     public func json(_ diff: SnapshotDiff) -> JSONText {
         func handler(_ r: HandlerRecord) -> JSONText {
-            .object([("fd", .int(r.fd)), ("kind", .string(r.handler.kind.rawValue)), ("name", r.handler.name.map(JSONText.string) ?? .null)])
+            .object([("fd", .int(r.fd)), ("kind", .string(r.handler.kind.rawValue)), ("name", r.handler.name.map(JSONText.string) ?? .null),
+                     ("details", .string(HandlerDescription.details(r.handler, entries: r.handler.mapEntryCount)))])
         }
         return .object([
             ("equal", .bool(diff.isEmpty)),
@@ -96,10 +133,14 @@ public struct DiffRenderer {
                 .object([
                     ("fd", .int(c.fd)), ("kind", .string(c.new.handler.kind.rawValue)),
                     ("attributes", .array(c.attributeChanges.map { .object([("name", .string($0.name)), ("old", .string($0.old)), ("new", .string($0.new))]) })),
-                    ("instructions", .array(c.instructionChanges.filter { $0.operation != .kept }.map {
-                        .object([("op", .string($0.operation.rawValue)), ("old_index", $0.oldIndex.map { .int($0) } ?? .null),
-                                 ("new_index", $0.newIndex.map { .int($0) } ?? .null), ("hex", .string(Hex.encode($0.bytes)))])
-                    })),
+                    ("instructions", .array(Self.programs(c).map { old, new in
+                        c.instructionChanges.filter { $0.operation != .kept }.map { e in
+                            let program = e.operation == .deleted ? old : new, index = e.operation == .deleted ? e.oldIndex : e.newIndex
+                            return .object([("op", .string(e.operation.rawValue)), ("old_index", e.oldIndex.map { .int($0) } ?? .null),
+                                            ("new_index", e.newIndex.map { .int($0) } ?? .null), ("hex", .string(Hex.encode(e.bytes))),
+                                            ("asm", .string(Self.text(program, index, e.bytes)))])
+                        }
+                    } ?? [])),
                     ("entries", .object([
                         ("added", .int(c.mapChanges.addedCount)), ("removed", .int(c.mapChanges.removedCount)),
                         ("changed", .int(c.mapChanges.changedCount)),

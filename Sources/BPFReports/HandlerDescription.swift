@@ -24,6 +24,8 @@ public enum HandlerDescription {
                 return "tracepoint id=\(id) pid=\(pid) \(state)"
             case .software(let cpu, let config, let sampleType):
                 return "software cpu=\(cpu) config=\(config) sample_type=\(sampleType) \(state)"
+            case .opaque(let type, let target):
+                return "type \(type) (kept, never fired)" + (target.map { " \($0.moduleName):0x\(String($0.offset, radix: 16))" } ?? "") + " \(state)"
             }
         case .link(let l):
             var s = "prog \(l.programFD) -> \(l.targetFD)"

@@ -4,20 +4,23 @@ import Foundation
 
 /// A snapshot's metadata for people and as JSON.
 public enum SnapshotFormat {
-    public static func time(_ date: Date) -> String {
-        let f = DateFormatter()
-        f.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return f.string(from: date)
+    /// `2026-11-30T16:40:01Z`, as JSON gives times.
+    public static func isoTime(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+
+    /// `snapshot 12  2026-11-30 16:40:01 UTC  segment demo  generation 42  tags: base`
+    public static func headline(_ s: SnapshotInfo, local: Bool) -> String {
+        "snapshot \(s.id)  \(TimeText.format(s.createdAt, local: local))  segment \(s.segmentName)  generation \(s.generation)"
+            + (s.tags.isEmpty ? "" : "  tags: \(s.tags.joined(separator: ", "))")
     }
 
     public static func json(_ s: SnapshotInfo) -> JSONText {
-        .object([("id", .int(s.id)), ("time", .string(ISO8601DateFormatter().string(from: s.createdAt))),
+        .object([("id", .int(s.id)), ("time", .string(isoTime(s.createdAt))),
                  ("segment", .string(s.segmentName)), ("host", .string(s.host)), ("generation", .uint(s.generation)),
                  ("message", s.message.map(JSONText.string) ?? .null), ("tags", .array(s.tags.map(JSONText.string))),
                  ("parent", s.parent.map { .int($0) } ?? .null), ("handlers", .int(s.handlerCount)),
                  ("undo_of", s.undoOf.map { r in
                      .object([("snapshot", .int(r.snapshot)), ("fds", .array(r.fds.map { .int($0) })),
-                              ("time", .string(ISO8601DateFormatter().string(from: r.restoredAt)))])
+                              ("time", .string(isoTime(r.restoredAt)))])
                  } ?? .null)])
     }
 
@@ -33,7 +36,7 @@ public enum SnapshotFormat {
     }
 
     public static func restore(_ r: RestoreSummary) -> String {
-        "snapshot \(r.snapshot) at \(time(r.restoredAt)), fds \(r.fds.map(String.init).joined(separator: ","))"
+        "snapshot \(r.snapshot) at \(TimeText.format(r.restoredAt, local: false)), fds \(r.fds.map(String.init).joined(separator: ","))"
     }
 }
 

@@ -1,11 +1,14 @@
-/// Left-aligned text columns for human-readable listings.
+import BPFLogging
+
+/// Left-aligned text columns for human-readable listings; cells are printed escaped, since
+/// they hold names and messages from the segment or the history.
 public struct Table {
     public var header: [String]
     public var rows: [[String]] = []
 
     public init(header: [String]) { self.header = header }
 
-    public mutating func add(_ row: [String]) { rows.append(row) }
+    public mutating func add(_ row: [String]) { rows.append(row.map(TerminalText.escaped)) }
 
     public func rendered() -> String {
         var widths = header.map(\.count)

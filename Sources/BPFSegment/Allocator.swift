@@ -62,7 +62,7 @@ struct Allocator {
 
     /// Returns a payload's block to the free lists, merging with free neighbours.
     func free(_ payload: Int) {
-        var block = payload - Self.headerBytes
+        var block = payload &- Self.headerBytes
         guard isBlock(block), tag(block) == Self.usedTag else { return }
         header.usedBytes = header.usedBytes &- size(block)
         base.set32(block + Self.tagAt, Self.freeTag)
@@ -83,9 +83,10 @@ struct Allocator {
         insert(block)
     }
 
-    /// Payload bytes the block at `payload` can hold (nil if it is not a used block).
+    /// Payload bytes the block at `payload` can hold (nil if it is not a used block). The
+    /// offset comes from the segment: any value, `Int.min` included, must fail, not trap.
     func capacity(ofPayload payload: Int) -> Int? {
-        let block = payload - Self.headerBytes
+        let block = payload &- Self.headerBytes
         guard isBlock(block), tag(block) == Self.usedTag else { return nil }
         return size(block) - Self.headerBytes
     }

@@ -8,7 +8,7 @@ enum HandlerCodec {
         switch handler {
         case .program(let p):
             out.string(p.name)
-            out.u32(p.type)
+            out.u32(UInt32(bitPattern: p.type))
             out.bytes(p.bytecode)
             out.u64(UInt64(p.attachments.count))
             for a in p.attachments {
@@ -33,6 +33,9 @@ enum HandlerCodec {
             case .uprobeOverride(let t): out.u8(2); out.uprobe(t)
             case .tracepoint(let pid, let id): out.u8(3); out.i32(pid); out.i32(id)
             case .software(let cpu, let config, let sampleType): out.u8(4); out.i32(cpu); out.i64(config); out.i32(sampleType)
+            case .opaque(let type, let target):
+                out.u8(5); out.i32(type); out.u8(target == nil ? 0 : 1)
+                if let target { out.uprobe(target) }
             }
         case .link(let l):
             out.i64(Int64(l.programFD))
@@ -53,7 +56,7 @@ enum HandlerCodec {
         let handler: Handler
         switch kind {
         case .program:
-            let name = try r.string(), type = try r.u32(), code = try r.bytes()
+            let name = try r.string(), type = Int32(bitPattern: try r.u32()), code = try r.bytes()
             let count = try r.count(elementBytes: 16)
             var attachments: [ProgramHandler.Attachment] = []
             attachments.reserveCapacity(count)
@@ -76,6 +79,7 @@ enum HandlerCodec {
             case 2: event = .uprobeOverride(try r.uprobe())
             case 3: event = .tracepoint(pid: try r.i32(), tracepointID: try r.i32())
             case 4: event = .software(cpu: try r.i32(), config: try r.i64(), sampleType: try r.i32())
+            case 5: event = .opaque(type: try r.i32(), target: try r.u8() == 0 ? nil : try r.uprobe())
             case let other: throw CodecError(text: "unknown perf event tag \(other)")
             }
             handler = .perfEvent(PerfEventHandler(event: event, enabled: enabled))

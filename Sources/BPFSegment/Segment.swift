@@ -21,6 +21,8 @@ public final class Segment: @unchecked Sendable {
     }
 
     public var name: String { shm.name }
+    /// The device and inode of the object mapped, so that a caller can tell a path that names it.
+    public var fileIdentity: (device: UInt64, inode: UInt64) { (UInt64(shm.identity.0), UInt64(shm.identity.1)) }
     var base: UnsafeMutableRawPointer { shm.base }
 
     // MARK: Creating, opening, removing
@@ -60,9 +62,10 @@ public final class Segment: @unchecked Sendable {
         b.set64(Header.magicAt, Header.magic)
     }
 
-    /// Opens an existing segment, refusing anything that is not ours or not whole.
-    public static func open(name: String) throws -> Segment {
-        let shm = try SharedMemory.open(name: name)
+    /// Opens an existing segment, refusing anything that is not ours or not whole: another
+    /// user's segment (unless `allowingOtherOwner`), one others may write, another format.
+    public static func open(name: String, allowingOtherOwner: Bool = false) throws -> Segment {
+        let shm = try SharedMemory.open(name: name, allowingOtherOwner: allowingOtherOwner)
         let b = shm.base
         let magic = b.u64(Header.magicAt)
         guard magic == Header.magic else {
@@ -101,9 +104,16 @@ public final class Segment: @unchecked Sendable {
     /// long-running user such as an agent should then let go of it. Costs a system call.
     public var isLinked: Bool { shm.isLinked }
 
-    /// Unlinks the segment; processes that have it mapped keep their mapping.
-    public static func remove(name: String) throws {
-        try SharedMemory.unlink(name: name)
+    /// From now on, an access past the end of a segment another process truncated reads zeros
+    /// instead of raising SIGBUS (a process-wide handler, see `TruncationGuard`); the caller
+    /// should notice the smaller size (fstat) and stop using the segment. For long-running
+    /// users such as the agent.
+    public func guardAgainstTruncation() { shm.guardAgainstTruncation() }
+
+    /// Unlinks the segment, if it is this user's (or `allowingOtherOwner`); processes that
+    /// have it mapped keep their mapping.
+    public static func remove(name: String, allowingOtherOwner: Bool = false) throws {
+        try SharedMemory.unlink(name: name, allowingOtherOwner: allowingOtherOwner)
     }
 
     /// Possible CPUs (not just online ones), as per-CPU maps size their values.

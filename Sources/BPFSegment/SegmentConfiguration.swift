@@ -21,25 +21,48 @@ public struct SegmentConfiguration: Sendable, Equatable {
         self.mode = mode
     }
 
+    /// BPFTIME_GLOBAL_SHM_NAME (without a leading slash), else the default name.
+    public static var environmentName: String {
+        guard let name = getenv("BPFTIME_GLOBAL_SHM_NAME").map({ String(cString: $0) }), !name.isEmpty else { return defaultName }
+        return name.hasPrefix("/") ? String(name.dropFirst()) : name
+    }
+
     /// BPFTIME_GLOBAL_SHM_NAME, BPFTIME_SHM_MEMORY_MB and BPFTIME_MAX_FD_COUNT; `override`
-    /// (the `--shm` option) wins over the environment. Unparsable numbers fall back to defaults.
-    public static func fromEnvironment(name override: String? = nil) -> SegmentConfiguration {
-        func env(_ key: String) -> String? { getenv(key).map { String(cString: $0) } }
-        var config = SegmentConfiguration()
-        if let name = override ?? env("BPFTIME_GLOBAL_SHM_NAME"), !name.isEmpty {
-            config.name = name.hasPrefix("/") ? String(name.dropFirst()) : name
+    /// (the `--shm` option) wins over the environment. A number that is set but not valid is
+    /// an error, not a silent default.
+    public static func fromEnvironment(name override: String? = nil) throws -> SegmentConfiguration {
+        func number(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
+            guard let text = getenv(key).map({ String(cString: $0) }) else { return nil }
+            guard let value = Int(text), range.contains(value) else {
+                throw SegmentError.invalidConfiguration("\(key)=\(text) is not a whole number in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return value
         }
-        if let mb = env("BPFTIME_SHM_MEMORY_MB").flatMap(Int.init), mb > 0, mb < 1 << 20 { config.sizeBytes = mb << 20 }
-        if let count = env("BPFTIME_MAX_FD_COUNT").flatMap(Int.init), count > 0 { config.maxHandlers = count }
+        var config = SegmentConfiguration(name: override.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? environmentName)
+        if let mb = try number("BPFTIME_SHM_MEMORY_MB", in: 1 ... (1 << 20) - 1) { config.sizeBytes = mb << 20 }
+        if let count = try number("BPFTIME_MAX_FD_COUNT", in: 1 ... maxHandlersLimit) { config.maxHandlers = count }
         return config
     }
 
-    func validate() throws {
-        if name.isEmpty || name.contains("/") || name.utf8.count > 250 {
-            throw SegmentError.invalidConfiguration("name \"\(name)\" must be 1-250 characters without '/'")
+    /// The most handler slots a segment can have.
+    public static let maxHandlersLimit = 1 << 24
+
+    /// Refuses a name that is no single file name under /dev/shm: empty, `.`, `..`, with a
+    /// `/` (beyond one leading slash, already stripped), or longer than NAME_MAX. Every way to
+    /// create, open or remove a segment goes through here.
+    public static func validate(name: String) throws {
+        guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), !name.utf8.contains(0), name.utf8.count <= Int(NAME_MAX) else {
+            throw SegmentError.invalidName(name)
         }
-        if maxHandlers < 1 || maxHandlers > 1 << 24 {
-            throw SegmentError.invalidConfiguration("max handlers \(maxHandlers) must be in 1...\(1 << 24)")
+    }
+
+    func validate() throws {
+        try Self.validate(name: name)
+        if maxHandlers < 1 || maxHandlers > Self.maxHandlersLimit {
+            throw SegmentError.invalidConfiguration("max handlers \(maxHandlers) must be in 1...\(Self.maxHandlersLimit)")
+        }
+        if mode & 0o022 != 0 {
+            throw SegmentError.invalidConfiguration("mode \(String(mode, radix: 8)) lets others write the segment; use 0600 or 0644")
         }
         let minimum = Header.size + maxHandlers * 8 + Journal.capacity(forSegmentSize: sizeBytes) + 64 * 1024
         if sizeBytes < minimum {

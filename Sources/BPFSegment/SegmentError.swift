@@ -5,6 +5,10 @@ public enum SegmentError: Error, CustomStringConvertible, Equatable {
     case missing(name: String)
     case alreadyExists(name: String)
     case permissionDenied(name: String)
+    case invalidName(String)
+    case notOwned(name: String, owner: UInt32)
+    case unsafeMode(name: String, mode: UInt32)
+    case noSpace(name: String, megabytes: Int)
     case notOurFormat(name: String, detail: String)
     case otherLayoutVersion(name: String, found: UInt32, expected: UInt32)
     case truncated(name: String, actualBytes: Int, expectedBytes: Int)
@@ -36,6 +40,14 @@ public enum SegmentError: Error, CustomStringConvertible, Equatable {
             "segment \(name) already exists: use it, or delete it first with `bpftimetool remove`"
         case .permissionDenied(let name):
             "permission denied opening segment \(name) (/dev/shm/\(name)): it belongs to another user or its mode forbids access"
+        case .invalidName(let name):
+            "invalid segment name \"\(name)\": it must be one file name under /dev/shm (not empty, `.` or `..`, no `/`, at most \(NAME_MAX) bytes)"
+        case .notOwned(let name, let owner):
+            "segment \(name) (/dev/shm/\(name)) belongs to uid \(owner), not to you (uid \(geteuid())): refusing to use it; pick another name with --shm, or pass --allow-other-owner if you trust its owner"
+        case .unsafeMode(let name, let mode):
+            "segment \(name) (/dev/shm/\(name)) has mode \(String(mode, radix: 8)): others may write it, so it is refused; remove it and create it again"
+        case .noSpace(let name, let megabytes):
+            "not enough space in /dev/shm for \(megabytes) MiB (segment \(name)): free some, or set a smaller BPFTIME_SHM_MEMORY_MB"
         case .notOurFormat(let name, let detail):
             "segment \(name) is not a bpftimetool-swift segment (\(detail)); if it is bpftime's native segment, pick another name with --shm"
         case .otherLayoutVersion(let name, let found, let expected):

@@ -6,7 +6,7 @@ final class SharedMemory: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
     let size: Int
     /// Which object this is, to tell whether the name still refers to it.
-    private let identity: (dev_t, ino_t)
+    let identity: (dev_t, ino_t)
 
     private init(name: String, base: UnsafeMutableRawPointer, size: Int, identity: (dev_t, ino_t)) {
         self.name = name
@@ -18,19 +18,31 @@ final class SharedMemory: @unchecked Sendable {
     /// False once the name was unlinked (or now names another object): this mapping is
     /// then an orphan that no new process will see.
     var isLinked: Bool {
-        let fd = shm_open("/" + name, O_RDONLY, 0)
+        let fd = shm_open("/" + name, O_RDONLY | O_CLOEXEC, 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         var info = stat()
         return fstat(fd, &info) == 0 && info.st_dev == identity.0 && info.st_ino == identity.1
     }
 
-    deinit { munmap(base, size) }
+    /// Whether `TruncationGuard` watches this mapping.
+    private var guarded = false
+
+    /// Turns a SIGBUS from this mapping (the object was truncated) into zero pages; see `TruncationGuard`.
+    func guardAgainstTruncation() {
+        if !guarded { guarded = TruncationGuard.guardMapping(base, size: size) }
+    }
+
+    deinit {
+        if guarded { TruncationGuard.unguard(base) }
+        munmap(base, size)
+    }
 
     /// Creates a new object of `size` bytes (zero-filled by the kernel); fails if it exists.
+    /// Its memory is reserved now, so that a full /dev/shm is an error here and not a SIGBUS
+    /// at some later write.
     static func create(name: String, size: Int, mode: mode_t) throws -> SharedMemory {
-        let fd = shm_open("/" + name, O_RDWR | O_CREAT | O_EXCL, mode)
-        guard fd >= 0 else { throw error(errno, name: name, operation: "shm_open") }
+        let fd = try shmOpen(name, O_RDWR | O_CREAT | O_EXCL, mode)
         defer { close(fd) }
         // shm_open applies the umask; a segment others must share gets exactly the mode asked for.
         _ = fchmod(fd, mode)
@@ -38,6 +50,12 @@ final class SharedMemory: @unchecked Sendable {
             let code = errno
             shm_unlink("/" + name)
             throw error(code, name: name, operation: "ftruncate")
+        }
+        let reserved = posix_fallocate(fd, 0, off_t(size))
+        // Filesystems without fallocate (EOPNOTSUPP, EINVAL) keep the old behaviour.
+        if reserved == ENOSPC || reserved == EFBIG {
+            shm_unlink("/" + name)
+            throw SegmentError.noSpace(name: name, megabytes: (size + (1 << 20) - 1) >> 20)
         }
         do {
             return try map(fd: fd, name: name, size: size)
@@ -47,20 +65,41 @@ final class SharedMemory: @unchecked Sendable {
         }
     }
 
-    /// Maps an existing object at its current size.
-    static func open(name: String) throws -> SharedMemory {
-        let fd = shm_open("/" + name, O_RDWR, 0)
-        guard fd >= 0 else { throw error(errno, name: name, operation: "shm_open") }
+    /// Maps an existing object at its current size, if this user may trust it: it must be
+    /// ours (unless `allowingOtherOwner`) and writable by nobody else.
+    static func open(name: String, allowingOtherOwner: Bool = false) throws -> SharedMemory {
+        let fd = try shmOpen(name, O_RDWR, 0)
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw error(errno, name: name, operation: "fstat") }
+        let info = try trustedStatus(fd, name: name, allowingOtherOwner: allowingOtherOwner)
         let size = Int(info.st_size)
         guard size >= Header.size else { throw SegmentError.truncated(name: name, actualBytes: size, expectedBytes: Header.size) }
         return try map(fd: fd, name: name, size: size)
     }
 
-    static func unlink(name: String) throws {
+    /// Removes the name, only if it names an object of this user (or `allowingOtherOwner`).
+    static func unlink(name: String, allowingOtherOwner: Bool = false) throws {
+        let fd = try shmOpen(name, O_RDONLY, 0)
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw error(errno, name: name, operation: "fstat") }
+        guard allowingOtherOwner || info.st_uid == geteuid() else { throw SegmentError.notOwned(name: name, owner: info.st_uid) }
         guard shm_unlink("/" + name) == 0 else { throw error(errno, name: name, operation: "shm_unlink") }
+    }
+
+    /// `shm_open` of a validated name.
+    private static func shmOpen(_ name: String, _ flags: Int32, _ mode: mode_t) throws -> Int32 {
+        try SegmentConfiguration.validate(name: name)
+        let fd = shm_open("/" + name, flags | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw error(errno, name: name, operation: "shm_open") }
+        return fd
+    }
+
+    private static func trustedStatus(_ fd: Int32, name: String, allowingOtherOwner: Bool) throws -> stat {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw error(errno, name: name, operation: "fstat") }
+        guard allowingOtherOwner || info.st_uid == geteuid() else { throw SegmentError.notOwned(name: name, owner: info.st_uid) }
+        guard info.st_mode & 0o022 == 0 else { throw SegmentError.unsafeMode(name: name, mode: info.st_mode & 0o7777) }
+        return info
     }
 
     private static func map(fd: Int32, name: String, size: Int) throws -> SharedMemory {

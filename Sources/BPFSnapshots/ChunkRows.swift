@@ -33,7 +33,17 @@ enum ChunkRows {
     /// Calls `body(key, value)` for each entry of chunk `id` in key order, after checking sizes.
     static func forEach(_ id: Int64, keySize: Int, stride: Int, _ db: Database,
                         _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws {
-        let statement = try db.cachedStatement(sql: "SELECT key, value FROM chunk_entries WHERE chunk = ? ORDER BY key")
+        try rows("SELECT key, value FROM chunk_entries WHERE chunk = ? ORDER BY key", id, keySize: keySize, stride: stride, db) { key, value in
+            guard let value else { throw SnapshotError.database("chunk \(id) holds an entry without a value") }
+            try body(key, value)
+        }
+    }
+
+    /// Calls `body(key, value)` for each (key, value or NULL) row `sql` gives for `id`, after
+    /// checking their sizes.
+    static func rows(_ sql: String, _ id: Int64, keySize: Int, stride: Int, _ db: Database,
+                     _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) throws -> Void) throws {
+        let statement = try db.cachedStatement(sql: sql)
         let raw = statement.sqliteStatement
         sqlite3_reset(raw)
         defer { sqlite3_reset(raw) }
@@ -43,11 +53,51 @@ enum ChunkRows {
             if code == SQLITE_DONE { return }
             guard code == SQLITE_ROW else { throw error(code, db) }
             let key = sqlite3_column_blob(raw, 0), keyLength = Int(sqlite3_column_bytes(raw, 0))
+            let isNull = sqlite3_column_type(raw, 1) == SQLITE_NULL
             let value = sqlite3_column_blob(raw, 1), valueLength = Int(sqlite3_column_bytes(raw, 1))
-            guard let key, let value, keyLength == keySize, valueLength == stride else {
-                throw SnapshotError.database("chunk \(id) holds an entry of the wrong size")
+            guard let key, keyLength == keySize, isNull || (value != nil && valueLength == stride) else {
+                throw SnapshotError.database("map contents \(id) hold an entry of the wrong size")
             }
-            try body(UnsafeRawBufferPointer(start: key, count: keyLength), UnsafeRawBufferPointer(start: value, count: valueLength))
+            try body(UnsafeRawBufferPointer(start: key, count: keyLength),
+                     isNull ? nil : UnsafeRawBufferPointer(start: value, count: valueLength))
+        }
+    }
+
+    /// Writes one layer's changes in key order (appended in order, the pages stay full):
+    /// `(key, value)` rows, NULL values for deleted keys.
+    static func insertDelta(_ changes: MapContentsDiff, content: Int64, _ db: Database) throws {
+        let statement = try db.cachedStatement(sql: "INSERT INTO map_content_deltas (content, key, value) VALUES (?, ?, ?)")
+        let raw = statement.sqliteStatement
+        defer { sqlite3_reset(raw); sqlite3_clear_bindings(raw) }
+        func insert(_ key: ArraySlice<UInt8>, _ value: ArraySlice<UInt8>?) throws {
+            sqlite3_reset(raw)
+            sqlite3_bind_int64(raw, 1, content)
+            let code = key.withUnsafeBytes { k in
+                sqlite3_bind_blob(raw, 2, k.baseAddress, Int32(k.count), nil)
+                guard let value else {
+                    sqlite3_bind_null(raw, 3)
+                    return sqlite3_step(raw)
+                }
+                return value.withUnsafeBytes { v in
+                    sqlite3_bind_blob(raw, 3, v.baseAddress, Int32(v.count), nil)
+                    return sqlite3_step(raw)
+                }
+            }
+            guard code == SQLITE_DONE else { throw error(code, db) }
+        }
+        // Three key-sorted lists with distinct keys, merged.
+        let (removed, added, changed) = (changes.removed, changes.added, changes.changed)
+        var (r, a, c) = (0, 0, 0)
+        while true {
+            let heads = [r < removed.count ? removed.key(at: r) : nil, a < added.count ? added.key(at: a) : nil,
+                         c < changed.count ? changed.key(at: c) : nil]
+            let first = heads.indices.compactMap { i in heads[i].map { (i, $0) } }.min { $0.1.lexicographicallyPrecedes($1.1) }
+            switch first?.0 {
+            case 0: try insert(removed.key(at: r), nil); r += 1
+            case 1: try insert(added.key(at: a), added.value(at: a)); a += 1
+            case 2: try insert(changed.key(at: c), changed.newValue(at: c)); c += 1
+            default: return
+            }
         }
     }
 

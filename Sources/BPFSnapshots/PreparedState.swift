@@ -98,10 +98,11 @@ struct PreparedState {
         try map ?? contents.map { try MapChunks($0, fd: fd) }
     }
 
-    /// The `handler_states` id, writing the state and whatever content is not stored yet.
-    func store(_ db: Database) throws -> Int64 {
+    /// The `handler_states` id, writing the state and whatever content is not stored yet; new
+    /// map contents are stored as changes over the same fd's in snapshot `parent`, if it has one.
+    func store(_ db: Database, parent: Int64?) throws -> Int64 {
         let id = try Int64.fetchOne(
-            db.cachedStatement(sql: "SELECT id FROM handler_states WHERE hash = ?"), arguments: [Data(hash)]) ?? insert(db)
+            db.cachedStatement(sql: "SELECT id FROM handler_states WHERE hash = ?"), arguments: [Data(hash)]) ?? insert(db, parent: parent)
         if let fingerprint {
             try db.cachedStatement(sql: """
                 INSERT OR IGNORE INTO map_content_sources (hash, content) SELECT ?, map_content FROM handler_states WHERE id = ?
@@ -110,7 +111,7 @@ struct PreparedState {
         return id
     }
 
-    private func insert(_ db: Database) throws -> Int64 {
+    private func insert(_ db: Database, parent: Int64?) throws -> Int64 {
         var programID: Int64?
         if let bytecode, let bytecodeHash {
             programID = try Self.idOrInsert(
@@ -128,7 +129,13 @@ struct PreparedState {
             // Found by fingerprint while preparing, unless a collection removed it since.
             contentID = try Int64.fetchOne(
                 db.cachedStatement(sql: "SELECT id FROM map_contents WHERE hash = ?"), arguments: [Data(contentHash)])
-            if contentID == nil, let chunks = try chunks() { contentID = try Self.store(chunks, db) }
+            if contentID == nil, let chunks = try chunks() {
+                let previous = try parent.flatMap { try Int64.fetchOne(db.cachedStatement(sql: """
+                    SELECT st.map_content FROM snapshot_handlers h JOIN handler_states st ON st.id = h.state
+                    WHERE h.snapshot = ? AND h.fd = ?
+                    """), arguments: [$0, fd]) }
+                contentID = try MapLayers.store(chunks, over: previous, db)
+            }
         }
         try db.cachedStatement(sql: """
             INSERT INTO handler_states (hash, kind, name, attributes, program, map_content, aot_image) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -136,28 +143,10 @@ struct PreparedState {
         return db.lastInsertedRowID
     }
 
-    private static func store(_ map: MapChunks, _ db: Database) throws -> Int64 {
-        try db.cachedStatement(sql: """
-            INSERT INTO map_contents (hash, key_size, value_size, values_per_entry, entry_count) VALUES (?, ?, ?, ?, ?)
-            """).execute(arguments: [Data(map.hash), map.keySize, map.valueSize, map.valuesPerEntry, map.count])
-        let contentID = db.lastInsertedRowID
-        let insertLink = try db.cachedStatement(sql: "INSERT INTO map_content_chunks (content, seq, chunk) VALUES (?, ?, ?)")
-        for (seq, chunk) in map.chunks.enumerated() {
-            let chunkID = try idOrInsert(
-                db, find: "SELECT id FROM chunks WHERE hash = ?", hash: chunk.hash,
-                insert: "INSERT INTO chunks (hash, entry_count) VALUES (?, ?)", arguments: [Data(chunk.hash), chunk.count],
-                then: { try ChunkRows.insert(chunk, of: map, id: $0, db) })
-            try insertLink.execute(arguments: [contentID, seq, chunkID])
-        }
-        return contentID
-    }
-
     private static func idOrInsert(_ db: Database, find: String, hash: [UInt8], insert: String,
-                                   arguments: StatementArguments, then: ((Int64) throws -> Void)? = nil) throws -> Int64 {
+                                   arguments: StatementArguments) throws -> Int64 {
         if let id = try Int64.fetchOne(db.cachedStatement(sql: find), arguments: [Data(hash)]) { return id }
         try db.cachedStatement(sql: insert).execute(arguments: arguments)
-        let id = db.lastInsertedRowID
-        try then?(id)
-        return id
+        return db.lastInsertedRowID
     }
 }

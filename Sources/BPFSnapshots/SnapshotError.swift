@@ -10,6 +10,7 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
     case invalidTag(String)
     case invalidRecord(fd: Int, reason: String)
     case unknownFDs([Int])
+    case wrongKeySize(fd: Int, given: Int, expected: Int)
     case missingDependencies([Int: [Int]])
     case database(String)
     case noHistory(path: String)
@@ -34,11 +35,13 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
         case .tagTaken(let tag, let snapshot):
             "tag '\(tag)' already names snapshot \(snapshot)"
         case .invalidTag(let tag):
-            "invalid tag '\(tag)': a tag is non-empty, has no whitespace and is not a number"
+            "invalid tag '\(tag)': a tag is non-empty, has no whitespace or '~', and is neither a number nor 'latest'"
         case .invalidRecord(let fd, let reason):
             "handler at fd \(fd) cannot be stored: \(reason)"
         case .unknownFDs(let fds):
             "fd \(fds.map(String.init).joined(separator: ", ")) neither in the snapshot nor in the segment"
+        case .wrongKeySize(let fd, let given, let expected):
+            "a \(given)-byte key, but the map at fd \(fd) has \(expected)-byte keys"
         case .missingDependencies(let missing):
             "selective restore refused: " + missing.keys.sorted().map { fd in
                 "fd \(fd) refers to fd \(missing[fd, default: []].map(String.init).joined(separator: ", "))"

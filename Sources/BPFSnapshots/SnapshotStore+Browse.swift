@@ -44,25 +44,28 @@ extension SnapshotStore {
     }
 
     /// Entries `offset ..< offset + limit` of the map at `fd` in snapshot `id`; `nil` when there is
-    /// no map with stored contents at that fd.
+    /// no map with stored contents at that fd. Chunks before the page are skipped by their stored
+    /// entry counts; only those a layer changed (whose count may differ) and the page's own are read.
     public func mapEntries(of id: Int64, fd: Int, offset: Int, limit: Int) throws -> MapEntryPage? {
         try guarded {
             try pool.read { db in
                 guard let content = try Self.mapContent(db, snapshot: id, fd: fd) else { return nil }
                 let layout = try MapContentRows.layout(content, db)
+                let list = try ChunkList.stored(content, db)
+                let base = try Row.fetchAll(db, sql: """
+                    SELECT k.hash, k.entry_count FROM map_content_chunks c JOIN chunks k ON k.id = c.chunk
+                    WHERE c.content = ? ORDER BY c.seq
+                    """, arguments: [layout.base ?? content])
+                guard base.count == list.hashes.count else { throw SnapshotError.database("map contents \(content) changed while read") }
                 var page = MapEntryPage(total: layout.count, offset: offset, entries: [])
                 var skip = max(0, offset)
-                for row in try Row.fetchAll(db, sql: """
-                    SELECT c.chunk, k.entry_count FROM map_content_chunks c JOIN chunks k ON k.id = c.chunk
-                    WHERE c.content = ? ORDER BY c.seq
-                    """, arguments: [content]) {
-                    let wanted = limit - page.entries.count
-                    guard wanted > 0 else { break }
-                    let chunk: Int64 = row[0], count: Int = row[1]
-                    if skip >= count { skip -= count; continue }
-                    for entry in try Row.fetchAll(db, sql: "SELECT key, value FROM chunk_entries WHERE chunk = ? ORDER BY key LIMIT ? OFFSET ?",
-                                                  arguments: [chunk, wanted, skip]) {
-                        page.entries.append((key: [UInt8](entry[0] as Data), value: [UInt8](entry[1] as Data)))
+                for (p, row) in base.enumerated() where page.entries.count < limit {
+                    let unchanged = list.hashes[p] == [UInt8](row[0] as Data)
+                    if unchanged, skip >= row[1] as Int { skip -= row[1] as Int; continue }
+                    let entries = try list.entries([p])
+                    if skip >= entries.count { skip -= entries.count; continue }
+                    for i in skip ..< min(entries.count, skip + limit - page.entries.count) {
+                        page.entries.append((key: Array(entries.key(at: i)), value: Array(entries.value(at: i))))
                     }
                     skip = 0
                 }
@@ -130,14 +133,28 @@ extension SnapshotStore {
     }
 }
 
-/// Finds one key in stored contents by binary search over their chunks' first keys (chunks run
-/// in key order), so a lookup reads a dozen rows instead of probing every chunk.
+/// Finds one key in stored contents: in a layered one's layers by the key, else in the base by
+/// binary search over its chunks' first keys (chunks run in key order), so a lookup reads a
+/// dozen rows instead of probing every chunk.
 private struct KeyFinder {
     let key: [UInt8]
     /// First key of each chunk seen: contents of one map share most of their chunks.
     var firstKeys: [Int64: [UInt8]] = [:]
 
     mutating func value(in content: Int64, _ db: Database) throws -> [UInt8]? {
+        let layout = try MapContentRows.layout(content, db)
+        guard let base = layout.base else { return try baseValue(in: content, db) }
+        // The newest layer that wrote the key decides (a NULL value: deleted); else the base.
+        if let row = try Row.fetchOne(db, sql: """
+            SELECT d.value FROM map_content_layers l JOIN map_content_deltas d ON d.content = l.layer
+            WHERE l.content = ? AND d.key = ? ORDER BY l.depth DESC LIMIT 1
+            """, arguments: [content, Data(key)]) {
+            return (row[0] as Data?).map { [UInt8]($0) }
+        }
+        return try baseValue(in: base, db)
+    }
+
+    private mutating func baseValue(in content: Int64, _ db: Database) throws -> [UInt8]? {
         guard let last = try Int.fetchOne(db, sql: "SELECT max(seq) FROM map_content_chunks WHERE content = ?", arguments: [content]) else {
             return nil
         }

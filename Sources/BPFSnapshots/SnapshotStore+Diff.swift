@@ -7,15 +7,17 @@ extension SnapshotStore {
     /// stored state are skipped, and maps are compared chunk by chunk, reading only the chunks
     /// that differ. Changed map handlers come with `contents == nil` in `old`/`new` (their
     /// entry changes are in `mapChanges`); added and removed handlers are complete.
-    public func diff(_ a: Int64, _ b: Int64, mapDetail: MapContentsDiff.Detail = .entries) throws -> SnapshotDiff {
+    /// `fds` limits the diff to those fds.
+    public func diff(_ a: Int64, _ b: Int64, mapDetail: MapContentsDiff.Detail = .entries, fds: Set<Int>? = nil) throws -> SnapshotDiff {
         try guarded {
             try pool.read { db in
                 let new = Dictionary(uniqueKeysWithValues: try Self.storedHandlers(db, snapshot: b).map { ($0.fd, $0) })
-                return try Self.diff(db, from: a, to: Set(new.keys), loadNew: { fd in try new[fd]?.record(db, withContents: true) }) { old, fd in
+                return try Self.diff(db, from: a, to: Set(new.keys), only: fds, loadNew: { fd in try new[fd]?.record(db, withContents: true) }) { old, fd in
                     guard let n = new[fd], n.state != old.state else { return nil }
                     var mapChanges = MapContentsDiff()
                     if let x = old.mapContent, let y = n.mapContent, x != y {
-                        mapChanges = try ChunkList.diff(.stored(x, db), .stored(y, db), detail: mapDetail)
+                        mapChanges = try LayeredDiff.between(x, y, db, detail: mapDetail)
+                            ?? ChunkList.diff(.stored(x, db), .stored(y, db), detail: mapDetail)
                     }
                     return SnapshotDiffer.change(
                         try old.record(db, withContents: false), try n.record(db, withContents: false), mapChanges: mapChanges)
@@ -32,7 +34,7 @@ extension SnapshotStore {
         let prepared = try prepare(live)
         return try guarded {
             try pool.read { db in
-                try Self.diff(db, from: a, to: Set(new.keys), loadNew: { new[$0] }) { old, fd in
+                try Self.diff(db, from: a, to: Set(new.keys), only: nil, loadNew: { new[$0] }) { old, fd in
                     guard let record = new[fd], let state = prepared[fd], Self.differs(old, state) else { return nil }
                     var mapChanges = MapContentsDiff()
                     if let x = old.mapContent, let chunks = try state.chunks() {
@@ -79,13 +81,13 @@ extension SnapshotStore {
         return Dictionary(uniqueKeysWithValues: states.map { ($0.fd, $0) })
     }
 
-    /// Walks the fds of snapshot `a` and of the other side: removed, added, and whatever
-    /// `change` makes of fds on both sides (`nil` when equal).
-    private static func diff(_ db: Database, from a: Int64, to newFDs: Set<Int>, loadNew: (Int) throws -> HandlerRecord?,
+    /// Walks the fds of snapshot `a` and of the other side (all, or those in `only`): removed,
+    /// added, and whatever `change` makes of fds on both sides (`nil` when equal).
+    private static func diff(_ db: Database, from a: Int64, to newFDs: Set<Int>, only: Set<Int>?, loadNew: (Int) throws -> HandlerRecord?,
                              change: (StoredHandler, Int) throws -> HandlerChange?) throws -> SnapshotDiff {
         let old = Dictionary(uniqueKeysWithValues: try storedHandlers(db, snapshot: a).map { ($0.fd, $0) })
         var diff = SnapshotDiff()
-        for fd in Set(old.keys).union(newFDs).sorted() {
+        for fd in Set(old.keys).union(newFDs).sorted() where only?.contains(fd) ?? true {
             if let o = old[fd] {
                 if !newFDs.contains(fd) {
                     diff.removed.append(try o.record(db, withContents: true))
@@ -97,48 +99,6 @@ extension SnapshotStore {
             }
         }
         return diff
-    }
-}
-
-/// A map's contents as its chunks' hashes, with a way to read the entries of some of them.
-/// Chunks on both sides hold the same entries, and no key of theirs appears elsewhere on either
-/// side (keys are unique), so only the other chunks need comparing.
-struct ChunkList {
-    var hashes: [[UInt8]]
-    /// The entries of the chunks at these positions, in order, keys as stored.
-    var entries: ([Int]) throws -> MapContents
-
-    static func diff(_ a: ChunkList, _ b: ChunkList, detail: MapContentsDiff.Detail) throws -> MapContentsDiff {
-        let shared = Set(a.hashes).intersection(b.hashes)
-        let old = try a.entries(a.hashes.indices.filter { !shared.contains(a.hashes[$0]) })
-        let new = try b.entries(b.hashes.indices.filter { !shared.contains(b.hashes[$0]) })
-        return MapContentsDiff.between(SortedEntries(sorted: old), SortedEntries(sorted: new), detail: detail)
-    }
-
-    static func stored(_ content: Int64, _ db: Database) throws -> ChunkList {
-        let layout = try MapContentRows.layout(content, db)
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT ch.id, ch.hash FROM map_content_chunks c JOIN chunks ch ON ch.id = c.chunk
-            WHERE c.content = ? ORDER BY c.seq
-            """, arguments: [content])
-        let ids: [Int64] = rows.map { $0[0] }
-        return ChunkList(hashes: rows.map { [UInt8]($0[1] as Data) }) { positions in
-            try MapContentRows.entries(positions.map { ids[$0] }, layout, db)
-        }
-    }
-
-    static func live(_ map: MapChunks) -> ChunkList {
-        ChunkList(hashes: map.chunks.map(\.hash)) { positions in
-            var contents = MapContents(keySize: map.storedKeySize, valueSize: map.valueSize, valuesPerEntry: map.valuesPerEntry)
-            for chunk in positions.map({ map.chunks[$0] }) {
-                for i in chunk.start ..< chunk.start + chunk.count {
-                    let entry = i * map.entrySize
-                    contents.append(key: map.entries[entry ..< entry + map.storedKeySize],
-                                    value: map.entries[entry + map.storedKeySize ..< entry + map.entrySize])
-                }
-            }
-            return contents
-        }
     }
 }
 

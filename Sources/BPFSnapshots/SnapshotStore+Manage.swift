@@ -42,15 +42,21 @@ extension SnapshotStore {
     }
 
     /// Deletes stored content no snapshot uses any more: handler states, then the instruction
-    /// and AOT code blobs, map contents and chunks only they used. Returns how many blobs and chunks went.
+    /// and AOT code blobs, map contents (with the layers and bases they read) and chunks only they used. Returns how many blobs and chunks went.
     @discardableResult
     public func collectGarbage() throws -> (blobs: Int, chunks: Int) {
         try guarded {
             try pool.write { db in
                 try db.execute(sql: """
                     DELETE FROM handler_states WHERE id NOT IN (SELECT state FROM snapshot_handlers);
-                    DELETE FROM map_contents WHERE id NOT IN
-                        (SELECT map_content FROM handler_states WHERE map_content IS NOT NULL);
+                    CREATE TEMP TABLE used_contents AS
+                        SELECT map_content AS id FROM handler_states WHERE map_content IS NOT NULL
+                        UNION SELECT l.layer FROM handler_states st JOIN map_content_layers l ON l.content = st.map_content
+                        UNION SELECT m.base FROM handler_states st JOIN map_contents m ON m.id = st.map_content WHERE m.base IS NOT NULL;
+                    DELETE FROM map_content_deltas WHERE content NOT IN (SELECT id FROM used_contents);
+                    DELETE FROM map_content_layers WHERE content NOT IN (SELECT id FROM used_contents);
+                    DELETE FROM map_contents WHERE id NOT IN (SELECT id FROM used_contents);
+                    DROP TABLE used_contents;
                     DELETE FROM blobs WHERE id NOT IN (SELECT program FROM handler_states WHERE program IS NOT NULL
                                                        UNION SELECT aot_image FROM handler_states WHERE aot_image IS NOT NULL);
                     """)

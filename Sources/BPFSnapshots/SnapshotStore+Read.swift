@@ -68,17 +68,9 @@ extension SnapshotStore {
         }
     }
 
-    /// An id (as digits) or a tag.
+    /// An id (as digits), a tag or `latest`, optionally with `~N` (see `SnapshotReference`).
     public func resolve(_ reference: String) throws -> Int64 {
-        try guarded {
-            try pool.read { db in
-                let id = try Int64(reference).map { id in
-                    try Int64.fetchOne(db, sql: "SELECT id FROM snapshots WHERE id = ?", arguments: [id])
-                } ?? Int64.fetchOne(db, sql: "SELECT snapshot FROM tags WHERE name = ?", arguments: [reference])
-                guard let id else { throw SnapshotError.unknownSnapshot(reference) }
-                return id
-            }
-        }
+        try guarded { try pool.read { try SnapshotReference.resolve(reference, $0) } }
     }
 
     private static func infos(_ db: Database, id: Int64?) throws -> [SnapshotInfo] {
@@ -168,36 +160,38 @@ struct StoredHandler {
     }
 }
 
-/// A map's stored contents: its sizes and chunk list.
+/// A map's stored contents: its sizes, and how it is stored (see `MapLayers`).
 enum MapContentRows {
     struct Layout {
         var keySize: Int, valueSize: Int, valuesPerEntry: Int, count: Int
+        /// The base a layered contents applies its chain to; `nil` for a base.
+        var base: Int64?
+        /// Changes in the layers of its chain, and how many layers it has.
+        var layerEntries: Int, depth: Int
         var storedKeySize: Int { keySize == 0 ? 4 : keySize }
         var stride: Int { valueSize * valuesPerEntry }
     }
 
     static func layout(_ content: Int64, _ db: Database) throws -> Layout {
         guard let row = try Row.fetchOne(db, sql: """
-            SELECT key_size, value_size, values_per_entry, entry_count FROM map_contents WHERE id = ?
+            SELECT key_size, value_size, values_per_entry, entry_count, base, layer_entries,
+                   (SELECT count(*) FROM map_content_layers WHERE content = m.id)
+            FROM map_contents m WHERE id = ?
             """, arguments: [content]) else { throw SnapshotError.damaged("map contents \(content) are missing") }
-        let layout = Layout(keySize: row[0], valueSize: row[1], valuesPerEntry: row[2], count: row[3])
+        let layout = Layout(keySize: row[0], valueSize: row[1], valuesPerEntry: row[2], count: row[3], base: row[4],
+                            layerEntries: row[5], depth: row[6])
         guard layout.keySize >= 0, layout.valueSize >= 0, layout.valuesPerEntry >= 1, layout.count >= 0,
-              layout.keySize <= 1 << 16, layout.valueSize <= 1 << 24, layout.valuesPerEntry <= 1 << 16 else {
-            throw SnapshotError.database("map contents \(content) has invalid sizes")
+              layout.keySize <= 1 << 16, layout.valueSize <= 1 << 24, layout.valuesPerEntry <= 1 << 16,
+              layout.base != content, (layout.base == nil) == (layout.depth == 0) else {
+            throw SnapshotError.database("map contents \(content) has invalid sizes or layers")
         }
         return layout
     }
 
-    /// Chunk ids in key order.
-    static func chunks(_ content: Int64, _ db: Database) throws -> [Int64] {
-        try Int64.fetchAll(db, sql: "SELECT chunk FROM map_content_chunks WHERE content = ? ORDER BY seq", arguments: [content])
-    }
-
-    /// The whole contents, checked against the entry count recorded with them (a chunk
-    /// missing, or missing rows, is a damaged history).
     static func load(_ content: Int64, _ db: Database, fd: Int) throws -> MapContents {
         let layout = try layout(content, db)
-        var contents = try entries(chunks(content, db), layout, db)
+        let list = try ChunkList.stored(content, db)
+        var contents = try list.entries(Array(list.hashes.indices))
         guard contents.count == layout.count else {
             throw SnapshotError.damaged("map contents \(content) of fd \(fd) hold \(contents.count) entries, \(layout.count) recorded (missing chunks or rows)")
         }
@@ -206,7 +200,7 @@ enum MapContentRows {
         return contents
     }
 
-    /// The entries of `chunks`, in order, with their keys as stored.
+    /// The entries of the base chunks `chunks`, in order, with their keys as stored.
     static func entries(_ chunks: [Int64], _ layout: Layout, _ db: Database) throws -> MapContents {
         var contents = MapContents(keySize: layout.storedKeySize, valueSize: layout.valueSize, valuesPerEntry: layout.valuesPerEntry)
         let expected = min(layout.count, 1 << 22)  // a damaged count must not allocate wildly

@@ -67,7 +67,7 @@ extension SnapshotStore {
                 let insertHandler = try db.cachedStatement(
                     sql: "INSERT INTO snapshot_handlers (snapshot, fd, state) VALUES (?, ?, ?)")
                 for state in states {
-                    try insertHandler.execute(arguments: [id, state.fd, try state.store(db)])
+                    try insertHandler.execute(arguments: [id, state.fd, try state.store(db, parent: parent)])
                 }
                 if let restoring { try Self.insertRestore(db, restoring, undo: id, segment: meta.segmentName) }
                 try beforeCommit?(id)
@@ -89,7 +89,8 @@ extension SnapshotStore {
 
     static func validateTag(_ tag: String) throws {
         guard !reservedTags.contains(tag.lowercased()) else { throw SnapshotError.reservedTag(tag) }
-        guard !tag.isEmpty, Int64(tag) == nil, !tag.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+        guard !tag.isEmpty, Int64(tag) == nil, !tag.contains(where: { $0.isWhitespace || $0.isNewline }),
+              SnapshotReference.isPlainName(tag) else {
             throw SnapshotError.invalidTag(tag)
         }
     }

@@ -8,7 +8,7 @@ enum StoredAttributes {
     static func encode(_ handler: Handler) -> String {
         switch handler {
         case .program(let p):
-            json(ProgramAttributes(type: p.type, attachments: p.attachments.map {
+            json(ProgramAttributes(type: Int64(p.type), attachments: p.attachments.map {
                 .init(targetFD: $0.targetFD, cookie: $0.cookie)
             }))
         case .map(let m): json(MapAttributesJSON(m.attributes))
@@ -29,7 +29,7 @@ enum StoredAttributes {
         case .program:
             let a = try decoder.decode(ProgramAttributes.self, from: data)
             return .program(ProgramHandler(
-                name: name ?? "", type: a.type, bytecode: bytecode ?? [],
+                name: name ?? "", type: Int32(truncatingIfNeeded: a.type), bytecode: bytecode ?? [],
                 attachments: a.attachments.map { .init(targetFD: $0.targetFD, cookie: $0.cookie) }, aotImage: aotImage))
         case .map:
             let a = try decoder.decode(MapAttributesJSON.self, from: data)
@@ -56,7 +56,9 @@ enum StoredAttributes {
 }
 
 private struct ProgramAttributes: Codable {
-    var type: UInt32
+    /// Int64: histories written when the type was unsigned hold values above Int32.max, which
+    /// mean the same 32-bit pattern.
+    var type: Int64
     var attachments: [Attachment]
     struct Attachment: Codable {
         var targetFD: Int
@@ -107,6 +109,8 @@ private struct PerfEventAttributes: Codable {
     var module_name: String?, offset: UInt64?, pid: Int32?, ref_ctr_offset: UInt64?
     var tracepoint_id: Int32?
     var cpu: Int32?, config: Int64?, sample_type: Int32?
+    /// bpftime's numeric type of an opaque event (`type` is then "opaque").
+    var code: Int32?
 
     init(_ e: PerfEventHandler) {
         type = e.event.typeName
@@ -118,6 +122,10 @@ private struct PerfEventAttributes: Codable {
             self.pid = pid; tracepoint_id = id
         case .software(let cpu, let config, let sampleType):
             self.cpu = cpu; self.config = config; sample_type = sampleType
+        case .opaque(let code, let target):
+            type = "opaque"
+            self.code = code
+            if let t = target { module_name = t.moduleName; offset = t.offset; pid = t.pid; ref_ctr_offset = t.refCtrOffset }
         }
     }
 
@@ -138,6 +146,7 @@ private struct PerfEventAttributes: Codable {
         case "tracepoint": event = .tracepoint(pid: try field(pid, "pid"), tracepointID: try field(tracepoint_id, "tracepoint_id"))
         case "software":
             event = .software(cpu: try field(cpu, "cpu"), config: try field(config, "config"), sampleType: try field(sample_type, "sample_type"))
+        case "opaque": event = .opaque(type: try field(code, "code"), target: module_name == nil ? nil : try target())
         default:
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "unknown perf event type \(type)"))
         }

@@ -8,9 +8,14 @@ import Foundation
 //   BPFSnapshotsBench diff DB A B               store diff; prints seconds, peak RSS, counts
 //   BPFSnapshotsBench diff-live DB A base|one|all   store diff against a live state; same figures
 //   BPFSnapshotsBench load DB ID                records(of:), a restore's read; prints seconds
+//   BPFSnapshotsBench scattered DB N K          a fresh history of an N-entry map, then K scattered
+//                                               values changed; prints bytes of both saves and seconds
+//   BPFSnapshotsBench history DB ROUNDS K       the 1M state saved, then ROUNDS times with K more
+//                                               scattered values changed; prints seconds per save and
+//                                               bytes per save
 //   BPFSnapshotsBench save-many DB COUNT        COUNT saves of a 20,000-entry map changing each
 //                                               time (the tests run two at once, and kill one)
-//   BPFSnapshotsBench history DB COUNT EVERY    COUNT snapshots of the 1,000-handler state for
+//   BPFSnapshotsBench serve-history DB COUNT EVERY  COUNT snapshots of the 1,000-handler state for
 //                                               bench-serve.sh: entry 0 of fd 4 counts up in each,
 //                                               the big map's `hotKey` every EVERY-th
 
@@ -60,6 +65,24 @@ func state(_ variant: String) -> [HandlerRecord] {
 /// The big map's key that `history` changes: the middle one.
 let hotIndex = mapEntries / 2
 
+/// Changes `k` values of `map` at indices drawn by a seeded generator (the same for one `seed`).
+func scatter(_ map: inout MapContents, _ k: Int, seed: UInt64) {
+    var state = seed &* 0x9e37_79b9_7f4a_7c15
+    for _ in 0..<k {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        let i = Int((state >> 33) % UInt64(map.count))
+        map.values[i * map.entryStride] &+= 1
+    }
+}
+
+func withBigMap(_ records: [HandlerRecord], _ contents: MapContents) -> [HandlerRecord] {
+    guard case .map(var m) = records[0].handler else { return records }
+    m.contents = contents
+    var changed = records
+    changed[0].handler = .map(m)
+    return changed
+}
+
 func seconds(_ body: () throws -> Void) rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
     try body()
@@ -108,7 +131,42 @@ do {
                 name: "m", attributes: MapAttributes(mapType: 1, keySize: 4, valueSize: 8, maxEntries: 20_000), contents: map)))]
             _ = try store.save(records, meta: SnapshotMeta(segmentName: "many", host: "pid \(getpid())", generation: UInt64(round)))
         }
+    case (5, "scattered"):
+        guard let n = Int(args[3]), let k = Int(args[4]), n > 0 else { exit(2) }
+        let store = try SnapshotStore(path: args[2])
+        var map = MapContents(keySize: 4, valueSize: 8)
+        for i in 0..<n {
+            map.append(key: withUnsafeBytes(of: UInt32(truncatingIfNeeded: i &* 2_654_435_761).littleEndian, Array.init),
+                       value: withUnsafeBytes(of: UInt64(i).littleEndian, Array.init))
+        }
+        func record(_ contents: MapContents) -> [HandlerRecord] {
+            [HandlerRecord(fd: 3, handler: .map(MapHandler(
+                name: "counters", attributes: MapAttributes(mapType: 1, keySize: 4, valueSize: 8, maxEntries: UInt32(n)), contents: contents)))]
+        }
+        let meta = SnapshotMeta(segmentName: "bench", host: "bench", generation: 1)
+        _ = try store.save(record(map), meta: meta)
+        let first = try store.usedBytes()
+        scatter(&map, k, seed: 1)
+        let time = try seconds { _ = try store.save(record(map), meta: meta) }
+        print(String(format: "%d %d %.3f", first, try store.usedBytes(), time))
     case (5, "history"):
+        guard let rounds = Int(args[3]), let k = Int(args[4]) else { exit(2) }
+        let store = try SnapshotStore(path: args[2])
+        var records = state("base")
+        guard case .map(let m) = records[0].handler, var map = m.contents, rounds > 1 else { exit(2) }
+        var before = 0, total = 0.0
+        for round in 0..<rounds {
+            scatter(&map, k, seed: UInt64(round + 1))
+            records = withBigMap(records, map)
+            let time = try seconds {
+                _ = try store.save(records, meta: SnapshotMeta(segmentName: "bench", host: "bench", generation: UInt64(round)))
+            }
+            // The first save stores everything; the figures are those of the 99 saves after it.
+            if round == 0 { before = try store.usedBytes() } else { total += time }
+        }
+        let later = Double(rounds - 1)
+        print(String(format: "%.3f %.0f", total / later, Double(try store.usedBytes() - before) / later))
+    case (5, "serve-history"):
         let store = try SnapshotStore(path: args[2])
         guard let count = Int(args[3]), let every = Int(args[4]), every > 0 else { exit(2) }
         var records = state("base")
@@ -145,7 +203,7 @@ do {
         let entries = diff.changed.reduce(0) { $0 + $1.mapChanges.addedCount + $1.mapChanges.removedCount + $1.mapChanges.changedCount }
         print(String(format: "%.3f %.1f %d %d", time, peakMiB(), diff.changed.count, entries))
     default:
-        FileHandle.standardError.write(Data("usage: BPFSnapshotsBench reference-sql FILE ROWS | save DB base|one|all | diff DB A B | diff-live DB A VARIANT | load DB ID | save-many DB COUNT | history DB COUNT EVERY\n".utf8))
+        FileHandle.standardError.write(Data("usage: BPFSnapshotsBench reference-sql FILE ROWS | save DB base|one|all | diff DB A B | diff-live DB A VARIANT | load DB ID | save-many DB COUNT | scattered DB N K | history DB ROUNDS K | serve-history DB COUNT EVERY\n".utf8))
         exit(2)
     }
 } catch {

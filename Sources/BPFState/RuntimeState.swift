@@ -49,6 +49,15 @@ public struct RuntimeState: Sendable {
         let id = try store.save(state.records, meta: state.meta(message: message, tags: tags))
         return SavedSnapshot(id: id, state: state)
     }
+
+    /// Records a consistent read as a new snapshot unless it equals, by content, the segment's
+    /// latest snapshot (map values programs changed without a generation bump count): the id
+    /// saved, or the latest one's with `saved == false`.
+    public func saveIfChanged(to store: SnapshotStore, message: String? = nil, tags: [String] = []) throws -> (id: Int64, saved: Bool) {
+        let state = try read()
+        if let same = try store.latestSnapshot(of: state.segmentName, equalTo: state.records) { return (same, false) }
+        return (try store.save(state.records, meta: state.meta(message: message, tags: tags)), true)
+    }
 }
 
 /// Handlers read from a segment in one critical section, with the generation they belong to.

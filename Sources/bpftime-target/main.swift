@@ -27,7 +27,7 @@ public func bpftimeTargetWork(_ n: Int64) -> Int64 {
 public func bpftimeTargetAdd(_ a: Int64, _ b: Int64) -> Int64 { a &+ b }
 
 struct Arguments {
-    var shm = SegmentConfiguration.fromEnvironment().name
+    var shm = SegmentConfiguration.environmentName
     var iterations = 0 // 0: until killed
     var intervalMs = 0.0
     var reportEvery = 1000

@@ -21,7 +21,7 @@ struct BPFTimeTool: ParsableCommand {
     static func main() {
         BPFLog.bootstrap()
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(LeadingOptions.reordered(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch {
             exit(withError: error)

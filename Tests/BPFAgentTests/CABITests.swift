@@ -24,7 +24,11 @@ import Testing
             puts("a missing segment was not refused");
             return 1;
         }
-        bpftime_agent *agent = bpftime_agent_open(argv[1]);
+        if (bpftime_agent_open_with_budget(argv[1], 0) != NULL || errno != EINVAL) {
+            puts("a zero instruction budget was not refused");
+            return 1;
+        }
+        bpftime_agent *agent = bpftime_agent_open_with_budget(argv[1], 1000);
         if (!agent) { printf("open failed: %s\\n", bpftime_agent_last_error()); return 1; }
         int64_t id = bpftime_agent_resolve(agent, "tracepoint:7");
         unsigned long ctx = 42;

@@ -161,6 +161,23 @@ import Testing
         #expect(outcome.stderr.components(separatedBy: "was removed").count == 2, "expected one warning: \(outcome.stderr)")
     }
 
+    /// Truncated to nothing (header included) or to its first pages (maps cut off): the target
+    /// keeps running, its hooks become no-ops, and it says so once, instead of dying of SIGBUS.
+    @Test(arguments: [0, 8192])
+    func truncatingTheSegmentUnderARunningTargetMakesItsHooksNoOps(_ bytes: Int) throws {
+        let scene = try Scene()
+        let target = try Child(Built.target, ["--iterations", "400", "--interval-ms", "2", "--report-every", "400"], environment: scene.environment)
+        try #require(try scene.waitForCount(of: target.pid))
+        let fd = shm_open("/" + scene.name, O_RDWR, 0)
+        try #require(fd >= 0)
+        #expect(ftruncate(fd, off_t(bytes)) == 0)
+        close(fd)
+        let outcome = target.wait(seconds: 60)
+        #expect(outcome.ok && !outcome.signaled, "status \(outcome.status): \(outcome.stderr)")
+        #expect(outcome.stdout.contains("calls=400 program_runs="), "\(outcome.stdout)")
+        #expect(outcome.stderr.components(separatedBy: "was truncated").count == 2, "expected one warning: \(outcome.stderr)")
+    }
+
     // MARK: Corruption
 
     /// Runs check, export and a target on a corrupted copy of the scene's segment bytes.

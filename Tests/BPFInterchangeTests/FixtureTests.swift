@@ -74,7 +74,7 @@ import BPFModel
     }
 
     /// The older shapes come out in today's shape; reading that back gives the same values.
-    @Test(arguments: ["minimal.json", "ebpf.json", "malloc.json"])
+    @Test(arguments: ["minimal.json", "ebpf.json", "malloc.json", "redis-export.json"])
     func rewrittenFixtureReadsBackEqual(name: String) throws {
         let records = try BPFTimeJSON.decodeDocument(try Fixtures.bytes(name))
         let again = try BPFTimeJSON.decodeDocument(BPFTimeJSON.encodeDocument(records, includeData: true))

@@ -69,7 +69,7 @@ import BPFModel
     @Test func exactShapeOfSmallKinds() {
         #expect(text(BPFTimeJSON.encodeHandler(.epoll, includeData: true)) == "{\n    \"type\": \"epoll_handler\"\n}")
         #expect(text(BPFTimeJSON.encodeHandler(.memfd(MemfdHandler(name: "buf", flags: 3)), includeData: true))
-                == "{\n    \"attr\": {\n        \"flags\": 3\n    },\n    \"name\": \"buf\",\n    \"type\": \"memfd_handler\"\n}")
+                == "{\n    \"attr\": {\n        \"flags\": 3,\n        \"name\": \"buf\"\n    },\n    \"type\": \"memfd_handler\"\n}")
         let tracepoint = text(BPFTimeJSON.encodeHandler(Self.everyKind[4].handler, includeData: true))
         #expect(tracepoint == """
             {

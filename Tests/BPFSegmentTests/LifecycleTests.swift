@@ -52,16 +52,16 @@ extension SegmentTests {
             #expect(SegmentError.full(name: "x", neededBytes: 10, freeBytes: 5).description.contains("BPFTIME_SHM_MEMORY_MB"))
         }
 
-        @Test func environmentConfiguration() {
+        @Test func environmentConfiguration() throws {
             setenv("BPFTIME_GLOBAL_SHM_NAME", "from_env", 1)
             setenv("BPFTIME_SHM_MEMORY_MB", "33", 1)
             setenv("BPFTIME_MAX_FD_COUNT", "77", 1)
             defer { for key in ["BPFTIME_GLOBAL_SHM_NAME", "BPFTIME_SHM_MEMORY_MB", "BPFTIME_MAX_FD_COUNT"] as [String] { unsetenv(key) } }
-            let config = SegmentConfiguration.fromEnvironment()
+            let config = try SegmentConfiguration.fromEnvironment()
             #expect(config.name == "from_env" && config.sizeBytes == 33 << 20 && config.maxHandlers == 77 && config.mode == 0o600)
-            #expect(SegmentConfiguration.fromEnvironment(name: "cli").name == "cli")
+            #expect(try SegmentConfiguration.fromEnvironment(name: "cli").name == "cli")
             unsetenv("BPFTIME_GLOBAL_SHM_NAME")
-            #expect(SegmentConfiguration.fromEnvironment().name == "bpftimetool_swift")
+            #expect(try SegmentConfiguration.fromEnvironment().name == "bpftimetool_swift")
         }
 
         @Test func badConfigurationIsRefused() {

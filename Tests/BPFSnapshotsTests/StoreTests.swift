@@ -92,7 +92,7 @@ import Testing
         // The state prepared while the contents still existed stores them again.
         try store.remove(id)
         try store.collectGarbage()
-        let state = try store.pool.write { db in try prepared[0].store(db) }
+        let state = try store.pool.write { db in try prepared[0].store(db, parent: nil) }
         let row = try Fixtures.query(dir.file("s.db"), "SELECT m.entry_count AS n, (SELECT count(*) FROM chunk_entries) AS entries FROM handler_states s JOIN map_contents m ON m.id = s.map_content WHERE s.id = \(state)").first
         #expect(row?["n"] as? Int == 3_000 && row?["entries"] as? Int == 3_000)
     }

@@ -34,6 +34,9 @@ import Testing
                     ("/api/snapshots/base", ["snap", "show", "base", "--json"]),
                     ("/api/diff?a=1&b=5", ["snap", "diff", "1", "5", "--json"]),
                     ("/api/diff?a=base&b=live", ["snap", "diff", "base", "live", "--json"]),
+                    ("/api/log", ["snap", "log", "--json"]),
+                    ("/api/log?fd=3&n=2", ["snap", "log", "--fd", "3", "-n", "2", "--json"]),
+                    ("/api/log?fd=3&key=02000000", ["snap", "log", "--fd", "3", "--key", "02000000", "--json"]),
                 ]
                 for (path, command) in pairs {
                     let answer = try server.get(path)
@@ -63,6 +66,7 @@ import Testing
                     ("/snapshots/1/programs/3", 404), ("/snapshots/1/maps/4", 404),
                     ("/plot?fd=3", 400), ("/plot?fd=abc&key=1", 400), ("/plot?fd=3&key=1&segment=nosuch", 404), ("/plot?fd=42&key=1", 404),
                     ("/snapshots/1/restore", 403), ("/no/such/page", 404),
+                    ("/api/log?key=02000000", 400), ("/api/log?fd=3&key=zz", 400), ("/api/log?n=-1", 400),
                 ]
                 for (path, status) in cases {
                     let answer = try server.get(path)

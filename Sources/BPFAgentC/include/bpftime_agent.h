@@ -14,7 +14,9 @@
  * bpf_get_attach_cookie. Changes to the segment are picked up at the next fire; once the segment
  * is removed, fires run nothing (one warning is logged). Logs go to stderr (level: SPDLOG_LEVEL).
  * Programs run on the engine named by BPFTIME_AGENT_ENGINE: "jit" (the default on x86-64) or
- * "interpreter".
+ * "interpreter". Each run may execute at most BPFTIME_AGENT_MAX_INSNS instructions (default
+ * 16777216); a program that exceeds it is stopped and counts as faulted, so a looping program
+ * cannot wedge the process.
  *
  * A handle is not thread-safe: use it from one thread at a time (open one per thread).
  */
@@ -33,8 +35,13 @@ typedef struct bpftime_agent bpftime_agent;
 /* Maps segment shm_name (NULL: $BPFTIME_GLOBAL_SHM_NAME, else the default name) and loads its
  * programs. Returns NULL with errno set (ENOENT no such segment, EACCES, EBADMSG not a segment or
  * inconsistent, EINVAL unknown BPFTIME_AGENT_ENGINE, EIO other) and the reason in
- * bpftime_agent_last_error(). */
+ * bpftime_agent_last_error(). EACCES also covers a segment of another user or one others may
+ * write. */
 bpftime_agent *bpftime_agent_open(const char *shm_name);
+
+/* As bpftime_agent_open, with an instruction budget per program run (> 0) instead of
+ * BPFTIME_AGENT_MAX_INSNS. */
+bpftime_agent *bpftime_agent_open_with_budget(const char *shm_name, uint64_t max_insns);
 
 /* A small integer id for hook (>= 0), valid for this handle's life; or -EINVAL (bad syntax),
  * -ENOENT (unknown symbol), -EBADF (NULL handle). */

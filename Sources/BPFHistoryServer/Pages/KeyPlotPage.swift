@@ -48,7 +48,7 @@ extension HistoryBrowser {
             guard previous == nil ? value != nil : previous!.value != value else { continue }
             let shown = value.map { HTML.escape(MapEntryFormat.describe($0, valueSize: valueSize)) } ?? "<span class=\"muted\">absent</span>"
             let diff = previous.map { HTML.link("/diff?a=\($0.id)&b=\(id)", "diff") } ?? ""
-            rows.append("<tr class=\"change\"><td>\(HTML.link("/snapshots/\(id)", "#\(id)"))</td><td>\(times[id].map(SnapshotFormat.time) ?? "")</td>"
+            rows.append("<tr class=\"change\"><td>\(HTML.link("/snapshots/\(id)", "#\(id)"))</td><td>\(times[id].map { TimeText.format($0) } ?? "")</td>"
                 + "<td class=\"mono\">\(shown)</td><td>\(diff)</td></tr>")
         }
         body += rows.reversed().joined() + "</table>"

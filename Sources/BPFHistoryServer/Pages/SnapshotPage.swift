@@ -8,7 +8,7 @@ extension HistoryBrowser {
     func snapshotPage(_ reference: String) throws -> Reply {
         let id = try snapshot(reference)
         let info = try store.info(id)
-        var body = "<p>\(SnapshotFormat.time(info.createdAt)) · segment <code>\(HTML.escape(info.segmentName))</code> on "
+        var body = "<p>\(TimeText.format(info.createdAt)) · segment <code>\(HTML.escape(info.segmentName))</code> on "
             + "\(HTML.escape(info.host)) · generation \(info.generation)"
             + info.tags.map { " <span class=\"tag\">\(HTML.escape($0))</span>" }.joined() + "</p>"
         let message = SnapshotFormat.message(info)

@@ -27,7 +27,7 @@ extension HistoryBrowser {
                     + (s.undoOf == nil ? "" : "<span class=\"tag restore\">before restore</span>")
                 let change = s.parent.map { HTML.link("/diff?a=\($0)&b=\(s.id)", "changes") } ?? "<span class=\"muted\">first</span>"
                 body += "<tr class=\"snap\" id=\"s\(s.id)\"><td>\(HTML.link("/snapshots/\(s.id)", "#\(s.id)"))</td>"
-                    + "<td>\(SnapshotFormat.time(s.createdAt))</td><td>\(s.generation)</td><td>\(s.handlerCount)</td>"
+                    + "<td>\(TimeText.format(s.createdAt))</td><td>\(s.generation)</td><td>\(s.handlerCount)</td>"
                     + "<td>\(tags)</td><td>\(HTML.escape(SnapshotFormat.message(s)))</td><td>\(change)</td></tr>"
             }
             body += "</table>"

@@ -10,7 +10,8 @@ extension MapStore {
         if !layout.kind.isKeyed && !sequence { return "a \(layout.kind.rawValue) map holds no data, but contents were given" }
         if c.keySize != expectedKey { return "contents key size \(c.keySize) differs from key_size \(expectedKey)" }
         if c.valueSize != layout.valueSize { return "contents value size \(c.valueSize) differs from value_size \(layout.valueSize)" }
-        if c.valuesPerEntry != layout.cpus {
+        // No entries fit any CPU count: a file cannot tell how many CPUs an empty map had.
+        if c.valuesPerEntry != layout.cpus && c.count > 0 {
             return "contents hold \(c.valuesPerEntry) value(s) per entry, this map needs \(layout.cpus) (one per possible CPU)"
         }
         guard c.entryStride > 0, c.values.count % c.entryStride == 0, c.keys.count == c.count * c.keySize else {

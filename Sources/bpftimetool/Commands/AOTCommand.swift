@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPFLogging
 import BPFRuntime
 
 struct AOTCommand: ParsableCommand {
@@ -19,7 +20,7 @@ struct AOTCommand: ParsableCommand {
         func run() throws {
             let program = try SegmentProgram(segment: segment.open(), fd: fd)
             let compiled = try program.compileAOT()
-            print("AOT compiled program \(fd) (\(program.handler.name)): \(program.handler.instructionCount) instructions, "
+            print("AOT compiled program \(fd) (\(TerminalText.escaped(program.handler.name))): \(program.handler.instructionCount) instructions, "
                   + "\(compiled.image.serialized.count) bytes of native code")
             print("Compile time: \(compiled.compileTime.nanoseconds / 1000) us")
         }

@@ -19,7 +19,9 @@ struct ExportCommand: ParsableCommand {
         let shm = try segment.open()
         let records = try shm.records(includeContents: !noData)
         for record in records { log.info("\(HandlerDescription.exportLog(record))") }
-        try FileIO.writeAtomically(file) { sink in
+        let identity = shm.fileIdentity
+        let live = FileIO.Protected(device: identity.device, inode: identity.inode, role: "the segment \(shm.name) being exported")
+        try FileIO.writeAtomically(file, protecting: [live]) { sink in
             try BPFTimeJSON.write(records, includeData: !noData, to: sink)
         }
     }
@@ -35,12 +37,12 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         let log = BPFLog.logger("import")
-        let bytes = try FileIO.read(file)
+        let bytes = try segment.readDocument(file)
         guard !bytes.starts(with: [0x7f, 0x45, 0x4c, 0x46]) else {
             throw ToolError("\(file) is an ELF file, not bpftime JSON: load eBPF objects with `bpftimetool prog load \(file)`")
         }
         let records = try BPFTimeJSON.decodeDocument(bytes)
-        try segment.state.importRecords(records)
+        try segment.state().importRecords(records)
         for record in records { log.info("import handler type \(record.handler.kind.rawValue) fd \(record.fd)") }
         log.info("imported \(records.count) handlers from \(file)")
     }
@@ -57,7 +59,7 @@ struct LoadCommand: ParsableCommand {
 
     func run() throws {
         let handler = try BPFTimeJSON.decodeHandler(fd: fd, Array(json.utf8))
-        try segment.state.load(HandlerRecord(fd: fd, handler: handler))
+        try segment.state().load(HandlerRecord(fd: fd, handler: handler))
         BPFLog.logger("load").info("loaded \(handler.kind.rawValue) at fd \(fd)")
     }
 }
@@ -69,8 +71,9 @@ struct RemoveCommand: ParsableCommand {
     @OptionGroup var segment: SegmentOptions
 
     func run() throws {
-        try Segment.remove(name: segment.configuration.name)
-        BPFLog.logger("remove").info("removed shared memory segment \(segment.configuration.name)")
+        let name = try segment.configuration().name
+        try Segment.remove(name: name, allowingOtherOwner: segment.allowOtherOwner)
+        BPFLog.logger("remove").info("removed shared memory segment \(name)")
     }
 }
 
@@ -83,7 +86,7 @@ struct UnloadCommand: ParsableCommand {
     @OptionGroup var segment: SegmentOptions
 
     func run() throws {
-        try segment.state.unload(fd)
+        try segment.state().unload(fd)
         BPFLog.logger("unload").info("removed handler at fd \(fd)")
     }
 }

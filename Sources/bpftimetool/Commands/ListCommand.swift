@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPFLogging
 import BPFModel
 import BPFReports
 import BPFSegment
@@ -50,12 +51,13 @@ struct CheckCommand: ParsableCommand {
     @OptionGroup var segment: SegmentOptions
 
     func run() throws {
-        let problems = try segment.open().check()
+        let shm = try segment.open()
+        let problems = shm.check()
         if problems.isEmpty {
-            print("segment \(segment.configuration.name): consistent")
+            print("segment \(shm.name): consistent")
             return
         }
-        for p in problems { print(p) }
-        throw ToolError("segment \(segment.configuration.name): \(problems.count) inconsistencies found")
+        for p in problems { print(TerminalText.escaped(p)) }
+        throw ToolError("segment \(shm.name): \(problems.count) inconsistencies found")
     }
 }

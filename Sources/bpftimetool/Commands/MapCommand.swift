@@ -6,7 +6,8 @@ import BPFSegment
 struct MapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "map", abstract: "Read and write a map's entries.",
-        subcommands: [Dump.self, Get.self, Update.self, Delete.self, MapEventPipeCommand.self])
+        discussion: "Keys and values are hex bytes as stored (little-endian), with or without spaces and an optional 0x: 2a000000, \"2a 00 00 00\", 0x2a000000.",
+        subcommands: [Dump.self, Get.self, Update.self, Delete.self, GetNext.self, Peek.self, Push.self, Pop.self, MapEventPipeCommand.self])
 
     struct Dump: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print every entry of a map.")
@@ -81,8 +82,10 @@ enum UpdateFlag: UInt64, ExpressibleByArgument, CaseIterable {
 }
 
 extension MapEntryFormat {
+    /// Hex bytes as stored, with or without spaces between them (bpftool's `01 00 00 00`).
     static func parseHex(_ text: String, expected: Int, what: String) throws -> [UInt8] {
-        let digits = text.hasPrefix("0x") ? String(text.dropFirst(2)) : text
+        let compact = text.filter { !$0.isWhitespace }
+        let digits = compact.hasPrefix("0x") ? String(compact.dropFirst(2)) : compact
         guard let bytes = Hex.decode(digits) else { throw ToolError("\(what) \(text): not hex (two digits per byte)") }
         guard bytes.count == expected else { throw ToolError("\(what) \(text): \(bytes.count) bytes, the map takes \(expected)") }
         return bytes

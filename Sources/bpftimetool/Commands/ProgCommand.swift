@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPFLogging
 import BPFModel
 import BPFVM
 
@@ -16,7 +17,7 @@ struct ProgCommand: ParsableCommand {
                 throw ToolError("fd \(fd) is not a program")
             }
             let aot = p.aotImage.map { ", aot=\($0.count) bytes" } ?? ""
-            print("fd \(fd): \(p.name) (type \(p.type), \(p.instructionCount) instructions\(aot))")
+            print("fd \(fd): \(TerminalText.escaped(p.name)) (type \(p.type), \(p.instructionCount) instructions\(aot))")
             print(try Disassembler.listing(of: Program(bytecode: p.bytecode)))
         }
     }

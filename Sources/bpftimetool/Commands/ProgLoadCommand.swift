@@ -28,19 +28,19 @@ struct ProgLoadCommand: ParsableCommand {
 
     func run() throws {
         let log = BPFLog.logger("prog load")
-        let bytes = try FileIO.read(file)
+        let bytes = try FileIO.read(file, limit: 64 << 20, what: "an eBPF object")
         let ids = try tracepointIDs.reduce(into: [String: Int32]()) { ids, text in
             guard let (name, value) = Self.split(text), let id = Int32(value) else { throw ToolError("--tracepoint-id \(text): expected CAT/NAME=ID") }
             ids[name] = id
         }
-        let (object, plan) = try segment.state.withSegment(creating: true) { shm in
+        let (object, plan) = try segment.state().withSegment(creating: true) { shm in
             let status = shm.status()
             var object = try BPFObject(bytes: bytes, fileName: file, possibleCPUs: status.cpuCount)
             for setting in settings { try Self.apply(setting, to: &object) }
             let generation = shm.tableGeneration
             let existing = try shm.records(includeContents: false)
             let plan = try ObjectLoadPlan(object, usedFDs: Set(existing.map(\.fd)), fdBase: fdBase ?? 3, maxFD: status.maxHandlers,
-                                          attach: attach, tracepointIDs: ids, readFile: FileIO.read)
+                                          attach: attach, tracepointIDs: ids, readFile: { try FileIO.read($0, limit: 256 << 20, what: "a file to attach to") })
             try ProgramCheck.validate(plan.records, maps: plan.records + existing)
             try shm.apply(plan.records, ifTableGeneration: generation)
             return (object, plan)

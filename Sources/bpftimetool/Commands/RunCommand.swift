@@ -50,7 +50,10 @@ struct RunCommand: ParsableCommand {
             print("Running eBPF program with id \(id) and data in file \(dataFile)")
             print("Repeat N: \(repeatCount) with run type \(type.rawValue)")
         }
-        guard var input = try? FileIO.read(dataFile) else { throw ToolError("Unable to open data in file \(dataFile)") }
+        var input: [UInt8]
+        do { input = try FileIO.read(dataFile, limit: VMOptions.maxInputBytes, what: "a program's input") } catch {
+            throw ToolError("Unable to open data in file \(dataFile): \(error)")
+        }
         let shm = try segment.open()
         guard (0 ..< shm.status().maxHandlers).contains(id) else { throw ToolError("Invalid id \(id) not exist") }
         guard case .program? = try shm.handler(at: id) else { throw ToolError("Invalid id \(id) not a bpf program") }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPFLogging
 import BPFModel
 import BPFReports
 import BPFSegment
@@ -11,8 +12,9 @@ struct SnapCommand: ParsableCommand {
         commandName: "snap",
         abstract: "Record the segment's states in a SQLite history, diff them and roll back.",
         discussion: "The history is --db, else $BPFTIME_SNAP_DB, else ~/.bpftime/snapshots.db.",
-        subcommands: [SnapSave.self, SnapList.self, SnapShow.self, SnapRemove.self, SnapTag.self, SnapGC.self,
-                      SnapDiff.self, SnapRestore.self, SnapExport.self, SnapImport.self, SnapServe.self])
+        subcommands: [SnapSave.self, SnapList.self, SnapShow.self, SnapLog.self, SnapRemove.self, SnapTag.self, SnapGC.self,
+                      SnapDiff.self, SnapRestore.self, SnapExport.self, SnapImport.self, SnapWatch.self, SnapPrune.self, SnapDU.self,
+                      SnapServe.self])
 }
 
 /// `--db PATH` for every snap command.
@@ -20,6 +22,11 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "Snapshot database (default: $BPFTIME_SNAP_DB or ~/.bpftime/snapshots.db).") var db: String?
 
     var path: String { db ?? SnapshotStore.defaultPath(environment: ProcessInfo.processInfo.environment) }
+
+    /// The database and its SQLite companions, which no output may overwrite.
+    var databaseFiles: [FileIO.Protected] {
+        ["", "-wal", "-shm"].compactMap { FileIO.Protected(path: path + $0, role: "the snapshot history in use (--db)") }
+    }
 
     /// The history for a command that writes to it, created if missing.
     func open() throws -> SnapshotStore { try SnapshotStore(path: path, access: .write) }
@@ -31,28 +38,37 @@ struct SnapSave: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "save", abstract: "Record the segment as a new snapshot; prints its id.")
     @Option(name: .shortAndLong, help: "A message describing the snapshot.") var message: String?
     @Option(name: .customLong("tag"), help: "A tag naming the snapshot (repeatable).") var tags: [String] = []
+    @Flag(name: .customLong("if-changed"), help: "Save nothing if the segment equals its latest snapshot, by content.") var ifChanged = false
     @OptionGroup var segment: SegmentOptions
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        print(try segment.state.save(to: store.open(), message: message, tags: tags).id)
+        guard ifChanged else {
+            print(try segment.state().save(to: store.open(), message: message, tags: tags).id)
+            return
+        }
+        let (id, saved) = try segment.state().saveIfChanged(to: store.open(), message: message, tags: tags)
+        if saved { print(id) } else { BPFLog.logger("snap").info("unchanged since snapshot \(id): nothing saved") }
     }
 }
 
 struct SnapList: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the snapshots.")
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the snapshots (times in UTC unless --local).")
+    @Option(help: "Only this segment's snapshots.") var segment: String?
+    @Option(name: .customShort("n"), help: "Only the newest N.") var limit: Int?
+    @Flag(help: "Print times in the local zone.") var local = false
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let snapshots = try store.openForReading().list()
+        let snapshots = try store.openForReading().log(segment: segment, limit: limit).reversed()
         if json {
             print(JSONText.array(snapshots.map(SnapshotFormat.json)).rendered())
             return
         }
         var table = Table(header: ["ID", "TIME", "SEGMENT", "GEN", "HANDLERS", "TAGS", "MESSAGE"])
         for s in snapshots {
-            table.add([String(s.id), SnapshotFormat.time(s.createdAt), s.segmentName, String(s.generation),
+            table.add([String(s.id), TimeText.format(s.createdAt, local: local), s.segmentName, String(s.generation),
                        String(s.handlerCount), s.tags.joined(separator: ","), SnapshotFormat.message(s)])
         }
         print(table.rendered())
@@ -74,10 +90,9 @@ struct SnapShow: ParsableCommand {
             print(SnapshotFormat.json(info, handlers: listing).rendered())
             return
         }
-        print("snapshot \(info.id)  \(SnapshotFormat.time(info.createdAt))  \(info.segmentName)  generation \(info.generation)")
-        if let m = info.message { print("message: \(m)") }
-        if let r = info.undoOf { print("undo of: \(SnapshotFormat.restore(r))") }
-        if !info.tags.isEmpty { print("tags: \(info.tags.joined(separator: ", "))") }
+        print(TerminalText.escaped(SnapshotFormat.headline(info, local: false)))
+        if let m = info.message { print(TerminalText.escaped("message: \(m)")) }
+        if let r = info.undoOf { print(TerminalText.escaped("undo of: \(SnapshotFormat.restore(r))")) }
         print(listing.table.rendered())
     }
 }
@@ -114,11 +129,15 @@ struct SnapTag: ParsableCommand {
 }
 
 struct SnapGC: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Drop stored content that no snapshot uses.")
+    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Drop stored content that no snapshot uses and give the space back to the file system.")
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let dropped = try store.open().collectGarbage()
-        print("dropped \(dropped.blobs) blobs and \(dropped.chunks) map chunks")
+        let db = try store.open()
+        let before = try db.fileBytes().total
+        let dropped = try db.collectGarbage()
+        try db.vacuum()
+        let after = try db.fileBytes().total
+        print("dropped \(dropped.blobs) blobs and \(dropped.chunks) map chunks; file \(SnapDU.bytes(before)) → \(SnapDU.bytes(after)) (\(before) → \(after) bytes)")
     }
 }

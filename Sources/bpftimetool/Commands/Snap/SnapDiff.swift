@@ -8,13 +8,14 @@ import Foundation
 struct SnapDiff: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diff",
-        abstract: "Show what changed between two states: snapshot ids, tags, or `live` for the segment now.",
+        abstract: "Show what changed between two states: snapshots (id, tag, latest, ID~N) or `live` for the segment now.",
         discussion: "Exit status 0 when they are equal, 1 when they differ (like diff), 2 or more on errors.")
 
-    @Argument(help: "The older state: id, tag or live.") var from: String
-    @Argument(help: "The newer state: id, tag or live.") var to: String
+    @Argument(help: "The older state: a snapshot or live.") var from: String
+    @Argument(help: "The newer state: a snapshot or live (default).") var to = "live"
     @Flag(help: "Print JSON.") var json = false
-    @Flag(help: "Print counts only.") var stat = false
+    @Flag(help: "Print one line per differing fd with its counts.") var stat = false
+    @Flag(name: .customLong("name-only"), help: "Print the differing fds only.") var nameOnly = false
     @OptionGroup var segment: SegmentOptions
     @OptionGroup var store: StoreOptions
 
@@ -32,11 +33,13 @@ struct SnapDiff: ParsableCommand {
 
     /// Prints the differences; true when there are some.
     private func compare() throws -> Bool {
-        let detail: MapContentsDiff.Detail = stat ? .counts : .entries
-        let diff = try segment.state.diff(StateReference(from), StateReference(to), store: store.openForReading(), mapDetail: detail)
+        let detail: MapContentsDiff.Detail = stat || nameOnly ? .counts : .entries
+        let diff = try segment.state().diff(StateReference(from), StateReference(to), store: store.openForReading(), mapDetail: detail)
         let renderer = DiffRenderer(colored: !json && DiffRenderer.terminalWantsColor())
         if json {
             print(renderer.json(diff).rendered())
+        } else if nameOnly {
+            print(renderer.names(diff), terminator: "")
         } else if stat {
             print(renderer.stat(diff))
         } else {

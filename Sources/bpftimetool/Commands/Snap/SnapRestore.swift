@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPFInterchange
+import BPFLogging
 import BPFModel
 import BPFSegment
 import BPFSnapshots
@@ -28,7 +29,7 @@ struct SnapRestore: ParsableCommand {
         let db = try dryRun ? store.openForReading() : store.open()
         let request = RestoreRequest(snapshot: try db.resolve(snapshot), onlyFDs: fds.isEmpty ? nil : Set(fds),
                                      withDependencies: withDependencies, dryRun: dryRun, createSegment: create && !dryRun)
-        for line in try restore(request, state: segment.state, store: db) { print(line) }
+        for line in try restore(request, state: segment.state(), store: db) { print(line) }
     }
 }
 
@@ -37,8 +38,8 @@ struct SnapRestore: ParsableCommand {
 func restore(_ request: RestoreRequest, state: RuntimeState, store db: SnapshotStore) throws -> [String] {
     let outcome = try state.restore(request, store: db)
     let plan = outcome.plan
-    var lines = plan.create.map { "create  fd \($0.fd) \($0.handler.kind.rawValue) \($0.handler.name ?? "")" }
-    lines += plan.replace.map { "replace fd \($0.fd) \($0.handler.kind.rawValue) \($0.handler.name ?? "")" }
+    var lines = plan.create.map { "create  fd \($0.fd) \($0.handler.kind.rawValue) \(TerminalText.escaped($0.handler.name ?? ""))" }
+    lines += plan.replace.map { "replace fd \($0.fd) \($0.handler.kind.rawValue) \(TerminalText.escaped($0.handler.name ?? ""))" }
     lines += plan.remove.map { "remove  fd \($0)" }
     if plan.isEmpty { lines.append("nothing to restore: the segment already matches snapshot \(request.snapshot)") }
     if let undo = outcome.undoSnapshot { lines.append("previous state saved as snapshot \(undo)") }
@@ -55,7 +56,7 @@ struct SnapExport: ParsableCommand {
     func run() throws {
         let db = try store.openForReading()
         let records = try db.records(of: db.resolve(snapshot))
-        try FileIO.writeAtomically(file) { sink in
+        try FileIO.writeAtomically(file, protecting: store.databaseFiles) { sink in
             try BPFTimeJSON.write(records, includeData: !noData, to: sink)
         }
     }
@@ -69,7 +70,8 @@ struct SnapImport: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let records = try BPFTimeJSON.decodeDocument(FileIO.read(file))
+        let limit = try BPFTimeJSON.maxDocumentBytes(segmentBytes: SegmentConfiguration.fromEnvironment().sizeBytes)
+        let records = try BPFTimeJSON.decodeDocument(FileIO.read(file, limit: limit, what: "a snapshot document"))
         // Checked as `import` into a new segment checks it, so that a recorded snapshot can be restored.
         try RuntimeState(configuration: .fromEnvironment()).validateDocument(records)
         let meta = SnapshotMeta(segmentName: "file:\(file)", host: ProcessInfo.processInfo.hostName, generation: 0,

@@ -23,7 +23,7 @@ struct SnapServe: ParsableCommand {
         let (host, port) = try Self.address(listen)
         // Read-only unless restoring is allowed: then the undo snapshots are written to it.
         let db = try allowRestore ? store.open() : store.openForReading()
-        let state = segment.state
+        let state = try segment.state()
         var restorer: HistoryBrowser.Restorer?
         if allowRestore {
             restorer = { id, dryRun in try restore(RestoreRequest(snapshot: id, dryRun: dryRun), state: state, store: db) }

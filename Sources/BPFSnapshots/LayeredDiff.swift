@@ -1,0 +1,94 @@
+import BPFModel
+import Foundation
+import GRDB
+
+/// The entry changes between two stored contents over the same base, found from their layers
+/// alone: a key neither chain wrote has its base value on both sides, so only the keys the two
+/// merged chains disagree on are compared, and the base is read only for keys one chain lacks.
+enum LayeredDiff {
+    /// `nil` when the contents do not share a base, or when one chain lacks so many of the
+    /// other's keys that point lookups would cost more than reading the chunks: then compare
+    /// them chunk by chunk.
+    static func between(_ x: Int64, _ y: Int64, _ db: Database, detail: MapContentsDiff.Detail) throws -> MapContentsDiff? {
+        let (lx, ly) = (try MapContentRows.layout(x, db), try MapContentRows.layout(y, db))
+        let base = lx.base ?? x
+        guard base == ly.base ?? y, lx.base != nil || ly.base != nil,
+              (lx.keySize, lx.valueSize, lx.valuesPerEntry) == (ly.keySize, ly.valueSize, ly.valuesPerEntry) else { return nil }
+        let empty = Overlay(keySize: lx.storedKeySize, stride: lx.stride)
+        let ox = lx.base == nil ? empty : try Overlay.load(x, lx, db)
+        let oy = ly.base == nil ? empty : try Overlay.load(y, ly, db)
+        let lookup = try BaseLookup(base, lx, db)
+        var lookups = 0
+        let maximumLookups = max(lx.count / 16, 1024)
+
+        let keep = detail == .entries
+        var diff = MapContentsDiff(
+            added: MapContents(keySize: lx.storedKeySize, valueSize: lx.valueSize, valuesPerEntry: lx.valuesPerEntry),
+            removed: MapContents(keySize: lx.storedKeySize, valueSize: lx.valueSize, valuesPerEntry: lx.valuesPerEntry),
+            changed: ChangedEntries(keySize: lx.storedKeySize, oldStride: lx.stride, newStride: lx.stride))
+        func compare(_ key: ArraySlice<UInt8>, _ old: ArraySlice<UInt8>?, _ new: ArraySlice<UInt8>?) {
+            switch (old, new) {
+            case (nil, let n?):
+                diff.addedCount += 1
+                if keep { diff.added.append(key: key, value: n) }
+            case (let o?, nil):
+                diff.removedCount += 1
+                if keep { diff.removed.append(key: key, value: o) }
+            case (let o?, let n?) where o != n:
+                diff.changedCount += 1
+                if keep { diff.changed.append(key: key, old: o, new: n) }
+            default: break
+            }
+        }
+        func value(_ o: Overlay, _ i: Int) -> ArraySlice<UInt8>? { o.deleted[i] ? nil : o.value(i) }
+        var (i, j) = (0, 0)
+        while i < ox.count || j < oy.count {
+            let order = i == ox.count ? 1 : j == oy.count ? -1
+                : ox.key(i).lexicographicallyPrecedes(oy.key(j)) ? -1 : ox.key(i) == oy.key(j) ? 0 : 1
+            if order == 0 {
+                compare(ox.key(i), value(ox, i), value(oy, j)); i += 1; j += 1
+            } else {
+                lookups += 1
+                guard lookups <= maximumLookups else { return nil }
+                if order < 0 {
+                    compare(ox.key(i), value(ox, i), try lookup.value(ox.key(i)).map { $0[...] }); i += 1
+                } else {
+                    compare(oy.key(j), try lookup.value(oy.key(j)).map { $0[...] }, value(oy, j)); j += 1
+                }
+            }
+        }
+        return diff
+    }
+}
+
+/// Point lookups in a base: the chunk that holds a key is found from the chunks' first keys.
+struct BaseLookup {
+    /// The base's chunks in key order, and the first key of each.
+    let chunks: [Int64]
+    let firstKeys: [[UInt8]]
+    private let db: Database
+
+    init(_ base: Int64, _ layout: MapContentRows.Layout, _ db: Database) throws {
+        chunks = try Int64.fetchAll(db, sql: "SELECT chunk FROM map_content_chunks WHERE content = ? ORDER BY seq", arguments: [base])
+        let first = try db.cachedStatement(sql: "SELECT key FROM chunk_entries WHERE chunk = ? ORDER BY key LIMIT 1")
+        firstKeys = try chunks.map { chunk in
+            guard let key = try Data.fetchOne(first, arguments: [chunk]), key.count == layout.storedKeySize else {
+                throw SnapshotError.database("chunk \(chunk) is empty or holds a key of the wrong size")
+            }
+            return [UInt8](key)
+        }
+        self.db = db
+    }
+
+    func value(_ key: ArraySlice<UInt8>) throws -> [UInt8]? {
+        // The last chunk whose first key is not above `key`.
+        var (low, high) = (0, chunks.count)
+        while low < high {
+            let mid = (low + high) / 2
+            if key.lexicographicallyPrecedes(firstKeys[mid]) { high = mid } else { low = mid + 1 }
+        }
+        guard low > 0 else { return nil }
+        return try Data.fetchOne(db.cachedStatement(sql: "SELECT value FROM chunk_entries WHERE chunk = ? AND key = ?"),
+                                 arguments: [chunks[low - 1], Data(key)]).map { [UInt8]($0) }
+    }
+}

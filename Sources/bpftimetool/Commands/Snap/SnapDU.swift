@@ -1,0 +1,38 @@
+import BPFReports
+import ArgumentParser
+import BPFSnapshots
+import Foundation
+
+struct SnapDU: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "du",
+        abstract: "What takes the history's space: the file, each segment (unique and shared map entries), each map.")
+
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var store: StoreOptions
+
+    func run() throws {
+        let u = try store.open().usage()
+        if json {
+            print(JSONText.object([
+                ("file_bytes", .int(u.fileBytes)), ("free_bytes", .int(u.freeBytes)),
+                ("segments", .array(u.segments.map { .object([("name", .string($0.name)), ("snapshots", .int($0.snapshots)),
+                                                              ("unique_bytes", .int($0.uniqueBytes)), ("shared_bytes", .int($0.sharedBytes))]) })),
+                ("maps", .array(u.maps.map { .object([("segment", .string($0.segment)), ("fd", .int($0.fd)), ("name", .string($0.name)),
+                                                      ("contents", .int($0.contents)), ("entry_bytes", .int($0.entryBytes))]) })),
+            ]).rendered())
+            return
+        }
+        print("file: \(Self.bytes(u.fileBytes)) (\(Self.bytes(u.freeBytes)) free; `snap gc` gives free space back)")
+        var segments = Table(header: ["SEGMENT", "SNAPSHOTS", "UNIQUE", "SHARED"])
+        for s in u.segments { segments.add([s.name, String(s.snapshots), Self.bytes(s.uniqueBytes), Self.bytes(s.sharedBytes)]) }
+        print(segments.rendered())
+        var maps = Table(header: ["SEGMENT", "FD", "MAP", "CONTENTS", "ENTRY BYTES"])
+        for m in u.maps { maps.add([m.segment, String(m.fd), m.name, String(m.contents), Self.bytes(m.entryBytes)]) }
+        print(maps.rendered())
+    }
+
+    static func bytes(_ n: Int) -> String {
+        n < 1024 ? "\(n) B" : n < 1 << 20 ? String(format: "%.1f KiB", Double(n) / 1024) : String(format: "%.1f MiB", Double(n) / 1_048_576)
+    }
+}
