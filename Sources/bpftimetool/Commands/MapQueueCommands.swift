@@ -1,5 +1,5 @@
-import BPFReports
 import ArgumentParser
+import BPFReports
 import BPFSegment
 
 /// bpftool's iteration and queue/stack verbs: `map getnext`, `map peek`, `map push` (`enqueue`),

@@ -1,5 +1,5 @@
-import BPFReports
 import ArgumentParser
+import BPFReports
 import BPFSnapshots
 import Foundation
 
