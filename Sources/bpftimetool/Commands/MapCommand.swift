@@ -5,7 +5,7 @@ import BPFSegment
 struct MapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "map", abstract: "Read and write a map's entries.",
-        subcommands: [Dump.self, Get.self, Update.self, Delete.self])
+        subcommands: [Dump.self, Get.self, Update.self, Delete.self, Push.self, Pop.self])
 
     struct Dump: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print every entry of a map.")
@@ -45,12 +45,16 @@ struct MapCommand: ParsableCommand {
         @Argument(help: "The value, in hex (for per-CPU maps, every CPU's value one after another).") var value: String
         @Option(help: "any (create or replace), noexist (create only) or exist (replace only).") var flags: UpdateFlag = .any
         @OptionGroup var segment: SegmentOptions
+        @OptionGroup var record: RecordOptions
+        @OptionGroup var store: StoreOptions
 
         func run() throws {
-            let map = try segment.open().map(at: fd)
-            let keyBytes = try MapEntryFormat.parseHex(key, expected: map.keySize, what: "key")
-            let valueBytes = try MapEntryFormat.parseHex(value, expected: map.userValueSize, what: "value")
-            try map.update(key: keyBytes, value: valueBytes, flags: flags.rawValue)
+            let done = try segment.state.changeMap(fd, recording: record.recording(into: store), message: "map update fd \(fd) key \(key)") { map in
+                let keyBytes = try MapEntryFormat.parseHex(key, expected: map.keySize, what: "key")
+                let valueBytes = try MapEntryFormat.parseHex(value, expected: map.userValueSize, what: "value")
+                try map.update(key: keyBytes, value: valueBytes, flags: flags.rawValue)
+            }
+            try RecordOptions.finish(done.record)
         }
     }
 
@@ -59,10 +63,49 @@ struct MapCommand: ParsableCommand {
         @Argument(help: "The map's fd.") var fd: Int
         @Argument(help: "The key, in hex.") var key: String
         @OptionGroup var segment: SegmentOptions
+        @OptionGroup var record: RecordOptions
+        @OptionGroup var store: StoreOptions
 
         func run() throws {
-            let map = try segment.open().map(at: fd)
-            try map.delete(key: MapEntryFormat.parseHex(key, expected: map.keySize, what: "key"))
+            let done = try segment.state.changeMap(fd, recording: record.recording(into: store), message: "map delete fd \(fd) key \(key)") { map in
+                try map.delete(key: MapEntryFormat.parseHex(key, expected: map.keySize, what: "key"))
+            }
+            try RecordOptions.finish(done.record)
+        }
+    }
+
+    struct Push: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Push a value onto a queue or stack map.")
+        @Argument(help: "The map's fd.") var fd: Int
+        @Argument(help: "The value, in hex.") var value: String
+        @Flag(help: "Drop the oldest value when the map is full (BPF_EXIST).") var replaceOldest = false
+        @OptionGroup var segment: SegmentOptions
+        @OptionGroup var record: RecordOptions
+        @OptionGroup var store: StoreOptions
+
+        func run() throws {
+            let done = try segment.state.changeMap(fd, recording: record.recording(into: store), message: "map push fd \(fd)") { map in
+                try map.push(value: MapEntryFormat.parseHex(value, expected: map.valueSize, what: "value"),
+                             flags: replaceOldest ? UpdateFlag.exist.rawValue : 0)
+            }
+            try RecordOptions.finish(done.record)
+        }
+    }
+
+    struct Pop: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove and print the next value of a queue or stack map.")
+        @Argument(help: "The map's fd.") var fd: Int
+        @OptionGroup var segment: SegmentOptions
+        @OptionGroup var record: RecordOptions
+        @OptionGroup var store: StoreOptions
+
+        func run() throws {
+            let done = try segment.state.changeMap(fd, recording: record.recording(into: store), message: "map pop fd \(fd)") { map in
+                guard let value = try map.pop() else { throw ToolError("map \(fd) is empty") }
+                return MapEntryFormat.single(value)
+            }
+            print(done.value)
+            try RecordOptions.finish(done.record)
         }
     }
 }
