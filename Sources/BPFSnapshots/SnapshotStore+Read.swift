@@ -126,10 +126,11 @@ extension SnapshotStore {
 
     /// The provenance columns starting at `column`; nil when the snapshot was saved without.
     private static func provenance(_ row: Row, from column: Int) -> Provenance? {
-        guard let command: String = row[column] else { return nil }
-        return Provenance(command: command, user: row[column + 1] ?? "", uid: UInt32(truncatingIfNeeded: row[column + 2] as Int64? ?? 0),
-                          pid: Int32(truncatingIfNeeded: row[column + 3] as Int64? ?? 0), toolVersion: row[column + 4] ?? "",
-                          restoredSnapshot: row[column + 5], undoSnapshot: row[column + 6])
+        guard let command = row[column] as String? else { return nil }
+        let uid = row[column + 2] as Int64?, pid = row[column + 3] as Int64?
+        return Provenance(command: command, user: row[column + 1] as String? ?? "", uid: UInt32(truncatingIfNeeded: uid ?? 0),
+                          pid: Int32(truncatingIfNeeded: pid ?? 0), toolVersion: row[column + 4] as String? ?? "",
+                          restoredSnapshot: row[column + 5] as Int64?, undoSnapshot: row[column + 6] as Int64?)
     }
 
     /// The handler rows of a snapshot, by fd; throws for an unknown snapshot.

@@ -1,4 +1,3 @@
-import BPFLogging
 import BPFSegment
 import BPFSnapshots
 
@@ -50,18 +49,12 @@ extension RuntimeState {
     /// exactly it. Never throws: a history that is locked past its timeout, unwritable or
     /// from a newer schema gives `.failed`.
     public func record(_ state: ConsistentState, recording: Recording, message: String? = nil) -> RecordResult {
-        let log = BPFLog.logger("record")
         do {
             let store = try SnapshotStore(path: recording.historyPath, access: .write)
             var meta = state.meta(message: message)
             meta.provenance = recording.provenance
             let outcome = try store.saveIfChanged(state.records, meta: meta)
-            if outcome.created {
-                log.info("recorded as snapshot \(outcome.id)")
-                return .recorded(outcome.id)
-            }
-            log.info("unchanged since snapshot \(outcome.id): nothing recorded")
-            return .unchanged(outcome.id)
+            return outcome.created ? .recorded(outcome.id) : .unchanged(outcome.id)
         } catch {
             return .failed(historyPath: recording.historyPath, reason: "\(error)")
         }

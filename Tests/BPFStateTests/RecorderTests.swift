@@ -66,7 +66,7 @@ import Testing
         #expect(CommandLineText.render(["/usr/bin/bpftimetool", "load", "5", "{\"type\":\"epoll_handler\"}"])
                 == "bpftimetool load 5 '{\"type\":\"epoll_handler\"}'")
         #expect(CommandLineText.render(["t", "--db", "postgres://ann:hunter2@db.example/h", "--password", "p", "--token=abc"])
-                == "t --db postgres://ann:***@db.example/h --password *** --token=***")
+                == "t --db 'postgres://ann:***@db.example/h' --password '***' '--token=***'")
         #expect(CommandLineText.render(["t", "it's"]) == "t 'it'\\''s'")
     }
 

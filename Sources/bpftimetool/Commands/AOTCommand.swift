@@ -25,7 +25,7 @@ struct AOTCommand: ParsableCommand {
             print("AOT compiled program \(fd) (\(program.name)): \(program.instructionCount) instructions, "
                   + "\(nativeBytes) bytes of native code")
             print("Compile time: \(compileTime.nanoseconds / 1000) us")
-            try RecordOptions.finish(done.record)
+            try RecordOptions.report(done.record)
         }
     }
 }

@@ -26,7 +26,7 @@ struct ExportCommand: ParsableCommand {
             try BPFTimeJSON.write(state.records, includeData: !noData, to: sink)
         }
         guard let recording else { return }
-        try RecordOptions.finish(segment.state.record(state, recording: recording, message: "export to \(file)"),
+        try RecordOptions.report(segment.state.record(state, recording: recording, message: "export to \(file)"),
                                  kept: "\(file) is written")
     }
 }
@@ -47,7 +47,7 @@ struct ImportCommand: ParsableCommand {
         let done = try segment.state.importRecords(records, recording: record.recording(into: store), message: "import \(file)")
         for record in records { log.info("import handler type \(record.handler.kind.rawValue) fd \(record.fd)") }
         log.info("imported \(records.count) handlers from \(file)")
-        try RecordOptions.finish(done.record)
+        try RecordOptions.report(done.record)
     }
 }
 
@@ -67,7 +67,7 @@ struct LoadCommand: ParsableCommand {
         let done = try segment.state.load(HandlerRecord(fd: fd, handler: handler), recording: record.recording(into: store),
                                           message: "load fd \(fd)")
         BPFLog.logger("load").info("loaded \(handler.kind.rawValue) at fd \(fd)")
-        try RecordOptions.finish(done.record)
+        try RecordOptions.report(done.record)
     }
 }
 
@@ -96,6 +96,6 @@ struct UnloadCommand: ParsableCommand {
     func run() throws {
         let done = try segment.state.unload(fd, recording: record.recording(into: store), message: "unload fd \(fd)")
         BPFLog.logger("unload").info("removed handler at fd \(fd)")
-        try RecordOptions.finish(done.record)
+        try RecordOptions.report(done.record)
     }
 }

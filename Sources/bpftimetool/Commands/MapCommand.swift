@@ -54,7 +54,7 @@ struct MapCommand: ParsableCommand {
                 let valueBytes = try MapEntryFormat.parseHex(value, expected: map.userValueSize, what: "value")
                 try map.update(key: keyBytes, value: valueBytes, flags: flags.rawValue)
             }
-            try RecordOptions.finish(done.record)
+            try RecordOptions.report(done.record)
         }
     }
 
@@ -70,7 +70,7 @@ struct MapCommand: ParsableCommand {
             let done = try segment.state.changeMap(fd, recording: record.recording(into: store), message: "map delete fd \(fd) key \(key)") { map in
                 try map.delete(key: MapEntryFormat.parseHex(key, expected: map.keySize, what: "key"))
             }
-            try RecordOptions.finish(done.record)
+            try RecordOptions.report(done.record)
         }
     }
 
@@ -88,7 +88,7 @@ struct MapCommand: ParsableCommand {
                 try map.push(value: MapEntryFormat.parseHex(value, expected: map.valueSize, what: "value"),
                              flags: replaceOldest ? UpdateFlag.exist.rawValue : 0)
             }
-            try RecordOptions.finish(done.record)
+            try RecordOptions.report(done.record)
         }
     }
 
@@ -105,7 +105,7 @@ struct MapCommand: ParsableCommand {
                 return MapEntryFormat.single(value)
             }
             print(done.value)
-            try RecordOptions.finish(done.record)
+            try RecordOptions.report(done.record)
         }
     }
 }

@@ -16,10 +16,17 @@ struct RecordOptions: ParsableArguments {
         noRecord ? nil : Recording.unlessDisabled(historyPath: store.path, toolVersion: BPFTimeTool.version)
     }
 
-    /// Turns a failed recording into an error line and exit status 3; `kept` says what stands.
-    static func finish(_ result: RecordResult?, kept: String = "the change stands") throws {
-        guard case .failed(let path, let reason) = result else { return }
-        BPFLog.logger("record").error("\(kept), but it was not recorded in the history \(path): \(reason)")
-        throw ExitCode(recordingFailedStatus)
+    /// Logs what became of the recording; a failed one is an error line and exit status 3
+    /// (`kept` says what stands).
+    static func report(_ result: RecordResult?, kept: String = "the change stands") throws {
+        let log = BPFLog.logger("record")
+        switch result {
+        case nil: return
+        case .recorded(let id): log.info("recorded as snapshot \(id)")
+        case .unchanged(let id): log.info("unchanged since snapshot \(id): nothing recorded")
+        case .failed(let path, let reason):
+            log.error("\(kept), but it was not recorded in the history \(path): \(reason)")
+            throw ExitCode(recordingFailedStatus)
+        }
     }
 }

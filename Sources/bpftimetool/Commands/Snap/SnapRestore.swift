@@ -39,7 +39,7 @@ struct SnapRestore: ParsableCommand {
         if plan.isEmpty { print("nothing to restore: the segment already matches snapshot \(id)") }
         if let undo = outcome.undoSnapshot { print("previous state saved as snapshot \(undo)") }
         if case .recorded(let after) = outcome.record { print("restored state recorded as snapshot \(after)") }
-        try RecordOptions.finish(outcome.record)
+        try RecordOptions.report(outcome.record)
     }
 }
 
