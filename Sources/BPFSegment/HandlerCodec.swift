@@ -90,12 +90,19 @@ enum HandlerCodec {
         return handler
     }
 
-    /// Kind numbers as stored in record blocks.
-    static func code(_ kind: HandlerKind) -> UInt32 { UInt32(HandlerKind.allCases.firstIndex(of: kind) ?? 0) + 1 }
-    static func kind(code: UInt32) -> HandlerKind? {
-        let index = Int(code) - 1
-        return HandlerKind.allCases.indices.contains(index) ? HandlerKind.allCases[index] : nil
+    /// Kind numbers as stored in record blocks: part of the segment layout, so fixed constants
+    /// rather than anything derived from the order of `HandlerKind`'s cases.
+    static func code(_ kind: HandlerKind) -> UInt32 {
+        switch kind {
+        case .program: 1
+        case .map: 2
+        case .perfEvent: 3
+        case .link: 4
+        case .epoll: 5
+        case .memfd: 6
+        }
     }
+    static func kind(code: UInt32) -> HandlerKind? { HandlerKind.allCases.first { Self.code($0) == code } }
 }
 
 struct CodecError: Error { var text: String }

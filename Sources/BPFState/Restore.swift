@@ -98,7 +98,7 @@ extension RuntimeState {
             throw error
         }
         BPFLog.logger("restore").info(
-            "restored snapshot \(request.snapshot) into \(tx.name) (previous state saved as snapshot \(outcome.undoSnapshot ?? 0))")
+            "restored snapshot \(request.snapshot) into \(tx.name) at generation \(outcome.generation) (previous state saved as snapshot \(outcome.undoSnapshot ?? 0))")
         return outcome
     }
 }

@@ -1,23 +1,13 @@
 import Foundation
 import Testing
+import TestSupport
 import BPFModel
 @testable import BPFInterchange
 
-/// The shared fixtures: found by walking up from this file to a directory holding `shared/fixtures`.
+/// bpftime's JSON fixtures in `../shared/fixtures/bpftime`.
 enum Fixtures {
-    static let directory: URL? = {
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while dir.path != "/" {
-            let candidate = dir.appendingPathComponent("shared/fixtures/bpftime")
-            if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return nil
-    }()
-
     static func bytes(_ name: String) throws -> [UInt8] {
-        let dir = try #require(directory, "shared/fixtures not found above \(#filePath)")
-        return Array(try Data(contentsOf: dir.appendingPathComponent(name)))
+        Array(try Data(contentsOf: SharedFiles.url("fixtures/bpftime/\(name)")))
     }
 }
 

@@ -239,8 +239,12 @@ extension SegmentTests {
                 #expect(segment.generation == g1 + 1 && segment.tableGeneration == t0 + 1)
                 #expect(map.rawUpdate(le32(1), le64(1), flags: bpfNoExist) == -EEXIST)
                 #expect(segment.generation == g1 + 1, "a refused update changes nothing")
-                // A map handle notices its map was replaced.
+                // A map replaced by one of the same definition keeps its storage (an in-place
+                // apply): the handle sees the new contents. Another definition is new storage,
+                // and the handle notices its map was replaced.
                 try segment.apply([mapRecord(3, .hash)], replaceExisting: true)
+                #expect(try map.lookup(key: le32(1)) == nil)
+                try segment.apply([mapRecord(3, .hash, max: 32)], replaceExisting: true)
                 #expect(map.rawUpdate(le32(1), le64(1), flags: bpfAny) == -ESTALE)
                 #expect(throws: SegmentError.stale(fd: 3)) { try map.lookup(key: le32(1)) }
             }

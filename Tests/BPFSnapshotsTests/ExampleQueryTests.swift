@@ -22,16 +22,18 @@ import Testing
             let store = try SnapshotStore(path: path)
             _ = try store.save(Fixtures.everyKind(), meta: SnapshotMeta(segmentName: "seg", host: "h", generation: 1, message: "first", tags: ["base"]))
             _ = try store.save(DiffTests.changedState(), meta: SnapshotMeta(segmentName: "seg", host: "h", generation: 2, message: "second"))
+            _ = try store.save([], meta: SnapshotMeta(segmentName: "seg", host: "h", generation: 3, message: "undo"),
+                               restoring: RestoreEntry(snapshot: 1, fds: [3, 20], selection: nil))
         }
         func column(_ rows: [[String: Any]], _ name: String) -> [String] {
             rows.map { row in row[name].map { $0 is NSNull ? "null" : "\($0)" } ?? "absent" }
         }
         let checks: [([[String: Any]]) -> Void] = [
             { rows in  // snapshot_list
-                #expect(column(rows, "id") == ["1", "2"])
-                #expect(column(rows, "tags") == ["base", "null"])
-                #expect(column(rows, "handlers") == ["13", "13"])
-                #expect(column(rows, "message") == ["first", "second"])
+                #expect(column(rows, "id") == ["1", "2", "3"])
+                #expect(column(rows, "tags") == ["base", "null", "null"])
+                #expect(column(rows, "handlers") == ["13", "13", "0"])
+                #expect(column(rows, "message") == ["first", "second", "undo"])
                 #expect(column(rows, "created_at").allSatisfy { $0.count == 23 && $0.hasPrefix("20") })
             },
             { rows in  // handlers of snapshot 2
@@ -73,6 +75,12 @@ import Testing
                 #expect(column(rows, "fd") == ["3", "7", "12", "14", "20"])
                 #expect(column(rows, "in_1") == ["1", "1", "1", "1", "0"])
                 #expect(column(rows, "in_2") == ["1", "1", "1", "0", "1"])
+            },
+            { rows in  // restores
+                #expect(column(rows, "snapshot") == ["1"])
+                #expect(column(rows, "undo_snapshot") == ["3"])
+                #expect(column(rows, "fds") == ["[3,20]"])
+                #expect(column(rows, "segment_name") == ["seg"])
             },
             { rows in  // migrations
                 #expect(column(rows, "version") == Schema.migrations.map { String($0.version) })

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Import → export through the real executable, compared field by field with the input.
@@ -7,7 +8,7 @@ import Testing
     static let fixtures = ["malloc.json", "minimal.json"]
 
     static func fixture(_ name: String) throws -> URL {
-        let dir = try #require(ToolRunner.sharedDirectory, "../shared is missing").appendingPathComponent("fixtures/bpftime")
+        let dir = try SharedFiles.url("fixtures/bpftime")
         return dir.appendingPathComponent(name)
     }
 

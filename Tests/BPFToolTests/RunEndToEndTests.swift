@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `bpftimetool run` on programs of the segment, with map helpers writing the real segment.
@@ -6,7 +7,7 @@ import Testing
     @Test func doCountWritesTheSegmentsMap() throws {
         let tool = ToolRunner()
         defer { tool.cleanUp() }
-        let fixture = try #require(ToolRunner.sharedDirectory).appendingPathComponent("fixtures/bpftime/malloc.json")
+        let fixture = try SharedFiles.url("fixtures/bpftime/malloc.json")
         #expect(try tool.run(["import", fixture.path]).status == 0)
         let input = tool.temporaryFile("input.bin", contents: Data(repeating: 0, count: 16))
         defer { try? FileManager.default.removeItem(at: input) }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Runs the built `bpftimetool` executable as a separate process, on a segment name private to
@@ -42,19 +43,7 @@ struct ToolRunner {
         return here.appendingPathComponent("bpftimetool")
     }()
 
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    /// `shared/` beside the repository (or beside a folder above it).
-    static let sharedDirectory: URL? = {
-        var dir = repositoryRoot
-        for _ in 0 ..< 4 {
-            let candidate = dir.deletingLastPathComponent().appendingPathComponent("shared")
-            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("fixtures").path) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return nil
-    }()
+    static let repositoryRoot = SharedFiles.packageRoot
 
     @discardableResult
     func run(_ arguments: [String], stdin: Data? = nil) throws -> Result {

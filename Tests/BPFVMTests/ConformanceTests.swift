@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import BPFVM
 
@@ -11,7 +12,7 @@ struct ConformanceCase: Decodable {
 }
 
 func loadCases(_ relativePath: String) throws -> [ConformanceCase] {
-    let text = try String(contentsOf: sharedDirectory.appendingPathComponent(relativePath), encoding: .utf8)
+    let text = try String(contentsOf: SharedFiles.url(relativePath), encoding: .utf8)
     return try text.split(separator: "\n").map { try JSONDecoder().decode(ConformanceCase.self, from: Data($0.utf8)) }
 }
 

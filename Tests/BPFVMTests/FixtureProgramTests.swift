@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import BPFModel
 @testable import BPFVM
@@ -12,7 +13,7 @@ import BPFModel
     }
 
     func load() throws -> Fixture {
-        let data = try Data(contentsOf: sharedDirectory.appendingPathComponent("fixtures/bpftime/malloc.json"))
+        let data = try Data(contentsOf: SharedFiles.url("fixtures/bpftime/malloc.json"))
         let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]])
         let prog = try #require(json["5"]?["attr"] as? [String: Any])
         let fixture = Fixture(program: try Program(bytecode: bytes(hex: try #require(prog["insns"] as? String))))
@@ -40,7 +41,7 @@ import BPFModel
     }
 
     func fixtureProgram(_ file: String, fd: String) throws -> Program {
-        let data = try Data(contentsOf: sharedDirectory.appendingPathComponent("fixtures/bpftime/\(file)"))
+        let data = try Data(contentsOf: SharedFiles.url("fixtures/bpftime/\(file)"))
         let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]])
         let attr = try #require(json[fd]?["attr"] as? [String: Any])
         return try Program(bytecode: bytes(hex: try #require(attr["insns"] as? String)))

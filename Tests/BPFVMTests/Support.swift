@@ -1,18 +1,8 @@
 import Foundation
 import Testing
+import TestSupport
 import BPFModel
 @testable import BPFVM
-
-/// `/work/shared` (or wherever the checkout's `shared` sibling lives): walks up from this file.
-let sharedDirectory: URL = {
-    var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    while dir.path != "/" {
-        let candidate = dir.appendingPathComponent("shared")
-        if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("conformance").path) { return candidate }
-        dir.deleteLastPathComponent()
-    }
-    return URL(fileURLWithPath: "/work/shared")
-}()
 
 func bytes(hex: String) -> [UInt8] {
     var out: [UInt8] = []

@@ -129,10 +129,12 @@ extension MapStore {
         return UInt32(next)
     }
 
-    /// Puts an unlinked entry on the free list. Caller has saved the state fields.
+    /// Puts an unlinked entry on the free list. Caller has saved the state fields. The whole
+    /// entry is saved: a later insert under the same journal (an in-place apply) may reuse it,
+    /// and a rollback must bring its key and value back too.
     private func releaseEntry(_ index: UInt32) {
         let e = entry(index)
-        save(e, layout.keyOffsetInEntry)
+        save(e, entryStride)
         e.set32(Self.flagsAt, 0)
         e.set32(Self.chainAt, UInt32(truncatingIfNeeded: state(MapLayout.headAt)))
         setState(MapLayout.headAt, Int(index))

@@ -6,10 +6,12 @@ import Glibc
 struct MapDelta {
     /// Keys to remove (plain arrays: indices to zero, as they cannot be deleted).
     var removed: [[UInt8]] = []
-    /// Indices into the target contents of entries to add or overwrite.
-    var written: [Int] = []
+    /// Indices into the target contents of entries whose value changes.
+    var changed: [Int] = []
+    /// Indices into the target contents of entries to add (a key given twice is refused).
+    var added: [Int] = []
 
-    var changeCount: Int { removed.count + written.count }
+    var changeCount: Int { removed.count + changed.count + added.count }
 }
 
 extension MapStore {
@@ -18,7 +20,8 @@ extension MapStore {
     /// first, so an insert never evicts.)
     var journalBytesPerChange: Int {
         func entry(_ bytes: Int) -> Int { 16 + roundUp(bytes, 8) }
-        return entry(MapLayout.stateBytes) + entry(layout.entryValueBytes) + 2 * entry(max(layout.keyOffsetInEntry, 8)) + 6 * entry(8)
+        return entry(MapLayout.stateBytes) + entry(layout.entryValueBytes) + entry(layout.entryStride)
+            + entry(max(layout.keyOffsetInEntry, 8)) + 6 * entry(8)
     }
 
     /// The value slot holding `key` now (CPU 0's for per-CPU maps), without touching LRU state.
@@ -34,25 +37,28 @@ extension MapStore {
     }
 
     /// The changes that bring this keyed map to `target` (whose shape `contentsProblem`
-    /// accepted); nil for maps that are not keyed.
+    /// accepted); nil for maps that are not keyed, and when `target` names a present key twice
+    /// (building a new copy then refuses it with the usual words).
     func delta(to target: MapContents) -> MapDelta? {
         guard layout.kind.isKeyed, target.keySize == keySize else { return nil }
         var delta = MapDelta()
-        var present = 0
+        var present = Set<UnsafeMutableRawPointer>()
+        var duplicate = false
         let stride = target.entryStride
         var current = [UInt8](repeating: 0, count: stride)
         target.keys.withUnsafeBytes { keys in
             target.values.withUnsafeBytes { values in
                 guard let keyBase = keys.baseAddress, let valueBase = values.baseAddress else { return }
                 for i in 0..<target.count {
-                    guard let slot = slot(of: keyBase + i * keySize) else { delta.written.append(i); continue }
-                    present += 1
+                    guard let slot = slot(of: keyBase + i * keySize) else { delta.added.append(i); continue }
+                    guard present.insert(slot).inserted else { duplicate = true; return }
                     current.withUnsafeMutableBytes { readValue(slot, into: $0.baseAddress!) }
-                    if memcmp(current, valueBase + i * stride, stride) != 0 { delta.written.append(i) }
+                    if memcmp(current, valueBase + i * stride, stride) != 0 { delta.changed.append(i) }
                 }
             }
         }
-        if present < liveEntryCount { delta.removed = keysAbsent(from: target) }
+        if duplicate { return nil }
+        if present.count < liveEntryCount { delta.removed = keysAbsent(from: target) }
         return delta
     }
 
@@ -91,15 +97,16 @@ extension MapStore {
             }
             if result != 0 { return "removing key \(Hex.encode(key)) was refused (\(SegmentError.meaning(op: "delete", errno: -result)))" }
         }
+        let adds = layout.kind.isArray ? Self.any : Self.noExist
         return target.keys.withUnsafeBytes { keys in
             target.values.withUnsafeBytes { values in
-                for i in delta.written {
+                for (i, flags) in delta.changed.map({ ($0, Self.any) }) + delta.added.map({ ($0, adds) }) {
                     let key = keys.baseAddress! + i * keySize
-                    let result = update(key, values.baseAddress! + i * target.entryStride, flags: Self.any, cpu: nil)
-                    if result != 0 {
-                        let text = Hex.encode(UnsafeRawBufferPointer(start: key, count: keySize))
-                        return "key \(text) was refused (\(SegmentError.meaning(op: "update", errno: -result)))"
-                    }
+                    let result = update(key, values.baseAddress! + i * target.entryStride, flags: flags, cpu: nil)
+                    guard result != 0 else { continue }
+                    let text = Hex.encode(UnsafeRawBufferPointer(start: key, count: keySize))
+                    return result == -EEXIST ? "key \(text) appears twice"
+                        : "key \(text) was refused (\(SegmentError.meaning(op: "update", errno: -result)))"
                 }
                 return nil
             }
