@@ -40,73 +40,72 @@ struct MapCommand: ParsableCommand {
 
     struct Update: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Set the value of one key.")
-        @Argument(help: "The map's fd.") var fd: Int
+        @OptionGroup var change: MapChange
         @Argument(help: "The key, in hex.") var key: String
         @Argument(help: "The value, in hex (for per-CPU maps, every CPU's value one after another).") var value: String
         @Option(help: "any (create or replace), noexist (create only) or exist (replace only).") var flags: UpdateFlag = .any
-        @OptionGroup var segment: SegmentOptions
-        @OptionGroup var record: RecordOptions
-        @OptionGroup var store: StoreOptions
 
         func run() throws {
-            let done = try segment.state.changeMap(fd, recording: record.recording(into: store), message: "map update fd \(fd) key \(key)") { map in
+            try change.run("update fd \(change.fd) key \(key)") { map in
                 let keyBytes = try MapEntryFormat.parseHex(key, expected: map.keySize, what: "key")
                 let valueBytes = try MapEntryFormat.parseHex(value, expected: map.userValueSize, what: "value")
                 try map.update(key: keyBytes, value: valueBytes, flags: flags.rawValue)
             }
-            try RecordOptions.report(done.record)
         }
     }
 
     struct Delete: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete one key.")
-        @Argument(help: "The map's fd.") var fd: Int
+        @OptionGroup var change: MapChange
         @Argument(help: "The key, in hex.") var key: String
-        @OptionGroup var segment: SegmentOptions
-        @OptionGroup var record: RecordOptions
-        @OptionGroup var store: StoreOptions
 
         func run() throws {
-            let done = try segment.state.changeMap(fd, recording: record.recording(into: store), message: "map delete fd \(fd) key \(key)") { map in
+            try change.run("delete fd \(change.fd) key \(key)") { map in
                 try map.delete(key: MapEntryFormat.parseHex(key, expected: map.keySize, what: "key"))
             }
-            try RecordOptions.report(done.record)
         }
     }
 
     struct Push: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Push a value onto a queue or stack map.")
-        @Argument(help: "The map's fd.") var fd: Int
+        @OptionGroup var change: MapChange
         @Argument(help: "The value, in hex.") var value: String
         @Flag(help: "Drop the oldest value when the map is full (BPF_EXIST).") var replaceOldest = false
-        @OptionGroup var segment: SegmentOptions
-        @OptionGroup var record: RecordOptions
-        @OptionGroup var store: StoreOptions
 
         func run() throws {
-            let done = try segment.state.changeMap(fd, recording: record.recording(into: store), message: "map push fd \(fd)") { map in
+            try change.run("push fd \(change.fd)") { map in
                 try map.push(value: MapEntryFormat.parseHex(value, expected: map.valueSize, what: "value"),
                              flags: replaceOldest ? UpdateFlag.exist.rawValue : 0)
             }
-            try RecordOptions.report(done.record)
         }
     }
 
     struct Pop: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Remove and print the next value of a queue or stack map.")
-        @Argument(help: "The map's fd.") var fd: Int
-        @OptionGroup var segment: SegmentOptions
-        @OptionGroup var record: RecordOptions
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var change: MapChange
 
         func run() throws {
-            let done = try segment.state.changeMap(fd, recording: record.recording(into: store), message: "map pop fd \(fd)") { map in
-                guard let value = try map.pop() else { throw ToolError("map \(fd) is empty") }
+            try change.run("pop fd \(change.fd)", show: { print($0) }) { map in
+                guard let value = try map.pop() else { throw ToolError("map \(change.fd) is empty") }
                 return MapEntryFormat.single(value)
             }
-            print(done.value)
-            try RecordOptions.report(done.record)
         }
+    }
+}
+
+/// The map a changing `map` subcommand works on, and where its change is recorded.
+struct MapChange: ParsableArguments {
+    @Argument(help: "The map's fd.") var fd: Int
+    @OptionGroup var segment: SegmentOptions
+    @OptionGroup var record: RecordOptions
+    @OptionGroup var store: StoreOptions
+
+    /// Runs `body` on the map as one recorded change (message `map WHAT`), shows its result,
+    /// then reports the recording.
+    func run<T>(_ what: String, show: (T) -> Void = { _ in }, _ body: (SegmentMap) throws -> T) throws {
+        let done = try segment.state.changeMap(fd, recording: record.recording(into: store), message: "map \(what)", body)
+        show(done.value)
+        try RecordOptions.report(done.record)
     }
 }
 

@@ -38,7 +38,6 @@ struct SnapRestore: ParsableCommand {
         for fd in plan.remove { print("remove  fd \(fd)") }
         if plan.isEmpty { print("nothing to restore: the segment already matches snapshot \(id)") }
         if let undo = outcome.undoSnapshot { print("previous state saved as snapshot \(undo)") }
-        if case .recorded(let after) = outcome.record { print("restored state recorded as snapshot \(after)") }
         try RecordOptions.report(outcome.record)
     }
 }
