@@ -19,10 +19,14 @@ public struct Recording: Sendable {
     /// recording off (`0`, `off`, `false`, `no`).
     public static func unlessDisabled(historyPath: String, arguments: [String] = CommandLine.arguments, toolVersion: String,
                                       environment: [String: String] = ProcessInfo.processInfo.environment) -> Recording? {
-        if let value = environment["BPFTIME_SNAP_RECORD"], ["0", "off", "false", "no"].contains(value.lowercased()) {
-            return nil
-        }
+        if isDisabled(environment: environment) { return nil }
         return Recording(historyPath: historyPath, provenance: .ofThisProcess(arguments: arguments, toolVersion: toolVersion))
+    }
+
+    /// True when `BPFTIME_SNAP_RECORD` turns recording off.
+    public static func isDisabled(environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        guard let value = environment["BPFTIME_SNAP_RECORD"] else { return false }
+        return ["0", "off", "false", "no"].contains(value.lowercased())
     }
 }
 

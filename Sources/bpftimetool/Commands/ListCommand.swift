@@ -32,7 +32,7 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         let s = try segment.open().status()
-        let recording = Recording.unlessDisabled(historyPath: store.path, toolVersion: BPFTimeTool.version) != nil
+        let recording = !Recording.isDisabled()
         let fields: [(String, JSONText)] = [
             ("name", .string(s.name)), ("size_bytes", .int(s.sizeBytes)), ("used_bytes", .int(s.usedBytes)),
             ("handlers", .int(s.handlerCount)), ("max_handlers", .int(s.maxHandlers)),
