@@ -28,16 +28,12 @@ extension SnapshotStore {
     /// hashed as a save would, and only stored chunks the live maps lack are read. Changed map
     /// handlers come with `contents == nil`, as in the diff of two snapshots.
     public func diff(_ a: Int64, live: [HandlerRecord], mapDetail: MapContentsDiff.Detail = .entries) throws -> SnapshotDiff {
-        var new: [Int: HandlerRecord] = [:]
-        for record in live where new.updateValue(record, forKey: record.fd) != nil {
-            throw SnapshotError.invalidRecord(fd: record.fd, reason: "two handlers at the same fd")
-        }
-        let states = try guarded { try PreparedState.prepare(live.sorted { $0.fd < $1.fd }, pool) }
-        let prepared = Dictionary(uniqueKeysWithValues: states.map { ($0.fd, $0) })
+        let new = try Self.byFD(live)
+        let prepared = try prepare(live)
         return try guarded {
             try pool.read { db in
                 try Self.diff(db, from: a, to: Set(new.keys), loadNew: { new[$0] }) { old, fd in
-                    guard let record = new[fd], let state = prepared[fd], state.hash != old.hash else { return nil }
+                    guard let record = new[fd], let state = prepared[fd], Self.differs(old, state) else { return nil }
                     var mapChanges = MapContentsDiff()
                     if let x = old.mapContent, let chunks = try state.chunks() {
                         mapChanges = try ChunkList.diff(.stored(x, db), .live(chunks), detail: mapDetail)
@@ -51,6 +47,36 @@ extension SnapshotStore {
                 }
             }
         }
+    }
+
+    /// The fds on both sides whose handlers differ, by the comparison `diff(_:live:)` makes,
+    /// without loading what is only on one side: what a restore replaces.
+    public func changedFDs(_ a: Int64, live: [HandlerRecord]) throws -> Set<Int> {
+        let prepared = try prepare(live)
+        return try guarded {
+            try pool.read { db in
+                Set(try Self.storedHandlers(db, snapshot: a).filter { old in prepared[old.fd].map { Self.differs(old, $0) } ?? false }.map(\.fd))
+            }
+        }
+    }
+
+    /// A stored handler and a live one differ when their states hash differently (maps by
+    /// their sorted entries, not the order the segment lists them in).
+    private static func differs(_ stored: StoredHandler, _ live: PreparedState) -> Bool { stored.hash != live.hash }
+
+    private static func byFD(_ live: [HandlerRecord]) throws -> [Int: HandlerRecord] {
+        var byFD: [Int: HandlerRecord] = [:]
+        for record in live where byFD.updateValue(record, forKey: record.fd) != nil {
+            throw SnapshotError.invalidRecord(fd: record.fd, reason: "two handlers at the same fd")
+        }
+        return byFD
+    }
+
+    /// Live handlers hashed as a save would, by fd.
+    private func prepare(_ live: [HandlerRecord]) throws -> [Int: PreparedState] {
+        _ = try Self.byFD(live)
+        let states = try guarded { try PreparedState.prepare(live.sorted { $0.fd < $1.fd }, pool) }
+        return Dictionary(uniqueKeysWithValues: states.map { ($0.fd, $0) })
     }
 
     /// Walks the fds of snapshot `a` and of the other side: removed, added, and whatever
@@ -118,13 +144,12 @@ struct ChunkList {
 
 extension SnapshotStore {
     /// What restoring snapshot `id` onto the live table `live` changes, and the snapshot's
-    /// handlers: the fds that differ are the ones `diff(_:live:)` reports, so that a restore
-    /// replaces exactly what a diff shows (maps compared by content).
+    /// handlers: the fds that differ are the ones `diff(_:live:)` reports (`changedFDs`), so
+    /// that a restore replaces exactly what a diff shows (maps compared by content).
     public func restorePlan(_ id: Int64, live: [HandlerRecord], onlyFDs: Set<Int>?,
                             withDependencies: Bool) throws -> (target: [HandlerRecord], plan: RestorePlan) {
         let target = try records(of: id)
-        let changed = try diff(id, live: live, mapDetail: .counts).changed.map(\.fd)
-        let plan = try RestorePlanner.plan(target: target, current: live, changed: Set(changed),
+        let plan = try RestorePlanner.plan(target: target, current: live, changed: changedFDs(id, live: live),
                                            onlyFDs: onlyFDs, withDependencies: withDependencies)
         return (target, plan)
     }
