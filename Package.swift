@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "BPFRuntime", targets: ["BPFRuntime"]),
         .library(name: "BPFState", targets: ["BPFState"]),
         .library(name: "BPFAgent", targets: ["BPFAgent"]),
+        .library(name: "BPFObject", targets: ["BPFObject"]),
         // The agent for C and Python (ctypes): libbpftime_agent.so, header in Sources/BPFAgentC/include.
         .library(name: "bpftime_agent", type: .dynamic, targets: ["BPFAgentC"]),
         .executable(name: "bpftime-target", targets: ["bpftime-target"]),
@@ -41,6 +42,8 @@ let package = Package(
         .target(name: "BPFInterchange", dependencies: ["BPFModel"]),
         // The eBPF virtual machine: ISA, validator, interpreter, JIT, disassembler.
         .target(name: "BPFVM", dependencies: ["BPFModel"], swiftSettings: hotPath),
+        // eBPF object files (clang -target bpf) read into programs and maps, as libbpf reads them.
+        .target(name: "BPFObject", dependencies: ["BPFModel"]),
         // The SQLite snapshot history.
         .target(name: "BPFSnapshots", dependencies: ["BPFModel", .product(name: "GRDB", package: "GRDB.swift"),
                                                  .product(name: "Crypto", package: "swift-crypto")],
@@ -58,7 +61,7 @@ let package = Package(
         // Export/import benchmark behind Scripts/bench-json.sh.
         .executableTarget(name: "BPFInterchangeBench", dependencies: ["BPFInterchange", "BPFModel"]),
         .executableTarget(name: "bpftimetool", dependencies: [
-            "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFState", "BPFLogging",
+            "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFState", "BPFLogging", "BPFObject",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Release-build figures for Scripts/bench-segment.sh.
@@ -75,7 +78,7 @@ let package = Package(
         .executableTarget(name: "bpftime-target", dependencies: ["BPFAgent", "BPFLogging"]),
         // Figures for Scripts/bench-agent.sh.
         .executableTarget(name: "BPFAgentBench", dependencies: ["BPFAgent", "BPFAgentC", "BPFModel", "BPFSegment"], swiftSettings: hotPath),
-        // Test-only: the one way tests find ../shared.
+        // Test-only: the one way tests find ../shared, and the examples/ programs compiled by clang.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "BPFModelTests", dependencies: ["BPFModel"]),
         .testTarget(name: "BPFSegmentTests", dependencies: ["BPFSegment"]),
@@ -85,6 +88,7 @@ let package = Package(
         .testTarget(name: "BPFRuntimeTests", dependencies: ["BPFRuntime"]),
         .testTarget(name: "BPFStateTests", dependencies: ["BPFState", "BPFModel", "BPFSegment", "BPFSnapshots", "BPFVM", "BPFRuntime"]),
         .testTarget(name: "BPFToolTests", dependencies: ["TestSupport", "BPFModel"]),
+        .testTarget(name: "BPFObjectTests", dependencies: ["TestSupport", "BPFObject", "BPFModel", "BPFVM"]),
         .testTarget(name: "BPFAgentTests", dependencies: ["BPFAgent", "BPFModel", "BPFSegment", "BPFVM"]),
     ],
     swiftLanguageModes: [.v5]

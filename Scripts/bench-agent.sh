@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The agent's figures (release build): cost of a hook with nothing attached and with a per-CPU
 # counter program, how soon a firing agent sees an applied change, and calls per second of two
-# bpftime-target processes counting into one shared hash map (the demo state), each beside a
-# reference measured in the same run.
+# bpftime-target processes counting into one shared hash map (the demo state), and how long a
+# tool waits for the segment lock while they do, each beside a reference measured in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for product in BPFAgentBench bpftime-target bpftimetool; do swift build -c release --product "$product" >/dev/null; done
 bin="$(swift build -c release --show-bin-path)"
+grep -m1 'model name' /proc/cpuinfo
 
 engines=$("$bin/BPFAgentBench" --list-engines)
 for engine in $engines; do
@@ -31,12 +32,26 @@ two_targets() {
     end=$(date +%s%N)
     echo $(( 2 * calls * 1000000000 / (end - start) ))
 }
+# A tool's locked reads (one per ms for $1 seconds) while two targets fire as fast as they can on engine $2.
+tool_lock_wait() {
+    local pids=()
+    for _ in 1 2; do "$bin/bpftime-target" --engine "$2" --report-every 1000000000 >/dev/null & pids+=($!); done
+    sleep 0.3
+    "$bin/BPFAgentBench" --lock-wait "$1"
+    kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null || true
+}
 "$bin/bpftimetool" import "$work/state.json"
-declare -A counted
+declare -A counted locking
 for engine in $engines; do counted[$engine]=$(two_targets "$engine"); done
+for engine in $engines; do locking[$engine]=$(tool_lock_wait "${LOCK_SECONDS:-5}" "$engine"); done
 "$bin/bpftimetool" unload 7 # the link: the hooks now run nothing
 idle=$(two_targets interpreter)
+idle_locking=$(tool_lock_wait 2 interpreter)
 for engine in $engines; do
     echo "2 targets ($engine), count_calls on every call (hash lookup under the shared lock, in-place increment): ${counted[$engine]} calls/s ($((2 * counted[$engine])) hook fires/s; ratio to idle $(python3 -c "print(f'{$idle/${counted[$engine]}:.1f}')")x)"
 done
 echo "reference, the same targets with nothing attached: $idle calls/s"
+for engine in $engines; do
+    echo "a tool's lock wait while 2 targets count ($engine): ${locking[$engine]}; target p99 < 10 ms, none failed"
+done
+echo "reference, the same tool beside the targets with nothing attached: $idle_locking"

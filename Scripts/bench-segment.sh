@@ -1,9 +1,17 @@
 #!/bin/sh
 # Segment hot paths and bulk transfers, release build: prints ns/op for hash lookup and
 # update through SegmentMap (map of 1,000,000 entries, 4-byte keys, 8-byte values) beside a
-# Swift Dictionary measured in the same run, and the time to apply / read back the whole map.
+# Swift Dictionary measured in the same run, and the time to apply / read back the whole map;
+# then the same again while another process keeps one core busy (a shell loop).
 # Usage: Scripts/bench-segment.sh [entries]
 set -eu
 cd "$(dirname "$0")/.."
 swift build -c release --product BPFSegmentBench >&2
-exec "$(swift build -c release --show-bin-path)/BPFSegmentBench" "$@"
+bench="$(swift build -c release --show-bin-path)/BPFSegmentBench"
+grep -m1 'model name' /proc/cpuinfo
+"$bench" "$@"
+echo "== while another process keeps one core busy"
+sh -c 'while :; do :; done' &
+busy=$!
+trap 'kill $busy 2>/dev/null || true' EXIT
+"$bench" "$@"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the shipped example state: import it into a private segment, inspect it, run
 # its programs (JIT, interpreter, AOT), start a target process whose hook runs `count_calls`,
-# watch its map grow, record and diff snapshots, roll back, export, and remove the segment.
+# watch its map grow, record and diff snapshots, roll back, export, and remove the segment. Then
+# the same with a program written in C: compile examples/uprobe_counter.bpf.c with the toolchain's
+# clang, `prog load --attach` it, run the target, dump its map, snapshot and diff.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/setup.sh
@@ -55,4 +57,24 @@ step export "$work/export.json"
 head -c 700 "$work/export.json"; echo " ..."
 kill "$target_pid"; wait "$target_pid" 2>/dev/null || true; target_pid=""
 step snap list
+step remove
+
+# Bring your own program: C compiled by the clang beside swift (it has the BPF target).
+clang="$(dirname "$(command -v swift)")/clang"
+if ! "$clang" -print-targets 2>/dev/null | grep -q ' bpf '; then
+  echo "no clang with the BPF target beside swift: skipping the C example"; exit 0
+fi
+export BPFTIME_GLOBAL_SHM_NAME="bpftimetool_demo_c_$$"
+printf '\n\033[1m$ clang -target bpf -O2 -g -c examples/uprobe_counter.bpf.c\033[0m\n'
+"$clang" -target bpf -O2 -g -c -DTARGET="\"$bin/bpftime-target\"" examples/uprobe_counter.bpf.c -o "$work/uprobe_counter.bpf.o"
+step prog load "$work/uprobe_counter.bpf.o" --attach
+printf '\n\033[1m$ bpftime-target --iterations 500\033[0m\n'
+"$bin/bpftime-target" --iterations 500 --report-every 500
+step map dump 3
+step snap save -m "C program, one target run" --tag c-first
+"$bin/bpftime-target" --iterations 200 --report-every 200
+step snap save -m "C program, two target runs"
+step snap diff c-first live || true
+step export "$work/c-export.json"
+head -c 600 "$work/c-export.json"; echo " ..."
 step remove

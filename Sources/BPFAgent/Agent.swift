@@ -118,12 +118,27 @@ public final class Agent {
     /// faults is logged once and not counted), or -EINVAL for an id this agent never returned.
     @inline(__always)
     public func fire(_ id: HookID, context: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) -> Int {
+        guard let span = span(of: id) else { return -Int(EINVAL) }
+        return span.count == 0 ? 0 : run(span, context)
+    }
+
+    /// Runs the programs attached to `hook` with r1 = an x86-64 `struct pt_regs` holding
+    /// `call`'s registers (what uprobe and uretprobe programs read), r2 = its size. Returns as
+    /// `fire(_:context:)`.
+    @inline(__always)
+    public func fire(_ id: HookID, call: HookedCall) -> Int {
+        guard let span = span(of: id) else { return -Int(EINVAL) }
+        return span.count == 0 ? 0 : run(span, call)
+    }
+
+    /// The hook's programs after picking up any table change; `nil` for an id never returned.
+    @inline(__always)
+    private func span(of id: HookID) -> Span? {
         firesUntilLivenessCheck &-= 1
         if firesUntilLivenessCheck < 0 || generationWord.pointee.load(ordering: .acquiring) != builtGeneration { refresh() }
         let index = Int(id.rawValue)
-        guard index >= 0, index < spans.count else { return -Int(EINVAL) }
-        let span = spans[index]
-        return span.count == 0 ? 0 : run(span, context)
+        guard index >= 0, index < spans.count else { return nil }
+        return spans[index]
     }
 
     public func fire(_ hook: Hook, context: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) -> Int {
@@ -139,7 +154,18 @@ public final class Agent {
         if let source = context.baseAddress, context.count > 0 {
             scratch.baseAddress.unsafelyUnwrapped.copyMemory(from: source, byteCount: context.count)
         }
-        let input = UnsafeMutableRawBufferPointer(start: context.count > 0 ? scratch.baseAddress : nil, count: context.count)
+        return runRoutes(span, UnsafeMutableRawBufferPointer(start: context.count > 0 ? scratch.baseAddress : nil, count: context.count))
+    }
+
+    @inline(never)
+    private func run(_ span: Span, _ call: HookedCall) -> Int {
+        // scratch is never smaller than its initial 256 bytes, more than a pt_regs.
+        call.write(to: scratch.baseAddress.unsafelyUnwrapped)
+        return runRoutes(span, UnsafeMutableRawBufferPointer(rebasing: scratch[0 ..< X86PTRegs.size]))
+    }
+
+    /// Runs the span's programs on `input` (a private copy they may write).
+    private func runRoutes(_ span: Span, _ input: UnsafeMutableRawBufferPointer) -> Int {
         var completed = 0
         for i in span.start ..< span.start + span.count {
             let route = routes[i]

@@ -10,6 +10,7 @@ import Glibc
 // printed beside a reference measured in the same run.
 //
 //   BPFAgentBench [--engine NAME] [--fires N] | --list-engines
+//   BPFAgentBench --lock-wait SECONDS     (a tool's lock waits on $BPFTIME_GLOBAL_SHM_NAME, for bench-agent.sh)
 
 setvbuf(stdout, nil, _IOLBF, 0)
 var engine = AgentOptions.Engine.default
@@ -25,11 +26,15 @@ while let arg = args.popFirst() {
     case "--list-engines":
         print(AgentOptions.Engine.allCases.map(\.rawValue).joined(separator: " "))
         exit(0)
+    case "--lock-wait":
+        guard let seconds = args.popFirst().flatMap(Double.init), seconds > 0 else { fputs("--lock-wait needs seconds\n", stderr); exit(2) }
+        measureLockWait(seconds: seconds)
+        exit(0)
     case "--fires":
         guard let n = args.popFirst().flatMap(Int.init), n > 0 else { fputs("--fires needs a positive number\n", stderr); exit(2) }
         fires = n
     default:
-        fputs("usage: BPFAgentBench [--engine NAME] [--fires N] | --list-engines\n", stderr); exit(2)
+        fputs("usage: BPFAgentBench [--engine NAME] [--fires N] | --list-engines | --lock-wait SECONDS\n", stderr); exit(2)
     }
 }
 
@@ -101,6 +106,10 @@ do {
         }
         return (empty, counter, native)
     }
+    // The same hooks fired as calls: programs get a 168-byte struct pt_regs instead of 8 bytes.
+    let call = HookedCall(di: 1, si: 2, ip: 0x1000, sp: 0x7000)
+    let callEmpty = nsPerCall(fires * 4) { _ = agent.fire(idle, call: call) }
+    let callCounter = nsPerCall(fires) { _ = agent.fire(counted, call: call) }
     let reference = nsPerCall(fires * 4) { opaqueCall(&context) }
     // The same hooks through the C ABI, as a C or Python host calls them, on the same engine.
     setenv("BPFTIME_AGENT_ENGINE", engine.rawValue, 1)
@@ -113,6 +122,8 @@ do {
                  result.empty, reference, result.empty / reference))
     print(String(format: "hook, per-CPU counter (%@): %6.2f ns/fire   (reference: native lookup+increment %5.2f ns, ratio %.1fx; target < 40 ns with the JIT)",
                  engine.rawValue, result.counter, result.native, result.counter / result.native))
+    print(String(format: "hook fired as a call (pt_regs): %6.2f ns/fire nothing attached, %6.2f ns/fire per-CPU counter (%@; ratio to the 8-byte context %.2fx)",
+                 callEmpty, callCounter, engine.rawValue, callCounter / result.counter))
     print(String(format: "C ABI (bpftime_agent_fire_id):  %6.2f ns/fire nothing attached, %6.2f ns/fire per-CPU counter (%@)", cEmpty, cCounter, engine.rawValue))
     try reloadLatency(agent: agent, hook: idle)
 } catch {
@@ -173,4 +184,26 @@ func reloadLatency(agent: Agent, hook: HookID) throws {
     applyTimes.sort()
     print(String(format: "reload: next fire sees an applied change %.1f us after apply returns (median of 20, max %.1f us; target < 1000 us); apply itself took %.1f us median",
                  latencies[10], latencies[19], applyTimes[10]))
+}
+
+/// A tool's view of the lock while targets run: every millisecond for `seconds`, the time one
+/// locked read (`handler(at:)` of the lowest fd) takes, as percentiles, and how many failed.
+func measureLockWait(seconds: Double) {
+    let shm = ProcessInfo.processInfo.environment["BPFTIME_GLOBAL_SHM_NAME"] ?? "bpftimetool_swift"
+    let segment: Segment
+    do { segment = try Segment.open(name: shm) } catch { fputs("BPFAgentBench: \(error)\n", stderr); exit(1) }
+    let fd = (try? segment.records(includeContents: false).first?.fd) ?? 0
+    var waits: [Double] = []
+    var failures = 0
+    let end = now() + UInt64(seconds * 1e9)
+    while now() < end {
+        let start = now()
+        do { _ = try segment.handler(at: fd) } catch { failures += 1 }
+        waits.append(Double(now() - start) / 1e6)
+        usleep(1000)
+    }
+    waits.sort()
+    func percentile(_ p: Double) -> Double { waits[min(waits.count - 1, Int(Double(waits.count) * p))] }
+    print(String(format: "%d locked reads: p50 %.3f ms, p99 %.3f ms, max %.3f ms, %d failed (lock timeout %d s)",
+                 waits.count, percentile(0.5), percentile(0.99), waits.last ?? 0, failures, 10))
 }

@@ -54,7 +54,25 @@ public func bpftime_agent_resolve(_ raw: OpaquePointer?, _ hook: UnsafePointer<C
 @_cdecl("bpftime_agent_fire_id")
 public func bpftime_agent_fire_id(_ raw: OpaquePointer?, _ id: Int64, _ ctx: UnsafeRawPointer?, _ length: Int) -> Int32 {
     let context = UnsafeRawBufferPointer(start: ctx, count: ctx == nil ? 0 : length)
-    guard let result = withAgent(raw, { $0.fire(HookID(rawValue: Int32(truncatingIfNeeded: id)), context: context) }) else {
+    return fired(raw, id) { $0.fire($1, context: context) }
+}
+
+/// `struct bpftime_call` of the header: six arguments, return value, ip, sp.
+private struct CCall { var args: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64); var ret, ip, sp: UInt64 }
+
+@_cdecl("bpftime_agent_fire_call")
+public func bpftime_agent_fire_call(_ raw: OpaquePointer?, _ id: Int64, _ call: UnsafeRawPointer?) -> Int32 {
+    var registers = HookedCall()
+    if let c = call?.loadUnaligned(as: CCall.self) {
+        registers = HookedCall(di: c.args.0, si: c.args.1, dx: c.args.2, cx: c.args.3, r8: c.args.4, r9: c.args.5, ax: c.ret, ip: c.ip, sp: c.sp)
+    }
+    return fired(raw, id) { $0.fire($1, call: registers) }
+}
+
+/// Fires hook `id` of the handle through `fire`, turning the agent's result into the C ABI's.
+@inline(__always)
+private func fired(_ raw: OpaquePointer?, _ id: Int64, _ fire: (Agent, HookID) -> Int) -> Int32 {
+    guard let result = withAgent(raw, { fire($0, HookID(rawValue: Int32(truncatingIfNeeded: id))) }) else {
         return Int32(LastError.fail(EBADF, "NULL agent handle"))
     }
     guard result >= 0, Int64(Int32(truncatingIfNeeded: id)) == id else {

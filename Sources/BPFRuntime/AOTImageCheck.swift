@@ -15,14 +15,7 @@ public enum AOTImageCheck {
             return (record.fd, p)
         }
         guard !programs.isEmpty else { return }
-        let backend = InMemoryMapBackend()
-        for record in try maps() {
-            guard case .map(let m) = record.handler, let kind = m.attributes.kind, let fd = Int32(exactly: record.fd) else { continue }
-            let a = m.attributes
-            // Validation needs each map's shape and an array's first value, not all its entries.
-            backend.addMap(fd: fd, MapInfo(kind: kind, keySize: Int(a.keySize), valueSize: Int(a.valueSize),
-                                           maxEntries: min(Int(a.maxEntries), 1)))
-        }
+        let backend = MapShapes.backend(for: try maps())
         for (fd, p) in programs {
             let fresh = try? AOTImage(machine: VirtualMachine(program: Program(bytecode: p.bytecode), maps: backend))
             guard fresh?.serialized == p.aotImage else {

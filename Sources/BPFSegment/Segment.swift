@@ -136,10 +136,10 @@ public final class Segment: @unchecked Sendable {
         return try body()
     }
 
-    /// The map operations' slow path, after a failed try-lock: false when the lock cannot
-    /// be had.
-    @inline(never) func lockForMapSlowly() -> Bool {
-        switch mutex.lock() {
+    /// The map operations' lock after anything but a plain acquisition: false when the lock
+    /// cannot be had.
+    @inline(never) func settleMapLock(_ outcome: RobustMutex.Outcome) -> Bool {
+        switch outcome {
         case .acquired: return true
         case .acquiredFromDeadOwner:
             recoverAfterDeadOwner()

@@ -20,7 +20,7 @@ public final class SegmentMap {
     /// Keeps the mapping alive; the hot path uses the plain copies below, so that it does
     /// no reference counting (an atomic instruction per use).
     let segment: Segment
-    let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    let mutex: RobustMutex
     let header: Header
     let store: MapStore?
     /// `store`, borrowed without retain/release on the hot paths (`store` keeps it alive).
@@ -39,7 +39,7 @@ public final class SegmentMap {
         self.cpuCount = segment.header.cpuCount
         self.valuesPerEntry = store?.layout.cpus ?? 1
         self.segment = segment
-        self.mutex = segment.mutex.mutex
+        self.mutex = segment.mutex
         self.header = segment.header
         self.store = store
         self.borrowedStore = store.map { Unmanaged.passUnretained($0) }
@@ -69,11 +69,14 @@ public final class SegmentMap {
     }
 
     @inline(__always) func lock() -> Bool {
-        lockHeld || pthread_mutex_trylock(mutex) == 0 || segment.lockForMapSlowly()
+        if lockHeld { return true }
+        let outcome = mutex.lock()
+        if case .acquired = outcome { return true }
+        return segment.settleMapLock(outcome)
     }
 
     @inline(__always) func unlock() {
-        if !lockHeld { pthread_mutex_unlock(mutex) }
+        if !lockHeld { mutex.unlock() }
     }
 
     /// Runs a mutation under the lock, then commits the journal and bumps the generation.

@@ -23,7 +23,7 @@ public struct RuntimeState: Sendable {
 
     /// Runs `body` on the segment, creating it first if it does not exist; a segment created
     /// here is removed again if `body` fails, so a failed change leaves nothing behind.
-    func withSegment<T>(creating: Bool, _ body: (Segment) throws -> T) throws -> T {
+    public func withSegment<T>(creating: Bool, _ body: (Segment) throws -> T) throws -> T {
         if !creating { return try body(open()) }
         if let existing = try? open() { return try body(existing) }
         let created = try Segment.create(configuration)

@@ -93,7 +93,7 @@ public struct Validator {
             case BPF.exitOp, BPF.callxOp: return nil
             case BPF.callOp:
                 switch ins.src {
-                case 0: return helpers[Int64(ins.imm)] == nil ? "unknown helper \(ins.imm)" : nil
+                case 0: return helpers[Int64(ins.imm)] == nil ? "unknown helper \(HelperID.describe(ins.imm))" : nil
                 case BPF.pseudoCall: return target(Int64(ins.imm), "call")
                 default: return "unsupported call kind (src=\(ins.src))"
                 }

@@ -4,7 +4,9 @@ import BPFSegment
 import Glibc
 
 // An example target process, like bpftime's example/minimal/victim: calls a function in a loop
-// and fires the function's entry and return hooks (uprobe and uretprobe at its file offset).
+// and fires the function's entry and return hooks (uprobe and uretprobe at its file offset), and
+// the entry hook of a two-argument function. Programs get the call's registers as an x86-64
+// struct pt_regs (the argument in di, the result in ax).
 //
 //   bpftime-target [--shm NAME] [--iterations N] [--interval-ms M] [--report-every K] [--engine NAME] [--print-hook]
 // The engine defaults to $BPFTIME_AGENT_ENGINE, else the JIT (x86-64) or the interpreter.
@@ -18,6 +20,11 @@ public func bpftimeTargetWork(_ n: Int64) -> Int64 {
     x ^= x >> 29
     return Int64(bitPattern: x)
 }
+
+/// A second hooked function, taking two arguments (for programs that read PT_REGS_PARM1/2).
+@_cdecl("bpftime_target_add")
+@inline(never)
+public func bpftimeTargetAdd(_ a: Int64, _ b: Int64) -> Int64 { a &+ b }
 
 struct Arguments {
     var shm = SegmentConfiguration.fromEnvironment().name
@@ -70,10 +77,13 @@ do {
 }
 
 let work: @convention(c) (Int64) -> Int64 = bpftimeTargetWork
-let entryHook: Hook, returnHook: Hook
+let add: @convention(c) (Int64, Int64) -> Int64 = bpftimeTargetAdd
+let workAddress = unsafeBitCast(work, to: UnsafeRawPointer.self), addAddress = unsafeBitCast(add, to: UnsafeRawPointer.self)
+let entryHook: Hook, returnHook: Hook, addHook: Hook
 do {
-    entryHook = try Hook.function(at: unsafeBitCast(work, to: UnsafeRawPointer.self))
-    returnHook = try Hook.function(at: unsafeBitCast(work, to: UnsafeRawPointer.self), returning: true)
+    entryHook = try Hook.function(at: workAddress)
+    returnHook = try Hook.function(at: workAddress, returning: true)
+    addHook = try Hook.function(at: addAddress)
 } catch {
     fputs("bpftime-target: cannot locate its own function: \(error)\n", stderr)
     exit(1)
@@ -95,19 +105,29 @@ do {
     fputs("bpftime-target: \(error)\n", stderr)
     exit(1)
 }
-let entry = agent.resolve(entryHook), returned = agent.resolve(returnHook)
+let entry = agent.resolve(entryHook), returned = agent.resolve(returnHook), added = agent.resolve(addHook)
+/// The registers of a call from this loop: arguments, result, the function's address, and
+/// (standing in for the stack pointer at the call) the address of a local of this frame.
+func call(_ function: UnsafeRawPointer, _ a: Int64, _ b: Int64 = 0, result: Int64 = 0) -> HookedCall {
+    var local = 0
+    let sp = withUnsafeMutablePointer(to: &local) { UInt64(UInt(bitPattern: $0)) }
+    return HookedCall(di: UInt64(bitPattern: a), si: UInt64(bitPattern: b), ax: UInt64(bitPattern: result),
+                      ip: UInt64(UInt(bitPattern: function)), sp: sp)
+}
 let pid = getpid()
-print("bpftime-target pid \(pid): segment \(arguments.shm), hooks \(entryHook) and \(returnHook)")
+print("bpftime-target pid \(pid): segment \(arguments.shm), hooks \(entryHook), \(returnHook) and \(addHook)")
 
 var calls = 0, programRuns = 0, sum: Int64 = 0
 let pause = timespec(tv_sec: Int(arguments.intervalMs / 1000), tv_nsec: Int(arguments.intervalMs.truncatingRemainder(dividingBy: 1000) * 1_000_000))
 while arguments.iterations == 0 || calls < arguments.iterations {
     calls += 1
-    var argument = Int64(calls)
-    programRuns += max(0, withUnsafeBytes(of: &argument) { agent.fire(entry, context: $0) })
-    var result = work(argument)
+    let argument = Int64(calls)
+    programRuns += max(0, agent.fire(entry, call: call(workAddress, argument)))
+    let result = work(argument)
     sum &+= result
-    programRuns += max(0, withUnsafeBytes(of: &result) { agent.fire(returned, context: $0) })
+    programRuns += max(0, agent.fire(returned, call: call(workAddress, argument, result: result)))
+    programRuns += max(0, agent.fire(added, call: call(addAddress, argument, 2 * argument)))
+    sum &+= add(argument, 2 * argument)
     if calls % arguments.reportEvery == 0 {
         print("bpftime-target pid \(pid): calls=\(calls) program_runs=\(programRuns)\(agent.isDetached ? " (segment removed)" : "")")
     }

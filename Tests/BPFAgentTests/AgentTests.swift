@@ -83,6 +83,25 @@ import Testing
     }
 
     @Test(arguments: AgentOptions.Engine.allCases)
+    func callsGiveProgramsAnX86PtRegs(_ engine: AgentOptions.Engine) throws {
+        let call = HookedCall(di: 11, si: 22, dx: 33, cx: 44, r8: 55, r9: 66, ax: 77, ip: 0x4000, sp: 0x7ff0)
+        let fields = [(X86PTRegs.di, call.di), (X86PTRegs.si, call.si), (X86PTRegs.dx, call.dx), (X86PTRegs.cx, call.cx),
+                      (X86PTRegs.r8, call.r8), (X86PTRegs.r9, call.r9), (X86PTRegs.ax, call.ax), (X86PTRegs.ip, call.ip),
+                      (X86PTRegs.sp, call.sp), (X86PTRegs.offset(of: "bx")!, 0)]
+        for (offset, expected) in fields {
+            // map[0] = the 8 bytes at `offset` of the context, map[1] = the context's length.
+            let code = Asm.withSlot(map: 1, slot: 0, prologue: [Asm.load64(6, 1, Int16(offset)), Asm.movReg(7, 2)], [Asm.store64(0, 0, 6)]).dropLast(16)
+                + Asm.withSlot(map: 1, slot: 1, [Asm.store64(0, 0, 7)])
+            let t = try TestSegment([Fixture.array(1), Fixture.uprobe(3, module: "demo-target", offset: 0x1234),
+                                     Fixture.program(4, "regs", Array(code), attach: [.init(targetFD: 3)])])
+            let agent = try Agent.open(segmentName: t.name, options: AgentOptions(engine: engine))
+            #expect(agent.fire(agent.resolve(hook), call: call) == 1)
+            #expect(try Fixture.value(t.segment, map: 1, slot: 0) == expected, "offset \(offset)")
+            #expect(try Fixture.value(t.segment, map: 1, slot: 1) == UInt64(X86PTRegs.size))
+        }
+    }
+
+    @Test(arguments: AgentOptions.Engine.allCases)
     func changesArePickedUpAtTheNextFire(_ engine: AgentOptions.Engine) throws {
         let t = try TestSegment([Fixture.array(1), Fixture.uprobe(3, module: "demo-target", offset: 0x1234),
                                  Fixture.program(4, "one", Asm.appendDigit(map: 1, slot: 0, 1))])

@@ -31,6 +31,8 @@ import Testing
         long runs = 0;
         for (int i = 0; i < 100; i++) runs += bpftime_agent_fire_id(agent, id, &ctx, sizeof ctx);
         runs += bpftime_agent_fire(agent, "c-host:0x40", NULL, 0);
+        bpftime_call call = {{1, 2, 3, 4, 5, 6}, 7, 8, 9};
+        runs += bpftime_agent_fire_call(agent, id, &call) + bpftime_agent_fire_call(agent, id, NULL);
         printf("id=%lld runs=%ld idle=%d bad=%d unknown_id=%d null=%lld detached=%d\\n", (long long)id, runs,
                bpftime_agent_fire(agent, "tracepoint:8", &ctx, sizeof ctx), bpftime_agent_fire(agent, "tracepoint:x", NULL, 0),
                bpftime_agent_fire_id(agent, 12345, NULL, 0), (long long)bpftime_agent_resolve(NULL, "tracepoint:7"),
@@ -56,8 +58,8 @@ import Testing
         try #require(compile.ok, "gcc: \(compile.stderr)")
         let host = try run(binary, [t.name])
         #expect(host.ok, "\(host.stdout) \(host.stderr)")
-        #expect(host.stdout == "id=0 runs=101 idle=0 bad=-22 unknown_id=-22 null=-9 detached=0\n")
-        #expect(try Fixture.value(t.segment, map: 1, slot: 0) == 101)
+        #expect(host.stdout == "id=0 runs=103 idle=0 bad=-22 unknown_id=-22 null=-9 detached=0\n")
+        #expect(try Fixture.value(t.segment, map: 1, slot: 0) == 103)
     }
 
     static let pythonProgram = """

@@ -1,17 +1,6 @@
 import Testing
+import TestSupport
 @testable import BPFVM
-
-/// SplitMix64: a seeded, reproducible source of test programs.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Random programs, biased towards valid instructions, with wild registers, offsets and
 /// immediates: every one is either rejected, runs to an r0, or ends with a `VMError`.
@@ -54,7 +43,7 @@ struct SplitMix64: RandomNumberGenerator {
     }
 
     @Test func randomProgramsNeverCrash() throws {
-        var rng = SplitMix64(state: 0x5EED_0001)
+        var rng = SplitMix64(seed: 0x5EED_0001)
         var accepted = 0, finished = 0, faulted = 0
         for _ in 0 ..< 20000 {
             let length = Int.random(in: 1 ... 24, using: &rng)
@@ -77,7 +66,7 @@ struct SplitMix64: RandomNumberGenerator {
 
     /// Raw random bytes: the validator rejects them with a message or they run safely.
     @Test func randomBytesAreRejectedOrRunSafely() {
-        var rng = SplitMix64(state: 0xB17E5)
+        var rng = SplitMix64(seed: 0xB17E5)
         var rejected = 0
         for _ in 0 ..< 5000 {
             let bytes = (0 ..< 8 * Int.random(in: 1 ... 6, using: &rng)).map { _ in UInt8.random(in: 0 ... 255, using: &rng) }

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import BPFVM
 
 /// A deliberately plain model of the register-only part of the ISA, evaluated straight from the
@@ -126,7 +127,7 @@ enum ReferenceModel {
     }
 
     @Test func randomArithmeticAgreesWithTheModel() throws {
-        var rng = SplitMix64(state: 0xA11CE)
+        var rng = SplitMix64(seed: 0xA11CE)
         for _ in 0 ..< 3000 {
             let program = randomProgram(&rng)
             let vm = try TestMachine(program: Program(instructions: program))

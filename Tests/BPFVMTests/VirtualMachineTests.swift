@@ -75,6 +75,8 @@ import BPFModel
             113: "probe_read_kernel", 114: "probe_read_user_str", 115: "probe_read_kernel_str",
             125: "ktime_get_boot_ns", 130: "ringbuf_output", 131: "ringbuf_reserve", 132: "ringbuf_submit",
             133: "ringbuf_discard", 134: "ringbuf_query", 174: "get_attach_cookie",
+            25: "perf_event_output", 27: "get_stackid", 36: "probe_write_user", 44: "xdp_adjust_head",
+            65: "xdp_adjust_tail", 67: "get_stack", 160: "ktime_get_coarse_ns", 173: "get_func_ip", 182: "strncmp",
         ]
         let table = HelperTable.standard()
         #expect(table.names == expected)

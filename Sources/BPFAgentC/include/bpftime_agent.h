@@ -44,6 +44,20 @@ int64_t bpftime_agent_resolve(bpftime_agent *agent, const char *hook);
  * attached), or -EINVAL (id not from this handle), -EBADF (NULL handle). The fast path. */
 int bpftime_agent_fire_id(bpftime_agent *agent, int64_t hook_id, const void *ctx, size_t len);
 
+/* The registers of a hooked call (System V x86-64). */
+typedef struct bpftime_call {
+    uint64_t args[6]; /* arguments 1-6: di, si, dx, cx, r8, r9 */
+    uint64_t ret;     /* ax: the return value, for uretprobe hooks */
+    uint64_t ip;      /* the hooked function's address (or, at a return, the return address) */
+    uint64_t sp;      /* the stack pointer at the hook */
+} bpftime_call;
+
+/* Fires a resolved hook as a call: programs get r1 = an x86-64 struct pt_regs (168 bytes) holding
+ * call's registers, the others zero, as uprobe/uretprobe programs expect (PT_REGS_PARM1..6,
+ * PT_REGS_RC, PT_REGS_IP, PT_REGS_SP); r2 = its size. call NULL: every register zero. Returns as
+ * bpftime_agent_fire_id. */
+int bpftime_agent_fire_call(bpftime_agent *agent, int64_t hook_id, const bpftime_call *call);
+
 /* Fires a hook by name (resolved once, then cached): as bpftime_agent_fire_id, plus the
  * errors of bpftime_agent_resolve. */
 int bpftime_agent_fire(bpftime_agent *agent, const char *hook, const void *ctx, size_t len);

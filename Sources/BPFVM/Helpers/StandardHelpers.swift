@@ -27,6 +27,24 @@ public enum HelperID {
     public static let ringbufDiscard: Int32 = 133
     public static let ringbufQuery: Int32 = 134
     public static let getAttachCookie: Int32 = 174
+    public static let perfEventOutput: Int32 = 25
+    public static let getStackID: Int32 = 27
+    public static let probeWriteUser: Int32 = 36
+    public static let xdpAdjustHead: Int32 = 44
+    public static let xdpAdjustTail: Int32 = 65
+    public static let getStack: Int32 = 67
+    public static let ktimeGetCoarseNs: Int32 = 160
+    public static let getFuncIP: Int32 = 173
+    public static let strncmp: Int32 = 182
+
+    /// Linux's names of helpers bpftime offers that this VM does not, for messages refusing them.
+    static let missing: [Int32: String] = [
+        28: "csum_diff", 58: "override_return", 165: "snprintf", 181: "loop", 183: "get_func_arg",
+        184: "get_func_ret", 185: "get_func_arg_cnt", 186: "get_retval", 187: "set_retval",
+    ]
+
+    /// `id`, with Linux's name when it is one of `missing` (e.g. `58 (bpf_override_return)`).
+    static func describe(_ id: Int32) -> String { missing[id].map { "\(id) (bpf_\($0))" } ?? "\(id)" }
 }
 
 enum StandardHelpers {
@@ -37,6 +55,7 @@ enum StandardHelpers {
         SystemHelpers.register(in: table)
         TracePrintk.register(in: table)
         TailCallHelper.register(in: table)
+        TracingHelpers.register(in: table)
     }
 }
 

@@ -1,9 +1,11 @@
 /// Loads, stores and atomics: bounds checks and the atomic read-modify-write sequences.
 extension JITCompiler {
     /// Bounds check of `[base + offset, +size)`. Accesses inside the current frame at a constant
-    /// offset from r10 need none; others try the fast region inline and the rest out of line.
+    /// offset from r10 need none, nor do those through a versioned loop's checked pointer; others
+    /// try the fast region inline and the rest out of line.
     mutating func checkAccess(base: X86Reg, offset: Int32, size: Int32, write: Bool, index: Int) {
         if base == .rbp && offset >= -Self.frameSize && offset + size <= 0 { return }
+        if base == provenBase { return }
         let stub = a.newLabel(), resume = a.newLabel()
         if offset == 0 { a.mov(.r10, base) } else { a.lea(.r10, base, offset) }
         a.alu(.sub, .reg(.r10), Self.fastLow)

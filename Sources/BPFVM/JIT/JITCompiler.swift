@@ -30,6 +30,11 @@ struct JITCompiler {
     var faultExit: X86Label
     /// Slots some jump or local call lands on.
     var isJumpTarget: [Bool] = []
+    /// Loops whose pointer is checked once at entry, by header slot; their checked copies.
+    var loops: [Int: VersionedLoop] = [:]
+    var checkedCopies: [(VersionedLoop, X86Label)] = []
+    /// While emitting a versioned loop's unchecked copy: the register its entry check covers.
+    var provenBase: X86Reg?
 
     /// Out-of-line code reached from a check in the body.
     enum Stub {
@@ -56,14 +61,7 @@ struct JITCompiler {
             throw JITError("the JIT supports call-depth limits up to \(Self.maxCallDepth), not \(maxCallDepth)")
         }
         labels = (0 ..< code.count).map { _ in a.newLabel() }
-        isJumpTarget = [Bool](repeating: false, count: code.count)
-        for (index, i) in code.enumerated() {
-            let cls = i.opcode & 7
-            let jumps = (cls == BPF.classJMP || cls == BPF.classJMP32) && i.opcode != BPF.callOp
-                && i.opcode != BPF.callxOp && i.opcode != BPF.exitOp
-            let target = Self.target(of: i, at: index)
-            if jumps, target >= 0, target < code.count { isJumpTarget[target] = true }
-        }
+        analyseControlFlow()
         let body = a.newLabel(), done = a.newLabel()
         let calleeSaved: [X86Reg] = [.rbp, .rbx, .r12, .r13, .r14, .r15]
         // Entry: rsp is 8 mod 16; six pushes and 8 bytes keep the body at 8 mod 16 after its call.
@@ -86,22 +84,41 @@ struct JITCompiler {
         var index = 0
         while index < code.count {
             a.bind(labels[index])
-            let i = code[index]
-            if countsInstructions {
-                a.alu(.sub, .mem(Self.ctx, JITContext.offset(\.remaining)), imm: 1)
-                a.jcc(.s, exitStub(JITContext.Exit.budget, index))
+            if !loops.isEmpty, let loop = loops[index] {
+                try emitVersioned(loop)
+                index = loop.backEdge + 1
+            } else {
+                index = try emitSlot(index)
             }
-            if isConditionalSkip(at: index) {
-                try conditionalSkip(i, code[index + 1])
-                index += 2
-                continue
-            }
-            try translate(i, at: index)
-            index += i.opcode == BPF.lddw ? 2 : 1
         }
+        for (loop, entry) in checkedCopies { try emitCheckedCopy(loop, at: entry) }
         for stub in stubs { emit(stub) }
         guard let bytes = a.finish() else { throw JITError("internal error: a jump target was never placed") }
         return bytes
+    }
+
+    /// Jump targets, then the loops to version (which depend on them).
+    mutating func analyseControlFlow() {
+        isJumpTarget = [Bool](repeating: false, count: code.count)
+        for (index, i) in code.enumerated() {
+            if let target = Self.jumpTarget(of: i, at: index, in: code.count) { isJumpTarget[target] = true }
+        }
+        loops = VersionedLoop.find(in: code, isConditionalSkip: isConditionalSkip(at:))
+    }
+
+    /// Emits slot `index` (with the one after it, for a conditional skip); returns the next slot.
+    mutating func emitSlot(_ index: Int) throws -> Int {
+        let i = code[index]
+        if countsInstructions {
+            a.alu(.sub, .mem(Self.ctx, JITContext.offset(\.remaining)), imm: 1)
+            a.jcc(.s, exitStub(JITContext.Exit.budget, index))
+        }
+        if isConditionalSkip(at: index) {
+            try conditionalSkip(i, code[index + 1])
+            return index + 2
+        }
+        try translate(i, at: index)
+        return index + (i.opcode == BPF.lddw ? 2 : 1)
     }
 
     func reg(_ n: UInt8) -> X86Reg { Self.registerMap[Int(n) < 11 ? Int(n) : 0] }
@@ -158,6 +175,15 @@ struct JITCompiler {
                 throw JITError("internal error: cannot translate opcode 0x\(Disassembler.hex(i.opcode)) at \(index)")
             }
         }
+    }
+
+    /// The slot jump or local call `i` at `index` may land on (in range), nil for other instructions.
+    static func jumpTarget(of i: DecodedInstruction, at index: Int, in count: Int) -> Int? {
+        let cls = i.opcode & 7
+        guard cls == BPF.classJMP || cls == BPF.classJMP32, i.opcode != BPF.callOp, i.opcode != BPF.callxOp,
+              i.opcode != BPF.exitOp else { return nil }
+        let target = target(of: i, at: index)
+        return target >= 0 && target < count ? target : nil
     }
 
     /// Where jump or local call `i` at `index` goes: the decoder keeps offsets relative to the next slot.

@@ -43,7 +43,11 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         let log = BPFLog.logger("import")
-        let records = try BPFTimeJSON.decodeDocument(FileIO.read(file))
+        let bytes = try FileIO.read(file)
+        guard !bytes.starts(with: [0x7f, 0x45, 0x4c, 0x46]) else {
+            throw ToolError("\(file) is an ELF file, not bpftime JSON: load eBPF objects with `bpftimetool prog load \(file)`")
+        }
+        let records = try BPFTimeJSON.decodeDocument(bytes)
         let done = try segment.state.importRecords(records, recording: record.recording(into: store), message: "import \(file)")
         for record in records { log.info("import handler type \(record.handler.kind.rawValue) fd \(record.fd)") }
         log.info("imported \(records.count) handlers from \(file)")

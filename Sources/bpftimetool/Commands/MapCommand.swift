@@ -5,7 +5,7 @@ import BPFSegment
 struct MapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "map", abstract: "Read and write a map's entries.",
-        subcommands: [Dump.self, Get.self, Update.self, Delete.self, Push.self, Pop.self])
+        subcommands: [Dump.self, Get.self, Update.self, Delete.self, Push.self, Pop.self, MapEventPipeCommand.self])
 
     struct Dump: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print every entry of a map.")

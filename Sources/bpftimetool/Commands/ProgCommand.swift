@@ -4,7 +4,7 @@ import BPFVM
 
 struct ProgCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "prog", abstract: "Inspect programs.", subcommands: [Dump.self])
+        commandName: "prog", abstract: "Load and inspect programs.", subcommands: [ProgLoadCommand.self, Dump.self])
 
     struct Dump: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Disassemble a program of the segment.")

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import BPFVM
 
 /// Random valid programs on the interpreter and the JIT: identical r0 or error, input memory,
@@ -44,7 +45,7 @@ import Testing
     /// The interpreter suite's wild programs (random registers, offsets and immediates, loops
     /// under a budget): every accepted one ends identically on both engines.
     @Test func wildProgramsFromTheInterpreterSuite() throws {
-        var rng = SplitMix64(state: 0x5eed_0003)
+        var rng = SplitMix64(seed: 0x5eed_0003)
         let generator = RandomProgramTests()
         let options = VMOptions(maxInstructions: 2000, helpers: conformanceHelpers())
         var accepted = 0, identical = 0

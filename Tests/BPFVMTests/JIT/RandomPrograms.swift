@@ -1,3 +1,4 @@
+import TestSupport
 @testable import BPFVM
 
 /// Random valid eBPF programs for differential testing: a main function and up to two
@@ -21,7 +22,7 @@ struct RandomProgramGenerator {
     }
 
     init(seed: UInt64, loops: Bool) {
-        rng = SplitMix64(state: seed)
+        rng = SplitMix64(seed: seed)
         self.loops = loops
     }
 
