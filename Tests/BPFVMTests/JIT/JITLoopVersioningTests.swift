@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import BPFVM
 
 /// Loops whose pointer the JIT checks once at entry (`VersionedLoop`): which loops qualify, and
