@@ -98,7 +98,7 @@ import TestSupport
     /// and without a budget. Most qualify for versioning; every one must end exactly as on the
     /// interpreter.
     @Test func randomPointerWalksEndLikeTheInterpreter() throws {
-        var rng = SplitMix64(state: 0x5eed_1004)
+        var rng = SplitMix64(seed: 0x5eed_1004)
         var versioned = 0
         for _ in 0..<400 {
             let stride = [1, 2, 4, 8, 16].randomElement(using: &rng)!
