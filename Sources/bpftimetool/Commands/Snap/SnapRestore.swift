@@ -14,7 +14,8 @@ struct SnapRestore: ParsableCommand {
         discussion: """
         Under one hold of the segment lock: the current state is saved as a snapshot (the undo), \
         then the plan is applied, maps of unchanged definition in place. A failed restore changes \
-        nothing and records nothing. A missing segment is an error unless --create is given.
+        nothing and records nothing. A missing segment is an error unless --create is given. The restored \
+        state is recorded too (naming the restored and the undo snapshot) unless --no-record.
         """)
 
     @Argument(help: "Snapshot id or tag.") var snapshot: String
@@ -24,19 +25,21 @@ struct SnapRestore: ParsableCommand {
     @Flag(help: "Create the segment (of the configured size) if it does not exist.") var create = false
     @OptionGroup var segment: SegmentOptions
     @OptionGroup var store: StoreOptions
+    @OptionGroup var record: RecordOptions
 
     func run() throws {
         let db = try dryRun ? store.openForReading() : store.open()
         let id = try db.resolve(snapshot)
         let request = RestoreRequest(snapshot: id, onlyFDs: fds.isEmpty ? nil : Set(fds), withDependencies: withDependencies,
                                      dryRun: dryRun, createSegment: create && !dryRun)
-        let outcome = try segment.state().restore(request, store: db)
+        let outcome = try segment.state().restore(request, store: db, recording: record.recording(into: store))
         let plan = outcome.plan
         for r in plan.create { print("create  fd \(r.fd) \(r.handler.kind.rawValue) \(TerminalText.escaped(r.handler.name ?? ""))") }
         for r in plan.replace { print("replace fd \(r.fd) \(r.handler.kind.rawValue) \(TerminalText.escaped(r.handler.name ?? ""))") }
         for fd in plan.remove { print("remove  fd \(fd)") }
         if plan.isEmpty { print("nothing to restore: the segment already matches snapshot \(id)") }
         if let undo = outcome.undoSnapshot { print("previous state saved as snapshot \(undo)") }
+        try RecordOptions.report(outcome.record)
     }
 }
 
