@@ -16,7 +16,8 @@ for engine in $engines; do
 done
 
 echo "== two target processes"
-export BPFTIME_GLOBAL_SHM_NAME="bpftime_agent_bench_$$" SPDLOG_LEVEL=warn
+# Nothing here is about the history: changes are not recorded.
+export BPFTIME_GLOBAL_SHM_NAME="bpftime_agent_bench_$$" SPDLOG_LEVEL=warn BPFTIME_SNAP_RECORD=0
 work=$(mktemp -d)
 trap '"$bin/bpftimetool" remove >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 Scripts/retarget-demo-state.py "$bin/bpftime-target" > "$work/state.json"

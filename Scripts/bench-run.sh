@@ -7,7 +7,8 @@ Scripts/setup.sh >/dev/null
 swift build -c release --product bpftimetool >/dev/null
 tool="$(swift build -c release --show-bin-path)/bpftimetool"
 work=$(mktemp -d)
-export BPFTIME_GLOBAL_SHM_NAME="bpftimetool_bench_run_$$" SPDLOG_LEVEL=warn
+# Nothing here is about the history: changes are not recorded.
+export BPFTIME_GLOBAL_SHM_NAME="bpftimetool_bench_run_$$" SPDLOG_LEVEL=warn BPFTIME_SNAP_RECORD=0
 trap '"$tool" remove >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 # A hash map of 1,000 entries (keys 0..999) and three programs:

@@ -3,7 +3,8 @@
 # 10,000 handlers and one hash map of 1,000,000 entries (4-byte keys, 8-byte values), beside
 # python3's json.load / json.dump (indent=4) of the same document in the same run, and the peak
 # memory of `export` against the segment's size; then `snap restore` of that state against the
-# import of the same state as JSON.
+# import of the same state as JSON; then `map update` of one entry of the 1M-entry map with the
+# change recorded in the history against the same update with --no-record (issue 17).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . Scripts/bench-common.sh
@@ -16,7 +17,8 @@ mkdir -p "$out"
 doc="$out/bench-doc.json"
 "$bin/BPFInterchangeBench" export "$doc" >/dev/null   # writes the document
 
-export BPFTIME_GLOBAL_SHM_NAME="bpftimetool_bench_tool_$$" BPFTIME_SHM_MEMORY_MB=96 SPDLOG_LEVEL=warn
+# Import, export and restore are timed as themselves: their changes are not recorded.
+export BPFTIME_GLOBAL_SHM_NAME="bpftimetool_bench_tool_$$" BPFTIME_SHM_MEMORY_MB=96 SPDLOG_LEVEL=warn BPFTIME_SNAP_RECORD=0
 trap '"$bin/bpftimetool" remove >/dev/null 2>&1 || true' EXIT
 runs=${RUNS:-3}
 seconds() { local s e; s=$(date +%s%N); "$@" >/dev/null; e=$(date +%s%N); awk -v ns=$((e - s)) 'BEGIN {print ns / 1e9}'; }
@@ -41,6 +43,15 @@ restore_s=$(for _ in $(seq "$runs"); do
   seconds "$bin/bpftimetool" snap restore bench --create
 done | best)
 
+# Recording a change: the history holds the state (the first recording of the 1M-entry map is
+# the full save); each update then writes another value, so every recorded update is a change.
+BPFTIME_SNAP_RECORD=1 "$bin/bpftimetool" map update 3 00000000 0000000000000000 >/dev/null
+value() { printf '%02x00000000000000' "$1"; }
+update_off_s=$(for i in $(seq "$runs"); do seconds "$bin/bpftimetool" map update 3 00000000 "$(value "$i")" --no-record; done | best)
+update_on_s=$(for i in $(seq "$runs"); do
+  seconds env BPFTIME_SNAP_RECORD=1 "$bin/bpftimetool" map update 3 00000000 "$(value $((i + 100)))"
+done | best)
+
 read -r py_load py_dump < <(python_json_times "$doc" "$out/bench-python.json" "$runs")
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
 echo "document: $(stat -c %s "$doc") bytes; our export is $same"
@@ -48,3 +59,4 @@ awk -v o="$import_s" -v p="$py_load" 'BEGIN {printf "bpftimetool import: %.3f s,
 awk -v o="$export_s" -v p="$py_dump" 'BEGIN {printf "bpftimetool export: %.3f s, python3 json.dump %.3f s, ratio %.1fx\n", o, p, p/o}'
 awk -v o="$restore_s" -v i="$import_s" 'BEGIN {printf "bpftimetool snap restore of the same state: %.3f s, %.2fx the import time (target <= 1.5x)\n", o, o/i}'
 awk -v r="$rss_kib" -v s="$segment_mib" 'BEGIN {printf "export peak RSS %.1f MiB, segment %.0f MiB: %.1f MiB above the segment size (target <= 64)\n", r/1024, s, r/1024 - s}'
+awk -v on="$update_on_s" -v off="$update_off_s" 'BEGIN {printf "map update of the 1M-entry map, recorded: %.3f s, not recorded: %.3f s: recording costs %.0f ms (target < 50 ms)\n", on, off, (on - off) * 1000}'

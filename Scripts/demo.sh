@@ -47,8 +47,8 @@ step map dump 3
 step snap save -m "target counting" --tag counting
 step unload 7
 sleep 0.3
-step snap save -m "link removed"
-step snap diff counting 2 || true
+step snap save -m "link removed" --tag unlinked
+step snap diff counting unlinked || true
 step snap restore counting --fd 7
 sleep 0.3
 step map dump 3

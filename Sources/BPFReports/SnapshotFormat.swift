@@ -21,7 +21,16 @@ public enum SnapshotFormat {
                  ("undo_of", s.undoOf.map { r in
                      .object([("snapshot", .int(r.snapshot)), ("fds", .array(r.fds.map { .int($0) })),
                               ("time", .string(isoTime(r.restoredAt)))])
-                 } ?? .null)])
+                 } ?? .null),
+                 ("provenance", s.provenance.map(json) ?? .null)])
+    }
+
+    /// Who and what made a snapshot.
+    public static func json(_ p: Provenance) -> JSONText {
+        .object([("command", .string(p.command)), ("user", .string(p.user)), ("uid", .uint(UInt64(p.uid))),
+                 ("pid", .int(Int64(p.pid))), ("tool_version", .string(p.toolVersion)),
+                 ("restored_snapshot", p.restoredSnapshot.map { .int($0) } ?? .null),
+                 ("undo_snapshot", p.undoSnapshot.map { .int($0) } ?? .null)])
     }
 
     /// `snap show --json`: the snapshot's metadata and its handlers.
@@ -29,9 +38,9 @@ public enum SnapshotFormat {
         .object([("snapshot", json(s)), ("handlers", handlers.json)])
     }
 
-    /// The message, and for an undo snapshot what its restore did.
+    /// The message (else the recorded command line), and for an undo snapshot what its restore did.
     public static func message(_ s: SnapshotInfo) -> String {
-        guard let r = s.undoOf else { return s.message ?? "" }
+        guard let r = s.undoOf else { return s.message ?? s.provenance?.command ?? "" }
         return (s.message.map { $0 + "; " } ?? "") + "restored " + restore(r)
     }
 

@@ -9,6 +9,14 @@ extension SegmentProgram {
     /// this program was read. The returned time covers compilation only.
     @discardableResult
     public func compileAOT(options: VMOptions = VMOptions()) throws -> (image: AOTImage, compileTime: Duration) {
+        let compiled = try compiledAOT(options: options)
+        try maps.segment.apply([compiled.record], replaceExisting: true, ifTableGeneration: tableGeneration)
+        return (compiled.image, compiled.compileTime)
+    }
+
+    /// Compiles without storing: the image, and this program's handler record carrying it, to
+    /// be applied with `ifTableGeneration: tableGeneration` by a caller with its own transaction.
+    public func compiledAOT(options: VMOptions = VMOptions()) throws -> (image: AOTImage, compileTime: Duration, record: HandlerRecord) {
         let machine = try interpreter(options: options)
         let clock = ContinuousClock()
         let start = clock.now
@@ -16,9 +24,7 @@ extension SegmentProgram {
         let compileTime = clock.now - start
         var stored = handler
         stored.aotImage = image.serialized
-        try maps.segment.apply([HandlerRecord(fd: fd, handler: .program(stored))], replaceExisting: true,
-                               ifTableGeneration: tableGeneration)
-        return (image, compileTime)
+        return (image, compileTime, HandlerRecord(fd: fd, handler: .program(stored)))
     }
 
     /// The stored image, ready to run; refused (never run) unless it was compiled for this

@@ -15,10 +15,7 @@ extension Segment {
     @discardableResult
     public func apply(_ records: [HandlerRecord], removing: [Int] = [], replaceExisting: Bool = false,
                       ifTableGeneration expected: UInt64? = nil) throws -> UInt64 {
-        try locked {
-            if let expected, expected != header.tableGeneration { throw SegmentError.tableChanged(name: name) }
-            return try applyLocked(records, removing: removing, replaceExisting: replaceExisting)
-        }
+        try transaction { try $0.apply(records, removing: removing, replaceExisting: replaceExisting, ifTableGeneration: expected) }
     }
 
     /// `apply` for a caller that holds the lock.

@@ -128,12 +128,15 @@ private func withMutablePointer<R>(_ bytes: inout [UInt8], _ body: (UnsafeMutabl
 extension Segment {
     /// The map at `fd`, for fast repeated access.
     public func map(at fd: Int) throws -> SegmentMap {
+        try locked { try mapLocked(at: fd, lockHeld: false) }
+    }
+
+    /// Caller holds the lock; with `lockHeld` the map's operations rely on that hold.
+    func mapLocked(at fd: Int, lockHeld: Bool) throws -> SegmentMap {
         try checkRange(fd)
-        return try locked {
-            guard let (handler, record) = try storedHandler(fd) else { throw SegmentError.noHandler(fd: fd) }
-            guard case .map(let map) = handler else { throw SegmentError.notAMap(fd: fd, kind: handler.kind.rawValue) }
-            return SegmentMap(fd: fd, attributes: map.attributes, segment: self,
-                              store: try mapStore(fd: fd, record: record, attributes: map.attributes))
-        }
+        guard let (handler, record) = try storedHandler(fd) else { throw SegmentError.noHandler(fd: fd) }
+        guard case .map(let map) = handler else { throw SegmentError.notAMap(fd: fd, kind: handler.kind.rawValue) }
+        return SegmentMap(fd: fd, attributes: map.attributes, segment: self,
+                          store: try mapStore(fd: fd, record: record, attributes: map.attributes), lockHeld: lockHeld)
     }
 }

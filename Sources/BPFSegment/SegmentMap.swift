@@ -26,8 +26,11 @@ public final class SegmentMap {
     /// `store`, borrowed without retain/release on the hot paths (`store` keeps it alive).
     private let borrowedStore: Unmanaged<MapStore>?
     let serial: UInt64
+    /// True for a map handed out by a `SegmentTransaction`: the caller already holds the lock,
+    /// so operations neither take nor release it (the lock is not recursive).
+    let lockHeld: Bool
 
-    init(fd: Int, attributes: MapAttributes, segment: Segment, store: MapStore?) {
+    init(fd: Int, attributes: MapAttributes, segment: Segment, store: MapStore?, lockHeld: Bool = false) {
         self.fd = fd
         self.attributes = attributes
         self.kind = attributes.kind
@@ -41,6 +44,7 @@ public final class SegmentMap {
         self.store = store
         self.borrowedStore = store.map { Unmanaged.passUnretained($0) }
         self.serial = store?.layout.serial ?? 0
+        self.lockHeld = lockHeld
     }
 
     /// The bytes one userspace value holds: every CPU's value, packed, for per-CPU maps.
@@ -65,12 +69,15 @@ public final class SegmentMap {
     }
 
     @inline(__always) func lock() -> Bool {
+        if lockHeld { return true }
         let outcome = mutex.lock()
         if case .acquired = outcome { return true }
         return segment.settleMapLock(outcome)
     }
 
-    @inline(__always) func unlock() { mutex.unlock() }
+    @inline(__always) func unlock() {
+        if !lockHeld { mutex.unlock() }
+    }
 
     /// Runs a mutation under the lock, then commits the journal and bumps the generation.
     @inline(__always) private func mutate(_ body: (MapStore) -> Int32) -> Int32 {

@@ -20,9 +20,19 @@ public struct SegmentTransaction {
     }
 
     /// `Segment.apply`, inside this hold of the lock: all or nothing. Returns the new generation.
+    /// With `ifTableGeneration`, refuses when the handler table changed since the caller read
+    /// it at that generation (outside this transaction).
     @discardableResult
-    public func apply(_ records: [HandlerRecord], removing: [Int] = [], replaceExisting: Bool = false) throws -> UInt64 {
-        try segment.applyLocked(records, removing: removing, replaceExisting: replaceExisting)
+    public func apply(_ records: [HandlerRecord], removing: [Int] = [], replaceExisting: Bool = false,
+                      ifTableGeneration expected: UInt64? = nil) throws -> UInt64 {
+        if let expected, expected != tableGeneration { throw SegmentError.tableChanged(name: name) }
+        return try segment.applyLocked(records, removing: removing, replaceExisting: replaceExisting)
+    }
+
+    /// The map at `fd`, operated on inside this hold of the lock: its updates are part of the
+    /// transaction. Use it only inside the transaction's closure.
+    public func map(at fd: Int) throws -> SegmentMap {
+        try segment.mapLocked(at: fd, lockHeld: true)
     }
 }
 

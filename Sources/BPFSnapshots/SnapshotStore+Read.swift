@@ -15,9 +15,12 @@ public struct SnapshotInfo: Equatable, Sendable {
     public var handlerCount: Int
     /// When this snapshot is the state before a restore: that restore.
     public var undoOf: RestoreSummary?
+    /// Who and what made it (nil for snapshots saved without).
+    public var provenance: Provenance?
 
     public init(id: Int64, createdAt: Date, segmentName: String, host: String, generation: UInt64, message: String?,
-                tags: [String], parent: Int64?, handlerCount: Int, undoOf: RestoreSummary? = nil) {
+                tags: [String], parent: Int64?, handlerCount: Int, undoOf: RestoreSummary? = nil,
+                provenance: Provenance? = nil) {
         self.id = id
         self.createdAt = createdAt
         self.segmentName = segmentName
@@ -28,6 +31,7 @@ public struct SnapshotInfo: Equatable, Sendable {
         self.parent = parent
         self.handlerCount = handlerCount
         self.undoOf = undoOf
+        self.provenance = provenance
     }
 }
 
@@ -50,6 +54,16 @@ extension SnapshotStore {
     /// Every snapshot, oldest first.
     public func list() throws -> [SnapshotInfo] {
         try guarded { try pool.read { try Self.infos($0, id: nil) } }
+    }
+
+    /// The newest snapshot of `segment`, nil when it has none.
+    public func latest(segment: String) throws -> SnapshotInfo? {
+        try guarded {
+            try pool.read { db in
+                let id = try Int64.fetchOne(db, sql: "SELECT max(id) FROM snapshots WHERE segment_name = ?", arguments: [segment])
+                return try id.flatMap { try Self.infos(db, id: $0).first }
+            }
+        }
     }
 
     public func info(_ id: Int64) throws -> SnapshotInfo {
@@ -83,7 +97,8 @@ extension SnapshotStore {
         return try Row.fetchAll(db, sql: """
             SELECT s.id, s.created_at, s.segment_name, s.host, s.generation, s.message, s.parent,
                    (SELECT count(*) FROM snapshot_handlers h WHERE h.snapshot = s.id),
-                   r.snapshot, r.fds, r.restored_at
+                   r.snapshot, r.fds, r.restored_at,
+                   s.command, s.user_name, s.uid, s.pid, s.tool_version, s.restored_snapshot, s.undo_snapshot
             FROM snapshots s LEFT JOIN restores r ON r.undo_snapshot = s.id \(filter) ORDER BY s.id
             """, arguments: arguments).map { row in
             let id: Int64 = row[0]
@@ -97,8 +112,17 @@ extension SnapshotStore {
             }
             return SnapshotInfo(id: id, createdAt: row[1], segmentName: row[2], host: row[3],
                                 generation: UInt64(bitPattern: generation), message: row[5], tags: tags[id] ?? [],
-                                parent: row[6], handlerCount: row[7], undoOf: undoOf)
+                                parent: row[6], handlerCount: row[7], undoOf: undoOf, provenance: provenance(row, from: 11))
         }
+    }
+
+    /// The provenance columns starting at `column`; nil when the snapshot was saved without.
+    private static func provenance(_ row: Row, from column: Int) -> Provenance? {
+        guard let command = row[column] as String? else { return nil }
+        let uid = row[column + 2] as Int64?, pid = row[column + 3] as Int64?
+        return Provenance(command: command, user: row[column + 1] as String? ?? "", uid: UInt32(truncatingIfNeeded: uid ?? 0),
+                          pid: Int32(truncatingIfNeeded: pid ?? 0), toolVersion: row[column + 4] as String? ?? "",
+                          restoredSnapshot: row[column + 5] as Int64?, undoSnapshot: row[column + 6] as Int64?)
     }
 
     /// The handler rows of a snapshot, by fd; throws for an unknown snapshot.

@@ -9,13 +9,30 @@ public struct SnapshotMeta: Equatable, Sendable {
     public var generation: UInt64
     public var message: String?
     public var tags: [String]
+    /// Who and what made it; nil when the saver does not say.
+    public var provenance: Provenance?
 
-    public init(segmentName: String, host: String, generation: UInt64, message: String? = nil, tags: [String] = []) {
+    public init(segmentName: String, host: String, generation: UInt64, message: String? = nil, tags: [String] = [],
+                provenance: Provenance? = nil) {
         self.segmentName = segmentName
         self.host = host
         self.generation = generation
         self.message = message
         self.tags = tags
+        self.provenance = provenance
+    }
+}
+
+/// What `saveIfChanged` did.
+public struct SaveOutcome: Equatable, Sendable {
+    /// The new snapshot, or the segment's latest one when that already held the same content.
+    public var id: Int64
+    /// False when nothing was saved.
+    public var created: Bool
+
+    public init(id: Int64, created: Bool) {
+        self.id = id
+        self.created = created
     }
 }
 
@@ -45,6 +62,17 @@ extension SnapshotStore {
     /// the segment there, so that a failed apply leaves no snapshot).
     public func save(_ records: [HandlerRecord], meta: SnapshotMeta, restoring: RestoreEntry? = nil,
                      beforeCommit: ((Int64) throws -> Void)? = nil) throws -> Int64 {
+        try save(records, meta: meta, restoring: restoring, unlessUnchanged: false, beforeCommit: beforeCommit).id
+    }
+
+    /// `save`, unless the segment's latest snapshot holds exactly these handlers (then that
+    /// snapshot's id, and nothing is written): the cost of an unchanged save, no new row.
+    public func saveIfChanged(_ records: [HandlerRecord], meta: SnapshotMeta) throws -> SaveOutcome {
+        try save(records, meta: meta, restoring: nil, unlessUnchanged: true, beforeCommit: nil)
+    }
+
+    private func save(_ records: [HandlerRecord], meta: SnapshotMeta, restoring: RestoreEntry?, unlessUnchanged: Bool,
+                      beforeCommit: ((Int64) throws -> Void)?) throws -> SaveOutcome {
         for tag in meta.tags { try Self.validateTag(tag) }
         var seen = Set<Int>()
         for record in records where !seen.insert(record.fd).inserted {
@@ -56,12 +84,19 @@ extension SnapshotStore {
             try pool.write { db in
                 let parent = try Int64.fetchOne(
                     db, sql: "SELECT max(id) FROM snapshots WHERE segment_name = ?", arguments: [meta.segmentName])
+                if unlessUnchanged, let parent, try Self.snapshot(parent, holdsExactly: states, db) {
+                    return SaveOutcome(id: parent, created: false)
+                }
+                let p = meta.provenance
                 try db.execute(
                     sql: """
-                        INSERT INTO snapshots (created_at, segment_name, host, generation, message, parent)
-                        VALUES (?, ?, ?, ?, ?, ?)
+                        INSERT INTO snapshots (created_at, segment_name, host, generation, message, parent, command, user_name,
+                                               uid, pid, tool_version, restored_snapshot, undo_snapshot)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
-                    arguments: [Date(), meta.segmentName, meta.host, Int64(bitPattern: meta.generation), meta.message, parent])
+                    arguments: [Date(), meta.segmentName, meta.host, Int64(bitPattern: meta.generation), meta.message, parent,
+                                p?.command, p?.user, p.map { Int64($0.uid) }, p?.pid, p?.toolVersion, p?.restoredSnapshot,
+                                p?.undoSnapshot])
                 let id = db.lastInsertedRowID
                 for tag in meta.tags { try Self.insertTag(db, tag, snapshot: id) }
                 let insertHandler = try db.cachedStatement(
@@ -71,8 +106,20 @@ extension SnapshotStore {
                 }
                 if let restoring { try Self.insertRestore(db, restoring, undo: id, segment: meta.segmentName) }
                 try beforeCommit?(id)
-                return id
+                return SaveOutcome(id: id, created: true)
             }
+        }
+    }
+
+    /// The content comparison of `saveIfChanged`: true when `snapshot` has exactly the handlers
+    /// `states` describe (same fds, same content hashes), compared without loading any content.
+    private static func snapshot(_ snapshot: Int64, holdsExactly states: [PreparedState], _ db: Database) throws -> Bool {
+        let stored = try Row.fetchAll(db, sql: """
+            SELECT h.fd, st.hash FROM snapshot_handlers h JOIN handler_states st ON st.id = h.state
+            WHERE h.snapshot = ? ORDER BY h.fd
+            """, arguments: [snapshot])
+        return stored.count == states.count && zip(stored, states).allSatisfy { row, state in
+            row[0] as Int == state.fd && [UInt8](row[1] as Data) == state.hash
         }
     }
 

@@ -20,24 +20,6 @@ public struct StorageUsage: Equatable, Sendable {
 }
 
 extension SnapshotStore {
-    /// The newest snapshot of `segment` if it holds exactly `records`, by content (map values
-    /// changed without a generation bump differ): what `save --if-changed` skips on.
-    public func latestSnapshot(of segment: String, equalTo records: [HandlerRecord]) throws -> Int64? {
-        let states = try guarded { try PreparedState.prepare(records, pool) }
-        return try guarded {
-            try pool.read { db in
-                guard let latest = try Int64.fetchOne(db, sql: "SELECT max(id) FROM snapshots WHERE segment_name = ?", arguments: [segment]) else {
-                    return nil
-                }
-                let stored = try Row.fetchAll(db, sql: """
-                    SELECT h.fd, st.hash FROM snapshot_handlers h JOIN handler_states st ON st.id = h.state WHERE h.snapshot = ?
-                    """, arguments: [latest]).map { "\($0[0] as Int) \(Hex.encode([UInt8]($0[1] as Data)))" }
-                let live = states.map { "\($0.fd) \(Hex.encode($0.hash))" }
-                return Set(stored) == Set(live) && stored.count == live.count ? latest : nil
-            }
-        }
-    }
-
     /// Deletes these snapshots in one transaction (as `remove` does each).
     public func remove(_ ids: [Int64]) throws {
         try guarded {

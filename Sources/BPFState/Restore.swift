@@ -35,6 +35,8 @@ public struct RestoreOutcome: Sendable {
     public var undoSnapshot: Int64?
     /// The segment's generation after the restore.
     public var generation: UInt64
+    /// What became of recording the restored state (nil: not recorded, or nothing applied).
+    public var record: RecordResult?
 }
 
 /// Points inside a restore where tests stop a child process and kill it.
@@ -55,17 +57,25 @@ extension RuntimeState {
     /// then commits. Nothing can change the segment in between, so the undo snapshot holds
     /// exactly what the restore replaced. A failed apply rolls the transaction back (no
     /// snapshot); a commit that fails after the apply puts the segment back as it was.
-    public func restore(_ request: RestoreRequest, store: SnapshotStore) throws -> RestoreOutcome {
-        try withSegment(creating: request.createSegment) { shm in
-            try shm.transaction { tx in try restore(request, store: store, in: tx) }
+    /// With `recording`, the restored state is read in the same hold of the lock and recorded
+    /// like any change, naming the restored and the undo snapshot.
+    public func restore(_ request: RestoreRequest, store: SnapshotStore, recording: Recording? = nil) throws -> RestoreOutcome {
+        var (outcome, after) = try changeAndRead(creating: request.createSegment, reading: recording != nil && !request.dryRun) { tx in
+            try restore(request, store: store, in: tx)
         }
+        if var recording, let after, let undo = outcome.undoSnapshot {
+            recording.provenance.restoredSnapshot = request.snapshot
+            recording.provenance.undoSnapshot = undo
+            outcome.record = record(after, recording: recording, message: "restore of snapshot \(request.snapshot)")
+        }
+        return outcome
     }
 
     private func restore(_ request: RestoreRequest, store: SnapshotStore, in tx: SegmentTransaction) throws -> RestoreOutcome {
         let before = try ConsistentState(tx, includeContents: true)
         let (_, plan) = try store.restorePlan(request.snapshot, live: before.records, onlyFDs: request.onlyFDs,
                                               withDependencies: request.withDependencies)
-        var outcome = RestoreOutcome(plan: plan, before: before, undoSnapshot: nil, generation: before.generation)
+        var outcome = RestoreOutcome(plan: plan, before: before, undoSnapshot: nil, generation: before.generation, record: nil)
         guard !request.dryRun, !plan.isEmpty else { return outcome }
 
         let changed = (plan.create + plan.replace).map(\.fd) + plan.remove

@@ -55,8 +55,8 @@ public struct RuntimeState: Sendable {
     /// saved, or the latest one's with `saved == false`.
     public func saveIfChanged(to store: SnapshotStore, message: String? = nil, tags: [String] = []) throws -> (id: Int64, saved: Bool) {
         let state = try read()
-        if let same = try store.latestSnapshot(of: state.segmentName, equalTo: state.records) { return (same, false) }
-        return (try store.save(state.records, meta: state.meta(message: message, tags: tags)), true)
+        let outcome = try store.saveIfChanged(state.records, meta: state.meta(message: message, tags: tags))
+        return (outcome.id, outcome.created)
     }
 }
 

@@ -17,25 +17,27 @@ enum TrustedApply {
 
 extension RuntimeState {
     /// Adds a document's handlers, creating the segment if needed; all or nothing. Returns
-    /// what was applied and the segment's generation after it.
+    /// what was applied and the segment's generation after it, and records the state it
+    /// leaves (see `change`).
     @discardableResult
-    public func importRecords(_ records: [HandlerRecord]) throws -> AppliedChange {
-        try withSegment(creating: true) { shm in
-            try shm.transaction { tx in
-                let generation = try TrustedApply.apply(records, in: tx)
-                return AppliedChange(segmentName: tx.name, generation: generation, added: records, removed: [])
-            }
+    public func importRecords(_ records: [HandlerRecord], recording: Recording? = nil,
+                              message: String? = nil) throws -> Recorded<AppliedChange> {
+        try change(creating: true, recording: recording, message: message) { tx in
+            let generation = try TrustedApply.apply(records, in: tx)
+            return AppliedChange(segmentName: tx.name, generation: generation, added: records, removed: [])
         }
     }
 
     /// Adds one handler at its fd, creating the segment if needed.
     @discardableResult
-    public func load(_ record: HandlerRecord) throws -> AppliedChange { try importRecords([record]) }
+    public func load(_ record: HandlerRecord, recording: Recording? = nil, message: String? = nil) throws -> Recorded<AppliedChange> {
+        try importRecords([record], recording: recording, message: message)
+    }
 
     /// Removes the handler at `fd` (refused while another handler refers to it).
     @discardableResult
-    public func unload(_ fd: Int) throws -> AppliedChange {
-        try open().transaction { tx in
+    public func unload(_ fd: Int, recording: Recording? = nil, message: String? = nil) throws -> Recorded<AppliedChange> {
+        try change(recording: recording, message: message) { tx in
             let generation = try tx.apply([], removing: [fd])
             return AppliedChange(segmentName: tx.name, generation: generation, added: [], removed: [fd])
         }

@@ -37,6 +37,8 @@ final class Child {
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["SPDLOG_LEVEL"] = env["SPDLOG_LEVEL"] ?? "warn"
+        // The tool records its changes only where a test gives it a history, never in the user's.
+        if environment["BPFTIME_SNAP_DB"] == nil { env["BPFTIME_SNAP_RECORD"] = "0" }
         env.merge(environment) { $1 }
         process.environment = env
         process.standardOutput = try FileHandle(forWritingTo: outURL)

@@ -10,13 +10,12 @@ import Testing
 
     /// A tool on a fresh segment holding the demo state, its snapshot database and a "hello" input.
     static func withDemo(_ body: (ToolRunner, _ input: String) throws -> Void) throws {
-        let dbPath = FileManager.default.temporaryDirectory.appendingPathComponent("aot_e2e_\(getpid())_\(UInt32.random(in: 0 ... .max)).db").path
-        let tool = ToolRunner(extraEnvironment: ["BPFTIME_SNAP_DB": dbPath])
+        // Changes are not recorded, so that the snapshot ids below are the saves'.
+        let tool = ToolRunner(extraEnvironment: ["BPFTIME_SNAP_RECORD": "0"])
         let input = tool.temporaryFile("hello.bin", contents: Data("hello".utf8))
         defer {
             tool.cleanUp()
             try? FileManager.default.removeItem(at: input)
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: dbPath + suffix) }
         }
         #expect(try tool.run(["import", demoState]).status == 0)
         try body(tool, input.path)

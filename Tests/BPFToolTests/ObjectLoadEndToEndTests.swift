@@ -11,7 +11,7 @@ struct ObjectLoadEndToEndTests {
     /// A fresh segment and snapshot database for one test.
     static func withTool(_ body: (ToolRunner) throws -> Void) throws {
         let db = FileManager.default.temporaryDirectory.appendingPathComponent("object_e2e_\(getpid())_\(UInt32.random(in: 0 ... .max)).db").path
-        let tool = ToolRunner(extraEnvironment: ["BPFTIME_SNAP_DB": db])
+        let tool = ToolRunner(extraEnvironment: ["BPFTIME_SNAP_DB": db, "BPFTIME_SNAP_RECORD": "0"]) // ids below are the saves'
         defer {
             tool.cleanUp()
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }

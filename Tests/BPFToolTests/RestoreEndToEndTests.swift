@@ -149,10 +149,9 @@ import Testing
             var applied = 0
             for _ in 0 ..< 12 {
                 let r = try verbose.run(["snap", "restore", "1"])
-                // A restore that found the segment already equal to snapshot 1 (the loop between
-                // its steps) applies nothing and saves no undo: only applied ones are checked.
-                guard r.status == 0, let last = r.stdout.split(separator: "\n").last, last.hasPrefix("previous state saved as snapshot"),
-                      let undo = last.split(separator: " ").last.flatMap({ Int($0) }) else { continue }
+                // A restore that found nothing to do (the loop had not changed anything since the last one) applied nothing.
+                guard r.status == 0, let undoLine = r.stdout.split(separator: "\n").last(where: { $0.hasPrefix("previous state saved as snapshot") }),
+                      let undo = undoLine.split(separator: " ").last.flatMap({ Int($0) }) else { continue }
                 applied += 1
                 let show = try tool.run(["snap", "show", String(undo), "--json"])
                 let json = try JSONSerialization.jsonObject(with: show.stdoutBytes) as? [String: Any]

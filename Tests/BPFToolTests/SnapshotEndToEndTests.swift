@@ -5,13 +5,11 @@ import Testing
 @Suite(.serialized) struct SnapshotEndToEndTests {
     static let demoState = ToolRunner.repositoryRoot.appendingPathComponent("Scripts/demo-state.json").path
 
+    /// A tool with a private history; changes are not recorded, so that the snapshot ids
+    /// below are the saves' (recording has its own suite, `RecordingEndToEndTests`).
     static func withTool(_ body: (ToolRunner) throws -> Void) throws {
-        let dbPath = FileManager.default.temporaryDirectory.appendingPathComponent("snap_e2e_\(getpid())_\(UInt32.random(in: 0 ... .max)).db").path
-        let tool = ToolRunner(extraEnvironment: ["BPFTIME_SNAP_DB": dbPath])
-        defer {
-            tool.cleanUp()
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: dbPath + suffix) }
-        }
+        let tool = ToolRunner(extraEnvironment: ["BPFTIME_SNAP_RECORD": "0"])
+        defer { tool.cleanUp() }
         try body(tool)
     }
 

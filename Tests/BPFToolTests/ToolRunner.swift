@@ -14,16 +14,28 @@ struct ToolRunner {
     }
 
     let segmentName: String
-    let environment: [String: String]
+    private(set) var environment: [String: String]
 
     init(extraEnvironment: [String: String] = [:]) {
         segmentName = "bpftimetool_e2e_\(getpid())_\(UInt32.random(in: 0 ... .max))"
         var env = ProcessInfo.processInfo.environment
         env["BPFTIME_GLOBAL_SHM_NAME"] = segmentName
         env["SPDLOG_LEVEL"] = env["SPDLOG_LEVEL"] ?? "warn"
+        // Changes are recorded: into a history private to this runner, never the user's.
+        env["BPFTIME_SNAP_DB"] = FileManager.default.temporaryDirectory.appendingPathComponent("\(segmentName).db").path
         env.merge(extraEnvironment) { $1 }
         environment = env
     }
+
+    /// The same segment and history, with `extra` in the environment.
+    func adding(_ extra: [String: String]) -> ToolRunner {
+        var runner = self
+        runner.environment.merge(extra) { $1 }
+        return runner
+    }
+
+    /// The history this runner's commands record into.
+    var historyPath: String { environment["BPFTIME_SNAP_DB"] ?? "" }
 
     static let executable: URL = {
         // The test bundle sits in the same build folder as the executable.
@@ -60,6 +72,7 @@ struct ToolRunner {
     /// Removes the segment; every test calls it (in a defer) so no test leaves one behind.
     func cleanUp() {
         _ = try? run(["remove"])
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: historyPath + suffix) }
     }
 
     func temporaryFile(_ name: String, contents: Data? = nil) -> URL {

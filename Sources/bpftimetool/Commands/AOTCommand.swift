@@ -1,6 +1,7 @@
 import ArgumentParser
 import BPFLogging
 import BPFRuntime
+import BPFState
 
 struct AOTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,13 +17,16 @@ struct AOTCommand: ParsableCommand {
 
         @Argument(help: "The program's fd.") var fd: Int
         @OptionGroup var segment: SegmentOptions
+        @OptionGroup var record: RecordOptions
+        @OptionGroup var store: StoreOptions
 
         func run() throws {
-            let program = try SegmentProgram(segment: segment.open(), fd: fd)
-            let compiled = try program.compileAOT()
-            print("AOT compiled program \(fd) (\(TerminalText.escaped(program.handler.name))): \(program.handler.instructionCount) instructions, "
-                  + "\(compiled.image.serialized.count) bytes of native code")
-            print("Compile time: \(compiled.compileTime.nanoseconds / 1000) us")
+            let done = try segment.state().compileAOT(fd, recording: record.recording(into: store), message: "aot compile fd \(fd)")
+            let (program, nativeBytes, compileTime) = done.value
+            print("AOT compiled program \(fd) (\(TerminalText.escaped(program.name))): \(program.instructionCount) instructions, "
+                  + "\(nativeBytes) bytes of native code")
+            print("Compile time: \(compileTime.nanoseconds / 1000) us")
+            try RecordOptions.report(done.record)
         }
     }
 }

@@ -8,22 +8,29 @@ import BPFSegment
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write the segment's handlers to a JSON file in bpftime's format, with map contents.")
+        abstract: "Write the segment's handlers to a JSON file in bpftime's format, with map contents.",
+        discussion: "The state written is recorded in the history (message `export to FILE`) unless --no-record.")
 
     @Argument(help: "Output file, or - for stdout.") var file: String
     @Flag(name: .customLong("no-data"), help: "Leave map contents out (bpftime's own output).") var noData = false
     @OptionGroup var segment: SegmentOptions
+    @OptionGroup var record: RecordOptions
+    @OptionGroup var store: StoreOptions
 
     func run() throws {
         let log = BPFLog.logger("export")
-        let shm = try segment.open()
-        let records = try shm.records(includeContents: !noData)
-        for record in records { log.info("\(HandlerDescription.exportLog(record))") }
-        let identity = shm.fileIdentity
-        let live = FileIO.Protected(device: identity.device, inode: identity.inode, role: "the segment \(shm.name) being exported")
-        try FileIO.writeAtomically(file, protecting: [live]) { sink in
-            try BPFTimeJSON.write(records, includeData: !noData, to: sink)
+        let recording = record.recording(into: store)
+        // One read for the file and the snapshot; the snapshot keeps map contents even with --no-data.
+        let state = try segment.state().read(includeContents: !noData || recording != nil)
+        for record in state.records { log.info("\(HandlerDescription.exportLog(record))") }
+        let identity = try segment.open().fileIdentity
+        let live = FileIO.Protected(device: identity.device, inode: identity.inode, role: "the segment \(state.segmentName) being exported")
+        try FileIO.writeAtomically(file, protecting: [live] + store.databaseFiles) { sink in
+            try BPFTimeJSON.write(state.records, includeData: !noData, to: sink)
         }
+        guard let recording else { return }
+        try RecordOptions.report(segment.state().record(state, recording: recording, message: "export to \(file)"),
+                                 kept: "\(file) is written")
     }
 }
 
@@ -34,6 +41,8 @@ struct ImportCommand: ParsableCommand {
 
     @Argument(help: "Input file, or - for stdin.") var file: String
     @OptionGroup var segment: SegmentOptions
+    @OptionGroup var record: RecordOptions
+    @OptionGroup var store: StoreOptions
 
     func run() throws {
         let log = BPFLog.logger("import")
@@ -42,9 +51,10 @@ struct ImportCommand: ParsableCommand {
             throw ToolError("\(file) is an ELF file, not bpftime JSON: load eBPF objects with `bpftimetool prog load \(file)`")
         }
         let records = try BPFTimeJSON.decodeDocument(bytes)
-        try segment.state().importRecords(records)
+        let done = try segment.state().importRecords(records, recording: record.recording(into: store), message: "import \(file)")
         for record in records { log.info("import handler type \(record.handler.kind.rawValue) fd \(record.fd)") }
         log.info("imported \(records.count) handlers from \(file)")
+        try RecordOptions.report(done.record)
     }
 }
 
@@ -56,11 +66,15 @@ struct LoadCommand: ParsableCommand {
     @Argument(help: "The fd to load the handler at.") var fd: Int
     @Argument(help: "The handler as JSON, e.g. '{\"type\":\"epoll_handler\"}'.") var json: String
     @OptionGroup var segment: SegmentOptions
+    @OptionGroup var record: RecordOptions
+    @OptionGroup var store: StoreOptions
 
     func run() throws {
         let handler = try BPFTimeJSON.decodeHandler(fd: fd, Array(json.utf8))
-        try segment.state().load(HandlerRecord(fd: fd, handler: handler))
+        let done = try segment.state().load(HandlerRecord(fd: fd, handler: handler), recording: record.recording(into: store),
+                                          message: "load fd \(fd)")
         BPFLog.logger("load").info("loaded \(handler.kind.rawValue) at fd \(fd)")
+        try RecordOptions.report(done.record)
     }
 }
 
@@ -84,9 +98,12 @@ struct UnloadCommand: ParsableCommand {
 
     @Argument(help: "The fd to clear.") var fd: Int
     @OptionGroup var segment: SegmentOptions
+    @OptionGroup var record: RecordOptions
+    @OptionGroup var store: StoreOptions
 
     func run() throws {
-        try segment.state().unload(fd)
+        let done = try segment.state().unload(fd, recording: record.recording(into: store), message: "unload fd \(fd)")
         BPFLog.logger("unload").info("removed handler at fd \(fd)")
+        try RecordOptions.report(done.record)
     }
 }

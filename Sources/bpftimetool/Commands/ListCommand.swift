@@ -3,6 +3,8 @@ import BPFLogging
 import BPFModel
 import BPFReports
 import BPFSegment
+import BPFSnapshots
+import BPFState
 
 struct ListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "Show the segment's handlers.")
@@ -27,18 +29,39 @@ struct StatusCommand: ParsableCommand {
 
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var segment: SegmentOptions
+    @OptionGroup var store: StoreOptions
 
     func run() throws {
         let s = try segment.open().status()
+        let recording = !Recording.isDisabled()
         let fields: [(String, JSONText)] = [
             ("name", .string(s.name)), ("size_bytes", .int(s.sizeBytes)), ("used_bytes", .int(s.usedBytes)),
             ("handlers", .int(s.handlerCount)), ("max_handlers", .int(s.maxHandlers)),
             ("generation", .uint(s.generation)), ("table_generation", .uint(s.tableGeneration)), ("cpus", .int(s.cpuCount)),
+            ("history", .string(store.path)), ("recording", .bool(recording)),
+            ("last_snapshot", lastSnapshot(of: s.name)),
         ]
         if json {
             print(JSONText.object(fields).rendered())
         } else {
             for (key, value) in fields { print("\(key.replacingOccurrences(of: "_", with: " ")): \(value.rendered())") }
+        }
+    }
+}
+
+extension StatusCommand {
+    /// The segment's newest snapshot (id, time, message or command); null when the history
+    /// has none or does not exist. Read-only: nothing is created.
+    private func lastSnapshot(of segment: String) -> JSONText {
+        do {
+            guard let info = try store.openForReading().latest(segment: segment) else { return .null }
+            let what = info.message ?? info.provenance?.command ?? ""
+            return json ? SnapshotFormat.json(info) : .string("\(info.id) at \(TimeText.format(info.createdAt, local: false)) (\(what))")
+        } catch SnapshotError.noHistory {
+            return .null
+        } catch {
+            BPFLog.logger("status").warning("cannot read the history: \(error)")
+            return .null
         }
     }
 }

@@ -42,30 +42,73 @@ struct MapCommand: ParsableCommand {
 
     struct Update: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Set the value of one key.")
-        @Argument(help: "The map's fd.") var fd: Int
+        @OptionGroup var change: MapChange
         @Argument(help: "The key, in hex.") var key: String
         @Argument(help: "The value, in hex (for per-CPU maps, every CPU's value one after another).") var value: String
         @Option(help: "any (create or replace), noexist (create only) or exist (replace only).") var flags: UpdateFlag = .any
-        @OptionGroup var segment: SegmentOptions
 
         func run() throws {
-            let map = try segment.open().map(at: fd)
-            let keyBytes = try MapEntryFormat.parseHex(key, expected: map.keySize, what: "key")
-            let valueBytes = try MapEntryFormat.parseHex(value, expected: map.userValueSize, what: "value")
-            try map.update(key: keyBytes, value: valueBytes, flags: flags.rawValue)
+            try change.run("update fd \(change.fd) key \(key)") { map in
+                let keyBytes = try MapEntryFormat.parseHex(key, expected: map.keySize, what: "key")
+                let valueBytes = try MapEntryFormat.parseHex(value, expected: map.userValueSize, what: "value")
+                try map.update(key: keyBytes, value: valueBytes, flags: flags.rawValue)
+            }
         }
     }
 
     struct Delete: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete one key.")
-        @Argument(help: "The map's fd.") var fd: Int
+        @OptionGroup var change: MapChange
         @Argument(help: "The key, in hex.") var key: String
-        @OptionGroup var segment: SegmentOptions
 
         func run() throws {
-            let map = try segment.open().map(at: fd)
-            try map.delete(key: MapEntryFormat.parseHex(key, expected: map.keySize, what: "key"))
+            try change.run("delete fd \(change.fd) key \(key)") { map in
+                try map.delete(key: MapEntryFormat.parseHex(key, expected: map.keySize, what: "key"))
+            }
         }
+    }
+
+    struct Push: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Push a value onto a queue or stack map.", aliases: ["enqueue"])
+        @OptionGroup var change: MapChange
+        @Argument(help: "The value, in hex.") var value: String
+        @Flag(help: "When full, drop the oldest value instead of failing (BPF_EXIST).") var overwrite = false
+
+        func run() throws {
+            try change.run("push fd \(change.fd)") { map in
+                try map.push(value: MapEntryFormat.parseHex(value, expected: map.valueSize, what: "value"),
+                             flags: overwrite ? UpdateFlag.exist.rawValue : 0)
+            }
+        }
+    }
+
+    struct Pop: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Take and print the next value of a queue (oldest) or stack (newest).", aliases: ["dequeue"])
+        @OptionGroup var change: MapChange
+
+        func run() throws {
+            try change.run("pop fd \(change.fd)", show: { print($0) }) { map in
+                guard let value = try map.pop() else { throw ToolError("map \(change.fd) is empty") }
+                return "value: \(MapEntryFormat.single(value))"
+            }
+        }
+    }
+}
+
+/// The map a changing `map` subcommand works on, and where its change is recorded.
+struct MapChange: ParsableArguments {
+    @Argument(help: "The map's fd.") var fd: Int
+    @OptionGroup var segment: SegmentOptions
+    @OptionGroup var record: RecordOptions
+    @OptionGroup var store: StoreOptions
+
+    /// Runs `body` on the map as one recorded change (message `map WHAT`), shows its result,
+    /// then reports the recording.
+    func run<T>(_ what: String, show: (T) -> Void = { _ in }, _ body: (SegmentMap) throws -> T) throws {
+        let done = try segment.state().changeMap(fd, recording: record.recording(into: store), message: "map \(what)", body)
+        show(done.value)
+        try RecordOptions.report(done.record)
     }
 }
 

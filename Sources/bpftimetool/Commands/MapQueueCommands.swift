@@ -2,8 +2,8 @@ import ArgumentParser
 import BPFReports
 import BPFSegment
 
-/// bpftool's iteration and queue/stack verbs: `map getnext`, `map peek`, `map push` (`enqueue`),
-/// `map pop` (`dequeue`).
+/// bpftool's iteration verbs and the queue/stack read: `map getnext`, `map peek` (`map push` and
+/// `map pop` change the map, so they are recorded changes beside `update` in MapCommand).
 extension MapCommand {
     struct GetNext: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -28,29 +28,6 @@ extension MapCommand {
         @OptionGroup var segment: SegmentOptions
 
         func run() throws { try printValue(taken: { try $0.peek() }, fd: fd, segment: segment) }
-    }
-
-    struct Push: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Add a value to a queue or stack.", aliases: ["enqueue"])
-        @Argument(help: "The map's fd.") var fd: Int
-        @Argument(help: "The value, in hex.") var value: String
-        @Flag(help: "When full, drop the oldest value instead of failing (BPF_EXIST).") var overwrite = false
-        @OptionGroup var segment: SegmentOptions
-
-        func run() throws {
-            let map = try segment.open().map(at: fd)
-            try map.push(value: MapEntryFormat.parseHex(value, expected: map.valueSize, what: "value"), flags: overwrite ? 2 : 0)
-        }
-    }
-
-    struct Pop: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Take and print the next value of a queue (oldest) or stack (newest).", aliases: ["dequeue"])
-        @Argument(help: "The map's fd.") var fd: Int
-        @OptionGroup var segment: SegmentOptions
-
-        func run() throws { try printValue(taken: { try $0.pop() }, fd: fd, segment: segment) }
     }
 }
 

@@ -25,6 +25,8 @@ struct ProgLoadCommand: ParsableCommand {
     var tracepointIDs: [String] = []
     @Flag(help: "Print what was created as JSON.") var json = false
     @OptionGroup var segment: SegmentOptions
+    @OptionGroup var record: RecordOptions
+    @OptionGroup var store: StoreOptions
 
     func run() throws {
         let log = BPFLog.logger("prog load")
@@ -33,7 +35,7 @@ struct ProgLoadCommand: ParsableCommand {
             guard let (name, value) = Self.split(text), let id = Int32(value) else { throw ToolError("--tracepoint-id \(text): expected CAT/NAME=ID") }
             ids[name] = id
         }
-        let (object, plan) = try segment.state().withSegment(creating: true) { shm in
+        let (object, plan, recorded) = try segment.state().withSegment(creating: true) { shm in
             let status = shm.status()
             var object = try BPFObject(bytes: bytes, fileName: file, possibleCPUs: status.cpuCount)
             for setting in settings { try Self.apply(setting, to: &object) }
@@ -42,8 +44,10 @@ struct ProgLoadCommand: ParsableCommand {
             let plan = try ObjectLoadPlan(object, usedFDs: Set(existing.map(\.fd)), fdBase: fdBase ?? 3, maxFD: status.maxHandlers,
                                           attach: attach, tracepointIDs: ids, readFile: { try FileIO.read($0, limit: 256 << 20, what: "a file to attach to") })
             try ProgramCheck.validate(plan.records, maps: plan.records + existing)
-            try shm.apply(plan.records, ifTableGeneration: generation)
-            return (object, plan)
+            let done = try segment.state().change(recording: record.recording(into: store), message: "prog load \(file)") { tx in
+                try tx.apply(plan.records, ifTableGeneration: generation)
+            }
+            return (object, plan, done.record)
         }
         for entry in plan.entries { log.info("created \(entry.kind.rawValue) fd \(entry.fd) \(entry.name) (\(entry.section))") }
         for skipped in plan.unattached { log.warning("program \(skipped.program) (section \(skipped.section)) not attached: \(skipped.reason)") }
@@ -55,6 +59,7 @@ struct ProgLoadCommand: ParsableCommand {
             print(table.rendered())
             for skipped in plan.unattached { print("not attached: \(skipped.program) (\(skipped.section)): \(skipped.reason)") }
         }
+        try RecordOptions.report(recorded)
     }
 
     static func split(_ text: String) -> (String, String)? {

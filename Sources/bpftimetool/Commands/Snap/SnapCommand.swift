@@ -58,6 +58,7 @@ struct SnapList: ParsableCommand {
     @Option(name: .customShort("n"), help: "Only the newest N.") var limit: Int?
     @Flag(help: "Print times in the local zone.") var local = false
     @Flag(help: "Print JSON.") var json = false
+    @Flag(name: .shortAndLong, help: "Also who made each snapshot: user, uid, pid, host, tool version, command.") var long = false
     @OptionGroup var store: StoreOptions
 
     func run() throws {
@@ -66,10 +67,14 @@ struct SnapList: ParsableCommand {
             print(JSONText.array(snapshots.map(SnapshotFormat.json)).rendered())
             return
         }
-        var table = Table(header: ["ID", "TIME", "SEGMENT", "GEN", "HANDLERS", "TAGS", "MESSAGE"])
+        let who = long ? ["USER", "UID", "PID", "HOST", "VERSION", "COMMAND"] : []
+        var table = Table(header: ["ID", "TIME", "SEGMENT", "GEN", "HANDLERS", "TAGS"] + who + ["MESSAGE"])
         for s in snapshots {
+            let p = s.provenance
+            let provenance = [p?.user ?? "-", p.map { String($0.uid) } ?? "-", p.map { String($0.pid) } ?? "-", s.host,
+                              p?.toolVersion ?? "-", p?.command ?? "-"]
             table.add([String(s.id), TimeText.format(s.createdAt, local: local), s.segmentName, String(s.generation),
-                       String(s.handlerCount), s.tags.joined(separator: ","), SnapshotFormat.message(s)])
+                       String(s.handlerCount), s.tags.joined(separator: ",")] + (long ? provenance : []) + [SnapshotFormat.message(s)])
         }
         print(table.rendered())
     }
@@ -93,6 +98,12 @@ struct SnapShow: ParsableCommand {
         print(TerminalText.escaped(SnapshotFormat.headline(info, local: false)))
         if let m = info.message { print(TerminalText.escaped("message: \(m)")) }
         if let r = info.undoOf { print(TerminalText.escaped("undo of: \(SnapshotFormat.restore(r))")) }
+        if let p = info.provenance {
+            print(TerminalText.escaped("by: \(p.user) (uid \(p.uid)) pid \(p.pid) on \(info.host), bpftimetool \(p.toolVersion)"))
+            print(TerminalText.escaped("command: \(p.command)"))
+            if let restored = p.restoredSnapshot { print("restored: snapshot \(restored)") }
+            if let undo = p.undoSnapshot { print("undo: snapshot \(undo)") }
+        }
         print(listing.table.rendered())
     }
 }

@@ -14,7 +14,8 @@ struct SnapRestore: ParsableCommand {
         discussion: """
         Under one hold of the segment lock: the current state is saved as a snapshot (the undo), \
         then the plan is applied, maps of unchanged definition in place. A failed restore changes \
-        nothing and records nothing. A missing segment is an error unless --create is given.
+        nothing and records nothing. A missing segment is an error unless --create is given. The restored \
+        state is recorded too (naming the restored and the undo snapshot) unless --no-record.
         """)
 
     @Argument(help: "Snapshot id or tag.") var snapshot: String
@@ -24,26 +25,30 @@ struct SnapRestore: ParsableCommand {
     @Flag(help: "Create the segment (of the configured size) if it does not exist.") var create = false
     @OptionGroup var segment: SegmentOptions
     @OptionGroup var store: StoreOptions
+    @OptionGroup var record: RecordOptions
 
     func run() throws {
         let db = try dryRun ? store.openForReading() : store.open()
         let request = RestoreRequest(snapshot: try db.resolve(snapshot), onlyFDs: fds.isEmpty ? nil : Set(fds),
                                      withDependencies: withDependencies, dryRun: dryRun, createSegment: create && !dryRun)
-        for line in try restore(request, state: segment.state(), store: db) { print(line) }
+        let result = try restore(request, state: segment.state(), store: db, recording: record.recording(into: store))
+        for line in result.lines { print(line) }
+        try RecordOptions.report(result.record)
     }
 }
 
-/// Restores as `request` says (or only plans, for a dry run); answers the plan and the undo
-/// snapshot as lines for people.
-func restore(_ request: RestoreRequest, state: RuntimeState, store db: SnapshotStore) throws -> [String] {
-    let outcome = try state.restore(request, store: db)
+/// Restores as `request` says (or only plans, for a dry run), recording the restored state;
+/// answers the plan and the undo snapshot as lines for people, and what became of the recording.
+func restore(_ request: RestoreRequest, state: RuntimeState, store db: SnapshotStore,
+             recording: Recording?) throws -> (lines: [String], record: RecordResult?) {
+    let outcome = try state.restore(request, store: db, recording: recording)
     let plan = outcome.plan
     var lines = plan.create.map { "create  fd \($0.fd) \($0.handler.kind.rawValue) \(TerminalText.escaped($0.handler.name ?? ""))" }
     lines += plan.replace.map { "replace fd \($0.fd) \($0.handler.kind.rawValue) \(TerminalText.escaped($0.handler.name ?? ""))" }
     lines += plan.remove.map { "remove  fd \($0)" }
     if plan.isEmpty { lines.append("nothing to restore: the segment already matches snapshot \(request.snapshot)") }
     if let undo = outcome.undoSnapshot { lines.append("previous state saved as snapshot \(undo)") }
-    return lines
+    return (lines, outcome.record)
 }
 
 struct SnapExport: ParsableCommand {

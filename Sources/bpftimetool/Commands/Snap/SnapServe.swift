@@ -18,6 +18,7 @@ struct SnapServe: ParsableCommand {
     @Flag(name: .customLong("allow-restore"), help: "Offer restore on snapshot pages (behind a confirmation).") var allowRestore = false
     @OptionGroup var segment: SegmentOptions
     @OptionGroup var store: StoreOptions
+    @OptionGroup var record: RecordOptions
 
     func run() throws {
         let (host, port) = try Self.address(listen)
@@ -26,7 +27,11 @@ struct SnapServe: ParsableCommand {
         let state = try segment.state()
         var restorer: HistoryBrowser.Restorer?
         if allowRestore {
-            restorer = { id, dryRun in try restore(RestoreRequest(snapshot: id, dryRun: dryRun), state: state, store: db) }
+            let recording = record.recording(into: store)
+            restorer = { id, dryRun in
+                let result = try restore(RestoreRequest(snapshot: id, dryRun: dryRun), state: state, store: db, recording: recording)
+                return result.lines + (RecordOptions.describe(result.record).map { [$0] } ?? [])
+            }
         }
         let browser = HistoryBrowser(store: db, differ: { a, b in try state.diff(StateReference(a), StateReference(b), store: db) },
                                      restorer: restorer)
