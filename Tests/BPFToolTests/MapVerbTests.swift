@@ -31,4 +31,71 @@ import Testing
         let empty = try tool.run(["map", "pop", "3"])
         #expect(empty.status != 0 && empty.stderr.contains("empty"), "\(empty.stderr)")
     }
+
+    /// A prog_array slot takes a program's fd only, as in the kernel.
+    @Test func progArraysTakeProgramFdsOnly() throws {
+        let tool = ToolRunner()
+        defer { tool.cleanUp() }
+        let progArray = #"{"type": "bpf_map_handler", "name": "jumps", "attr": {"map_type": 3, "key_size": 4, "value_size": 4, "max_entries": 4}}"#
+        let program = #"{"type": "bpf_prog_handler", "name": "p", "attr": {"type": 0, "cnt": 1, "insns": "9500000000000000"}}"#
+        try #require(try tool.run(["load", "3", progArray]).status == 0)
+        try #require(try tool.run(["load", "4", program]).status == 0)
+        #expect(try tool.run(["map", "update", "3", "00000000", "04000000"]).status == 0)
+        for target in ["03000000", "63000000", "ffffff7f"] {
+            let refused = try tool.run(["map", "update", "3", "01000000", target])
+            #expect(refused.status != 0 && refused.stderr.contains("is not a program"), "\(target): \(refused.stderr)")
+        }
+        #expect(try tool.run(["map", "dump", "3"]).stdout.contains("1 entries"))
+    }
+
+    /// `map create` as bpftool's: the map exists with exactly the given definition, and the
+    /// creation is a recorded change.
+    @Test func createMakesAMapAndRecordsIt() throws {
+        let tool = ToolRunner()
+        defer { tool.cleanUp() }
+        let created = try tool.run(["map", "create", "3", "--type", "lru_hash", "--key", "4", "--value", "8", "--entries", "16",
+                                    "--name", "counts", "--flags", "0x80"])
+        try #require(created.status == 0, "\(created.stderr)")
+        let exported = try InteropTests.exported(tool)
+        #expect(exported["3"]?["name"] as? String == "counts")
+        let attr = try #require(exported["3"]?["attr"] as? [String: Any])
+        #expect([attr["map_type"], attr["key_size"], attr["value_size"], attr["max_entries"], attr["flags"]].map { $0 as? Int } == [9, 4, 8, 16, 128])
+        #expect(try tool.run(["map", "update", "3", "01000000", "0200000000000000"]).status == 0)
+        #expect(try tool.run(["snap", "log"]).stdout.contains("map create fd 3"))
+        for bad in [["--type", "nosuch"], ["--type", "array", "--key", "8"]] {
+            var arguments = ["map", "create", "5", "--type", "hash", "--key", "4", "--value", "4", "--entries", "4", "--name", "m"]
+            arguments += bad
+            let refused = try tool.run(arguments)
+            #expect(refused.status != 0 && !refused.stderr.isEmpty, "\(bad)")
+        }
+        #expect(try tool.run(["map", "create", "3", "--type", "hash", "--key", "4", "--value", "4", "--entries", "4", "--name", "again"]).status != 0)
+    }
+
+    /// After `map freeze`, the tool's writes are refused and reads still work; a program still
+    /// writes the map, as in the kernel for a map without BPF_F_RDONLY_PROG.
+    @Test func freezeRefusesToolWritesOnly() throws {
+        let tool = ToolRunner()
+        defer { tool.cleanUp() }
+        #expect(try tool.run(["map", "create", "3", "--type", "array", "--key", "4", "--value", "8", "--entries", "4", "--name", "a"]).status == 0)
+        #expect(try tool.run(["map", "create", "5", "--type", "queue", "--key", "0", "--value", "4", "--entries", "4", "--name", "q"]).status == 0)
+        #expect(try tool.run(["map", "push", "5", "01000000"]).status == 0)
+        // *(u32 *)(r10 - 4) = 0; *(u64 *)(r10 - 16) = 42; bpf_map_update_elem(map 3, r10 - 4, r10 - 16, 0)
+        let insns = "18110000030000000000000000000000" + "620afcff00000000" + "7a0af0ff2a000000" + "bfa2000000000000" + "07020000fcffffff"
+            + "bfa3000000000000" + "07030000f0ffffff" + "b704000000000000" + "8500000002000000" + "9500000000000000"
+        let program = #"{"type": "bpf_prog_handler", "name": "w", "attr": {"type": 0, "cnt": 11, "insns": "\#(insns)"}}"#
+        try #require(try tool.run(["load", "4", program]).status == 0)
+        #expect(try tool.run(["map", "update", "3", "00000000", "0700000000000000"]).status == 0)
+        for fd in ["3", "5"] { #expect(try tool.run(["map", "freeze", fd]).status == 0) }
+
+        for refusedArguments in [["map", "update", "3", "00000000", "0800000000000000"], ["map", "push", "5", "02000000"], ["map", "pop", "5"]] {
+            let refused = try tool.run(refusedArguments)
+            #expect(refused.status != 0 && refused.stderr.contains("frozen"), "\(refusedArguments): \(refused.stderr)")
+        }
+        #expect(try tool.run(["map", "get", "3", "00000000"]).stdout.contains("0700000000000000"))
+        #expect(try tool.run(["map", "peek", "5"]).stdout == "value: 01000000 (1)\n")
+        let input = tool.temporaryFile("input", contents: Data([0]))
+        let ran = try tool.run(["run", "4", input.path, "type", "INTERPRET"])
+        #expect(ran.status == 0 && ran.stdout.contains("Return value: 0"), "\(ran.stdout)\(ran.stderr)")
+        #expect(try tool.run(["map", "get", "3", "00000000"]).stdout.contains("2a00000000000000"))
+    }
 }

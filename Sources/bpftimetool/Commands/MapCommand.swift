@@ -7,18 +7,19 @@ struct MapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "map", abstract: "Read and write a map's entries.",
         discussion: "Keys and values are hex bytes as stored (little-endian), with or without spaces and an optional 0x: 2a000000, \"2a 00 00 00\", 0x2a000000.",
-        subcommands: [Dump.self, Get.self, Update.self, Delete.self, GetNext.self, Peek.self, Push.self, Pop.self, MapEventPipeCommand.self])
+        subcommands: [Dump.self, Get.self, Update.self, Delete.self, GetNext.self, Peek.self, Push.self, Pop.self,
+                      Create.self, Freeze.self, MapEventPipeCommand.self])
 
     struct Dump: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print every entry of a map.")
         @Argument(help: "The map's fd.") var fd: Int
-        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var output: JSONOptions
         @OptionGroup var segment: SegmentOptions
 
         func run() throws {
             let contents = try segment.open().map(at: fd).contents()
-            if json {
-                print(MapEntryFormat.json(contents).rendered())
+            if output.enabled {
+                output.print(MapEntryFormat.json(contents))
             } else {
                 for line in MapEntryFormat.lines(contents) { print(line) }
                 print("\(contents.count) entries")
@@ -30,13 +31,18 @@ struct MapCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the value of one key.")
         @Argument(help: "The map's fd.") var fd: Int
         @Argument(help: "The key, in hex (little-endian bytes as stored).") var key: String
+        @OptionGroup var output: JSONOptions
         @OptionGroup var segment: SegmentOptions
 
         func run() throws {
             let map = try segment.open().map(at: fd)
             let keyBytes = try MapEntryFormat.parseHex(key, expected: map.keySize, what: "key")
             guard let value = try map.lookup(key: keyBytes) else { throw ToolError("map \(fd): key \(key) not found") }
-            print(MapEntryFormat.describe(value, valueSize: map.valueSize))
+            if output.enabled {
+                output.print(MapEntryFormat.entry(key: keyBytes, values: value, valueSize: map.valueSize, perCPU: map.valuesPerEntry > 1))
+            } else {
+                print(MapEntryFormat.describe(value, valueSize: map.valueSize))
+            }
         }
     }
 
@@ -86,11 +92,12 @@ struct MapCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Take and print the next value of a queue (oldest) or stack (newest).", aliases: ["dequeue"])
         @OptionGroup var change: MapChange
+        @OptionGroup var output: JSONOptions
 
         func run() throws {
-            try change.run("pop fd \(change.fd)", show: { print($0) }) { map in
+            try change.run("pop fd \(change.fd)", show: { printValue($0, output) }) { map in
                 guard let value = try map.pop() else { throw ToolError("map \(change.fd) is empty") }
-                return "value: \(MapEntryFormat.single(value))"
+                return value
             }
         }
     }

@@ -23,7 +23,7 @@ struct ProgLoadCommand: ParsableCommand {
     @Flag(help: "Create perf events and links from the programs' section names.") var attach = false
     @Option(name: .customLong("tracepoint-id"), help: "The id of a tracepoint: CAT/NAME=ID. Repeatable.")
     var tracepointIDs: [String] = []
-    @Flag(help: "Print what was created as JSON.") var json = false
+    @OptionGroup var output: JSONOptions
     @OptionGroup var segment: SegmentOptions
     @OptionGroup var record: RecordOptions
     @OptionGroup var store: StoreOptions
@@ -51,8 +51,8 @@ struct ProgLoadCommand: ParsableCommand {
         }
         for entry in plan.entries { log.info("created \(entry.kind.rawValue) fd \(entry.fd) \(entry.name) (\(entry.section))") }
         for skipped in plan.unattached { log.warning("program \(skipped.program) (section \(skipped.section)) not attached: \(skipped.reason)") }
-        if json {
-            print(Self.json(object, plan).rendered())
+        if output.enabled {
+            output.print(Self.json(object, plan))
         } else {
             var table = Table(header: ["FD", "KIND", "NAME", "SECTION"])
             for entry in plan.entries { table.add([String(entry.fd), entry.kind.shortName, entry.name, entry.section]) }
