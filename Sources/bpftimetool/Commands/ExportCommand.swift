@@ -84,9 +84,15 @@ struct LoadCommand: ParsableCommand {
 
     func run() throws {
         let handler = try BPFTimeJSON.decodeHandler(fd: fd, Array(json.utf8))
-        let done = try segment.state().load(HandlerRecord(fd: fd, handler: handler), recording: record.recording(into: store),
-                                          message: "load fd \(fd)")
-        BPFLog.logger("load").info("loaded \(handler.kind.rawValue) at fd \(fd)")
+        try Self.load(HandlerRecord(fd: fd, handler: handler), into: segment, recording: record, store: store, message: "load fd \(fd)",
+                      logged: "loaded \(handler.kind.rawValue) at fd \(fd)")
+    }
+
+    /// Adds one handler as a recorded change (`load`, `map create`), logs `logged`, reports the recording.
+    static func load(_ handler: HandlerRecord, into segment: SegmentOptions, recording record: RecordOptions, store: StoreOptions,
+                     message: String, logged: String) throws {
+        let done = try segment.state().load(handler, recording: record.recording(into: store), message: message)
+        BPFLog.logger("load").info("\(logged)")
         try RecordOptions.report(done.record)
     }
 }

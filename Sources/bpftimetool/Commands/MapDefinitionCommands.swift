@@ -12,8 +12,7 @@ extension MapCommand {
             discussion: "Recorded in the history as `map create fd N`, like every change.")
 
         @Argument(help: "The fd to create the map at.") var fd: Int
-        @Option(help: "The map type: hash, array, prog_array, percpu_hash, lru_hash, queue, stack, ringbuf... or its number.")
-        var type: MapTypeArgument
+        @Option(help: "The map type: hash, array, prog_array, lru_hash, queue, ringbuf... or its number.") var type: MapTypeArgument
         @Option(help: "Key size in bytes (0 for queue, stack and ringbuf).") var key: UInt32
         @Option(help: "Value size in bytes (0 for ringbuf).") var value: UInt32
         @Option(help: "Maximum number of entries (a ringbuf's byte size).") var entries: UInt32
@@ -25,11 +24,9 @@ extension MapCommand {
 
         func run() throws {
             let attributes = MapAttributes(mapType: type.value, keySize: key, valueSize: value, maxEntries: entries, flags: flags.value)
-            let handler = Handler.map(MapHandler(name: name, attributes: attributes, contents: nil))
-            let done = try segment.state().load(HandlerRecord(fd: fd, handler: handler), recording: record.recording(into: store),
-                                                message: "map create fd \(fd)")
-            BPFLog.logger("map").info("created \(HandlerDescription.mapTypeName(type.value)) map \(TerminalText.escaped(name)) at fd \(fd)")
-            try RecordOptions.report(done.record)
+            try LoadCommand.load(HandlerRecord(fd: fd, handler: .map(MapHandler(name: name, attributes: attributes))), into: segment,
+                                 recording: record, store: store, message: "map create fd \(fd)",
+                                 logged: "created \(HandlerDescription.mapTypeName(type.value)) map \(TerminalText.escaped(name)) at fd \(fd)")
         }
     }
 
