@@ -98,4 +98,13 @@ import Testing
         #expect(ran.status == 0 && ran.stdout.contains("Return value: 0"), "\(ran.stdout)\(ran.stderr)")
         #expect(try tool.run(["map", "get", "3", "00000000"]).stdout.contains("2a00000000000000"))
     }
+
+    /// A ringbuf has records, not entries: `map dump` says where to read them.
+    @Test func dumpOfARingbufPointsToEventPipe() throws {
+        let tool = ToolRunner()
+        defer { tool.cleanUp() }
+        #expect(try tool.run(["map", "create", "3", "--type", "ringbuf", "--key", "0", "--value", "0", "--entries", "4096", "--name", "r"]).status == 0)
+        let dump = try tool.run(["map", "dump", "3"])
+        #expect(dump.status != 0 && dump.stderr.contains("map event-pipe 3"), "\(dump.stderr)")
+    }
 }

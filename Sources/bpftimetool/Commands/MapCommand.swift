@@ -17,7 +17,13 @@ struct MapCommand: ParsableCommand {
         @OptionGroup var segment: SegmentOptions
 
         func run() throws {
-            let contents = try segment.open().map(at: fd).contents()
+            let map = try segment.open().map(at: fd)
+            switch map.kind {
+            case .ringbuf?: throw ToolError("map \(fd) is a ringbuf: read its records with `bpftimetool map event-pipe \(fd)`")
+            case .perfEventArray?: throw ToolError("map \(fd) is a perf_event_array: its records go to the target's perf buffers, not the segment (ringbuf maps are read with `map event-pipe`)")
+            default: break
+            }
+            let contents = try map.contents()
             if output.enabled {
                 output.print(MapEntryFormat.json(contents))
             } else {
