@@ -107,4 +107,28 @@ import Testing
         let dump = try tool.run(["map", "dump", "3"])
         #expect(dump.status != 0 && dump.stderr.contains("map event-pipe 3"), "\(dump.stderr)")
     }
+
+    /// `--int`: keys and values as integers sized to the map (decimal, 0x hex, negative), a
+    /// per-CPU map's value on every CPU; hex bytes stay the default.
+    @Test func integerKeysAndValuesAreSizedToTheMap() throws {
+        let tool = ToolRunner()
+        defer { tool.cleanUp() }
+        let hash = #"{"type": "bpf_map_handler", "name": "h", "attr": {"map_type": 1, "key_size": 4, "value_size": 8, "max_entries": 4}}"#
+        try #require(try tool.run(["load", "3", hash]).status == 0)
+        #expect(try tool.run(["map", "update", "3", "7", "100", "--int"]).status == 0)
+        #expect(try tool.run(["map", "update", "3", "--int", "--", "0x8", "-1"]).status == 0)
+        #expect(try tool.run(["map", "get", "3", "07000000"]).stdout == "6400000000000000 (100)\n")
+        #expect(try tool.run(["map", "get", "3", "8", "--int"]).stdout.hasPrefix("ffffffffffffffff"))
+        let tooBig = try tool.run(["map", "update", "3", "4294967296", "1", "--int"])
+        #expect(tooBig.status != 0 && tooBig.stderr.contains("fits 4 bytes"), "\(tooBig.stderr)")
+        let notHex = try tool.run(["map", "get", "3", "7"])
+        #expect(notHex.status != 0 && notHex.stderr.contains("--int"), "\(notHex.stderr)")
+
+        let perCPU = #"{"type": "bpf_map_handler", "name": "p", "attr": {"map_type": 6, "key_size": 4, "value_size": 4, "max_entries": 2}}"#
+        try #require(try tool.run(["load", "4", perCPU]).status == 0)
+        #expect(try tool.run(["map", "update", "4", "1", "5", "--int"]).status == 0)
+        let values = try tool.run(["map", "get", "4", "1", "--int", "-j"])
+        let cpus = try #require((try JSONSerialization.jsonObject(with: values.stdoutBytes) as? [String: Any])?["value"] as? [String])
+        #expect(!cpus.isEmpty && cpus.allSatisfy { $0 == "05000000" }, "\(values.stdout)")
+    }
 }

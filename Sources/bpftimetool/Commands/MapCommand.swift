@@ -6,7 +6,7 @@ import BPFSegment
 struct MapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "map", abstract: "Read and write a map's entries.",
-        discussion: "Keys and values are hex bytes as stored (little-endian), with or without spaces and an optional 0x: 2a000000, \"2a 00 00 00\", 0x2a000000.",
+        discussion: "Keys and values are hex bytes as stored (little-endian), with or without spaces and an optional 0x: 2a000000, \"2a 00 00 00\", 0x2a000000; with --int, integers (42, 0x2a) stored little-endian in the map's sizes.",
         subcommands: [Dump.self, Get.self, Update.self, Delete.self, GetNext.self, Peek.self, Push.self, Pop.self,
                       Create.self, Freeze.self, MapEventPipeCommand.self])
 
@@ -37,12 +37,13 @@ struct MapCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the value of one key.")
         @Argument(help: "The map's fd.") var fd: Int
         @Argument(help: "The key, in hex (little-endian bytes as stored).") var key: String
+        @OptionGroup var text: EntryText
         @OptionGroup var output: JSONOptions
         @OptionGroup var segment: SegmentOptions
 
         func run() throws {
             let map = try segment.open().map(at: fd)
-            let keyBytes = try MapEntryFormat.parseHex(key, expected: map.keySize, what: "key")
+            let keyBytes = try text.key(key, of: map)
             guard let value = try map.lookup(key: keyBytes) else { throw ToolError("map \(fd): key \(key) not found") }
             if output.enabled {
                 output.print(MapEntryFormat.entry(key: keyBytes, values: value, valueSize: map.valueSize, perCPU: map.valuesPerEntry > 1))
@@ -58,12 +59,11 @@ struct MapCommand: ParsableCommand {
         @Argument(help: "The key, in hex.") var key: String
         @Argument(help: "The value, in hex (for per-CPU maps, every CPU's value one after another).") var value: String
         @Option(help: "any (create or replace), noexist (create only) or exist (replace only).") var flags: UpdateFlag = .any
+        @OptionGroup var text: EntryText
 
         func run() throws {
             try change.run("update fd \(change.fd) key \(key)") { map in
-                let keyBytes = try MapEntryFormat.parseHex(key, expected: map.keySize, what: "key")
-                let valueBytes = try MapEntryFormat.parseHex(value, expected: map.userValueSize, what: "value")
-                try map.update(key: keyBytes, value: valueBytes, flags: flags.rawValue)
+                try map.update(key: text.key(key, of: map), value: text.value(value, of: map), flags: flags.rawValue)
             }
         }
     }
@@ -72,10 +72,11 @@ struct MapCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete one key.")
         @OptionGroup var change: MapChange
         @Argument(help: "The key, in hex.") var key: String
+        @OptionGroup var text: EntryText
 
         func run() throws {
             try change.run("delete fd \(change.fd) key \(key)") { map in
-                try map.delete(key: MapEntryFormat.parseHex(key, expected: map.keySize, what: "key"))
+                try map.delete(key: text.key(key, of: map))
             }
         }
     }
@@ -85,10 +86,11 @@ struct MapCommand: ParsableCommand {
         @OptionGroup var change: MapChange
         @Argument(help: "The value, in hex.") var value: String
         @Flag(help: "When full, drop the oldest value instead of failing (BPF_EXIST).") var overwrite = false
+        @OptionGroup var text: EntryText
 
         func run() throws {
             try change.run("push fd \(change.fd)") { map in
-                try map.push(value: MapEntryFormat.parseHex(value, expected: map.valueSize, what: "value"),
+                try map.push(value: text.value(value, of: map, oneCPU: true),
                              flags: overwrite ? UpdateFlag.exist.rawValue : 0)
             }
         }
@@ -138,15 +140,6 @@ enum UpdateFlag: UInt64, ExpressibleByArgument, CaseIterable {
 }
 
 extension MapEntryFormat {
-    /// Hex bytes as stored, with or without spaces between them (bpftool's `01 00 00 00`).
-    static func parseHex(_ text: String, expected: Int, what: String) throws -> [UInt8] {
-        let compact = text.filter { !$0.isWhitespace }
-        let digits = compact.hasPrefix("0x") ? String(compact.dropFirst(2)) : compact
-        guard let bytes = Hex.decode(digits) else { throw ToolError("\(what) \(text): not hex (two digits per byte)") }
-        guard bytes.count == expected else { throw ToolError("\(what) \(text): \(bytes.count) bytes, the map takes \(expected)") }
-        return bytes
-    }
-
     static func lines(_ c: MapContents) -> [String] {
         (0 ..< c.count).map { i in
             let value = describe(c.value(at: i), valueSize: c.valueSize)

@@ -11,12 +11,13 @@ extension MapCommand {
             commandName: "getnext", abstract: "Print the key after KEY (the first key without one), as bpf_map_get_next_key.")
         @Argument(help: "The map's fd.") var fd: Int
         @Argument(help: "The key to start after, in hex.") var key: String?
+        @OptionGroup var text: EntryText
         @OptionGroup var output: JSONOptions
         @OptionGroup var segment: SegmentOptions
 
         func run() throws {
             let map = try segment.open().map(at: fd)
-            let start = try key.map { try MapEntryFormat.parseHex($0, expected: map.keySize, what: "key") }
+            let start = try key.map { try text.key($0, of: map) }
             guard let next = try map.nextKey(after: start) else {
                 throw ToolError(key == nil ? "map \(fd) is empty" : "map \(fd): no key after \(key!)")
             }

@@ -75,16 +75,10 @@ struct ProgLoadCommand: ParsableCommand {
             guard let bytes = Hex.decode(text.dropFirst(4)) else { throw ToolError("--set \(name): \"\(text)\" is not hex") }
             return try object.setGlobal(name, to: bytes)
         }
-        let negative = text.hasPrefix("-")
-        let digits = negative ? text.dropFirst() : Substring(text)
-        let magnitude = digits.hasPrefix("0x") ? UInt64(digits.dropFirst(2), radix: 16) : UInt64(digits)
-        let bits = UInt64(size * 8)
-        guard let magnitude, size <= 8, size > 0,
-              negative ? magnitude <= 1 << (bits - 1) : bits == 64 || magnitude < 1 << bits else {
+        guard let bytes = EntryText.littleEndian(text, size: size) else {
             throw ToolError("--set \(name): \"\(text)\" is not an integer that fits the variable's \(size) bytes (use hex:BYTES)")
         }
-        let value = negative ? 0 &- magnitude : magnitude
-        try object.setGlobal(name, to: (0 ..< size).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) })
+        try object.setGlobal(name, to: bytes)
     }
 
     static func json(_ object: BPFObject, _ plan: ObjectLoadPlan) -> JSONText {
