@@ -3,11 +3,16 @@ import Testing
 
 /// bpftool's map verbs beyond dump/lookup/update/delete.
 @Suite(.serialized) struct MapVerbTests {
+    /// Loads an empty map of bpftime's shape at `fd`.
+    static func loadMap(_ tool: ToolRunner, fd: Int, type: Int, key: Int, value: Int, entries: Int) throws {
+        let map = #"{"type": "bpf_map_handler", "name": "m", "attr": {"map_type": \#(type), "key_size": \#(key), "value_size": \#(value), "max_entries": \#(entries)}}"#
+        try #require(try tool.run(["load", String(fd), map]).status == 0)
+    }
+
     @Test func getNextWalksTheKeysAndSpacedHexIsAccepted() throws {
         let tool = ToolRunner()
         defer { tool.cleanUp() }
-        let map = #"{"type": "bpf_map_handler", "name": "h", "attr": {"map_type": 1, "key_size": 4, "value_size": 8, "max_entries": 4}}"#
-        try #require(try tool.run(["load", "3", map]).status == 0)
+        try Self.loadMap(tool, fd: 3, type: 1, key: 4, value: 8, entries: 4)
         #expect(try tool.run(["map", "update", "3", "01 00 00 00", "0x0500000000000000"]).status == 0)
         #expect(try tool.run(["map", "update", "3", "02000000", "06 00 00 00 00 00 00 00"]).status == 0)
         let first = try tool.run(["map", "getnext", "3"])
@@ -21,8 +26,7 @@ import Testing
     @Test func queuesPushPeekAndPopInOrder() throws {
         let tool = ToolRunner()
         defer { tool.cleanUp() }
-        let queue = #"{"type": "bpf_map_handler", "name": "q", "attr": {"map_type": 22, "key_size": 0, "value_size": 4, "max_entries": 4}}"#
-        try #require(try tool.run(["load", "3", queue]).status == 0)
+        try Self.loadMap(tool, fd: 3, type: 22, key: 0, value: 4, entries: 4)
         #expect(try tool.run(["map", "push", "3", "07000000"]).status == 0)
         #expect(try tool.run(["map", "enqueue", "3", "08 00 00 00"]).status == 0)
         #expect(try tool.run(["map", "peek", "3"]).stdout == "value: 07000000 (7)\n")
@@ -36,9 +40,8 @@ import Testing
     @Test func progArraysTakeProgramFdsOnly() throws {
         let tool = ToolRunner()
         defer { tool.cleanUp() }
-        let progArray = #"{"type": "bpf_map_handler", "name": "jumps", "attr": {"map_type": 3, "key_size": 4, "value_size": 4, "max_entries": 4}}"#
+        try Self.loadMap(tool, fd: 3, type: 3, key: 4, value: 4, entries: 4)
         let program = #"{"type": "bpf_prog_handler", "name": "p", "attr": {"type": 0, "cnt": 1, "insns": "9500000000000000"}}"#
-        try #require(try tool.run(["load", "3", progArray]).status == 0)
         try #require(try tool.run(["load", "4", program]).status == 0)
         #expect(try tool.run(["map", "update", "3", "00000000", "04000000"]).status == 0)
         for target in ["03000000", "63000000", "ffffff7f"] {
@@ -113,8 +116,7 @@ import Testing
     @Test func integerKeysAndValuesAreSizedToTheMap() throws {
         let tool = ToolRunner()
         defer { tool.cleanUp() }
-        let hash = #"{"type": "bpf_map_handler", "name": "h", "attr": {"map_type": 1, "key_size": 4, "value_size": 8, "max_entries": 4}}"#
-        try #require(try tool.run(["load", "3", hash]).status == 0)
+        try Self.loadMap(tool, fd: 3, type: 1, key: 4, value: 8, entries: 4)
         #expect(try tool.run(["map", "update", "3", "7", "100", "--int"]).status == 0)
         #expect(try tool.run(["map", "update", "3", "--int", "--", "0x8", "-1"]).status == 0)
         #expect(try tool.run(["map", "get", "3", "07000000"]).stdout == "6400000000000000 (100)\n")
@@ -124,8 +126,7 @@ import Testing
         let notHex = try tool.run(["map", "get", "3", "7"])
         #expect(notHex.status != 0 && notHex.stderr.contains("--int"), "\(notHex.stderr)")
 
-        let perCPU = #"{"type": "bpf_map_handler", "name": "p", "attr": {"map_type": 6, "key_size": 4, "value_size": 4, "max_entries": 2}}"#
-        try #require(try tool.run(["load", "4", perCPU]).status == 0)
+        try Self.loadMap(tool, fd: 4, type: 6, key: 4, value: 4, entries: 2)
         #expect(try tool.run(["map", "update", "4", "1", "5", "--int"]).status == 0)
         let values = try tool.run(["map", "get", "4", "1", "--int", "-j"])
         let cpus = try #require((try JSONSerialization.jsonObject(with: values.stdoutBytes) as? [String: Any])?["value"] as? [String])
