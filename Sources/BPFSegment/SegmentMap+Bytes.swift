@@ -97,9 +97,6 @@ extension SegmentMap {
         try check(mutate { $0.freeze(); return 0 }, "freeze")
     }
 
-    /// Whether `freeze` was called on this map.
-    public var isFrozen: Bool { withLockedStore { $0.isFrozen } ?? false }
-
     /// A consistent copy of the map's data, read under the lock.
     public func contents() throws -> MapContents {
         guard let kind else { throw SegmentError.unsupportedMapType(fd: fd, mapType: attributes.mapType) }
