@@ -2,7 +2,8 @@ import BPFReports
 import BPFSnapshots
 
 /// `/`: every segment's snapshots, newest first, a page of `rowsPerPage` at a time, with each
-/// map's entry count over time; `?segment=S&before=ID` pages back through one segment.
+/// map's entry count over the page's snapshots; `?segment=S&before=ID` pages back through one
+/// segment.
 extension HistoryBrowser {
     static let rowsPerPage = 100
     /// Lines in one entry-count plot: more would be unreadable (and slow to draw).
@@ -25,10 +26,13 @@ extension HistoryBrowser {
             let snapshots = segments[name]!
             let hosts = Set(snapshots.map(\.host)).sorted().joined(separator: ", ")
             body += "<h2 id=\"segment-\(HTML.escape(name))\">segment <code>\(HTML.escape(name))</code> <span class=\"muted\">on \(HTML.escape(hosts))</span></h2>"
-            body += try entryCountPlot(segment: name)
-            body += "<table class=\"timeline\"><tr><th>snapshot</th><th>time</th><th>generation</th><th>handlers</th><th>tags</th><th>message</th><th></th></tr>"
             let shown = snapshots.reversed().filter { $0.id < before }
-            for s in shown.prefix(Self.rowsPerPage) {
+            let page = shown.prefix(Self.rowsPerPage)
+            if let newest = page.first, let oldest = page.last {
+                body += try entryCountPlot(segment: name, ids: oldest.id ... newest.id)
+            }
+            body += "<table class=\"timeline\"><tr><th>snapshot</th><th>time</th><th>generation</th><th>handlers</th><th>tags</th><th>message</th><th></th></tr>"
+            for s in page {
                 // An undo snapshot (saved by a restore) says so, and what the restore did.
                 let tags = s.tags.map { "<span class=\"tag\">\(HTML.escape($0))</span>" }.joined()
                     + (s.undoOf == nil ? "" : "<span class=\"tag restore\">before restore</span>")
@@ -46,12 +50,12 @@ extension HistoryBrowser {
         return .html(HTML.page(title: "Snapshot history", body))
     }
 
-    /// The entry count across the segment's snapshots of the maps whose count changed most, one
+    /// The entry count across the page's snapshots of the maps whose count changed most, one
     /// line per fd; a point is drawn where a count starts or ends a run of equal values, which
     /// keeps each line's shape.
-    private func entryCountPlot(segment: String) throws -> String {
+    private func entryCountPlot(segment: String, ids: ClosedRange<Int64>) throws -> String {
         var byFD: [Int: SVGPlot.Series] = [:]
-        for c in try store.mapEntryCounts(segment: segment) {
+        for c in try store.mapEntryCounts(segment: segment, ids: ids) {
             byFD[c.fd, default: SVGPlot.Series(name: "fd \(c.fd) \(c.name ?? "")", color: "", points: [])]
                 .points.append((c.snapshot, Double(c.entries), "\(c.entries) entries"))
         }
