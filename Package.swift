@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(name: "BPFStateTests", dependencies: ["BPFState", "BPFModel", "BPFSegment", "BPFSnapshots", "BPFVM", "BPFRuntime"]),
         .testTarget(name: "BPFToolTests", dependencies: ["TestSupport", "BPFModel"]),
         .testTarget(name: "BPFObjectTests", dependencies: ["TestSupport", "BPFObject", "BPFModel", "BPFVM"]),
-        .testTarget(name: "BPFAgentTests", dependencies: ["BPFAgent", "BPFModel", "BPFRuntime", "BPFSegment", "BPFVM"]),
+        .testTarget(name: "BPFAgentTests", dependencies: ["TestSupport", "BPFAgent", "BPFModel", "BPFObject", "BPFRuntime", "BPFSegment", "BPFVM"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -42,6 +42,12 @@ struct pt_regs {
     unsigned long ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
 } __attribute__((preserve_access_index));
 
+/* Helpers taking the probed call's registers. */
+static long (*bpf_override_return)(struct pt_regs *regs, __u64 rc) = (void *)58;
+static long (*bpf_get_stack)(void *ctx, void *buf, __u32 size, __u64 flags) = (void *)67;
+static long (*bpf_set_retval)(int retval) = (void *)187;
+enum { BPF_F_SKIP_FIELD_MASK = 0xff, BPF_F_USER_STACK = 1 << 8 };
+
 #define PT_REGS_PARM1(x) ((x)->di)
 #define PT_REGS_PARM2(x) ((x)->si)
 #define PT_REGS_PARM3(x) ((x)->dx)

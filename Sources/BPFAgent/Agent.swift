@@ -39,16 +39,24 @@ public final class Agent {
     private var liveness: ShmLiveness?
     public private(set) var isDetached = false
 
+    /// The calling thread's stack, where a hooked call's sp lies (see `ThreadStack`).
+    private var threadStack = ThreadStack()
     /// A private copy of the context: programs may write it, callers may pass read-only memory.
     private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 16)
     /// Programs whose fault was already logged in the current table (one line per program).
     private var loggedFaults = Set<Int>()
+    /// Programs whose ignored `bpf_override_return` was already logged in the current table.
+    private var loggedIgnoredOverrides = Set<Int>()
     private let log = BPFLog.logger("bpftime.agent")
     private let pid = getpid()
 
     struct Span { var start: Int; var count: Int }
     /// A program to run: `engines` keeps its engine alive.
-    struct Route { var object: UnsafeMutableRawPointer; var kind: AgentOptions.Engine; var cookie: UInt64; var programFD: Int }
+    struct Route {
+        var object: UnsafeMutableRawPointer; var kind: AgentOptions.Engine; var cookie: UInt64; var programFD: Int
+        /// Attached to a `uprobe_override` event: its `bpf_override_return` is honoured.
+        var overrides: Bool
+    }
 
     /// Maps the segment and loads its programs; refuses a segment that fails `check()`. A
     /// segment truncated by another process later is guarded against (no SIGBUS) and dropped.
@@ -123,8 +131,20 @@ public final class Agent {
     /// `fire(_:context:)`.
     @inline(__always)
     public func fire(_ id: HookID, call: HookedCall) -> Int {
+        var ignored: UInt64?
+        return fire(id, call: call, returnOverride: &ignored)
+    }
+
+    /// As `fire(_:call:)`, at a function entry the embedder can skip. `returnOverride` is set
+    /// when a program attached to a `uprobe_override` event called `bpf_override_return(ctx, rc)`
+    /// or `bpf_set_retval(rc)` and ran to its exit: the hooked function must then not run, and
+    /// its caller gets `rc` (the last such call wins). As in bpftime, the call has no effect in
+    /// a program attached to a plain uprobe (it is logged once per program) or at a return.
+    @inline(__always)
+    public func fire(_ id: HookID, call: HookedCall, returnOverride: inout UInt64?) -> Int {
+        returnOverride = nil
         guard let span = span(of: id) else { return -Int(EINVAL) }
-        return span.count == 0 ? 0 : run(span, call)
+        return span.count == 0 ? 0 : run(span, call, &returnOverride)
     }
 
     /// The hook's programs after picking up any table change; `nil` for an id never returned.
@@ -150,24 +170,36 @@ public final class Agent {
         if let source = context.baseAddress, context.count > 0 {
             scratch.baseAddress.unsafelyUnwrapped.copyMemory(from: source, byteCount: context.count)
         }
-        return runRoutes(span, UnsafeMutableRawBufferPointer(start: context.count > 0 ? scratch.baseAddress : nil, count: context.count))
+        var ignored: UInt64?
+        return runRoutes(span, UnsafeMutableRawBufferPointer(start: context.count > 0 ? scratch.baseAddress : nil, count: context.count),
+                         readable: nil, &ignored)
     }
 
     @inline(never)
-    private func run(_ span: Span, _ call: HookedCall) -> Int {
+    private func run(_ span: Span, _ call: HookedCall, _ returnOverride: inout UInt64?) -> Int {
         // scratch is never smaller than its initial 256 bytes, more than a pt_regs.
         call.write(to: scratch.baseAddress.unsafelyUnwrapped)
-        return runRoutes(span, UnsafeMutableRawBufferPointer(rebasing: scratch[0 ..< X86PTRegs.size]))
+        return runRoutes(span, UnsafeMutableRawBufferPointer(rebasing: scratch[0 ..< X86PTRegs.size]),
+                         readable: threadStack.above(call.sp), &returnOverride)
     }
 
-    /// Runs the span's programs on `input` (a private copy they may write).
-    private func runRoutes(_ span: Span, _ input: UnsafeMutableRawBufferPointer) -> Int {
+    /// Runs the span's programs on `input` (a private copy they may write) and `readable` (memory
+    /// they may read); `returnOverride` gets the last value a program allowed to override asked for.
+    private func runRoutes(_ span: Span, _ input: UnsafeMutableRawBufferPointer, readable: UnsafeRawBufferPointer?,
+                           _ returnOverride: inout UInt64?) -> Int {
         var completed = 0
         for i in span.start ..< span.start + span.count {
             let route = routes[i]
             do {
-                _ = try LoadedEngine.run(route.kind, route.object, input: input, cookie: route.cookie)
+                _ = try LoadedEngine.run(route.kind, route.object, input: input, cookie: route.cookie, readable: readable)
                 completed += 1
+                if let value = LoadedEngine.returnOverride(route.kind, route.object) {
+                    if route.overrides {
+                        returnOverride = value
+                    } else if loggedIgnoredOverrides.insert(route.programFD).inserted {
+                        log.error("program at fd \(route.programFD) called bpf_override_return outside a uprobe_override event: ignored (further calls are not logged)")
+                    }
+                }
             } catch {
                 if loggedFaults.insert(route.programFD).inserted {
                     log.warning("program at fd \(route.programFD) faulted: \(error) (further faults of it are not logged)")
@@ -257,6 +289,7 @@ public final class Agent {
         self.engines = engines
         for i in hooks.indices { place(i) }
         loggedFaults = []
+        loggedIgnoredOverrides = []
         builtGeneration = generation
         log.debug("segment \(segment.name): table generation \(generation), \(engines.count) program(s) loaded")
     }
@@ -264,7 +297,9 @@ public final class Agent {
     /// Appends hook `index`'s routes and points its span at them.
     private func place(_ index: Int) {
         let runs = plan.runs(for: hooks[index]).compactMap { run in
-            engines[run.programFD].map { Route(object: $0.object, kind: $0.kind, cookie: run.cookie, programFD: run.programFD) }
+            engines[run.programFD].map {
+                Route(object: $0.object, kind: $0.kind, cookie: run.cookie, programFD: run.programFD, overrides: run.overrides)
+            }
         }
         spans[index] = Span(start: routes.count, count: runs.count)
         routes.append(contentsOf: runs)

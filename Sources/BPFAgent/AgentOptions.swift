@@ -88,10 +88,21 @@ struct LoadedEngine {
     /// Runs the engine of `kind` at `object`, which the caller keeps alive.
     @inline(__always)
     static func run(_ kind: AgentOptions.Engine, _ object: UnsafeMutableRawPointer,
-                    input: UnsafeMutableRawBufferPointer, cookie: UInt64) throws -> UInt64 {
+                    input: UnsafeMutableRawBufferPointer, cookie: UInt64, readable: UnsafeRawBufferPointer?) throws -> UInt64 {
         switch kind {
-        case .interpreter: try Unmanaged<VirtualMachine>.fromOpaque(object)._withUnsafeGuaranteedRef { try $0.run(input: input, cookie: cookie) }
-        case .jit: try Unmanaged<JITProgram>.fromOpaque(object)._withUnsafeGuaranteedRef { try $0.run(input: input, cookie: cookie) }
+        case .interpreter:
+            try Unmanaged<VirtualMachine>.fromOpaque(object)._withUnsafeGuaranteedRef { try $0.run(input: input, cookie: cookie, readable: readable) }
+        case .jit:
+            try Unmanaged<JITProgram>.fromOpaque(object)._withUnsafeGuaranteedRef { try $0.run(input: input, cookie: cookie, readable: readable) }
+        }
+    }
+
+    /// The return value the last run of the engine at `object` asked for (`bpf_override_return`).
+    @inline(__always)
+    static func returnOverride(_ kind: AgentOptions.Engine, _ object: UnsafeMutableRawPointer) -> UInt64? {
+        switch kind {
+        case .interpreter: Unmanaged<VirtualMachine>.fromOpaque(object)._withUnsafeGuaranteedRef { $0.returnOverride }
+        case .jit: Unmanaged<JITProgram>.fromOpaque(object)._withUnsafeGuaranteedRef { $0.returnOverride }
         }
     }
 }

@@ -10,11 +10,19 @@ struct DispatchPlan {
         var order: Int
         var programFD: Int
         var cookie: UInt64
+        /// The event is a `uprobe_override`: the program's `bpf_override_return` is honoured.
+        var overrides = false
     }
 
     struct EventRuns {
         var event: PerfEventHandler.Event
         var runs: [Run]
+
+        mutating func add(_ run: Run) {
+            var run = run
+            if case .uprobeOverride = event { run.overrides = true }
+            runs.append(run)
+        }
     }
 
     var events: [EventRuns]
@@ -29,10 +37,10 @@ struct DispatchPlan {
             switch record.handler {
             case .program(let program):
                 for attachment in program.attachments where byEvent[attachment.targetFD] != nil {
-                    byEvent[attachment.targetFD]?.runs.append(Run(order: record.fd, programFD: record.fd, cookie: attachment.cookie))
+                    byEvent[attachment.targetFD]?.add(Run(order: record.fd, programFD: record.fd, cookie: attachment.cookie))
                 }
             case .link(let link) where byEvent[link.targetFD] != nil:
-                byEvent[link.targetFD]?.runs.append(Run(order: record.fd, programFD: link.programFD, cookie: link.cookie))
+                byEvent[link.targetFD]?.add(Run(order: record.fd, programFD: link.programFD, cookie: link.cookie))
             default:
                 break
             }

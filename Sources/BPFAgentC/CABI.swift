@@ -75,16 +75,30 @@ public func bpftime_agent_fire_id(_ raw: OpaquePointer?, _ id: Int64, _ ctx: Uns
     return fired(raw, id) { $0.fire($1, context: context) }
 }
 
-/// `struct bpftime_call` of the header: six arguments, return value, ip, sp.
-private struct CCall { var args: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64); var ret, ip, sp: UInt64 }
+/// `struct bpftime_call` of the header: six arguments, return value, ip, sp, bp.
+private struct CCall { var args: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64); var ret, ip, sp, bp: UInt64 }
 
 @_cdecl("bpftime_agent_fire_call")
 public func bpftime_agent_fire_call(_ raw: OpaquePointer?, _ id: Int64, _ call: UnsafeRawPointer?) -> Int32 {
-    var registers = HookedCall()
-    if let c = call?.loadUnaligned(as: CCall.self) {
-        registers = HookedCall(di: c.args.0, si: c.args.1, dx: c.args.2, cx: c.args.3, r8: c.args.4, r9: c.args.5, ax: c.ret, ip: c.ip, sp: c.sp)
-    }
+    let registers = hookedCall(call)
     return fired(raw, id) { $0.fire($1, call: registers) }
+}
+
+@_cdecl("bpftime_agent_fire_call_override")
+public func bpftime_agent_fire_call_override(_ raw: OpaquePointer?, _ id: Int64, _ call: UnsafeRawPointer?,
+                                             _ overridden: UnsafeMutablePointer<Int32>?, _ rc: UnsafeMutablePointer<UInt64>?) -> Int32 {
+    let registers = hookedCall(call)
+    var returnOverride: UInt64?
+    let result = fired(raw, id) { $0.fire($1, call: registers, returnOverride: &returnOverride) }
+    overridden?.pointee = returnOverride == nil ? 0 : 1
+    if let returnOverride { rc?.pointee = returnOverride }
+    return result
+}
+
+/// The registers of a C `struct bpftime_call` (all zero for NULL).
+private func hookedCall(_ call: UnsafeRawPointer?) -> HookedCall {
+    guard let c = call?.loadUnaligned(as: CCall.self) else { return HookedCall() }
+    return HookedCall(di: c.args.0, si: c.args.1, dx: c.args.2, cx: c.args.3, r8: c.args.4, r9: c.args.5, ax: c.ret, ip: c.ip, sp: c.sp, bp: c.bp)
 }
 
 /// Fires hook `id` of the handle through `fire`, turning the agent's result into the C ABI's.

@@ -18,5 +18,5 @@ public enum X86PTRegs {
 
     /// Offsets of the registers the agent fills, as constants (read on every hooked call).
     public static let di = 14 * 8, si = 13 * 8, dx = 12 * 8, cx = 11 * 8, r8 = 9 * 8, r9 = 8 * 8
-    public static let ax = 10 * 8, ip = 16 * 8, sp = 19 * 8
+    public static let ax = 10 * 8, ip = 16 * 8, sp = 19 * 8, bp = 4 * 8
 }

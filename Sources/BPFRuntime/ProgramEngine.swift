@@ -1,8 +1,9 @@
 import BPFVM
 
-/// Something that runs one program on an input: the interpreter, or compiled code.
+/// Something that runs one program on an input (and, read-only, `readable`): the interpreter, or
+/// compiled code.
 public protocol ProgramEngine: AnyObject {
-    func run(input: UnsafeMutableRawBufferPointer, cookie: UInt64) throws -> UInt64
+    func run(input: UnsafeMutableRawBufferPointer, cookie: UInt64, readable: UnsafeRawBufferPointer?) throws -> UInt64
 }
 
 extension VirtualMachine: ProgramEngine {}

@@ -37,6 +37,10 @@ public struct RunState {
     public var tailCallCount: Int
     /// The VM's helper environment (`Unmanaged<HelperEnvironment>`).
     public var environment: UnsafeMutableRawPointer
+    /// What `bpf_override_return` / `bpf_set_retval` asked the hooked function to return, valid
+    /// when `returnOverridden` is 1 (the caller decides whether the hook may honour it).
+    public var returnOverride: UInt64 = 0
+    public var returnOverridden: UInt64 = 0
 
     public enum Attention {
         /// A helper faulted; the run ends with the helper's error.
@@ -123,6 +127,13 @@ extension RunState {
         let bytes = UnsafeRawBufferPointer(start: start, count: Int(length))
         guard let end = bytes.firstIndex(of: 0) else { return nil }
         return Array(bytes[..<end])
+    }
+
+    /// Lets the program read `memory` for the rest of the run (nothing for an empty buffer).
+    mutating func grant(_ memory: UnsafeRawBufferPointer) {
+        guard let base = memory.baseAddress, memory.count > 0 else { return }
+        let low = UInt64(UInt(bitPattern: base))
+        grant(low: low, high: low &+ UInt64(memory.count), writable: false)
     }
 
     /// Withdraws the granted region starting at `low` (a submitted ring-buffer record).

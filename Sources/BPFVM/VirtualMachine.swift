@@ -28,6 +28,9 @@ public final class VirtualMachine {
     public let options: VMOptions
     /// Instructions executed by the last run (tail-called programs included).
     public internal(set) var executedInstructions: UInt64 = 0
+    /// The return value the last run asked the hooked function to return
+    /// (`bpf_override_return`, `bpf_set_retval`), `nil` when it asked for none.
+    public var returnOverride: UInt64? { state.pointee.returnOverridden != 0 ? state.pointee.returnOverride : nil }
 
     let environment: HelperEnvironment
     let validator: Validator
@@ -96,8 +99,9 @@ public final class VirtualMachine {
     }
 
     /// Runs the program with r1 = `input`'s address and r2 = its length (0 and 0 when empty);
-    /// the program may read and write `input` (give it a private copy). Returns r0.
-    public func run(input: UnsafeMutableRawBufferPointer, cookie: UInt64 = 0) throws -> UInt64 {
+    /// the program may read and write `input` (give it a private copy), and read `readable`
+    /// (e.g. the probed thread's stack) for this run. Returns r0.
+    public func run(input: UnsafeMutableRawBufferPointer, cookie: UInt64 = 0, readable: UnsafeRawBufferPointer? = nil) throws -> UInt64 {
         let low = UInt64(UInt(bitPattern: input.baseAddress))
         let s = state
         s.pointee.inputLow = low
@@ -107,6 +111,8 @@ public final class VirtualMachine {
         s.pointee.attention = 0
         s.pointee.tailCallCount = 0
         s.pointee.callDepth = 0
+        s.pointee.returnOverridden = 0
+        if let readable { s.pointee.grant(readable) }
         s.pointee.stackLow = s.pointee.stackHigh &- UInt64(BPF.stackFrameSize)
         // Every run starts from the same registers (as JIT code does): nothing leaks between runs.
         registers.update(repeating: 0, count: 10)

@@ -6,7 +6,9 @@ import Glibc
 // An example target process, like bpftime's example/minimal/victim: calls a function in a loop
 // and fires the function's entry and return hooks (uprobe and uretprobe at its file offset), and
 // the entry hook of a two-argument function. Programs get the call's registers as an x86-64
-// struct pt_regs (the argument in di, the result in ax).
+// struct pt_regs (the argument in di, the result in ax). A program on a uprobe_override event at
+// the work function's entry that calls bpf_override_return replaces the call: the function does
+// not run and the loop takes the program's value as its result.
 //
 //   bpftime-target [--shm NAME] [--iterations N] [--interval-ms M] [--report-every K] [--engine NAME] [--print-hook]
 // The engine defaults to $BPFTIME_AGENT_ENGINE, else the JIT (x86-64) or the interpreter.
@@ -122,8 +124,9 @@ let pause = timespec(tv_sec: Int(arguments.intervalMs / 1000), tv_nsec: Int(argu
 while arguments.iterations == 0 || calls < arguments.iterations {
     calls += 1
     let argument = Int64(calls)
-    programRuns += max(0, agent.fire(entry, call: call(workAddress, argument)))
-    let result = work(argument)
+    var override: UInt64?
+    programRuns += max(0, agent.fire(entry, call: call(workAddress, argument), returnOverride: &override))
+    let result = override.map { Int64(bitPattern: $0) } ?? work(argument)
     sum &+= result
     programRuns += max(0, agent.fire(returned, call: call(workAddress, argument, result: result)))
     programRuns += max(0, agent.fire(added, call: call(addAddress, argument, 2 * argument)))

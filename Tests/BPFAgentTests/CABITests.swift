@@ -47,23 +47,59 @@ import Testing
     }
     """
 
-    @Test func aCProgramFiresHooksThroughTheHeader() throws {
-        let t = try segment()
+    /// Compiles `source` against the header and library, runs it with the segment's name.
+    func runC(_ source: String, _ t: TestSegment) throws -> (ok: Bool, stdout: String, stderr: String) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(t.name)_c")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let source = dir.appendingPathComponent("host.c"), binary = dir.appendingPathComponent("host")
-        try Self.cProgram.write(to: source, atomically: true, encoding: .utf8)
+        let file = dir.appendingPathComponent("host.c"), binary = dir.appendingPathComponent("host")
+        try source.write(to: file, atomically: true, encoding: .utf8)
         let libDir = Built.library.deletingLastPathComponent().path
         let compile = try run(URL(fileURLWithPath: "/usr/bin/gcc"), [
-            "-std=c11", "-Wall", "-Werror", "-I", Built.header.path, source.path, "-o", binary.path,
+            "-std=c11", "-Wall", "-Werror", "-I", Built.header.path, file.path, "-o", binary.path,
             "-L", libDir, "-lbpftime_agent", "-Wl,-rpath,\(libDir)",
         ])
         try #require(compile.ok, "gcc: \(compile.stderr)")
         let host = try run(binary, [t.name])
+        return (host.ok, host.stdout, host.stderr)
+    }
+
+    @Test func aCProgramFiresHooksThroughTheHeader() throws {
+        let t = try segment()
+        let host = try runC(Self.cProgram, t)
         #expect(host.ok, "\(host.stdout) \(host.stderr)")
         #expect(host.stdout == "id=0 runs=103 idle=0 bad=-22 unknown_id=-22 null=-9 detached=0\n")
         #expect(try Fixture.value(t.segment, map: 1, slot: 0) == 103)
+    }
+
+    static let overrideProgram = """
+    #include <bpftime_agent.h>
+    #include <stdio.h>
+
+    int main(int argc, char **argv) {
+        bpftime_agent *agent = bpftime_agent_open(argv[1]);
+        if (!agent) { printf("open failed: %s\\n", bpftime_agent_last_error()); return 1; }
+        int64_t id = bpftime_agent_resolve(agent, "c-host:0x40");
+        bpftime_call call = {{5}, 0, 0x40, 0, 0};
+        int overridden = -1, plain = -1;
+        uint64_t rc = 0, untouched = 9;
+        int runs = bpftime_agent_fire_call_override(agent, id, &call, &overridden, &rc);
+        int idle = bpftime_agent_fire_call_override(agent, bpftime_agent_resolve(agent, "c-host:0x80"), &call, &plain, &untouched);
+        int nulls = bpftime_agent_fire_call_override(agent, id, NULL, NULL, NULL);
+        printf("runs=%d overridden=%d rc=%llu idle=%d plain=%d untouched=%llu nulls=%d\\n", runs, overridden,
+               (unsigned long long)rc, idle, plain, (unsigned long long)untouched, nulls);
+        bpftime_agent_close(agent);
+        return 0;
+    }
+    """
+
+    @Test func aCProgramSkipsAFunctionWhoseReturnIsOverridden() throws {
+        let setRetval = [Asm.mov(1, 77), Asm.call(187), Asm.mov(0, 0), Asm.exit].flatMap { $0 }
+        let t = try TestSegment([Fixture.uprobe(3, module: "/usr/bin/c-host", offset: 0x40, overriding: true),
+                                 Fixture.program(4, "set_retval", setRetval, attach: [.init(targetFD: 3)])])
+        let host = try runC(Self.overrideProgram, t)
+        #expect(host.ok, "\(host.stdout) \(host.stderr)")
+        #expect(host.stdout == "runs=1 overridden=1 rc=77 idle=0 plain=0 untouched=9 nulls=1\n")
     }
 
     static let pythonProgram = """

@@ -63,7 +63,7 @@ import Testing
             if let program = try? SegmentProgram(segment: segment, fd: fd),
                let engine = try? program.interpreter(options: VMOptions(maxInstructions: 100_000)) {
                 var input = [UInt8](repeating: 0, count: 64)
-                _ = input.withUnsafeMutableBytes { try? engine.run(input: $0, cookie: 0) }
+                _ = input.withUnsafeMutableBytes { try? engine.run(input: $0, cookie: 0, readable: nil) }
             }
         }
     }

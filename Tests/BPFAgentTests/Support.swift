@@ -80,9 +80,11 @@ enum Fixture {
         HandlerRecord(fd: fd, handler: .program(ProgramHandler(name: name, type: 0, bytecode: code, attachments: attach)))
     }
 
-    static func uprobe(_ fd: Int, module: String, offset: UInt64, enabled: Bool = true, pid: Int32 = -1, returning: Bool = false) -> HandlerRecord {
+    static func uprobe(_ fd: Int, module: String, offset: UInt64, enabled: Bool = true, pid: Int32 = -1, returning: Bool = false,
+                       overriding: Bool = false) -> HandlerRecord {
         let target = PerfEventHandler.UprobeTarget(moduleName: module, offset: offset, pid: pid)
-        return HandlerRecord(fd: fd, handler: .perfEvent(PerfEventHandler(event: returning ? .uretprobe(target) : .uprobe(target), enabled: enabled)))
+        let event: PerfEventHandler.Event = returning ? .uretprobe(target) : overriding ? .uprobeOverride(target) : .uprobe(target)
+        return HandlerRecord(fd: fd, handler: .perfEvent(PerfEventHandler(event: event, enabled: enabled)))
     }
 
     static func tracepoint(_ fd: Int, id: Int32, enabled: Bool = true) -> HandlerRecord {

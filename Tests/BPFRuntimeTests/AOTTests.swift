@@ -31,7 +31,7 @@ import Testing
 
     static func run(_ engine: any ProgramEngine, _ input: [UInt8]) throws -> UInt64 {
         var input = input
-        return try input.withUnsafeMutableBytes { try engine.run(input: $0, cookie: 0) }
+        return try input.withUnsafeMutableBytes { try engine.run(input: $0, cookie: 0, readable: nil) }
     }
 
     @Test func compiledCodeRunsFromTheSegmentLikeTheInterpreter() throws {

@@ -67,7 +67,7 @@ final class TestMachine {
             let result = Result { try body(input) }.mapError { $0 as? VMError ?? VMError(.malformed, "unexpected \($0)") }
             return RunOutcome(result: result, memory: Array(input), stack: Array(vm.stack),
                               executed: vm.options.maxInstructions == nil ? nil : vm.executedInstructions,
-                              maps: maps?.snapshot().contents, trace: trace.text)
+                              maps: maps?.snapshot().contents, trace: trace.text, returnOverride: vm.returnOverride)
         }
         trace.forwarding = false
         let compiled = jit.map { jit in outcome { try jit.run(input: $0, cookie: cookie) } }
@@ -97,7 +97,7 @@ final class TestMachine {
 
 /// What a run leaves behind: r0 or the error, the input memory and the whole stack afterwards,
 /// the executed-instruction count when a budget makes the JIT count, the maps' contents and the
-/// `bpf_trace_printk` text.
+/// `bpf_trace_printk` text, and the return value it asked the hooked function for.
 struct RunOutcome: Equatable, CustomStringConvertible {
     var result: Result<UInt64, VMError>
     var memory: [UInt8]
@@ -105,6 +105,7 @@ struct RunOutcome: Equatable, CustomStringConvertible {
     var executed: UInt64?
     var maps: InMemoryMapBackend.Contents?
     var trace: String
+    var returnOverride: UInt64?
 
     var r0: UInt64? { try? result.get() }
     var error: VMError? {
@@ -116,7 +117,7 @@ struct RunOutcome: Equatable, CustomStringConvertible {
     var description: String {
         let result = r0.map { "r0 = 0x\(String($0, radix: 16))" } ?? "error: \(error.map { "\($0)" } ?? "?")"
         return "\(result), executed \(executed.map(String.init) ?? "-"), memory \(memory), stack hash \(stack.hashValue), "
-            + "maps \(maps.map { "\($0)" } ?? "-"), trace \(trace.debugDescription)"
+            + "maps \(maps.map { "\($0)" } ?? "-"), trace \(trace.debugDescription), return override \(returnOverride.map { "\($0)" } ?? "-")"
     }
 }
 

@@ -33,14 +33,35 @@ import Testing
     @Test func coarseClockAndDocumentedErrors() throws {
         let t0 = SystemHelpers.nanoseconds(CLOCK_MONOTONIC_COARSE)
         #expect(try execute("call 160\nexit", varying: .r0).r0 >= t0)
-        // get_stack zeroes its buffer and says it cannot walk the stack; the others cannot act.
-        let stack = "stdw [%r10-8], -1\nmov %r2, %r10\nadd %r2, -8\nmov %r3, 8\ncall 67\nldxdw %r1, [%r10-8]\nadd %r0, %r1\nexit"
-        #expect(try execute(stack).r0 == UInt64(bitPattern: -95))
+        // get_stack without BPF_F_USER_STACK asks for a kernel stack: -EFAULT, the buffer zeroed.
+        let stack = "stdw [%r10-8], -1\nmov %r2, %r10\nadd %r2, -8\nmov %r3, 8\nmov %r4, 0\ncall 67\nldxdw %r1, [%r10-8]\nadd %r0, %r1\nexit"
+        #expect(try execute(stack).r0 == UInt64(bitPattern: -14))
         for id in [25, 27, 44, 65] { #expect(try execute("call \(id)\nexit").r0 == UInt64(bitPattern: -95), "helper \(id)") }
     }
 
     @Test func helpersBpftimeHasAndThisVMLacksAreNamed() throws {
-        #expect(try rejection("call 58\nexit") == "instruction 0 (call 58): unknown helper 58 (bpf_override_return)")
-        #expect(try rejection("call 187\nexit") == "instruction 0 (call 187): unknown helper 187 (bpf_set_retval)")
+        #expect(try rejection("call 186\nexit") == "instruction 0 (call 186): unknown helper 186 (bpf_get_retval)")
+        #expect(try rejection("call 28\nexit") == "instruction 0 (call 28): unknown helper 28 (bpf_csum_diff)")
+    }
+
+    @Test func overrideReturnAndSetRetvalRecordTheLastValueOnBothEngines() throws {
+        let machine = try TestMachine(program: TestAssembler.program(
+            "mov %r2, 42\ncall 58\nmov %r6, %r0\nlddw %r1, 0x123456789\ncall 187\nadd %r0, %r6\nexit"))
+        let runs = machine.outcomes([UInt8](repeating: 0, count: X86PTRegs.size))
+        #expect(runs.interpreter.r0 == 0)
+        #expect(runs.interpreter.returnOverride == 0x1_2345_6789)
+        if let jit = runs.jit { #expect(jit == runs.interpreter) }
+        let once = try TestMachine(program: TestAssembler.program("mov %r2, -1\ncall 58\nexit"))
+        #expect(once.outcomes([]).interpreter.returnOverride == UInt64.max)
+        if let jit = once.outcomes([]).jit { #expect(jit.returnOverride == UInt64.max) }
+    }
+
+    @Test func aRunWithoutOverrideReportsNoneEvenAfterOneThatOverrode() throws {
+        // r1 = 1: override with 7; r1 = 0: return without calling the helper.
+        let machine = try TestMachine(program: TestAssembler.program("jeq %r2, 0, +2\nmov %r2, 7\ncall 58\nmov %r0, 0\nexit"))
+        #expect(machine.outcomes([1]).interpreter.returnOverride == 7)
+        let second = machine.outcomes([])
+        #expect(second.interpreter.returnOverride == nil)
+        if let jit = second.jit { #expect(jit.returnOverride == nil) }
     }
 }

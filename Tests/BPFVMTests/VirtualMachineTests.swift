@@ -77,6 +77,7 @@ import BPFModel
             133: "ringbuf_discard", 134: "ringbuf_query", 174: "get_attach_cookie",
             25: "perf_event_output", 27: "get_stackid", 36: "probe_write_user", 44: "xdp_adjust_head",
             65: "xdp_adjust_tail", 67: "get_stack", 160: "ktime_get_coarse_ns", 173: "get_func_ip", 182: "strncmp",
+            58: "override_return", 187: "set_retval",
         ]
         let table = HelperTable.standard()
         #expect(table.names == expected)

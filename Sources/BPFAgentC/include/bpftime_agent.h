@@ -57,13 +57,27 @@ typedef struct bpftime_call {
     uint64_t ret;     /* ax: the return value, for uretprobe hooks */
     uint64_t ip;      /* the hooked function's address (or, at a return, the return address) */
     uint64_t sp;      /* the stack pointer at the hook */
+    uint64_t bp;      /* the frame pointer at the hook: bpf_get_stack walks the frames from it */
 } bpftime_call;
 
 /* Fires a resolved hook as a call: programs get r1 = an x86-64 struct pt_regs (168 bytes) holding
  * call's registers, the others zero, as uprobe/uretprobe programs expect (PT_REGS_PARM1..6,
- * PT_REGS_RC, PT_REGS_IP, PT_REGS_SP); r2 = its size. call NULL: every register zero. Returns as
+ * PT_REGS_RC, PT_REGS_IP, PT_REGS_SP, PT_REGS_FP); r2 = its size. call NULL: every register zero.
+ * When sp lies on the calling thread's stack, programs may also read that stack from sp up to its
+ * top (bpf_probe_read_user, and bpf_get_stack(ctx, buf, size, BPF_F_USER_STACK), which walks the
+ * frame pointers from bp); nothing else of the process is readable. Returns as
  * bpftime_agent_fire_id. */
 int bpftime_agent_fire_call(bpftime_agent *agent, int64_t hook_id, const bpftime_call *call);
+
+/* As bpftime_agent_fire_call, at a function entry the embedder can skip (what bpftime's
+ * uprobe_override events, perf type 1008, do). When a program attached to a uprobe_override event
+ * called bpf_override_return(ctx, rc) or bpf_set_retval(rc) and ran to its exit, *overridden is
+ * set to 1 and *rc to that value (the last such call wins): the embedder must then not run the
+ * hooked function and return rc to its caller. Otherwise *overridden is 0 and *rc untouched, and
+ * the function runs as usual. Either pointer may be NULL. As in bpftime, the helpers have no
+ * effect in programs attached to plain uprobe events (logged once per program). */
+int bpftime_agent_fire_call_override(bpftime_agent *agent, int64_t hook_id, const bpftime_call *call,
+                                     int *overridden, uint64_t *rc);
 
 /* Fires a hook by name (resolved once, then cached): as bpftime_agent_fire_id, plus the
  * errors of bpftime_agent_resolve. */

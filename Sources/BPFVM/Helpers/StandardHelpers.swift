@@ -36,14 +36,16 @@ public enum HelperID {
     public static let ktimeGetCoarseNs: Int32 = 160
     public static let getFuncIP: Int32 = 173
     public static let strncmp: Int32 = 182
+    public static let overrideReturn: Int32 = 58
+    public static let setRetval: Int32 = 187
 
     /// Linux's names of helpers bpftime offers that this VM does not, for messages refusing them.
     static let missing: [Int32: String] = [
-        28: "csum_diff", 58: "override_return", 165: "snprintf", 181: "loop", 183: "get_func_arg",
-        184: "get_func_ret", 185: "get_func_arg_cnt", 186: "get_retval", 187: "set_retval",
+        28: "csum_diff", 165: "snprintf", 181: "loop", 183: "get_func_arg",
+        184: "get_func_ret", 185: "get_func_arg_cnt", 186: "get_retval",
     ]
 
-    /// `id`, with Linux's name when it is one of `missing` (e.g. `58 (bpf_override_return)`).
+    /// `id`, with Linux's name when it is one of `missing` (e.g. `28 (bpf_csum_diff)`).
     static func describe(_ id: Int32) -> String { missing[id].map { "\(id) (bpf_\($0))" } ?? "\(id)" }
 }
 
@@ -56,6 +58,8 @@ enum StandardHelpers {
         TracePrintk.register(in: table)
         TailCallHelper.register(in: table)
         TracingHelpers.register(in: table)
+        ReturnOverrideHelpers.register(in: table)
+        StackHelpers.register(in: table)
     }
 }
 

@@ -3,7 +3,7 @@ import Glibc
 
 /// Helpers of bpftime's tracing set beyond the basics: 36, 160, 173, 182, and the ones this
 /// runtime answers with a documented error code because it has nothing they could act on
-/// (25, 27, 44, 65, 67; see `unsupported`).
+/// (25, 44, 65; see `unsupported`). Stacks (27, 67) are `StackHelpers`.
 enum TracingHelpers {
     /// -EOPNOTSUPP: the helper exists (programs using it load and run) but has no effect here.
     static let notSupported = Errno.result(95)
@@ -42,21 +42,13 @@ enum TracingHelpers {
             }
             return 0
         }
-        // get_stack(ctx, buf, size, flags): no stack walk here; the buffer is zeroed.
-        table.register(HelperID.getStack, name: "get_stack") { _, buf, size, _, _, raw in
-            let ctx = HelperContext(raw)
-            if size > 0, size <= UInt64(Int32.max), let dst = ctx.writable(buf, Int(size), "get_stack", "buffer") {
-                dst.initializeMemory(as: UInt8.self, repeating: 0, count: Int(size))
-            }
-            return TracingHelpers.notSupported
-        }
         for (id, name) in unsupported { table.register(id, name: name) { _, _, _, _, _, _ in TracingHelpers.notSupported } }
     }
 
     /// Helpers that answer -EOPNOTSUPP: perf_event_array maps keep no records in the segment
-    /// (25, use a ringbuf), there is no stack walker (27) and no XDP packet context (44, 65).
+    /// (25, use a ringbuf) and there is no XDP packet context (44, 65).
     static let unsupported: [(Int32, String)] = [
-        (HelperID.perfEventOutput, "perf_event_output"), (HelperID.getStackID, "get_stackid"),
+        (HelperID.perfEventOutput, "perf_event_output"),
         (HelperID.xdpAdjustHead, "xdp_adjust_head"), (HelperID.xdpAdjustTail, "xdp_adjust_tail"),
     ]
 }

@@ -10,6 +10,8 @@ public final class JITProgram {
     public var machineCode: [UInt8] { Array(UnsafeRawBufferPointer(start: entry.base, count: entry.codeSize)) }
     /// Instructions executed by the last run; counted only when `options.maxInstructions` is set.
     public var executedInstructions: UInt64 { machine.executedInstructions }
+    /// The last run's `bpf_override_return` / `bpf_set_retval` value, as `VirtualMachine.returnOverride`.
+    public var returnOverride: UInt64? { machine.returnOverride }
 
     /// Whether this machine can run JIT code (x86-64 only; elsewhere use the interpreter).
     public static var isSupported: Bool {
@@ -103,8 +105,8 @@ public final class JITProgram {
     }
 
     /// Runs the program with r1 = `input`'s address and r2 = its length (0 and 0 when empty), as
-    /// `VirtualMachine.run` does. Returns r0.
-    public func run(input: UnsafeMutableRawBufferPointer, cookie: UInt64 = 0) throws -> UInt64 {
+    /// `VirtualMachine.run` does (`readable` too). Returns r0.
+    public func run(input: UnsafeMutableRawBufferPointer, cookie: UInt64 = 0, readable: UnsafeRawBufferPointer? = nil) throws -> UInt64 {
         let s = machine.state
         let low = UInt64(UInt(bitPattern: input.baseAddress))
         let span = UInt64(input.count)
@@ -119,6 +121,8 @@ public final class JITProgram {
         c.pointee.state.attention = 0
         c.pointee.state.tailCallCount = 0
         c.pointee.state.callDepth = 0
+        c.pointee.state.returnOverridden = 0
+        if let readable { c.pointee.state.grant(readable) }
         let stackLow = s.pointee.stackHigh &- UInt64(BPF.stackFrameSize)
         c.pointee.state.stackLow = stackLow
         c.pointee.registers = (0, low, span, 0, 0, 0, 0, 0, 0, 0, s.pointee.stackHigh)

@@ -77,7 +77,7 @@ struct RunCommand: ParsableCommand {
         var result: UInt64 = 0
         let start = ContinuousClock.now
         try input.withUnsafeMutableBytes { memory in
-            for _ in 0 ..< repeatCount { result = try engine.run(input: memory, cookie: 0) }
+            for _ in 0 ..< repeatCount { result = try engine.run(input: memory, cookie: 0, readable: nil) }
         }
         let elapsed = ContinuousClock.now - start
         let averageNs = elapsed.nanoseconds / Int64(repeatCount)
