@@ -53,12 +53,7 @@ struct PreparedState {
         kind = record.handler.kind
         name = record.handler.name
         attributes = StoredAttributes.encode(record.handler)
-        var h = SHA256()
-        for text in [kind.rawValue, name ?? "", attributes] {
-            h.update(littleEndian: UInt64(text.utf8.count))
-            h.update(Array(text.utf8))
-        }
-        h.update([name == nil ? 0 : 1])
+        var h = Self.stateHasher(kind: kind.rawValue, name: name, attributes: attributes)
         switch record.handler {
         case .program(let p):
             guard p.bytecode.count % ProgramHandler.instructionSize == 0 else {
@@ -91,6 +86,18 @@ struct PreparedState {
             break
         }
         hash = h.finalize()
+    }
+
+    /// A handler state's hash, fed its kind, name and stored attributes; what follows depends on
+    /// the kind (a map's: `[2]` and its contents' hash).
+    static func stateHasher(kind: String, name: String?, attributes: String) -> SHA256 {
+        var h = SHA256()
+        for text in [kind, name ?? "", attributes] {
+            h.update(littleEndian: UInt64(text.utf8.count))
+            h.update(Array(text.utf8))
+        }
+        h.update([name == nil ? 0 : 1])
+        return h
     }
 
     /// The contents in canonical form, chunked now if preparing skipped it.
