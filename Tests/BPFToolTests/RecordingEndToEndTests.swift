@@ -138,9 +138,12 @@ import Testing
 
     /// Two processes change one segment at the same time: each records the state its own change
     /// left (its key holds its value), and read in generation order the states are a history.
-    @Test func concurrentChangersEachRecordTheirOwnResult() throws {
+    /// With a 400-entry map, changes that start from the latest snapshot are recorded as their
+    /// written entries (see RecordedChangeEndToEndTests), the others as the whole state.
+    @Test(arguments: [false, true]) func concurrentChangersEachRecordTheirOwnResult(largeMap: Bool) throws {
         try Self.withTool { tool in
-            #expect(try tool.run(["import", Self.demoState]).status == 0)
+            let document = largeMap ? try RecordedChangeEndToEndTests.countersDocument(tool) : Self.demoState
+            #expect(try tool.run(["import", document]).status == 0)
             let rounds = 8
             let results = Locked<[(key: String, value: UInt8, pid: Int32, status: Int32)]>([])
             let group = DispatchGroup()
