@@ -38,8 +38,11 @@ struct PreparedState {
             }
             return known
         }
+        let progress = WorkProgress.current
+        progress?.begin("hashing", total: records.reduce(0) { $0 + $1.progressUnits })
         return try zip(records, fingerprints).map { record, fingerprint in
-            try PreparedState(record, fingerprint: fingerprint, knownContent: fingerprint.flatMap { known[$0] })
+            defer { progress?.advance(record.progressUnits) }
+            return try PreparedState(record, fingerprint: fingerprint, knownContent: fingerprint.flatMap { known[$0] })
         }
     }
 
@@ -100,6 +103,9 @@ struct PreparedState {
         return h
     }
 
+    /// Units of work for `WorkProgress`: the handler and its map entries.
+    var progressUnits: Int { 1 + (contents?.count ?? 0) }
+
     /// The contents in canonical form, chunked now if preparing skipped it.
     func chunks() throws -> MapChunks? {
         try map ?? contents.map { try MapChunks($0, fd: fd) }
@@ -155,5 +161,13 @@ struct PreparedState {
         if let id = try Int64.fetchOne(db.cachedStatement(sql: find), arguments: [Data(hash)]) { return id }
         try db.cachedStatement(sql: insert).execute(arguments: arguments)
         return db.lastInsertedRowID
+    }
+}
+
+extension HandlerRecord {
+    /// Units of work for `WorkProgress`: the handler and its map entries.
+    var progressUnits: Int {
+        guard case .map(let m) = handler else { return 1 }
+        return 1 + (m.contents?.count ?? 0)
     }
 }

@@ -97,8 +97,13 @@ extension SnapshotStore {
                 let id = try Self.insertSnapshot(meta, parent: parent, db)
                 let insertHandler = try db.cachedStatement(
                     sql: "INSERT INTO snapshot_handlers (snapshot, fd, state) VALUES (?, ?, ?)")
+                let progress = WorkProgress.current
+                progress?.begin("writing", total: states.reduce(0) { $0 + $1.progressUnits })
+                var done = 0
                 for state in states {
                     try insertHandler.execute(arguments: [id, state.fd, try state.store(db, parent: parent)])
+                    done += state.progressUnits
+                    progress?.reach(done)
                 }
                 if let restoring { try Self.insertRestore(db, restoring, undo: id, segment: meta.segmentName) }
                 try beforeCommit?(id)

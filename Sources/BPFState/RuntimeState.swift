@@ -40,7 +40,8 @@ public struct RuntimeState: Sendable {
     /// One point-in-time read of the segment under its lock: the handlers (map contents
     /// included when asked) and the generation they belong to.
     public func read(includeContents: Bool = true) throws -> ConsistentState {
-        try open().transaction { try ConsistentState($0, includeContents: includeContents) }
+        WorkProgress.current?.begin("reading the segment", total: 0)
+        return try open().transaction { try ConsistentState($0, includeContents: includeContents) }
     }
 
     /// Records a consistent read of the segment as a new snapshot.

@@ -32,7 +32,9 @@ struct SnapRestore: ParsableCommand {
         let id = try db.resolve(snapshot)
         let request = RestoreRequest(snapshot: id, onlyFDs: fds.isEmpty ? nil : Set(fds), withDependencies: withDependencies,
                                      dryRun: dryRun, createSegment: create && !dryRun)
-        let outcome = try segment.state().restore(request, store: db, recording: record.recording(into: store))
+        let outcome = try ProgressLine.around("snap restore") {
+            try segment.state().restore(request, store: db, recording: record.recording(into: store))
+        }
         let plan = outcome.plan
         for r in plan.create { print("create  fd \(r.fd) \(r.handler.kind.rawValue) \(TerminalText.escaped(r.handler.name ?? ""))") }
         for r in plan.replace { print("replace fd \(r.fd) \(r.handler.kind.rawValue) \(TerminalText.escaped(r.handler.name ?? ""))") }
@@ -52,9 +54,12 @@ struct SnapExport: ParsableCommand {
 
     func run() throws {
         let db = try store.openForReading()
-        let records = try db.records(of: db.resolve(snapshot))
-        try FileIO.writeAtomically(file, protecting: store.databaseFiles) { sink in
-            try BPFTimeJSON.write(records, includeData: !noData, to: sink)
+        try ProgressLine.around("snap export") {
+            let records = try db.records(of: db.resolve(snapshot))
+            WorkProgress.current?.begin("writing \(file)", total: 0)
+            try FileIO.writeAtomically(file, protecting: store.databaseFiles) { sink in
+                try BPFTimeJSON.write(records, includeData: !noData, to: sink)
+            }
         }
     }
 }
