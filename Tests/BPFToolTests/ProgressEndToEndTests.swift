@@ -5,34 +5,37 @@ import Testing
 /// (a tmux pane) it is drawn in place and ends with the time taken; through a pipe there is none.
 @Suite(.serialized, .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux"), "tmux is missing (Scripts/setup.sh installs it)"))
 struct ProgressEndToEndTests {
-    /// A 100,000-entry hash map, saved once; the progress line shows from the start.
+    /// A 100,000-entry hash map in the segment; the progress line shows from the start.
     static func withState(_ body: (ToolRunner) throws -> Void) throws {
-        let tool = ToolRunner(extraEnvironment: ["BPFTIME_PROGRESS_AFTER": "0", "BPFTIME_SHM_MEMORY_MB": "32"])
-        defer { tool.cleanUp() }
-        let data = (0 ..< 100_000).map { i in
-            String(format: "\"%08x\": \"%016x\"", UInt32(truncatingIfNeeded: i &* 2_654_435_761).byteSwapped, i)
-        }.sorted().joined(separator: ", ")
-        let document = tool.temporaryFile("progress.json", contents: Data((#"{"3": {"attr": {"flags": 0, "key_size": 4, "map_type": 1, "max_entries": 100000, "value_size": 8}, "data": {"#
-            + data + #"}, "name": "m", "type": "bpf_map_handler"}}"#).utf8))
-        defer { try? FileManager.default.removeItem(at: document) }
-        #expect(try tool.run(["import", document.path, "--no-record"]).status == 0)
-        try body(tool)
+        try ToolRunner.using(["BPFTIME_PROGRESS_AFTER": "0", "BPFTIME_SHM_MEMORY_MB": "32"]) { tool in
+            let data = (0 ..< 100_000).map { i in
+                String(format: "\"%08x\": \"%016x\"", UInt32(truncatingIfNeeded: i &* 2_654_435_761).byteSwapped, i)
+            }.sorted().joined(separator: ", ")
+            let document = tool.temporaryFile("progress.json", contents: Data((#"{"3": {"attr": {"flags": 0, "key_size": 4, "map_type": 1, "max_entries": 100000, "value_size": 8}, "data": {"#
+                + data + #"}, "name": "m", "type": "bpf_map_handler"}}"#).utf8))
+            defer { try? FileManager.default.removeItem(at: document) }
+            #expect(try tool.run(["import", document.path, "--no-record"]).status == 0)
+            try body(tool)
+        }
     }
 
     @Test func aTerminalSeesTheProgressLineRedrawnInPlace() throws {
         try Self.withState { tool in
             let exported = tool.temporaryFile("exported.json")
             defer { try? FileManager.default.removeItem(at: exported) }
-            for (arguments, steps) in [(["snap", "save", "-m", "on a terminal"], ["reading the segment", "hashing", "writing"]),
-                                       (["snap", "export", "latest", exported.path], ["reading snapshot 1"]),
-                                       (["snap", "restore", "latest"], ["reading snapshot 1"])] {
+            var saved = ""
+            for arguments in [["snap", "save", "-m", "on a terminal"], ["snap", "export", "latest", exported.path], ["snap", "restore", "latest"]] {
                 let title = arguments.prefix(2).joined(separator: " ")
                 let (screen, raw) = try TerminalSession.run(tool, arguments)
+                if saved.isEmpty { saved = raw }
                 #expect(screen.contains("EXIT=0"), "\(screen)")
                 #expect(screen.contains("\(title): done in "), "the line ends with the time taken: \(screen)")
-                for step in steps { #expect(raw.contains("\r\u{1b}[K\(title): \(step)"), "\(step) drawn over the line: \(raw.debugDescription)") }
-                #expect(raw.contains("100% ("), "\(raw.debugDescription)")
+                let draws = raw.components(separatedBy: "\r\u{1b}[K\(title): ").count - 1
+                #expect(draws >= 2, "drawn and redrawn in place: \(raw.debugDescription)")
             }
+            // Saving 100,000 entries takes several redraws: they show the step and how far it got.
+            #expect(saved.contains("snap save: reading the segment")
+                    && saved.range(of: #"snap save: writing \d+% \(\d+/100001\)"#, options: .regularExpression) != nil, "\(saved.debugDescription)")
         }
     }
 
@@ -56,7 +59,7 @@ struct ProgressEndToEndTests {
 /// pane shows at the end, and every byte written to it.
 enum TerminalSession {
     static func run(_ tool: ToolRunner, _ arguments: [String]) throws -> (screen: String, raw: String) {
-        let server = "bpftimetool-test-\(getpid())"
+        let server = "bpftimetool-test-\(getpid())-\(UInt32.random(in: 0 ... .max))"
         let raw = tool.temporaryFile("pane.raw"), go = tool.temporaryFile("pane.go")
         defer {
             try? tmux(server, ["kill-server"])

@@ -22,9 +22,7 @@ import TestSupport
     }
 
     static func withTool(_ body: (ToolRunner) throws -> Void) throws {
-        let tool = ToolRunner(extraEnvironment: ["SPDLOG_LEVEL": "debug"])
-        defer { tool.cleanUp() }
-        try body(tool)
+        try ToolRunner.using(["SPDLOG_LEVEL": "debug"], body)
     }
 
     @Test func aMapChangeOverTheLatestSnapshotIsRecordedAsItsWrittenEntries() throws {
