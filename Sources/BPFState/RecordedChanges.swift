@@ -16,8 +16,12 @@ extension RuntimeState {
     public func changeMap<T>(_ fd: Int, recording: Recording?, message: String? = nil,
                              _ body: (ChangingMap) throws -> T) throws -> Recorded<T> {
         guard let recording else { return try change(recording: nil) { tx in try body(ChangingMap(tx.map(at: fd))) } }
-        // Asked before the change takes the lock, so the segment is never held waiting for the history.
-        let base = try? SnapshotStore(path: recording.historyPath, access: .read).changeBase(segment: segmentName, fd: fd, writes: 1)
+        // Asked before the change takes the lock, so the segment is never held waiting for the
+        // history; a history that is missing or cannot be opened now is opened (created, or its
+        // error told) after the change, as for any other change.
+        let store = FileManager.default.fileExists(atPath: recording.historyPath)
+            ? try? SnapshotStore(path: recording.historyPath, access: .write) : nil
+        let base = try? store?.changeBase(segment: segmentName, fd: fd, writes: 1)
         var writes: MapEntryWrites?
         var generation: UInt64 = 0
         let (value, after) = try changeAndRead(creating: false, reading: writes == nil) { tx in
@@ -28,8 +32,9 @@ extension RuntimeState {
             generation = tx.generation
             return value
         }
-        if let writes, let base {
-            return Recorded(value: value, record: record(writes, over: base, generation: generation, recording: recording, message: message))
+        if let writes, let base, let store {
+            return Recorded(value: value, record: record(writes, over: base, generation: generation, into: store,
+                                                         recording: recording, message: message))
         }
         return Recorded(value: value, record: after.map { record($0, recording: recording, message: message) })
     }
@@ -37,10 +42,9 @@ extension RuntimeState {
     /// Records a map change by its writes over `base` (the state the change began from); when
     /// the history can no longer take it that way, records the segment's state instead, if
     /// nothing changed the segment since (`generation`, the one the change left).
-    func record(_ writes: MapEntryWrites, over base: ChangeBase, generation: UInt64, recording: Recording,
-                message: String?) -> RecordResult {
+    func record(_ writes: MapEntryWrites, over base: ChangeBase, generation: UInt64, into store: SnapshotStore,
+                recording: Recording, message: String?) -> RecordResult {
         do {
-            let store = try SnapshotStore(path: recording.historyPath, access: .write)
             let meta = SnapshotMeta(segmentName: segmentName, host: ProcessInfo.processInfo.hostName, generation: generation,
                                     segmentInstance: base.segmentInstance, message: message, provenance: recording.provenance)
             if let outcome = try store.saveChange(writes, over: base, meta: meta) {
