@@ -7,6 +7,9 @@ command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)   # the progress line is tested on a terminal
+# The browser tests of `snap serve` (headless) and its bench.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -qq

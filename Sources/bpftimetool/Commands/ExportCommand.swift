@@ -2,6 +2,7 @@ import ArgumentParser
 import BPFInterchange
 import BPFLogging
 import BPFModel
+import BPFReports
 import BPFSegment
 
 struct ExportCommand: ParsableCommand {

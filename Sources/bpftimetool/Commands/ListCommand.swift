@@ -1,7 +1,7 @@
 import ArgumentParser
 import BPFLogging
 import BPFModel
-import BPFLogging
+import BPFReports
 import BPFSegment
 import BPFSnapshots
 import BPFState

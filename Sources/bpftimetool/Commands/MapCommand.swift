@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPFModel
+import BPFReports
 import BPFSegment
 import BPFState
 
@@ -124,9 +125,7 @@ enum UpdateFlag: UInt64, ExpressibleByArgument, CaseIterable {
     }
 }
 
-/// How map keys and values are shown: hex as stored, plus the little-endian integer for
-/// 1, 2, 4 and 8-byte values since most maps hold counters.
-enum MapEntryFormat {
+extension MapEntryFormat {
     /// Hex bytes as stored, with or without spaces between them (bpftool's `01 00 00 00`).
     static func parseHex(_ text: String, expected: Int, what: String) throws -> [UInt8] {
         let compact = text.filter { !$0.isWhitespace }
@@ -136,37 +135,10 @@ enum MapEntryFormat {
         return bytes
     }
 
-    static func describe(_ bytes: some Collection<UInt8>, valueSize: Int) -> String {
-        guard valueSize > 0, bytes.count > valueSize else { return single(bytes) }
-        let all = Array(bytes)
-        return stride(from: 0, to: all.count, by: valueSize).enumerated().map { cpu, start in
-            "cpu\(cpu): " + single(all[start ..< min(start + valueSize, all.count)])
-        }.joined(separator: "  ")
-    }
-
-    static func single(_ bytes: some Collection<UInt8>) -> String {
-        let hex = Hex.encode(bytes)
-        guard [1, 2, 4, 8].contains(bytes.count) else { return hex }
-        let number = bytes.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        return "\(hex) (\(number))"
-    }
-
     static func lines(_ c: MapContents) -> [String] {
         (0 ..< c.count).map { i in
             let value = describe(c.value(at: i), valueSize: c.valueSize)
             return c.keySize == 0 ? "value: \(value)" : "key: \(single(c.key(at: i)))  value: \(value)"
         }
-    }
-
-    static func json(_ c: MapContents) -> JSONText {
-        .array((0 ..< c.count).map { i in
-            let values = c.value(at: i)
-            let value: JSONText = c.valuesPerEntry > 1
-                ? .array(stride(from: values.startIndex, to: values.endIndex, by: c.valueSize).map {
-                    .string(Hex.encode(values[$0 ..< $0 + c.valueSize]))
-                })
-                : .string(Hex.encode(values))
-            return c.keySize == 0 ? .object([("value", value)]) : .object([("key", .string(Hex.encode(c.key(at: i)))), ("value", value)])
-        })
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPFReports
 import BPFSegment
 
 /// bpftool's iteration verbs and the queue/stack read: `map getnext`, `map peek` (`map push` and

@@ -2,6 +2,7 @@ import ArgumentParser
 import BPFLogging
 import BPFModel
 import BPFObject
+import BPFReports
 import BPFRuntime
 
 /// `prog load`: an eBPF object compiled by clang, loaded as libbpf and bpftime's loader would.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPFReports
 import BPFRuntime
 import BPFVM
 import Foundation
