@@ -143,6 +143,10 @@ public final class SnapshotStore: Sendable {
                 throw SnapshotError.cannotOpen(path: path, reason: "cannot create directory \(directory)")
             }
         }
+        // Only a missing file is opened here: closing a descriptor of a database file that a
+        // connection of this process has open would drop the fcntl locks SQLite holds on it,
+        // and another process could then write or checkpoint under that connection.
+        if FileManager.default.fileExists(atPath: path) { return }
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw SnapshotError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
