@@ -7,7 +7,7 @@
 ///  40 generation      48 table generation 56 handler count
 ///  64 table offset    72 journal offset   80 journal capacity  88 heap offset
 ///  96 used bytes     104 intent offset   112 journal length   120 map serial counter
-/// 128 recoveries
+/// 128 recoveries     136 instance (random, set at creation; 0 in segments made before it)
 /// 192 robust mutex (48 bytes reserved)  240 lock queue: next ticket  248 ticket being served
 /// 256 free-list heads, one per power-of-two size class (64 * 8 bytes)
 /// ```
@@ -20,6 +20,7 @@ struct Header {
     static let cpuCountAt = 32, generationAt = 40, tableGenerationAt = 48, handlerCountAt = 56
     static let tableAt = 64, journalAt = 72, journalCapacityAt = 80, heapAt = 88, usedBytesAt = 96
     static let intentAt = 104, journalLengthAt = 112, mapSerialAt = 120, recoveriesAt = 128
+    static let instanceAt = 136
     static let mutexAt = 192, freeListsAt = 256, freeListCount = 64
     /// The fair lock's ticket words (`RobustMutex`), in the mutex's cache line; zero in a fresh segment.
     static let queueNextAt = 240, queueServingAt = 248
@@ -66,6 +67,9 @@ struct Header {
         base.set64(Self.mapSerialAt, serial)
         return serial
     }
+
+    /// Tells this segment from an earlier one of the same name, whose generations restart.
+    var instance: UInt64 { base.u64(Self.instanceAt) }
 
     var recoveries: UInt64 {
         get { base.u64(Self.recoveriesAt) }

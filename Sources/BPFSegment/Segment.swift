@@ -55,6 +55,7 @@ public final class Segment: @unchecked Sendable {
         b.set64(Header.journalAt, UInt64(journalAt))
         b.set64(Header.journalCapacityAt, UInt64(capacity))
         b.set64(Header.heapAt, UInt64(roundUp(journalAt + capacity, 4096)))
+        b.set64(Header.instanceAt, UInt64.random(in: 1 ... .max))
         let header = Header(base: b)
         try RobustMutex(header).initialize()
         Allocator(header).format()
@@ -164,6 +165,10 @@ public final class Segment: @unchecked Sendable {
     public var generation: UInt64 { header.generation }
     /// Bumped only when the handler table changes.
     public var tableGeneration: UInt64 { header.tableGeneration }
+    /// A random number drawn when the segment was created (0 for segments created before it
+    /// existed): a generation means one state only together with it, since a segment removed
+    /// and created again under the same name counts its generations from the start.
+    public var instance: UInt64 { header.instance }
 
     public func status() -> SegmentStatus {
         let read = {

@@ -11,6 +11,8 @@ public struct SegmentTransaction {
     public var name: String { segment.name }
     /// The generation now; nothing moves it until the transaction ends, except `apply`.
     public var generation: UInt64 { segment.header.generation }
+    /// The segment's `Segment.instance`.
+    public var instance: UInt64 { segment.header.instance }
     /// The handler table's generation now.
     public var tableGeneration: UInt64 { segment.header.tableGeneration }
 

@@ -51,10 +51,13 @@ struct ChunkList {
         }
         return ChunkList(hashes: hashes) { positions in
             var contents = MapContents(keySize: layout.storedKeySize, valueSize: layout.valueSize, valuesPerEntry: layout.valuesPerEntry)
+            let progress = WorkProgress.current
             for p in positions {
+                let before = contents.count
                 try overlay.merge(spans[p], into: &contents) { emit in
                     try ChunkRows.forEach(ids[p], keySize: layout.storedKeySize, stride: layout.stride, db, emit)
                 }
+                progress?.advance(contents.count - before)
             }
             return contents
         }

@@ -60,6 +60,7 @@ enum MapLayers {
                 chunkID = id
             }
             try insertLink.execute(arguments: [contentID, seq, chunkID])
+            WorkProgress.current?.advance(chunk.count)
         }
         return contentID
     }

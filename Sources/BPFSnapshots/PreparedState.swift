@@ -38,8 +38,11 @@ struct PreparedState {
             }
             return known
         }
+        let progress = WorkProgress.current
+        progress?.begin("hashing", total: records.reduce(0) { $0 + $1.progressUnits })
         return try zip(records, fingerprints).map { record, fingerprint in
-            try PreparedState(record, fingerprint: fingerprint, knownContent: fingerprint.flatMap { known[$0] })
+            defer { progress?.advance(record.progressUnits) }
+            return try PreparedState(record, fingerprint: fingerprint, knownContent: fingerprint.flatMap { known[$0] })
         }
     }
 
@@ -53,12 +56,7 @@ struct PreparedState {
         kind = record.handler.kind
         name = record.handler.name
         attributes = StoredAttributes.encode(record.handler)
-        var h = SHA256()
-        for text in [kind.rawValue, name ?? "", attributes] {
-            h.update(littleEndian: UInt64(text.utf8.count))
-            h.update(Array(text.utf8))
-        }
-        h.update([name == nil ? 0 : 1])
+        var h = Self.stateHasher(kind: kind.rawValue, name: name, attributes: attributes)
         switch record.handler {
         case .program(let p):
             guard p.bytecode.count % ProgramHandler.instructionSize == 0 else {
@@ -92,6 +90,21 @@ struct PreparedState {
         }
         hash = h.finalize()
     }
+
+    /// A handler state's hash, fed its kind, name and stored attributes; what follows depends on
+    /// the kind (a map's: `[2]` and its contents' hash).
+    static func stateHasher(kind: String, name: String?, attributes: String) -> SHA256 {
+        var h = SHA256()
+        for text in [kind, name ?? "", attributes] {
+            h.update(littleEndian: UInt64(text.utf8.count))
+            h.update(Array(text.utf8))
+        }
+        h.update([name == nil ? 0 : 1])
+        return h
+    }
+
+    /// Units of work for `WorkProgress`: the handler and its map entries.
+    var progressUnits: Int { 1 + (contents?.count ?? 0) }
 
     /// The contents in canonical form, chunked now if preparing skipped it.
     func chunks() throws -> MapChunks? {
@@ -148,5 +161,13 @@ struct PreparedState {
         if let id = try Int64.fetchOne(db.cachedStatement(sql: find), arguments: [Data(hash)]) { return id }
         try db.cachedStatement(sql: insert).execute(arguments: arguments)
         return db.lastInsertedRowID
+    }
+}
+
+extension HandlerRecord {
+    /// Units of work for `WorkProgress`: the handler and its map entries.
+    var progressUnits: Int {
+        guard case .map(let m) = handler else { return 1 }
+        return 1 + (m.contents?.count ?? 0)
     }
 }

@@ -78,7 +78,24 @@ extension SnapshotStore {
     /// The snapshot's full handler table, by fd, map contents included.
     public func records(of id: Int64) throws -> [HandlerRecord] {
         try guarded {
-            try pool.read { db in try Self.storedHandlers(db, snapshot: id).map { try $0.record(db, withContents: true) } }
+            try pool.read { db in
+                let handlers = try Self.storedHandlers(db, snapshot: id)
+                let progress = WorkProgress.current
+                if let progress {
+                    let entries = try Int.fetchOne(db, sql: """
+                        SELECT total(m.entry_count) FROM snapshot_handlers h JOIN handler_states st ON st.id = h.state
+                        JOIN map_contents m ON m.id = st.map_content WHERE h.snapshot = ?
+                        """, arguments: [id]) ?? 0
+                    progress.begin("reading snapshot \(id)", total: handlers.count + entries)
+                }
+                var done = 0
+                return try handlers.map { stored in
+                    let record = try stored.record(db, withContents: true)
+                    done += record.progressUnits
+                    progress?.reach(done)
+                    return record
+                }
+            }
         }
     }
 
@@ -230,11 +247,14 @@ enum MapContentRows {
         let expected = min(layout.count, 1 << 22)  // a damaged count must not allocate wildly
         contents.keys.reserveCapacity(expected * layout.storedKeySize)
         contents.values.reserveCapacity(expected * layout.stride)
+        let progress = WorkProgress.current
         for chunk in chunks {
+            let before = contents.values.count
             try ChunkRows.forEach(chunk, keySize: layout.storedKeySize, stride: layout.stride, db) { key, value in
                 contents.keys.append(contentsOf: key)
                 contents.values.append(contentsOf: value)
             }
+            progress?.advance((contents.values.count - before) / max(layout.stride, 1))
         }
         return contents
     }

@@ -20,9 +20,10 @@ public final class SnapshotStore: Sendable {
     /// anything is written to it.
     public init(path: String, access: Access = .write) throws {
         self.path = path
+        let busyTimeout = try Self.busyTimeout(path: path)
         if access == .read {
             guard FileManager.default.fileExists(atPath: path) else { throw SnapshotError.noHistory(path: path) }
-            if let reader = try Self.openCurrentReadOnly(path) {
+            if let reader = try Self.openCurrentReadOnly(path, busyTimeout: busyTimeout) {
                 pool = reader
                 return
             }
@@ -38,11 +39,11 @@ public final class SnapshotStore: Sendable {
         do {
             if try Self.fileSize(path) > 0 {
                 // Validate read-only first: opening a pool switches the file to WAL mode.
-                let reader = try DatabaseQueue(path: path, configuration: Self.configuration(readonly: true))
+                let reader = try DatabaseQueue(path: path, configuration: Self.configuration(readonly: true, busyTimeout: busyTimeout))
                 try reader.read { try Schema.check($0, path: path) }
                 try reader.close()
             }
-            let writer = try DatabasePool(path: path, configuration: Self.configuration(readonly: false))
+            let writer = try DatabasePool(path: path, configuration: Self.configuration(readonly: false, busyTimeout: busyTimeout))
             try Schema.migrate(writer, path: path)
             pool = writer
         } catch let error as DatabaseError {
@@ -52,9 +53,9 @@ public final class SnapshotStore: Sendable {
 
     /// A read-only connection to an existing history whose schema is complete; nil when it
     /// still needs a migration (which only a writable open may apply).
-    private static func openCurrentReadOnly(_ path: String) throws -> DatabaseQueue? {
+    private static func openCurrentReadOnly(_ path: String, busyTimeout: Double) throws -> DatabaseQueue? {
         do {
-            let reader = try DatabaseQueue(path: path, configuration: configuration(readonly: true))
+            let reader = try DatabaseQueue(path: path, configuration: configuration(readonly: true, busyTimeout: busyTimeout))
             let current = try reader.read { db in
                 try Schema.check(db, path: path)
                 return try Schema.isComplete(db)
@@ -105,11 +106,20 @@ public final class SnapshotStore: Sendable {
         }
     }
 
-    private static func configuration(readonly: Bool) -> Configuration {
+    /// Seconds to wait for another process's write lock: `BPFTIME_SNAP_BUSY_TIMEOUT`, else 120
+    /// (another process saving holds the lock for as long as its save takes).
+    static func busyTimeout(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Double {
+        guard let text = environment["BPFTIME_SNAP_BUSY_TIMEOUT"] else { return 120 }
+        guard let seconds = Double(text), seconds >= 0, seconds <= 86_400 else {
+            throw SnapshotError.cannotOpen(path: path, reason: "BPFTIME_SNAP_BUSY_TIMEOUT=\(text) is not a number of seconds from 0 to 86400")
+        }
+        return seconds
+    }
+
+    private static func configuration(readonly: Bool, busyTimeout: Double) -> Configuration {
         var config = Configuration()
         config.readonly = readonly
-        // Another process saving holds the write lock for as long as its save takes.
-        config.busyMode = .timeout(120)
+        config.busyMode = .timeout(busyTimeout)
         config.prepareDatabase { db in
             // WAL + NORMAL: commits stay atomic; only the last one may be lost on power failure.
             if !readonly { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
@@ -133,6 +143,10 @@ public final class SnapshotStore: Sendable {
                 throw SnapshotError.cannotOpen(path: path, reason: "cannot create directory \(directory)")
             }
         }
+        // Only a missing file is opened here: closing a descriptor of a database file that a
+        // connection of this process has open would drop the fcntl locks SQLite holds on it,
+        // and another process could then write or checkpoint under that connection.
+        if FileManager.default.fileExists(atPath: path) { return }
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw SnapshotError.cannotOpen(path: path, reason: String(cString: strerror(errno)))

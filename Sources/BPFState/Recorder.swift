@@ -25,14 +25,14 @@ extension RuntimeState {
         })
     }
 
-    /// `body` under one hold of the lock, then (when `reading`) the state it left, read in
-    /// that hold. Read failures come back as a failure to record: the change is made.
-    func changeAndRead<T>(creating: Bool, reading: Bool,
+    /// `body` under one hold of the lock, then (when `reading`, asked after `body`) the state it
+    /// left, read in that hold. Read failures come back as a failure to record: the change is made.
+    func changeAndRead<T>(creating: Bool, reading: @autoclosure () -> Bool,
                           _ body: (SegmentTransaction) throws -> T) throws -> (T, Result<ConsistentState, Error>?) {
         try withSegment(creating: creating) { shm in
             try shm.transaction { tx in
                 let value = try body(tx)
-                return (value, reading ? Result { try ConsistentState(tx, includeContents: true) } : nil)
+                return (value, reading() ? Result { try ConsistentState(tx, includeContents: true) } : nil)
             }
         }
     }

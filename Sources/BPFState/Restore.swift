@@ -72,6 +72,7 @@ extension RuntimeState {
     }
 
     private func restore(_ request: RestoreRequest, store: SnapshotStore, in tx: SegmentTransaction) throws -> RestoreOutcome {
+        WorkProgress.current?.begin("reading the segment", total: 0)
         let before = try ConsistentState(tx, includeContents: true)
         let (_, plan) = try store.restorePlan(request.snapshot, live: before.records, onlyFDs: request.onlyFDs,
                                               withDependencies: request.withDependencies)
@@ -86,6 +87,7 @@ extension RuntimeState {
                 before.records, meta: before.meta(message: "before restore of snapshot \(request.snapshot)"), restoring: entry
             ) { _ in
                 restoreStepHook?(.undoWritten)
+                WorkProgress.current?.begin("applying", total: 0)
                 outcome.generation = try TrustedApply.apply(plan.create + plan.replace, removing: plan.remove,
                                                             replaceExisting: true, allowingDanglingAttachments: true, in: tx)
                 applied = true

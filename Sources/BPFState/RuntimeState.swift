@@ -40,7 +40,8 @@ public struct RuntimeState: Sendable {
     /// One point-in-time read of the segment under its lock: the handlers (map contents
     /// included when asked) and the generation they belong to.
     public func read(includeContents: Bool = true) throws -> ConsistentState {
-        try open().transaction { try ConsistentState($0, includeContents: includeContents) }
+        WorkProgress.current?.begin("reading the segment", total: 0)
+        return try open().transaction { try ConsistentState($0, includeContents: includeContents) }
     }
 
     /// Records a consistent read of the segment as a new snapshot.
@@ -64,24 +65,27 @@ public struct RuntimeState: Sendable {
 public struct ConsistentState: Equatable, Sendable {
     public var segmentName: String
     public var generation: UInt64
+    /// The segment's `Segment.instance` (nil when not read from a segment).
+    public var segmentInstance: UInt64?
     /// Sorted by fd.
     public var records: [HandlerRecord]
 
-    public init(segmentName: String, generation: UInt64, records: [HandlerRecord]) {
+    public init(segmentName: String, generation: UInt64, segmentInstance: UInt64? = nil, records: [HandlerRecord]) {
         self.segmentName = segmentName
         self.generation = generation
+        self.segmentInstance = segmentInstance
         self.records = records
     }
 
     init(_ transaction: SegmentTransaction, includeContents: Bool) throws {
-        self.init(segmentName: transaction.name, generation: transaction.generation,
+        self.init(segmentName: transaction.name, generation: transaction.generation, segmentInstance: transaction.instance,
                   records: try transaction.records(includeContents: includeContents))
     }
 
     /// How a snapshot of this state is described.
     func meta(message: String?, tags: [String] = []) -> SnapshotMeta {
         SnapshotMeta(segmentName: segmentName, host: ProcessInfo.processInfo.hostName, generation: generation,
-                     message: message, tags: tags)
+                     segmentInstance: segmentInstance, message: message, tags: tags)
     }
 }
 

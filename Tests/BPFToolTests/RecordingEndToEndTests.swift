@@ -138,24 +138,31 @@ import Testing
 
     /// Two processes change one segment at the same time: each records the state its own change
     /// left (its key holds its value), and read in generation order the states are a history.
-    @Test func concurrentChangersEachRecordTheirOwnResult() throws {
+    /// With a 400-entry map, changes that start from the latest snapshot are recorded as their
+    /// written entries (see RecordedChangeEndToEndTests), the others as the whole state.
+    @Test(arguments: [false, true]) func concurrentChangersEachRecordTheirOwnResult(largeMap: Bool) throws {
         try Self.withTool { tool in
-            #expect(try tool.run(["import", Self.demoState]).status == 0)
+            let document = largeMap ? try RecordedChangeEndToEndTests.countersDocument(tool) : Self.demoState
+            #expect(try tool.run(["import", document]).status == 0)
             let rounds = 8
-            let results = Locked<[(key: String, value: UInt8, pid: Int32, status: Int32)]>([])
+            let results = Locked<[(key: String, value: UInt8, pid: Int32, status: Int32, stderr: String)]>([])
             let group = DispatchGroup()
             for key in ["0a000000", "0b000000"] {
                 DispatchQueue.global().async(group: group) {
                     for round in 1 ... rounds {
                         let value = UInt8(round)
-                        let r = try? tool.run(["map", "update", "3", key, String(format: "%02x00000000000000", value)])
-                        results.mutate { $0.append((key, value, r?.pid ?? 0, r?.status ?? -1)) }
+                        let r = Result { try tool.run(["map", "update", "3", key, String(format: "%02x00000000000000", value)]) }
+                        let run = try? r.get()
+                        results.mutate {
+                            $0.append((key, value, run?.pid ?? 0, run?.status ?? -1, run?.stderr ?? "not started: \(r)"))
+                        }
                     }
                 }
             }
             group.wait()
             let runs = results.value
-            #expect(runs.count == 2 * rounds && runs.allSatisfy { $0.status == 0 })
+            #expect(runs.count == 2 * rounds && runs.allSatisfy { $0.status == 0 },
+                    "\(runs.filter { $0.status != 0 }.map { "\($0.key)=\($0.value): status \($0.status): \($0.stderr)" })")
 
             var states: [(generation: Int, values: [String: UInt8])] = []
             for run in runs {

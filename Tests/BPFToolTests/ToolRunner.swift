@@ -34,6 +34,14 @@ struct ToolRunner {
         return runner
     }
 
+    /// Runs `body` with a runner on its own segment and history (with `extra` in its
+    /// environment), and removes both after it.
+    static func using(_ extra: [String: String] = [:], _ body: (ToolRunner) throws -> Void) rethrows {
+        let tool = ToolRunner(extraEnvironment: extra)
+        defer { tool.cleanUp() }
+        try body(tool)
+    }
+
     /// The history this runner's commands record into.
     var historyPath: String { environment["BPFTIME_SNAP_DB"] ?? "" }
 

@@ -43,11 +43,12 @@ struct SnapSave: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
+        let db = try store.open()
         guard ifChanged else {
-            print(try segment.state().save(to: store.open(), message: message, tags: tags).id)
+            print(try ProgressLine.around("snap save") { try segment.state().save(to: db, message: message, tags: tags).id })
             return
         }
-        let (id, saved) = try segment.state().saveIfChanged(to: store.open(), message: message, tags: tags)
+        let (id, saved) = try ProgressLine.around("snap save") { try segment.state().saveIfChanged(to: db, message: message, tags: tags) }
         if saved { print(id) } else { BPFLog.logger("snap").info("unchanged since snapshot \(id): nothing saved") }
     }
 }

@@ -31,7 +31,9 @@ struct SnapRestore: ParsableCommand {
         let db = try dryRun ? store.openForReading() : store.open()
         let request = RestoreRequest(snapshot: try db.resolve(snapshot), onlyFDs: fds.isEmpty ? nil : Set(fds),
                                      withDependencies: withDependencies, dryRun: dryRun, createSegment: create && !dryRun)
-        let result = try restore(request, state: segment.state(), store: db, recording: record.recording(into: store))
+        let result = try ProgressLine.around("snap restore") {
+            try restore(request, state: segment.state(), store: db, recording: record.recording(into: store))
+        }
         for line in result.lines { print(line) }
         try RecordOptions.report(result.record)
     }
@@ -60,9 +62,12 @@ struct SnapExport: ParsableCommand {
 
     func run() throws {
         let db = try store.openForReading()
-        let records = try db.records(of: db.resolve(snapshot))
-        try FileIO.writeAtomically(file, protecting: store.databaseFiles) { sink in
-            try BPFTimeJSON.write(records, includeData: !noData, to: sink)
+        try ProgressLine.around("snap export") {
+            let records = try db.records(of: db.resolve(snapshot))
+            WorkProgress.current?.begin("writing \(file)", total: 0)
+            try FileIO.writeAtomically(file, protecting: store.databaseFiles) { sink in
+                try BPFTimeJSON.write(records, includeData: !noData, to: sink)
+            }
         }
     }
 }
