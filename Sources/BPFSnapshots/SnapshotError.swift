@@ -17,6 +17,9 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
     case reservedTag(String)
     case unknownTag(String)
     case damaged(String)
+    case unsupportedLocation(scheme: String)
+    case invalidLocation(String, reason: String)
+    case notOnPostgres(command: String)
 
     public var description: String {
         switch self {
@@ -56,6 +59,12 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
             "no tag '\(tag)'"
         case .damaged(let what):
             "history damaged: \(what)"
+        case .unsupportedLocation(let scheme):
+            "--db \(scheme)://... is not a history this tool can use: give a file path (SQLite) or a postgres:// or postgresql:// URL"
+        case .invalidLocation(let url, let reason):
+            "invalid history URL \(url): \(reason)"
+        case .notOnPostgres(let command):
+            "`\(command)` works on a SQLite history only; on a PostgreSQL history use `snap list`, `snap push`/`snap pull` (pull into a local history to diff, show, export or restore)"
         }
     }
 }

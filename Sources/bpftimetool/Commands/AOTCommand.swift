@@ -21,7 +21,7 @@ struct AOTCommand: ParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() throws {
-            let done = try segment.state().compileAOT(fd, recording: record.recording(into: store), message: "aot compile fd \(fd)")
+            let done = try segment.state().compileAOT(fd, recording: try record.recording(into: store), message: "aot compile fd \(fd)")
             let (program, nativeBytes, compileTime) = done.value
             print("AOT compiled program \(fd) (\(TerminalText.escaped(program.name))): \(program.instructionCount) instructions, "
                   + "\(nativeBytes) bytes of native code")

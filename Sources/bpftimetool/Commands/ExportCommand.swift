@@ -18,13 +18,13 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let log = BPFLog.logger("export")
-        let recording = record.recording(into: store)
+        let recording = try record.recording(into: store)
         // One read for the file and the snapshot; the snapshot keeps map contents even with --no-data.
         let state = try segment.state().read(includeContents: !noData || recording != nil)
         for record in state.records { log.info("\(HandlerDescription.exportLog(record))") }
         let identity = try segment.open().fileIdentity
         let live = FileIO.Protected(device: identity.device, inode: identity.inode, role: "the segment \(state.segmentName) being exported")
-        try FileIO.writeAtomically(file, protecting: [live] + store.databaseFiles) { sink in
+        try FileIO.writeAtomically(file, protecting: [live] + (try store.databaseFiles)) { sink in
             try BPFTimeJSON.write(state.records, includeData: !noData, to: sink)
         }
         guard let recording else { return }
@@ -50,7 +50,7 @@ struct ImportCommand: ParsableCommand {
             throw ToolError("\(file) is an ELF file, not bpftime JSON: load eBPF objects with `bpftimetool prog load \(file)`")
         }
         let records = try BPFTimeJSON.decodeDocument(bytes)
-        let done = try segment.state().importRecords(records, recording: record.recording(into: store), message: "import \(file)")
+        let done = try segment.state().importRecords(records, recording: try record.recording(into: store), message: "import \(file)")
         for record in records { log.info("import handler type \(record.handler.kind.rawValue) fd \(record.fd)") }
         log.info("imported \(records.count) handlers from \(file)")
         try RecordOptions.report(done.record)
@@ -70,7 +70,7 @@ struct LoadCommand: ParsableCommand {
 
     func run() throws {
         let handler = try BPFTimeJSON.decodeHandler(fd: fd, Array(json.utf8))
-        let done = try segment.state().load(HandlerRecord(fd: fd, handler: handler), recording: record.recording(into: store),
+        let done = try segment.state().load(HandlerRecord(fd: fd, handler: handler), recording: try record.recording(into: store),
                                           message: "load fd \(fd)")
         BPFLog.logger("load").info("loaded \(handler.kind.rawValue) at fd \(fd)")
         try RecordOptions.report(done.record)
@@ -101,7 +101,7 @@ struct UnloadCommand: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let done = try segment.state().unload(fd, recording: record.recording(into: store), message: "unload fd \(fd)")
+        let done = try segment.state().unload(fd, recording: try record.recording(into: store), message: "unload fd \(fd)")
         BPFLog.logger("unload").info("removed handler at fd \(fd)")
         try RecordOptions.report(done.record)
     }

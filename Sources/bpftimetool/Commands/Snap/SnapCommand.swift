@@ -19,11 +19,32 @@ struct SnapCommand: ParsableCommand {
 struct StoreOptions: ParsableArguments {
     @Option(help: "Snapshot database (default: $BPFTIME_SNAP_DB or ~/.bpftime/snapshots.db).") var db: String?
 
-    var path: String { db ?? SnapshotStore.defaultPath(environment: ProcessInfo.processInfo.environment) }
+    /// `--db`, else `$BPFTIME_SNAP_DB`, else the default file; a URL of an unknown scheme is an error.
+    var location: HistoryLocation {
+        get throws { try HistoryLocation(option: db) }
+    }
 
-    /// The database and its SQLite companions, which no output may overwrite.
+    /// The SQLite file of the history; a PostgreSQL history is refused by the commands that use this.
+    var path: String {
+        get throws {
+            guard case .sqlite(let path) = try location else {
+                throw SnapshotError.notOnPostgres(command: Self.commandName)
+            }
+            return path
+        }
+    }
+
+    /// The command as typed (`snap diff`), for errors.
+    static var commandName: String {
+        CommandLine.arguments.dropFirst().filter { !$0.hasPrefix("-") }.prefix(2).joined(separator: " ")
+    }
+
+    /// The database and its SQLite companions, which no output may overwrite (none for PostgreSQL).
     var databaseFiles: [FileIO.Protected] {
-        ["", "-wal", "-shm"].compactMap { FileIO.Protected(path: path + $0, role: "the snapshot history in use (--db)") }
+        get throws {
+            guard case .sqlite(let path) = try location else { return [] }
+            return ["", "-wal", "-shm"].compactMap { FileIO.Protected(path: path + $0, role: "the snapshot history in use (--db)") }
+        }
     }
 
     /// The history for a command that writes to it, created if missing.

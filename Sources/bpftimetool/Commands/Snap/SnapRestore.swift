@@ -32,7 +32,7 @@ struct SnapRestore: ParsableCommand {
         let id = try db.resolve(snapshot)
         let request = RestoreRequest(snapshot: id, onlyFDs: fds.isEmpty ? nil : Set(fds), withDependencies: withDependencies,
                                      dryRun: dryRun, createSegment: create && !dryRun)
-        let outcome = try segment.state().restore(request, store: db, recording: record.recording(into: store))
+        let outcome = try segment.state().restore(request, store: db, recording: try record.recording(into: store))
         let plan = outcome.plan
         for r in plan.create { print("create  fd \(r.fd) \(r.handler.kind.rawValue) \(TerminalText.escaped(r.handler.name ?? ""))") }
         for r in plan.replace { print("replace fd \(r.fd) \(r.handler.kind.rawValue) \(TerminalText.escaped(r.handler.name ?? ""))") }
