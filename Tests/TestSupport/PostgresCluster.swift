@@ -43,6 +43,8 @@ public final class PostgresCluster: @unchecked Sendable {
             try runAsServerUser(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
                                  "-keyout", "\(data)/server.key", "-out", "\(data)/server.crt"])
             settings += ["-c ssl=on"]
+            // TLS only: a connection without it finds no pg_hba.conf entry.
+            try runAsServerUser(["sh", "-c", "printf 'local all all trust\\nhostssl all all 127.0.0.1/32 scram-sha-256\\n' > \(data)/pg_hba.conf"])
         }
         try runAsServerUser([bin.appendingPathComponent("pg_ctl").path, "start", "-w", "-D", data, "-l", directory.appendingPathComponent("server.log").path,
                              "-o", settings.joined(separator: " ")])
@@ -62,6 +64,21 @@ public final class PostgresCluster: @unchecked Sendable {
         "postgres://\(user):\(password ?? self.password)@127.0.0.1:\(port)/\(database ?? self.database)" + (query.isEmpty ? "" : "?\(query)")
     }
 
+    /// A new empty database owned by the tests' user, for one test; returns its URL.
+    public func newDatabase(query: String = "") throws -> String {
+        let name = "h\(UInt32.random(in: 0 ... .max))"
+        try superuser("CREATE DATABASE \(name) OWNER \(user)")
+        return url(database: name, query: query)
+    }
+
+    /// The cluster every test of a run shares (each test makes its own database), started on
+    /// first use and stopped when the test process exits.
+    public static let shared: Result<PostgresCluster, any Error> = {
+        let cluster = Result { try PostgresCluster() }
+        if case .success = cluster { atexit { if case .success(let c) = PostgresCluster.shared { c.stop() } } }
+        return cluster
+    }()
+
     /// Runs SQL as the superuser over the unix socket; returns psql's unaligned output.
     @discardableResult
     public func superuser(_ sql: String, database: String = "postgres") throws -> String {
@@ -69,9 +86,9 @@ public final class PostgresCluster: @unchecked Sendable {
                              "-h", directory.path, "-p", String(port), "-U", "postgres", "-d", database, "-c", sql])
     }
 
-    /// Runs SQL as the tests' user on its database through psql (over TCP, with its password).
-    public func psql(_ sql: String, arguments: [String] = ["-A", "-t"]) throws -> String {
-        try Self.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"] + arguments + ["-d", url(), "-c", sql])
+    /// Runs SQL through psql as the tests' user (over TCP, with its password), unaligned.
+    public func psql(_ sql: String, url: String) throws -> String {
+        try Self.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
     }
 
     /// Stops the server (fast shutdown) and removes its directory.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPFFleet
 import BPFLogging
 import BPFModel
 import BPFSegment
@@ -9,10 +10,11 @@ import Foundation
 struct SnapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "snap",
-        abstract: "Record the segment's states in a SQLite history, diff them and roll back.",
-        discussion: "The history is --db, else $BPFTIME_SNAP_DB, else ~/.bpftime/snapshots.db.",
+        abstract: "Record the segment's states in a history (SQLite, or PostgreSQL for a fleet), diff them and roll back.",
+        discussion: "The history is --db, else $BPFTIME_SNAP_DB, else ~/.bpftime/snapshots.db; a postgres:// URL is a PostgreSQL history.",
         subcommands: [SnapSave.self, SnapList.self, SnapShow.self, SnapLog.self, SnapRemove.self, SnapTag.self, SnapGC.self,
-                      SnapDiff.self, SnapRestore.self, SnapExport.self, SnapImport.self, SnapWatch.self, SnapPrune.self, SnapDU.self])
+                      SnapDiff.self, SnapRestore.self, SnapExport.self, SnapImport.self, SnapWatch.self, SnapPrune.self, SnapDU.self,
+                      SnapPush.self, SnapPull.self, SnapRemote.self])
 }
 
 /// `--db PATH` for every snap command.
@@ -74,6 +76,7 @@ struct SnapSave: ParsableCommand {
 struct SnapList: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List the snapshots (times in UTC unless --local).")
     @Option(help: "Only this segment's snapshots.") var segment: String?
+    @Option(help: "Only this host's snapshots (a history several hosts push into).") var host: String?
     @Option(name: .customShort("n"), help: "Only the newest N.") var limit: Int?
     @Flag(help: "Print times in the local zone.") var local = false
     @Flag(help: "Print JSON.") var json = false
@@ -81,7 +84,14 @@ struct SnapList: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let snapshots = try store.openForReading().log(segment: segment, limit: limit).reversed()
+        let snapshots: [SnapshotInfo]
+        if case .sqlite = try store.location, host == nil {
+            snapshots = try store.openForReading().log(segment: segment, limit: limit).reversed()
+        } else {
+            snapshots = try HistoryConnection.with(try store.location, access: .read) {
+                try $0.snapshotInfos(host: host, segment: segment, limit: limit)
+            }
+        }
         if json {
             print(JSONText.array(snapshots.map(SnapshotFormat.json)).rendered())
             return
