@@ -151,16 +151,16 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
             }
             let done = Set(applied.compactMap { $0[0].integer.map(Int.init) })
             for migration in known where !done.contains(migration.version) {
-                try simple(migration.sql)
+                for statement in SQLStatements.split(migration.sql) { try execute(statement, []) }
                 try execute("INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
                             [.integer(Int64(migration.version)), .text(migration.name), .text(migration.checksum)])
             }
         }
     }
 
-    /// Runs SQL text that may hold several statements (the simple query protocol).
+    /// Runs one statement without parameters (transaction control).
     private func simple(_ sql: String) throws {
-        try run { _ = try await self.connection.simpleQuery(sql).get() }
+        try execute(sql, [])
     }
 
     // MARK: Values

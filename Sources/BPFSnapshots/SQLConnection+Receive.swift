@@ -1,3 +1,5 @@
+import BPFModel
+
 /// The receiving side of push and pull: which content is lacking, and one transaction that
 /// stores a whole snapshot (or nothing).
 extension SQLConnection {

@@ -1,3 +1,5 @@
+import BPFModel
+
 /// The sending side of push and pull: a snapshot's manifest, then only the content asked for.
 extension SQLConnection {
     /// What snapshot `id` is made of, by hash.

@@ -32,6 +32,16 @@ import Testing
         }
     }
 
+    @Test func embeddedPostgresMigrationsAreTheFilesOnDisk() throws {
+        let dir = Fixtures.packageRoot + "/migrations/postgres"
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".sql") }.sorted()
+        #expect(!files.isEmpty)
+        #expect(SchemaMigration.postgres.map { $0.identifier + ".sql" } == files)
+        for (migration, file) in zip(SchemaMigration.postgres, files) {
+            #expect(migration.sql == (try String(contentsOfFile: dir + "/" + file, encoding: .utf8)))
+        }
+    }
+
     @Test func appliedMigrationsAreRecorded() throws {
         let dir = TemporaryDirectory()
         let path = try database(dir)
