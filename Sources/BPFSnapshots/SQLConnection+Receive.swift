@@ -32,7 +32,8 @@ extension SQLConnection {
     /// Stores the snapshot in one transaction and returns its id here; a snapshot this history
     /// already has (by origin) is not stored again. Content is inserted in hash order, so that
     /// concurrent receivers sharing content wait for each other instead of deadlocking.
-    public func receive(_ manifest: SnapshotManifest, _ content: SnapshotContent) throws -> (id: Int64, stored: Bool) {
+    /// `keepingID` stores it under the sender's id (a mirror of chosen snapshots).
+    public func receive(_ manifest: SnapshotManifest, _ content: SnapshotContent, keepingID: Bool = false) throws -> (id: Int64, stored: Bool) {
         try transaction {
             if let id = try snapshot(from: manifest.origin) { return (id, false) }
             var blobIDs: [[UInt8]: Int64] = [:], chunkIDs: [[UInt8]: Int64] = [:], contentIDs: [[UInt8]: Int64] = [:]
@@ -82,12 +83,13 @@ extension SQLConnection {
             }
             let parent = try value("SELECT max(id) FROM snapshots WHERE host = $1 AND segment_name = $2",
                                    [.text(manifest.origin.host), .text(manifest.segmentName)]) ?? .null
+            let explicitID = keepingID ? [SQLValue.integer(manifest.localID)] : []
             guard let id = try value("""
                 INSERT INTO snapshots (created_at, segment_name, host, generation, message, parent,
-                                       command, user_name, uid, pid, tool_version)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id
+                                       command, user_name, uid, pid, tool_version\(keepingID ? ", id" : ""))
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11\(keepingID ? ", $12" : "")) RETURNING id
                 """, [.text(manifest.createdAt), .text(manifest.segmentName), .text(manifest.origin.host),
-                      .integer(manifest.generation), manifest.message.map(SQLValue.text) ?? .null, parent] + manifest.provenance)?.integer
+                      .integer(manifest.generation), manifest.message.map(SQLValue.text) ?? .null, parent] + manifest.provenance + explicitID)?.integer
             else { throw SnapshotError.database("no id for the received snapshot") }
             try insertRows(table: "snapshot_handlers", columns: ["snapshot", "fd", "state"],
                            rows: manifest.handlers.map { [.integer(id), .integer($0.fd), .integer(stateIDs[$0.hash]!)] })

@@ -76,7 +76,7 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
         case .conflict(let message):
             "concurrent writers conflicted: \(message)"
         case .notOnPostgres(let command):
-            "`\(command)` works on a SQLite history only; on a PostgreSQL history use `snap list`, `snap push`/`snap pull` (pull into a local history to diff, show, export or restore)"
+            "`\(command)` works on a SQLite history only; on a PostgreSQL history use `snap list`, `show`, `diff`, `export`, `push` and `pull` (pull into a local history to restore, log or tag)"
         }
     }
 }

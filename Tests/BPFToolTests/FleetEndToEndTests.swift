@@ -39,6 +39,15 @@ import Testing
         #expect(Self.lines(try alpha.run(["snap", "list", "--db", url, "--host", "alpha", "--segment", alpha.segmentName]).stdout).count == 3)
         #expect(Self.lines(try alpha.run(["snap", "list", "--db", url, "--host", "beta"]).stdout).count == 1)
 
+        // Read on PostgreSQL (through a mirror of the snapshots named), they show, diff and export the same.
+        #expect(try alpha.run(["snap", "show", "base", "--db", url]).stdout == alpha.run(["snap", "show", "base"]).stdout)
+        #expect(try alpha.run(["snap", "diff", "1", "alpha:latest", "--db", url]).stdout == alpha.run(["snap", "diff", "1", "2"]).stdout)
+        let e = alpha.temporaryFile("e.json"), f = alpha.temporaryFile("f.json")
+        #expect(try alpha.run(["snap", "export", "latest", e.path]).status == 0)
+        #expect(try alpha.run(["snap", "export", "latest", f.path, "--db", url]).status == 0)
+        #expect(try Data(contentsOf: e) == Data(contentsOf: f))
+        #expect(try alpha.run(["snap", "gc", "--db", url]).stderr.contains("works on a SQLite history only"))
+
         // Pulled into a new SQLite history, a snapshot exports, shows and diffs as the original.
         let copy = alpha.temporaryFile("pulled.db").path
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: copy + suffix) } }

@@ -130,6 +130,13 @@ CREATE FUNCTION json_extract(document TEXT, path TEXT) RETURNS TEXT IMMUTABLE LA
 CREATE FUNCTION json_array_length(document TEXT, path TEXT) RETURNS BIGINT IMMUTABLE LANGUAGE SQL AS
     $$ SELECT jsonb_array_length(document::jsonb #> string_to_array(substr(path, 3), '.')) $$;
 CREATE FUNCTION hex(bytes BYTEA) RETURNS TEXT IMMUTABLE LANGUAGE SQL AS $$ SELECT upper(encode(bytes, 'hex')) $$;
+-- `key = x'01000000'`: in PostgreSQL x'...' is a bit string; compared with bytes, it means its bytes.
+CREATE FUNCTION bits_bytes(bits BIT VARYING) RETURNS BYTEA IMMUTABLE LANGUAGE SQL AS $$
+    SELECT coalesce(decode(string_agg(lpad(to_hex(substring(bits FROM i * 8 + 1 FOR 8)::bit(8)::int), 2, '0'), '' ORDER BY i), 'hex'), '')
+    FROM generate_series(0, length(bits) / 8 - 1) i
+    $$;
+CREATE FUNCTION bytea_eq_bits(bytes BYTEA, bits BIT VARYING) RETURNS BOOLEAN IMMUTABLE LANGUAGE SQL AS $$ SELECT bytes = bits_bytes(bits) $$;
+CREATE OPERATOR = (LEFTARG = BYTEA, RIGHTARG = BIT VARYING, FUNCTION = bytea_eq_bits);
 -- Little-endian integer of 1, 2, 4 or 8 bytes (8-byte values of 2^63 and more read negative, as in SQLite).
 CREATE FUNCTION le_u64(bytes BYTEA) RETURNS BIGINT IMMUTABLE LANGUAGE SQL AS $$
     SELECT CASE WHEN length(bytes) IN (1, 2, 4, 8) THEN
@@ -159,7 +166,7 @@ CREATE VIEW programs AS
 SELECT h.snapshot, s.segment_name, h.fd, st.name,
        (st.attributes::jsonb ->> 'type')::bigint AS prog_type,
        length(b.data) / 8 AS instructions,
-       jsonb_array_length(coalesce(st.attributes::jsonb -> 'attachments', '[]')) AS attachments,
+       json_array_length(st.attributes, '$.attachments') AS attachments,
        encode(b.hash, 'hex') AS content_hash,
        b.data AS bytecode,
        length(a.data) AS aot_bytes,

@@ -53,6 +53,13 @@ struct StoreOptions: ParsableArguments {
     func open() throws -> SnapshotStore { try SnapshotStore(path: path, access: .write) }
     /// The history for a command that only reads: it must exist, and nothing is created.
     func openForReading() throws -> SnapshotStore { try SnapshotStore(path: path, access: .read) }
+    /// For a command that reads the snapshots `references` name: the history and the references
+    /// to use in it. A PostgreSQL history is read through a temporary SQLite mirror of just those
+    /// snapshots, under the same ids.
+    func openForReading(_ references: [String]) throws -> (store: SnapshotStore, references: [String]) {
+        guard case .postgres(let address) = try location else { return (try openForReading(), references) }
+        return try HistoryMirror.of(address, references: references)
+    }
 }
 
 struct SnapSave: ParsableCommand {
@@ -116,8 +123,8 @@ struct SnapShow: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let db = try store.openForReading()
-        let id = try db.resolve(snapshot)
+        let (db, references) = try store.openForReading([snapshot])
+        let id = try db.resolve(references[0])
         let info = try db.info(id)
         let listing = HandlerListing(records: try db.records(of: id)) { $0.handler.mapEntryCount }
         if json {

@@ -51,8 +51,8 @@ struct SnapExport: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let db = try store.openForReading()
-        let records = try db.records(of: db.resolve(snapshot))
+        let (db, references) = try store.openForReading([snapshot])
+        let records = try db.records(of: db.resolve(references[0]))
         try FileIO.writeAtomically(file, protecting: store.databaseFiles) { sink in
             try BPFTimeJSON.write(records, includeData: !noData, to: sink)
         }

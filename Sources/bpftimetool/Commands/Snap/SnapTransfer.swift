@@ -9,19 +9,10 @@ struct SnapPush: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "push",
         abstract: "Copy snapshots (all, or the REFS given) into another history: a remote's name, a postgres:// URL or a path.",
-        discussion: "Only content the other history lacks is sent; each snapshot arrives whole or not at all; one it has is skipped.")
-    @Argument(help: "A remote (`snap remote add`), a postgres:// URL or a SQLite path.") var remote: String
-    @Argument(help: "Snapshots to push (default: all).") var references: [String] = []
-    @OptionGroup var store: StoreOptions
+        discussion: SnapTransfer.discussion)
+    @OptionGroup var transfer: SnapTransfer
 
-    func run() throws {
-        let destination = try store.remoteLocation(remote)
-        try HistoryConnection.with(try store.location, access: .read) { local in
-            try HistoryConnection.with(destination, access: .write) { other in
-                try SnapTransferReport.run(from: local, to: other, references: references, verb: "pushed")
-            }
-        }
-    }
+    func run() throws { try transfer.run(intoRemote: true) }
 }
 
 /// `snap pull REMOTE [REFS...]`: another history's snapshots into the local one.
@@ -29,25 +20,30 @@ struct SnapPull: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pull",
         abstract: "Copy snapshots (all, or the REFS given, e.g. hostA:latest) from another history into this one.",
-        discussion: "Only content this history lacks is sent; each snapshot arrives whole or not at all; one it has is skipped.")
+        discussion: SnapTransfer.discussion)
+    @OptionGroup var transfer: SnapTransfer
+
+    func run() throws { try transfer.run(intoRemote: false) }
+}
+
+/// What push and pull take, and the copy with one line per snapshot, then the totals.
+struct SnapTransfer: ParsableArguments {
+    static let discussion = "Only content the receiving history lacks is sent; each snapshot arrives whole or not at all; one it has is skipped."
     @Argument(help: "A remote (`snap remote add`), a postgres:// URL or a SQLite path.") var remote: String
-    @Argument(help: "Snapshots to pull (default: all).") var references: [String] = []
+    @Argument(help: "Snapshots to copy (default: all), e.g. 12, base, latest~1, hostA:latest.") var references: [String] = []
     @OptionGroup var store: StoreOptions
 
-    func run() throws {
-        let source = try store.remoteLocation(remote)
-        try HistoryConnection.with(source, access: .read) { other in
-            try HistoryConnection.with(try store.location, access: .write) { local in
-                try SnapTransferReport.run(from: other, to: local, references: references, verb: "pulled")
+    func run(intoRemote: Bool) throws {
+        let other = try store.remoteLocation(remote), local = try store.location
+        let verb = intoRemote ? "pushed" : "pulled"
+        try HistoryConnection.with(intoRemote ? local : other, access: .read) { source in
+            try HistoryConnection.with(intoRemote ? other : local, access: .write) { destination in
+                try copy(from: source, to: destination, verb: verb)
             }
         }
     }
-}
 
-/// One line per snapshot, then the totals.
-enum SnapTransferReport {
-    static func run(from source: any SQLConnection, to destination: any SQLConnection, references: [String], verb: String) throws {
-        let log = BPFLog.logger("snap")
+    private func copy(from source: any SQLConnection, to destination: any SQLConnection, verb: String) throws {
         let ids = try HistoryTransfer.selection(references, at: source)
         var bytes = 0
         let steps = try HistoryTransfer.copy(ids, from: source, to: destination) { step in
@@ -59,7 +55,7 @@ enum SnapTransferReport {
             }
         }
         let stored = steps.filter(\.stored).count
-        log.info("\(verb) \(stored) snapshot(s) to \(destination.location), \(steps.count - stored) already there, \(bytes) bytes of content")
+        BPFLog.logger("snap").info("\(verb) \(stored) snapshot(s) to \(destination.location), \(steps.count - stored) already there, \(bytes) bytes of content")
     }
 }
 
