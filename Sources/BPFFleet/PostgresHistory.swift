@@ -50,11 +50,11 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
         return history
     }
 
+    /// Ends the connection; every user calls it (a deinit cannot wait for the close).
     public func close() {
-        _ = try? Self.wait { try await self.connection.close() }
+        let connection = connection
+        _ = try? Self.wait { try await connection.close() }
     }
-
-    deinit { close() }
 
     /// libpq's `sslmode`: `require` encrypts without checking the certificate, `verify-*` check it.
     private static func tls(_ mode: PostgresAddress.TLSMode) throws -> PostgresConnection.Configuration.TLS {

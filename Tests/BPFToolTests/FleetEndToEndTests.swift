@@ -130,10 +130,12 @@ import Testing
         usleep(700_000)
         kill(push.processIdentifier, SIGKILL)
         push.waitUntilExit()
-        // Whatever arrived is whole: every snapshot there has all its handlers and entries.
-        let arrived = try cluster.psql("SELECT count(*) FROM snapshots", url: url)
-        for row in Self.lines(try cluster.psql("SELECT count(*) FROM map_entries GROUP BY snapshot", url: url)) {
-            #expect(row == "200000", "a partial snapshot: \(row) entries (\(arrived) snapshots)")
+        // Whatever arrived is whole: every snapshot there has all its entries (killed before its
+        // schema was committed, the database has no tables at all).
+        if try cluster.psql("SELECT to_regclass('public.snapshots') IS NOT NULL", url: url) == "t\n" {
+            for row in Self.lines(try cluster.psql("SELECT count(*) FROM map_entries GROUP BY snapshot", url: url)) {
+                #expect(row == "200000", "a partial snapshot: \(row) entries")
+            }
         }
         let again = try tool.run(["snap", "push", url])
         #expect(again.status == 0, "\(again.stderr)")
