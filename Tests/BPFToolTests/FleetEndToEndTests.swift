@@ -26,7 +26,8 @@ import Testing
         defer { alpha.cleanUp() }
         let first = try alpha.run(["snap", "push", url])
         #expect(first.status == 0, "\(first.stderr)")
-        #expect(Self.lines(first.stdout).map { $0.prefix(28) } == ["pushed snapshot 1 as 1 (", "pushed snapshot 2 as 2 ("].map { $0.prefix(28) })
+        let pushed = Self.lines(first.stdout)
+        #expect(pushed.count == 2 && pushed[0].hasPrefix("pushed snapshot 1 as 1 (") && pushed[1].hasPrefix("pushed snapshot 2 as 2 ("), "\(pushed)")
         let again = try alpha.run(["snap", "push", url])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(Self.lines(again.stdout) == ["snapshot 1 is already there as 1", "snapshot 2 is already there as 2"])
@@ -120,9 +121,9 @@ import Testing
         let url = try cluster.newDatabase()
         let tool = ToolRunner(extraEnvironment: ["BPFTIME_HOST": "big", "BPFTIME_SNAP_RECORD": "0"])
         defer { tool.cleanUp() }
-        let state = tool.temporaryFile("big.json", contents: Data(Self.bigState(entries: 200_000).utf8))
+        let state = tool.temporaryFile("big.json", contents: Data(Self.bigState(entries: 100_000).utf8))
         #expect(try tool.run(["import", state.path]).status == 0)
-        for (value, message) in ["one", "two", "three"].enumerated() {
+        for (value, message) in ["one", "two"].enumerated() {
             #expect(try tool.run(["map", "update", "3", "00000001", String(format: "%016x", value + 100)]).status == 0)
             #expect(try tool.run(["snap", "save", "-m", message]).status == 0)
         }
@@ -134,13 +135,13 @@ import Testing
         // schema was committed, the database has no tables at all).
         if try cluster.psql("SELECT to_regclass('public.snapshots') IS NOT NULL", url: url) == "t\n" {
             for row in Self.lines(try cluster.psql("SELECT count(*) FROM map_entries GROUP BY snapshot", url: url)) {
-                #expect(row == "200000", "a partial snapshot: \(row) entries")
+                #expect(row == "100000", "a partial snapshot: \(row) entries")
             }
         }
         let again = try tool.run(["snap", "push", url])
         #expect(again.status == 0, "\(again.stderr)")
-        #expect(try cluster.psql("SELECT count(*) FROM snapshots", url: url) == "3\n")
-        #expect(try cluster.psql("SELECT count(*) FROM map_entries", url: url) == "600000\n")
+        #expect(try cluster.psql("SELECT count(*) FROM snapshots", url: url) == "2\n")
+        #expect(try cluster.psql("SELECT count(*) FROM map_entries", url: url) == "200000\n")
     }
 
     @Test func wrongPasswordNewerSchemaAndNoPasswordInLogs() throws {
