@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "BPFInterchange", targets: ["BPFInterchange"]),
         .library(name: "BPFVM", targets: ["BPFVM"]),
         .library(name: "BPFSnapshots", targets: ["BPFSnapshots"]),
+        .library(name: "BPFReports", targets: ["BPFReports"]),
+        .library(name: "BPFHistoryServer", targets: ["BPFHistoryServer"]),
         .library(name: "BPFRuntime", targets: ["BPFRuntime"]),
         .library(name: "BPFState", targets: ["BPFState"]),
         .library(name: "BPFAgent", targets: ["BPFAgent"]),
@@ -35,6 +37,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.25.0"),
+        // The web server of `snap serve` (BPFHistoryServer only).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
     ],
     targets: [
         // Plain values describing handlers: the language every other module speaks.
@@ -66,6 +70,14 @@ let package = Package(
         .executableTarget(name: "MigrationEmbedder"),
         // Figures for Scripts/bench-snap.sh; also the second process of the BPFSnapshots concurrency tests.
         .executableTarget(name: "BPFSnapshotsBench", dependencies: ["BPFModel", "BPFSnapshots"]),
+        // Handlers, snapshots and diffs as text tables and JSON: one rendering for the CLI and the server.
+        .target(name: "BPFReports", dependencies: ["BPFModel", "BPFSnapshots", "BPFVM", "BPFLogging"]),
+        // `snap serve`: the history as web pages and the JSON API.
+        .target(name: "BPFHistoryServer", dependencies: [
+            "BPFModel", "BPFSnapshots", "BPFReports", "BPFVM", "BPFLogging",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // Programs of a segment run on the VM, with helpers backed by the segment's maps.
         .target(name: "BPFRuntime", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFLogging"], swiftSettings: hotPath),
         // The use cases on a runtime's state (import, consistent read, save, diff, restore) between
@@ -74,7 +86,8 @@ let package = Package(
         // Export/import benchmark behind Scripts/bench-json.sh.
         .executableTarget(name: "BPFInterchangeBench", dependencies: ["BPFInterchange", "BPFModel"]),
         .executableTarget(name: "bpftimetool", dependencies: [
-            "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFState", "BPFLogging", "BPFObject", "BPFFleet",
+            "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFState", "BPFLogging", "BPFObject",
+            "BPFReports", "BPFHistoryServer", "BPFFleet",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),

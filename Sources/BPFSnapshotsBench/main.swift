@@ -15,6 +15,9 @@ import Foundation
 //                                               bytes per save
 //   BPFSnapshotsBench save-many DB COUNT        COUNT saves of a 20,000-entry map changing each
 //                                               time (the tests run two at once, and kill one)
+//   BPFSnapshotsBench serve-history DB COUNT EVERY  COUNT snapshots of the 1,000-handler state for
+//                                               bench-serve.sh: entry 0 of fd 4 counts up in each,
+//                                               the big map's `hotKey` every EVERY-th
 
 let mapEntries = 1_000_000
 
@@ -58,6 +61,9 @@ func state(_ variant: String) -> [HandlerRecord] {
     }
     return records
 }
+
+/// The big map's key that `history` changes: the middle one.
+let hotIndex = mapEntries / 2
 
 /// Changes `k` values of `map` at indices drawn by a seeded generator (the same for one `seed`).
 func scatter(_ map: inout MapContents, _ k: Int, seed: UInt64) {
@@ -160,6 +166,22 @@ do {
         }
         let later = Double(rounds - 1)
         print(String(format: "%.3f %.0f", total / later, Double(try store.usedBytes() - before) / later))
+    case (5, "serve-history"):
+        let store = try SnapshotStore(path: args[2])
+        guard let count = Int(args[3]), let every = Int(args[4]), every > 0 else { exit(2) }
+        var records = state("base")
+        for round in 0..<count {
+            if case .map(var big) = records[0].handler, round % every == 0 {
+                withUnsafeBytes(of: UInt64(round).littleEndian) { big.contents!.values.replaceSubrange(8 * hotIndex ..< 8 * hotIndex + 8, with: $0) }
+                records[0].handler = .map(big)
+            }
+            if case .map(var counter) = records[1].handler {
+                withUnsafeBytes(of: UInt64(round).littleEndian) { counter.contents!.values.replaceSubrange(0 ..< 8, with: $0) }
+                records[1].handler = .map(counter)
+            }
+            _ = try store.save(records, meta: SnapshotMeta(segmentName: "bench", host: "bench", generation: UInt64(round),
+                                                           message: "round \(round)", tags: round == 0 ? ["first"] : []))
+        }
     case (4, "load"):
         let store = try SnapshotStore(path: args[2])
         guard let id = Int64(args[3]) else { exit(2) }
@@ -181,7 +203,7 @@ do {
         let entries = diff.changed.reduce(0) { $0 + $1.mapChanges.addedCount + $1.mapChanges.removedCount + $1.mapChanges.changedCount }
         print(String(format: "%.3f %.1f %d %d", time, peakMiB(), diff.changed.count, entries))
     default:
-        FileHandle.standardError.write(Data("usage: BPFSnapshotsBench reference-sql FILE ROWS | save DB base|one|all | diff DB A B | diff-live DB A VARIANT | load DB ID | save-many DB COUNT | scattered DB N K | history DB ROUNDS K\n".utf8))
+        FileHandle.standardError.write(Data("usage: BPFSnapshotsBench reference-sql FILE ROWS | save DB base|one|all | diff DB A B | diff-live DB A VARIANT | load DB ID | save-many DB COUNT | scattered DB N K | history DB ROUNDS K | serve-history DB COUNT EVERY\n".utf8))
         exit(2)
     }
 } catch {

@@ -188,4 +188,36 @@ import Testing
         #expect(try Fixtures.query(path, "SELECT base, layer_entries FROM map_contents WHERE base IS NOT NULL").map { "\($0["base"] ?? "") \($0["layer_entries"] ?? "")" } == ["1 1"])
         #expect(try store.diff(1, id).changed.first?.mapChanges.changedCount == 1)
     }
+
+    /// The browser's reads (a page at any offset, one key, a key across snapshots) give what
+    /// reading the whole snapshot gives when its map is layered: changed, deleted and inserted
+    /// keys included.
+    @Test func browsingALayeredMapReadsWhatTheSnapshotHolds() throws {
+        let dir = TemporaryDirectory()
+        let store = try SnapshotStore(path: dir.file("s.db"))
+        var map = ChangingMap(count: 5_000, seed: 3)
+        let first = try store.save([map.record], meta: Fixtures.meta)
+        let base = map.entries
+        map.change(300)
+        let layered = try store.save([map.record], meta: Fixtures.meta)
+        #expect(try Fixtures.query(dir.file("s.db"), "SELECT count(*) AS n FROM map_contents WHERE base IS NOT NULL").map { "\($0["n"] ?? "")" } == ["1"],
+                "the second save is a layer")
+        let expected = map.sorted
+        for (offset, limit) in [(0, 7), (1_234, 1_000), (expected.count - 3, 10), (expected.count, 5)] {
+            let page = try #require(try store.mapEntries(of: layered, fd: 3, offset: offset, limit: limit))
+            #expect(page.total == expected.count)
+            let wanted = offset ..< min(expected.count, offset + limit)
+            #expect(page.entries.map(\.key) == wanted.map { Array(expected.key(at: $0)) }, "keys at \(offset)")
+            #expect(page.entries.map(\.value) == wanted.map { Array(expected.value(at: $0)) }, "values at \(offset)")
+        }
+        let touched = Set(base.keys).union(map.entries.keys).filter { base[$0] != map.entries[$0] }
+        #expect(touched.count > 200)
+        for key in touched.sorted().prefix(100) + base.keys.sorted().prefix(20) {
+            let bytes = Fixtures.bytes(key)
+            #expect(try store.mapValue(of: layered, fd: 3, key: bytes) == map.entries[key].map(Fixtures.bytes), "key \(key)")
+            let values = try store.keyValues(fd: 3, key: bytes, segment: Fixtures.meta.segmentName)
+            #expect(values.map(\.snapshot) == [first, layered])
+            #expect(values.map(\.value) == [base[key].map(Fixtures.bytes), map.entries[key].map(Fixtures.bytes)], "key \(key) over time")
+        }
+    }
 }

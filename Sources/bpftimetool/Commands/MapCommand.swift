@@ -1,23 +1,31 @@
 import ArgumentParser
 import BPFModel
+import BPFReports
 import BPFSegment
 
 struct MapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "map", abstract: "Read and write a map's entries.",
-        discussion: "Keys and values are hex bytes as stored (little-endian), with or without spaces and an optional 0x: 2a000000, \"2a 00 00 00\", 0x2a000000.",
-        subcommands: [Dump.self, Get.self, Update.self, Delete.self, GetNext.self, Peek.self, Push.self, Pop.self, MapEventPipeCommand.self])
+        discussion: "Keys and values are hex bytes as stored (little-endian), with or without spaces and an optional 0x: 2a000000, \"2a 00 00 00\", 0x2a000000; with --int, integers (42, 0x2a) stored little-endian in the map's sizes.",
+        subcommands: [Dump.self, Get.self, Update.self, Delete.self, GetNext.self, Peek.self, Push.self, Pop.self,
+                      Create.self, Freeze.self, MapEventPipeCommand.self])
 
     struct Dump: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print every entry of a map.")
         @Argument(help: "The map's fd.") var fd: Int
-        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var output: JSONOptions
         @OptionGroup var segment: SegmentOptions
 
         func run() throws {
-            let contents = try segment.open().map(at: fd).contents()
-            if json {
-                print(MapEntryFormat.json(contents).rendered())
+            let map = try segment.open().map(at: fd)
+            switch map.kind {
+            case .ringbuf?: throw ToolError("map \(fd) is a ringbuf: read its records with `bpftimetool map event-pipe \(fd)`")
+            case .perfEventArray?: throw ToolError("map \(fd) is a perf_event_array: its records go to the target's perf buffers, not the segment (ringbuf maps are read with `map event-pipe`)")
+            default: break
+            }
+            let contents = try map.contents()
+            if output.enabled {
+                output.print(MapEntryFormat.json(contents))
             } else {
                 for line in MapEntryFormat.lines(contents) { print(line) }
                 print("\(contents.count) entries")
@@ -29,13 +37,19 @@ struct MapCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the value of one key.")
         @Argument(help: "The map's fd.") var fd: Int
         @Argument(help: "The key, in hex (little-endian bytes as stored).") var key: String
+        @OptionGroup var text: EntryText
+        @OptionGroup var output: JSONOptions
         @OptionGroup var segment: SegmentOptions
 
         func run() throws {
             let map = try segment.open().map(at: fd)
-            let keyBytes = try MapEntryFormat.parseHex(key, expected: map.keySize, what: "key")
+            let keyBytes = try text.key(key, of: map)
             guard let value = try map.lookup(key: keyBytes) else { throw ToolError("map \(fd): key \(key) not found") }
-            print(MapEntryFormat.describe(value, valueSize: map.valueSize))
+            if output.enabled {
+                output.print(MapEntryFormat.entry(key: keyBytes, values: value, valueSize: map.valueSize, perCPU: map.valuesPerEntry > 1))
+            } else {
+                print(MapEntryFormat.describe(value, valueSize: map.valueSize))
+            }
         }
     }
 
@@ -45,12 +59,11 @@ struct MapCommand: ParsableCommand {
         @Argument(help: "The key, in hex.") var key: String
         @Argument(help: "The value, in hex (for per-CPU maps, every CPU's value one after another).") var value: String
         @Option(help: "any (create or replace), noexist (create only) or exist (replace only).") var flags: UpdateFlag = .any
+        @OptionGroup var text: EntryText
 
         func run() throws {
             try change.run("update fd \(change.fd) key \(key)") { map in
-                let keyBytes = try MapEntryFormat.parseHex(key, expected: map.keySize, what: "key")
-                let valueBytes = try MapEntryFormat.parseHex(value, expected: map.userValueSize, what: "value")
-                try map.update(key: keyBytes, value: valueBytes, flags: flags.rawValue)
+                try map.update(key: text.key(key, of: map), value: text.value(value, of: map), flags: flags.rawValue)
             }
         }
     }
@@ -59,10 +72,11 @@ struct MapCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete one key.")
         @OptionGroup var change: MapChange
         @Argument(help: "The key, in hex.") var key: String
+        @OptionGroup var text: EntryText
 
         func run() throws {
             try change.run("delete fd \(change.fd) key \(key)") { map in
-                try map.delete(key: MapEntryFormat.parseHex(key, expected: map.keySize, what: "key"))
+                try map.delete(key: text.key(key, of: map))
             }
         }
     }
@@ -72,10 +86,11 @@ struct MapCommand: ParsableCommand {
         @OptionGroup var change: MapChange
         @Argument(help: "The value, in hex.") var value: String
         @Flag(help: "When full, drop the oldest value instead of failing (BPF_EXIST).") var overwrite = false
+        @OptionGroup var text: EntryText
 
         func run() throws {
             try change.run("push fd \(change.fd)") { map in
-                try map.push(value: MapEntryFormat.parseHex(value, expected: map.valueSize, what: "value"),
+                try map.push(value: text.value(value, of: map, oneCPU: true),
                              flags: overwrite ? UpdateFlag.exist.rawValue : 0)
             }
         }
@@ -85,11 +100,12 @@ struct MapCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Take and print the next value of a queue (oldest) or stack (newest).", aliases: ["dequeue"])
         @OptionGroup var change: MapChange
+        @OptionGroup var output: JSONOptions
 
         func run() throws {
-            try change.run("pop fd \(change.fd)", show: { print($0) }) { map in
+            try change.run("pop fd \(change.fd)", show: { printValue($0, output) }) { map in
                 guard let value = try map.pop() else { throw ToolError("map \(change.fd) is empty") }
-                return "value: \(MapEntryFormat.single(value))"
+                return value
             }
         }
     }
@@ -123,49 +139,11 @@ enum UpdateFlag: UInt64, ExpressibleByArgument, CaseIterable {
     }
 }
 
-/// How map keys and values are shown: hex as stored, plus the little-endian integer for
-/// 1, 2, 4 and 8-byte values since most maps hold counters.
-enum MapEntryFormat {
-    /// Hex bytes as stored, with or without spaces between them (bpftool's `01 00 00 00`).
-    static func parseHex(_ text: String, expected: Int, what: String) throws -> [UInt8] {
-        let compact = text.filter { !$0.isWhitespace }
-        let digits = compact.hasPrefix("0x") ? String(compact.dropFirst(2)) : compact
-        guard let bytes = Hex.decode(digits) else { throw ToolError("\(what) \(text): not hex (two digits per byte)") }
-        guard bytes.count == expected else { throw ToolError("\(what) \(text): \(bytes.count) bytes, the map takes \(expected)") }
-        return bytes
-    }
-
-    static func describe(_ bytes: some Collection<UInt8>, valueSize: Int) -> String {
-        guard valueSize > 0, bytes.count > valueSize else { return single(bytes) }
-        let all = Array(bytes)
-        return stride(from: 0, to: all.count, by: valueSize).enumerated().map { cpu, start in
-            "cpu\(cpu): " + single(all[start ..< min(start + valueSize, all.count)])
-        }.joined(separator: "  ")
-    }
-
-    static func single(_ bytes: some Collection<UInt8>) -> String {
-        let hex = Hex.encode(bytes)
-        guard [1, 2, 4, 8].contains(bytes.count) else { return hex }
-        let number = bytes.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        return "\(hex) (\(number))"
-    }
-
+extension MapEntryFormat {
     static func lines(_ c: MapContents) -> [String] {
         (0 ..< c.count).map { i in
             let value = describe(c.value(at: i), valueSize: c.valueSize)
             return c.keySize == 0 ? "value: \(value)" : "key: \(single(c.key(at: i)))  value: \(value)"
         }
-    }
-
-    static func json(_ c: MapContents) -> JSONText {
-        .array((0 ..< c.count).map { i in
-            let values = c.value(at: i)
-            let value: JSONText = c.valuesPerEntry > 1
-                ? .array(stride(from: values.startIndex, to: values.endIndex, by: c.valueSize).map {
-                    .string(Hex.encode(values[$0 ..< $0 + c.valueSize]))
-                })
-                : .string(Hex.encode(values))
-            return c.keySize == 0 ? .object([("value", value)]) : .object([("key", .string(Hex.encode(c.key(at: i)))), ("value", value)])
-        })
     }
 }

@@ -22,13 +22,21 @@ struct RecordOptions: ParsableArguments {
     /// (`kept` says what stands).
     static func report(_ result: RecordResult?, kept: String = "the change stands") throws {
         let log = BPFLog.logger("record")
-        switch result {
-        case nil: return
-        case .recorded(let id): log.info("recorded as snapshot \(id)")
-        case .unchanged(let id): log.info("unchanged since snapshot \(id): nothing recorded")
-        case .failed(let path, let reason):
-            log.error("\(kept), but it was not recorded in the history \(path): \(reason)")
+        guard let result, let line = describe(result, kept: kept) else { return }
+        if case .failed = result {
+            log.error("\(line)")
             throw ExitCode(recordingFailedStatus)
+        }
+        log.info("\(line)")
+    }
+
+    /// What became of the recording, for people; nil when nothing was to be recorded.
+    static func describe(_ result: RecordResult?, kept: String = "the change stands") -> String? {
+        switch result {
+        case nil: nil
+        case .recorded(let id): "recorded as snapshot \(id)"
+        case .unchanged(let id): "unchanged since snapshot \(id): nothing recorded"
+        case .failed(let path, let reason): "\(kept), but it was not recorded in the history \(path): \(reason)"
         }
     }
 }

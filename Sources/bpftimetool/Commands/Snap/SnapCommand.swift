@@ -2,6 +2,7 @@ import ArgumentParser
 import BPFFleet
 import BPFLogging
 import BPFModel
+import BPFReports
 import BPFSegment
 import BPFSnapshots
 import BPFState
@@ -14,7 +15,7 @@ struct SnapCommand: ParsableCommand {
         discussion: "The history is --db, else $BPFTIME_SNAP_DB, else ~/.bpftime/snapshots.db; a postgres:// URL is a PostgreSQL history.",
         subcommands: [SnapSave.self, SnapList.self, SnapShow.self, SnapLog.self, SnapRemove.self, SnapTag.self, SnapGC.self,
                       SnapDiff.self, SnapRestore.self, SnapExport.self, SnapImport.self, SnapWatch.self, SnapPrune.self, SnapDU.self,
-                      SnapPush.self, SnapPull.self, SnapRemote.self])
+                      SnapServe.self, SnapPush.self, SnapPull.self, SnapRemote.self])
 }
 
 /// `--db PATH` for every snap command.
@@ -126,9 +127,9 @@ struct SnapShow: ParsableCommand {
         let (db, references) = try store.openForReading([snapshot])
         let id = try db.resolve(references[0])
         let info = try db.info(id)
-        let listing = HandlerListing(records: try db.records(of: id)) { $0.handler.mapEntryCount }
+        let listing = HandlerListing(summaries: try db.handlerSummaries(of: id))
         if json {
-            print(JSONText.object([("snapshot", SnapshotFormat.json(info)), ("handlers", listing.json)]).rendered())
+            print(SnapshotFormat.json(info, handlers: listing).rendered())
             return
         }
         print(TerminalText.escaped(SnapshotFormat.headline(info, local: false)))
@@ -186,51 +187,5 @@ struct SnapGC: ParsableCommand {
         try db.vacuum()
         let after = try db.fileBytes().total
         print("dropped \(dropped.blobs) blobs and \(dropped.chunks) map chunks; file \(SnapDU.bytes(before)) → \(SnapDU.bytes(after)) (\(before) → \(after) bytes)")
-    }
-}
-
-enum SnapshotFormat {
-    static func isoTime(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
-
-    /// `snapshot 12  2026-11-30 16:40:01 UTC  segment demo  generation 42  tags: base`
-    static func headline(_ s: SnapshotInfo, local: Bool) -> String {
-        "snapshot \(s.id)  \(TimeText.format(s.createdAt, local: local))  segment \(s.segmentName)  generation \(s.generation)"
-            + (s.tags.isEmpty ? "" : "  tags: \(s.tags.joined(separator: ", "))")
-    }
-
-    static func json(_ s: SnapshotInfo) -> JSONText {
-        .object([("id", .int(s.id)), ("time", .string(isoTime(s.createdAt))),
-                 ("segment", .string(s.segmentName)), ("host", .string(s.host)), ("generation", .uint(s.generation)),
-                 ("message", s.message.map(JSONText.string) ?? .null), ("tags", .array(s.tags.map(JSONText.string))),
-                 ("parent", s.parent.map { .int($0) } ?? .null), ("handlers", .int(s.handlerCount)),
-                 ("undo_of", s.undoOf.map { r in
-                     .object([("snapshot", .int(r.snapshot)), ("fds", .array(r.fds.map { .int($0) })),
-                              ("time", .string(ISO8601DateFormatter().string(from: r.restoredAt)))])
-                 } ?? .null),
-                 ("provenance", s.provenance.map(json) ?? .null)])
-    }
-
-    static func json(_ p: Provenance) -> JSONText {
-        .object([("command", .string(p.command)), ("user", .string(p.user)), ("uid", .uint(UInt64(p.uid))),
-                 ("pid", .int(Int64(p.pid))), ("tool_version", .string(p.toolVersion)),
-                 ("restored_snapshot", p.restoredSnapshot.map { .int($0) } ?? .null),
-                 ("undo_snapshot", p.undoSnapshot.map { .int($0) } ?? .null)])
-    }
-
-    /// The message, and for an undo snapshot what its restore did.
-    static func message(_ s: SnapshotInfo) -> String {
-        guard let r = s.undoOf else { return s.message ?? s.provenance?.command ?? "" }
-        return (s.message.map { $0 + "; " } ?? "") + "restored " + restore(r)
-    }
-
-    static func restore(_ r: RestoreSummary) -> String {
-        "snapshot \(r.snapshot) at \(TimeText.format(r.restoredAt, local: false)), fds \(r.fds.map(String.init).joined(separator: ","))"
-    }
-}
-
-extension Handler {
-    var mapEntryCount: Int? {
-        if case .map(let m) = self { return m.contents?.count }
-        return nil
     }
 }

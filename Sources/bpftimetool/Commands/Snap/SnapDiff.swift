@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPFModel
+import BPFReports
 import BPFSnapshots
 import BPFState
 import Foundation

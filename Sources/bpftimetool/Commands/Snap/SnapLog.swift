@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPFModel
+import BPFReports
 import BPFSnapshots
 import Foundation
 
@@ -41,11 +42,11 @@ struct SnapLog: ParsableCommand {
         } else {
             shown = try db.log(segment: segment, since: since?.date, limit: limit).map { ($0, try db.changes(of: $0.id)) }
         }
-        let renderer = DiffRenderer(colored: !json && DiffRenderer.terminalWantsColor())
         if json {
-            print(JSONText.array(shown.map { .object([("snapshot", SnapshotFormat.json($0.snapshot)), ("changes", renderer.json($0.change))]) }).rendered())
+            print(LogFormat.snapshots(shown).rendered())
             return
         }
+        let renderer = DiffRenderer(colored: DiffRenderer.terminalWantsColor())
         for (info, change) in shown {
             print(SnapshotFormat.headline(info, local: local))
             if let message = info.message { print("    \(message)") }
@@ -55,18 +56,13 @@ struct SnapLog: ParsableCommand {
     }
 
     private func printKeyHistory(_ changes: [KeyChange], db: SnapshotStore) throws {
-        var shown: [(KeyChange, SnapshotInfo)] = []
+        var shown: [(change: KeyChange, snapshot: SnapshotInfo)] = []
         for change in changes where shown.count < limit ?? .max {
             let info = try db.info(change.snapshot)
             if since.map({ info.createdAt >= $0.date }) ?? true { shown.append((change, info)) }
         }
         if json {
-            print(JSONText.array(shown.map { change, info in
-                .object([("snapshot", .int(change.snapshot)), ("previous", change.previous.map { .int($0) } ?? .null),
-                         ("time", .string(SnapshotFormat.isoTime(info.createdAt))), ("kind", .string(change.kind.rawValue)),
-                         ("old", change.old.map { .string(Hex.encode($0)) } ?? .null),
-                         ("new", change.new.map { .string(Hex.encode($0)) } ?? .null)])
-            }).rendered())
+            print(LogFormat.keyChanges(shown).rendered())
             return
         }
         for (change, info) in shown {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPFReports
 import BPFSnapshots
 import Foundation
 

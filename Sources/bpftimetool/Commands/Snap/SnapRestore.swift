@@ -29,18 +29,26 @@ struct SnapRestore: ParsableCommand {
 
     func run() throws {
         let db = try dryRun ? store.openForReading() : store.open()
-        let id = try db.resolve(snapshot)
-        let request = RestoreRequest(snapshot: id, onlyFDs: fds.isEmpty ? nil : Set(fds), withDependencies: withDependencies,
-                                     dryRun: dryRun, createSegment: create && !dryRun)
-        let outcome = try segment.state().restore(request, store: db, recording: try record.recording(into: store))
-        let plan = outcome.plan
-        for r in plan.create { print("create  fd \(r.fd) \(r.handler.kind.rawValue) \(TerminalText.escaped(r.handler.name ?? ""))") }
-        for r in plan.replace { print("replace fd \(r.fd) \(r.handler.kind.rawValue) \(TerminalText.escaped(r.handler.name ?? ""))") }
-        for fd in plan.remove { print("remove  fd \(fd)") }
-        if plan.isEmpty { print("nothing to restore: the segment already matches snapshot \(id)") }
-        if let undo = outcome.undoSnapshot { print("previous state saved as snapshot \(undo)") }
-        try RecordOptions.report(outcome.record)
+        let request = RestoreRequest(snapshot: try db.resolve(snapshot), onlyFDs: fds.isEmpty ? nil : Set(fds),
+                                     withDependencies: withDependencies, dryRun: dryRun, createSegment: create && !dryRun)
+        let result = try restore(request, state: segment.state(), store: db, recording: try record.recording(into: store))
+        for line in result.lines { print(line) }
+        try RecordOptions.report(result.record)
     }
+}
+
+/// Restores as `request` says (or only plans, for a dry run), recording the restored state;
+/// answers the plan and the undo snapshot as lines for people, and what became of the recording.
+func restore(_ request: RestoreRequest, state: RuntimeState, store db: SnapshotStore,
+             recording: Recording?) throws -> (lines: [String], record: RecordResult?) {
+    let outcome = try state.restore(request, store: db, recording: recording)
+    let plan = outcome.plan
+    var lines = plan.create.map { "create  fd \($0.fd) \($0.handler.kind.rawValue) \(TerminalText.escaped($0.handler.name ?? ""))" }
+    lines += plan.replace.map { "replace fd \($0.fd) \($0.handler.kind.rawValue) \(TerminalText.escaped($0.handler.name ?? ""))" }
+    lines += plan.remove.map { "remove  fd \($0)" }
+    if plan.isEmpty { lines.append("nothing to restore: the segment already matches snapshot \(request.snapshot)") }
+    if let undo = outcome.undoSnapshot { lines.append("previous state saved as snapshot \(undo)") }
+    return (lines, outcome.record)
 }
 
 struct SnapExport: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BPFFleet
 import BPFLogging
+import BPFReports
 import BPFSnapshots
 import Foundation
 

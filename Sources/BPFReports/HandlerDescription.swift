@@ -1,8 +1,8 @@
 import BPFModel
 
 /// One-line summaries of handlers for tables and logs.
-enum HandlerDescription {
-    static func details(_ handler: Handler, entries: Int? = nil) -> String {
+public enum HandlerDescription {
+    public static func details(_ handler: Handler, entries: Int? = nil) -> String {
         switch handler {
         case .program(let p):
             var s = "type=\(p.type) insns=\(p.instructionCount)"
@@ -37,7 +37,7 @@ enum HandlerDescription {
         }
     }
 
-    static func mapTypeName(_ type: UInt32) -> String {
+    public static func mapTypeName(_ type: UInt32) -> String {
         guard let kind = MapKind(mapType: type) else { return "type \(type)" }
         let name: String
         switch kind {
@@ -57,7 +57,7 @@ enum HandlerDescription {
     }
 
     /// The line bpftime logs for each handler it exports.
-    static func exportLog(_ r: HandlerRecord) -> String {
+    public static func exportLog(_ r: HandlerRecord) -> String {
         switch r.handler {
         case .program(let p): "find prog fd=\(r.fd) name=\(p.name)"
         case .map(let m): "bpf_map_handler name=\(m.name) found at \(r.fd)"
@@ -70,11 +70,22 @@ enum HandlerDescription {
 }
 
 /// A handler table as `list` and `snap show` print it; `entries` gives a map's entry count.
-struct HandlerListing {
-    let records: [HandlerRecord]
-    let entries: (HandlerRecord) -> Int?
+public struct HandlerListing {
+    public let records: [HandlerRecord]
+    public let entries: (HandlerRecord) -> Int?
 
-    var table: Table {
+    public init(records: [HandlerRecord], entries: @escaping (HandlerRecord) -> Int?) {
+        self.records = records
+        self.entries = entries
+    }
+
+    /// A stored snapshot's handlers with the entry counts the history keeps (contents unread).
+    public init(summaries: [(record: HandlerRecord, entries: Int?)]) {
+        let counts = Dictionary(uniqueKeysWithValues: summaries.compactMap { s in s.entries.map { (s.record.fd, $0) } })
+        self.init(records: summaries.map(\.record)) { counts[$0.fd] }
+    }
+
+    public var table: Table {
         var table = Table(header: ["FD", "KIND", "NAME", "DETAILS"])
         for r in records {
             table.add([String(r.fd), r.handler.kind.shortName, r.handler.name ?? "-",
@@ -83,12 +94,17 @@ struct HandlerListing {
         return table
     }
 
-    var json: JSONText {
+    /// Each handler with its summary as one `details` string (`snap show --json`, the browser's API).
+    public var json: JSONText { rows { ("details", .string(HandlerDescription.details($0.handler))) } }
+
+    /// Each handler with its attributes as fields (`list --json`).
+    public var structuredJSON: JSONText { rows { ("attributes", HandlerAttributes.json($0.handler)) } }
+
+    private func rows(_ describe: (HandlerRecord) -> (String, JSONText)) -> JSONText {
         .array(records.map { r in
             var fields: [(String, JSONText)] = [
                 ("fd", .int(r.fd)), ("kind", .string(r.handler.kind.rawValue)),
-                ("name", r.handler.name.map(JSONText.string) ?? .null),
-                ("details", .string(HandlerDescription.details(r.handler))),
+                ("name", r.handler.name.map(JSONText.string) ?? .null), describe(r),
             ]
             if let n = entries(r) { fields.append(("entries", .int(n))) }
             return .object(fields)

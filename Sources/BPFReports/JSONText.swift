@@ -1,5 +1,6 @@
-/// A small JSON value for `--json` outputs (the interchange module owns bpftime's format).
-enum JSONText {
+/// A small JSON value for `--json` outputs and the history server's API (the interchange module
+/// owns bpftime's format).
+public enum JSONText: Sendable {
     case string(String)
     case int(Int64)
     case uint(UInt64)
@@ -9,9 +10,9 @@ enum JSONText {
     case array([JSONText])
     case object([(String, JSONText)])
 
-    static func int(_ v: Int) -> JSONText { .int(Int64(v)) }
+    public static func int(_ v: Int) -> JSONText { .int(Int64(v)) }
 
-    func rendered(indent: Int = 0) -> String {
+    public func rendered(indent: Int = 0) -> String {
         let pad = String(repeating: "  ", count: indent + 1)
         let end = String(repeating: "  ", count: indent)
         switch self {
@@ -31,7 +32,16 @@ enum JSONText {
         }
     }
 
-    static func quote(_ s: String) -> String {
+    /// The value on one line without spaces, as bpftool's `-j` prints (`rendered` indents, as `-p`).
+    public var compact: String {
+        switch self {
+        case .array(let items): "[" + items.map(\.compact).joined(separator: ",") + "]"
+        case .object(let fields): "{" + fields.map { Self.quote($0.0) + ":" + $0.1.compact }.joined(separator: ",") + "}"
+        default: rendered()
+        }
+    }
+
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {

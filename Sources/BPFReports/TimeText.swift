@@ -1,13 +1,12 @@
-import ArgumentParser
 import Foundation
 
 /// Durations (`200ms`, `5s`, `10m`, `2h`, `7d`, `1w`, combined as `1h30m`) and points in time
 /// (a duration ago, or `YYYY-MM-DD[ HH:MM[:SS]]` in UTC) as options take them, and times as
 /// the history prints them: UTC with its zone, unless local time is asked for.
-enum TimeText {
+public enum TimeText {
     private static let units: [String: Double] = ["ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400]
 
-    static func duration(_ text: String) -> TimeInterval? {
+    public static func duration(_ text: String) -> TimeInterval? {
         var total = 0.0, rest = Substring(text)
         guard !rest.isEmpty else { return nil }
         while !rest.isEmpty {
@@ -21,7 +20,7 @@ enum TimeText {
     }
 
     /// `text` ago, or the UTC date and time it spells.
-    static func pointInTime(_ text: String, now: Date = Date()) -> Date? {
+    public static func pointInTime(_ text: String, now: Date = Date()) -> Date? {
         if let d = duration(text) { return now.addingTimeInterval(-d) }
         for format in ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd HH:mm", "yyyy-MM-dd"] {
             let f = DateFormatter()
@@ -34,32 +33,12 @@ enum TimeText {
     }
 
     /// `2026-11-30 16:40:01 UTC`, or in the local zone with its abbreviation.
-    static func format(_ date: Date, local: Bool = false) -> String {
+    public static func format(_ date: Date, local: Bool = false) -> String {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = local ? TimeZone.current : TimeZone(identifier: "UTC")
         // Foundation names UTC "GMT": the zone is written out for it.
         f.dateFormat = local ? "yyyy-MM-dd HH:mm:ss zzz" : "yyyy-MM-dd HH:mm:ss 'UTC'"
         return f.string(from: date)
-    }
-}
-
-/// An option value that is a duration.
-struct DurationArgument: ExpressibleByArgument {
-    var seconds: TimeInterval
-    init(seconds: TimeInterval) { self.seconds = seconds }
-    init?(argument: String) {
-        guard let s = TimeText.duration(argument) else { return nil }
-        seconds = s
-    }
-    var defaultValueDescription: String { "\(seconds.formatted())s" }
-}
-
-/// An option value that is a point in time.
-struct TimeArgument: ExpressibleByArgument {
-    var date: Date
-    init?(argument: String) {
-        guard let d = TimeText.pointInTime(argument) else { return nil }
-        date = d
     }
 }

@@ -2,13 +2,15 @@ import BPFLogging
 
 /// Left-aligned text columns for human-readable listings; cells are printed escaped, since
 /// they hold names and messages from the segment or the history.
-struct Table {
-    var header: [String]
-    var rows: [[String]] = []
+public struct Table {
+    public var header: [String]
+    public var rows: [[String]] = []
 
-    mutating func add(_ row: [String]) { rows.append(row.map(TerminalText.escaped)) }
+    public init(header: [String]) { self.header = header }
 
-    func rendered() -> String {
+    public mutating func add(_ row: [String]) { rows.append(row.map(TerminalText.escaped)) }
+
+    public func rendered() -> String {
         var widths = header.map(\.count)
         for row in rows {
             for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }

@@ -5,10 +5,12 @@ import BPFVM
 import Foundation
 
 /// Prints a `SnapshotDiff` for people (optionally coloured) or as JSON.
-struct DiffRenderer {
-    let colored: Bool
+public struct DiffRenderer {
+    public let colored: Bool
 
-    static func terminalWantsColor() -> Bool {
+    public init(colored: Bool) { self.colored = colored }
+
+    public static func terminalWantsColor() -> Bool {
         isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
     }
 
@@ -21,7 +23,7 @@ struct DiffRenderer {
         "fd \(r.fd) \(r.handler.kind.rawValue)" + (r.handler.name.map { " \"\(TerminalText.escaped($0))\"" } ?? "")
     }
 
-    func text(_ diff: SnapshotDiff) -> String {
+    public func text(_ diff: SnapshotDiff) -> String {
         var out = ""
         for r in diff.removed { out += removed("- \(Self.title(r))") + Self.details(r) + "\n" }
         for r in diff.added { out += added("+ \(Self.title(r))") + Self.details(r) + "\n" }
@@ -87,7 +89,7 @@ struct DiffRenderer {
     }
 
     /// One line per differing fd with what changed in it, then the totals (like `git diff --stat`).
-    func stat(_ diff: SnapshotDiff) -> String {
+    public func stat(_ diff: SnapshotDiff) -> String {
         var lines: [(fd: Int, title: String, text: String)] = []
         for r in diff.removed { lines.append((r.fd, Self.title(r), removed("removed"))) }
         for r in diff.added { lines.append((r.fd, Self.title(r), added("added"))) }
@@ -114,11 +116,11 @@ struct DiffRenderer {
     }
 
     /// The differing fds, one per line.
-    func names(_ diff: SnapshotDiff) -> String {
+    public func names(_ diff: SnapshotDiff) -> String {
         (diff.removed.map(\.fd) + diff.added.map(\.fd) + diff.changed.map(\.fd)).sorted().map { "\($0)\n" }.joined()
     }
 
-    func json(_ diff: SnapshotDiff) -> JSONText {
+    public func json(_ diff: SnapshotDiff) -> JSONText {
         func handler(_ r: HandlerRecord) -> JSONText {
             .object([("fd", .int(r.fd)), ("kind", .string(r.handler.kind.rawValue)), ("name", r.handler.name.map(JSONText.string) ?? .null),
                      ("details", .string(HandlerDescription.details(r.handler, entries: r.handler.mapEntryCount)))])
