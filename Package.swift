@@ -33,6 +33,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3" ..< "5.0.0"),
         // `swift package generate-documentation` (Scripts/docs.sh); a plugin, not linked into anything.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", exact: "1.5.0"),
+        // The fleet history's PostgreSQL client (BPFFleet only).
+        .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.25.0"),
         // The web server of `snap serve` (BPFHistoryServer only).
         .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
     ],
@@ -56,6 +60,11 @@ let package = Package(
                                                  .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))],
                 plugins: ["EmbedMigrations"]),
+        // The history on PostgreSQL (postgres-nio) behind the same SQL connection as SQLite, so
+        // that push and pull run one transfer between any two stores.
+        .target(name: "BPFFleet", dependencies: ["BPFSnapshots", "BPFLogging", .product(name: "PostgresNIO", package: "postgres-nio"),
+                                                 .product(name: "NIOCore", package: "swift-nio"),
+                                                 .product(name: "NIOSSL", package: "swift-nio-ssl")]),
         // Embeds migrations/*.sql into BPFSnapshots at build time, so a copied binary carries its schema.
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["MigrationEmbedder"]),
         .executableTarget(name: "MigrationEmbedder"),
@@ -78,7 +87,7 @@ let package = Package(
         .executableTarget(name: "BPFInterchangeBench", dependencies: ["BPFInterchange", "BPFModel"]),
         .executableTarget(name: "bpftimetool", dependencies: [
             "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFState", "BPFLogging", "BPFObject",
-            "BPFReports", "BPFHistoryServer",
+            "BPFReports", "BPFHistoryServer", "BPFFleet",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),

@@ -2,20 +2,25 @@ import BPFModel
 import Foundation
 import GRDB
 
-/// The schema: `migrations/NNNN_name.sql`, embedded at build time, applied in order by GRDB's
-/// migrator and recorded (version, name, checksum) in `schema_migrations`.
-struct SchemaMigration: Equatable {
-    var version: Int
-    var name: String
-    var sql: String
+/// One schema migration: `migrations/NNNN_name.sql` (SQLite) or `migrations/postgres/NNNN_name.sql`,
+/// embedded at build time, applied in order and recorded (version, name, checksum) in `schema_migrations`.
+public struct SchemaMigration: Equatable, Sendable {
+    public var version: Int
+    public var name: String
+    public var sql: String
     /// SHA-256 of the SQL text, lowercase hex.
-    var checksum: String { Hex.encode(SHA256.hash(Array(sql.utf8))) }
+    public var checksum: String { Hex.encode(SHA256.hash(Array(sql.utf8))) }
     /// GRDB's identifier, e.g. `0001_initial`.
     var identifier: String { String(format: "%04d_%@", version, name) }
+
+    /// The PostgreSQL history's migrations, in order.
+    public static let postgres: [SchemaMigration] = EmbeddedMigrations.postgres.map {
+        SchemaMigration(version: $0.version, name: $0.name, sql: $0.sql)
+    }
 }
 
 enum Schema {
-    static let migrations: [SchemaMigration] = EmbeddedMigrations.files.map {
+    static let migrations: [SchemaMigration] = EmbeddedMigrations.sqlite.map {
         SchemaMigration(version: $0.version, name: $0.name, sql: $0.sql)
     }
 

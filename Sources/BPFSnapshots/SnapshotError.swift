@@ -17,6 +17,13 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
     case reservedTag(String)
     case unknownTag(String)
     case damaged(String)
+    case unsupportedLocation(scheme: String)
+    case invalidLocation(String, reason: String)
+    case notOnPostgres(command: String)
+    case conflict(String)
+    case invalidRemote(String)
+    case remoteExists(String)
+    case unknownRemote(String)
 
     public var description: String {
         switch self {
@@ -35,7 +42,7 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
         case .tagTaken(let tag, let snapshot):
             "tag '\(tag)' already names snapshot \(snapshot)"
         case .invalidTag(let tag):
-            "invalid tag '\(tag)': a tag is non-empty, has no whitespace or '~', and is neither a number nor 'latest'"
+            "invalid tag '\(tag)': a tag is non-empty, has no whitespace, '~' or ':', and is neither a number nor 'latest'"
         case .invalidRecord(let fd, let reason):
             "handler at fd \(fd) cannot be stored: \(reason)"
         case .unknownFDs(let fds):
@@ -56,6 +63,20 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
             "no tag '\(tag)'"
         case .damaged(let what):
             "history damaged: \(what)"
+        case .unsupportedLocation(let scheme):
+            "--db \(scheme)://... is not a history this tool can use: give a file path (SQLite) or a postgres:// or postgresql:// URL"
+        case .invalidLocation(let url, let reason):
+            "invalid history URL \(url): \(reason)"
+        case .invalidRemote(let name):
+            "invalid remote name '\(name)': a remote name is not empty and has no '/' or ':'"
+        case .remoteExists(let name):
+            "remote '\(name)' exists (`snap remote rm \(name)` first)"
+        case .unknownRemote(let name):
+            "no remote '\(name)'"
+        case .conflict(let message):
+            "concurrent writers conflicted: \(message)"
+        case .notOnPostgres(let command):
+            "`\(command)` works on a SQLite history only; on a PostgreSQL history use `snap list`, `show`, `diff`, `export`, `push` and `pull` (pull into a local history to restore, log or tag)"
         }
     }
 }

@@ -45,7 +45,7 @@ extension RuntimeState {
     func record(_ writes: MapEntryWrites, over base: ChangeBase, generation: UInt64, into store: SnapshotStore,
                 recording: Recording, message: String?) -> RecordResult {
         do {
-            let meta = SnapshotMeta(segmentName: segmentName, host: ProcessInfo.processInfo.hostName, generation: generation,
+            let meta = SnapshotMeta(segmentName: segmentName, host: ConsistentState.hostName, generation: generation,
                                     segmentInstance: base.segmentInstance, message: message, provenance: recording.provenance)
             if let outcome = try store.saveChange(writes, over: base, meta: meta) {
                 BPFLog.logger("record").debug("recorded the change's \(writes.entries.count) written entries over snapshot \(base.snapshot)")

@@ -84,8 +84,14 @@ public struct ConsistentState: Equatable, Sendable {
 
     /// How a snapshot of this state is described.
     func meta(message: String?, tags: [String] = []) -> SnapshotMeta {
-        SnapshotMeta(segmentName: segmentName, host: ProcessInfo.processInfo.hostName, generation: generation,
+        SnapshotMeta(segmentName: segmentName, host: Self.hostName, generation: generation,
                      segmentInstance: segmentInstance, message: message, tags: tags)
+    }
+
+    /// The host recorded with snapshots: `BPFTIME_HOST` (containers sharing one host name, the
+    /// tests' simulated fleet), else the system's host name.
+    static var hostName: String {
+        ProcessInfo.processInfo.environment["BPFTIME_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? ProcessInfo.processInfo.hostName
     }
 }
 

@@ -54,9 +54,10 @@ struct ToolRunner {
     static let repositoryRoot = SharedFiles.packageRoot
 
     @discardableResult
-    func run(_ arguments: [String], stdin: Data? = nil) throws -> Result {
+    func run(_ arguments: [String], stdin: Data? = nil, in directory: URL? = nil) throws -> Result {
         let process = Process()
         process.executableURL = Self.executable
+        if let directory { process.currentDirectoryURL = directory }
         process.arguments = arguments
         process.environment = environment
         let out = Pipe(), err = Pipe()

@@ -23,7 +23,7 @@ struct AOTCommand: ParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() throws {
-            let done = try segment.state().compileAOT(fd, recording: record.recording(into: store), message: "aot compile fd \(fd)")
+            let done = try segment.state().compileAOT(fd, recording: try record.recording(into: store), message: "aot compile fd \(fd)")
             let (program, nativeBytes, compileTime) = done.value
             if output.enabled {
                 output.print(.object([("fd", .int(fd)), ("name", .string(program.name)), ("insns", .int(program.instructionCount)),

@@ -20,13 +20,13 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let log = BPFLog.logger("export")
-        let recording = record.recording(into: store)
+        let recording = try record.recording(into: store)
         // One read for the file and the snapshot; the snapshot keeps map contents even with --no-data.
         let state = try segment.state().read(includeContents: !noData || recording != nil)
         for record in state.records { log.info("\(HandlerDescription.exportLog(record))") }
         let identity = try segment.open().fileIdentity
         let live = FileIO.Protected(device: identity.device, inode: identity.inode, role: "the segment \(state.segmentName) being exported")
-        try FileIO.writeAtomically(file, protecting: [live] + store.databaseFiles) { sink in
+        try FileIO.writeAtomically(file, protecting: [live] + (try store.databaseFiles)) { sink in
             try BPFTimeJSON.write(state.records, includeData: !noData, to: sink)
         }
         guard let recording else { return }
@@ -57,7 +57,7 @@ struct ImportCommand: ParsableCommand {
         let done: Recorded<AppliedChange>
         do {
             done = try segment.state().importRecords(records, allowingDanglingAttachments: allowDangling,
-                                                     recording: record.recording(into: store), message: "import \(file)")
+                                                     recording: try record.recording(into: store), message: "import \(file)")
         } catch let error as SegmentError {
             guard case .danglingReference(_, "attach_fds", _) = error else { throw error }
             throw ToolError("\(error) (bpftime keeps such attachments: import with --allow-dangling to do the same)")
@@ -91,7 +91,7 @@ struct LoadCommand: ParsableCommand {
     /// Adds one handler as a recorded change (`load`, `map create`), logs `logged`, reports the recording.
     static func load(_ handler: HandlerRecord, into segment: SegmentOptions, recording record: RecordOptions, store: StoreOptions,
                      message: String, logged: String) throws {
-        let done = try segment.state().load(handler, recording: record.recording(into: store), message: message)
+        let done = try segment.state().load(handler, recording: try record.recording(into: store), message: message)
         BPFLog.logger("load").info("\(logged)")
         try RecordOptions.report(done.record)
     }
@@ -121,7 +121,7 @@ struct UnloadCommand: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let done = try segment.state().unload(fd, recording: record.recording(into: store), message: "unload fd \(fd)")
+        let done = try segment.state().unload(fd, recording: try record.recording(into: store), message: "unload fd \(fd)")
         BPFLog.logger("unload").info("removed handler at fd \(fd)")
         try RecordOptions.report(done.record)
     }

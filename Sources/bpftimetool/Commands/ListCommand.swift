@@ -33,12 +33,12 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         let s = try segment.open().status()
-        let recording = !Recording.isDisabled()
+        let recording = !Recording.isDisabled(), history = try store.location
         let fields: [(String, JSONText)] = [
             ("name", .string(s.name)), ("size_bytes", .int(s.sizeBytes)), ("used_bytes", .int(s.usedBytes)),
             ("handlers", .int(s.handlerCount)), ("max_handlers", .int(s.maxHandlers)),
             ("generation", .uint(s.generation)), ("table_generation", .uint(s.tableGeneration)), ("cpus", .int(s.cpuCount)),
-            ("history", .string(store.path)), ("recording", .bool(recording)),
+            ("history", .string(history.description)), ("recording", .bool(recording)),
             ("last_snapshot", lastSnapshot(of: s.name)),
         ]
         if output.enabled {

@@ -122,7 +122,7 @@ struct MapChange: ParsableArguments {
     /// Runs `body` on the map as one recorded change (message `map WHAT`), shows its result,
     /// then reports the recording.
     func run<T>(_ what: String, show: (T) -> Void = { _ in }, _ body: (ChangingMap) throws -> T) throws {
-        let done = try segment.state().changeMap(fd, recording: record.recording(into: store), message: "map \(what)", body)
+        let done = try segment.state().changeMap(fd, recording: try record.recording(into: store), message: "map \(what)", body)
         show(done.value)
         try RecordOptions.report(done.record)
     }

@@ -44,7 +44,7 @@ struct ProgLoadCommand: ParsableCommand {
             let plan = try ObjectLoadPlan(object, usedFDs: Set(existing.map(\.fd)), fdBase: fdBase ?? 3, maxFD: status.maxHandlers,
                                           attach: attach, tracepointIDs: ids, readFile: { try FileIO.read($0, limit: 256 << 20, what: "a file to attach to") })
             try ProgramCheck.validate(plan.records, maps: plan.records + existing)
-            let done = try segment.state().change(recording: record.recording(into: store), message: "prog load \(file)") { tx in
+            let done = try segment.state().change(recording: try record.recording(into: store), message: "prog load \(file)") { tx in
                 try tx.apply(plan.records, ifTableGeneration: generation)
             }
             return (object, plan, done.record)

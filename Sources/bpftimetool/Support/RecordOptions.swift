@@ -12,8 +12,10 @@ struct RecordOptions: ParsableArguments {
     var noRecord = false
 
     /// Where and as whom to record, nil when recording is off.
-    func recording(into store: StoreOptions) -> Recording? {
-        noRecord ? nil : Recording.unlessDisabled(historyPath: store.path, toolVersion: BPFTimeTool.version)
+    /// A history that cannot be recorded into (a PostgreSQL one, a bad `--db`) is an error before
+    /// anything changes.
+    func recording(into store: StoreOptions) throws -> Recording? {
+        noRecord ? nil : Recording.unlessDisabled(historyPath: try store.path, toolVersion: BPFTimeTool.version)
     }
 
     /// Logs what became of the recording; a failed one is an error line and exit status 3

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPFFleet
 import BPFLogging
 import BPFModel
 import BPFReports
@@ -10,28 +11,56 @@ import Foundation
 struct SnapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "snap",
-        abstract: "Record the segment's states in a SQLite history, diff them and roll back.",
-        discussion: "The history is --db, else $BPFTIME_SNAP_DB, else ~/.bpftime/snapshots.db.",
+        abstract: "Record the segment's states in a history (SQLite, or PostgreSQL for a fleet), diff them and roll back.",
+        discussion: "The history is --db, else $BPFTIME_SNAP_DB, else ~/.bpftime/snapshots.db; a postgres:// URL is a PostgreSQL history.",
         subcommands: [SnapSave.self, SnapList.self, SnapShow.self, SnapLog.self, SnapRemove.self, SnapTag.self, SnapGC.self,
                       SnapDiff.self, SnapRestore.self, SnapExport.self, SnapImport.self, SnapWatch.self, SnapPrune.self, SnapDU.self,
-                      SnapServe.self])
+                      SnapServe.self, SnapPush.self, SnapPull.self, SnapRemote.self])
 }
 
 /// `--db PATH` for every snap command.
 struct StoreOptions: ParsableArguments {
     @Option(help: "Snapshot database (default: $BPFTIME_SNAP_DB or ~/.bpftime/snapshots.db).") var db: String?
 
-    var path: String { db ?? SnapshotStore.defaultPath(environment: ProcessInfo.processInfo.environment) }
+    /// `--db`, else `$BPFTIME_SNAP_DB`, else the default file; a URL of an unknown scheme is an error.
+    var location: HistoryLocation {
+        get throws { try HistoryLocation(option: db) }
+    }
 
-    /// The database and its SQLite companions, which no output may overwrite.
+    /// The SQLite file of the history; a PostgreSQL history is refused by the commands that use this.
+    var path: String {
+        get throws {
+            guard case .sqlite(let path) = try location else {
+                throw SnapshotError.notOnPostgres(command: Self.commandName)
+            }
+            return path
+        }
+    }
+
+    /// The command as typed (`snap diff`), for errors.
+    static var commandName: String {
+        CommandLine.arguments.dropFirst().filter { !$0.hasPrefix("-") }.prefix(2).joined(separator: " ")
+    }
+
+    /// The database and its SQLite companions, which no output may overwrite (none for PostgreSQL).
     var databaseFiles: [FileIO.Protected] {
-        ["", "-wal", "-shm"].compactMap { FileIO.Protected(path: path + $0, role: "the snapshot history in use (--db)") }
+        get throws {
+            guard case .sqlite(let path) = try location else { return [] }
+            return ["", "-wal", "-shm"].compactMap { FileIO.Protected(path: path + $0, role: "the snapshot history in use (--db)") }
+        }
     }
 
     /// The history for a command that writes to it, created if missing.
     func open() throws -> SnapshotStore { try SnapshotStore(path: path, access: .write) }
     /// The history for a command that only reads: it must exist, and nothing is created.
     func openForReading() throws -> SnapshotStore { try SnapshotStore(path: path, access: .read) }
+    /// For a command that reads the snapshots `references` name: the history and the references
+    /// to use in it. A PostgreSQL history is read through a temporary SQLite mirror of just those
+    /// snapshots, under the same ids.
+    func openForReading(_ references: [String]) throws -> (store: SnapshotStore, references: [String]) {
+        guard case .postgres(let address) = try location else { return (try openForReading(), references) }
+        return try HistoryMirror.of(address, references: references)
+    }
 }
 
 struct SnapSave: ParsableCommand {
@@ -56,6 +85,7 @@ struct SnapSave: ParsableCommand {
 struct SnapList: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List the snapshots (times in UTC unless --local).")
     @Option(help: "Only this segment's snapshots.") var segment: String?
+    @Option(help: "Only this host's snapshots (a history several hosts push into).") var host: String?
     @Option(name: .customShort("n"), help: "Only the newest N.") var limit: Int?
     @Flag(help: "Print times in the local zone.") var local = false
     @Flag(help: "Print JSON.") var json = false
@@ -63,7 +93,14 @@ struct SnapList: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let snapshots = try store.openForReading().log(segment: segment, limit: limit).reversed()
+        let snapshots: [SnapshotInfo]
+        if case .sqlite = try store.location, host == nil {
+            snapshots = try store.openForReading().log(segment: segment, limit: limit).reversed()
+        } else {
+            snapshots = try HistoryConnection.with(try store.location, access: .read) {
+                try $0.snapshotInfos(host: host, segment: segment, limit: limit)
+            }
+        }
         if json {
             print(JSONText.array(snapshots.map(SnapshotFormat.json)).rendered())
             return
@@ -88,8 +125,8 @@ struct SnapShow: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let db = try store.openForReading()
-        let id = try db.resolve(snapshot)
+        let (db, references) = try store.openForReading([snapshot])
+        let id = try db.resolve(references[0])
         let info = try db.info(id)
         let listing = HandlerListing(summaries: try db.handlerSummaries(of: id))
         if json {

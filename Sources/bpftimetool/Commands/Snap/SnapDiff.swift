@@ -34,7 +34,8 @@ struct SnapDiff: ParsableCommand {
     /// Prints the differences; true when there are some.
     private func compare() throws -> Bool {
         let detail: MapContentsDiff.Detail = stat || nameOnly ? .counts : .entries
-        let diff = try segment.state().diff(StateReference(from), StateReference(to), store: store.openForReading(), mapDetail: detail)
+        let (db, references) = try store.openForReading([from, to])
+        let diff = try segment.state().diff(StateReference(references[0]), StateReference(references[1]), store: db, mapDetail: detail)
         let renderer = DiffRenderer(colored: !json && DiffRenderer.terminalWantsColor())
         if json {
             print(renderer.json(diff).rendered())

@@ -32,7 +32,7 @@ struct SnapRestore: ParsableCommand {
         let request = RestoreRequest(snapshot: try db.resolve(snapshot), onlyFDs: fds.isEmpty ? nil : Set(fds),
                                      withDependencies: withDependencies, dryRun: dryRun, createSegment: create && !dryRun)
         let result = try ProgressLine.around("snap restore") {
-            try restore(request, state: segment.state(), store: db, recording: record.recording(into: store))
+            try restore(request, state: segment.state(), store: db, recording: try record.recording(into: store))
         }
         for line in result.lines { print(line) }
         try RecordOptions.report(result.record)
@@ -61,9 +61,9 @@ struct SnapExport: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let db = try store.openForReading()
+        let (db, references) = try store.openForReading([snapshot])
         try ProgressLine.around("snap export") {
-            let records = try db.records(of: db.resolve(snapshot))
+            let records = try db.records(of: db.resolve(references[0]))
             WorkProgress.current?.begin("writing \(file)", total: 0)
             try FileIO.writeAtomically(file, protecting: store.databaseFiles) { sink in
                 try BPFTimeJSON.write(records, includeData: !noData, to: sink)

@@ -27,7 +27,7 @@ struct SnapServe: ParsableCommand {
         let state = try segment.state()
         var restorer: HistoryBrowser.Restorer?
         if allowRestore {
-            let recording = record.recording(into: store)
+            let recording = try record.recording(into: store)
             restorer = { id, dryRun in
                 let result = try restore(RestoreRequest(snapshot: id, dryRun: dryRun), state: state, store: db, recording: recording)
                 return result.lines + (RecordOptions.describe(result.record).map { [$0] } ?? [])

@@ -1,0 +1,259 @@
+import BPFLogging
+import BPFSnapshots
+import Foundation
+import Logging
+import NIOCore
+import NIOSSL
+import PostgresNIO
+
+/// The snapshot history in a PostgreSQL database, as an `SQLConnection`: one connection,
+/// opened and brought to the current schema by `connect`. The CLI is synchronous, so every call
+/// waits for postgres-nio's answer.
+public final class PostgresHistory: SQLConnection, @unchecked Sendable {
+    private let connection: PostgresConnection
+    private let logger: Logger
+    public let location: String
+
+    private init(connection: PostgresConnection, logger: Logger, location: String) {
+        self.connection = connection
+        self.logger = logger
+        self.location = location
+    }
+
+    /// Connects (TLS as `sslmode` asks) and applies the migrations this build carries; a
+    /// database from a newer schema, or whose applied migration differs, is refused untouched.
+    public static func connect(_ address: PostgresAddress) throws -> PostgresHistory {
+        let location = address.redacted
+        // postgres-nio's own logging stays off: nothing it logs can carry the password.
+        let logger = Logger(label: "postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+        let configuration: PostgresConnection.Configuration
+        if address.isUnixSocket {
+            configuration = .init(unixSocketPath: "\(address.host)/.s.PGSQL.\(address.port)", username: address.user,
+                                  password: address.password, database: address.database)
+        } else {
+            configuration = .init(host: address.host, port: address.port, username: address.user, password: address.password,
+                                  database: address.database, tls: try tls(address.tls))
+        }
+        let connection: PostgresConnection
+        do {
+            connection = try wait { try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger) }
+        } catch {
+            throw SnapshotError.cannotOpen(path: location, reason: reason(error))
+        }
+        let history = PostgresHistory(connection: connection, logger: logger, location: location)
+        do {
+            try history.migrate()
+        } catch {
+            history.close()
+            throw error
+        }
+        return history
+    }
+
+    /// Ends the connection; every user calls it (a deinit cannot wait for the close).
+    public func close() {
+        let connection = connection
+        _ = try? Self.wait { try await connection.close() }
+    }
+
+    /// libpq's `sslmode`: `require` encrypts without checking the certificate, `verify-*` check it.
+    private static func tls(_ mode: PostgresAddress.TLSMode) throws -> PostgresConnection.Configuration.TLS {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        switch mode {
+        case .disable: return .disable
+        case .allow, .prefer:
+            tls.certificateVerification = .none
+            return .prefer(try NIOSSLContext(configuration: tls))
+        case .require:
+            tls.certificateVerification = .none
+            return .require(try NIOSSLContext(configuration: tls))
+        case .verifyCA:
+            tls.certificateVerification = .noHostnameVerification
+            return .require(try NIOSSLContext(configuration: tls))
+        case .verifyFull:
+            return .require(try NIOSSLContext(configuration: tls))
+        }
+    }
+
+    // MARK: SQLConnection
+
+    public func rows(_ sql: String, _ arguments: [SQLValue]) throws -> [[SQLValue]] {
+        let query = PostgresQuery(unsafeSQL: sql, binds: Self.bindings(arguments))
+        return try run {
+            var rows: [[SQLValue]] = []
+            for try await row in try await self.connection.query(query, logger: self.logger) {
+                rows.append(try row.map(Self.value))
+            }
+            return rows
+        }
+    }
+
+    public func execute(_ sql: String, _ arguments: [SQLValue]) throws {
+        _ = try rows(sql, arguments)
+    }
+
+    /// COPY ... FROM STDIN in text format.
+    public func insertRows(table: String, columns: [String], rows: [[SQLValue]]) throws {
+        guard !rows.isEmpty else { return }
+        try run {
+            try await self.connection.copyFrom(table: table, columns: columns, logger: self.logger) { writer in
+                var buffer = ByteBuffer()
+                buffer.reserveCapacity(1 << 20)
+                for row in rows {
+                    for (index, value) in row.enumerated() {
+                        if index > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
+                        Self.writeCopyText(value, to: &buffer)
+                    }
+                    buffer.writeInteger(UInt8(ascii: "\n"))
+                    if buffer.readableBytes >= 1 << 20 {
+                        try await writer.write(buffer)
+                        buffer.clear()
+                    }
+                }
+                if buffer.readableBytes > 0 { try await writer.write(buffer) }
+            }
+        }
+    }
+
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try simple("BEGIN")
+        do {
+            let result = try body()
+            try simple("COMMIT")
+            return result
+        } catch {
+            try? simple("ROLLBACK")
+            throw error
+        }
+    }
+
+    // MARK: Schema
+
+    private func migrate() throws {
+        try transaction {
+            // One migrator at a time, across every host pointed at this database.
+            try execute("SELECT pg_advisory_xact_lock(7386419)", [])
+            try execute("""
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL,
+                    applied_at TIMESTAMPTZ NOT NULL DEFAULT now())
+                """, [])
+            let applied = try rows("SELECT version, name, checksum FROM schema_migrations ORDER BY version", [])
+            let known = SchemaMigration.postgres
+            for row in applied {
+                let version = Int(row[0].integer ?? 0), name = row[1].text ?? ""
+                guard let migration = known.first(where: { $0.version == version }) else {
+                    throw SnapshotError.newerSchema(path: location, version: version, name: name)
+                }
+                guard migration.checksum == row[2].text, migration.name == name else {
+                    throw SnapshotError.changedMigration(path: location, version: version, name: name)
+                }
+            }
+            let done = Set(applied.compactMap { $0[0].integer.map(Int.init) })
+            for migration in known where !done.contains(migration.version) {
+                for statement in SQLStatements.split(migration.sql) { try execute(statement, []) }
+                try execute("INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                            [.integer(Int64(migration.version)), .text(migration.name), .text(migration.checksum)])
+            }
+        }
+    }
+
+    /// Runs one statement without parameters (transaction control).
+    private func simple(_ sql: String) throws {
+        try execute(sql, [])
+    }
+
+    // MARK: Values
+
+    private static func bindings(_ values: [SQLValue]) -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: values.count)
+        for value in values {
+            switch value {
+            case .null: bindings.appendNull()
+            case .integer(let v): bindings.append(v)
+            case .text(let v): bindings.append(v)
+            case .blob(let v): bindings.append(ByteBuffer(bytes: v))
+            }
+        }
+        return bindings
+    }
+
+    private static func value(_ cell: PostgresCell) throws -> SQLValue {
+        guard cell.bytes != nil else { return .null }
+        switch cell.dataType {
+        case .int2, .int4, .int8, .oid: return .integer(try cell.decode(Int64.self))
+        case .bool: return .integer(try cell.decode(Bool.self) ? 1 : 0)
+        case .bytea:
+            var buffer = try cell.decode(ByteBuffer.self)
+            return .blob(buffer.readBytes(length: buffer.readableBytes) ?? [])
+        default: return .text(try cell.decode(String.self))
+        }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// One value in COPY's text format: `\N` for NULL, `\\x<hex>` for bytes, text escaped.
+    private static func writeCopyText(_ value: SQLValue, to buffer: inout ByteBuffer) {
+        switch value {
+        case .null: buffer.writeString("\\N")
+        case .integer(let v): buffer.writeString(String(v))
+        case .blob(let bytes):
+            buffer.writeString("\\\\x")
+            for byte in bytes {
+                buffer.writeInteger(hexDigits[Int(byte >> 4)])
+                buffer.writeInteger(hexDigits[Int(byte & 15)])
+            }
+        case .text(let text):
+            for byte in text.utf8 {
+                switch byte {
+                case UInt8(ascii: "\\"): buffer.writeString("\\\\")
+                case UInt8(ascii: "\t"): buffer.writeString("\\t")
+                case UInt8(ascii: "\n"): buffer.writeString("\\n")
+                case UInt8(ascii: "\r"): buffer.writeString("\\r")
+                default: buffer.writeInteger(byte)
+                }
+            }
+        }
+    }
+
+    // MARK: Waiting and errors
+
+    /// Runs `body` and waits for it, turning server errors into `SnapshotError`s.
+    private func run<T>(_ body: @escaping () async throws -> T) throws -> T {
+        do {
+            return try Self.wait(body)
+        } catch let error as PSQLError {
+            let state = error.serverInfo?[.sqlState]
+            // Serialization failure, deadlock, or a row another transaction added first (the same
+            // snapshot pushed by two hosts at once): the transaction lost a race and may be retried.
+            if ["40001", "40P01", "23505"].contains(state) { throw SnapshotError.conflict(Self.reason(error)) }
+            throw SnapshotError.database("\(location): \(Self.reason(error))")
+        }
+    }
+
+    /// The server's message, or the kind of failure: never the connection string.
+    static func reason(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return String(describing: type(of: error)) }
+        if let message = error.serverInfo?[.message] {
+            return message + (error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
+        }
+        if let underlying = error.underlying { return "\(error.code): \(underlying)" }
+        return "\(error.code)"
+    }
+
+    /// Waits for async work from synchronous code (the command line's).
+    static func wait<T>(_ body: @escaping () async throws -> T) throws -> T {
+        let done = DispatchSemaphore(value: 0)
+        let box = ResultBox<T>()
+        Task {
+            do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
+            done.signal()
+        }
+        done.wait()
+        return try box.result!.get()
+    }
+}
+
+private final class ResultBox<T>: @unchecked Sendable {
+    var result: Result<T, any Error>?
+}

@@ -1,0 +1,137 @@
+import BPFModel
+
+/// The receiving side of push and pull: which content is lacking, and one transaction that
+/// stores a whole snapshot (or nothing).
+extension SQLConnection {
+    /// This history's id for a snapshot first saved as `origin`, nil when it does not have it.
+    public func snapshot(from origin: SnapshotManifest.Origin) throws -> Int64? {
+        if try storeIdentity() == origin.store { return origin.id }
+        return try value("SELECT snapshot FROM snapshot_origins WHERE origin_store = $1 AND origin_id = $2",
+                         [.text(origin.store), .integer(origin.id)])?.integer
+    }
+
+    /// The manifest's content this history does not hold.
+    public func lacking(_ manifest: SnapshotManifest) throws -> LackingContent {
+        LackingContent(
+            states: try missing(Set(manifest.handlers.map(\.hash)), in: "handler_states"),
+            blobs: try missing(manifest.blobHashes, in: "blobs"),
+            contents: try missing(Set(manifest.contents.map(\.hash)), in: "map_contents"),
+            chunks: try missing(manifest.chunkHashes, in: "chunks"))
+    }
+
+    private func missing(_ hashes: Set<[UInt8]>, in table: String) throws -> Set<[UInt8]> {
+        var missing = hashes
+        for batch in Array(hashes).chunked(500) {
+            for row in try rows("SELECT hash FROM \(table) WHERE hash IN (\(Self.placeholders(batch.count)))", batch.map { .blob($0) }) {
+                if let hash = row[0].blob { missing.remove(hash) }
+            }
+        }
+        return missing
+    }
+
+    /// Stores the snapshot in one transaction and returns its id here; a snapshot this history
+    /// already has (by origin) is not stored again. Content is inserted in hash order, so that
+    /// concurrent receivers sharing content wait for each other instead of deadlocking.
+    /// `keepingID` stores it under the sender's id (a mirror of chosen snapshots).
+    public func receive(_ manifest: SnapshotManifest, _ content: SnapshotContent, keepingID: Bool = false) throws -> (id: Int64, stored: Bool) {
+        try transaction {
+            if let id = try snapshot(from: manifest.origin) { return (id, false) }
+            var blobIDs: [[UInt8]: Int64] = [:], chunkIDs: [[UInt8]: Int64] = [:], contentIDs: [[UInt8]: Int64] = [:]
+            for hash in manifest.blobHashes.sorted(by: Self.hashOrder) {
+                blobIDs[hash] = try insertOrFind("blobs", hash: hash, columns: ["data"], [content.blobs[hash].map(SQLValue.blob) ?? .null])
+            }
+            for hash in manifest.chunkHashes.sorted(by: Self.hashOrder) {
+                let entries = content.chunkEntries[hash]
+                let (id, inserted) = try insertOrFindNew("chunks", hash: hash, columns: ["entry_count"], [.integer(Int64(entries?.count ?? 0))])
+                if inserted {
+                    guard let entries else { throw SnapshotError.damaged("chunk \(Hex.encode(hash)) was not sent") }
+                    try insertRows(table: "chunk_entries", columns: ["chunk", "key", "value"],
+                                   rows: entries.map { [.integer(id), .blob($0.key), .blob($0.value)] })
+                }
+                chunkIDs[hash] = id
+            }
+            for c in manifest.contents {
+                let base: SQLValue = try c.base.map { hash in
+                    guard let id = contentIDs[hash] else { throw SnapshotError.damaged("base of \(Hex.encode(c.hash)) is missing") }
+                    return .integer(id)
+                } ?? .null
+                let (id, inserted) = try insertOrFindNew(
+                    "map_contents", hash: c.hash, columns: ["key_size", "value_size", "values_per_entry", "entry_count", "base", "layer_entries"],
+                    [.integer(c.keySize), .integer(c.valueSize), .integer(c.valuesPerEntry), .integer(c.entryCount), base, .integer(c.layerEntries)])
+                contentIDs[c.hash] = id
+                guard inserted else { continue }
+                try insertRows(table: "map_content_chunks", columns: ["content", "seq", "chunk"],
+                               rows: c.chunks.enumerated().map { [.integer(id), .integer(Int64($0.offset)), .integer(chunkIDs[$0.element]!)] })
+                try insertRows(table: "map_content_layers", columns: ["content", "depth", "layer"], rows: try c.layers.enumerated().map {
+                    guard let layer = contentIDs[$0.element] else { throw SnapshotError.damaged("layer of \(Hex.encode(c.hash)) is missing") }
+                    return [.integer(id), .integer(Int64($0.offset + 1)), .integer(layer)]
+                })
+                if c.base != nil {
+                    guard let deltas = content.deltas[c.hash] else { throw SnapshotError.damaged("changes of \(Hex.encode(c.hash)) were not sent") }
+                    try insertRows(table: "map_content_deltas", columns: ["content", "key", "value"],
+                                   rows: deltas.map { [.integer(id), .blob($0.key), $0.value.map(SQLValue.blob) ?? .null] })
+                }
+            }
+            var stateIDs: [[UInt8]: Int64] = [:]
+            for h in manifest.handlers.sorted(by: { Self.hashOrder($0.hash, $1.hash) }) where stateIDs[h.hash] == nil {
+                stateIDs[h.hash] = try insertOrFind("handler_states", hash: h.hash,
+                    columns: ["kind", "name", "attributes", "program", "map_content", "aot_image"],
+                    [.text(h.kind), h.name.map(SQLValue.text) ?? .null, .text(h.attributes),
+                     h.program.flatMap { blobIDs[$0] }.map(SQLValue.integer) ?? .null,
+                     h.mapContent.flatMap { contentIDs[$0] }.map(SQLValue.integer) ?? .null,
+                     h.aotImage.flatMap { blobIDs[$0] }.map(SQLValue.integer) ?? .null])
+            }
+            let parent = try value("SELECT max(id) FROM snapshots WHERE host = $1 AND segment_name = $2",
+                                   [.text(manifest.origin.host), .text(manifest.segmentName)]) ?? .null
+            let explicitID = keepingID ? [SQLValue.integer(manifest.localID)] : []
+            guard let id = try value("""
+                INSERT INTO snapshots (created_at, segment_name, host, generation, message, parent,
+                                       command, user_name, uid, pid, tool_version\(keepingID ? ", id" : ""))
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11\(keepingID ? ", $12" : "")) RETURNING id
+                """, [.text(manifest.createdAt), .text(manifest.segmentName), .text(manifest.origin.host),
+                      .integer(manifest.generation), manifest.message.map(SQLValue.text) ?? .null, parent] + manifest.provenance + explicitID)?.integer
+            else { throw SnapshotError.database("no id for the received snapshot") }
+            try insertRows(table: "snapshot_handlers", columns: ["snapshot", "fd", "state"],
+                           rows: manifest.handlers.map { [.integer(id), .integer($0.fd), .integer(stateIDs[$0.hash]!)] })
+            try execute("INSERT INTO snapshot_origins (snapshot, origin_store, origin_id, origin_host) VALUES ($1, $2, $3, $4)",
+                        [.integer(id), .text(manifest.origin.store), .integer(manifest.origin.id), .text(manifest.origin.host)])
+            for tag in manifest.tags {
+                // A tag another snapshot holds here is kept under the sending host's name.
+                for name in [tag, "\(manifest.origin.host)/\(tag)"]
+                where try value("SELECT 1 FROM tags WHERE name = $1", [.text(name)]) == nil {
+                    try execute("INSERT INTO tags (name, snapshot) VALUES ($1, $2)", [.text(name), .integer(id)])
+                    break
+                }
+            }
+            return (id, true)
+        }
+    }
+
+    private static func hashOrder(_ a: [UInt8], _ b: [UInt8]) -> Bool { a.lexicographicallyPrecedes(b) }
+
+    /// The id of the row with `hash`, inserting it with `values` first if missing.
+    private func insertOrFind(_ table: String, hash: [UInt8], columns: [String], _ values: [SQLValue]) throws -> Int64 {
+        try insertOrFindNew(table, hash: hash, columns: columns, values).id
+    }
+
+    /// The id of the row with `hash` and whether this call inserted it. A concurrent inserter
+    /// of the same hash makes this wait for its commit, then find its row.
+    private func insertOrFindNew(_ table: String, hash: [UInt8], columns: [String], _ values: [SQLValue]) throws -> (id: Int64, inserted: Bool) {
+        if let id = try value("SELECT id FROM \(table) WHERE hash = $1", [.blob(hash)])?.integer { return (id, false) }
+        if let id = try value("""
+            INSERT INTO \(table) (hash, \(columns.joined(separator: ", "))) VALUES ($1, \(Self.placeholders(values.count, from: 2)))
+            ON CONFLICT (hash) DO NOTHING RETURNING id
+            """, [.blob(hash)] + values)?.integer { return (id, true) }
+        guard let id = try value("SELECT id FROM \(table) WHERE hash = $1", [.blob(hash)])?.integer else {
+            throw SnapshotError.database("\(table) row \(Hex.encode(hash)) vanished while being received")
+        }
+        return (id, false)
+    }
+}
+
+extension Array {
+    /// Consecutive slices of at most `size` elements.
+    func chunked(_ size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0 ..< Swift.min($0 + size, count)] }
+    }
+}

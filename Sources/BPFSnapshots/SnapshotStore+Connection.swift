@@ -1,0 +1,70 @@
+import Foundation
+import GRDB
+
+extension SnapshotStore {
+    /// Runs `body` with this history as an `SQLConnection` (one SQLite connection, writes allowed).
+    public func withConnection<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
+        try guarded {
+            try pool.writeWithoutTransaction { db in try body(SQLiteConnection(db: db, location: path)) }
+        }
+    }
+}
+
+/// The SQLite history as an `SQLConnection`: `$N` placeholders are SQLite's `?N`.
+final class SQLiteConnection: SQLConnection {
+    let db: Database
+    let location: String
+
+    init(db: Database, location: String) {
+        self.db = db
+        self.location = location
+    }
+
+    func rows(_ sql: String, _ arguments: [SQLValue]) throws -> [[SQLValue]] {
+        try Row.fetchAll(db, sql: Self.sqlite(sql), arguments: Self.arguments(arguments)).map { row in
+            row.databaseValues.map { value in
+                switch value.storage {
+                case .null: .null
+                case .int64(let v): .integer(v)
+                case .double(let v): .integer(Int64(v))
+                case .string(let v): .text(v)
+                case .blob(let v): .blob([UInt8](v))
+                }
+            }
+        }
+    }
+
+    func execute(_ sql: String, _ arguments: [SQLValue]) throws {
+        try db.execute(sql: Self.sqlite(sql), arguments: Self.arguments(arguments))
+    }
+
+    func insertRows(table: String, columns: [String], rows: [[SQLValue]]) throws {
+        let statement = try db.cachedStatement(
+            sql: "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))")
+        for row in rows { try statement.execute(arguments: Self.arguments(row)) }
+    }
+
+    func transaction<T>(_ body: () throws -> T) throws -> T {
+        var result: T?
+        try db.inTransaction(.immediate) {
+            result = try body()
+            return .commit
+        }
+        return result!
+    }
+
+    private static func sqlite(_ sql: String) -> String {
+        sql.replacingOccurrences(of: #"\$([0-9]+)"#, with: "?$1", options: .regularExpression)
+    }
+
+    private static func arguments(_ values: [SQLValue]) -> StatementArguments {
+        StatementArguments(values.map { value -> DatabaseValueConvertible? in
+            switch value {
+            case .null: nil
+            case .integer(let v): v
+            case .text(let v): v
+            case .blob(let v): Data(v)
+            }
+        })
+    }
+}
