@@ -21,6 +21,8 @@ public final class ChangingMap {
     public var valueSize: Int { map.valueSize }
     /// Every CPU's value, packed, for per-CPU maps.
     public var userValueSize: Int { map.userValueSize }
+    /// The CPU count for per-CPU maps, else 1.
+    public var valuesPerEntry: Int { map.valuesPerEntry }
 
     public func lookup(key: [UInt8]) throws -> [UInt8]? { try map.lookup(key: key) }
 
@@ -43,6 +45,10 @@ public final class ChangingMap {
         describedByKeys = false
         return try map.pop()
     }
+
+    /// Refuses the tool's later writes (`SegmentMap.freeze`); the freeze is not part of the
+    /// map's contents, so it writes no entry.
+    public func freeze() throws { try map.freeze() }
 
     /// The maps whose updates and deletes touch only the key given: not LRU maps (an update
     /// may evict another key), not queues, stacks or maps without data.

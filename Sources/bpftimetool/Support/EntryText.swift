@@ -1,6 +1,7 @@
 import ArgumentParser
 import BPFModel
 import BPFSegment
+import BPFState
 
 /// How `map` verbs read keys and values: hex bytes as stored (`2a000000`, `2a 00 00 00`,
 /// `0x2a000000`), or with `--int` integers (`42`, `0x2a`, `-1`) stored little-endian in the
@@ -9,10 +10,10 @@ struct EntryText: ParsableArguments {
     @Flag(name: .customLong("int"), help: "Keys and values are integers (decimal or 0x hex, may be negative), little-endian in the map's sizes.")
     var integers = false
 
-    func key(_ text: String, of map: SegmentMap) throws -> [UInt8] { try bytes(text, size: map.keySize, copies: 1, what: "key") }
+    func key(_ text: String, of map: some EntrySizes) throws -> [UInt8] { try bytes(text, size: map.keySize, copies: 1, what: "key") }
 
     /// A value for `update` (every CPU's for per-CPU maps) or, with `oneCPU`, for `push`.
-    func value(_ text: String, of map: SegmentMap, oneCPU: Bool = false) throws -> [UInt8] {
+    func value(_ text: String, of map: some EntrySizes, oneCPU: Bool = false) throws -> [UInt8] {
         try bytes(text, size: map.valueSize, copies: oneCPU ? 1 : map.valuesPerEntry, what: "value")
     }
 
@@ -46,3 +47,14 @@ struct EntryText: ParsableArguments {
         return bytes
     }
 }
+
+/// The sizes `EntryText` reads a map's entries in: a segment map, or one inside a recorded change.
+protocol EntrySizes {
+    var keySize: Int { get }
+    var valueSize: Int { get }
+    /// Values per entry: the CPU count for per-CPU maps, else 1.
+    var valuesPerEntry: Int { get }
+}
+
+extension SegmentMap: EntrySizes {}
+extension ChangingMap: EntrySizes {}
