@@ -13,8 +13,8 @@ public enum ProgramCheck {
             guard case .program(let p) = record.handler else { continue }
             do {
                 try Validator(helpers: .standard(), maps: backend).validate(Program(bytecode: p.bytecode))
-            } catch {
-                throw RuntimeError("program \(p.name) (fd \(record.fd)): \(error)")
+            } catch let reason as VMError {
+                throw RuntimeError.invalidProgram(name: p.name, fd: record.fd, reason: reason)
             }
         }
     }

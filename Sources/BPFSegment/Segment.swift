@@ -68,10 +68,8 @@ public final class Segment: @unchecked Sendable {
         let shm = try SharedMemory.open(name: name, allowingOtherOwner: allowingOtherOwner)
         let b = shm.base
         let magic = b.u64(Header.magicAt)
-        guard magic == Header.magic else {
-            let detail = magic == 0 ? "its header is empty (not initialised, or still being created)" : "bad magic number"
-            throw SegmentError.notOurFormat(name: name, detail: detail)
-        }
+        guard magic != 0 else { throw SegmentError.notInitialised(name: name) }
+        guard magic == Header.magic else { throw SegmentError.notOurFormat(name: name, detail: "bad magic number") }
         let version = b.u32(Header.versionAt)
         guard version == Header.layoutVersion else {
             throw SegmentError.otherLayoutVersion(name: name, found: version, expected: Header.layoutVersion)
@@ -93,7 +91,7 @@ public final class Segment: @unchecked Sendable {
                 return try open(name: configuration.name)
             } catch SegmentError.missing {
                 do { return try create(configuration) } catch SegmentError.alreadyExists { continue }
-            } catch SegmentError.notOurFormat(_, let detail) where detail.hasPrefix("its header is empty") {
+            } catch SegmentError.notInitialised {
                 usleep(5_000) // another process is formatting it
             }
         }

@@ -8,6 +8,6 @@ func differential(_ program: Program, memory: [UInt8], maps: InMemoryMapBackend?
                   compile: (VirtualMachine) throws -> JITProgram = { try JITProgram(machine: $0) }) throws
     -> (interpreter: RunOutcome, jit: RunOutcome) {
     let runs = try TestMachine(program: program, maps: maps, options: options, compile: compile).outcomes(memory)
-    guard let jit = runs.jit else { throw JITError("JIT is only available on x86-64") }
+    guard let jit = runs.jit else { throw JITError.unsupportedArchitecture(what: "JIT") }
     return (runs.interpreter, jit)
 }
