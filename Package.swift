@@ -85,7 +85,7 @@ let package = Package(
         // Release-build figures for Scripts/bench-segment.sh.
         .executableTarget(name: "BPFSegmentBench", dependencies: ["BPFModel", "BPFSegment"], swiftSettings: hotPath),
         // Interpreter figures for Scripts/bench-vm.sh.
-        .executableTarget(name: "BPFVMBench", dependencies: ["BPFVM", "BPFModel"], swiftSettings: hotPath),
+        .executableTarget(name: "BPFVMBench", dependencies: ["BPFVM", "BPFModel", "BPFSegment", "BPFRuntime"], swiftSettings: hotPath),
         // JIT figures for Scripts/bench-jit.sh.
         .executableTarget(name: "BPFJITBench", dependencies: ["BPFVM"], swiftSettings: hotPath),
         // Runs the segment's programs at the hooks of the process it is linked into.
@@ -97,7 +97,7 @@ let package = Package(
         // Figures for Scripts/bench-agent.sh.
         .executableTarget(name: "BPFAgentBench", dependencies: ["BPFAgent", "BPFAgentC", "BPFModel", "BPFSegment"], swiftSettings: hotPath),
         // Test-only: the one way tests find ../shared, and the examples/ programs compiled by clang.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFRuntime"], path: "Tests/TestSupport"),
         .testTarget(name: "BPFModelTests", dependencies: ["BPFModel"]),
         .testTarget(name: "BPFSegmentTests", dependencies: ["BPFSegment"]),
         .testTarget(name: "BPFInterchangeTests", dependencies: ["TestSupport", "BPFInterchange"]),

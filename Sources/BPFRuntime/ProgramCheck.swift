@@ -20,17 +20,16 @@ public enum ProgramCheck {
     }
 }
 
-/// An in-memory stand-in for a set of maps with their shapes, enough for validation.
-enum MapShapes {
-    static func backend(for maps: [HandlerRecord]) -> InMemoryMapBackend {
-        let backend = InMemoryMapBackend()
+extension MapShapes {
+    /// The shapes of the maps among `records`: enough to validate and compile the programs
+    /// that use them.
+    static func backend(for maps: [HandlerRecord]) -> MapShapes {
+        var shapes: [Int32: MapInfo] = [:]
         for record in maps {
             guard case .map(let m) = record.handler, let kind = m.attributes.kind, let fd = Int32(exactly: record.fd) else { continue }
             let a = m.attributes
-            // Validation needs each map's shape and an array's first value, not all its entries.
-            backend.addMap(fd: fd, MapInfo(kind: kind, keySize: Int(a.keySize), valueSize: Int(a.valueSize),
-                                           maxEntries: min(Int(a.maxEntries), 1)))
+            shapes[fd] = MapInfo(kind: kind, keySize: Int(a.keySize), valueSize: Int(a.valueSize), maxEntries: Int(a.maxEntries))
         }
-        return backend
+        return MapShapes(shapes)
     }
 }

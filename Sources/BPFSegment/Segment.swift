@@ -40,6 +40,18 @@ public final class Segment: @unchecked Sendable {
         return Segment(shm)
     }
 
+    /// Creates a segment in this process's own anonymous memory: it has no name in /dev/shm,
+    /// no other process can open it, and it goes away with its last reference. The maps of a
+    /// program run without a runtime (tests, benchmarks, validation) live here, so that they
+    /// have exactly the semantics of a shared segment's maps. `configuration.name` is only a
+    /// label for messages.
+    public static func createPrivate(_ configuration: SegmentConfiguration) throws -> Segment {
+        try configuration.validate()
+        let shm = try SharedMemory.anonymous(name: configuration.name, size: configuration.sizeBytes)
+        try format(shm, configuration)
+        return Segment(shm)
+    }
+
     /// Lays out a fresh, zero-filled object. The magic goes in last: until then openers see
     /// an object that is not (yet) a segment.
     private static func format(_ shm: SharedMemory, _ configuration: SegmentConfiguration) throws {
