@@ -94,12 +94,17 @@ public struct HandlerListing {
         return table
     }
 
-    public var json: JSONText {
+    /// Each handler with its summary as one `details` string (`snap show --json`, the browser's API).
+    public var json: JSONText { rows { ("details", .string(HandlerDescription.details($0.handler))) } }
+
+    /// Each handler with its attributes as fields (`list --json`).
+    public var structuredJSON: JSONText { rows { ("attributes", HandlerAttributes.json($0.handler)) } }
+
+    private func rows(_ describe: (HandlerRecord) -> (String, JSONText)) -> JSONText {
         .array(records.map { r in
             var fields: [(String, JSONText)] = [
                 ("fd", .int(r.fd)), ("kind", .string(r.handler.kind.rawValue)),
-                ("name", r.handler.name.map(JSONText.string) ?? .null),
-                ("details", .string(HandlerDescription.details(r.handler))),
+                ("name", r.handler.name.map(JSONText.string) ?? .null), describe(r),
             ]
             if let n = entries(r) { fields.append(("entries", .int(n))) }
             return .object(fields)

@@ -32,6 +32,15 @@ public enum JSONText: Sendable {
         }
     }
 
+    /// The value on one line without spaces, as bpftool's `-j` prints (`rendered` indents, as `-p`).
+    public var compact: String {
+        switch self {
+        case .array(let items): "[" + items.map(\.compact).joined(separator: ",") + "]"
+        case .object(let fields): "{" + fields.map { Self.quote($0.0) + ":" + $0.1.compact }.joined(separator: ",") + "}"
+        default: rendered()
+        }
+    }
+
     public static func quote(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {

@@ -20,13 +20,18 @@ public enum MapEntryFormat {
 
     public static func json(_ c: MapContents) -> JSONText {
         .array((0 ..< c.count).map { i in
-            let values = c.value(at: i)
-            let value: JSONText = c.valuesPerEntry > 1
-                ? .array(stride(from: values.startIndex, to: values.endIndex, by: c.valueSize).map {
-                    .string(Hex.encode(values[$0 ..< $0 + c.valueSize]))
-                })
-                : .string(Hex.encode(values))
-            return c.keySize == 0 ? .object([("value", value)]) : .object([("key", .string(Hex.encode(c.key(at: i)))), ("value", value)])
+            entry(key: c.keySize == 0 ? nil : c.key(at: i), values: c.value(at: i), valueSize: c.valueSize, perCPU: c.valuesPerEntry > 1)
         })
+    }
+
+    /// One entry: `{"key": hex, "value": hex}`, the value an array of hex strings (one per CPU)
+    /// when `perCPU`, no key for queue and stack values.
+    public static func entry(key: (some Collection<UInt8>)?, values: some Collection<UInt8>, valueSize: Int, perCPU: Bool) -> JSONText {
+        let all = Array(values)
+        let value: JSONText = perCPU && valueSize > 0
+            ? .array(stride(from: 0, to: all.count, by: valueSize).map { .string(Hex.encode(all[$0 ..< min($0 + valueSize, all.count)])) })
+            : .string(Hex.encode(all))
+        guard let key else { return .object([("value", value)]) }
+        return .object([("key", .string(Hex.encode(key))), ("value", value)])
     }
 }

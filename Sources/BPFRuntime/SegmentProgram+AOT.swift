@@ -10,7 +10,9 @@ extension SegmentProgram {
     @discardableResult
     public func compileAOT(options: VMOptions = VMOptions()) throws -> (image: AOTImage, compileTime: Duration) {
         let compiled = try compiledAOT(options: options)
-        try maps.segment.apply([compiled.record], replaceExisting: true, ifTableGeneration: tableGeneration)
+        // Only the code changes: attachments stay as they are, dangling or not.
+        try maps.segment.apply([compiled.record], replaceExisting: true, allowingDanglingAttachments: true,
+                               ifTableGeneration: tableGeneration)
         return (compiled.image, compiled.compileTime)
     }
 

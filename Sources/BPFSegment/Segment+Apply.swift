@@ -11,18 +11,26 @@ extension Segment {
     /// exactly as before; a process killed midway leaves either the old state or (once the
     /// intent is published) the new one. With `ifTableGeneration`, refuses when the handler
     /// table changed since the caller read it at that `tableGeneration` (records derived from
-    /// a read never overwrite a newer handler). Returns the new generation.
+    /// a read never overwrite a newer handler). `allowingDanglingAttachments` lets a program's
+    /// `attach_fds` name fds that hold nothing, as bpftime's import does (the agent fires
+    /// nothing for them until a perf event appears there); links are always checked.
+    /// Returns the new generation.
     @discardableResult
     public func apply(_ records: [HandlerRecord], removing: [Int] = [], replaceExisting: Bool = false,
-                      ifTableGeneration expected: UInt64? = nil) throws -> UInt64 {
-        try transaction { try $0.apply(records, removing: removing, replaceExisting: replaceExisting, ifTableGeneration: expected) }
+                      allowingDanglingAttachments: Bool = false, ifTableGeneration expected: UInt64? = nil) throws -> UInt64 {
+        try transaction {
+            try $0.apply(records, removing: removing, replaceExisting: replaceExisting,
+                         allowingDanglingAttachments: allowingDanglingAttachments, ifTableGeneration: expected)
+        }
     }
 
     /// `apply` for a caller that holds the lock.
-    func applyLocked(_ records: [HandlerRecord], removing: [Int], replaceExisting: Bool) throws -> UInt64 {
+    func applyLocked(_ records: [HandlerRecord], removing: [Int], replaceExisting: Bool,
+                     allowingDanglingAttachments: Bool = false) throws -> UInt64 {
         for fd in removing + records.map(\.fd) { try checkRange(fd) }
         guard !records.isEmpty || !removing.isEmpty else { return header.generation }
-        let plans = try validate(records, removing: removing, replaceExisting: replaceExisting)
+        let plans = try validate(records, removing: removing, replaceExisting: replaceExisting,
+                                 allowingDanglingAttachments: allowingDanglingAttachments)
         var built: [(fd: Int, payload: Int)] = []
         var storages: [Int] = []
         do {
@@ -71,7 +79,8 @@ extension Segment {
         var inPlace: (store: MapStore, delta: MapDelta)?
     }
 
-    private func validate(_ records: [HandlerRecord], removing: [Int], replaceExisting: Bool) throws -> [Plan] {
+    private func validate(_ records: [HandlerRecord], removing: [Int], replaceExisting: Bool,
+                          allowingDanglingAttachments: Bool) throws -> [Plan] {
         var seen = Set<Int>()
         for fd in removing {
             guard seen.insert(fd).inserted else { throw SegmentError.duplicateFD(fd: fd) }
@@ -90,10 +99,15 @@ extension Segment {
         func exists(_ fd: Int) -> Bool {
             added.contains(fd) || (fd >= 0 && fd < header.maxHandlers && !removed.contains(fd) && table.slot(fd) != 0)
         }
-        for record in records { try checkReferences(record.fd, record.handler, exists) }
+        for record in records {
+            try checkReferences(record.fd, record.handler, allowingDanglingAttachments: allowingDanglingAttachments, exists)
+        }
         if !removed.isEmpty {
+            // Only references to what goes away: an attachment that dangled before stays as it was.
             for fd in table.occupied() where !removed.contains(fd) && !added.contains(fd) {
-                if let handler = try decodeHandler(fd, includeContents: false) { try checkReferences(fd, handler, exists) }
+                if let handler = try decodeHandler(fd, includeContents: false) {
+                    try checkReferences(fd, handler, allowingDanglingAttachments: false) { !removed.contains($0) }
+                }
             }
         }
         var plans = try records.map(plan)
@@ -123,10 +137,12 @@ extension Segment {
         }
     }
 
-    private func checkReferences(_ fd: Int, _ handler: Handler, _ exists: (Int) -> Bool) throws {
+    private func checkReferences(_ fd: Int, _ handler: Handler, allowingDanglingAttachments: Bool, _ exists: (Int) -> Bool) throws {
         switch handler {
         case .program(let p):
-            for a in p.attachments where !exists(a.targetFD) { throw SegmentError.danglingReference(fd: fd, field: "attach_fds", target: a.targetFD) }
+            for a in p.attachments where !allowingDanglingAttachments && !exists(a.targetFD) {
+                throw SegmentError.danglingReference(fd: fd, field: "attach_fds", target: a.targetFD)
+            }
         case .link(let l):
             if !exists(l.programFD) { throw SegmentError.danglingReference(fd: fd, field: "prog_fd", target: l.programFD) }
             if !exists(l.targetFD) { throw SegmentError.danglingReference(fd: fd, field: "target_fd", target: l.targetFD) }

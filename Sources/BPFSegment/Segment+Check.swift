@@ -39,7 +39,9 @@ extension Segment {
             guard used.contains(table.slot(fd)) else { continue }
             do {
                 guard let (handler, record) = try storedHandler(fd) else { continue }
-                for target in handler.referencedFDs where target < 0 || target >= header.maxHandlers || table.slot(target) == 0 {
+                // A program's attach_fds may dangle, as in bpftime (`apply(allowingDanglingAttachments:)`); a link's ends may not.
+                let required = if case .link = handler { handler.referencedFDs } else { [Int]() }
+                for target in required where target < 0 || target >= header.maxHandlers || table.slot(target) == 0 {
                     problems.append("fd \(fd) (\(handler.kind.rawValue)) refers to fd \(target), which holds no handler")
                 }
                 guard case .map(let map) = handler else { continue }

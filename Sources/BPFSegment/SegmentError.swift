@@ -102,6 +102,7 @@ public enum SegmentError: Error, CustomStringConvertible, Equatable {
     /// Kernel errno results, in the words of the bpf(2) man page.
     static func meaning(op: String, errno code: Int32) -> String {
         switch code {
+        case EPERM: "the map is frozen: no writes from userspace (EPERM)"
         case ENOENT: "no such element (ENOENT)"
         case EEXIST: "element already exists (EEXIST)"
         case E2BIG: "map is full or index out of range (E2BIG)"

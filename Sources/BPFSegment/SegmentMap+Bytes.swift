@@ -44,14 +44,17 @@ extension SegmentMap {
         try requireKeyed()
         try checkSize(key, "key", keySize)
         try checkSize(value, "value", userValueSize)
-        let result = withPointer(key) { k in withPointer(value) { v in update(k, v, flags: flags) } }
+        let result = withPointer(key) { k in withPointer(value) { v in mutate(fromUserspace: true) { write($0, k, v, flags: flags, cpu: nil) } } }
+        if kind == .progArray, result == -EINVAL, flags <= 2 {
+            throw SegmentError.invalidMap(fd: fd, detail: "fd \(value.u32LE) is not a program; a prog_array holds program fds only")
+        }
         try check(result, "update")
     }
 
     public func delete(key: [UInt8]) throws {
         try requireKeyed()
         try checkSize(key, "key", keySize)
-        try check(withPointer(key) { delete($0) }, "delete")
+        try check(withPointer(key) { k in mutate(fromUserspace: true) { $0.delete(k) } }, "delete")
     }
 
     /// The key after `key` (the first when nil or absent); nil after the last.
@@ -70,11 +73,11 @@ extension SegmentMap {
     public func push(value: [UInt8], flags: UInt64 = 0) throws {
         try requireSequence()
         try checkSize(value, "value", valueSize)
-        try check(withPointer(value) { push($0, flags: flags) }, "push")
+        try check(withPointer(value) { v in mutate(fromUserspace: true) { $0.push(v, flags: flags) } }, "push")
     }
 
     /// The next value pop would return, removed when `remove`; nil when empty.
-    public func pop() throws -> [UInt8]? { try take { pop(into: $0) } }
+    public func pop() throws -> [UInt8]? { try take { out in mutate(fromUserspace: true) { $0.take(into: out, remove: true) } } }
     public func peek() throws -> [UInt8]? { try take { peek(into: $0) } }
 
     private func take(_ operation: (UnsafeMutableRawPointer) -> Int32) throws -> [UInt8]? {
@@ -84,6 +87,14 @@ extension SegmentMap {
         if result == -ENOENT { return nil }
         try check(result, "pop/peek")
         return out
+    }
+
+    /// Refuses every later write from userspace (`update`, `delete`, `push`, `pop` here), as
+    /// BPF_MAP_FREEZE does; programs keep writing. Freezing twice is allowed.
+    public func freeze() throws {
+        guard let kind else { throw SegmentError.unsupportedMapType(fd: fd, mapType: attributes.mapType) }
+        guard store != nil else { throw SegmentError.noData(fd: fd, kind: kind.rawValue) }
+        try check(mutate { $0.freeze(); return 0 }, "freeze")
     }
 
     /// A consistent copy of the map's data, read under the lock.
@@ -112,6 +123,11 @@ extension SegmentMap {
         defer { unlock() }
         return current(store) ? body(store) : nil
     }
+}
+
+private extension [UInt8] {
+    /// The first four bytes as a little-endian u32 (a prog_array value: a program fd).
+    var u32LE: UInt32 { prefix(4).reversed().reduce(0) { $0 << 8 | UInt32($1) } }
 }
 
 /// Sizes were checked against maps whose keys and values are never empty; an empty array

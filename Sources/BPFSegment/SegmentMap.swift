@@ -80,12 +80,14 @@ public final class SegmentMap {
     }
 
     /// Runs a mutation under the lock, then commits the journal and bumps the generation.
-    @inline(__always) private func mutate(_ body: (MapStore) -> Int32) -> Int32 {
+    /// `fromUserspace`: refused with -EPERM once the map is frozen (programs still write).
+    @inline(__always) func mutate(fromUserspace: Bool = false, _ body: (MapStore) -> Int32) -> Int32 {
         guard let borrowedStore else { return -EOPNOTSUPP }
         return borrowedStore._withUnsafeGuaranteedRef { store in
             guard lock() else { return -EBUSY }
             defer { unlock() }
             guard current(store) else { return -ESTALE }
+            if fromUserspace, store.isFrozen { return -EPERM }
             let result = body(store)
             store.journal.commit()
             if result == 0 { header.bumpGeneration() }
@@ -115,9 +117,22 @@ public final class SegmentMap {
 
     /// BPF_ANY 0, BPF_NOEXIST 1, BPF_EXIST 2. `cpu == nil`: `value` holds every CPU's value
     /// (userspace semantics); `cpu == n`: only that CPU's slot is written (program semantics).
+    /// A prog_array slot takes only a program's fd (-EINVAL otherwise, as the kernel's
+    /// prog_fd_array_get_ptr), checked under the same hold of the lock as the write.
     @inline(__always)
     public func update(_ key: UnsafeRawPointer, _ value: UnsafeRawPointer, flags: UInt64, cpu: Int? = nil) -> Int32 {
-        mutate { $0.update(key, value, flags: flags, cpu: cpu) }
+        mutate { write($0, key, value, flags: flags, cpu: cpu) }
+    }
+
+    @inline(__always)
+    func write(_ store: MapStore, _ key: UnsafeRawPointer, _ value: UnsafeRawPointer, flags: UInt64, cpu: Int?) -> Int32 {
+        if kind == .progArray, !holdsProgram(Int(value.loadUnaligned(as: UInt32.self))) { return -EINVAL }
+        return store.update(key, value, flags: flags, cpu: cpu)
+    }
+
+    /// Whether `fd` holds a program; the caller holds the lock.
+    func holdsProgram(_ fd: Int) -> Bool {
+        fd < header.maxHandlers && (try? segment.table.record(fd))??.kind == .program
     }
 
     public func delete(_ key: UnsafeRawPointer) -> Int32 {

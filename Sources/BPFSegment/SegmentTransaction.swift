@@ -24,9 +24,10 @@ public struct SegmentTransaction {
     /// it at that generation (outside this transaction).
     @discardableResult
     public func apply(_ records: [HandlerRecord], removing: [Int] = [], replaceExisting: Bool = false,
-                      ifTableGeneration expected: UInt64? = nil) throws -> UInt64 {
+                      allowingDanglingAttachments: Bool = false, ifTableGeneration expected: UInt64? = nil) throws -> UInt64 {
         if let expected, expected != tableGeneration { throw SegmentError.tableChanged(name: name) }
-        return try segment.applyLocked(records, removing: removing, replaceExisting: replaceExisting)
+        return try segment.applyLocked(records, removing: removing, replaceExisting: replaceExisting,
+                                       allowingDanglingAttachments: allowingDanglingAttachments)
     }
 
     /// The map at `fd`, operated on inside this hold of the lock: its updates are part of the

@@ -19,7 +19,8 @@ extension RuntimeState {
         let program = try SegmentProgram(segment: open(), fd: fd)
         let compiled = try program.compiledAOT()
         return try change(recording: recording, message: message) { tx in
-            try tx.apply([compiled.record], replaceExisting: true, ifTableGeneration: program.tableGeneration)
+            try tx.apply([compiled.record], replaceExisting: true, allowingDanglingAttachments: true,
+                         ifTableGeneration: program.tableGeneration)
             return (program.handler, compiled.image.serialized.count, compiled.compileTime)
         }
     }

@@ -87,14 +87,15 @@ extension RuntimeState {
             ) { _ in
                 restoreStepHook?(.undoWritten)
                 outcome.generation = try TrustedApply.apply(plan.create + plan.replace, removing: plan.remove,
-                                                            replaceExisting: true, in: tx)
+                                                            replaceExisting: true, allowingDanglingAttachments: true, in: tx)
                 applied = true
                 restoreStepHook?(.applied)
             }
         } catch where applied {
             // The history could not commit the undo: without it the restore cannot stand.
             let old = Set(plan.replace.map(\.fd) + plan.remove)
-            try tx.apply(before.records.filter { old.contains($0.fd) }, removing: plan.create.map(\.fd), replaceExisting: true)
+            try tx.apply(before.records.filter { old.contains($0.fd) }, removing: plan.create.map(\.fd), replaceExisting: true,
+                         allowingDanglingAttachments: true)
             throw error
         }
         BPFLog.logger("restore").info(

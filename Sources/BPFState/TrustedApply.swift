@@ -6,24 +6,37 @@ import BPFSegment
 /// compiles exactly that for the program's bytecode (`AOTImageCheck`), checked against the
 /// maps the segment will hold, then the change is applied all or nothing. Import, load,
 /// restore and the validation of documents for the history all come through here.
+/// A restore replays a recorded state, so the program attachments that dangled in it may
+/// dangle again (see `Segment.apply`).
 enum TrustedApply {
     static func apply(_ records: [HandlerRecord], removing: [Int] = [], replaceExisting: Bool = false,
-                      in transaction: SegmentTransaction) throws -> UInt64 {
+                      allowingDanglingAttachments: Bool = false, in transaction: SegmentTransaction) throws -> UInt64 {
         try AOTImageCheck.verify(records, maps: records + transaction.records(includeContents: false))
-        return try transaction.apply(records, removing: removing, replaceExisting: replaceExisting)
+        return try transaction.apply(records, removing: removing, replaceExisting: replaceExisting,
+                                     allowingDanglingAttachments: allowingDanglingAttachments)
     }
 }
 
 extension RuntimeState {
     /// Adds a document's handlers, creating the segment if needed; all or nothing. Returns
     /// what was applied and the segment's generation after it, and records the state it
-    /// leaves (see `change`).
+    /// leaves (see `change`). `allowingDanglingAttachments` admits programs attached to fds
+    /// that hold nothing, as bpftime's import does; `danglingAttachments` lists them.
     @discardableResult
-    public func importRecords(_ records: [HandlerRecord], recording: Recording? = nil,
+    public func importRecords(_ records: [HandlerRecord], allowingDanglingAttachments: Bool = false, recording: Recording? = nil,
                               message: String? = nil) throws -> Recorded<AppliedChange> {
         try change(creating: true, recording: recording, message: message) { tx in
-            let generation = try TrustedApply.apply(records, in: tx)
-            return AppliedChange(segmentName: tx.name, generation: generation, added: records, removed: [])
+            let generation = try TrustedApply.apply(records, allowingDanglingAttachments: allowingDanglingAttachments, in: tx)
+            var change = AppliedChange(segmentName: tx.name, generation: generation, added: records, removed: [])
+            if allowingDanglingAttachments {
+                let present = Set(try tx.records(includeContents: false).map(\.fd))
+                for record in records {
+                    guard case .program(let program) = record.handler else { continue }
+                    let dangling = program.attachments.map(\.targetFD).filter { !present.contains($0) }
+                    if !dangling.isEmpty { change.danglingAttachments[record.fd] = dangling }
+                }
+            }
+            return change
         }
     }
 
@@ -57,4 +70,6 @@ public struct AppliedChange: Equatable, Sendable {
     public var generation: UInt64
     public var added: [HandlerRecord]
     public var removed: [Int]
+    /// Programs added with `attach_fds` naming fds that hold nothing: program fd to those fds.
+    public var danglingAttachments: [Int: [Int]] = [:]
 }

@@ -97,6 +97,24 @@ extension SegmentTests {
             }
         }
 
+        /// bpftime keeps a program's attach_fds that name nothing: allowed on request, they do not
+        /// block removing other handlers, `check` accepts them, and a link still must be whole.
+        @Test func danglingAttachmentsOnRequest() throws {
+            try withSegment { segment in
+                try segment.apply(Self.state())
+                let dangling = HandlerRecord(fd: 20, handler: .program(ProgramHandler(name: "p", type: 1, bytecode: Self.exit,
+                                                                                      attachments: [.init(targetFD: 9), .init(targetFD: 99)])))
+                try segment.apply([dangling], allowingDanglingAttachments: true)
+                #expect(try segment.handler(at: 20) == dangling.handler)
+                #expect(segment.check() == [])
+                try segment.apply([], removing: [7])
+                try expectUnchanged(segment, .danglingReference(fd: 20, field: "attach_fds", target: 9)) { try segment.apply([], removing: [9]) }
+                try expectUnchanged(segment, .danglingReference(fd: 22, field: "target_fd", target: 98)) {
+                    try segment.apply([HandlerRecord(fd: 22, handler: .link(LinkHandler(programFD: 20, targetFD: 98)))], allowingDanglingAttachments: true)
+                }
+            }
+        }
+
         @Test func fullSegmentRefusesAndStaysUnchanged() throws {
             try withSegment(sizeMB: 2, maxHandlers: 64) { segment in
                 try segment.apply(Self.state())

@@ -199,12 +199,15 @@ extension SegmentTests {
                     mapRecord(3, .progArray, value: 4, max: 4),
                     mapRecord(4, .perfEventArray, value: 4, max: 4),
                     HandlerRecord(fd: 5, handler: .map(MapHandler(name: "odd", attributes: MapAttributes(mapType: 31, keySize: 4, valueSize: 4, maxEntries: 1)))),
+                    HandlerRecord(fd: 8, handler: .program(ProgramHandler(name: "p", type: 0, bytecode: ApplyTests.exit))),
                 ])
                 let progs = try segment.map(at: 3)
                 #expect(progs.rawLookup(le32(1)) == nil, "empty slot")
                 #expect(progs.rawDelete(le32(1)) == -ENOENT)
-                #expect(progs.rawUpdate(le32(1), le32(6), flags: bpfAny) == 0)
-                #expect(progs.rawLookup(le32(1)) == le32(6))
+                // A slot takes a program's fd only: not a map's, not an empty fd's.
+                for notAProgram: UInt32 in [5, 7, 0xFFFF_FFFF] { #expect(progs.rawUpdate(le32(1), le32(notAProgram), flags: bpfAny) == -EINVAL) }
+                #expect(progs.rawUpdate(le32(1), le32(8), flags: bpfAny) == 0)
+                #expect(progs.rawLookup(le32(1)) == le32(8))
                 #expect(try progs.contents().count == 1)
                 #expect(progs.rawDelete(le32(1)) == 0 && progs.rawLookup(le32(1)) == nil)
 
@@ -217,7 +220,7 @@ extension SegmentTests {
                 #expect(throws: SegmentError.unsupportedMapType(fd: 5, mapType: 31)) { try odd.update(key: le32(0), value: le32(1)) }
                 #expect(SegmentError.unsupportedMapType(fd: 5, mapType: 31).description.contains("cannot operate"))
                 let records = try segment.records(includeContents: true)
-                #expect(records.count == 3)
+                #expect(records.count == 4)
                 guard case .map(let stored) = records[2].handler else { Issue.record("fd 5 is not a map"); return }
                 #expect(stored.attributes.mapType == 31 && stored.contents == nil)
                 #expect(throws: SegmentError.notAMap(fd: 6, kind: "bpf_prog_handler")) {

@@ -95,4 +95,26 @@ import Testing
         let original = try Self.jsonObject(Data(contentsOf: input))
         Self.expectContains(exported["1"], try #require(original["1"]), path: "ebpf.json.1")
     }
+
+    /// With --allow-dangling, ebpf.json goes in as bpftime imports it: the program keeps
+    /// attach_fds 2 and 3, one warning each; the segment stays consistent and usable.
+    @Test func allowDanglingImportsBpftimesExampleAsIs() throws {
+        let tool = ToolRunner(extraEnvironment: ["SPDLOG_LEVEL": "info"])
+        defer { tool.cleanUp() }
+        let input = try Self.fixture("ebpf.json")
+        let refused = try tool.run(["import", input.path])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("--allow-dangling"), "\(refused.stderr)")
+
+        let imported = try tool.run(["import", "--allow-dangling", input.path])
+        try #require(imported.status == 0, "\(imported.stderr)")
+        for target in [2, 3] {
+            #expect(imported.stderr.contains("[warning] program fd 1 is attached to fd \(target), which holds no handler"), "\(imported.stderr)")
+        }
+        let exported = try Self.jsonObject(tool.run(["export", "-"]).stdoutBytes)
+        Self.expectContains(exported["1"], try #require(try Self.jsonObject(Data(contentsOf: input))["1"]), path: "ebpf.json.1")
+        #expect(try tool.run(["check"]).status == 0)
+        #expect(try tool.run(["load", "7", #"{"type": "epoll_handler"}"#]).status == 0)
+        #expect(try tool.run(["unload", "7"]).status == 0)
+    }
 }

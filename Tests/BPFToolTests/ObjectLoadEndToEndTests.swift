@@ -138,7 +138,7 @@ struct ObjectLoadEndToEndTests {
             pipe.waitUntilExit()
             #expect(pipe.terminationStatus == 0)
             // struct event { u32 pid; u32 pad; u64 argument; } for arguments 1...6.
-            let expected = (1 ... 6).map { n in "{\"size\": 16, \"data\": \"\(Self.hex(UInt32(pid)))00000000\(Self.hex(UInt32(n)))00000000\"}" }
+            let expected = (1 ... 6).map { n in "{\"size\":16,\"data\":\"\(Self.hex(UInt32(pid)))00000000\(Self.hex(UInt32(n)))00000000\"}" }
             #expect(lines.map(String.init) == expected)
             // They were consumed: the ring is empty now.
             #expect(try tool.run(["list"]).stdout.contains("ringbuf key=0 value=0 max_entries=4096 entries=0"))

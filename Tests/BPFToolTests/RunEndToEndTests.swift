@@ -71,4 +71,48 @@ import Testing
         #expect(run.stderr.contains("instruction 0"), "\(run.stderr)")
         #expect(!run.stderr.contains("Fatal error"))
     }
+
+    static func loadProgram(_ tool: ToolRunner, fd: Int, _ insns: [String]) throws {
+        let program = #"{"type": "bpf_prog_handler", "name": "p", "attr": {"type": 0, "cnt": \#(insns.count), "insns": "\#(insns.joined())"}}"#
+        let loaded = try tool.run(["load", String(fd), program])
+        try #require(loaded.status == 0, "\(loaded.stderr)")
+    }
+
+    /// bpftool's data_out: the buffer as the program left it, after every repetition, written
+    /// through the safe file writer (the segment itself is refused as an output).
+    @Test func dataOutWritesTheBufferAsTheProgramLeftIt() throws {
+        let tool = ToolRunner()
+        defer { tool.cleanUp() }
+        // r0 = *(u8 *)(r1 + 0) + 1; *(u8 *)(r1 + 0) = r0
+        try Self.loadProgram(tool, fd: 4, ["7110000000000000", "0700000001000000", "7301000000000000", "9500000000000000"])
+        let input = tool.temporaryFile("in.bin", contents: Data([5, 9]))
+        let output = tool.temporaryFile("out.bin")
+        defer { for url in [input, output] { try? FileManager.default.removeItem(at: url) } }
+        for type in ["INTERPRET", "JIT"] {
+            let run = try tool.run(["run", "4", input.path, "repeat", "3", "type", type, "--data-out", output.path])
+            #expect(run.status == 0 && run.stdout.contains("Return value: 8"), "\(run.stdout)\(run.stderr)")
+            #expect(try Data(contentsOf: output) == Data([8, 9]), "\(type)")
+        }
+        #expect(try Data(contentsOf: input) == Data([5, 9]))
+        let refused = try tool.run(["run", "4", input.path, "--data-out", "/dev/shm/\(tool.segmentName)"])
+        #expect(refused.status != 0 && refused.stderr.contains("refusing to write"), "\(refused.stderr)")
+        #expect(try tool.run(["check"]).status == 0)
+    }
+
+    /// bpftool's ctx_in: r1 points at the context, the data follows at the next 8-byte boundary.
+    @Test func ctxInGivesTheProgramAContextBeforeTheData() throws {
+        let tool = ToolRunner()
+        defer { tool.cleanUp() }
+        // r0 = *(u64 *)(r1 + 0) + *(u8 *)(r1 + 8); *(u8 *)(r1 + 8) = r0
+        try Self.loadProgram(tool, fd: 4, ["7910000000000000", "7112080000000000", "0f20000000000000", "7301080000000000", "9500000000000000"])
+        let context = tool.temporaryFile("ctx.bin", contents: Data([0x10, 0, 0, 0, 0]))
+        let input = tool.temporaryFile("in.bin", contents: Data([3]))
+        let output = tool.temporaryFile("out.bin")
+        defer { for url in [context, input, output] { try? FileManager.default.removeItem(at: url) } }
+        let run = try tool.run(["run", "4", input.path, "--ctx-in", context.path, "--data-out", output.path, "--json"])
+        try #require(run.status == 0, "\(run.stderr)")
+        let result = try #require(try JSONSerialization.jsonObject(with: run.stdoutBytes) as? [String: Any])
+        #expect(result["return_value"] as? Int == 0x13)
+        #expect(try Data(contentsOf: output) == Data([0x13]))
+    }
 }

@@ -12,12 +12,13 @@ struct LayoutProblem: Error {
 /// max entries, values per entry (u32 each), value stride, entry stride, bucket count,
 /// buckets offset, entries offset, total bytes (u64 each); at 128 the mutable state
 /// (count, free head / queue head, next unused entry, LRU head, LRU tail, ringbuf consumer and
-/// producer positions); data from 256.
+/// producer positions); at 184 the frozen word (`bpftimetool map freeze`: nonzero refuses
+/// userspace writes, as the kernel's map->frozen); data from 256.
 struct MapLayout: Equatable {
     static let magic: UInt32 = 0x4450_414D // "MAPD"
     static let stateAt = 128, stateBytes = 56, dataAt = 256
     static let countAt = 128, headAt = 136, nextUnusedAt = 144, lruHeadAt = 152, lruTailAt = 160
-    static let consumerAt = 168, producerAt = 176
+    static let consumerAt = 168, producerAt = 176, frozenAt = 184
 
     var kind: MapKind
     var storage: Int

@@ -39,6 +39,13 @@ final class MapStore {
     /// The count as far as it can be trusted for sizing buffers.
     var boundedCount: Int { max(0, min(count, maxEntries)) }
 
+    /// Frozen maps refuse writes from userspace (the tool); programs still write.
+    var isFrozen: Bool { base.u32(storage + MapLayout.frozenAt) != 0 }
+    func freeze() {
+        save(storage + MapLayout.frozenAt, 4)
+        base.set32(storage + MapLayout.frozenAt, 1)
+    }
+
     /// Logs the whole mutable state once per mutation: one entry instead of one per field.
     @inline(__always) func saveState() { save(storage + MapLayout.stateAt, MapLayout.stateBytes) }
     @inline(__always) func save(_ offset: Int, _ bytes: Int) { if journaling { journal.save(offset, bytes) } }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPFLogging
+import BPFReports
 import BPFRuntime
 import BPFState
 
@@ -16,6 +17,7 @@ struct AOTCommand: ParsableCommand {
             """)
 
         @Argument(help: "The program's fd.") var fd: Int
+        @OptionGroup var output: JSONOptions
         @OptionGroup var segment: SegmentOptions
         @OptionGroup var record: RecordOptions
         @OptionGroup var store: StoreOptions
@@ -23,6 +25,11 @@ struct AOTCommand: ParsableCommand {
         func run() throws {
             let done = try segment.state().compileAOT(fd, recording: record.recording(into: store), message: "aot compile fd \(fd)")
             let (program, nativeBytes, compileTime) = done.value
+            if output.enabled {
+                output.print(.object([("fd", .int(fd)), ("name", .string(program.name)), ("insns", .int(program.instructionCount)),
+                                      ("native_bytes", .int(nativeBytes)), ("compile_ns", .int(compileTime.nanoseconds))]))
+                return try RecordOptions.report(done.record)
+            }
             print("AOT compiled program \(fd) (\(TerminalText.escaped(program.name))): \(program.instructionCount) instructions, "
                   + "\(nativeBytes) bytes of native code")
             print("Compile time: \(compileTime.nanoseconds / 1000) us")

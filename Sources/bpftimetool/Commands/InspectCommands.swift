@@ -9,7 +9,7 @@ import BPFState
 struct ListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "Show the segment's handlers.")
 
-    @Flag(help: "Print JSON instead of a table.") var json = false
+    @OptionGroup var output: JSONOptions
     @OptionGroup var segment: SegmentOptions
 
     func run() throws {
@@ -20,14 +20,14 @@ struct ListCommand: ParsableCommand {
             return (r.fd, map.count)
         })
         let listing = HandlerListing(records: records) { counts[$0.fd] }
-        print(json ? listing.json.rendered() : listing.table.rendered())
+        if output.enabled { output.print(listing.structuredJSON) } else { print(listing.table.rendered()) }
     }
 }
 
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the segment's size, use and generation.")
 
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: JSONOptions
     @OptionGroup var segment: SegmentOptions
     @OptionGroup var store: StoreOptions
 
@@ -41,8 +41,8 @@ struct StatusCommand: ParsableCommand {
             ("history", .string(store.path)), ("recording", .bool(recording)),
             ("last_snapshot", lastSnapshot(of: s.name)),
         ]
-        if json {
-            print(JSONText.object(fields).rendered())
+        if output.enabled {
+            output.print(JSONText.object(fields))
         } else {
             for (key, value) in fields { print("\(key.replacingOccurrences(of: "_", with: " ")): \(value.rendered())") }
         }
@@ -56,7 +56,7 @@ extension StatusCommand {
         do {
             guard let info = try store.openForReading().latest(segment: segment) else { return .null }
             let what = info.message ?? info.provenance?.command ?? ""
-            return json ? SnapshotFormat.json(info) : .string("\(info.id) at \(TimeText.format(info.createdAt, local: false)) (\(what))")
+            return output.enabled ? SnapshotFormat.json(info) : .string("\(info.id) at \(TimeText.format(info.createdAt, local: false)) (\(what))")
         } catch SnapshotError.noHistory {
             return .null
         } catch {
@@ -71,16 +71,20 @@ struct CheckCommand: ParsableCommand {
         commandName: "check",
         abstract: "Check the segment's header, allocator, handler table and every map's structure.")
 
+    @OptionGroup var output: JSONOptions
     @OptionGroup var segment: SegmentOptions
 
     func run() throws {
         let shm = try segment.open()
         let problems = shm.check()
-        if problems.isEmpty {
+        if output.enabled {
+            output.print(.object([("segment", .string(shm.name)), ("consistent", .bool(problems.isEmpty)),
+                                  ("problems", .array(problems.map(JSONText.string)))]))
+        } else if problems.isEmpty {
             print("segment \(shm.name): consistent")
-            return
+        } else {
+            for p in problems { print(TerminalText.escaped(p)) }
         }
-        for p in problems { print(TerminalText.escaped(p)) }
-        throw ToolError("segment \(shm.name): \(problems.count) inconsistencies found")
+        if !problems.isEmpty { throw ToolError("segment \(shm.name): \(problems.count) inconsistencies found") }
     }
 }

@@ -8,10 +8,13 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run a program of the segment on the bytes of a file, and time it.",
-        usage: "bpftimetool run <id> <data_file> [repeat N] [type JIT|AOT|INTERPRET] [--json] [--max-insns N]",
+        usage: "bpftimetool run <id> <data_file> [repeat N] [type JIT|AOT|INTERPRET] [-j|-p] [--max-insns N] [--ctx-in FILE] [--data-out FILE]",
         discussion: """
         r1 points at a private copy of the file's bytes and r2 holds their length; map helpers read and \
-        write the segment's maps. `Time taken` is the average over the repetitions, compilation excluded.
+        write the segment's maps. `Time taken` is the average over the repetitions, compilation excluded. \
+        With --ctx-in (bpftool's ctx_in, for a context that is not the data), r1 points at the context's bytes, \
+        followed at the next 8-byte boundary by the data's, and r2 holds the length of both. The repetitions \
+        share one buffer; --data-out (bpftool's data_out) writes the data as the last run left it.
         """)
 
     @Argument(help: "The program's fd.") var id: Int
@@ -20,7 +23,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("repeat"), help: "How many times to run it.") var repeatOption: Int?
     @Option(name: .customLong("type"), help: "JIT (the default on x86-64), AOT or INTERPRET.") var typeOption: String?
     @Option(name: .customLong("max-insns"), help: "End a run after this many instructions.") var maxInstructions: UInt64?
-    @Flag(help: "Print the result as JSON.") var json = false
+    @Option(name: .customLong("ctx-in"), help: "A context for r1, placed before the data.") var contextFile: String?
+    @Option(name: .customLong("data-out"), help: "Write the data as the program left it to this file (- for stdout).") var dataOut: String?
+    @OptionGroup var output: JSONOptions
     @OptionGroup var segment: SegmentOptions
 
     /// `repeat N` and `type T` in any order, as bpftime takes them.
@@ -46,14 +51,20 @@ struct RunCommand: ParsableCommand {
         guard repeatCount >= 1 else { throw ToolError("Invalid repeat count \(repeatCount): it must be at least 1") }
         let type = try RunType(argument: typeOption ?? trailing.type)
 
-        if !json {
+        if !output.enabled {
             print("Running eBPF program with id \(id) and data in file \(dataFile)")
             print("Repeat N: \(repeatCount) with run type \(type.rawValue)")
         }
-        var input: [UInt8]
-        do { input = try FileIO.read(dataFile, limit: VMOptions.maxInputBytes, what: "a program's input") } catch {
+        let data: [UInt8]
+        do { data = try FileIO.read(dataFile, limit: VMOptions.maxInputBytes, what: "a program's input") } catch {
             throw ToolError("Unable to open data in file \(dataFile): \(error)")
         }
+        let context = try contextFile.map { try FileIO.read($0, limit: VMOptions.maxInputBytes, what: "a program's context") } ?? []
+        let dataOffset = (context.count + 7) & ~7
+        guard dataOffset + data.count <= VMOptions.maxInputBytes else {
+            throw ToolError("context and data together are larger than \(VMOptions.maxInputBytes) bytes, the most a program's input can be")
+        }
+        var input = context + [UInt8](repeating: 0, count: dataOffset - context.count) + data
         let shm = try segment.open()
         guard (0 ..< shm.status().maxHandlers).contains(id) else { throw ToolError("Invalid id \(id) not exist") }
         guard case .program? = try shm.handler(at: id) else { throw ToolError("Invalid id \(id) not a bpf program") }
@@ -70,13 +81,18 @@ struct RunCommand: ParsableCommand {
         }
         let elapsed = ContinuousClock.now - start
         let averageNs = elapsed.nanoseconds / Int64(repeatCount)
+        if let dataOut {
+            let identity = shm.fileIdentity
+            let live = FileIO.Protected(device: identity.device, inode: identity.inode, role: "the segment \(shm.name)")
+            try FileIO.writeAtomically(dataOut, protecting: [live]) { sink in try input[dataOffset...].withUnsafeBytes(sink) }
+        }
 
-        if json {
-            print(JSONText.object([
+        if output.enabled {
+            output.print(.object([
                 ("id", .int(id)), ("type", .string(type.rawValue)), ("repeat", .int(repeatCount)),
                 ("time_ns", .int(averageNs)), ("compile_ns", .int(compileTime.nanoseconds)),
                 ("return_value", .uint(result)),
-            ]).rendered())
+            ]))
         } else {
             print("Time taken: \(averageNs) ns")
             print("Return value: \(result)")

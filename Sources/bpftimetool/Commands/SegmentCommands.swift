@@ -4,6 +4,7 @@ import BPFLogging
 import BPFModel
 import BPFReports
 import BPFSegment
+import BPFState
 
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,6 +41,8 @@ struct ImportCommand: ParsableCommand {
         abstract: "Add the handlers of a bpftime JSON file to the segment (creating it if needed), all or nothing.")
 
     @Argument(help: "Input file, or - for stdin.") var file: String
+    @Flag(help: "Keep programs' attach_fds that name fds holding nothing, as bpftime does (a warning for each).")
+    var allowDangling = false
     @OptionGroup var segment: SegmentOptions
     @OptionGroup var record: RecordOptions
     @OptionGroup var store: StoreOptions
@@ -51,8 +54,18 @@ struct ImportCommand: ParsableCommand {
             throw ToolError("\(file) is an ELF file, not bpftime JSON: load eBPF objects with `bpftimetool prog load \(file)`")
         }
         let records = try BPFTimeJSON.decodeDocument(bytes)
-        let done = try segment.state().importRecords(records, recording: record.recording(into: store), message: "import \(file)")
+        let done: Recorded<AppliedChange>
+        do {
+            done = try segment.state().importRecords(records, allowingDanglingAttachments: allowDangling,
+                                                     recording: record.recording(into: store), message: "import \(file)")
+        } catch let error as SegmentError {
+            guard case .danglingReference(_, "attach_fds", _) = error else { throw error }
+            throw ToolError("\(error) (bpftime keeps such attachments: import with --allow-dangling to do the same)")
+        }
         for record in records { log.info("import handler type \(record.handler.kind.rawValue) fd \(record.fd)") }
+        for (program, targets) in done.value.danglingAttachments.sorted(by: { $0.key < $1.key }) {
+            for target in targets { log.warning("program fd \(program) is attached to fd \(target), which holds no handler: kept, as bpftime does") }
+        }
         log.info("imported \(records.count) handlers from \(file)")
         try RecordOptions.report(done.record)
     }
@@ -71,9 +84,15 @@ struct LoadCommand: ParsableCommand {
 
     func run() throws {
         let handler = try BPFTimeJSON.decodeHandler(fd: fd, Array(json.utf8))
-        let done = try segment.state().load(HandlerRecord(fd: fd, handler: handler), recording: record.recording(into: store),
-                                          message: "load fd \(fd)")
-        BPFLog.logger("load").info("loaded \(handler.kind.rawValue) at fd \(fd)")
+        try Self.load(HandlerRecord(fd: fd, handler: handler), into: segment, recording: record, store: store, message: "load fd \(fd)",
+                      logged: "loaded \(handler.kind.rawValue) at fd \(fd)")
+    }
+
+    /// Adds one handler as a recorded change (`load`, `map create`), logs `logged`, reports the recording.
+    static func load(_ handler: HandlerRecord, into segment: SegmentOptions, recording record: RecordOptions, store: StoreOptions,
+                     message: String, logged: String) throws {
+        let done = try segment.state().load(handler, recording: record.recording(into: store), message: message)
+        BPFLog.logger("load").info("\(logged)")
         try RecordOptions.report(done.record)
     }
 }

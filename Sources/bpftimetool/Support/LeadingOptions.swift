@@ -1,9 +1,9 @@
 /// `bpftimetool --shm X list` as well as `bpftimetool list --shm X`: the options every
 /// command shares may come before the subcommand, as bpftool takes its global options. They
-/// are moved after it, where each command declares them.
+/// are moved after it, where each command declares them (`-j`/`-p` where a command prints).
 enum LeadingOptions {
     static let withValue: Set<String> = ["--shm", "--db"]
-    static let flags: Set<String> = ["--allow-other-owner"]
+    static let flags: Set<String> = ["--allow-other-owner", "-j", "--json", "-p", "--pretty"]
 
     static func reordered(_ arguments: [String]) -> [String] {
         var leading: [String] = []

@@ -6,19 +6,26 @@ import BPFSegment
 struct MapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "map", abstract: "Read and write a map's entries.",
-        discussion: "Keys and values are hex bytes as stored (little-endian), with or without spaces and an optional 0x: 2a000000, \"2a 00 00 00\", 0x2a000000.",
-        subcommands: [Dump.self, Get.self, Update.self, Delete.self, GetNext.self, Peek.self, Push.self, Pop.self, MapEventPipeCommand.self])
+        discussion: "Keys and values are hex bytes as stored (little-endian), with or without spaces and an optional 0x: 2a000000, \"2a 00 00 00\", 0x2a000000; with --int, integers (42, 0x2a) stored little-endian in the map's sizes.",
+        subcommands: [Dump.self, Get.self, Update.self, Delete.self, GetNext.self, Peek.self, Push.self, Pop.self,
+                      Create.self, Freeze.self, MapEventPipeCommand.self])
 
     struct Dump: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print every entry of a map.")
         @Argument(help: "The map's fd.") var fd: Int
-        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var output: JSONOptions
         @OptionGroup var segment: SegmentOptions
 
         func run() throws {
-            let contents = try segment.open().map(at: fd).contents()
-            if json {
-                print(MapEntryFormat.json(contents).rendered())
+            let map = try segment.open().map(at: fd)
+            switch map.kind {
+            case .ringbuf?: throw ToolError("map \(fd) is a ringbuf: read its records with `bpftimetool map event-pipe \(fd)`")
+            case .perfEventArray?: throw ToolError("map \(fd) is a perf_event_array: its records go to the target's perf buffers, not the segment (ringbuf maps are read with `map event-pipe`)")
+            default: break
+            }
+            let contents = try map.contents()
+            if output.enabled {
+                output.print(MapEntryFormat.json(contents))
             } else {
                 for line in MapEntryFormat.lines(contents) { print(line) }
                 print("\(contents.count) entries")
@@ -30,13 +37,19 @@ struct MapCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the value of one key.")
         @Argument(help: "The map's fd.") var fd: Int
         @Argument(help: "The key, in hex (little-endian bytes as stored).") var key: String
+        @OptionGroup var text: EntryText
+        @OptionGroup var output: JSONOptions
         @OptionGroup var segment: SegmentOptions
 
         func run() throws {
             let map = try segment.open().map(at: fd)
-            let keyBytes = try MapEntryFormat.parseHex(key, expected: map.keySize, what: "key")
+            let keyBytes = try text.key(key, of: map)
             guard let value = try map.lookup(key: keyBytes) else { throw ToolError("map \(fd): key \(key) not found") }
-            print(MapEntryFormat.describe(value, valueSize: map.valueSize))
+            if output.enabled {
+                output.print(MapEntryFormat.entry(key: keyBytes, values: value, valueSize: map.valueSize, perCPU: map.valuesPerEntry > 1))
+            } else {
+                print(MapEntryFormat.describe(value, valueSize: map.valueSize))
+            }
         }
     }
 
@@ -46,12 +59,11 @@ struct MapCommand: ParsableCommand {
         @Argument(help: "The key, in hex.") var key: String
         @Argument(help: "The value, in hex (for per-CPU maps, every CPU's value one after another).") var value: String
         @Option(help: "any (create or replace), noexist (create only) or exist (replace only).") var flags: UpdateFlag = .any
+        @OptionGroup var text: EntryText
 
         func run() throws {
             try change.run("update fd \(change.fd) key \(key)") { map in
-                let keyBytes = try MapEntryFormat.parseHex(key, expected: map.keySize, what: "key")
-                let valueBytes = try MapEntryFormat.parseHex(value, expected: map.userValueSize, what: "value")
-                try map.update(key: keyBytes, value: valueBytes, flags: flags.rawValue)
+                try map.update(key: text.key(key, of: map), value: text.value(value, of: map), flags: flags.rawValue)
             }
         }
     }
@@ -60,10 +72,11 @@ struct MapCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete one key.")
         @OptionGroup var change: MapChange
         @Argument(help: "The key, in hex.") var key: String
+        @OptionGroup var text: EntryText
 
         func run() throws {
             try change.run("delete fd \(change.fd) key \(key)") { map in
-                try map.delete(key: MapEntryFormat.parseHex(key, expected: map.keySize, what: "key"))
+                try map.delete(key: text.key(key, of: map))
             }
         }
     }
@@ -73,10 +86,11 @@ struct MapCommand: ParsableCommand {
         @OptionGroup var change: MapChange
         @Argument(help: "The value, in hex.") var value: String
         @Flag(help: "When full, drop the oldest value instead of failing (BPF_EXIST).") var overwrite = false
+        @OptionGroup var text: EntryText
 
         func run() throws {
             try change.run("push fd \(change.fd)") { map in
-                try map.push(value: MapEntryFormat.parseHex(value, expected: map.valueSize, what: "value"),
+                try map.push(value: text.value(value, of: map, oneCPU: true),
                              flags: overwrite ? UpdateFlag.exist.rawValue : 0)
             }
         }
@@ -86,11 +100,12 @@ struct MapCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Take and print the next value of a queue (oldest) or stack (newest).", aliases: ["dequeue"])
         @OptionGroup var change: MapChange
+        @OptionGroup var output: JSONOptions
 
         func run() throws {
-            try change.run("pop fd \(change.fd)", show: { print($0) }) { map in
+            try change.run("pop fd \(change.fd)", show: { printValue($0, output) }) { map in
                 guard let value = try map.pop() else { throw ToolError("map \(change.fd) is empty") }
-                return "value: \(MapEntryFormat.single(value))"
+                return value
             }
         }
     }
@@ -125,15 +140,6 @@ enum UpdateFlag: UInt64, ExpressibleByArgument, CaseIterable {
 }
 
 extension MapEntryFormat {
-    /// Hex bytes as stored, with or without spaces between them (bpftool's `01 00 00 00`).
-    static func parseHex(_ text: String, expected: Int, what: String) throws -> [UInt8] {
-        let compact = text.filter { !$0.isWhitespace }
-        let digits = compact.hasPrefix("0x") ? String(compact.dropFirst(2)) : compact
-        guard let bytes = Hex.decode(digits) else { throw ToolError("\(what) \(text): not hex (two digits per byte)") }
-        guard bytes.count == expected else { throw ToolError("\(what) \(text): \(bytes.count) bytes, the map takes \(expected)") }
-        return bytes
-    }
-
     static func lines(_ c: MapContents) -> [String] {
         (0 ..< c.count).map { i in
             let value = describe(c.value(at: i), valueSize: c.valueSize)

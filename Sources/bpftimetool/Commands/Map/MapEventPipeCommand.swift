@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPFModel
+import BPFReports
 import BPFSegment
 import Glibc
 
@@ -10,7 +11,7 @@ struct MapEventPipeCommand: ParsableCommand {
         abstract: "Print a ringbuf map's records as they arrive (consuming them), until interrupted.")
 
     @Argument(help: "The ringbuf map's fd.") var fd: Int
-    @Flag(help: "One JSON object per line: {\"size\": N, \"data\": \"<hex>\"}.") var json = false
+    @OptionGroup var output: JSONOptions
     @Option(help: "Stop after this many records.") var count: Int?
     @Option(name: .customLong("poll-ms"), help: "How long to wait between polls of an empty ring (default 10).") var pollMilliseconds = 10
     @OptionGroup var segment: SegmentOptions
@@ -26,7 +27,8 @@ struct MapEventPipeCommand: ParsableCommand {
         while count.map({ printed < $0 }) ?? true {
             let records = try map.ringbufRecords(limit: count.map { $0 - printed } ?? .max, consume: true)
             for record in records {
-                print(json ? "{\"size\": \(record.count), \"data\": \"\(Hex.encode(record))\"}" : Hex.encode(record))
+                // One object per record, on one line unless -p: {"size": N, "data": "<hex>"}.
+                if output.enabled { output.print(.object([("size", .int(record.count)), ("data", .string(Hex.encode(record)))])) } else { print(Hex.encode(record)) }
             }
             printed += records.count
             if records.isEmpty { usleep(useconds_t(pollMilliseconds * 1000)) }

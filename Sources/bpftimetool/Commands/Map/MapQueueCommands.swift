@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPFModel
 import BPFReports
 import BPFSegment
 
@@ -10,29 +11,38 @@ extension MapCommand {
             commandName: "getnext", abstract: "Print the key after KEY (the first key without one), as bpf_map_get_next_key.")
         @Argument(help: "The map's fd.") var fd: Int
         @Argument(help: "The key to start after, in hex.") var key: String?
+        @OptionGroup var text: EntryText
+        @OptionGroup var output: JSONOptions
         @OptionGroup var segment: SegmentOptions
 
         func run() throws {
             let map = try segment.open().map(at: fd)
-            let start = try key.map { try MapEntryFormat.parseHex($0, expected: map.keySize, what: "key") }
+            let start = try key.map { try text.key($0, of: map) }
             guard let next = try map.nextKey(after: start) else {
                 throw ToolError(key == nil ? "map \(fd) is empty" : "map \(fd): no key after \(key!)")
             }
-            print("key: \(MapEntryFormat.single(next))")
+            if output.enabled {
+                output.print(.object([("key", start.map { .string(Hex.encode($0)) } ?? .null), ("next_key", .string(Hex.encode(next)))]))
+            } else {
+                print("key: \(MapEntryFormat.single(next))")
+            }
         }
     }
 
     struct Peek: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the value a pop would take from a queue or stack, leaving it there.")
         @Argument(help: "The map's fd.") var fd: Int
+        @OptionGroup var output: JSONOptions
         @OptionGroup var segment: SegmentOptions
 
-        func run() throws { try printValue(taken: { try $0.peek() }, fd: fd, segment: segment) }
+        func run() throws {
+            guard let value = try segment.open().map(at: fd).peek() else { throw ToolError("map \(fd) is empty") }
+            printValue(value, output)
+        }
     }
 }
 
-/// Prints the value `take` gets from queue or stack `fd`, or fails when there is none.
-private func printValue(taken take: (SegmentMap) throws -> [UInt8]?, fd: Int, segment: SegmentOptions) throws {
-    guard let value = try take(segment.open().map(at: fd)) else { throw ToolError("map \(fd) is empty") }
-    print("value: \(MapEntryFormat.single(value))")
+/// A queue's or stack's value, as `peek` and `pop` print it.
+func printValue(_ value: [UInt8], _ output: JSONOptions) {
+    if output.enabled { output.print(.object([("value", .string(Hex.encode(value)))])) } else { print("value: \(MapEntryFormat.single(value))") }
 }

@@ -23,7 +23,7 @@ struct ProgLoadCommand: ParsableCommand {
     @Flag(help: "Create perf events and links from the programs' section names.") var attach = false
     @Option(name: .customLong("tracepoint-id"), help: "The id of a tracepoint: CAT/NAME=ID. Repeatable.")
     var tracepointIDs: [String] = []
-    @Flag(help: "Print what was created as JSON.") var json = false
+    @OptionGroup var output: JSONOptions
     @OptionGroup var segment: SegmentOptions
     @OptionGroup var record: RecordOptions
     @OptionGroup var store: StoreOptions
@@ -51,8 +51,8 @@ struct ProgLoadCommand: ParsableCommand {
         }
         for entry in plan.entries { log.info("created \(entry.kind.rawValue) fd \(entry.fd) \(entry.name) (\(entry.section))") }
         for skipped in plan.unattached { log.warning("program \(skipped.program) (section \(skipped.section)) not attached: \(skipped.reason)") }
-        if json {
-            print(Self.json(object, plan).rendered())
+        if output.enabled {
+            output.print(Self.json(object, plan))
         } else {
             var table = Table(header: ["FD", "KIND", "NAME", "SECTION"])
             for entry in plan.entries { table.add([String(entry.fd), entry.kind.shortName, entry.name, entry.section]) }
@@ -75,16 +75,10 @@ struct ProgLoadCommand: ParsableCommand {
             guard let bytes = Hex.decode(text.dropFirst(4)) else { throw ToolError("--set \(name): \"\(text)\" is not hex") }
             return try object.setGlobal(name, to: bytes)
         }
-        let negative = text.hasPrefix("-")
-        let digits = negative ? text.dropFirst() : Substring(text)
-        let magnitude = digits.hasPrefix("0x") ? UInt64(digits.dropFirst(2), radix: 16) : UInt64(digits)
-        let bits = UInt64(size * 8)
-        guard let magnitude, size <= 8, size > 0,
-              negative ? magnitude <= 1 << (bits - 1) : bits == 64 || magnitude < 1 << bits else {
+        guard let bytes = EntryText.littleEndian(text, size: size) else {
             throw ToolError("--set \(name): \"\(text)\" is not an integer that fits the variable's \(size) bytes (use hex:BYTES)")
         }
-        let value = negative ? 0 &- magnitude : magnitude
-        try object.setGlobal(name, to: (0 ..< size).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) })
+        try object.setGlobal(name, to: bytes)
     }
 
     static func json(_ object: BPFObject, _ plan: ObjectLoadPlan) -> JSONText {
