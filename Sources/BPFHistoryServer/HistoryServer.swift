@@ -26,7 +26,7 @@ public struct HistoryServer: Sendable {
     public func run(onListening: @escaping @Sendable (Int) -> Void) async throws {
         let router = Router()
         let b = browser
-        router.get("/") { _, _ in Self.page { try b.timeline() } }
+        router.get("/") { r, _ in Self.page { try b.timeline(Self.query(r)) } }
         router.get("/snapshots/:id") { _, c in Self.page { try b.snapshotPage(c.parameters.require("id")) } }
         router.get("/snapshots/:id/programs/:fd") { _, c in
             Self.page { try b.programPage(c.parameters.require("id"), fd: c.parameters.require("fd")) }

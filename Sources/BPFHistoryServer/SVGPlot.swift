@@ -52,6 +52,14 @@ struct SVGPlot {
         return out + "</svg>"
     }
 
+    /// The points that start or end a run of equal values: the same line, fewer vertices (a
+    /// count constant over a thousand snapshots is two points, not a thousand).
+    static func runEnds(_ points: [(x: Int64, y: Double, label: String)]) -> [(x: Int64, y: Double, label: String)] {
+        points.indices.filter { i in
+            i == 0 || i == points.count - 1 || points[i - 1].y != points[i].y || points[i + 1].y != points[i].y
+        }.map { points[$0] }
+    }
+
     /// 1234567 → 1.23M: axis labels stay narrow.
     static func short(_ v: Double) -> String {
         let a = abs(v)

@@ -5,7 +5,7 @@ import Foundation
 /// A snapshot's metadata for people and as JSON.
 public enum SnapshotFormat {
     /// `2026-11-30T16:40:01Z`, as JSON gives times.
-    public static func isoTime(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+    public static func isoTime(_ date: Date) -> String { TimeText.iso(date) }
 
     /// `snapshot 12  2026-11-30 16:40:01 UTC  segment demo  generation 42  tags: base`
     public static func headline(_ s: SnapshotInfo, local: Bool) -> String {

@@ -34,11 +34,35 @@ public enum TimeText {
 
     /// `2026-11-30 16:40:01 UTC`, or in the local zone with its abbreviation.
     public static func format(_ date: Date, local: Bool = false) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = local ? TimeZone.current : TimeZone(identifier: "UTC")
-        // Foundation names UTC "GMT": the zone is written out for it.
-        f.dateFormat = local ? "yyyy-MM-dd HH:mm:ss zzz" : "yyyy-MM-dd HH:mm:ss 'UTC'"
-        return f.string(from: date)
+        let t = brokenDown(date, local: local)
+        let zone = local ? t.tm_zone.map { String(cString: $0) } ?? "" : "UTC"
+        return "\(day(t)) \(clock(t)) \(zone)"
+    }
+
+    /// `2026-11-30T16:40:01Z`, as JSON gives times (ISO 8601, UTC, whole seconds).
+    public static func iso(_ date: Date) -> String {
+        let t = brokenDown(date, local: false)
+        return "\(day(t))T\(clock(t))Z"
+    }
+
+    // The C library's broken-down time, not a DateFormatter: pages and listings print
+    // thousands of times, and building a formatter costs more than the query behind them.
+    private static func brokenDown(_ date: Date, local: Bool) -> tm {
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down)), t = tm()
+        _ = local ? localtime_r(&seconds, &t) : gmtime_r(&seconds, &t)
+        return t
+    }
+
+    private static func day(_ t: tm) -> String {
+        "\(padded(Int(t.tm_year) + 1900, 4))-\(padded(Int(t.tm_mon) + 1, 2))-\(padded(Int(t.tm_mday), 2))"
+    }
+
+    private static func clock(_ t: tm) -> String {
+        "\(padded(Int(t.tm_hour), 2)):\(padded(Int(t.tm_min), 2)):\(padded(Int(t.tm_sec), 2))"
+    }
+
+    private static func padded(_ n: Int, _ width: Int) -> String {
+        let digits = String(n)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 }

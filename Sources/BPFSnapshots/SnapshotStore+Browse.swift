@@ -109,8 +109,9 @@ extension SnapshotStore {
         }
     }
 
-    /// The entry count of every map with stored contents in every snapshot of `segment`, by snapshot then fd.
-    public func mapEntryCounts(segment: String) throws -> [MapEntryCount] {
+    /// The entry count of every map with stored contents in the snapshots of `segment` whose
+    /// ids lie in `ids`, by snapshot then fd.
+    public func mapEntryCounts(segment: String, ids: ClosedRange<Int64>) throws -> [MapEntryCount] {
         try guarded {
             try pool.read { db in
                 try Row.fetchAll(db, sql: """
@@ -118,8 +119,8 @@ extension SnapshotStore {
                     JOIN snapshot_handlers h ON h.snapshot = s.id
                     JOIN handler_states st ON st.id = h.state
                     JOIN map_contents mc ON mc.id = st.map_content
-                    WHERE s.segment_name = ? ORDER BY h.snapshot, h.fd
-                    """, arguments: [segment]).map { MapEntryCount(snapshot: $0[0], fd: $0[1], name: $0[2], entries: $0[3]) }
+                    WHERE s.segment_name = ? AND s.id BETWEEN ? AND ? ORDER BY h.snapshot, h.fd
+                    """, arguments: [segment, ids.lowerBound, ids.upperBound]).map { MapEntryCount(snapshot: $0[0], fd: $0[1], name: $0[2], entries: $0[3]) }
             }
         }
     }
@@ -145,24 +146,24 @@ private struct KeyFinder {
         let layout = try MapContentRows.layout(content, db)
         guard let base = layout.base else { return try baseValue(in: content, db) }
         // The newest layer that wrote the key decides (a NULL value: deleted); else the base.
-        if let row = try Row.fetchOne(db, sql: """
+        if let row = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT d.value FROM map_content_layers l JOIN map_content_deltas d ON d.content = l.layer
             WHERE l.content = ? AND d.key = ? ORDER BY l.depth DESC LIMIT 1
-            """, arguments: [content, Data(key)]) {
+            """), arguments: [content, Data(key)]) {
             return (row[0] as Data?).map { [UInt8]($0) }
         }
         return try baseValue(in: base, db)
     }
 
     private mutating func baseValue(in content: Int64, _ db: Database) throws -> [UInt8]? {
-        guard let last = try Int.fetchOne(db, sql: "SELECT max(seq) FROM map_content_chunks WHERE content = ?", arguments: [content]) else {
+        guard let last = try Int.fetchOne(db.cachedStatement(sql: "SELECT max(seq) FROM map_content_chunks WHERE content = ?"), arguments: [content]) else {
             return nil
         }
         // The last chunk whose first key is <= key is the only one that can hold it.
         var (low, high, found): (Int, Int, Int64?) = (0, last, nil)
         while low <= high {
             let middle = (low + high) / 2
-            guard let chunk = try Int64.fetchOne(db, sql: "SELECT chunk FROM map_content_chunks WHERE content = ? AND seq = ?",
+            guard let chunk = try Int64.fetchOne(db.cachedStatement(sql: "SELECT chunk FROM map_content_chunks WHERE content = ? AND seq = ?"),
                                                  arguments: [content, middle]) else { throw SnapshotError.database("map contents \(content) lacks chunk \(middle)") }
             let first = try firstKey(of: chunk, db)
             if first.lexicographicallyPrecedes(key) || first == key {
@@ -173,13 +174,13 @@ private struct KeyFinder {
             }
         }
         guard let found else { return nil }
-        return try Data.fetchOne(db, sql: "SELECT value FROM chunk_entries WHERE chunk = ? AND key = ?", arguments: [found, Data(key)])
+        return try Data.fetchOne(db.cachedStatement(sql: "SELECT value FROM chunk_entries WHERE chunk = ? AND key = ?"), arguments: [found, Data(key)])
             .map { [UInt8]($0) }
     }
 
     private mutating func firstKey(of chunk: Int64, _ db: Database) throws -> [UInt8] {
         if let known = firstKeys[chunk] { return known }
-        let first = try Data.fetchOne(db, sql: "SELECT key FROM chunk_entries WHERE chunk = ? ORDER BY key LIMIT 1", arguments: [chunk])
+        let first = try Data.fetchOne(db.cachedStatement(sql: "SELECT key FROM chunk_entries WHERE chunk = ? ORDER BY key LIMIT 1"), arguments: [chunk])
             .map { [UInt8]($0) } ?? []
         firstKeys[chunk] = first
         return first

@@ -197,11 +197,11 @@ enum MapContentRows {
     }
 
     static func layout(_ content: Int64, _ db: Database) throws -> Layout {
-        guard let row = try Row.fetchOne(db, sql: """
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT key_size, value_size, values_per_entry, entry_count, base, layer_entries,
                    (SELECT count(*) FROM map_content_layers WHERE content = m.id)
             FROM map_contents m WHERE id = ?
-            """, arguments: [content]) else { throw SnapshotError.damaged("map contents \(content) are missing") }
+            """), arguments: [content]) else { throw SnapshotError.damaged("map contents \(content) are missing") }
         let layout = Layout(keySize: row[0], valueSize: row[1], valuesPerEntry: row[2], count: row[3], base: row[4],
                             layerEntries: row[5], depth: row[6])
         guard layout.keySize >= 0, layout.valueSize >= 0, layout.valuesPerEntry >= 1, layout.count >= 0,

@@ -97,6 +97,35 @@ import Testing
         }
     }
 
+    /// A long history: the timeline shows a page of the newest snapshots with a link to older
+    /// ones, and the page's entry-count plot draws a point only where a map's count starts or
+    /// ends a run.
+    @Test func longTimelinesArePagedAndPlotsKeepOnlyRunEnds() throws {
+        try Self.withHistory { tool in
+            // 120 more snapshots of the segment, sharing snapshot 5's handlers (as unchanged saves do).
+            let copies = String(repeating: """
+                INSERT INTO snapshots (created_at, segment_name, host, generation, message, parent)
+                  SELECT created_at, segment_name, host, generation, 'copy', (SELECT max(id) FROM snapshots) FROM snapshots WHERE id = 5;
+                INSERT INTO snapshot_handlers SELECT (SELECT max(id) FROM snapshots), fd, state FROM snapshot_handlers WHERE snapshot = 5;
+
+                """, count: 120)
+            _ = try shell("/usr/bin/sqlite3", [tool.historyPath, "BEGIN;\n\(copies)COMMIT;"])
+            try Self.withServer(tool) { server in
+                let first = try server.get("/").body
+                #expect(Self.count("<tr class=\"snap\"", in: first) == 100, "a page of the 125 snapshots")
+                #expect(first.contains("id=\"s125\"") && first.contains("id=\"s26\"") && !first.contains("id=\"s25\""))
+                // Map fd 3 holds 1 entry in snapshot 1 and 2 from snapshot 2 on; the plot covers the page.
+                #expect(Self.count("<circle class=\"pt\"", in: first) == 2, "26 and 125: the ends of the one run")
+                let older = try #require(first.components(separatedBy: "href=\"").first { $0.contains("before=") }?.prefix { $0 != "\"" })
+                let second = try server.get(String(older).replacingOccurrences(of: "&amp;", with: "&")).body
+                #expect(Self.count("<tr class=\"snap\"", in: second) == 25)
+                #expect(Self.count("<circle class=\"pt\"", in: second) == 3, "1, 2 and 25")
+                #expect(second.contains("id=\"s25\"") && second.contains("id=\"s1\"") && !second.contains("older snapshots"))
+                #expect(try server.get("/?before=0").status == 400)
+            }
+        }
+    }
+
     @Test func restoreNeedsTheFlagAndTheSessionToken() throws {
         try Self.withHistory { tool in
             try Self.withServer(tool, ["--allow-restore"]) { server in

@@ -1,10 +1,17 @@
 import BPFReports
 import BPFSnapshots
 
-/// `/`: every segment's snapshots, newest first, with each map's entry count over time.
+/// `/`: every segment's snapshots, newest first, a page of `rowsPerPage` at a time, with each
+/// map's entry count over the page's snapshots; `?segment=S&before=ID` pages back through one
+/// segment.
 extension HistoryBrowser {
-    func timeline() throws -> Reply {
-        let all = try store.list()
+    static let rowsPerPage = 100
+    /// Lines in one entry-count plot: more would be unreadable (and slow to draw).
+    static let plottedMaps = 8
+
+    func timeline(_ p: Parameters) throws -> Reply {
+        let before = try p.int("before", in: 1 ... Int(Int64.max), default: Int(Int64.max))
+        let all = try store.list().filter { p.string("segment") == nil || $0.segmentName == p.string("segment") }
         var segments: [String: [SnapshotInfo]] = [:]
         for s in all { segments[s.segmentName, default: []].append(s) }
         let order = segments.keys.sorted { segments[$0]!.last!.id > segments[$1]!.last!.id }
@@ -19,9 +26,13 @@ extension HistoryBrowser {
             let snapshots = segments[name]!
             let hosts = Set(snapshots.map(\.host)).sorted().joined(separator: ", ")
             body += "<h2 id=\"segment-\(HTML.escape(name))\">segment <code>\(HTML.escape(name))</code> <span class=\"muted\">on \(HTML.escape(hosts))</span></h2>"
-            body += try entryCountPlot(segment: name)
+            let shown = snapshots.reversed().filter { $0.id < before }
+            let page = shown.prefix(Self.rowsPerPage)
+            if let newest = page.first, let oldest = page.last {
+                body += try entryCountPlot(segment: name, ids: oldest.id ... newest.id)
+            }
             body += "<table class=\"timeline\"><tr><th>snapshot</th><th>time</th><th>generation</th><th>handlers</th><th>tags</th><th>message</th><th></th></tr>"
-            for s in snapshots.reversed() {
+            for s in page {
                 // An undo snapshot (saved by a restore) says so, and what the restore did.
                 let tags = s.tags.map { "<span class=\"tag\">\(HTML.escape($0))</span>" }.joined()
                     + (s.undoOf == nil ? "" : "<span class=\"tag restore\">before restore</span>")
@@ -31,21 +42,35 @@ extension HistoryBrowser {
                     + "<td>\(tags)</td><td>\(HTML.escape(SnapshotFormat.message(s)))</td><td>\(change)</td></tr>"
             }
             body += "</table>"
+            if shown.count > Self.rowsPerPage {
+                let older = shown[Self.rowsPerPage].id + 1
+                body += "<p>" + HTML.link("/?segment=\(HTML.query(name))&before=\(older)", "older snapshots") + "</p>"
+            }
         }
         return .html(HTML.page(title: "Snapshot history", body))
     }
 
-    /// Each map's entry count across the segment's snapshots, one line per fd.
-    private func entryCountPlot(segment: String) throws -> String {
+    /// The entry count across the page's snapshots of the maps whose count changed most, one
+    /// line per fd; a point is drawn where a count starts or ends a run of equal values, which
+    /// keeps each line's shape.
+    private func entryCountPlot(segment: String, ids: ClosedRange<Int64>) throws -> String {
         var byFD: [Int: SVGPlot.Series] = [:]
-        for c in try store.mapEntryCounts(segment: segment) {
-            let color = SVGPlot.palette[byFD.count % SVGPlot.palette.count]
-            byFD[c.fd, default: SVGPlot.Series(name: "fd \(c.fd) \(c.name ?? "")", color: color, points: [])]
+        for c in try store.mapEntryCounts(segment: segment, ids: ids) {
+            byFD[c.fd, default: SVGPlot.Series(name: "fd \(c.fd) \(c.name ?? "")", color: "", points: [])]
                 .points.append((c.snapshot, Double(c.entries), "\(c.entries) entries"))
         }
         guard !byFD.isEmpty else { return "" }
-        let series = byFD.keys.sorted().map { byFD[$0]! }
+        let changes = byFD.mapValues { s in zip(s.points, s.points.dropFirst()).filter { $0.y != $1.y }.count }
+        let plotted = byFD.keys.sorted { (changes[$0]!, $1) > (changes[$1]!, $0) }.prefix(Self.plottedMaps).sorted()
+        let series = plotted.enumerated().map { i, fd in
+            var s = byFD[fd]!
+            s.color = SVGPlot.palette[i % SVGPlot.palette.count]
+            s.points = SVGPlot.runEnds(s.points)
+            return s
+        }
         let legend = series.map { "<span><i class=\"swatch\" style=\"background:\($0.color)\"></i>\(HTML.escape($0.name))</span>" }.joined()
-        return "<p class=\"legend\">map entries over time: \(legend)</p>" + SVGPlot(series: series, height: 200).rendered()
+        let rest = byFD.count - series.count
+        let note = rest == 0 ? "" : " <span class=\"muted\">(and \(rest) map\(rest == 1 ? "" : "s") whose count changed less)</span>"
+        return "<p class=\"legend\">map entries over time: \(legend)\(note)</p>" + SVGPlot(series: series, height: 200).rendered()
     }
 }
