@@ -69,7 +69,7 @@ let package = Package(
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["MigrationEmbedder"]),
         .executableTarget(name: "MigrationEmbedder"),
         // Figures for Scripts/bench-snap.sh; also the second process of the BPFSnapshots concurrency tests.
-        .executableTarget(name: "BPFSnapshotsBench", dependencies: ["BPFModel", "BPFSnapshots"]),
+        .executableTarget(name: "BPFSnapshotsBench", dependencies: ["BPFModel", "BPFSnapshots"], path: "Benchmarks/BPFSnapshotsBench"),
         // Handlers, snapshots and diffs as text tables and JSON: one rendering for the CLI and the server.
         .target(name: "BPFReports", dependencies: ["BPFModel", "BPFSnapshots", "BPFVM", "BPFLogging"]),
         // `snap serve`: the history as web pages and the JSON API.
@@ -84,7 +84,7 @@ let package = Package(
         // the adapters and the command line.
         .target(name: "BPFState", dependencies: ["BPFModel", "BPFSegment", "BPFSnapshots", "BPFRuntime", "BPFLogging"]),
         // Export/import benchmark behind Scripts/bench-json.sh.
-        .executableTarget(name: "BPFInterchangeBench", dependencies: ["BPFInterchange", "BPFModel"]),
+        .executableTarget(name: "BPFInterchangeBench", dependencies: ["BPFInterchange", "BPFModel"], path: "Benchmarks/BPFInterchangeBench"),
         .executableTarget(name: "bpftimetool", dependencies: [
             "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFState", "BPFLogging", "BPFObject",
             "BPFReports", "BPFHistoryServer", "BPFFleet",
@@ -92,11 +92,11 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         // Release-build figures for Scripts/bench-segment.sh.
-        .executableTarget(name: "BPFSegmentBench", dependencies: ["BPFModel", "BPFSegment"], swiftSettings: hotPath),
+        .executableTarget(name: "BPFSegmentBench", dependencies: ["BPFModel", "BPFSegment"], path: "Benchmarks/BPFSegmentBench", swiftSettings: hotPath),
         // Interpreter figures for Scripts/bench-vm.sh.
-        .executableTarget(name: "BPFVMBench", dependencies: ["BPFVM", "BPFModel"], swiftSettings: hotPath),
+        .executableTarget(name: "BPFVMBench", dependencies: ["BPFVM", "BPFModel", "BPFSegment", "BPFRuntime"], path: "Benchmarks/BPFVMBench", swiftSettings: hotPath),
         // JIT figures for Scripts/bench-jit.sh.
-        .executableTarget(name: "BPFJITBench", dependencies: ["BPFVM"], swiftSettings: hotPath),
+        .executableTarget(name: "BPFJITBench", dependencies: ["BPFVM"], path: "Benchmarks/BPFJITBench", swiftSettings: hotPath),
         // Runs the segment's programs at the hooks of the process it is linked into.
         .target(name: "BPFAgent", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFRuntime", "BPFLogging"], swiftSettings: hotPath),
         // The agent's C ABI (@_cdecl functions declared by include/bpftime_agent.h).
@@ -104,9 +104,9 @@ let package = Package(
         // Example target process: calls a function in a loop and fires its hook.
         .executableTarget(name: "bpftime-target", dependencies: ["BPFAgent", "BPFLogging"]),
         // Figures for Scripts/bench-agent.sh.
-        .executableTarget(name: "BPFAgentBench", dependencies: ["BPFAgent", "BPFAgentC", "BPFModel", "BPFSegment"], swiftSettings: hotPath),
+        .executableTarget(name: "BPFAgentBench", dependencies: ["BPFAgent", "BPFAgentC", "BPFModel", "BPFSegment"], path: "Benchmarks/BPFAgentBench", swiftSettings: hotPath),
         // Test-only: the one way tests find ../shared, and the examples/ programs compiled by clang.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFRuntime"], path: "Tests/TestSupport"),
         .testTarget(name: "BPFModelTests", dependencies: ["BPFModel"]),
         .testTarget(name: "BPFSegmentTests", dependencies: ["BPFSegment"]),
         .testTarget(name: "BPFInterchangeTests", dependencies: ["TestSupport", "BPFInterchange"]),

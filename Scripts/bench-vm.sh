@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Interpreter figures: ns per executed instruction on ../shared/bench programs beside native C
 # (gcc -O2, built and run in this same script, runs interleaved with the VM's), run overhead of a
-# 2-instruction program, and the cost of a helper-1 map lookup on the in-memory backend.
+# 2-instruction program, and the cost of a helper-1 map lookup on a private segment's hash map.
 #   Scripts/bench-vm.sh [repeats]     (default 5; medians)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,4 +48,4 @@ for p in "${programs[@]}"; do
 done
 "$vm" "$bench/bench.jsonl" "$bench/bench_meta.json" "$work" "$repeats" micro | awk '
   $1 == "overhead" { printf "run overhead (2 instructions, 1,000,000 runs): %.2f ns/run\n", $2 }
-  $1 == "lookup" { printf "map lookup (helper 1, in-memory hash map): %.2f ns/call (%.2f ns per loop iteration)\n", $2, $3 }'
+  $1 == "lookup" { printf "map lookup (helper 1, private segment hash map): %.2f ns/call (%.2f ns per loop iteration)\n", $2, $3 }'

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/setup.sh
 mkdir -p docs-out
-for target in ${DOC_TARGETS:-BPFSegment BPFRuntime BPFAgent}; do
+for target in ${DOC_TARGETS:-BPFSegment BPFRuntime BPFAgent BPFState}; do
   swift package --allow-writing-to-directory docs-out generate-documentation \
     --target "$target" --output-path "docs-out/$target.doccarchive" --warnings-as-errors
 done

@@ -43,7 +43,7 @@ private func openAgent(_ name: UnsafePointer<CChar>?, budget: UInt64?) -> Opaque
         case SegmentError.missing: ENOENT
         case SegmentError.permissionDenied, SegmentError.notOwned, SegmentError.unsafeMode: EACCES
         case SegmentError.invalidName: EINVAL
-        case SegmentError.notOurFormat, SegmentError.otherLayoutVersion, SegmentError.truncated,
+        case SegmentError.notOurFormat, SegmentError.notInitialised, SegmentError.otherLayoutVersion, SegmentError.truncated,
              SegmentError.corrupt, AgentError.inconsistentSegment: EBADMSG
         case AgentError.unknownEngine, AgentError.invalidBudget: EINVAL
         default: EIO

@@ -19,8 +19,7 @@ public enum AOTImageCheck {
         for (fd, p) in programs {
             let fresh = try? AOTImage(machine: VirtualMachine(program: Program(bytecode: p.bytecode), maps: backend))
             guard fresh?.serialized == p.aotImage else {
-                throw RuntimeError("fd \(fd): attr.aot_insns is not the native code this build compiles for attr.insns "
-                                   + "(other bytecode, another build, or altered); remove the field, and after importing run `bpftimetool aot compile \(fd)`")
+                throw RuntimeError.aotUntrusted(fd: fd)
             }
         }
     }

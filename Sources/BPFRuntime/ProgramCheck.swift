@@ -13,24 +13,23 @@ public enum ProgramCheck {
             guard case .program(let p) = record.handler else { continue }
             do {
                 try Validator(helpers: .standard(), maps: backend).validate(Program(bytecode: p.bytecode))
-            } catch {
-                throw RuntimeError("program \(p.name) (fd \(record.fd)): \(error)")
+            } catch let reason as VMError {
+                throw RuntimeError.invalidProgram(name: p.name, fd: record.fd, reason: reason)
             }
         }
     }
 }
 
-/// An in-memory stand-in for a set of maps with their shapes, enough for validation.
-enum MapShapes {
-    static func backend(for maps: [HandlerRecord]) -> InMemoryMapBackend {
-        let backend = InMemoryMapBackend()
+extension MapShapes {
+    /// The shapes of the maps among `records`: enough to validate and compile the programs
+    /// that use them.
+    static func backend(for maps: [HandlerRecord]) -> MapShapes {
+        var shapes: [Int32: MapInfo] = [:]
         for record in maps {
             guard case .map(let m) = record.handler, let kind = m.attributes.kind, let fd = Int32(exactly: record.fd) else { continue }
             let a = m.attributes
-            // Validation needs each map's shape and an array's first value, not all its entries.
-            backend.addMap(fd: fd, MapInfo(kind: kind, keySize: Int(a.keySize), valueSize: Int(a.valueSize),
-                                           maxEntries: min(Int(a.maxEntries), 1)))
+            shapes[fd] = MapInfo(kind: kind, keySize: Int(a.keySize), valueSize: Int(a.valueSize), maxEntries: Int(a.maxEntries))
         }
-        return backend
+        return MapShapes(shapes)
     }
 }

@@ -41,7 +41,7 @@ public final class SegmentMapBackend: MapBackend {
     }
 
     /// `BPF_F_RDONLY_PROG`: the program may read the map's values but not write them.
-    static let readOnlyForPrograms: UInt64 = 1 << 7
+    public static let readOnlyForPrograms: UInt64 = 1 << 7
 
     public func map(fd: Int32) -> MapInfo? {
         guard let map = segmentMap(fd), let kind = map.kind else { return nil }

@@ -33,17 +33,17 @@ extension SegmentProgram {
     /// program's bytecode, helper table and options.
     public func aotEngine(options: VMOptions = VMOptions()) throws -> JITProgram {
         guard let bytes = handler.aotImage else {
-            throw RuntimeError("AOT instructions not found\nhint: compile them first with `bpftimetool aot compile \(fd)`")
+            throw RuntimeError.aotMissing(fd: fd)
         }
         guard options.maxInstructions == nil else {
-            throw RuntimeError("AOT code runs without an instruction budget: --max-insns works with type INTERPRET or JIT")
+            throw RuntimeError.aotWithBudget
         }
         let machine = try interpreter(options: options)
         do {
             return try JITProgram(machine: machine, image: AOTImage(serialized: bytes))
-        } catch let refusal as JITError where refusal.description.hasPrefix("AOT instructions") {
-            // The image no longer matches (or is damaged): say so, and how to make a fresh one.
-            throw RuntimeError("AOT code for fd \(fd) is stale: \(refusal)\nhint: recompile it with `bpftimetool aot compile \(fd)`")
+        } catch let refusal as JITError where refusal.refusesStoredImage {
+            // The image no longer matches (or is damaged): a fresh compilation fixes it.
+            throw RuntimeError.aotStale(fd: fd, reason: refusal)
         }
     }
 }

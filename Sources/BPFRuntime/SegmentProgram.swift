@@ -15,7 +15,7 @@ public struct SegmentProgram {
     public init(segment: Segment, fd: Int) throws {
         tableGeneration = segment.tableGeneration
         guard case .program(let handler)? = try segment.handler(at: fd) else {
-            throw RuntimeError("fd \(fd) is not a program in segment \(segment.name)")
+            throw RuntimeError.notAProgram(fd: fd, segment: segment.name)
         }
         self.fd = fd
         self.handler = handler
@@ -27,9 +27,4 @@ public struct SegmentProgram {
     public func interpreter(options: VMOptions = VMOptions()) throws -> VirtualMachine {
         try VirtualMachine(program: program, maps: maps, options: options)
     }
-}
-
-public struct RuntimeError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ message: String) { description = message }
 }

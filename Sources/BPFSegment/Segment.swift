@@ -40,6 +40,18 @@ public final class Segment: @unchecked Sendable {
         return Segment(shm)
     }
 
+    /// Creates a segment in this process's own anonymous memory: it has no name in /dev/shm,
+    /// no other process can open it, and it goes away with its last reference. The maps of a
+    /// program run without a runtime (tests, benchmarks, validation) live here, so that they
+    /// have exactly the semantics of a shared segment's maps. `configuration.name` is only a
+    /// label for messages.
+    public static func createPrivate(_ configuration: SegmentConfiguration) throws -> Segment {
+        try configuration.validate()
+        let shm = try SharedMemory.anonymous(name: configuration.name, size: configuration.sizeBytes)
+        try format(shm, configuration)
+        return Segment(shm)
+    }
+
     /// Lays out a fresh, zero-filled object. The magic goes in last: until then openers see
     /// an object that is not (yet) a segment.
     private static func format(_ shm: SharedMemory, _ configuration: SegmentConfiguration) throws {
@@ -69,10 +81,8 @@ public final class Segment: @unchecked Sendable {
         let shm = try SharedMemory.open(name: name, allowingOtherOwner: allowingOtherOwner)
         let b = shm.base
         let magic = b.u64(Header.magicAt)
-        guard magic == Header.magic else {
-            let detail = magic == 0 ? "its header is empty (not initialised, or still being created)" : "bad magic number"
-            throw SegmentError.notOurFormat(name: name, detail: detail)
-        }
+        guard magic != 0 else { throw SegmentError.notInitialised(name: name) }
+        guard magic == Header.magic else { throw SegmentError.notOurFormat(name: name, detail: "bad magic number") }
         let version = b.u32(Header.versionAt)
         guard version == Header.layoutVersion else {
             throw SegmentError.otherLayoutVersion(name: name, found: version, expected: Header.layoutVersion)
@@ -94,7 +104,7 @@ public final class Segment: @unchecked Sendable {
                 return try open(name: configuration.name)
             } catch SegmentError.missing {
                 do { return try create(configuration) } catch SegmentError.alreadyExists { continue }
-            } catch SegmentError.notOurFormat(_, let detail) where detail.hasPrefix("its header is empty") {
+            } catch SegmentError.notInitialised {
                 usleep(5_000) // another process is formatting it
             }
         }

@@ -10,6 +10,8 @@ public enum SegmentError: Error, CustomStringConvertible, Equatable {
     case unsafeMode(name: String, mode: UInt32)
     case noSpace(name: String, megabytes: Int)
     case notOurFormat(name: String, detail: String)
+    /// An object whose header is still zero: not initialised, or being created by another process.
+    case notInitialised(name: String)
     case otherLayoutVersion(name: String, found: UInt32, expected: UInt32)
     case truncated(name: String, actualBytes: Int, expectedBytes: Int)
     case corrupt(name: String, detail: String)
@@ -35,27 +37,29 @@ public enum SegmentError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .missing(let name):
-            "no segment named \(name): create one with `bpftimetool import FILE` (or pick another with --shm / BPFTIME_GLOBAL_SHM_NAME)"
+            "no segment named \(name)"
         case .alreadyExists(let name):
-            "segment \(name) already exists: use it, or delete it first with `bpftimetool remove`"
+            "segment \(name) already exists"
         case .permissionDenied(let name):
             "permission denied opening segment \(name) (/dev/shm/\(name)): it belongs to another user or its mode forbids access"
         case .invalidName(let name):
             "invalid segment name \"\(name)\": it must be one file name under /dev/shm (not empty, `.` or `..`, no `/`, at most \(NAME_MAX) bytes)"
         case .notOwned(let name, let owner):
-            "segment \(name) (/dev/shm/\(name)) belongs to uid \(owner), not to you (uid \(geteuid())): refusing to use it; pick another name with --shm, or pass --allow-other-owner if you trust its owner"
+            "segment \(name) (/dev/shm/\(name)) belongs to uid \(owner), not to you (uid \(geteuid())): refusing to use it"
         case .unsafeMode(let name, let mode):
             "segment \(name) (/dev/shm/\(name)) has mode \(String(mode, radix: 8)): others may write it, so it is refused; remove it and create it again"
         case .noSpace(let name, let megabytes):
             "not enough space in /dev/shm for \(megabytes) MiB (segment \(name)): free some, or set a smaller BPFTIME_SHM_MEMORY_MB"
         case .notOurFormat(let name, let detail):
-            "segment \(name) is not a bpftimetool-swift segment (\(detail)); if it is bpftime's native segment, pick another name with --shm"
+            "segment \(name) is not a bpftimetool-swift segment (\(detail))"
+        case .notInitialised(let name):
+            "segment \(name) is not a bpftimetool-swift segment (its header is empty: not initialised, or still being created)"
         case .otherLayoutVersion(let name, let found, let expected):
             "segment \(name) has layout version \(found), this tool reads version \(expected): export it with the matching tool version, or remove it"
         case .truncated(let name, let actual, let expected):
             "segment \(name) is truncated: \(actual) bytes, its header says \(expected)"
         case .corrupt(let name, let detail):
-            "segment \(name) is corrupt: \(detail) (run `bpftimetool check`)"
+            "segment \(name) is corrupt: \(detail)"
         case .system(let op, let code):
             "\(op) failed: \(String(cString: strerror(code)))"
         case .invalidConfiguration(let text):
@@ -107,7 +111,7 @@ public enum SegmentError: Error, CustomStringConvertible, Equatable {
         case EOPNOTSUPP: "not supported by this map type (EOPNOTSUPP)"
         case EBUSY: "segment lock unavailable (EBUSY)"
         case ESTALE: "map was removed or replaced (ESTALE)"
-        case EFAULT: "map storage is corrupt (EFAULT); run `bpftimetool check`"
+        case EFAULT: "map storage is corrupt (EFAULT)"
         default: String(cString: strerror(code))
         }
     }

@@ -65,6 +65,14 @@ final class SharedMemory: @unchecked Sendable {
         }
     }
 
+    /// Private, zero-filled anonymous memory of `size` bytes under `name` (a label: it names
+    /// nothing in /dev/shm, so `isLinked` is false and no other process can open it).
+    static func anonymous(name: String, size: Int) throws -> SharedMemory {
+        let pointer = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let pointer, pointer != MAP_FAILED else { throw error(errno, name: name, operation: "mmap") }
+        return SharedMemory(name: name, base: pointer, size: size, identity: (0, 0))
+    }
+
     /// Maps an existing object at its current size, if this user may trust it: it must be
     /// ours (unless `allowingOtherOwner`) and writable by nobody else.
     static func open(name: String, allowingOtherOwner: Bool = false) throws -> SharedMemory {

@@ -56,7 +56,7 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
         case .database(let message):
             "snapshot database error: \(message)"
         case .noHistory(let path):
-            "no history at \(path) (`bpftimetool snap save` starts one)"
+            "no history at \(path)"
         case .reservedTag(let tag):
             "'\(tag)' cannot be a tag: it is reserved (`live` names the segment now)"
         case .unknownTag(let tag):

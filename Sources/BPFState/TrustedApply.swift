@@ -1,7 +1,6 @@
 import BPFModel
 import BPFRuntime
 import BPFSegment
-import Glibc
 
 /// The one way handlers get into a segment: native (AOT) code is admitted only if this build
 /// compiles exactly that for the program's bytecode (`AOTImageCheck`), checked against the
@@ -58,13 +57,10 @@ extension RuntimeState {
 
     /// Checks a document exactly as `importRecords` into a new segment of this configuration
     /// would (fields, references, map data against the maps' sizes and kinds, AOT code),
-    /// by applying it to a private scratch segment that is never named to anyone.
+    /// by applying it to a private scratch segment (`Segment.createPrivate`: never named in /dev/shm).
     public func validateDocument(_ records: [HandlerRecord]) throws {
-        var scratch = configuration
-        scratch.name = "bpftimetool_check_\(getpid())_\(UInt32.random(in: 0 ... .max))"
-        let shm = try Segment.create(scratch)
-        try? Segment.remove(name: scratch.name) // the mapping stays ours until it goes out of scope
-        try shm.transaction { tx in _ = try TrustedApply.apply(records, in: tx) }
+        let scratch = try Segment.createPrivate(configuration)
+        try scratch.transaction { tx in _ = try TrustedApply.apply(records, in: tx) }
     }
 }
 

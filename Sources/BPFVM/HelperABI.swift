@@ -116,7 +116,7 @@ final class HelperEnvironment {
     var randomState: UInt64
 
     init(maps: MapBackend?, trace: ((String) -> Void)?) {
-        self.maps = maps ?? InMemoryMapBackend()
+        self.maps = maps ?? MapShapes()
         self.trace = trace
         randomState = UInt64.random(in: 1 ... .max)
     }

@@ -19,7 +19,8 @@ public struct MapInfo: Hashable, Sendable {
 }
 
 /// The maps a program's helpers and `lddw` pseudo-loads work on, by fd. The runtime implements
-/// it over the shared-memory segment; `InMemoryMapBackend` is a process-local one. Pointers handed
+/// it over the shared-memory segment (`SegmentMapBackend`, also on a private segment for programs
+/// run without a runtime); `MapShapes` knows shapes only, for validation. Pointers handed
 /// in (`key`, `value`) have been checked for the map's key/value sizes; pointers handed back stay
 /// valid at least until the end of the run. Return codes are Linux's (0 or `-errno`).
 public protocol MapBackend: AnyObject {

@@ -30,7 +30,7 @@ struct BPFTimeTool: ParsableCommand {
             var command = try parseAsRoot(LeadingOptions.reordered(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch {
-            exit(withError: error)
+            exit(withError: Hints.attached(to: error))
         }
     }
 }

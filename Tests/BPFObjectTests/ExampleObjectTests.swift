@@ -19,7 +19,7 @@ struct ExampleObjectTests {
             #expect(object.license == "GPL", "\(name)")
             #expect(!object.programs.isEmpty, "\(name)")
             // Every program passes the VM's validator with its maps in place.
-            let backend = InMemoryMapBackend()
+            let backend = SegmentMaps()
             let mapFDs = Array(10 ..< 10 + object.maps.count), programFDs = Array(100 ..< 100 + object.programs.count)
             for (map, fd) in zip(object.maps, mapFDs) {
                 let a = map.attributes

@@ -58,13 +58,7 @@ import Testing
 
     @Test func missingStaleAndCorruptImagesNeverRun() throws {
         try Self.withSegment { segment in
-            #expect(throws: RuntimeError.self) { try SegmentProgram(segment: segment, fd: 5).aotEngine() }
-            do {
-                _ = try SegmentProgram(segment: segment, fd: 5).aotEngine()
-            } catch {
-                #expect("\(error)".hasPrefix("AOT instructions not found"))
-                #expect("\(error)".contains("bpftimetool aot compile 5"))
-            }
+            #expect(throws: RuntimeError.aotMissing(fd: 5)) { try SegmentProgram(segment: segment, fd: 5).aotEngine() }
             let image = try SegmentProgram(segment: segment, fd: 5).compileAOT().image.serialized
 
             // Other bytecode at the same fd, carrying the old image: refused as stale.
@@ -82,7 +76,7 @@ import Testing
 
             // AOT code has no instruction counter, so a budget cannot be honoured.
             try SegmentProgram(segment: segment, fd: 5).compileAOT()
-            #expect(throws: RuntimeError.self) { try SegmentProgram(segment: segment, fd: 5).aotEngine(options: VMOptions(maxInstructions: 10)) }
+            #expect(throws: RuntimeError.aotWithBudget) { try SegmentProgram(segment: segment, fd: 5).aotEngine(options: VMOptions(maxInstructions: 10)) }
             #expect(try Self.run(SegmentProgram(segment: segment, fd: 5).aotEngine(), [1, 2]) == 3)
         }
     }
@@ -91,8 +85,10 @@ import Testing
         do {
             _ = try SegmentProgram(segment: segment, fd: fd).aotEngine()
             Issue.record("stale AOT code was accepted")
+        } catch RuntimeError.aotStale(fd, let reason) {
+            #expect(reason.refusesStoredImage, "\(reason)")
         } catch {
-            #expect("\(error)".hasPrefix("AOT code for fd \(fd) is stale: "), "\(error)")
+            Issue.record("stale AOT code refused with \(error)")
         }
     }
 
@@ -102,7 +98,7 @@ import Testing
             for fd in [4, 5] { try SegmentProgram(segment: segment, fd: fd).compileAOT() }
             let records = try segment.records(includeContents: false)
             try AOTImageCheck.verify(records, maps: records)
-            #expect(throws: RuntimeError.self, "count_calls names map fd 3") { try AOTImageCheck.verify(records, maps: []) }
+            #expect(throws: RuntimeError.aotUntrusted(fd: 4), "count_calls names map fd 3") { try AOTImageCheck.verify(records, maps: []) }
 
             func with(_ fd: Int, _ change: (inout ProgramHandler) -> Void) -> [HandlerRecord] {
                 records.map { record in

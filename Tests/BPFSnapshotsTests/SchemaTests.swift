@@ -142,6 +142,21 @@ import Testing
         #expect(Hex.encode(h.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
+    /// A kind with no row in `handler_kinds` (one the code gained before its row) is still
+    /// listed, under its stored name, by the views that name kinds.
+    @Test func viewsKeepHandlersOfKindsWithoutAName() throws {
+        let dir = TemporaryDirectory()
+        let path = try database(dir)
+        let count = "SELECT count(*) AS n FROM handlers WHERE snapshot = 1"
+        let all = try #require(Fixtures.query(path, count).first?["n"] as? Int)
+        _ = try Fixtures.query(path, "DELETE FROM handler_kinds WHERE kind = 'memfd_handler'")
+        #expect(try Fixtures.query(path, count).first?["n"] as? Int == all)
+        let memfd = try Fixtures.query(path, "SELECT kind FROM handlers WHERE snapshot = 1 AND bpftime_kind = 'memfd_handler'")
+        #expect(memfd.map { $0["kind"] as? String } == ["memfd_handler"])
+        let changes = try Fixtures.query(path, "SELECT kind FROM handler_changes WHERE snapshot = 1 AND kind = 'memfd_handler'")
+        #expect(changes.count == 1)
+    }
+
     @Test func errorsReadClearly() {
         #expect("\(SnapshotError.unknownSnapshot("v9"))" == "no snapshot with id or tag 'v9'")
         #expect("\(SnapshotError.missingDependencies([13: [12, 7]]))"

@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 import BPFModel
 @testable import BPFVM
@@ -67,7 +68,7 @@ import BPFModel
     }
 
     @Test func helperWithABadPointer() {
-        let maps = InMemoryMapBackend()
+        let maps = SegmentMaps()
         maps.addMap(fd: 3, MapInfo(kind: .hash, keySize: 4, valueSize: 8, maxEntries: 4))
         let error = failure("lddw %r1, map_fd 3\nmov %r2, 4096\ncall 1\nexit", maps: maps)
         #expect(error == VMError(.helperFault, "map_lookup_elem: key pointer 0x1000 is not readable for 4 bytes",
@@ -79,7 +80,7 @@ import BPFModel
     }
 
     @Test func mapHandlesAreNotPointers() {
-        let maps = InMemoryMapBackend()
+        let maps = SegmentMaps()
         maps.addMap(fd: 3, MapInfo(kind: .array, keySize: 4, valueSize: 8, maxEntries: 1))
         #expect(failure("lddw %r1, map_fd 3\nldxdw %r0, [%r1+0]\nexit", maps: maps)?.kind == .memoryViolation)
         #expect(try! execute("lddw %r0, map_fd 3\nexit", maps: maps).r0 == MapHandle.value(slot: 0))

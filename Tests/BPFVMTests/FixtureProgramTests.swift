@@ -9,7 +9,7 @@ import BPFModel
 @Suite struct FixtureProgramTests {
     struct Fixture {
         let program: Program
-        let maps = InMemoryMapBackend()
+        let maps = SegmentMaps()
     }
 
     func load() throws -> Fixture {

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 import BPFModel
@@ -161,8 +162,8 @@ extension UInt64 {
 }
 
 @Suite struct RingbufTests {
-    let maps: InMemoryMapBackend = {
-        let maps = InMemoryMapBackend()
+    let maps: SegmentMaps = {
+        let maps = SegmentMaps()
         maps.addMap(fd: 3, MapInfo(kind: .ringbuf, keySize: 0, valueSize: 0, maxEntries: 64))
         return maps
     }()
@@ -171,7 +172,8 @@ extension UInt64 {
         let program = "stdw [%r10-8], 0x1234\nlddw %r1, map_fd 3\nmov %r2, %r10\nadd %r2, -8\nmov %r3, 8\nmov %r4, 0\ncall 130\nexit"
         #expect(try execute(program, maps: maps).r0 == 0)
         #expect(maps.records(fd: 3) == [le64(0x1234)])
-        #expect(try execute("lddw %r1, map_fd 3\nmov %r2, 0\ncall 134\nexit", maps: maps).r0 == 8)
+        // BPF_RB_AVAIL_DATA counts the record's 8-byte header too, as Linux's producer - consumer does.
+        #expect(try execute("lddw %r1, map_fd 3\nmov %r2, 0\ncall 134\nexit", maps: maps).r0 == 16)
         #expect(try execute("lddw %r1, map_fd 3\nmov %r2, 1\ncall 134\nexit", maps: maps).r0 == 64)
     }
 
@@ -209,8 +211,8 @@ extension UInt64 {
 }
 
 @Suite struct TailCallTests {
-    let maps: InMemoryMapBackend = {
-        let maps = InMemoryMapBackend()
+    let maps: SegmentMaps = {
+        let maps = SegmentMaps()
         maps.addMap(fd: 3, MapInfo(kind: .progArray, keySize: 4, valueSize: 4, maxEntries: 4))
         maps.addMap(fd: 4, MapInfo(kind: .array, keySize: 4, valueSize: 8, maxEntries: 1))
         return maps

@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 import BPFModel
 @testable import BPFVM
@@ -7,13 +8,14 @@ func le64(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.in
 
 /// Programs put the 4-byte key at [r10-4] and an 8-byte value at [r10-16].
 @Suite struct MapHelperTests {
-    let maps: InMemoryMapBackend = {
-        let maps = InMemoryMapBackend(cpuCount: 2)
+    let maps: SegmentMaps = {
+        let maps = SegmentMaps()
         maps.addMap(fd: 3, MapInfo(kind: .hash, keySize: 4, valueSize: 8, maxEntries: 2))
         maps.addMap(fd: 4, MapInfo(kind: .array, keySize: 4, valueSize: 8, maxEntries: 2))
         maps.addMap(fd: 5, MapInfo(kind: .queue, keySize: 0, valueSize: 8, maxEntries: 2))
         maps.addMap(fd: 6, MapInfo(kind: .stack, keySize: 0, valueSize: 8, maxEntries: 2))
         maps.addMap(fd: 7, MapInfo(kind: .percpuArray, keySize: 4, valueSize: 8, maxEntries: 1))
+        maps.addMap(fd: 8, MapInfo(kind: .lruHash, keySize: 4, valueSize: 8, maxEntries: 2))
         return maps
     }()
 
@@ -58,6 +60,18 @@ func le64(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.in
         #expect(try execute(update(fd: 4, key: 2, value: 3) + "\nexit", maps: maps).r0 == UInt64(bitPattern: -7))           // index out of range
     }
 
+    /// Programs run on the segment's maps: a full LRU map makes room by evicting the entry used
+    /// least recently, where a plain hash map refuses with -E2BIG.
+    @Test func lruMapsEvictTheLeastRecentlyUsedEntry() throws {
+        #expect(try execute(update(fd: 8, key: 1, value: 10) + "\nexit", maps: maps).r0 == 0)
+        #expect(try execute(update(fd: 8, key: 2, value: 20) + "\nexit", maps: maps).r0 == 0)
+        #expect(try execute(lookup(fd: 8, key: 1) + "\nexit", maps: maps).r0 != 0)   // key 1 is now the most recent
+        #expect(try execute(update(fd: 8, key: 3, value: 30) + "\nexit", maps: maps).r0 == 0)
+        #expect(maps.value(fd: 8, key: key(2)) == nil)
+        #expect(maps.value(fd: 8, key: key(1)) == le64(10))
+        #expect(maps.value(fd: 8, key: key(3)) == le64(30))
+    }
+
     @Test func delete() throws {
         _ = try execute(update(fd: 3, key: 1, value: 10) + "\nexit", maps: maps)
         let del = "stw [%r10-4], 1\nlddw %r1, map_fd 3\nmov %r2, %r10\nadd %r2, -4\ncall 3\nexit"
@@ -76,10 +90,10 @@ func le64(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.in
     @Test func perCPUMapsUseTheCurrentCPUsCopy() throws {
         let program = lookup(fd: 7, key: 0) + "\nmov %r1, 1\nstxdw [%r0+0], %r1\nexit"
         _ = try execute(program, maps: maps)
-        let copies = (0 ..< 2).map { maps.value(fd: 7, key: key(0), cpu: $0) }
-        // Exactly one CPU's copy was written (whichever this thread ran on, clamped to 2 CPUs).
+        let copies = (0 ..< maps.cpuCount).map { maps.value(fd: 7, key: key(0), cpu: $0) }
+        // Exactly one CPU's copy was written (whichever this thread ran on).
         #expect(copies.filter { $0 == le64(1) }.count == 1)
-        #expect(copies.filter { $0 == le64(0) }.count == 1)
+        #expect(copies.filter { $0 == le64(0) }.count == maps.cpuCount - 1)
     }
 
     func push(_ fd: Int32, _ v: Int32, flags: Int32 = 0) -> String {
@@ -117,7 +131,7 @@ func le64(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.in
     }
 
     @Test func globalVariablesThroughMapValuePseudoLoads() throws {
-        let globals = InMemoryMapBackend()
+        let globals = SegmentMaps()
         globals.addMap(fd: 8, MapInfo(kind: .array, keySize: 4, valueSize: 16, maxEntries: 1))
         globals.addMap(fd: 9, MapInfo(kind: .array, keySize: 4, valueSize: 8, maxEntries: 1, readOnly: true))
         let rodata = [UInt8]("hi\0\0\0\0\0\0".utf8)

@@ -160,7 +160,7 @@ func conformanceHelpers() -> HelperTable {
 /// Runs `text` on a private copy of `memory`, on both engines (see `TestMachine.run`); returns the
 /// interpreter's r0 and memory afterwards. `varying`: what the engines' runs may differ in.
 @discardableResult
-func execute(_ text: String, memory: [UInt8] = [], maps: InMemoryMapBackend? = nil, options: VMOptions = VMOptions(),
+func execute(_ text: String, memory: [UInt8] = [], maps: SegmentMaps? = nil, options: VMOptions = VMOptions(),
              cookie: UInt64 = 0, varying: TestMachine.Varying = [], sourceLocation: SourceLocation = #_sourceLocation)
     throws -> (r0: UInt64, memory: [UInt8]) {
     try TestMachine(program: try TestAssembler.program(text), maps: maps, options: options, varying: varying,
@@ -168,7 +168,7 @@ func execute(_ text: String, memory: [UInt8] = [], maps: InMemoryMapBackend? = n
 }
 
 /// The error `text` ends with (validation or run), or nil when it runs fine.
-func failure(_ text: String, memory: [UInt8] = [], maps: InMemoryMapBackend? = nil, options: VMOptions = VMOptions(),
+func failure(_ text: String, memory: [UInt8] = [], maps: SegmentMaps? = nil, options: VMOptions = VMOptions(),
              varying: TestMachine.Varying = [], sourceLocation: SourceLocation = #_sourceLocation) -> VMError? {
     do {
         try execute(text, memory: memory, maps: maps, options: options, varying: varying, sourceLocation: sourceLocation)

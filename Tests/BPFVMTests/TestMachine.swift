@@ -1,3 +1,5 @@
+import TestSupport
+import BPFModel
 import Foundation
 import Testing
 @testable import BPFVM
@@ -23,7 +25,7 @@ final class TestMachine {
 
     /// Validates `program` (throwing the validator's error) and compiles it with `compile` (JIT by
     /// default, or AOT); a program the interpreter accepts and the JIT refuses is a test failure.
-    init(program: Program, maps: InMemoryMapBackend? = nil, options: VMOptions = VMOptions(), varying: Varying = [],
+    init(program: Program, maps: SegmentMaps? = nil, options: VMOptions = VMOptions(), varying: Varying = [],
          compile: (VirtualMachine) throws -> JITProgram = { try JITProgram(machine: $0) },
          sourceLocation: SourceLocation = #_sourceLocation) throws {
         var options = options
@@ -56,8 +58,8 @@ final class TestMachine {
         defer { storage.deallocate() }
         let input = memory.isEmpty ? UnsafeMutableRawBufferPointer(start: nil, count: 0)
             : UnsafeMutableRawBufferPointer(rebasing: storage[0 ..< memory.count])
-        let maps = vm.environment.maps as? InMemoryMapBackend
-        let stack = Array(vm.stack), random = vm.environment.randomState, saved = maps?.snapshot()
+        let maps = vm.environment.maps as? SegmentMaps
+        let stack = Array(vm.stack), random = vm.environment.randomState, saved = maps?.checkpoint()
         func outcome(_ body: (UnsafeMutableRawBufferPointer) throws -> UInt64) -> RunOutcome {
             vm.stack.copyBytes(from: stack)
             vm.environment.randomState = random
@@ -67,7 +69,8 @@ final class TestMachine {
             let result = Result { try body(input) }.mapError { $0 as? VMError ?? VMError(.malformed, "unexpected \($0)") }
             return RunOutcome(result: result, memory: Array(input), stack: Array(vm.stack),
                               executed: vm.options.maxInstructions == nil ? nil : vm.executedInstructions,
-                              maps: maps?.snapshot().contents, trace: trace.text, returnOverride: vm.returnOverride)
+                              maps: maps.map { MapState(records: $0.contents(), bytes: $0.checkpoint()) }, trace: trace.text,
+                              returnOverride: vm.returnOverride)
         }
         trace.forwarding = false
         let compiled = jit.map { jit in outcome { try jit.run(input: $0, cookie: cookie) } }
@@ -103,7 +106,7 @@ struct RunOutcome: Equatable, CustomStringConvertible {
     var memory: [UInt8]
     var stack: [UInt8]
     var executed: UInt64?
-    var maps: InMemoryMapBackend.Contents?
+    var maps: MapState?
     var trace: String
     var returnOverride: UInt64?
 
@@ -145,43 +148,11 @@ final class TraceTap {
     }
 }
 
-extension InMemoryMapBackend {
-    /// What programs can change: values by key (all CPUs' copies), queue and stack elements,
-    /// ring-buffer records.
-    struct Contents: Equatable {
-        var values: [Int32: [Key: [UInt8]]] = [:]
-        var elements: [Int32: [[UInt8]]] = [:]
-        var records: [Int32: [[UInt8]]] = [:]
-    }
+/// What programs can change in their maps: the handlers with their contents (readable in a
+/// failure), and every byte of the segment (ring buffers, LRU order, free lists).
+struct MapState: Equatable, CustomStringConvertible {
+    var records: [HandlerRecord]
+    var bytes: [UInt8]
 
-    /// The contents, and where each value lives.
-    struct Snapshot {
-        var contents = Contents()
-        var entries: [Int32: [Key: UnsafeMutableRawPointer]] = [:]
-    }
-
-    func snapshot() -> Snapshot {
-        var snapshot = Snapshot()
-        for (fd, storage) in maps {
-            let size = storage.info.valueSize * (storage.info.kind.isPerCPU ? cpuCount : 1)
-            snapshot.entries[fd] = storage.entries
-            snapshot.contents.values[fd] = storage.entries.mapValues { Array(UnsafeRawBufferPointer(start: $0, count: size)) }
-            snapshot.contents.elements[fd] = storage.sequence
-            snapshot.contents.records[fd] = storage.records
-        }
-        return snapshot
-    }
-
-    /// Puts `snapshot` back in place: values keep their memory (the backend frees none while it
-    /// lives), so pointers into them stay the same.
-    func restore(_ snapshot: Snapshot) {
-        for (fd, storage) in maps {
-            storage.entries = snapshot.entries[fd] ?? [:]
-            for (key, bytes) in snapshot.contents.values[fd] ?? [:] {
-                if let value = storage.entries[key] { UnsafeMutableRawBufferPointer(start: value, count: bytes.count).copyBytes(from: bytes) }
-            }
-            storage.sequence = snapshot.contents.elements[fd] ?? []
-            storage.records = snapshot.contents.records[fd] ?? []
-        }
-    }
+    var description: String { "\(records), segment hash \(bytes.hashValue)" }
 }

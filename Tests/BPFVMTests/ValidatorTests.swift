@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 import BPFModel
 @testable import BPFVM
@@ -100,7 +101,7 @@ func rejection(_ text: String, maps: MapBackend? = nil) throws -> String? {
     }
 
     @Test func mapPseudoLoadsResolveThroughTheBackend() throws {
-        let maps = InMemoryMapBackend()
+        let maps = SegmentMaps()
         maps.addMap(fd: 3, MapInfo(kind: .hash, keySize: 4, valueSize: 8, maxEntries: 4))
         maps.addMap(fd: 4, MapInfo(kind: .array, keySize: 4, valueSize: 16, maxEntries: 1))
         #expect(try rejection("lddw %r1, map_fd 3\nexit", maps: maps) == nil)

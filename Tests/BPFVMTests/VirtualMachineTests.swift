@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 import BPFModel
 @testable import BPFVM
@@ -14,7 +15,7 @@ import BPFModel
     }
 
     @Test func tailCalledInstructionsCountToo() throws {
-        let maps = InMemoryMapBackend()
+        let maps = SegmentMaps()
         maps.addMap(fd: 3, MapInfo(kind: .progArray, keySize: 4, valueSize: 4, maxEntries: 1))
         maps.setProgram(try TestAssembler.program("mov %r0, 7\nexit"), at: 0, in: 3)
         let vm = try TestMachine(program: try TestAssembler.program("lddw %r2, map_fd 3\nmov %r3, 0\ncall 12\nexit"), maps: maps)

@@ -32,7 +32,7 @@ public struct AOTImage: Equatable, Sendable {
         maxCallDepth = UInt32(clamping: machine.options.maxCallDepth)
         abi = Self.abiVersion
         #else
-        throw JITError("AOT compilation is only available on x86-64")
+        throw JITError.unsupportedArchitecture(what: "AOT compilation")
         #endif
     }
 
@@ -42,15 +42,15 @@ public struct AOTImage: Equatable, Sendable {
         guard abi == Self.abiVersion, bytecodeHash == Self.hash(program.bytecode),
               helperTableVersion == Self.version(of: machine.options.helpers),
               maxCallDepth == UInt32(clamping: machine.options.maxCallDepth) else {
-            throw JITError("AOT instructions are stale: they were compiled for other bytecode, helpers or options")
+            throw JITError.staleImage
         }
         guard machine.options.maxInstructions == nil else {
-            throw JITError("AOT instructions cannot run with an instruction budget")
+            throw JITError.imageWithBudget
         }
         for slot in relocations {
             guard Int(slot) < program.instructions.count, program.instructions[Int(slot)].isWide,
                   program.instructions[Int(slot)].src != 0 else {
-                throw JITError("AOT instructions are corrupt: relocation at slot \(slot) is not a map load")
+                throw JITError.corruptImage("relocation at slot \(slot) is not a map load")
             }
         }
     }
@@ -92,23 +92,23 @@ public struct AOTImage: Equatable, Sendable {
     public init(serialized bytes: [UInt8]) throws {
         var at = 0
         func take(_ n: Int) throws -> ArraySlice<UInt8> {
-            guard n >= 0, bytes.count - at >= n else { throw JITError("AOT instructions are corrupt: truncated image") }
+            guard n >= 0, bytes.count - at >= n else { throw JITError.corruptImage("truncated image") }
             defer { at += n }
             return bytes[at ..< at + n]
         }
         func get<T: FixedWidthInteger>(_: T.Type) throws -> T {
             try take(MemoryLayout<T>.size).reversed().reduce(T.zero) { $0 << 8 | T($1) }
         }
-        guard try Array(take(Self.magic.count)) == Self.magic else { throw JITError("AOT instructions are corrupt: bad magic") }
+        guard try Array(take(Self.magic.count)) == Self.magic else { throw JITError.corruptImage("bad magic") }
         bytecodeHash = try get(UInt64.self)
         helperTableVersion = try get(UInt64.self)
         maxCallDepth = try get(UInt32.self)
         abi = try get(UInt32.self)
         let count = Int(try get(UInt32.self))
-        guard count <= (bytes.count - at) / 4 else { throw JITError("AOT instructions are corrupt: truncated image") }
+        guard count <= (bytes.count - at) / 4 else { throw JITError.corruptImage("truncated image") }
         relocations = try (0 ..< count).map { _ in try get(UInt32.self) }
         let length = Int(try get(UInt32.self))
         code = Array(try take(length))
-        guard at == bytes.count else { throw JITError("AOT instructions are corrupt: trailing bytes") }
+        guard at == bytes.count else { throw JITError.corruptImage("trailing bytes") }
     }
 }

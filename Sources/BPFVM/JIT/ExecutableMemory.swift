@@ -22,13 +22,13 @@ final class ExecutableMemory {
         #endif
         guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, flags, -1, 0),
               p != MAP_FAILED else {
-            throw JITError("cannot map \(size) bytes for JIT code: errno \(errno)")
+            throw JITError.executableMemory(operation: "map", bytes: size, errno: errno)
         }
         code.withUnsafeBytes { if let src = $0.baseAddress { p.copyMemory(from: src, byteCount: code.count) } }
         guard mprotect(p, size, PROT_READ | PROT_EXEC) == 0 else {
             let e = errno
             munmap(p, size)
-            throw JITError("cannot make JIT code executable: errno \(e)")
+            throw JITError.executableMemory(operation: "make executable", bytes: size, errno: e)
         }
         base = p
     }

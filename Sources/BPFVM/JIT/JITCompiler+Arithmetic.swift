@@ -35,7 +35,7 @@ extension JITCompiler {
         case BPF.end:
             byteSwap(d, bits: i.imm, swap: i.opcode != 0xd4)
         default:
-            throw JITError("internal error: unknown ALU opcode 0x\(Disassembler.hex(i.opcode))")
+            throw JITError.internalError("unknown ALU opcode 0x\(Disassembler.hex(i.opcode))")
         }
     }
 
@@ -139,7 +139,7 @@ extension JITCompiler {
         case BPF.jsge: cond = .ge
         case BPF.jslt: cond = .l
         case BPF.jsle: cond = .le
-        default: throw JITError("internal error: unknown jump opcode 0x\(Disassembler.hex(i.opcode))")
+        default: throw JITError.internalError("unknown jump opcode 0x\(Disassembler.hex(i.opcode))")
         }
         if op == BPF.jset {
             if byRegister { a.test(d, s, w) } else { a.test(d, imm: k32, w) }

@@ -58,7 +58,7 @@ struct JITCompiler {
     /// The machine code: `@convention(c) (JITContext*) -> r0`.
     mutating func compile() throws -> [UInt8] {
         guard maxCallDepth <= Self.maxCallDepth else {
-            throw JITError("the JIT supports call-depth limits up to \(Self.maxCallDepth), not \(maxCallDepth)")
+            throw JITError.callDepthLimit(requested: maxCallDepth, supported: Self.maxCallDepth)
         }
         labels = (0 ..< code.count).map { _ in a.newLabel() }
         analyseControlFlow()
@@ -93,7 +93,7 @@ struct JITCompiler {
         }
         for (loop, entry) in checkedCopies { try emitCheckedCopy(loop, at: entry) }
         for stub in stubs { emit(stub) }
-        guard let bytes = a.finish() else { throw JITError("internal error: a jump target was never placed") }
+        guard let bytes = a.finish() else { throw JITError.internalError("a jump target was never placed") }
         return bytes
     }
 
@@ -129,7 +129,7 @@ struct JITCompiler {
         let d = reg(i.dst), s = reg(i.src)
         switch i.opcode {
         case BPF.lddw where relocatable && i.src != 0:
-            guard let slot = Int32(exactly: relocations.count * 8) else { throw JITError("too many map loads for AOT code") }
+            guard let slot = Int32(exactly: relocations.count * 8) else { throw JITError.tooManyMapLoads }
             a.load(d, .mem(Self.ctx, JITContext.offset(\.relocations)), .b64)
             a.load(d, .mem(d, slot), .b64)
             relocations.append(index)
@@ -172,7 +172,7 @@ struct JITCompiler {
                 checkAccess(base: d, offset: i.offset, size: width, write: true, index: index)
                 a.store(.mem(d, i.offset), s, Self.x86Width(width))
             default:
-                throw JITError("internal error: cannot translate opcode 0x\(Disassembler.hex(i.opcode)) at \(index)")
+                throw JITError.internalError("cannot translate opcode 0x\(Disassembler.hex(i.opcode)) at \(index)")
             }
         }
     }
@@ -190,7 +190,7 @@ struct JITCompiler {
     static func target(of i: DecodedInstruction, at index: Int) -> Int { index + 1 + Int(i.offset) }
 
     func label(_ target: Int) throws -> X86Label {
-        guard target >= 0 && target < labels.count else { throw JITError("internal error: jump target \(target) outside the program") }
+        guard target >= 0 && target < labels.count else { throw JITError.internalError("jump target \(target) outside the program") }
         return labels[target]
     }
 

@@ -40,7 +40,7 @@ public final class JITProgram {
         #if arch(x86_64)
         try self.init(machine: VirtualMachine(program: program, maps: maps, options: options))
         #else
-        throw JITError("JIT is only available on x86-64")
+        throw JITError.unsupportedArchitecture(what: "JIT")
         #endif
     }
 
@@ -53,7 +53,7 @@ public final class JITProgram {
         let entry = try Self.compile(machine.entry, machine.options)
         self.init(machine: machine, entry: entry, compileTime: clock.now - start, relocations: [])
         #else
-        throw JITError("JIT is only available on x86-64")
+        throw JITError.unsupportedArchitecture(what: "JIT")
         #endif
     }
 
@@ -69,7 +69,7 @@ public final class JITProgram {
         let entry = try ExecutableMemory(code: image.code)
         self.init(machine: machine, entry: entry, compileTime: clock.now - start, relocations: values)
         #else
-        throw JITError("JIT is only available on x86-64")
+        throw JITError.unsupportedArchitecture(what: "JIT")
         #endif
     }
 

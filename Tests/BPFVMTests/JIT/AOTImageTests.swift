@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 import BPFModel
 @testable import BPFVM
@@ -23,8 +24,8 @@ import BPFModel
         #expect(agreed == cases.count)
     }
 
-    static func maps() -> InMemoryMapBackend {
-        let maps = InMemoryMapBackend()
+    static func maps() -> SegmentMaps {
+        let maps = SegmentMaps()
         maps.addMap(fd: 3, MapInfo(kind: .hash, keySize: 4, valueSize: 8, maxEntries: 4))
         maps.addMap(fd: 4, MapInfo(kind: .array, keySize: 4, valueSize: 16, maxEntries: 1))
         return maps

@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 import BPFModel
 @testable import BPFVM
@@ -7,8 +8,8 @@ import BPFModel
 /// map value, a read-only global): the JIT's inline and out-of-line checks allow and refuse
 /// exactly what the interpreter does, with the same error.
 @Suite struct JITBoundaryTests {
-    static func maps() -> InMemoryMapBackend {
-        let maps = InMemoryMapBackend()
+    static func maps() -> SegmentMaps {
+        let maps = SegmentMaps()
         maps.addMap(fd: 3, MapInfo(kind: .hash, keySize: 4, valueSize: 24, maxEntries: 2))
         maps.addMap(fd: 4, MapInfo(kind: .array, keySize: 4, valueSize: 16, maxEntries: 1, readOnly: true))
         var k: UInt32 = 1

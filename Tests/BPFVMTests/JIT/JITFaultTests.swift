@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 import BPFModel
 @testable import BPFVM
@@ -16,8 +17,8 @@ import BPFModel
     }
 
     /// Maps for the helper cases: a hash map (3) and a read-only array whose value is a global (4).
-    static func maps() -> InMemoryMapBackend {
-        let maps = InMemoryMapBackend()
+    static func maps() -> SegmentMaps {
+        let maps = SegmentMaps()
         maps.addMap(fd: 3, MapInfo(kind: .hash, keySize: 4, valueSize: 8, maxEntries: 4))
         maps.addMap(fd: 4, MapInfo(kind: .array, keySize: 4, valueSize: 16, maxEntries: 1, readOnly: true))
         var k: UInt32 = 1, v: UInt64 = 7
@@ -116,8 +117,8 @@ import BPFModel
 
 /// Tail calls and map-writing programs, each engine on its own maps in the same starting state.
 @Suite struct JITTailCallTests {
-    static func maps(target: String?) throws -> InMemoryMapBackend {
-        let maps = InMemoryMapBackend()
+    static func maps(target: String?) throws -> SegmentMaps {
+        let maps = SegmentMaps()
         maps.addMap(fd: 3, MapInfo(kind: .progArray, keySize: 4, valueSize: 4, maxEntries: 4))
         maps.addMap(fd: 4, MapInfo(kind: .array, keySize: 4, valueSize: 8, maxEntries: 1))
         if let target { maps.setProgram(try TestAssembler.program(target), at: 0, in: 3) }

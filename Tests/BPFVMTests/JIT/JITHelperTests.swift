@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 import BPFModel
@@ -7,8 +8,8 @@ import BPFModel
 /// grants (ring-buffer records, map values) and revocations must agree. Each program leaves the
 /// maps as it found them, so both engines start from the same state.
 @Suite struct JITHelperTests {
-    static func maps() -> InMemoryMapBackend {
-        let maps = InMemoryMapBackend(cpuCount: 2)
+    static func maps() -> SegmentMaps {
+        let maps = SegmentMaps()
         maps.addMap(fd: 3, MapInfo(kind: .hash, keySize: 4, valueSize: 8, maxEntries: 4))
         maps.addMap(fd: 5, MapInfo(kind: .queue, keySize: 0, valueSize: 8, maxEntries: 2))
         maps.addMap(fd: 6, MapInfo(kind: .ringbuf, keySize: 0, valueSize: 0, maxEntries: 64))

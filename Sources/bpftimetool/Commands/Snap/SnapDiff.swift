@@ -25,7 +25,7 @@ struct SnapDiff: ParsableCommand {
             differ = try compare()
         } catch {
             // Like diff(1): trouble is 2, so that 1 always means "different".
-            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("Error: \(Hints.attached(to: error))\n".utf8))
             throw ExitCode(2)
         }
         if differ { throw ExitCode(1) }

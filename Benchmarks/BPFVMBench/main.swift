@@ -4,8 +4,10 @@
 // writes its input to <memdir>/<name>.mem for the native reference, and prints one line per figure:
 //   program <name> <ns/insn> <executed insns>
 //   overhead <ns/run>           (2-instruction program, 1,000,000 runs)
-//   lookup <ns/call> <ns/iteration>   (helper 1 on an in-memory hash map)
+//   lookup <ns/call> <ns/iteration>   (helper 1 on a hash map of a private segment)
 import BPFModel
+import BPFRuntime
+import BPFSegment
 import BPFVM
 import Foundation
 
@@ -87,10 +89,11 @@ do {
 
 // Map lookup: a loop calling helper 1 on a hash map, against the same loop without the call.
 do {
-    let maps = InMemoryMapBackend()
-    maps.addMap(fd: 3, MapInfo(kind: .hash, keySize: 4, valueSize: 8, maxEntries: 16))
-    var key: UInt32 = 1, value: UInt64 = 42
-    _ = maps.update(fd: 3, key: &key, value: &value, flags: 0, cpu: 0)
+    // The maps of a program run without a runtime: a private segment's, as the agent's are a shared one's.
+    let segment = try Segment.createPrivate(SegmentConfiguration(name: "bench", sizeBytes: 2 << 20, maxHandlers: 16))
+    try segment.apply([HandlerRecord(fd: 3, handler: .map(MapHandler(name: "m", attributes: MapAttributes(mapType: 1, keySize: 4, valueSize: 8, maxEntries: 16))))])
+    try segment.map(at: 3).update(key: [1, 0, 0, 0], value: [42, 0, 0, 0, 0, 0, 0, 0])
+    let maps = SegmentMapBackend(segment: segment)
     let iterations: Int32 = 1_000_000
     // stw [r10-4], 1; mov r6, N; loop: lddw r1, map_fd 3; mov r2, r10; add r2, -4; call 1 | mov r0, 0;
     // add r6, -1; jne r6, 0, -7; exit
