@@ -62,4 +62,20 @@ import Testing
         #expect(compact.status == 0 && compact.stdout.hasPrefix("{\"name\":"), "\(compact.stdout)\(compact.stderr)")
         #expect(try Self.parsed(pretty) is [Any])
     }
+
+    /// The `snap` commands take `-j` and `-p` as every other command does.
+    @Test func snapCommandsTakeTheSameJSONFlags() throws {
+        let tool = ToolRunner()
+        defer { tool.cleanUp() }
+        try #require(try tool.run(["import", ToolRunner.repositoryRoot.appendingPathComponent("Scripts/demo-state.json").path]).status == 0)
+        try #require(try tool.run(["snap", "save", "-m", "first"]).status == 0)
+        for command in [["snap", "list"], ["snap", "show", "1"], ["snap", "diff", "1", "live"], ["snap", "log"], ["snap", "du"]] {
+            let compact = try tool.run(command + ["-j"])
+            #expect(compact.status == 0 && compact.stdout.split(separator: "\n").count == 1, "\(command): \(compact.stdout)\(compact.stderr)")
+            _ = try Self.parsed(compact)  // throws unless it is JSON
+            let pretty = try tool.run(["-p"] + command)
+            #expect(pretty.status == 0 && pretty.stdout.split(separator: "\n").count > 1, "\(command): \(pretty.stdout)\(pretty.stderr)")
+            _ = try Self.parsed(pretty)
+        }
+    }
 }

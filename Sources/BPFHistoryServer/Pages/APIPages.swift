@@ -6,19 +6,19 @@ import BPFSnapshots
 extension HistoryBrowser {
     /// `GET /api/snapshots`, as `snap list --json`.
     func apiSnapshots() throws -> Reply {
-        .json(JSONText.array(try store.list().map(SnapshotFormat.json)).rendered())
+        .json(JSONText.array(try store.list().map(SnapshotFormat.json)).compact)
     }
 
     /// `GET /api/snapshots/{ref}`, as `snap show --json`.
     func apiSnapshot(_ reference: String) throws -> Reply {
         let id = try snapshot(reference)
         let listing = HandlerListing(summaries: try store.handlerSummaries(of: id))
-        return .json(SnapshotFormat.json(try store.info(id), handlers: listing).rendered())
+        return .json(SnapshotFormat.json(try store.info(id), handlers: listing).compact)
     }
 
     /// `GET /api/diff?a=REF&b=REF`, as `snap diff --json`.
     func apiDiff(_ p: Parameters) throws -> Reply {
-        .json(DiffRenderer(colored: false).json(try differ(p.required("a"), p.required("b"))).rendered())
+        .json(DiffRenderer(colored: false).json(try differ(p.required("a"), p.required("b"))).compact)
     }
 
     /// `GET /api/log[?fd=N[&key=HEX]][&segment=S][&n=N]`, as `snap log --json` with the same options.
@@ -30,16 +30,16 @@ extension HistoryBrowser {
             let shown: [(snapshot: SnapshotInfo, change: SnapshotDiff)] = try store.log(segment: segment, limit: limit).map {
                 ($0, try store.changes(of: $0.id))
             }
-            return .json(LogFormat.snapshots(shown).rendered())
+            return .json(LogFormat.snapshots(shown).compact)
         }
         let fd = try p.int("fd", in: 0 ... Int(Int32.max))
         guard let keyText = p.string("key") else {
-            return .json(LogFormat.snapshots(try store.handlerHistory(fd: fd, segment: segment, limit: limit)).rendered())
+            return .json(LogFormat.snapshots(try store.handlerHistory(fd: fd, segment: segment, limit: limit)).compact)
         }
         guard let key = Hex.decode(keyText.hasPrefix("0x") ? String(keyText.dropFirst(2)) : keyText), !key.isEmpty else {
             throw BrowseError.badRequest("key \(keyText): not hex (two digits per byte)")
         }
         let changes = try store.keyHistory(fd: fd, key: key, segment: segment).prefix(limit ?? .max)
-        return .json(LogFormat.keyChanges(try changes.map { (change: $0, snapshot: try store.info($0.snapshot)) }).rendered())
+        return .json(LogFormat.keyChanges(try changes.map { (change: $0, snapshot: try store.info($0.snapshot)) }).compact)
     }
 }

@@ -88,7 +88,7 @@ struct SnapList: ParsableCommand {
     @Option(help: "Only this host's snapshots (a history several hosts push into).") var host: String?
     @Option(name: .customShort("n"), help: "Only the newest N.") var limit: Int?
     @Flag(help: "Print times in the local zone.") var local = false
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: JSONOptions
     @Flag(name: .shortAndLong, help: "Also who made each snapshot: user, uid, pid, host, tool version, command.") var long = false
     @OptionGroup var store: StoreOptions
 
@@ -101,8 +101,8 @@ struct SnapList: ParsableCommand {
                 try $0.snapshotInfos(host: host, segment: segment, limit: limit)
             }
         }
-        if json {
-            print(JSONText.array(snapshots.map(SnapshotFormat.json)).rendered())
+        if output.enabled {
+            output.print(JSONText.array(snapshots.map(SnapshotFormat.json)))
             return
         }
         let who = long ? ["USER", "UID", "PID", "HOST", "VERSION", "COMMAND"] : []
@@ -121,7 +121,7 @@ struct SnapList: ParsableCommand {
 struct SnapShow: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a snapshot's handlers.")
     @Argument(help: "Snapshot id or tag.") var snapshot: String
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: JSONOptions
     @OptionGroup var store: StoreOptions
 
     func run() throws {
@@ -129,8 +129,8 @@ struct SnapShow: ParsableCommand {
         let id = try db.resolve(references[0])
         let info = try db.info(id)
         let listing = HandlerListing(summaries: try db.handlerSummaries(of: id))
-        if json {
-            print(SnapshotFormat.json(info, handlers: listing).rendered())
+        if output.enabled {
+            output.print(SnapshotFormat.json(info, handlers: listing))
             return
         }
         print(TerminalText.escaped(SnapshotFormat.headline(info, local: false)))

@@ -8,19 +8,19 @@ struct SnapDU: ParsableCommand {
         commandName: "du",
         abstract: "What takes the history's space: the file, each segment (unique and shared map entries), each map.")
 
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: JSONOptions
     @OptionGroup var store: StoreOptions
 
     func run() throws {
         let u = try store.open().usage()
-        if json {
-            print(JSONText.object([
+        if output.enabled {
+            output.print(JSONText.object([
                 ("file_bytes", .int(u.fileBytes)), ("free_bytes", .int(u.freeBytes)),
                 ("segments", .array(u.segments.map { .object([("name", .string($0.name)), ("snapshots", .int($0.snapshots)),
                                                               ("unique_bytes", .int($0.uniqueBytes)), ("shared_bytes", .int($0.sharedBytes))]) })),
                 ("maps", .array(u.maps.map { .object([("segment", .string($0.segment)), ("fd", .int($0.fd)), ("name", .string($0.name)),
                                                       ("contents", .int($0.contents)), ("entry_bytes", .int($0.entryBytes))]) })),
-            ]).rendered())
+            ]))
             return
         }
         print("file: \(Self.bytes(u.fileBytes)) (\(Self.bytes(u.freeBytes)) free; `snap gc` gives free space back)")

@@ -13,7 +13,7 @@ struct SnapDiff: ParsableCommand {
 
     @Argument(help: "The older state: a snapshot or live.") var from: String
     @Argument(help: "The newer state: a snapshot or live (default).") var to = "live"
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: JSONOptions
     @Flag(help: "Print one line per differing fd with its counts.") var stat = false
     @Flag(name: .customLong("name-only"), help: "Print the differing fds only.") var nameOnly = false
     @OptionGroup var segment: SegmentOptions
@@ -36,9 +36,9 @@ struct SnapDiff: ParsableCommand {
         let detail: MapContentsDiff.Detail = stat || nameOnly ? .counts : .entries
         let (db, references) = try store.openForReading([from, to])
         let diff = try segment.state().diff(StateReference(references[0]), StateReference(references[1]), store: db, mapDetail: detail)
-        let renderer = DiffRenderer(colored: !json && DiffRenderer.terminalWantsColor())
-        if json {
-            print(renderer.json(diff).rendered())
+        let renderer = DiffRenderer(colored: !output.enabled && DiffRenderer.terminalWantsColor())
+        if output.enabled {
+            output.print(renderer.json(diff))
         } else if nameOnly {
             print(renderer.names(diff), terminator: "")
         } else if stat {

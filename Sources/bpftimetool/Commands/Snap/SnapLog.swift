@@ -19,7 +19,7 @@ struct SnapLog: ParsableCommand {
     @Option(help: "Only snapshots where the handler at this fd changed.") var fd: Int?
     @Option(help: "With --fd: the changes of this key of the map (hex, bytes as stored).") var key: String?
     @Flag(help: "Print times in the local zone (default UTC).") var local = false
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: JSONOptions
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
@@ -42,8 +42,8 @@ struct SnapLog: ParsableCommand {
         } else {
             shown = try db.log(segment: segment, since: since?.date, limit: limit).map { ($0, try db.changes(of: $0.id)) }
         }
-        if json {
-            print(LogFormat.snapshots(shown).rendered())
+        if output.enabled {
+            output.print(LogFormat.snapshots(shown))
             return
         }
         let renderer = DiffRenderer(colored: DiffRenderer.terminalWantsColor())
@@ -61,8 +61,8 @@ struct SnapLog: ParsableCommand {
             let info = try db.info(change.snapshot)
             if since.map({ info.createdAt >= $0.date }) ?? true { shown.append((change, info)) }
         }
-        if json {
-            print(LogFormat.keyChanges(shown).rendered())
+        if output.enabled {
+            output.print(LogFormat.keyChanges(shown))
             return
         }
         for (change, info) in shown {

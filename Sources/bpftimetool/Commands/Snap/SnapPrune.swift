@@ -40,7 +40,7 @@ struct SnapPrune: ParsableCommand {
     @OptionGroup var retention: RetentionOptions
     @Option(help: "Only this segment's snapshots.") var segment: String?
     @Flag(name: .customLong("dry-run"), help: "Print what would be kept and removed, and change nothing.") var dryRun = false
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: JSONOptions
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
@@ -51,12 +51,12 @@ struct SnapPrune: ParsableCommand {
 
     func run() throws {
         let decisions = try retention.apply(store.open(), segment: segment, dryRun: dryRun)
-        if json {
-            print(JSONText.object([
+        if output.enabled {
+            output.print(JSONText.object([
                 ("dry_run", .bool(dryRun)),
                 ("kept", .array(decisions.filter { !$0.reasons.isEmpty }.map { .object([("id", .int($0.snapshot.id)), ("reasons", .array($0.reasons.map(JSONText.string)))]) })),
                 ("removed", .array(decisions.filter { $0.reasons.isEmpty }.map { .int($0.snapshot.id) })),
-            ]).rendered())
+            ]))
             return
         }
         var table = Table(header: ["ID", "TIME", "SEGMENT", "DECISION", "REASONS"])
