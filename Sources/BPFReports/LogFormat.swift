@@ -14,7 +14,7 @@ public enum LogFormat {
     public static func keyChanges(_ changes: [(change: KeyChange, snapshot: SnapshotInfo)]) -> JSONText {
         .array(changes.map { change, info in
             .object([("snapshot", .int(change.snapshot)), ("previous", change.previous.map { .int($0) } ?? .null),
-                     ("time", .string(SnapshotFormat.isoTime(info.createdAt))), ("kind", .string(change.kind.rawValue)),
+                     ("time", .string(TimeText.iso(info.createdAt))), ("kind", .string(change.kind.rawValue)),
                      ("old", change.old.map { .string(Hex.encode($0)) } ?? .null),
                      ("new", change.new.map { .string(Hex.encode($0)) } ?? .null)])
         })

@@ -4,9 +4,6 @@ import Foundation
 
 /// A snapshot's metadata for people and as JSON.
 public enum SnapshotFormat {
-    /// `2026-11-30T16:40:01Z`, as JSON gives times.
-    public static func isoTime(_ date: Date) -> String { TimeText.iso(date) }
-
     /// `snapshot 12  2026-11-30 16:40:01 UTC  segment demo  generation 42  tags: base`
     public static func headline(_ s: SnapshotInfo, local: Bool) -> String {
         "snapshot \(s.id)  \(TimeText.format(s.createdAt, local: local))  segment \(s.segmentName)  generation \(s.generation)"
@@ -14,13 +11,13 @@ public enum SnapshotFormat {
     }
 
     public static func json(_ s: SnapshotInfo) -> JSONText {
-        .object([("id", .int(s.id)), ("time", .string(isoTime(s.createdAt))),
+        .object([("id", .int(s.id)), ("time", .string(TimeText.iso(s.createdAt))),
                  ("segment", .string(s.segmentName)), ("host", .string(s.host)), ("generation", .uint(s.generation)),
                  ("message", s.message.map(JSONText.string) ?? .null), ("tags", .array(s.tags.map(JSONText.string))),
                  ("parent", s.parent.map { .int($0) } ?? .null), ("handlers", .int(s.handlerCount)),
                  ("undo_of", s.undoOf.map { r in
                      .object([("snapshot", .int(r.snapshot)), ("fds", .array(r.fds.map { .int($0) })),
-                              ("time", .string(isoTime(r.restoredAt)))])
+                              ("time", .string(TimeText.iso(r.restoredAt)))])
                  } ?? .null),
                  ("provenance", s.provenance.map(json) ?? .null)])
     }
