@@ -26,7 +26,7 @@ read -r save1 size1 < <("$bench" save "$out/snap.db" base)
 read -r save2 size2 < <("$bench" save "$out/snap.db" base)
 read -r save3 size3 < <("$bench" save "$out/snap.db" one)
 read -r save4 size4 < <("$bench" save "$out/snap.db" all)
-read -r load1 handlers1 < <("$bench" load "$out/snap.db" 1)
+read -r load1 handlers1 _ < <("$bench" load "$out/snap.db" 1)
 read -r diff1 rss1 changed1 entries1 < <("$bench" diff "$out/snap.db" 2 3)
 read -r diff2 rss2 changed2 entries2 < <("$bench" diff "$out/snap.db" 2 4)
 read -r live1 lrss1 lchanged1 lentries1 < <("$bench" diff-live "$out/snap.db" 2 one)
@@ -50,10 +50,18 @@ echo "diff snapshot vs live, all values ($lentries2 entries): ${live2} s   peak 
 # its first (a base, as every snapshot was before layers) and its last snapshot.
 read -r sc_first sc_second sc_time < <("$bench" scattered "$out/scatter.db" 300000 1000)
 read -r h_save h_bytes < <("$bench" history "$out/history.db" 100 1000)
-read -r h_load1 _ < <("$bench" load "$out/history.db" 1)
-read -r h_load100 _ < <("$bench" load "$out/history.db" 100)
+# Base and layered reads alternate, best of five each (wall and CPU time apart), so that a load
+# spike hits both alike; CPU time is the steadier figure on a loaded machine.
+h_load1=1e9 h_load100=1e9 h_cpu1=1e9 h_cpu100=1e9
+for _ in 1 2 3 4 5; do
+  read -r t _ c < <("$bench" load "$out/history.db" 1)
+  h_load1=$(calc "min($h_load1, $t)" .3f) h_cpu1=$(calc "min($h_cpu1, $c)" .3f)
+  read -r t _ c < <("$bench" load "$out/history.db" 100)
+  h_load100=$(calc "min($h_load100, $t)" .3f) h_cpu100=$(calc "min($h_cpu100, $c)" .3f)
+done
 read -r h_diff h_rss h_changed h_entries < <("$bench" diff "$out/history.db" 99 100)
 echo "save (1,000 scattered changes, 300k map): ${sc_time} s   growth $(calc "($sc_second - $sc_first) / 1024" .1f) KiB (target < 128 KiB), $(calc "($sc_second - $sc_first) / 1000" .1f) bytes per change"
 echo "history of 100 saves, 1,000 scattered changes each: ${h_save} s and $(calc "$h_bytes / 1024" .1f) KiB per save after the first (target < $(calc "(64 * 1000 + 65536) / 1024" .1f) KiB)"
-echo "read back snapshot 1 (base) / 100 (layered): ${h_load1} s / ${h_load100} s   $(calc "100 * ($h_load100 / $h_load1 - 1)" +.1f)% (target < +20%)"
+echo "read back snapshot 1 (base) / 100 (layered), best of 5: ${h_load1} s / ${h_load100} s   $(calc "100 * ($h_load100 / $h_load1 - 1)" +.1f)% (target < +20%)"
+echo "  in CPU time: ${h_cpu1} s / ${h_cpu100} s   $(calc "100 * ($h_cpu100 / $h_cpu1 - 1)" +.1f)%; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "diff of snapshots 99 and 100 ($h_entries entries):  ${h_diff} s   peak ${h_rss} MiB"

@@ -1,17 +1,23 @@
 // JIT benchmark driver for Scripts/bench-jit.sh:
-//   BPFJITBench <bench.jsonl> <bench_meta.json> <memdir> [repeats]
+//   BPFJITBench <bench.jsonl> <bench_meta.json> <memdir> [repeats] [native.so]
 // Runs each benchmark program `repeats` times on the JIT, on AOT code (made, serialized and loaded
 // back) and on the interpreter (medians), checks results, writes each input to <memdir>/<name>.mem
 // for the native reference, and prints:
 //   program <name> <jit ns/insn> <interpreter ns/insn> <executed insns> <jit compile µs> <code bytes> <aot ns/insn>
+//           <jit cpu ns/insn> <interpreter cpu ns/insn> <aot cpu ns/insn>
+// (wall-clock, then this thread's CPU time: on a machine with more runnable processes than cores the
+// wall clock also counts the time spent waiting for a core).
+//   paired <name> <JIT/native> ...   (with native.so: CPU-time ratios of JIT runs each paired with a
+//           native run of the same work right after it, in this process)
+//   paired-interpreter <name> <interpreter/native> ...   (the same for the interpreter)
 //   compile <instructions> <µs per 1,000 instructions>   (a large generated program, best of 5)
 //   overhead <jit ns/run> <interpreter ns/run>          (2-instruction program, 1,000,000 runs)
 import BPFVM
 import Foundation
 
-func now() -> UInt64 {
+func now(_ clock: clockid_t = CLOCK_MONOTONIC) -> UInt64 {
     var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
+    clock_gettime(clock, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
@@ -36,25 +42,31 @@ func microseconds(_ d: Duration) -> Double {
 let args = CommandLine.arguments
 guard args.count >= 4 else { fail("usage: BPFJITBench <bench.jsonl> <bench_meta.json> <memdir> [repeats]") }
 let repeats = args.count > 4 ? max(1, Int(args[4]) ?? 5) : 5
+let native = args.count > 5 ? NativeReference(library: args[5]) : nil
 let meta = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: args[2])))) as? [String: Any] ?? [:]
 let lines = (try? String(contentsOfFile: args[1], encoding: .utf8))?.split(separator: "\n") ?? []
 guard !lines.isEmpty else { fail("no programs in \(args[1])") }
 
-/// Median ns of `repeats` runs of `run` on fresh copies of `memory`, checking r0.
-func time(_ name: String, _ memory: [UInt8], expected: UInt64?, _ run: (UnsafeMutableRawBufferPointer) throws -> UInt64) -> UInt64 {
-    var times: [UInt64] = []
+/// Median wall-clock and CPU ns of `repeats` runs of `run` on fresh copies of `memory`, checking r0.
+func time(_ name: String, _ memory: [UInt8], expected: UInt64?, _ run: (UnsafeMutableRawBufferPointer) throws -> UInt64) -> (wall: UInt64, cpu: UInt64) {
+    var times: [UInt64] = [], cpuTimes: [UInt64] = []
     for _ in 0 ..< repeats {
         var copy = memory
         do {
-            let start = now()
-            let r0 = try copy.withUnsafeMutableBytes { try run($0) }
-            times.append(now() - start)
+            let r0 = try copy.withUnsafeMutableBytes { buffer in
+                let start = now(), cpuStart = now(CLOCK_THREAD_CPUTIME_ID)
+                defer {
+                    cpuTimes.append(now(CLOCK_THREAD_CPUTIME_ID) - cpuStart)
+                    times.append(now() - start)
+                }
+                return try run(buffer)
+            }
             if let expected, r0 != expected { fail("\(name): r0 0x\(String(r0, radix: 16)) != 0x\(String(expected, radix: 16))") }
         } catch {
             fail("\(name): \(error)")
         }
     }
-    return median(times)
+    return (median(times), median(cpuTimes))
 }
 
 for line in lines {
@@ -79,9 +91,20 @@ for line in lines {
         let jitNs = time("\(name) (JIT)", memory, expected: expected) { try jit.run(input: $0) }
         let aotNs = time("\(name) (AOT)", memory, expected: expected) { try aot.run(input: $0) }
         let vmNs = time("\(name) (interpreter)", memory, expected: expected) { try vm.run(input: $0) }
-        print(String(format: "program %@ %.4f %.4f %llu %.1f %d %.4f", name, Double(jitNs) / Double(executed),
-                     Double(vmNs) / Double(executed), executed, microseconds(jit.compileTime), jit.codeSize,
-                     Double(aotNs) / Double(executed)))
+        let perInsn = { (ns: UInt64) in Double(ns) / Double(executed) }
+        if let native, let work = NativeReference.work[name] {
+            guard let count = ((meta[name] as? [String: Any])?["params"] as? [String: Any])?[work.parameter] as? Int else {
+                fail("\(name): no \(work.parameter) in \(args[2])")
+            }
+            let file = "\(args[3])/\(name).mem"
+            let jitRatios = try native.pairedRatios(work.command, count, memoryFile: file, memory: memory, pairs: 15) { try jit.run(input: $0) }
+            let vmRatios = try native.pairedRatios(work.command, count, memoryFile: file, memory: memory, pairs: 3) { try vm.run(input: $0) }
+            print("paired \(name) " + jitRatios.map { String(format: "%.4f", $0) }.joined(separator: " "))
+            print("paired-interpreter \(name) " + vmRatios.map { String(format: "%.4f", $0) }.joined(separator: " "))
+        }
+        print(String(format: "program %@ %.4f %.4f %llu %.1f %d %.4f %.4f %.4f %.4f", name, perInsn(jitNs.wall),
+                     perInsn(vmNs.wall), executed, microseconds(jit.compileTime), jit.codeSize, perInsn(aotNs.wall),
+                     perInsn(jitNs.cpu), perInsn(vmNs.cpu), perInsn(aotNs.cpu)))
     } catch {
         fail("\(name): \(error)")
     }

@@ -7,7 +7,8 @@ import Foundation
 //   BPFSnapshotsBench save DB base|one|all      save a state; prints seconds and used bytes
 //   BPFSnapshotsBench diff DB A B               store diff; prints seconds, peak RSS, counts
 //   BPFSnapshotsBench diff-live DB A base|one|all   store diff against a live state; same figures
-//   BPFSnapshotsBench load DB ID                records(of:), a restore's read; prints seconds
+//   BPFSnapshotsBench load DB ID                records(of:), a restore's read; prints seconds, handlers
+//                                               and CPU seconds
 //   BPFSnapshotsBench scattered DB N K          a fresh history of an N-entry map, then K scattered
 //                                               values changed; prints bytes of both saves and seconds
 //   BPFSnapshotsBench history DB ROUNDS K       the 1M state saved, then ROUNDS times with K more
@@ -87,6 +88,13 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
     try body()
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+/// CPU time this process has used: on a loaded machine, steadier than wall time.
+func cpuSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }
 
 func peakMiB() -> Double {
@@ -186,8 +194,9 @@ do {
         let store = try SnapshotStore(path: args[2])
         guard let id = Int64(args[3]) else { exit(2) }
         var count = 0
+        let cpuBefore = cpuSeconds()
         let time = try seconds { count = try store.records(of: id).count }
-        print(String(format: "%.3f %d", time, count))
+        print(String(format: "%.3f %d %.3f", time, count, cpuSeconds() - cpuBefore))
     case (5, "diff"), (5, "diff-live"):
         let store = try SnapshotStore(path: args[2])
         guard let a = Int64(args[3]) else { exit(2) }

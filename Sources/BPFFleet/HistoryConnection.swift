@@ -1,6 +1,7 @@
 import BPFSnapshots
 
-/// Any history, SQLite or PostgreSQL, as one `SQLConnection` for push, pull and fleet queries.
+/// Any history, SQLite or PostgreSQL, as one `SQLConnection` for push, pull and fleet queries,
+/// or as a `SnapshotHistory` for the commands that save, tag and remove.
 public enum HistoryConnection {
     /// Runs `body` on the history at `location`. A SQLite history that does not exist is created
     /// only for `.write` (a read of a missing one is "no history at PATH").
@@ -15,4 +16,21 @@ public enum HistoryConnection {
             return try body(history)
         }
     }
+
+    /// Runs `body` on the history at `location` as the commands' store; a SQLite history is
+    /// created if missing only for `.write`.
+    public static func withHistory<T>(_ location: HistoryLocation, access: SnapshotStore.Access = .write,
+                                      _ body: (any SnapshotHistory) throws -> T) throws -> T {
+        switch location {
+        case .sqlite(let path):
+            return try body(SnapshotStore(path: path, access: access))
+        case .postgres(let address):
+            let history = try PostgresHistory.connect(address)
+            defer { history.close() }
+            return try body(history)
+        }
+    }
 }
+
+/// A PostgreSQL history reads, saves, tags and removes through the `SQLConnection` extensions.
+extension PostgresHistory: SnapshotHistory {}

@@ -88,6 +88,39 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
         }
     }
 
+    /// The rows are gathered into two flat buffers, then handed to `body` one by one.
+    public func forEachEntry(_ sql: String, _ id: Int64, keySize: Int, stride: Int,
+                             _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) throws -> Void) throws {
+        let query = PostgresQuery(unsafeSQL: sql, binds: Self.bindings([.integer(id)]))
+        let (keys, values, present) = try run {
+            var keys: [UInt8] = [], values: [UInt8] = [], present: [Bool] = []
+            for try await row in try await self.connection.query(query, logger: self.logger) {
+                var cells = row.makeIterator()
+                guard let key = cells.next()?.bytes, key.readableBytes == keySize, let value = cells.next() else {
+                    throw SnapshotError.database("map contents \(id) hold an entry of the wrong size")
+                }
+                keys.append(contentsOf: key.readableBytesView)
+                if let bytes = value.bytes {
+                    guard bytes.readableBytes == stride else { throw SnapshotError.database("map contents \(id) hold an entry of the wrong size") }
+                    values.append(contentsOf: bytes.readableBytesView)
+                    present.append(true)
+                } else {
+                    values.append(contentsOf: repeatElement(0, count: stride))
+                    present.append(false)
+                }
+            }
+            return (keys, values, present)
+        }
+        try keys.withUnsafeBytes { k in
+            try values.withUnsafeBytes { v in
+                for i in present.indices {
+                    try body(UnsafeRawBufferPointer(rebasing: k[i * keySize ..< (i + 1) * keySize]),
+                             present[i] ? UnsafeRawBufferPointer(rebasing: v[i * stride ..< (i + 1) * stride]) : nil)
+                }
+            }
+        }
+    }
+
     public func execute(_ sql: String, _ arguments: [SQLValue]) throws {
         _ = try rows(sql, arguments)
     }
@@ -218,10 +251,14 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
 
     // MARK: Waiting and errors
 
-    /// Runs `body` and waits for it, turning server errors into `SnapshotError`s.
+    /// Runs `body` and waits for it, turning server errors into `SnapshotError`s. A connection
+    /// the server closes (stopped, crashed, cut off) ends the wait: postgres-nio leaves a COPY
+    /// in flight waiting forever then.
     private func run<T>(_ body: @escaping () async throws -> T) throws -> T {
         do {
-            return try Self.wait(body)
+            return try Self.wait(body, closed: connection.closeFuture)
+        } catch is ConnectionClosed {
+            throw SnapshotError.database("\(location): the server closed the connection")
         } catch let error as PSQLError {
             let state = error.serverInfo?[.sqlState]
             // Serialization failure, deadlock, or a row another transaction added first (the same
@@ -241,19 +278,39 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
         return "\(error.code)"
     }
 
-    /// Waits for async work from synchronous code (the command line's).
-    static func wait<T>(_ body: @escaping () async throws -> T) throws -> T {
-        let done = DispatchSemaphore(value: 0)
+    /// Waits for async work from synchronous code (the command line's), or until `closed`
+    /// completes (then `ConnectionClosed`), whichever comes first.
+    static func wait<T>(_ body: @escaping () async throws -> T, closed: EventLoopFuture<Void>? = nil) throws -> T {
         let box = ResultBox<T>()
         Task {
-            do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
-            done.signal()
+            do { box.finish(.success(try await body())) } catch { box.finish(.failure(error)) }
         }
-        done.wait()
-        return try box.result!.get()
+        closed?.whenComplete { _ in box.finish(.failure(ConnectionClosed())) }
+        return try box.wait().get()
     }
 }
 
+/// The server closed the connection while a call waited for it.
+private struct ConnectionClosed: Error {}
+
+/// The first result of a wait; later ones are dropped.
 private final class ResultBox<T>: @unchecked Sendable {
-    var result: Result<T, any Error>?
+    private var result: Result<T, any Error>?
+    private let lock = NSLock()
+    private let done = DispatchSemaphore(value: 0)
+
+    func finish(_ value: Result<T, any Error>) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard result == nil else { return }
+        result = value
+        done.signal()
+    }
+
+    func wait() -> Result<T, any Error> {
+        done.wait()
+        lock.lock()
+        defer { lock.unlock() }
+        return result!
+    }
 }

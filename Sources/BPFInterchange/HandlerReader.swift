@@ -68,7 +68,8 @@ struct HandlerReader {
         if case .deferred(let from, let to)? = fields.value("data") {
             contents = try MapDataReader.read(fields.source, from: from, to: to, attributes: attributes)
         }
-        return MapHandler(name: try fields.string("name", default: ""), attributes: attributes, contents: contents)
+        return MapHandler(name: try fields.string("name", default: ""), attributes: attributes, contents: contents,
+                          frozen: try fields.bool("frozen", default: false))
     }
 
     private func perfEvent() throws -> PerfEventHandler {

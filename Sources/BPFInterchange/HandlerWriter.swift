@@ -65,6 +65,8 @@ extension PrettyPrinter {
             key("data")
             try mapData(contents, kind: a.kind)
         }
+        // Ours, like "data" (bpftime has no frozen maps): written only for a frozen map.
+        if includeData, m.frozen { key("frozen"); bool(true) }
         key("name"); string(m.name)
     }
 

@@ -36,4 +36,20 @@ public struct MapContents: Equatable, Hashable, Sendable {
         keys.append(contentsOf: key)
         values.append(contentsOf: value)
     }
+
+    /// A prog_array's entries as (slot index, program fd), both little-endian u32.
+    public func programSlots() -> [(index: UInt32, program: UInt32)] {
+        guard keySize == 4, valueSize == 4 else { return [] }
+        return (0..<count).map { i in
+            (UInt32(littleEndian: key(at: i).withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }),
+             UInt32(littleEndian: value(at: i).withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }))
+        }
+    }
+
+    /// The same contents without the entries at `indices`.
+    public func removingEntries(_ indices: Set<Int>) -> MapContents {
+        var kept = MapContents(keySize: keySize, valueSize: valueSize, valuesPerEntry: valuesPerEntry)
+        for i in 0..<count where !indices.contains(i) { kept.append(key: key(at: i), value: value(at: i)) }
+        return kept
+    }
 }

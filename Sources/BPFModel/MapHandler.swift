@@ -4,11 +4,15 @@ public struct MapHandler: Equatable, Hashable, Sendable {
     public var attributes: MapAttributes
     /// The map's data; `nil` when it was not given (e.g. a bpftime file, or `--no-data`).
     public var contents: MapContents?
+    /// Frozen (BPF_MAP_FREEZE): userspace may no longer write it. Storage state, like
+    /// `contents`: known when the contents are read, and restored with them.
+    public var frozen: Bool
 
-    public init(name: String, attributes: MapAttributes, contents: MapContents? = nil) {
+    public init(name: String, attributes: MapAttributes, contents: MapContents? = nil, frozen: Bool = false) {
         self.name = name
         self.attributes = attributes
         self.contents = contents
+        self.frozen = frozen
     }
 }
 
@@ -54,6 +58,9 @@ public struct MapAttributes: Equatable, Hashable, Sendable {
 public enum MapKind: String, Sendable, CaseIterable {
     case hash, array, progArray, perfEventArray, percpuHash, percpuArray, lruHash, lruPercpuHash
     case queue, stack, ringbuf
+    /// BPF_MAP_TYPE_STACK_TRACE: stack ids (u32 keys) to the addresses `bpf_get_stackid` stored,
+    /// kept as a hash map of at most max_entries ids.
+    case stackTrace
 
     public static let kernelUserOffset: UInt32 = 1000
 
@@ -66,6 +73,7 @@ public enum MapKind: String, Sendable, CaseIterable {
         case 4: self = .perfEventArray
         case 5: self = .percpuHash
         case 6: self = .percpuArray
+        case 7: self = .stackTrace
         case 9: self = .lruHash
         case 10: self = .lruPercpuHash
         case 22: self = .queue
@@ -84,6 +92,7 @@ public enum MapKind: String, Sendable, CaseIterable {
         case .perfEventArray: 4
         case .percpuHash: 5
         case .percpuArray: 6
+        case .stackTrace: 7
         case .lruHash: 9
         case .lruPercpuHash: 10
         case .queue: 22

@@ -2,7 +2,9 @@ import BPFModel
 
 /// The handlers that load an object into a segment, as bpftime's loader would create them:
 /// maps, then programs, at the lowest free fds; with `attach`, a perf event and a link for
-/// every program whose section names where it attaches.
+/// every program whose section names where it attaches; and a `uprobe_override` event and a
+/// link for each program named in `overrides`, as bpftime's `attach_override.h` attaches its
+/// uprobe-override example (whose section, a bare `SEC("uprobe")`, names no place).
 public struct ObjectLoadPlan {
     /// One created handler, for the table `prog load` prints.
     public struct Entry: Equatable, Sendable {
@@ -25,9 +27,11 @@ public struct ObjectLoadPlan {
     public var unattached: [Unattached] = []
 
     /// Where to attach: the object, the fds in use, the first fd to consider, and for
-    /// `attach`, tracepoint ids by `CAT/NAME` and a way to read the files uprobes name.
+    /// `attach`, tracepoint ids by `CAT/NAME` and a way to read the files uprobes name;
+    /// `overrides` maps program names to the `PATH:FUNC[+OFF]` of their uprobe_override event.
     public init(_ object: BPFObject, usedFDs: Set<Int>, fdBase: Int = 3, maxFD: Int, attach: Bool,
-                tracepointIDs: [String: Int32] = [:], readFile: (String) throws -> [UInt8]) throws(ObjectError) {
+                overrides: [String: String] = [:], tracepointIDs: [String: Int32] = [:],
+                readFile: (String) throws -> [UInt8]) throws(ObjectError) {
         var next = max(0, fdBase)
         func takeFD() throws(ObjectError) -> Int {
             while usedFDs.contains(next) { next += 1 }
@@ -41,18 +45,23 @@ public struct ObjectLoadPlan {
         records = object.records(mapFDs: mapFDs, programFDs: programFDs)
         entries = zip(object.maps, mapFDs).map { Entry(fd: $1, kind: .map, name: $0.name, section: $0.section) }
             + zip(object.programs, programFDs).map { Entry(fd: $1, kind: .program, name: $0.name, section: $0.section) }
-        guard attach else { return }
+        let unknown = Set(overrides.keys).subtracting(object.programs.map(\.name))
+        guard unknown.isEmpty else { throw ObjectError("no program named \(unknown.sorted().joined(separator: ", ")) to attach as uprobe_override") }
         for (program, fd) in zip(object.programs, programFDs) {
+            let override = overrides[program.name]
+            guard attach || override != nil else { continue }
             let event: PerfEventHandler.Event
-            switch AttachPoint.parse(program.section) {
+            switch override.map({ AttachPoint.parse("uprobe/" + $0) }) ?? AttachPoint.parse(program.section) {
             case .failure(let reason):
+                if let override { throw ObjectError("uprobe_override of \(program.name) at \(override): \(reason)") }
                 unattached.append(Unattached(program: program.name, section: program.section, reason: reason.description))
                 continue
             case .success(.uprobe(let path, let function, let offset, let returning)):
                 do {
                     let target = PerfEventHandler.UprobeTarget(moduleName: path, offset: try AttachPoint.fileOffset(path, function, offset, readFile))
-                    event = returning ? .uretprobe(target) : .uprobe(target)
+                    event = override != nil ? .uprobeOverride(target) : returning ? .uretprobe(target) : .uprobe(target)
                 } catch {
+                    if let override { throw ObjectError("uprobe_override of \(program.name) at \(override): \(error)") }
                     unattached.append(Unattached(program: program.name, section: program.section, reason: "\(error)"))
                     continue
                 }

@@ -52,6 +52,7 @@ public enum HandlerDescription {
         case .queue: name = "queue"
         case .stack: name = "stack"
         case .ringbuf: name = "ringbuf"
+        case .stackTrace: name = "stack_trace"
         }
         return type > MapKind.kernelUserOffset ? "kernel_user_\(name)" : name
     }

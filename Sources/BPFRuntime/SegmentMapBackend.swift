@@ -51,9 +51,7 @@ public final class SegmentMapBackend: MapBackend {
     }
 
     public func globalValue(fd: Int32) -> UnsafeMutableRawBufferPointer? {
-        guard let map = segmentMap(fd), map.kind == .array else { return nil }
-        var zero: UInt32 = 0
-        guard let value = map.lookup(&zero) else { return nil }
+        guard let map = segmentMap(fd), let value = map.globalData() else { return nil }
         return UnsafeMutableRawBufferPointer(start: value, count: map.valueSize)
     }
 
@@ -83,6 +81,10 @@ public final class SegmentMapBackend: MapBackend {
 
     public func ringbufOutput(fd: Int32, data: UnsafeRawPointer, size: Int, flags: UInt64) -> Int32 {
         segmentMap(fd)?.output(data, size: size) ?? -EBADF
+    }
+
+    public func perfEventOutput(fd: Int32, index: Int, data: UnsafeRawPointer, size: Int) -> Int32 {
+        segmentMap(fd)?.perfEventOutput(index: index, data, size: size) ?? -EBADF
     }
 
     public func ringbufReserve(fd: Int32, size: Int) -> UnsafeMutableRawPointer? {

@@ -29,8 +29,9 @@ extension Segment {
                      allowingDanglingAttachments: Bool = false) throws -> UInt64 {
         for fd in removing + records.map(\.fd) { try checkRange(fd) }
         guard !records.isEmpty || !removing.isEmpty else { return header.generation }
-        let plans = try validate(records, removing: removing, replaceExisting: replaceExisting,
-                                 allowingDanglingAttachments: allowingDanglingAttachments)
+        let (plans, lostPrograms) = try validate(records, removing: removing, replaceExisting: replaceExisting,
+                                                 allowingDanglingAttachments: allowingDanglingAttachments)
+        let touched = Set(removing + records.map(\.fd))
         var built: [(fd: Int, payload: Int)] = []
         var storages: [Int] = []
         do {
@@ -39,12 +40,14 @@ extension Segment {
                 if let problem = store.apply(delta, plan.contents ?? MapContents(shapeOf: store.layout)) {
                     throw SegmentError.invalidMap(fd: plan.record.fd, detail: problem)
                 }
+                store.setFrozen(plan.frozen)
             }
+            try clearProgramSlots(holding: lostPrograms) { !touched.contains($0) }
             crashPoint(.applyInPlace)
             for plan in plans where plan.inPlace == nil {
                 var storage = 0
                 if let layout = plan.layout {
-                    storage = try buildMap(plan.record.fd, layout, plan.contents)
+                    storage = try buildMap(plan.record.fd, layout, plan.contents, frozen: plan.frozen)
                     storages.append(storage)
                 }
                 guard let payload = table.writeRecord(fd: plan.record.fd, plan.stored, storage: storage) else {
@@ -75,12 +78,15 @@ extension Segment {
         var stored: Handler
         var layout: MapLayout?
         var contents: MapContents?
+        /// The map's frozen word, which lives in its storage like `contents`.
+        var frozen = false
         /// A map replaced by one of the same definition: its storage and the entries to write.
         var inPlace: (store: MapStore, delta: MapDelta)?
     }
 
+    /// The plans in apply order, and the programs the apply takes away (see `programsLost`).
     private func validate(_ records: [HandlerRecord], removing: [Int], replaceExisting: Bool,
-                          allowingDanglingAttachments: Bool) throws -> [Plan] {
+                          allowingDanglingAttachments: Bool) throws -> (plans: [Plan], lostPrograms: Set<Int>) {
         var seen = Set<Int>()
         for fd in removing {
             guard seen.insert(fd).inserted else { throw SegmentError.duplicateFD(fd: fd) }
@@ -102,35 +108,48 @@ extension Segment {
         for record in records {
             try checkReferences(record.fd, record.handler, allowingDanglingAttachments: allowingDanglingAttachments, exists)
         }
+        let addedKinds = Dictionary(records.map { ($0.fd, $0.handler.kind) }, uniquingKeysWith: { first, _ in first })
+        try checkProgramSlots(records, added: addedKinds, removed: removed)
         if !removed.isEmpty {
-            // Only references to what goes away: an attachment that dangled before stays as it was.
+            // Only references to what goes away: an attachment that dangled before stays as it was
+            // (and one made to dangle now is refused unless attachments may dangle).
             for fd in table.occupied() where !removed.contains(fd) && !added.contains(fd) {
                 if let handler = try decodeHandler(fd, includeContents: false) {
-                    try checkReferences(fd, handler, allowingDanglingAttachments: false) { !removed.contains($0) }
+                    try checkReferences(fd, handler, allowingDanglingAttachments: allowingDanglingAttachments) { !removed.contains($0) }
                 }
             }
         }
         var plans = try records.map(plan)
         plans.sort { ($0.record.handler.kind.applyOrder, $0.record.fd) < ($1.record.handler.kind.applyOrder, $1.record.fd) }
-        if replaceExisting { try planInPlace(&plans, removed: removed) }
+        let lostPrograms = programsLost(added: addedKinds, removed: removed)
+        // Emptying the slots of lost programs goes through the undo journal first: it must fit
+        // whole, or a process killed midway could leave slots emptied of a program that stays.
+        let slotBytes = try clearProgramSlots(holding: lostPrograms, untouched: { !removed.contains($0) && !added.contains($0) },
+                                              dryRun: true)
+        guard slotBytes <= journal.capacity else {
+            throw SegmentError.journalTooSmall(what: "emptying the prog_array slots that hold fds \(lostPrograms.sorted())",
+                                               neededBytes: slotBytes, capacity: journal.capacity)
+        }
+        if replaceExisting { try planInPlace(&plans, removed: removed, reserved: slotBytes) }
         let needed = plans.filter { $0.inPlace == nil }.reduce(0) { total, plan in
             let recordBytes = HandlerTable.recordHeaderBytes + HandlerCodec.encode(plan.stored).count
             return total + (Allocator.blockSize(forPayload: recordBytes) ?? 0) + (plan.layout.flatMap { Allocator.blockSize(forPayload: $0.totalBytes) } ?? 0)
         } + (Allocator.blockSize(forPayload: 8 + (records.count + removing.count) * 16) ?? 0)
         if needed > allocator.freeBytes { throw SegmentError.full(name: name, neededBytes: needed, freeBytes: allocator.freeBytes) }
-        return plans
+        return (plans, lostPrograms)
     }
 
     /// Marks maps whose definition stays as they are for an in-place entry delta, as long as
-    /// every delta together surely fits the undo journal; bigger ones are built anew.
-    private func planInPlace(_ plans: inout [Plan], removed: Set<Int>) throws {
-        var journalBytes = 0
+    /// every delta together (and the `reserved` bytes) surely fits the undo journal; bigger ones
+    /// are built anew.
+    private func planInPlace(_ plans: inout [Plan], removed: Set<Int>, reserved: Int) throws {
+        var journalBytes = reserved
         for i in plans.indices where plans[i].layout != nil && !removed.contains(plans[i].record.fd) {
             let fd = plans[i].record.fd
             guard let (current, record) = try storedHandler(fd), current == plans[i].stored,
                   case .map(let map) = current, let store = try mapStore(fd: fd, record: record, attributes: map.attributes),
                   let delta = store.delta(to: plans[i].contents ?? MapContents(shapeOf: store.layout)) else { continue }
-            let bytes = delta.changeCount * store.journalBytesPerChange
+            let bytes = delta.changeCount * store.journalBytesPerChange + 24 // and the frozen word
             guard journalBytes + bytes <= journal.capacity else { continue }
             journalBytes += bytes
             plans[i].inPlace = (store, delta)
@@ -153,9 +172,10 @@ extension Segment {
 
     private func plan(_ record: HandlerRecord) throws -> Plan {
         guard case .map(var map) = record.handler else { return Plan(record: record, stored: record.handler) }
-        let contents = map.contents
+        let (contents, frozen) = (map.contents, map.frozen)
         map.contents = nil
-        var plan = Plan(record: record, stored: .map(map), contents: contents)
+        map.frozen = false
+        var plan = Plan(record: record, stored: .map(map), contents: contents, frozen: frozen)
         guard let kind = map.attributes.kind else {
             if let contents, !contents.isEmpty { throw SegmentError.unsupportedMapType(fd: record.fd, mapType: map.attributes.mapType) }
             return plan
@@ -177,16 +197,19 @@ extension Segment {
         return plan
     }
 
-    private func buildMap(_ fd: Int, _ planned: MapLayout, _ contents: MapContents?) throws -> Int {
+    private func buildMap(_ fd: Int, _ planned: MapLayout, _ contents: MapContents?, frozen: Bool) throws -> Int {
         guard let storage = allocator.allocate(planned.totalBytes) else { throw full(planned.totalBytes) }
         var layout = planned
         layout.storage = storage
         layout.serial = header.nextMapSerial()
         layout.format(base)
-        if let contents, let problem = MapStore(base: base, layout: layout, journal: journal).fill(contents) {
+        let store = MapStore(base: base, layout: layout, journal: journal)
+        store.journaling = false
+        if let contents, let problem = store.fill(contents) {
             allocator.free(storage)
             throw SegmentError.invalidMap(fd: fd, detail: problem)
         }
+        store.setFrozen(frozen)
         return storage
     }
 

@@ -215,6 +215,7 @@ public final class Segment: @unchecked Sendable {
             return handler
         }
         map.contents = store.layout.kind.isKeyed || store.layout.kind.isSequence ? store.contents() : nil
+        map.frozen = store.isFrozen
         return .map(map)
     }
 

@@ -26,6 +26,8 @@ public enum SegmentError: Error, CustomStringConvertible, Equatable {
     case duplicateFD(fd: Int)
     case danglingReference(fd: Int, field: String, target: Int)
     case notAMap(fd: Int, kind: String)
+    /// A prog_array's data names an fd that holds no program.
+    case notAProgram(fd: Int, index: UInt32, target: Int)
     case invalidMap(fd: Int, detail: String)
     case unsupportedMapType(fd: Int, mapType: UInt32)
     case noData(fd: Int, kind: String)
@@ -33,6 +35,8 @@ public enum SegmentError: Error, CustomStringConvertible, Equatable {
     case mapOperation(fd: Int, operation: String, errno: Int32)
     case stale(fd: Int)
     case tableChanged(name: String)
+    /// A change that must be undoable as one step does not fit the segment's undo journal.
+    case journalTooSmall(what: String, neededBytes: Int, capacity: Int)
 
     public var description: String {
         switch self {
@@ -80,6 +84,8 @@ public enum SegmentError: Error, CustomStringConvertible, Equatable {
             "fd \(fd) is given more than once"
         case .danglingReference(let fd, let field, let target):
             "fd \(fd): \(field) refers to fd \(target), which holds no handler"
+        case .notAProgram(let fd, let index, let target):
+            "map at fd \(fd): prog_array slot \(index) holds fd \(target), which is not a program (a prog_array holds program fds only)"
         case .notAMap(let fd, let kind):
             "fd \(fd) is a \(kind), not a map"
         case .invalidMap(let fd, let detail):
@@ -96,6 +102,8 @@ public enum SegmentError: Error, CustomStringConvertible, Equatable {
             "map at fd \(fd) was removed or replaced since it was opened"
         case .tableChanged(let name):
             "segment \(name): another process changed its handlers meanwhile; nothing was written, try again"
+        case .journalTooSmall(let what, let needed, let capacity):
+            "\(what) takes \(needed) bytes of undo journal, more than the segment's \(capacity): nothing was written; make the change in smaller steps"
         }
     }
 

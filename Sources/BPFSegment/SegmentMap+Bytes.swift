@@ -94,7 +94,7 @@ extension SegmentMap {
     public func freeze() throws {
         guard let kind else { throw SegmentError.unsupportedMapType(fd: fd, mapType: attributes.mapType) }
         guard store != nil else { throw SegmentError.noData(fd: fd, kind: kind.rawValue) }
-        try check(mutate { $0.freeze(); return 0 }, "freeze")
+        try check(mutate { $0.setFrozen(true); return 0 }, "freeze")
     }
 
     /// A consistent copy of the map's data, read under the lock.
@@ -108,8 +108,28 @@ extension SegmentMap {
     /// Submitted ringbuf records, oldest first; `consume` moves the consumer past them.
     public func ringbufRecords(limit: Int = .max, consume: Bool = false) throws -> [[UInt8]] {
         guard kind == .ringbuf else { throw SegmentError.mapOperation(fd: fd, operation: "reading records of a non-ringbuf map", errno: EINVAL) }
-        guard let records = withLockedStore({ store -> [[UInt8]] in
-            let records = store.readRecords(limit: limit, consume: consume)
+        return try readingRecords(consume: consume) { $0.readRecords(limit: limit, consume: consume) }
+    }
+
+    /// A perf_event_array's records, each CPU's oldest first, with the CPU; `consume` moves
+    /// each ring's consumer past what it returns.
+    public func perfEventRecords(limit: Int = .max, consume: Bool = false) throws -> [(cpu: Int, record: [UInt8])] {
+        guard kind == .perfEventArray else {
+            throw SegmentError.mapOperation(fd: fd, operation: "reading records of a non-perf_event_array map", errno: EINVAL)
+        }
+        return try readingRecords(consume: consume) { store in
+            var records: [(cpu: Int, record: [UInt8])] = []
+            for cpu in 0..<store.layout.cpus where records.count < limit {
+                records += store.read(store.perfRing(cpu), limit: limit - records.count, consume: consume).map { (cpu, $0) }
+            }
+            return records
+        }
+    }
+
+    /// `read`'s records under the lock; consuming them is a change of the segment.
+    private func readingRecords<T>(consume: Bool, _ read: (MapStore) -> [T]) throws -> [T] {
+        guard let records = withLockedStore({ store -> [T] in
+            let records = read(store)
             store.journal.commit()
             if consume, !records.isEmpty { header.bumpGeneration() }
             return records

@@ -105,14 +105,31 @@ public final class SegmentMap {
         }
     }
 
-    /// A pointer to the value (the CPU's slot for per-CPU maps), or nil if absent.
+    /// A pointer to the value (the CPU's slot for per-CPU maps), or nil if absent. The pointer is
+    /// a program's to write through, so handing it out marks the map as written by a program
+    /// (`SegmentTransaction.programWrittenMaps`); a prog_array's slots are not written that way.
     @inline(__always)
     public func lookup(_ key: UnsafeRawPointer, cpu: Int = 0) -> UnsafeMutableRawPointer? {
         if kind == .array || kind == .percpuArray {
-            return borrowedStore?._withUnsafeGuaranteedRef { current($0) ? $0.lookup(key, cpu: cpu) : nil }
+            return borrowedStore?._withUnsafeGuaranteedRef { current($0) ? handOut($0.lookup(key, cpu: cpu), $0, .sinceTaken) : nil }
         }
         // Hash lookups walk chains that updates rewrite; LRU lookups also mark the entry.
-        return read(nil) { $0.lookup(key, cpu: cpu) }
+        return read(nil) { handOut($0.lookup(key, cpu: cpu), $0, kind == .progArray ? .clean : .sinceTaken) }
+    }
+
+    /// An array map's value at index 0 as a program's global data (`lddw` of a map value): the
+    /// program keeps the pointer and writes through it for its whole life, so the map stays
+    /// marked as written by programs.
+    public func globalData() -> UnsafeMutableRawPointer? {
+        guard kind == .array else { return nil }
+        var zero: UInt32 = 0
+        return borrowedStore?._withUnsafeGuaranteedRef { current($0) ? handOut($0.lookup(&zero, cpu: 0), $0, .always) : nil }
+    }
+
+    @inline(__always)
+    private func handOut(_ value: UnsafeMutableRawPointer?, _ store: MapStore, _ mark: ProgramWriteMark.Level) -> UnsafeMutableRawPointer? {
+        if value != nil { store.programWrites.raise(to: mark) }
+        return value
     }
 
     /// BPF_ANY 0, BPF_NOEXIST 1, BPF_EXIST 2. `cpu == nil`: `value` holds every CPU's value
@@ -189,6 +206,13 @@ public final class SegmentMap {
     public func output(_ data: UnsafeRawPointer, size: Int) -> Int32 {
         guard kind == .ringbuf else { return -EINVAL }
         return mutate { $0.output(data, size: size) }
+    }
+
+    /// `bpf_perf_event_output` of a perf_event_array: `size` bytes as one record in the ring of
+    /// `index` (a CPU); see `MapStore.perfOutput`.
+    public func perfEventOutput(index: Int, _ data: UnsafeRawPointer, size: Int) -> Int32 {
+        guard kind == .perfEventArray else { return -EINVAL }
+        return mutate { $0.perfOutput(index: index, data, size: size) }
     }
 
     /// `bpf_ringbuf_query`: 0 available data, 1 ring size, 2 consumer, 3 producer position.

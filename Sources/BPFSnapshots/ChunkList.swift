@@ -20,14 +20,17 @@ struct ChunkList {
     /// Stored contents. A layered one is its base's chunks, where a chunk whose key range a
     /// layer touched gets a hash of its own (so it never matches) and reads with the layers'
     /// changes applied.
-    static func stored(_ content: Int64, _ db: Database) throws -> ChunkList {
+    static func stored(_ content: Int64, _ db: any SQLConnection) throws -> ChunkList {
         let layout = try MapContentRows.layout(content, db)
-        let rows = try Row.fetchAll(db, sql: """
+        let rows = try db.rows("""
             SELECT ch.id, ch.hash FROM map_content_chunks c JOIN chunks ch ON ch.id = c.chunk
-            WHERE c.content = ? ORDER BY c.seq
-            """, arguments: [layout.base ?? content])
-        let ids: [Int64] = rows.map { $0[0] }
-        var hashes = rows.map { [UInt8]($0[1] as Data) }
+            WHERE c.content = $1 ORDER BY c.seq
+            """, [.integer(layout.base ?? content)])
+        let ids = try rows.map { row in
+            guard let id = row[0].integer else { throw SnapshotError.damaged("map contents \(content) list a chunk without an id") }
+            return id
+        }
+        var hashes = rows.map { $0[1].blob ?? [] }
         guard layout.base != nil else {
             return ChunkList(hashes: hashes) { positions in try MapContentRows.entries(positions.map { ids[$0] }, layout, db) }
         }

@@ -31,9 +31,9 @@ enum ChunkRows {
     }
 
     /// Calls `body(key, value)` for each entry of chunk `id` in key order, after checking sizes.
-    static func forEach(_ id: Int64, keySize: Int, stride: Int, _ db: Database,
+    static func forEach(_ id: Int64, keySize: Int, stride: Int, _ db: any SQLConnection,
                         _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws {
-        try rows("SELECT key, value FROM chunk_entries WHERE chunk = ? ORDER BY key", id, keySize: keySize, stride: stride, db) { key, value in
+        try db.forEachEntry("SELECT key, value FROM chunk_entries WHERE chunk = $1 ORDER BY key", id, keySize: keySize, stride: stride) { key, value in
             guard let value else { throw SnapshotError.database("chunk \(id) holds an entry without a value") }
             try body(key, value)
         }

@@ -15,9 +15,8 @@ public enum HistoryTransfer {
 
     /// Copies `ids` (oldest first) from `source` to `destination`; `each` sees every step as it
     /// completes. A transaction that loses a race to a concurrent writer is retried.
-    /// `keepingIDs` stores each under its source id (a mirror of chosen snapshots).
     public static func copy(_ ids: [Int64], from source: any SQLConnection, to destination: any SQLConnection,
-                            keepingIDs: Bool = false, attempts: Int = 10, each: (Step) -> Void = { _ in }) throws -> [Step] {
+                            attempts: Int = 10, each: (Step) -> Void = { _ in }) throws -> [Step] {
         var steps: [Step] = []
         for id in ids {
             let manifest = try source.manifest(of: id)
@@ -29,7 +28,7 @@ public enum HistoryTransfer {
                         break
                     }
                     let content = try source.content(manifest, lacking: destination.lacking(manifest))
-                    let (stored, isNew) = try destination.receive(manifest, content, keepingID: keepingIDs)
+                    let (stored, isNew) = try destination.receive(manifest, content)
                     steps.append(Step(source: id, destination: stored, stored: isNew, payloadBytes: isNew ? content.payloadBytes : 0))
                     break
                 } catch SnapshotError.conflict where attempt < attempts {

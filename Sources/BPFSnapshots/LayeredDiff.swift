@@ -9,7 +9,7 @@ enum LayeredDiff {
     /// `nil` when the contents do not share a base, or when one chain lacks so many of the
     /// other's keys that point lookups would cost more than reading the chunks: then compare
     /// them chunk by chunk.
-    static func between(_ x: Int64, _ y: Int64, _ db: Database, detail: MapContentsDiff.Detail) throws -> MapContentsDiff? {
+    static func between(_ x: Int64, _ y: Int64, _ db: any SQLConnection, detail: MapContentsDiff.Detail) throws -> MapContentsDiff? {
         let (lx, ly) = (try MapContentRows.layout(x, db), try MapContentRows.layout(y, db))
         let base = lx.base ?? x
         guard base == ly.base ?? y, lx.base != nil || ly.base != nil,
@@ -66,16 +66,19 @@ struct BaseLookup {
     /// The base's chunks in key order, and the first key of each.
     let chunks: [Int64]
     let firstKeys: [[UInt8]]
-    private let db: Database
+    private let db: any SQLConnection
 
-    init(_ base: Int64, _ layout: MapContentRows.Layout, _ db: Database) throws {
-        chunks = try Int64.fetchAll(db, sql: "SELECT chunk FROM map_content_chunks WHERE content = ? ORDER BY seq", arguments: [base])
-        let first = try db.cachedStatement(sql: "SELECT key FROM chunk_entries WHERE chunk = ? ORDER BY key LIMIT 1")
+    init(_ base: Int64, _ layout: MapContentRows.Layout, _ db: any SQLConnection) throws {
+        chunks = try db.rows("SELECT chunk FROM map_content_chunks WHERE content = $1 ORDER BY seq", [.integer(base)]).map {
+            guard let chunk = $0[0].integer else { throw SnapshotError.damaged("map contents \(base) list a chunk without an id") }
+            return chunk
+        }
         firstKeys = try chunks.map { chunk in
-            guard let key = try Data.fetchOne(first, arguments: [chunk]), key.count == layout.storedKeySize else {
+            guard let key = try db.value("SELECT key FROM chunk_entries WHERE chunk = $1 ORDER BY key LIMIT 1", [.integer(chunk)])?.blob,
+                  key.count == layout.storedKeySize else {
                 throw SnapshotError.database("chunk \(chunk) is empty or holds a key of the wrong size")
             }
-            return [UInt8](key)
+            return key
         }
         self.db = db
     }
@@ -88,7 +91,6 @@ struct BaseLookup {
             if key.lexicographicallyPrecedes(firstKeys[mid]) { high = mid } else { low = mid + 1 }
         }
         guard low > 0 else { return nil }
-        return try Data.fetchOne(db.cachedStatement(sql: "SELECT value FROM chunk_entries WHERE chunk = ? AND key = ?"),
-                                 arguments: [chunks[low - 1], Data(key)]).map { [UInt8]($0) }
+        return try db.value("SELECT value FROM chunk_entries WHERE chunk = $1 AND key = $2", [.integer(chunks[low - 1]), .blob(Array(key))])?.blob
     }
 }

@@ -128,7 +128,8 @@ struct MapChunks {
         return count
     }
 
-    /// Entry indices in key-byte order (SQLite's BLOB order), for the first `count` entries.
+    /// Entry indices in key-byte order (SQLite's BLOB order), for the first `count` entries;
+    /// equal keys (only in a layered chain's rows) stay in index order.
     static func sortedOrder(_ c: MapContents, count: Int) -> [Int] {
         let keySize = c.keySize
         return c.keys.withUnsafeBytes { keys in
@@ -143,7 +144,10 @@ struct MapChunks {
                 radixSortHighHalf(&packed)
                 return packed.map { Int($0 & 0xffff_ffff) }
             }
-            return (0..<count).sorted { compareKeys(keys, keySize, $0, $1) < 0 }
+            return (0..<count).sorted { a, b in
+                let order = compareKeys(keys, keySize, a, b)
+                return order < 0 || (order == 0 && a < b)
+            }
         }
     }
 

@@ -22,10 +22,11 @@ enum MapLayers {
     }
 
     private static func storeLayer(_ map: MapChunks, over parent: Int64, _ db: Database) throws -> Int64? {
-        let p = try MapContentRows.layout(parent, db)
+        let connection = SQLiteConnection(db: db, location: "")
+        let p = try MapContentRows.layout(parent, connection)
         guard (p.keySize, p.valueSize, p.valuesPerEntry) == (map.keySize, map.valueSize, map.valuesPerEntry),
               p.depth < maximumDepth else { return nil }
-        let changes = try ChunkList.diff(.stored(parent, db), .live(map), detail: .entries)
+        let changes = try ChunkList.diff(.stored(parent, connection), .live(map), detail: .entries)
         let layerEntries = p.layerEntries + changes.addedCount + changes.removedCount + changes.changedCount
         guard layerEntries * rebaseFraction <= max(map.count, p.count) else { return nil }
         try db.cachedStatement(sql: """
@@ -63,70 +64,5 @@ enum MapLayers {
             WorkProgress.current?.advance(chunk.count)
         }
         return contentID
-    }
-}
-
-/// The changes of a layered contents' chain, merged: every key a layer wrote, in key order,
-/// with its newest value or as deleted.
-struct Overlay {
-    var keySize: Int
-    var stride: Int
-    var keys: [UInt8] = []
-    /// `stride` bytes per key; zeros for a deleted key.
-    var values: [UInt8] = []
-    var deleted: [Bool] = []
-
-    var count: Int { deleted.count }
-    func key(_ i: Int) -> ArraySlice<UInt8> { keys[i * keySize ..< (i + 1) * keySize] }
-    func value(_ i: Int) -> ArraySlice<UInt8> { values[i * stride ..< (i + 1) * stride] }
-
-    static func load(_ content: Int64, _ layout: MapContentRows.Layout, _ db: Database) throws -> Overlay {
-        var overlay = Overlay(keySize: layout.storedKeySize, stride: layout.stride)
-        let zeros = [UInt8](repeating: 0, count: layout.stride)
-        try ChunkRows.rows("""
-            SELECT d.key, d.value FROM map_content_layers l JOIN map_content_deltas d ON d.content = l.layer
-            WHERE l.content = ? ORDER BY d.key, l.depth DESC
-            """, content, keySize: layout.storedKeySize, stride: layout.stride, db) { key, value in
-            // The first row of each key is its newest.
-            if overlay.count > 0, overlay.key(overlay.count - 1).elementsEqual(key) { return }
-            overlay.keys.append(contentsOf: key)
-            if let value { overlay.values.append(contentsOf: value) } else { overlay.values += zeros }
-            overlay.deleted.append(value == nil)
-        }
-        return overlay
-    }
-
-    /// Appends to `contents` the entries `base` gives (in key order), with the overlay's entries
-    /// at `span` applied: replaced, deleted or inserted in order. Keys are compared with memcmp:
-    /// this runs once per entry of every layered map read back.
-    func merge(_ span: Range<Int>, into contents: inout MapContents,
-               base: ((UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
-        let (keySize, stride) = (self.keySize, self.stride)
-        try keys.withUnsafeBytes { overlayKeys in
-            try values.withUnsafeBytes { overlayValues in
-                var next = span.lowerBound
-                func emitOverlay() {
-                    if !deleted[next] {
-                        contents.keys.append(contentsOf: UnsafeRawBufferPointer(rebasing: overlayKeys[next * keySize ..< (next + 1) * keySize]))
-                        contents.values.append(contentsOf: UnsafeRawBufferPointer(rebasing: overlayValues[next * stride ..< (next + 1) * stride]))
-                    }
-                    next += 1
-                }
-                func order(_ key: UnsafeRawBufferPointer) -> Int32 {
-                    guard let a = overlayKeys.baseAddress, let b = key.baseAddress else { return 0 }
-                    return memcmp(a + next * keySize, b, keySize)
-                }
-                try base { key, value in
-                    while next < span.upperBound, order(key) < 0 { emitOverlay() }
-                    if next < span.upperBound, order(key) == 0 {
-                        emitOverlay()
-                    } else {
-                        contents.keys.append(contentsOf: key)
-                        contents.values.append(contentsOf: value)
-                    }
-                }
-                while next < span.upperBound { emitOverlay() }
-            }
-        }
     }
 }

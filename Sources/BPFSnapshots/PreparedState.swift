@@ -24,10 +24,7 @@ struct PreparedState {
 
     /// Prepares `records`, looking up in `reader` which map contents are stored already.
     static func prepare(_ records: [HandlerRecord], _ reader: any DatabaseReader) throws -> [PreparedState] {
-        let fingerprints = records.map { record -> [UInt8]? in
-            guard case .map(let m) = record.handler, let contents = m.contents else { return nil }
-            return fingerprint(contents)
-        }
+        let fingerprints = records.map(fingerprint)
         let known = try reader.read { db in
             var known: [[UInt8]: [UInt8]] = [:]
             let find = try db.cachedStatement(sql: """
@@ -38,12 +35,27 @@ struct PreparedState {
             }
             return known
         }
+        return try prepare(records, fingerprints: fingerprints, known: known)
+    }
+
+    /// Prepares `records` with every map sorted, chunked and hashed (no contents known by fingerprint).
+    static func prepare(_ records: [HandlerRecord]) throws -> [PreparedState] {
+        try prepare(records, fingerprints: records.map { _ in nil }, known: [:])
+    }
+
+    private static func prepare(_ records: [HandlerRecord], fingerprints: [[UInt8]?], known: [[UInt8]: [UInt8]]) throws -> [PreparedState] {
         let progress = WorkProgress.current
         progress?.begin("hashing", total: records.reduce(0) { $0 + $1.progressUnits })
         return try zip(records, fingerprints).map { record, fingerprint in
             defer { progress?.advance(record.progressUnits) }
             return try PreparedState(record, fingerprint: fingerprint, knownContent: fingerprint.flatMap { known[$0] })
         }
+    }
+
+    /// A map record's fingerprint (nil for other handlers and maps without contents).
+    private static func fingerprint(_ record: HandlerRecord) -> [UInt8]? {
+        guard case .map(let m) = record.handler, let contents = m.contents else { return nil }
+        return fingerprint(contents)
     }
 
     static func fingerprint(_ contents: MapContents) -> [UInt8] {

@@ -8,6 +8,9 @@ public struct RestorePlan: Equatable, Sendable {
     public var replace: [HandlerRecord]
     /// Fds to free, referrers first.
     public var remove: [Int]
+    /// Programs of a selective restore left attached to fds that will hold nothing (allowed
+    /// only with `allowingDanglingAttachments`): program fd to those fds.
+    public var danglingAttachments: [Int: [Int]] = [:]
 
     public init(create: [HandlerRecord] = [], replace: [HandlerRecord] = [], remove: [Int] = []) {
         self.create = create
@@ -23,9 +26,10 @@ public enum RestorePlanner {
     /// Plans bringing `current` to `target`, comparing them as `SnapshotDiffer` does (maps by
     /// content, not by the order their entries are listed in).
     public static func plan(target: [HandlerRecord], current: [HandlerRecord], onlyFDs: Set<Int>?,
-                            withDependencies: Bool) throws -> RestorePlan {
+                            withDependencies: Bool, allowingDanglingAttachments: Bool = false) throws -> RestorePlan {
         let changed = SnapshotDiffer.diff(current, target, mapDetail: .counts).changed.map(\.fd)
-        return try plan(target: target, current: current, changed: Set(changed), onlyFDs: onlyFDs, withDependencies: withDependencies)
+        return try plan(target: target, current: current, changed: Set(changed), onlyFDs: onlyFDs, withDependencies: withDependencies,
+                        allowingDanglingAttachments: allowingDanglingAttachments)
     }
 
     /// Plans bringing `current` to `target`, where `changed` are the fds on both sides whose
@@ -33,9 +37,10 @@ public enum RestorePlanner {
     /// fd absent from the target is removed). A selective restore after which a restored
     /// handler refers to a missing fd, or a kept handler to a removed one, is refused naming
     /// them, unless `withDependencies` also restores what restored handlers refer to
-    /// (transitively) from the target.
+    /// (transitively) from the target. A program's attachments are the exception, as in
+    /// `import`: with `allowingDanglingAttachments` they may dangle (listed in the plan).
     public static func plan(target: [HandlerRecord], current: [HandlerRecord], changed: Set<Int>, onlyFDs: Set<Int>?,
-                            withDependencies: Bool) throws -> RestorePlan {
+                            withDependencies: Bool, allowingDanglingAttachments: Bool = false) throws -> RestorePlan {
         let wanted = Dictionary(target.map { ($0.fd, $0) }, uniquingKeysWith: { first, _ in first })
         let now = Dictionary(current.map { ($0.fd, $0) }, uniquingKeysWith: { first, _ in first })
         var selection = onlyFDs ?? Set(wanted.keys).union(now.keys)
@@ -54,16 +59,24 @@ public enum RestorePlanner {
         // The handler table as it would be after the restore.
         var result = now
         for fd in selection { result[fd] = wanted[fd] }
+        var plan = RestorePlan()
         if onlyFDs != nil {
             var missing: [Int: [Int]] = [:]
             for (fd, record) in result {
-                let dangling = record.handler.referencedFDs.filter { result[$0] == nil && (selection.contains(fd) || selection.contains($0)) }
-                if !dangling.isEmpty { missing[fd] = Array(Set(dangling)).sorted() }
+                let absent = record.handler.referencedFDs.filter { result[$0] == nil && (selection.contains(fd) || selection.contains($0)) }
+                guard !absent.isEmpty else { continue }
+                if record.handler.kind == .program {
+                    plan.danglingAttachments[fd] = Array(Set(absent)).sorted()
+                } else {
+                    missing[fd] = Array(Set(absent)).sorted()
+                }
             }
             guard missing.isEmpty else { throw SnapshotError.missingDependencies(missing) }
+            guard plan.danglingAttachments.isEmpty || allowingDanglingAttachments else {
+                throw SnapshotError.danglingAttachments(plan.danglingAttachments)
+            }
         }
 
-        var plan = RestorePlan()
         for fd in selection.sorted() {
             switch (now[fd], wanted[fd]) {
             case (nil, let w?): plan.create.append(w)

@@ -30,71 +30,20 @@ extension SQLConnection {
     }
 
     /// Stores the snapshot in one transaction and returns its id here; a snapshot this history
-    /// already has (by origin) is not stored again. Content is inserted in hash order, so that
-    /// concurrent receivers sharing content wait for each other instead of deadlocking.
-    /// `keepingID` stores it under the sender's id (a mirror of chosen snapshots).
-    public func receive(_ manifest: SnapshotManifest, _ content: SnapshotContent, keepingID: Bool = false) throws -> (id: Int64, stored: Bool) {
+    /// already has (by origin) is not stored again.
+    public func receive(_ manifest: SnapshotManifest, _ content: SnapshotContent) throws -> (id: Int64, stored: Bool) {
         try transaction {
             if let id = try snapshot(from: manifest.origin) { return (id, false) }
-            var blobIDs: [[UInt8]: Int64] = [:], chunkIDs: [[UInt8]: Int64] = [:], contentIDs: [[UInt8]: Int64] = [:]
-            for hash in manifest.blobHashes.sorted(by: Self.hashOrder) {
-                blobIDs[hash] = try insertOrFind("blobs", hash: hash, columns: ["data"], [content.blobs[hash].map(SQLValue.blob) ?? .null])
-            }
-            for hash in manifest.chunkHashes.sorted(by: Self.hashOrder) {
-                let entries = content.chunkEntries[hash]
-                let (id, inserted) = try insertOrFindNew("chunks", hash: hash, columns: ["entry_count"], [.integer(Int64(entries?.count ?? 0))])
-                if inserted {
-                    guard let entries else { throw SnapshotError.damaged("chunk \(Hex.encode(hash)) was not sent") }
-                    try insertRows(table: "chunk_entries", columns: ["chunk", "key", "value"],
-                                   rows: entries.map { [.integer(id), .blob($0.key), .blob($0.value)] })
-                }
-                chunkIDs[hash] = id
-            }
-            for c in manifest.contents {
-                let base: SQLValue = try c.base.map { hash in
-                    guard let id = contentIDs[hash] else { throw SnapshotError.damaged("base of \(Hex.encode(c.hash)) is missing") }
-                    return .integer(id)
-                } ?? .null
-                let (id, inserted) = try insertOrFindNew(
-                    "map_contents", hash: c.hash, columns: ["key_size", "value_size", "values_per_entry", "entry_count", "base", "layer_entries"],
-                    [.integer(c.keySize), .integer(c.valueSize), .integer(c.valuesPerEntry), .integer(c.entryCount), base, .integer(c.layerEntries)])
-                contentIDs[c.hash] = id
-                guard inserted else { continue }
-                try insertRows(table: "map_content_chunks", columns: ["content", "seq", "chunk"],
-                               rows: c.chunks.enumerated().map { [.integer(id), .integer(Int64($0.offset)), .integer(chunkIDs[$0.element]!)] })
-                try insertRows(table: "map_content_layers", columns: ["content", "depth", "layer"], rows: try c.layers.enumerated().map {
-                    guard let layer = contentIDs[$0.element] else { throw SnapshotError.damaged("layer of \(Hex.encode(c.hash)) is missing") }
-                    return [.integer(id), .integer(Int64($0.offset + 1)), .integer(layer)]
-                })
-                if c.base != nil {
-                    guard let deltas = content.deltas[c.hash] else { throw SnapshotError.damaged("changes of \(Hex.encode(c.hash)) were not sent") }
-                    try insertRows(table: "map_content_deltas", columns: ["content", "key", "value"],
-                                   rows: deltas.map { [.integer(id), .blob($0.key), $0.value.map(SQLValue.blob) ?? .null] })
-                }
-            }
-            var stateIDs: [[UInt8]: Int64] = [:]
-            for h in manifest.handlers.sorted(by: { Self.hashOrder($0.hash, $1.hash) }) where stateIDs[h.hash] == nil {
-                stateIDs[h.hash] = try insertOrFind("handler_states", hash: h.hash,
-                    columns: ["kind", "name", "attributes", "program", "map_content", "aot_image"],
-                    [.text(h.kind), h.name.map(SQLValue.text) ?? .null, .text(h.attributes),
-                     h.program.flatMap { blobIDs[$0] }.map(SQLValue.integer) ?? .null,
-                     h.mapContent.flatMap { contentIDs[$0] }.map(SQLValue.integer) ?? .null,
-                     h.aotImage.flatMap { blobIDs[$0] }.map(SQLValue.integer) ?? .null])
-            }
-            let parent = try value("SELECT max(id) FROM snapshots WHERE host = $1 AND segment_name = $2",
-                                   [.text(manifest.origin.host), .text(manifest.segmentName)]) ?? .null
-            let explicitID = keepingID ? [SQLValue.integer(manifest.localID)] : []
-            guard let id = try value("""
-                INSERT INTO snapshots (created_at, segment_name, host, generation, message, parent,
-                                       command, user_name, uid, pid, tool_version\(keepingID ? ", id" : ""))
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11\(keepingID ? ", $12" : "")) RETURNING id
-                """, [.text(manifest.createdAt), .text(manifest.segmentName), .text(manifest.origin.host),
-                      .integer(manifest.generation), manifest.message.map(SQLValue.text) ?? .null, parent] + manifest.provenance + explicitID)?.integer
-            else { throw SnapshotError.database("no id for the received snapshot") }
-            try insertRows(table: "snapshot_handlers", columns: ["snapshot", "fd", "state"],
-                           rows: manifest.handlers.map { [.integer(id), .integer($0.fd), .integer(stateIDs[$0.hash]!)] })
+            let states = try storeContent(manifest, content)
+            let parent = try latestSnapshot(host: manifest.origin.host, segment: manifest.segmentName)
+            let id = try insertSnapshot(manifest, parent: parent, states: states)
             try execute("INSERT INTO snapshot_origins (snapshot, origin_store, origin_id, origin_host) VALUES ($1, $2, $3, $4)",
                         [.integer(id), .text(manifest.origin.store), .integer(manifest.origin.id), .text(manifest.origin.host)])
+            // The restore it is the undo of, when the snapshot restored is here too (sent first: it is older).
+            if let r = manifest.restore, let restored = try snapshot(from: r.restored) {
+                try insertRestore(at: r.restoredAt, segment: manifest.segmentName, restored: restored, undo: id,
+                                  fds: r.fds, selection: r.selection)
+            }
             for tag in manifest.tags {
                 // A tag another snapshot holds here is kept under the sending host's name.
                 for name in [tag, "\(manifest.origin.host)/\(tag)"]
@@ -105,6 +54,78 @@ extension SQLConnection {
             }
             return (id, true)
         }
+    }
+
+    /// Stores the manifest's content this history lacks (inside the caller's transaction) and
+    /// returns the `handler_states` id of each handler's hash. Content is inserted in hash order,
+    /// so that concurrent receivers sharing content wait for each other instead of deadlocking.
+    func storeContent(_ manifest: SnapshotManifest, _ content: SnapshotContent) throws -> [[UInt8]: Int64] {
+        var blobIDs: [[UInt8]: Int64] = [:], chunkIDs: [[UInt8]: Int64] = [:], contentIDs: [[UInt8]: Int64] = [:]
+        for hash in manifest.blobHashes.sorted(by: Self.hashOrder) {
+            blobIDs[hash] = try insertOrFind("blobs", hash: hash, columns: ["data"], [content.blobs[hash].map(SQLValue.blob) ?? .null])
+        }
+        for hash in manifest.chunkHashes.sorted(by: Self.hashOrder) {
+            let entries = content.chunkEntries[hash]
+            let (id, inserted) = try insertOrFindNew("chunks", hash: hash, columns: ["entry_count"], [.integer(Int64(entries?.count ?? 0))])
+            if inserted {
+                guard let entries else { throw SnapshotError.damaged("chunk \(Hex.encode(hash)) was not sent") }
+                try insertRows(table: "chunk_entries", columns: ["chunk", "key", "value"],
+                               rows: entries.map { [.integer(id), .blob($0.key), .blob($0.value)] })
+            }
+            chunkIDs[hash] = id
+        }
+        for c in manifest.contents {
+            let base: SQLValue = try c.base.map { hash in
+                guard let id = contentIDs[hash] else { throw SnapshotError.damaged("base of \(Hex.encode(c.hash)) is missing") }
+                return .integer(id)
+            } ?? .null
+            let (id, inserted) = try insertOrFindNew(
+                "map_contents", hash: c.hash, columns: ["key_size", "value_size", "values_per_entry", "entry_count", "base", "layer_entries"],
+                [.integer(c.keySize), .integer(c.valueSize), .integer(c.valuesPerEntry), .integer(c.entryCount), base, .integer(c.layerEntries)])
+            contentIDs[c.hash] = id
+            guard inserted else { continue }
+            try insertRows(table: "map_content_chunks", columns: ["content", "seq", "chunk"], rows: try c.chunks.enumerated().map {
+                guard let chunk = chunkIDs[$0.element] else { throw SnapshotError.damaged("a chunk of \(Hex.encode(c.hash)) is missing") }
+                return [.integer(id), .integer(Int64($0.offset)), .integer(chunk)]
+            })
+            try insertRows(table: "map_content_layers", columns: ["content", "depth", "layer"], rows: try c.layers.enumerated().map {
+                guard let layer = contentIDs[$0.element] else { throw SnapshotError.damaged("layer of \(Hex.encode(c.hash)) is missing") }
+                return [.integer(id), .integer(Int64($0.offset + 1)), .integer(layer)]
+            })
+            if c.base != nil {
+                guard let deltas = content.deltas[c.hash] else { throw SnapshotError.damaged("changes of \(Hex.encode(c.hash)) were not sent") }
+                try insertRows(table: "map_content_deltas", columns: ["content", "key", "value"],
+                               rows: deltas.map { [.integer(id), .blob($0.key), $0.value.map(SQLValue.blob) ?? .null] })
+            }
+        }
+        var stateIDs: [[UInt8]: Int64] = [:]
+        for h in manifest.handlers.sorted(by: { Self.hashOrder($0.hash, $1.hash) }) where stateIDs[h.hash] == nil {
+            stateIDs[h.hash] = try insertOrFind("handler_states", hash: h.hash,
+                columns: ["kind", "name", "attributes", "program", "map_content", "aot_image"],
+                [.text(h.kind), h.name.map(SQLValue.text) ?? .null, .text(h.attributes),
+                 h.program.flatMap { blobIDs[$0] }.map(SQLValue.integer) ?? .null,
+                 h.mapContent.flatMap { contentIDs[$0] }.map(SQLValue.integer) ?? .null,
+                 h.aotImage.flatMap { blobIDs[$0] }.map(SQLValue.integer) ?? .null])
+        }
+        return stateIDs
+    }
+
+    /// Writes the `snapshots` row of the manifest (host: its origin's) and its handler table;
+    /// returns its id.
+    func insertSnapshot(_ manifest: SnapshotManifest, parent: Int64?, states: [[UInt8]: Int64]) throws -> Int64 {
+        guard let id = try value("""
+            INSERT INTO snapshots (created_at, segment_name, host, generation, message, parent,
+                                   command, user_name, uid, pid, tool_version)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id
+            """, [.text(manifest.createdAt), .text(manifest.segmentName), .text(manifest.origin.host),
+                  .integer(manifest.generation), manifest.message.map(SQLValue.text) ?? .null, parent.map(SQLValue.integer) ?? .null]
+                + manifest.provenance)?.integer
+        else { throw SnapshotError.database("no id for the new snapshot") }
+        try insertRows(table: "snapshot_handlers", columns: ["snapshot", "fd", "state"], rows: try manifest.handlers.map {
+            guard let state = states[$0.hash] else { throw SnapshotError.damaged("handler state \(Hex.encode($0.hash)) is missing") }
+            return [.integer(id), .integer($0.fd), .integer(state)]
+        })
+        return id
     }
 
     private static func hashOrder(_ a: [UInt8], _ b: [UInt8]) -> Bool { a.lexicographicallyPrecedes(b) }

@@ -8,10 +8,7 @@ extension SQLConnection {
             SELECT created_at, segment_name, host, generation, message, command, user_name, uid, pid, tool_version
             FROM snapshots WHERE id = $1
             """, [.integer(id)]).first else { throw SnapshotError.unknownSnapshot(String(id)) }
-        let host = row[2].text ?? ""
-        let origin = try rows("SELECT origin_store, origin_id, origin_host FROM snapshot_origins WHERE snapshot = $1", [.integer(id)])
-            .first.map { SnapshotManifest.Origin(store: $0[0].text ?? "", id: $0[1].integer ?? 0, host: $0[2].text ?? "") }
-            ?? SnapshotManifest.Origin(store: try storeIdentity(), id: id, host: host)
+        let origin = try self.origin(of: id, host: row[2].text ?? "")
         let handlers = try rows("""
             SELECT h.fd, st.hash, st.kind, st.name, st.attributes, p.hash, mc.hash, a.hash
             FROM snapshot_handlers h
@@ -25,10 +22,25 @@ extension SQLConnection {
                                      attributes: $0[4].text ?? "{}", program: $0[5].blob, mapContent: $0[6].blob, aotImage: $0[7].blob)
         }
         let tags = try rows("SELECT name FROM tags WHERE snapshot = $1 ORDER BY name", [.integer(id)]).compactMap { $0[0].text }
+        var restore: SnapshotManifest.Restore?
+        if let r = try rows("""
+            SELECT s.id, s.host, r.restored_at, r.fds, r.selection FROM restores r JOIN snapshots s ON s.id = r.snapshot
+            WHERE r.undo_snapshot = $1
+            """, [.integer(id)]).first, let restored = r[0].integer {
+            restore = SnapshotManifest.Restore(restored: try self.origin(of: restored, host: r[1].text ?? ""), restoredAt: r[2].text ?? "",
+                                               fds: r[3].text ?? "[]", selection: r[4].text)
+        }
         return SnapshotManifest(
             origin: origin, localID: id, createdAt: row[0].text ?? "", segmentName: row[1].text ?? "",
             generation: row[3].integer ?? 0, message: row[4].text, provenance: Array(row[5...9]), tags: tags,
-            handlers: handlers, contents: try contentsClosure(handlers.compactMap(\.mapContent)))
+            handlers: handlers, restore: restore, contents: try contentsClosure(handlers.compactMap(\.mapContent)))
+    }
+
+    /// Where snapshot `id` (of `host`) was first saved: its recorded origin, else this history.
+    private func origin(of id: Int64, host: String) throws -> SnapshotManifest.Origin {
+        try rows("SELECT origin_store, origin_id, origin_host FROM snapshot_origins WHERE snapshot = $1", [.integer(id)])
+            .first.map { SnapshotManifest.Origin(store: $0[0].text ?? "", id: $0[1].integer ?? 0, host: $0[2].text ?? "") }
+            ?? SnapshotManifest.Origin(store: try storeIdentity(), id: id, host: host)
     }
 
     /// The contents `hashes` name, with the bases and layers they read, bases first.

@@ -20,6 +20,11 @@ public protocol SQLConnection: AnyObject {
     func rows(_ sql: String, _ arguments: [SQLValue]) throws -> [[SQLValue]]
     /// Runs `sql` for its effect.
     func execute(_ sql: String, _ arguments: [SQLValue]) throws
+    /// Calls `body(key, value)` for each row `sql` returns with `$1` bound to `id`: a key of
+    /// `keySize` bytes and a value of `stride` bytes or NULL, sizes checked before the call. The
+    /// hot path of reading map contents (SQLite's C API straight into the caller's buffers).
+    func forEachEntry(_ sql: String, _ id: Int64, keySize: Int, stride: Int,
+                      _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) throws -> Void) throws
     /// Adds many rows to one table as fast as the engine can (COPY on PostgreSQL).
     func insertRows(table: String, columns: [String], rows: [[SQLValue]]) throws
     /// Runs `body` in one transaction: all of it is committed, or none.

@@ -12,6 +12,8 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
     case unknownFDs([Int])
     case wrongKeySize(fd: Int, given: Int, expected: Int)
     case missingDependencies([Int: [Int]])
+    /// A selective restore would leave programs attached to fds that hold nothing.
+    case danglingAttachments([Int: [Int]])
     case database(String)
     case noHistory(path: String)
     case reservedTag(String)
@@ -53,6 +55,10 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
             "selective restore refused: " + missing.keys.sorted().map { fd in
                 "fd \(fd) refers to fd \(missing[fd, default: []].map(String.init).joined(separator: ", "))"
             }.joined(separator: "; ") + ", which would be missing (restore them too, or with dependencies)"
+        case .danglingAttachments(let dangling):
+            "selective restore refused: " + dangling.keys.sorted().map { fd in
+                "program fd \(fd) is attached to fd \(dangling[fd, default: []].map(String.init).joined(separator: ", "))"
+            }.joined(separator: "; ") + ", which would hold nothing (restore them too, or allow dangling attachments as import does)"
         case .database(let message):
             "snapshot database error: \(message)"
         case .noHistory(let path):

@@ -32,6 +32,15 @@ public struct SnapshotManifest: Sendable {
         var layers: [[UInt8]]
     }
 
+    /// The restore a snapshot is the undo of (`restores`): the restored snapshot by origin, so
+    /// that the receiver can name it by its own id.
+    public struct Restore: Sendable {
+        var restored: Origin
+        var restoredAt: String
+        var fds: String
+        var selection: String?
+    }
+
     public var origin: Origin
     /// The sender's own id.
     public var localID: Int64
@@ -42,6 +51,8 @@ public struct SnapshotManifest: Sendable {
     public var provenance: [SQLValue]
     public var tags: [String]
     public var handlers: [Handler]
+    /// Set when this snapshot is the undo of a restore.
+    public var restore: Restore? = nil
     /// Every contents the handlers need, bases before the layers over them.
     public var contents: [Contents]
 

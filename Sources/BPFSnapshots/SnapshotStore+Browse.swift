@@ -25,21 +25,13 @@ public struct MapEntryCount: Equatable, Sendable {
 extension SnapshotStore {
     /// The snapshot's handlers without map contents, with each map's stored entry count.
     public func handlerSummaries(of id: Int64) throws -> [(record: HandlerRecord, entries: Int?)] {
-        try guarded {
-            try pool.read { db in
-                try Self.storedHandlers(db, snapshot: id).map { stored in
-                    (record: try stored.record(db, withContents: false), entries: try stored.mapContent.map { try MapContentRows.layout($0, db).count })
-                }
-            }
-        }
+        try withReadConnection { try $0.handlerSummaries(of: id) }
     }
 
     /// The handler at `fd` in snapshot `id` (map contents left out), `nil` when the snapshot has none there.
     public func handler(of id: Int64, fd: Int) throws -> HandlerRecord? {
-        try guarded {
-            try pool.read { db in
-                try Self.storedHandlers(db, snapshot: id).first { $0.fd == fd }?.record(db, withContents: false)
-            }
+        try withReadConnection { db in
+            try Self.storedHandlers(db, snapshot: id).first { $0.fd == fd }?.record(db, withContents: false)
         }
     }
 
@@ -50,8 +42,8 @@ extension SnapshotStore {
         try guarded {
             try pool.read { db in
                 guard let content = try Self.mapContent(db, snapshot: id, fd: fd) else { return nil }
-                let layout = try MapContentRows.layout(content, db)
-                let list = try ChunkList.stored(content, db)
+                let layout = try MapContentRows.layout(content, db.history)
+                let list = try ChunkList.stored(content, db.history)
                 let base = try Row.fetchAll(db, sql: """
                     SELECT k.hash, k.entry_count FROM map_content_chunks c JOIN chunks k ON k.id = c.chunk
                     WHERE c.content = ? ORDER BY c.seq
@@ -126,7 +118,7 @@ extension SnapshotStore {
     }
 
     private static func mapContent(_ db: Database, snapshot: Int64, fd: Int) throws -> Int64? {
-        _ = try storedHandlers(db, snapshot: snapshot)  // throws for an unknown snapshot
+        _ = try storedHandlers(db.history, snapshot: snapshot)  // throws for an unknown snapshot
         return try Int64.fetchOne(db, sql: """
             SELECT st.map_content FROM snapshot_handlers h JOIN handler_states st ON st.id = h.state
             WHERE h.snapshot = ? AND h.fd = ?
@@ -143,7 +135,7 @@ private struct KeyFinder {
     var firstKeys: [Int64: [UInt8]] = [:]
 
     mutating func value(in content: Int64, _ db: Database) throws -> [UInt8]? {
-        let layout = try MapContentRows.layout(content, db)
+        let layout = try MapContentRows.layout(content, db.history)
         guard let base = layout.base else { return try baseValue(in: content, db) }
         // The newest layer that wrote the key decides (a NULL value: deleted); else the base.
         if let row = try Row.fetchOne(db.cachedStatement(sql: """

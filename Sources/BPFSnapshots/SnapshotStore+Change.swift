@@ -40,7 +40,7 @@ extension SnapshotStore {
                     """, arguments: [segment]),
                       let instance = row[2] as Int64?, instance != 0,
                       let content = try Self.mapContent(row[0], fd: fd, db),
-                      try Self.layerFits(writes, over: MapContentRows.layout(content, db)) else { return nil }
+                      try Self.layerFits(writes, over: MapContentRows.layout(content, db.history)) else { return nil }
                 return ChangeBase(snapshot: row[0], segmentInstance: UInt64(bitPattern: instance),
                                   generation: UInt64(bitPattern: row[1] as Int64))
             }
@@ -49,33 +49,44 @@ extension SnapshotStore {
 
     /// Records the state `base.snapshot` holds with `writes` applied, as a new snapshot whose
     /// other handlers are that snapshot's and whose map is a layer of the writes over that
-    /// snapshot's contents: the cost of the change, not of the state. The caller vouches that
-    /// the segment was at `base` when the change began. Writes that leave a value as it was
-    /// are dropped; when none is left and `base.snapshot` is still the segment's latest, nothing
+    /// snapshot's contents: the cost of the change, not of the state. `replacing` holds handlers
+    /// read whole that stand instead of that snapshot's (maps programs wrote in place, which
+    /// moved no generation). The caller vouches that the segment was at `base` when the change
+    /// began. Writes that leave a value as it was are dropped; when none is left, every handler
+    /// replaced is stored as it was and `base.snapshot` is still the segment's latest, nothing
     /// is saved. Returns nil, saving nothing, when the base no longer fits (removed since, or
     /// another shape): record the state itself then.
-    public func saveChange(_ writes: MapEntryWrites, over base: ChangeBase, meta: SnapshotMeta) throws -> SaveOutcome? {
-        try guarded {
+    public func saveChange(_ writes: MapEntryWrites, over base: ChangeBase, replacing records: [HandlerRecord] = [],
+                           meta: SnapshotMeta) throws -> SaveOutcome? {
+        let replaced = try guarded { try PreparedState.prepare(records.filter { $0.fd != writes.fd }.sorted { $0.fd < $1.fd }, pool) }
+        return try guarded {
             try pool.write { db in
                 guard let content = try Self.mapContent(base.snapshot, fd: writes.fd, db) else { return nil }
-                let layout = try MapContentRows.layout(content, db)
+                let layout = try MapContentRows.layout(content, db.history)
                 guard writes.entries.allSatisfy({ $0.key.count == layout.storedKeySize && ($0.value?.count ?? layout.stride) == layout.stride }),
                       layout.keySize > 0, layout.stride > 0 else { return nil }
                 let layer = try EntryLayer(writes, over: content, layout, db)
                 guard try Self.layerFits(layer.entries.count, over: layout) else { return nil }
                 let latest = try Int64.fetchOne(
                     db, sql: "SELECT max(id) FROM snapshots WHERE segment_name = ?", arguments: [meta.segmentName])
-                if layer.entries.isEmpty, latest == base.snapshot { return SaveOutcome(id: base.snapshot, created: false) }
+                let replacedStates = try replaced.map { ($0.fd, try $0.store(db, parent: base.snapshot)) }
+                let replacedUnchanged = try replacedStates.allSatisfy { fd, state in
+                    try Int64.fetchOne(db, sql: "SELECT state FROM snapshot_handlers WHERE snapshot = ? AND fd = ?",
+                                       arguments: [base.snapshot, fd]) == state
+                }
+                if layer.entries.isEmpty, replacedUnchanged, latest == base.snapshot { return SaveOutcome(id: base.snapshot, created: false) }
 
                 let id = try Self.insertSnapshot(meta, parent: latest, db)
+                let excluded = ([writes.fd] + replaced.map(\.fd)).map(String.init).joined(separator: ",")
                 try db.execute(sql: """
                     INSERT INTO snapshot_handlers (snapshot, fd, state) SELECT ?, fd, state FROM snapshot_handlers
-                    WHERE snapshot = ? AND fd != ?
-                    """, arguments: [id, base.snapshot, writes.fd])
+                    WHERE snapshot = ? AND fd NOT IN (\(excluded))
+                    """, arguments: [id, base.snapshot])
+                let insertHandler = try db.cachedStatement(sql: "INSERT INTO snapshot_handlers (snapshot, fd, state) VALUES (?, ?, ?)")
+                for (fd, state) in replacedStates { try insertHandler.execute(arguments: [id, fd, state]) }
                 let oldState = try Self.handlerState(base.snapshot, fd: writes.fd, db)
                 let state = layer.entries.isEmpty ? oldState : try layer.store(stateOver: oldState, db)
-                try db.execute(sql: "INSERT INTO snapshot_handlers (snapshot, fd, state) VALUES (?, ?, ?)",
-                               arguments: [id, writes.fd, state])
+                try insertHandler.execute(arguments: [id, writes.fd, state])
                 return SaveOutcome(id: id, created: true)
             }
         }
@@ -121,7 +132,7 @@ private struct EntryLayer {
         for key in last.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             let new = last[key] ?? nil
             let old = try Self.value(key, content, layout, db) {
-                if base == nil { base = try BaseLookup(layout.base ?? content, layout, db) }
+                if base == nil { base = try BaseLookup(layout.base ?? content, layout, db.history) }
                 return try base?.value(key[...])
             }
             guard old != new else { continue }

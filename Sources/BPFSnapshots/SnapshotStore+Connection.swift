@@ -8,6 +8,16 @@ extension SnapshotStore {
             try pool.writeWithoutTransaction { db in try body(SQLiteConnection(db: db, location: path)) }
         }
     }
+
+    /// Runs `body` with a read of this history as an `SQLConnection` (one consistent view).
+    func withReadConnection<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
+        try guarded { try pool.read { db in try body(SQLiteConnection(db: db, location: path)) } }
+    }
+}
+
+extension Database {
+    /// This connection as an `SQLConnection`, for the algorithms both engines run.
+    var history: any SQLConnection { SQLiteConnection(db: self, location: "") }
 }
 
 /// The SQLite history as an `SQLConnection`: `$N` placeholders are SQLite's `?N`.
@@ -21,7 +31,7 @@ final class SQLiteConnection: SQLConnection {
     }
 
     func rows(_ sql: String, _ arguments: [SQLValue]) throws -> [[SQLValue]] {
-        try Row.fetchAll(db, sql: Self.sqlite(sql), arguments: Self.arguments(arguments)).map { row in
+        try Row.fetchAll(db.cachedStatement(sql: Self.sqlite(sql)), arguments: Self.arguments(arguments)).map { row in
             row.databaseValues.map { value in
                 switch value.storage {
                 case .null: .null
@@ -32,6 +42,11 @@ final class SQLiteConnection: SQLConnection {
                 }
             }
         }
+    }
+
+    func forEachEntry(_ sql: String, _ id: Int64, keySize: Int, stride: Int,
+                      _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) throws -> Void) throws {
+        try ChunkRows.rows(Self.sqlite(sql), id, keySize: keySize, stride: stride, db, body)
     }
 
     func execute(_ sql: String, _ arguments: [SQLValue]) throws {
@@ -53,9 +68,18 @@ final class SQLiteConnection: SQLConnection {
         return result!
     }
 
+    /// `$N` as `?N`; statements are few and run often, so each is converted once.
     private static func sqlite(_ sql: String) -> String {
-        sql.replacingOccurrences(of: #"\$([0-9]+)"#, with: "?$1", options: .regularExpression)
+        lock.lock()
+        defer { lock.unlock() }
+        if let known = converted[sql] { return known }
+        let text = sql.replacingOccurrences(of: #"\$([0-9]+)"#, with: "?$1", options: .regularExpression)
+        converted[sql] = text
+        return text
     }
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var converted: [String: String] = [:]
 
     private static func arguments(_ values: [SQLValue]) -> StatementArguments {
         StatementArguments(values.map { value -> DatabaseValueConvertible? in

@@ -3,27 +3,9 @@ import Foundation
 import GRDB
 
 extension SnapshotStore {
-    /// Diffs two stored snapshots without loading what they share: handlers with the same
-    /// stored state are skipped, and maps are compared chunk by chunk, reading only the chunks
-    /// that differ. Changed map handlers come with `contents == nil` in `old`/`new` (their
-    /// entry changes are in `mapChanges`); added and removed handlers are complete.
-    /// `fds` limits the diff to those fds.
+    /// Diffs two stored snapshots without loading what they share (see `SQLConnection.diff`).
     public func diff(_ a: Int64, _ b: Int64, mapDetail: MapContentsDiff.Detail = .entries, fds: Set<Int>? = nil) throws -> SnapshotDiff {
-        try guarded {
-            try pool.read { db in
-                let new = Dictionary(uniqueKeysWithValues: try Self.storedHandlers(db, snapshot: b).map { ($0.fd, $0) })
-                return try Self.diff(db, from: a, to: Set(new.keys), only: fds, loadNew: { fd in try new[fd]?.record(db, withContents: true) }) { old, fd in
-                    guard let n = new[fd], n.state != old.state else { return nil }
-                    var mapChanges = MapContentsDiff()
-                    if let x = old.mapContent, let y = n.mapContent, x != y {
-                        mapChanges = try LayeredDiff.between(x, y, db, detail: mapDetail)
-                            ?? ChunkList.diff(.stored(x, db), .stored(y, db), detail: mapDetail)
-                    }
-                    return SnapshotDiffer.change(
-                        try old.record(db, withContents: false), try n.record(db, withContents: false), mapChanges: mapChanges)
-                }
-            }
-        }
+        try withReadConnection { try $0.diff(a, b, mapDetail: mapDetail, fds: fds) }
     }
 
     /// Diffs a stored snapshot against a live handler table the same way: live handlers are
@@ -32,8 +14,7 @@ extension SnapshotStore {
     public func diff(_ a: Int64, live: [HandlerRecord], mapDetail: MapContentsDiff.Detail = .entries) throws -> SnapshotDiff {
         let new = try Self.byFD(live)
         let prepared = try prepare(live)
-        return try guarded {
-            try pool.read { db in
+        return try withReadConnection { db in
                 try Self.diff(db, from: a, to: Set(new.keys), only: nil, loadNew: { new[$0] }) { old, fd in
                     guard let record = new[fd], let state = prepared[fd], Self.differs(old, state) else { return nil }
                     var mapChanges = MapContentsDiff()
@@ -47,18 +28,16 @@ extension SnapshotStore {
                     }
                     return SnapshotDiffer.change(try old.record(db, withContents: false), stripped, mapChanges: mapChanges)
                 }
-            }
         }
     }
 
     /// The fds on both sides whose handlers differ, by the comparison `diff(_:live:)` makes,
     /// without loading what is only on one side: what a restore replaces.
     public func changedFDs(_ a: Int64, live: [HandlerRecord]) throws -> Set<Int> {
+        guard !live.isEmpty else { return [] }  // a new segment: nothing on both sides
         let prepared = try prepare(live)
-        return try guarded {
-            try pool.read { db in
-                Set(try Self.storedHandlers(db, snapshot: a).filter { old in prepared[old.fd].map { Self.differs(old, $0) } ?? false }.map(\.fd))
-            }
+        return try withReadConnection { db in
+            Set(try Self.storedHandlers(db, snapshot: a).filter { old in prepared[old.fd].map { Self.differs(old, $0) } ?? false }.map(\.fd))
         }
     }
 
@@ -83,7 +62,7 @@ extension SnapshotStore {
 
     /// Walks the fds of snapshot `a` and of the other side (all, or those in `only`): removed,
     /// added, and whatever `change` makes of fds on both sides (`nil` when equal).
-    private static func diff(_ db: Database, from a: Int64, to newFDs: Set<Int>, only: Set<Int>?, loadNew: (Int) throws -> HandlerRecord?,
+    static func diff(_ db: any SQLConnection, from a: Int64, to newFDs: Set<Int>, only: Set<Int>?, loadNew: (Int) throws -> HandlerRecord?,
                              change: (StoredHandler, Int) throws -> HandlerChange?) throws -> SnapshotDiff {
         let old = Dictionary(uniqueKeysWithValues: try storedHandlers(db, snapshot: a).map { ($0.fd, $0) })
         var diff = SnapshotDiff()
@@ -99,18 +78,5 @@ extension SnapshotStore {
             }
         }
         return diff
-    }
-}
-
-extension SnapshotStore {
-    /// What restoring snapshot `id` onto the live table `live` changes, and the snapshot's
-    /// handlers: the fds that differ are the ones `diff(_:live:)` reports (`changedFDs`), so
-    /// that a restore replaces exactly what a diff shows (maps compared by content).
-    public func restorePlan(_ id: Int64, live: [HandlerRecord], onlyFDs: Set<Int>?,
-                            withDependencies: Bool) throws -> (target: [HandlerRecord], plan: RestorePlan) {
-        let target = try records(of: id)
-        let plan = try RestorePlanner.plan(target: target, current: live, changed: changedFDs(id, live: live),
-                                           onlyFDs: onlyFDs, withDependencies: withDependencies)
-        return (target, plan)
     }
 }

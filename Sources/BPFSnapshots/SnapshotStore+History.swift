@@ -17,22 +17,12 @@ public struct KeyChange: Equatable, Sendable {
 extension SnapshotStore {
     /// Snapshots newest first: of one segment, taken at or after `since`, at most `limit`.
     public func log(segment: String? = nil, since: Date? = nil, limit: Int? = nil) throws -> [SnapshotInfo] {
-        let all = try list().reversed().filter { s in
-            (segment == nil || s.segmentName == segment) && (since.map { s.createdAt >= $0 } ?? true)
-        }
-        return limit.map { Array(all.prefix(max(0, $0))) } ?? all
+        try withReadConnection { try $0.log(segment: segment, since: since, limit: limit) }
     }
 
-    /// What snapshot `id` changed against its parent (the snapshot before it of its segment);
-    /// with no parent every handler is added, without map contents.
+    /// What snapshot `id` changed against its parent (see `SQLConnection.changes`).
     public func changes(of id: Int64, mapDetail: MapContentsDiff.Detail = .counts, fds: Set<Int>? = nil) throws -> SnapshotDiff {
-        if let parent = try info(id).parent { return try diff(parent, id, mapDetail: mapDetail, fds: fds) }
-        return try guarded {
-            try pool.read { db in
-                SnapshotDiff(added: try Self.storedHandlers(db, snapshot: id).filter { fds?.contains($0.fd) ?? true }
-                    .map { try $0.record(db, withContents: false) })
-            }
-        }
+        try withReadConnection { try $0.changes(of: id, mapDetail: mapDetail, fds: fds) }
     }
 
     /// The snapshots, newest first (filtered as `log` does), where the handler at `fd` differs
@@ -90,7 +80,7 @@ extension MapContentRows {
     /// The value of `key` in stored contents, `nil` when absent: the newest layer that wrote
     /// it, else the base.
     static func value(of key: [UInt8], in content: Int64, fd: Int, _ db: Database) throws -> [UInt8]? {
-        let layout = try layout(content, db)
+        let layout = try layout(content, db.history)
         guard key.count == layout.storedKeySize else {
             throw SnapshotError.wrongKeySize(fd: fd, given: key.count, expected: layout.storedKeySize)
         }

@@ -53,7 +53,17 @@ public struct RestoreSummary: Equatable, Sendable {
 extension SnapshotStore {
     /// Every snapshot, oldest first.
     public func list() throws -> [SnapshotInfo] {
-        try guarded { try pool.read { try Self.infos($0, id: nil) } }
+        try withReadConnection { try $0.snapshotInfos() }
+    }
+
+    /// Each segment's snapshot count, newest snapshot and hosts (see `SQLConnection.segmentSummaries`).
+    public func segmentSummaries(segment: String? = nil) throws -> [SegmentSummary] {
+        try withReadConnection { try $0.segmentSummaries(segment: segment) }
+    }
+
+    /// `segment`'s newest `limit` snapshots before snapshot `before`, oldest first.
+    public func snapshots(segment: String, before: Int64, limit: Int) throws -> [SnapshotInfo] {
+        try withReadConnection { try $0.snapshotInfos(segment: segment, limit: limit, before: before) }
     }
 
     /// The newest snapshot of `segment`, nil when it has none.
@@ -61,42 +71,18 @@ extension SnapshotStore {
         try guarded {
             try pool.read { db in
                 let id = try Int64.fetchOne(db, sql: "SELECT max(id) FROM snapshots WHERE segment_name = ?", arguments: [segment])
-                return try id.flatMap { try Self.infos(db, id: $0).first }
+                return try id.flatMap { try SQLiteConnection(db: db, location: path).snapshotInfos(id: $0).first }
             }
         }
     }
 
     public func info(_ id: Int64) throws -> SnapshotInfo {
-        try guarded {
-            try pool.read { db in
-                guard let info = try Self.infos(db, id: id).first else { throw SnapshotError.unknownSnapshot(String(id)) }
-                return info
-            }
-        }
+        try withReadConnection { try $0.info(id) }
     }
 
     /// The snapshot's full handler table, by fd, map contents included.
     public func records(of id: Int64) throws -> [HandlerRecord] {
-        try guarded {
-            try pool.read { db in
-                let handlers = try Self.storedHandlers(db, snapshot: id)
-                let progress = WorkProgress.current
-                if let progress {
-                    let entries = try Int.fetchOne(db, sql: """
-                        SELECT total(m.entry_count) FROM snapshot_handlers h JOIN handler_states st ON st.id = h.state
-                        JOIN map_contents m ON m.id = st.map_content WHERE h.snapshot = ?
-                        """, arguments: [id]) ?? 0
-                    progress.begin("reading snapshot \(id)", total: handlers.count + entries)
-                }
-                var done = 0
-                return try handlers.map { stored in
-                    let record = try stored.record(db, withContents: true)
-                    done += record.progressUnits
-                    progress?.reach(done)
-                    return record
-                }
-            }
-        }
+        try withReadConnection { try $0.records(of: id) }
     }
 
     /// An id (as digits), a tag or `latest`, optionally with `~N` (see `SnapshotReference`).
@@ -104,71 +90,32 @@ extension SnapshotStore {
         try guarded { try pool.read { try SnapshotReference.resolve(reference, $0) } }
     }
 
-    private static func infos(_ db: Database, id: Int64?) throws -> [SnapshotInfo] {
-        let filter = id == nil ? "" : "WHERE s.id = ?"
-        let arguments: StatementArguments = id.map { [$0] } ?? []
-        var tags: [Int64: [String]] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT t.snapshot, t.name FROM tags t JOIN snapshots s ON s.id = t.snapshot \(filter) ORDER BY t.name", arguments: arguments) {
-            tags[row[0], default: []].append(row[1])
-        }
-        return try Row.fetchAll(db, sql: """
-            SELECT s.id, s.created_at, s.segment_name, s.host, s.generation, s.message, s.parent,
-                   (SELECT count(*) FROM snapshot_handlers h WHERE h.snapshot = s.id),
-                   r.snapshot, r.fds, r.restored_at,
-                   s.command, s.user_name, s.uid, s.pid, s.tool_version, s.restored_snapshot, s.undo_snapshot
-            FROM snapshots s LEFT JOIN restores r ON r.undo_snapshot = s.id \(filter) ORDER BY s.id
-            """, arguments: arguments).map { row in
-            let id: Int64 = row[0]
-            let generation: Int64 = row[4]
-            let restored: Int64? = row[8]
-            let undoOf = try restored.map { snapshot in
-                guard let fds = try? JSONDecoder().decode([Int].self, from: Data((row[9] as String).utf8)) else {
-                    throw SnapshotError.damaged("restore record of snapshot \(id) has unreadable fds")
-                }
-                return RestoreSummary(snapshot: snapshot, fds: fds, restoredAt: row[10])
-            }
-            return SnapshotInfo(id: id, createdAt: row[1], segmentName: row[2], host: row[3],
-                                generation: UInt64(bitPattern: generation), message: row[5], tags: tags[id] ?? [],
-                                parent: row[6], handlerCount: row[7], undoOf: undoOf, provenance: provenance(row, from: 11))
-        }
-    }
-
-    /// The provenance columns starting at `column`; nil when the snapshot was saved without.
-    private static func provenance(_ row: Row, from column: Int) -> Provenance? {
-        guard let command = row[column] as String? else { return nil }
-        let uid = row[column + 2] as Int64?, pid = row[column + 3] as Int64?
-        return Provenance(command: command, user: row[column + 1] as String? ?? "", uid: UInt32(truncatingIfNeeded: uid ?? 0),
-                          pid: Int32(truncatingIfNeeded: pid ?? 0), toolVersion: row[column + 4] as String? ?? "",
-                          restoredSnapshot: row[column + 5] as Int64?, undoSnapshot: row[column + 6] as Int64?)
-    }
-
     /// The handler rows of a snapshot, by fd; throws for an unknown snapshot.
-    static func storedHandlers(_ db: Database, snapshot: Int64) throws -> [StoredHandler] {
-        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM snapshots WHERE id = ?", arguments: [snapshot]) == true else {
+    static func storedHandlers(_ db: any SQLConnection, snapshot: Int64) throws -> [StoredHandler] {
+        guard try db.value("SELECT 1 FROM snapshots WHERE id = $1", [.integer(snapshot)]) != nil else {
             throw SnapshotError.unknownSnapshot(String(snapshot))
         }
-        return try Row.fetchAll(db, sql: """
+        return try db.rows("""
             SELECT h.fd, h.state, st.hash, st.kind, st.name, st.attributes, b.data, st.map_content, a.data,
                    st.program, st.aot_image, st.id IS NULL
             FROM snapshot_handlers h
             LEFT JOIN handler_states st ON st.id = h.state
             LEFT JOIN blobs b ON b.id = st.program
             LEFT JOIN blobs a ON a.id = st.aot_image
-            WHERE h.snapshot = ? ORDER BY h.fd
-            """, arguments: [snapshot]).map { row in
-            let fd: Int = row[0]
-            let program: Int64? = row[9], aot: Int64? = row[10]
+            WHERE h.snapshot = $1 ORDER BY h.fd
+            """, [.integer(snapshot)]).map { row in
+            let fd = Int(row[0].integer ?? 0), state = row[1].integer ?? 0
+            let program = row[9].integer, aot = row[10].integer
             let missing: [(Bool, String)] = [
-                (row[11] as Bool, "handler state \(row[1] as Int64)"),
-                (program != nil && (row[6] as Data?) == nil, "program blob \(program ?? 0)"),
-                (aot != nil && (row[8] as Data?) == nil, "AOT code blob \(aot ?? 0)"),
+                (row[11].integer != 0 || row[2].blob == nil || row[3].text == nil || row[5].text == nil, "handler state \(state)"),
+                (program != nil && row[6].blob == nil, "program blob \(program ?? 0)"),
+                (aot != nil && row[8].blob == nil, "AOT code blob \(aot ?? 0)"),
             ]
             if let (_, what) = missing.first(where: { $0.0 }) {
                 throw SnapshotError.damaged("\(what) of fd \(fd) in snapshot \(snapshot) is missing")
             }
-            return StoredHandler(fd: fd, state: row[1], hash: [UInt8](row[2] as Data), kind: row[3], name: row[4],
-                          attributes: row[5], bytecode: (row[6] as Data?).map { [UInt8]($0) }, mapContent: row[7],
-                          aotImage: (row[8] as Data?).map { [UInt8]($0) })
+            return StoredHandler(fd: fd, state: state, hash: row[2].blob ?? [], kind: row[3].text ?? "", name: row[4].text,
+                                 attributes: row[5].text ?? "", bytecode: row[6].blob, mapContent: row[7].integer, aotImage: row[8].blob)
         }
     }
 }
@@ -186,7 +133,7 @@ struct StoredHandler {
     var aotImage: [UInt8]?
 
     /// The handler; map contents are loaded only `withContents`, else left `nil`.
-    func record(_ db: Database, withContents: Bool) throws -> HandlerRecord {
+    func record(_ db: any SQLConnection, withContents: Bool) throws -> HandlerRecord {
         guard let kind = HandlerKind(rawValue: kind) else {
             throw SnapshotError.database("fd \(fd) has unknown handler kind '\(self.kind)'")
         }
@@ -213,14 +160,15 @@ enum MapContentRows {
         var stride: Int { valueSize * valuesPerEntry }
     }
 
-    static func layout(_ content: Int64, _ db: Database) throws -> Layout {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+    static func layout(_ content: Int64, _ db: any SQLConnection) throws -> Layout {
+        guard let row = try db.rows("""
             SELECT key_size, value_size, values_per_entry, entry_count, base, layer_entries,
                    (SELECT count(*) FROM map_content_layers WHERE content = m.id)
-            FROM map_contents m WHERE id = ?
-            """), arguments: [content]) else { throw SnapshotError.damaged("map contents \(content) are missing") }
-        let layout = Layout(keySize: row[0], valueSize: row[1], valuesPerEntry: row[2], count: row[3], base: row[4],
-                            layerEntries: row[5], depth: row[6])
+            FROM map_contents m WHERE id = $1
+            """, [.integer(content)]).first else { throw SnapshotError.damaged("map contents \(content) are missing") }
+        func size(_ i: Int) -> Int { Int(truncatingIfNeeded: row[i].integer ?? -1) }
+        let layout = Layout(keySize: size(0), valueSize: size(1), valuesPerEntry: size(2), count: size(3), base: row[4].integer,
+                            layerEntries: size(5), depth: size(6))
         guard layout.keySize >= 0, layout.valueSize >= 0, layout.valuesPerEntry >= 1, layout.count >= 0,
               layout.keySize <= 1 << 16, layout.valueSize <= 1 << 24, layout.valuesPerEntry <= 1 << 16,
               layout.base != content, (layout.base == nil) == (layout.depth == 0) else {
@@ -229,10 +177,26 @@ enum MapContentRows {
         return layout
     }
 
-    static func load(_ content: Int64, _ db: Database, fd: Int) throws -> MapContents {
+    /// All entries: the base's chunks read in order by one statement (no per-chunk query), a
+    /// layered contents' merged chain applied as they stream by.
+    static func load(_ content: Int64, _ db: any SQLConnection, fd: Int) throws -> MapContents {
         let layout = try layout(content, db)
-        let list = try ChunkList.stored(content, db)
-        var contents = try list.entries(Array(list.hashes.indices))
+        let overlay = try layout.base == nil ? Overlay(keySize: layout.storedKeySize, stride: layout.stride) : Overlay.load(content, layout, db)
+        var contents = reserved(layout)
+        let progress = WorkProgress.current
+        var rows = 0
+        try overlay.merge(0 ..< overlay.count, into: &contents) { emit in
+            try db.forEachEntry("""
+                SELECT e.key, e.value FROM map_content_chunks c JOIN chunk_entries e ON e.chunk = c.chunk
+                WHERE c.content = $1 ORDER BY c.seq, e.key
+                """, layout.base ?? content, keySize: layout.storedKeySize, stride: layout.stride) { key, value in
+                guard let value else { throw SnapshotError.database("map contents \(content) hold an entry without a value") }
+                try emit(key, value)
+                rows += 1
+                if rows % MapChunks.averageEntries == 0 { progress?.advance(MapChunks.averageEntries) }
+            }
+        }
+        progress?.advance(rows % MapChunks.averageEntries)
         guard contents.count == layout.count else {
             throw SnapshotError.damaged("map contents \(content) of fd \(fd) hold \(contents.count) entries, \(layout.count) recorded (missing chunks or rows)")
         }
@@ -241,12 +205,18 @@ enum MapContentRows {
         return contents
     }
 
-    /// The entries of the base chunks `chunks`, in order, with their keys as stored.
-    static func entries(_ chunks: [Int64], _ layout: Layout, _ db: Database) throws -> MapContents {
+    /// Empty contents of the layout's sizes, with room for its entries.
+    static func reserved(_ layout: Layout) -> MapContents {
         var contents = MapContents(keySize: layout.storedKeySize, valueSize: layout.valueSize, valuesPerEntry: layout.valuesPerEntry)
         let expected = min(layout.count, 1 << 22)  // a damaged count must not allocate wildly
         contents.keys.reserveCapacity(expected * layout.storedKeySize)
         contents.values.reserveCapacity(expected * layout.stride)
+        return contents
+    }
+
+    /// The entries of the base chunks `chunks`, in order, with their keys as stored.
+    static func entries(_ chunks: [Int64], _ layout: Layout, _ db: any SQLConnection) throws -> MapContents {
+        var contents = reserved(layout)
         let progress = WorkProgress.current
         for chunk in chunks {
             let before = contents.values.count

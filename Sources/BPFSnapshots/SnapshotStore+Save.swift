@@ -57,38 +57,32 @@ public struct RestoreEntry: Equatable, Sendable {
 }
 
 extension SnapshotStore {
-    /// Records `records` as a new snapshot, in one transaction, and returns its id (ids are
-    /// never reused). Content already in the store (same instructions, same map chunks, same
-    /// handler) is referenced, not copied, so saving an unchanged segment adds one small row
-    /// per handler. With `restoring`, the snapshot is the undo of that restore, which is
-    /// recorded with it. `beforeCommit` runs inside the open transaction with the new id, after
-    /// everything is written: throwing from it rolls the whole save back (a restore applies
-    /// the segment there, so that a failed apply leaves no snapshot).
-    public func save(_ records: [HandlerRecord], meta: SnapshotMeta, restoring: RestoreEntry? = nil,
-                     beforeCommit: ((Int64) throws -> Void)? = nil) throws -> Int64 {
-        try save(records, meta: meta, restoring: restoring, unlessUnchanged: false, beforeCommit: beforeCommit).id
-    }
-
-    /// `save`, unless the segment's latest snapshot holds exactly these handlers (then that
-    /// snapshot's id, and nothing is written): the cost of an unchanged save, no new row.
-    public func saveIfChanged(_ records: [HandlerRecord], meta: SnapshotMeta) throws -> SaveOutcome {
-        try save(records, meta: meta, restoring: nil, unlessUnchanged: true, beforeCommit: nil)
-    }
-
-    private func save(_ records: [HandlerRecord], meta: SnapshotMeta, restoring: RestoreEntry?, unlessUnchanged: Bool,
-                      beforeCommit: ((Int64) throws -> Void)?) throws -> SaveOutcome {
-        for tag in meta.tags { try Self.validateTag(tag) }
+    /// `records` sorted by fd, after checking `meta`'s tags and that no two share an fd.
+    static func checked(_ records: [HandlerRecord], meta: SnapshotMeta) throws -> [HandlerRecord] {
+        for tag in meta.tags { try validateTag(tag) }
         var seen = Set<Int>()
         for record in records where !seen.insert(record.fd).inserted {
             throw SnapshotError.invalidRecord(fd: record.fd, reason: "two handlers at the same fd")
         }
+        return records.sorted { $0.fd < $1.fd }
+    }
+}
+
+extension SnapshotStore: SnapshotHistory {
+    /// Content already in the store (same instructions, same map chunks, same handler) is
+    /// referenced, not copied, so saving an unchanged segment adds one small row per handler;
+    /// a changed map is stored as a layer of its changed entries over the previous contents
+    /// (`MapLayers`).
+    public func saveSnapshot(_ records: [HandlerRecord], meta: SnapshotMeta, restoring: RestoreEntry?, unlessUnchanged: Bool,
+                             beforeCommit: ((Int64) throws -> Void)?) throws -> SaveOutcome {
+        let records = try Self.checked(records, meta: meta)
         // Sorting and hashing happen before taking the write lock.
-        let states = try guarded { try PreparedState.prepare(records.sorted { $0.fd < $1.fd }, pool) }
+        let states = try guarded { try PreparedState.prepare(records, pool) }
         return try guarded {
             try pool.write { db in
                 let parent = try Int64.fetchOne(
                     db, sql: "SELECT max(id) FROM snapshots WHERE segment_name = ?", arguments: [meta.segmentName])
-                if unlessUnchanged, let parent, try Self.snapshot(parent, holdsExactly: states, db) {
+                if unlessUnchanged, let parent, try SQLiteConnection(db: db, location: path).snapshot(parent, holdsExactly: states) {
                     return SaveOutcome(id: parent, created: false)
                 }
                 if unlessUnchanged, let parent, try Self.snapshot(parent, holdsSameEntries: states, db) {
@@ -105,7 +99,7 @@ extension SnapshotStore {
                     done += state.progressUnits
                     progress?.reach(done)
                 }
-                if let restoring { try Self.insertRestore(db, restoring, undo: id, segment: meta.segmentName) }
+                if let restoring { try SQLiteConnection(db: db, location: path).insertRestore(restoring, undo: id, segment: meta.segmentName) }
                 try beforeCommit?(id)
                 return SaveOutcome(id: id, created: true)
             }
@@ -125,20 +119,9 @@ extension SnapshotStore {
                         meta.segmentInstance.map { Int64(bitPattern: $0) }, meta.message, parent, p?.command, p?.user,
                         p.map { Int64($0.uid) }, p?.pid, p?.toolVersion, p?.restoredSnapshot, p?.undoSnapshot])
         let id = db.lastInsertedRowID
-        for tag in meta.tags { try insertTag(db, tag, snapshot: id) }
+        let connection = SQLiteConnection(db: db, location: "")
+        for tag in meta.tags { try connection.insertTag(tag, snapshot: id) }
         return id
-    }
-
-    /// The content comparison of `saveIfChanged`: true when `snapshot` has exactly the handlers
-    /// `states` describe (same fds, same content hashes), compared without loading any content.
-    private static func snapshot(_ snapshot: Int64, holdsExactly states: [PreparedState], _ db: Database) throws -> Bool {
-        let stored = try Row.fetchAll(db, sql: """
-            SELECT h.fd, st.hash FROM snapshot_handlers h JOIN handler_states st ON st.id = h.state
-            WHERE h.snapshot = ? ORDER BY h.fd
-            """, arguments: [snapshot])
-        return stored.count == states.count && zip(stored, states).allSatisfy { row, state in
-            row[0] as Int == state.fd && [UInt8](row[1] as Data) == state.hash
-        }
     }
 
     /// The comparison when hashes differ: contents recorded as a change (`saveChange`) are
@@ -160,7 +143,7 @@ extension SnapshotStore {
                   row[4] as String == state.attributes, let content = row[5] as Int64?, let chunks = try state.chunks() else {
                 return false
             }
-            let diff = try ChunkList.diff(.stored(content, db), .live(chunks), detail: .counts)
+            let diff = try ChunkList.diff(.stored(content, db.history), .live(chunks), detail: .counts)
             guard diff.isEmpty else { return false }
             if let fingerprint = state.fingerprint { sources.append((fingerprint, content)) }
         }
@@ -169,14 +152,6 @@ extension SnapshotStore {
                            arguments: [Data(fingerprint), content])
         }
         return true
-    }
-
-    private static func insertRestore(_ db: Database, _ entry: RestoreEntry, undo: Int64, segment: String) throws {
-        func json(_ fds: [Int]) -> String { "[" + fds.map(String.init).joined(separator: ",") + "]" }
-        try db.execute(sql: """
-            INSERT INTO restores (restored_at, segment_name, snapshot, undo_snapshot, fds, selection)
-            VALUES (?, ?, ?, ?, ?, ?)
-            """, arguments: [Date(), segment, entry.snapshot, undo, json(entry.fds), entry.selection.map(json)])
     }
 
     /// Words that name something else where a snapshot is expected.
@@ -188,13 +163,5 @@ extension SnapshotStore {
               SnapshotReference.isPlainName(tag) else {
             throw SnapshotError.invalidTag(tag)
         }
-    }
-
-    static func insertTag(_ db: Database, _ tag: String, snapshot: Int64) throws {
-        if let owner = try Int64.fetchOne(db, sql: "SELECT snapshot FROM tags WHERE name = ?", arguments: [tag]) {
-            guard owner == snapshot else { throw SnapshotError.tagTaken(tag: tag, snapshot: owner) }
-            return
-        }
-        try db.execute(sql: "INSERT INTO tags (name, snapshot) VALUES (?, ?)", arguments: [tag, snapshot])
     }
 }

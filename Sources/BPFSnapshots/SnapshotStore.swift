@@ -13,6 +13,9 @@ public final class SnapshotStore: Sendable {
         case read
         /// May write: the file and its directory are created (mode 0600/0700) if missing.
         case write
+        /// As `.write`, for one change made from one thread (a recorded change): a current
+        /// history is opened as one connection, its schema checked once, nothing migrated.
+        case change
     }
 
     /// Opens the history at `path` and brings its schema up to date. A file that is not a
@@ -23,10 +26,16 @@ public final class SnapshotStore: Sendable {
         let busyTimeout = try Self.busyTimeout(path: path)
         if access == .read {
             guard FileManager.default.fileExists(atPath: path) else { throw SnapshotError.noHistory(path: path) }
-            if let reader = try Self.openCurrentReadOnly(path, busyTimeout: busyTimeout) {
+            if let reader = try Self.openCurrent(path, readonly: true, busyTimeout: busyTimeout) {
                 pool = reader
                 return
             }
+        }
+        // A missing or empty file is created and migrated below, one process at a time.
+        if access == .change, (try? Self.fileSize(path)) ?? 0 > 0,
+           let writer = try Self.openCurrent(path, readonly: false, busyTimeout: busyTimeout) {
+            pool = writer
+            return
         }
         try Self.createIfMissing(path)
         // Opening switches a new file to WAL mode and migrates it: one process at a time, else a
@@ -51,11 +60,12 @@ public final class SnapshotStore: Sendable {
         }
     }
 
-    /// A read-only connection to an existing history whose schema is complete; nil when it
-    /// still needs a migration (which only a writable open may apply).
-    private static func openCurrentReadOnly(_ path: String, busyTimeout: Double) throws -> DatabaseQueue? {
+    /// One connection to an existing history whose schema is complete; nil when it still needs
+    /// a migration (applied by the pool `.write` opens, in WAL mode). A queue leaves the
+    /// journal mode as it is, so a file that turns out not to be a history is left untouched.
+    private static func openCurrent(_ path: String, readonly: Bool, busyTimeout: Double) throws -> DatabaseQueue? {
         do {
-            let reader = try DatabaseQueue(path: path, configuration: configuration(readonly: true, busyTimeout: busyTimeout))
+            let reader = try DatabaseQueue(path: path, configuration: configuration(readonly: readonly, busyTimeout: busyTimeout))
             let current = try reader.read { db in
                 try Schema.check(db, path: path)
                 return try Schema.isComplete(db)

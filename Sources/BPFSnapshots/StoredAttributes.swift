@@ -11,7 +11,7 @@ enum StoredAttributes {
             json(ProgramAttributes(type: Int64(p.type), attachments: p.attachments.map {
                 .init(targetFD: $0.targetFD, cookie: $0.cookie)
             }))
-        case .map(let m): json(MapAttributesJSON(m.attributes))
+        case .map(let m): json(MapAttributesJSON(m.attributes, frozen: m.frozen))
         case .perfEvent(let e): json(PerfEventAttributes(e))
         case .link(let l):
             json(LinkAttributes(programFD: l.programFD, targetFD: l.targetFD, attachType: l.attachType, cookie: l.cookie))
@@ -20,30 +20,31 @@ enum StoredAttributes {
         }
     }
 
-    /// Rebuilds a handler from its stored columns; throws on text this build cannot read.
+    /// Rebuilds a handler from its stored columns; throws `DecodingError` on text this build
+    /// cannot read. Read with `AttributeObject`, field by field as the structs below encode them.
     static func decode(kind: HandlerKind, name: String?, attributes: String,
                        bytecode: [UInt8]?, aotImage: [UInt8]?, contents: MapContents?) throws -> Handler {
-        let data = Data(attributes.utf8)
-        let decoder = JSONDecoder()
+        let a = try AttributeObject(attributes)
         switch kind {
         case .program:
-            let a = try decoder.decode(ProgramAttributes.self, from: data)
+            let type: Int64 = try a.integer(required: "type")
             return .program(ProgramHandler(
-                name: name ?? "", type: Int32(truncatingIfNeeded: a.type), bytecode: bytecode ?? [],
-                attachments: a.attachments.map { .init(targetFD: $0.targetFD, cookie: $0.cookie) }, aotImage: aotImage))
+                name: name ?? "", type: Int32(truncatingIfNeeded: type), bytecode: bytecode ?? [],
+                attachments: try a.objects(required: "attachments").map {
+                    .init(targetFD: try $0.integer(required: "target_fd"), cookie: try $0.integer(required: "cookie"))
+                }, aotImage: aotImage))
         case .map:
-            let a = try decoder.decode(MapAttributesJSON.self, from: data)
-            return .map(MapHandler(name: name ?? "", attributes: a.model, contents: contents))
+            let map = try MapAttributesJSON(stored: a)
+            return .map(MapHandler(name: name ?? "", attributes: map.model, contents: contents, frozen: map.frozen == true))
         case .perfEvent:
-            return .perfEvent(try decoder.decode(PerfEventAttributes.self, from: data).model())
+            return .perfEvent(try PerfEventAttributes(stored: a).model())
         case .link:
-            let a = try decoder.decode(LinkAttributes.self, from: data)
-            return .link(LinkHandler(programFD: a.programFD, targetFD: a.targetFD, attachType: a.attachType, cookie: a.cookie))
+            return .link(LinkHandler(programFD: try a.integer(required: "prog_fd"), targetFD: try a.integer(required: "target_fd"),
+                                     attachType: try a.integer(required: "attach_type"), cookie: try a.integer(required: "cookie")))
         case .epoll:
             return .epoll
         case .memfd:
-            let a = try decoder.decode(MemfdAttributes.self, from: data)
-            return .memfd(MemfdHandler(name: name ?? "", flags: a.flags))
+            return .memfd(MemfdHandler(name: name ?? "", flags: try a.integer(required: "flags")))
         }
     }
 
@@ -55,19 +56,19 @@ enum StoredAttributes {
     }
 }
 
-private struct ProgramAttributes: Codable {
+private struct ProgramAttributes: Encodable {
     /// Int64: histories written when the type was unsigned hold values above Int32.max, which
     /// mean the same 32-bit pattern.
     var type: Int64
     var attachments: [Attachment]
-    struct Attachment: Codable {
+    struct Attachment: Encodable {
         var targetFD: Int
         var cookie: UInt64
         enum CodingKeys: String, CodingKey { case targetFD = "target_fd", cookie }
     }
 }
 
-private struct LinkAttributes: Codable {
+private struct LinkAttributes: Encodable {
     var programFD: Int
     var targetFD: Int
     var attachType: UInt32
@@ -77,21 +78,34 @@ private struct LinkAttributes: Codable {
     }
 }
 
-private struct MemfdAttributes: Codable {
+private struct MemfdAttributes: Encodable {
     var flags: UInt32
 }
 
-/// bpftime's `bpf_map_attr` names.
-private struct MapAttributesJSON: Codable {
+/// bpftime's `bpf_map_attr` names, and `frozen` (present only when true, so that the text,
+/// and so the state hash, of every map saved before it existed stays the same).
+private struct MapAttributesJSON: Encodable {
     var map_type: UInt32, key_size: UInt32, value_size: UInt32, max_entries: UInt32, flags: UInt64
     var ifindex: UInt32, btf_vmlinux_value_type_id: UInt32, btf_id: UInt32, btf_key_type_id: UInt32
     var btf_value_type_id: UInt32, map_extra: UInt64, kernel_bpf_map_id: UInt32
+    var frozen: Bool?
 
-    init(_ a: MapAttributes) {
+    init(_ a: MapAttributes, frozen: Bool) {
+        self.frozen = frozen ? true : nil
         map_type = a.mapType; key_size = a.keySize; value_size = a.valueSize; max_entries = a.maxEntries
         flags = a.flags; ifindex = a.ifindex; btf_vmlinux_value_type_id = a.btfVmlinuxValueTypeID
         btf_id = a.btfID; btf_key_type_id = a.btfKeyTypeID; btf_value_type_id = a.btfValueTypeID
         map_extra = a.mapExtra; kernel_bpf_map_id = a.kernelBPFMapID
+    }
+
+    init(stored a: AttributeObject) throws {
+        map_type = try a.integer(required: "map_type"); key_size = try a.integer(required: "key_size")
+        value_size = try a.integer(required: "value_size"); max_entries = try a.integer(required: "max_entries")
+        flags = try a.integer(required: "flags"); ifindex = try a.integer(required: "ifindex")
+        btf_vmlinux_value_type_id = try a.integer(required: "btf_vmlinux_value_type_id"); btf_id = try a.integer(required: "btf_id")
+        btf_key_type_id = try a.integer(required: "btf_key_type_id"); btf_value_type_id = try a.integer(required: "btf_value_type_id")
+        map_extra = try a.integer(required: "map_extra"); kernel_bpf_map_id = try a.integer(required: "kernel_bpf_map_id")
+        frozen = try a.bool("frozen")
     }
 
     var model: MapAttributes {
@@ -103,7 +117,7 @@ private struct MapAttributesJSON: Codable {
 }
 
 /// One flat object for every event type; fields a type lacks are absent.
-private struct PerfEventAttributes: Codable {
+private struct PerfEventAttributes: Encodable {
     var type: String
     var enabled: Bool
     var module_name: String?, offset: UInt64?, pid: Int32?, ref_ctr_offset: UInt64?
@@ -127,6 +141,16 @@ private struct PerfEventAttributes: Codable {
             self.code = code
             if let t = target { module_name = t.moduleName; offset = t.offset; pid = t.pid; ref_ctr_offset = t.refCtrOffset }
         }
+    }
+
+    init(stored a: AttributeObject) throws {
+        guard let type = try a.string("type") else { throw AttributeObject.corrupt("perf event without type") }
+        self.type = type
+        enabled = try a.bool(required: "enabled")
+        module_name = try a.string("module_name"); offset = try a.integer("offset"); pid = try a.integer("pid")
+        ref_ctr_offset = try a.integer("ref_ctr_offset"); tracepoint_id = try a.integer("tracepoint_id")
+        cpu = try a.integer("cpu"); config = try a.integer("config"); sample_type = try a.integer("sample_type")
+        code = try a.integer("code")
     }
 
     func model() throws -> PerfEventHandler {

@@ -32,9 +32,16 @@ extension RuntimeState {
         try withSegment(creating: creating) { shm in
             try shm.transaction { tx in
                 let value = try body(tx)
-                return (value, reading() ? Result { try ConsistentState(tx, includeContents: true) } : nil)
+                return (value, reading() ? Result { try Self.readWhole(tx) } : nil)
             }
         }
+    }
+
+    /// The whole state, read after taking every map's program-written mark: what programs wrote
+    /// in place is in it, so the next change can start from it (`changeMap`).
+    static func readWhole(_ tx: SegmentTransaction) throws -> ConsistentState {
+        try tx.takeProgramWriteMarks(tx.programWrittenMaps())
+        return try ConsistentState(tx, includeContents: true)
     }
 
     /// Records a state read by `changeAndRead`.
@@ -50,10 +57,11 @@ extension RuntimeState {
     /// from a newer schema gives `.failed`.
     public func record(_ state: ConsistentState, recording: Recording, message: String? = nil) -> RecordResult {
         do {
-            let store = try SnapshotStore(path: recording.historyPath, access: .write)
             var meta = state.meta(message: message)
             meta.provenance = recording.provenance
-            let outcome = try store.saveIfChanged(state.records, meta: meta)
+            var saved: SaveOutcome?
+            try recording.withHistory { saved = try $0.saveIfChanged(state.records, meta: meta) }
+            guard let outcome = saved else { throw SnapshotError.database("the history was not opened") }
             return outcome.created ? .recorded(outcome.id) : .unchanged(outcome.id)
         } catch {
             return .failed(historyPath: recording.historyPath, reason: "\(error)")

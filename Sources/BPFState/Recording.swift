@@ -6,21 +6,34 @@ import Glibc
 /// use case records nothing (`--no-record`, `BPFTIME_SNAP_RECORD=0`).
 public struct Recording: Sendable {
     /// The history, opened (and created if missing) only after the change, so that a history
-    /// that cannot be written never blocks the change itself.
+    /// that cannot be written never blocks the change itself: a SQLite file, or where `open`
+    /// leads (then its description for messages, no password).
     public var historyPath: String
     public var provenance: Provenance
+    /// Runs its argument on another kind of history (a PostgreSQL one); nil for the SQLite file
+    /// at `historyPath`.
+    public var open: (@Sendable ((any SnapshotHistory) throws -> Void) throws -> Void)?
 
-    public init(historyPath: String, provenance: Provenance) {
+    public init(historyPath: String, provenance: Provenance,
+                open: (@Sendable ((any SnapshotHistory) throws -> Void) throws -> Void)? = nil) {
         self.historyPath = historyPath
         self.provenance = provenance
+        self.open = open
+    }
+
+    /// Runs `body` on the history, opened for this one recording.
+    func withHistory(_ body: (any SnapshotHistory) throws -> Void) throws {
+        guard let open else { return try body(SnapshotStore(path: historyPath, access: .change)) }
+        try open(body)
     }
 
     /// A recording by this process into `historyPath`, or nil when `BPFTIME_SNAP_RECORD` turns
     /// recording off (`0`, `off`, `false`, `no`).
     public static func unlessDisabled(historyPath: String, arguments: [String] = CommandLine.arguments, toolVersion: String,
-                                      environment: [String: String] = ProcessInfo.processInfo.environment) -> Recording? {
+                                      environment: [String: String] = ProcessInfo.processInfo.environment,
+                                      open: (@Sendable ((any SnapshotHistory) throws -> Void) throws -> Void)? = nil) -> Recording? {
         if isDisabled(environment: environment) { return nil }
-        return Recording(historyPath: historyPath, provenance: .ofThisProcess(arguments: arguments, toolVersion: toolVersion))
+        return Recording(historyPath: historyPath, provenance: .ofThisProcess(arguments: arguments, toolVersion: toolVersion), open: open)
     }
 
     /// True when `BPFTIME_SNAP_RECORD` turns recording off.

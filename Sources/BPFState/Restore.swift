@@ -15,14 +15,18 @@ public struct RestoreRequest: Sendable {
     public var dryRun: Bool
     /// Create the segment when it does not exist (else that is an error).
     public var createSegment: Bool
+    /// A selective restore may leave programs attached to fds that hold nothing, as `import`
+    /// may (see `RestorePlanner`).
+    public var allowingDanglingAttachments: Bool
 
     public init(snapshot: Int64, onlyFDs: Set<Int>? = nil, withDependencies: Bool = false, dryRun: Bool = false,
-                createSegment: Bool = false) {
+                createSegment: Bool = false, allowingDanglingAttachments: Bool = false) {
         self.snapshot = snapshot
         self.onlyFDs = onlyFDs
         self.withDependencies = withDependencies
         self.dryRun = dryRun
         self.createSegment = createSegment
+        self.allowingDanglingAttachments = allowingDanglingAttachments
     }
 }
 
@@ -37,6 +41,9 @@ public struct RestoreOutcome: Sendable {
     public var generation: UInt64
     /// What became of recording the restored state (nil: not recorded, or nothing applied).
     public var record: RecordResult?
+    /// prog_array entries of the snapshot that named no program once restored (recorded
+    /// before `unload` emptied such slots): left out, as the kernel empties them.
+    public var droppedProgramSlots: [StaleProgramSlot] = []
 }
 
 /// Points inside a restore where tests stop a child process and kill it.
@@ -59,7 +66,7 @@ extension RuntimeState {
     /// snapshot); a commit that fails after the apply puts the segment back as it was.
     /// With `recording`, the restored state is read in the same hold of the lock and recorded
     /// like any change, naming the restored and the undo snapshot.
-    public func restore(_ request: RestoreRequest, store: SnapshotStore, recording: Recording? = nil) throws -> RestoreOutcome {
+    public func restore(_ request: RestoreRequest, store: any SnapshotHistory, recording: Recording? = nil) throws -> RestoreOutcome {
         var (outcome, after) = try changeAndRead(creating: request.createSegment, reading: recording != nil && !request.dryRun) { tx in
             try restore(request, store: store, in: tx)
         }
@@ -71,12 +78,17 @@ extension RuntimeState {
         return outcome
     }
 
-    private func restore(_ request: RestoreRequest, store: SnapshotStore, in tx: SegmentTransaction) throws -> RestoreOutcome {
+    private func restore(_ request: RestoreRequest, store: any SnapshotHistory, in tx: SegmentTransaction) throws -> RestoreOutcome {
         WorkProgress.current?.begin("reading the segment", total: 0)
         let before = try ConsistentState(tx, includeContents: true)
-        let (_, plan) = try store.restorePlan(request.snapshot, live: before.records, onlyFDs: request.onlyFDs,
-                                              withDependencies: request.withDependencies)
-        var outcome = RestoreOutcome(plan: plan, before: before, undoSnapshot: nil, generation: before.generation, record: nil)
+        var (_, plan) = try store.restorePlan(request.snapshot, live: before.records, onlyFDs: request.onlyFDs,
+                                              withDependencies: request.withDependencies,
+                                              allowingDanglingAttachments: request.allowingDanglingAttachments)
+        let stale = StaleProgramSlots.find(in: plan.create + plan.replace, removing: plan.remove, current: before.records)
+        plan.create = StaleProgramSlots.drop(stale, from: plan.create)
+        plan.replace = StaleProgramSlots.drop(stale, from: plan.replace)
+        var outcome = RestoreOutcome(plan: plan, before: before, undoSnapshot: nil, generation: before.generation, record: nil,
+                                     droppedProgramSlots: stale)
         guard !request.dryRun, !plan.isEmpty else { return outcome }
 
         let changed = (plan.create + plan.replace).map(\.fd) + plan.remove
@@ -96,7 +108,10 @@ extension RuntimeState {
         } catch where applied {
             // The history could not commit the undo: without it the restore cannot stand.
             let old = Set(plan.replace.map(\.fd) + plan.remove)
-            try tx.apply(before.records.filter { old.contains($0.fd) }, removing: plan.create.map(\.fd), replaceExisting: true,
+            let records = before.records.filter { old.contains($0.fd) }
+            // A live prog_array may hold slots of programs unloaded before `unload` emptied them.
+            let stale = StaleProgramSlots.find(in: records, removing: plan.create.map(\.fd), current: try tx.records(includeContents: false))
+            try tx.apply(StaleProgramSlots.drop(stale, from: records), removing: plan.create.map(\.fd), replaceExisting: true,
                          allowingDanglingAttachments: true)
             throw error
         }

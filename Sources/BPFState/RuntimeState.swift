@@ -45,7 +45,7 @@ public struct RuntimeState: Sendable {
     }
 
     /// Records a consistent read of the segment as a new snapshot.
-    public func save(to store: SnapshotStore, message: String? = nil, tags: [String] = []) throws -> SavedSnapshot {
+    public func save(to store: any SnapshotHistory, message: String? = nil, tags: [String] = []) throws -> SavedSnapshot {
         let state = try read()
         let id = try store.save(state.records, meta: state.meta(message: message, tags: tags))
         return SavedSnapshot(id: id, state: state)
@@ -54,7 +54,7 @@ public struct RuntimeState: Sendable {
     /// Records a consistent read as a new snapshot unless it equals, by content, the segment's
     /// latest snapshot (map values programs changed without a generation bump count): the id
     /// saved, or the latest one's with `saved == false`.
-    public func saveIfChanged(to store: SnapshotStore, message: String? = nil, tags: [String] = []) throws -> (id: Int64, saved: Bool) {
+    public func saveIfChanged(to store: any SnapshotHistory, message: String? = nil, tags: [String] = []) throws -> (id: Int64, saved: Bool) {
         let state = try read()
         let outcome = try store.saveIfChanged(state.records, meta: state.meta(message: message, tags: tags))
         return (outcome.id, outcome.created)
@@ -90,7 +90,7 @@ public struct ConsistentState: Equatable, Sendable {
 
     /// The host recorded with snapshots: `BPFTIME_HOST` (containers sharing one host name, the
     /// tests' simulated fleet), else the system's host name.
-    static var hostName: String {
+    public static var hostName: String {
         ProcessInfo.processInfo.environment["BPFTIME_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? ProcessInfo.processInfo.hostName
     }
 }

@@ -13,7 +13,7 @@ public enum StateReference: Equatable, Sendable {
 extension RuntimeState {
     /// What changed from `old` to `new`: stored sides are compared in the history without
     /// loading what they share, the live side is read consistently first.
-    public func diff(_ old: StateReference, _ new: StateReference, store: SnapshotStore,
+    public func diff(_ old: StateReference, _ new: StateReference, store: any SnapshotHistory,
                      mapDetail: MapContentsDiff.Detail = .entries) throws -> SnapshotDiff {
         switch (old, new) {
         case (.live, .live):
@@ -24,7 +24,7 @@ extension RuntimeState {
         case (.live, .stored(let b)):
             return try SnapshotDiffer.diff(read().records, store.records(of: store.resolve(b)), mapDetail: mapDetail)
         case (.stored(let a), .stored(let b)):
-            return try store.diff(store.resolve(a), store.resolve(b), mapDetail: mapDetail)
+            return try store.diff(store.resolve(a), store.resolve(b), mapDetail: mapDetail, fds: nil)
         }
     }
 }

@@ -21,29 +21,39 @@ extension RuntimeState {
     /// Adds a document's handlers, creating the segment if needed; all or nothing. Returns
     /// what was applied and the segment's generation after it, and records the state it
     /// leaves (see `change`). `allowingDanglingAttachments` admits programs attached to fds
-    /// that hold nothing, as bpftime's import does; `danglingAttachments` lists them.
+    /// that hold nothing, as bpftime's import does (`danglingAttachments` lists them), and
+    /// drops prog_array entries that name no program (`droppedProgramSlots`); without it
+    /// either is refused.
     @discardableResult
     public func importRecords(_ records: [HandlerRecord], allowingDanglingAttachments: Bool = false, recording: Recording? = nil,
                               message: String? = nil) throws -> Recorded<AppliedChange> {
         try change(creating: true, recording: recording, message: message) { tx in
-            let generation = try TrustedApply.apply(records, allowingDanglingAttachments: allowingDanglingAttachments, in: tx)
-            var change = AppliedChange(segmentName: tx.name, generation: generation, added: records, removed: [])
-            if allowingDanglingAttachments {
-                let present = Set(try tx.records(includeContents: false).map(\.fd))
-                for record in records {
-                    guard case .program(let program) = record.handler else { continue }
-                    let dangling = program.attachments.map(\.targetFD).filter { !present.contains($0) }
-                    if !dangling.isEmpty { change.danglingAttachments[record.fd] = dangling }
-                }
+            guard allowingDanglingAttachments else {
+                let generation = try TrustedApply.apply(records, in: tx)
+                return AppliedChange(segmentName: tx.name, generation: generation, added: records, removed: [])
+            }
+            let current = try tx.records(includeContents: false)
+            let stale = StaleProgramSlots.find(in: records, current: current)
+            let applied = StaleProgramSlots.drop(stale, from: records)
+            let generation = try TrustedApply.apply(applied, allowingDanglingAttachments: true, in: tx)
+            var change = AppliedChange(segmentName: tx.name, generation: generation, added: applied, removed: [])
+            change.droppedProgramSlots = stale
+            let present = Set(current.map(\.fd) + records.map(\.fd))
+            for record in records {
+                guard case .program(let program) = record.handler else { continue }
+                let dangling = program.attachments.map(\.targetFD).filter { !present.contains($0) }
+                if !dangling.isEmpty { change.danglingAttachments[record.fd] = dangling }
             }
             return change
         }
     }
 
-    /// Adds one handler at its fd, creating the segment if needed.
+    /// Adds one handler at its fd, creating the segment if needed (`allowingDanglingAttachments`
+    /// as for `importRecords`).
     @discardableResult
-    public func load(_ record: HandlerRecord, recording: Recording? = nil, message: String? = nil) throws -> Recorded<AppliedChange> {
-        try importRecords([record], recording: recording, message: message)
+    public func load(_ record: HandlerRecord, allowingDanglingAttachments: Bool = false, recording: Recording? = nil,
+                     message: String? = nil) throws -> Recorded<AppliedChange> {
+        try importRecords([record], allowingDanglingAttachments: allowingDanglingAttachments, recording: recording, message: message)
     }
 
     /// Removes the handler at `fd` (refused while another handler refers to it).
@@ -72,4 +82,6 @@ public struct AppliedChange: Equatable, Sendable {
     public var removed: [Int]
     /// Programs added with `attach_fds` naming fds that hold nothing: program fd to those fds.
     public var danglingAttachments: [Int: [Int]] = [:]
+    /// prog_array entries left out because they named no program.
+    public var droppedProgramSlots: [StaleProgramSlot] = []
 }

@@ -41,6 +41,8 @@ public protocol MapBackend: AnyObject {
     func ringbufSubmit(_ record: UnsafeMutableRawPointer)
     func ringbufDiscard(_ record: UnsafeMutableRawPointer)
     func ringbufQuery(fd: Int32, flags: UInt64) -> UInt64
+    /// `size` bytes as one record in perf_event_array `fd`'s ring of `index` (a CPU).
+    func perfEventOutput(fd: Int32, index: Int, data: UnsafeRawPointer, size: Int) -> Int32
     /// The program at `index` of prog-array map `fd` (for `bpf_tail_call`).
     func program(forTailCallIn fd: Int32, index: UInt32) -> Program?
 }

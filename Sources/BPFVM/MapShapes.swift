@@ -34,5 +34,6 @@ public final class MapShapes: MapBackend {
     public func ringbufSubmit(_ record: UnsafeMutableRawPointer) {}
     public func ringbufDiscard(_ record: UnsafeMutableRawPointer) {}
     public func ringbufQuery(fd: Int32, flags: UInt64) -> UInt64 { 0 }
+    public func perfEventOutput(fd: Int32, index: Int, data: UnsafeRawPointer, size: Int) -> Int32 { -EBADF }
     public func program(forTailCallIn fd: Int32, index: UInt32) -> Program? { nil }
 }

@@ -8,6 +8,21 @@ import BPFModel
         return try BPFTimeJSON.decodeDocument(BPFTimeJSON.encodeDocument(records, includeData: true)).handler(at: 9)?.map
     }
 
+    /// bpftime's JSON has no freeze: ours writes `"frozen": true` beside "data" for a frozen
+    /// map only, so every other file stays byte-identical to bpftime's, and reads it back.
+    @Test func frozenMapsRoundTripAndOthersAreWrittenAsBefore() throws {
+        var map = MapHandler(name: "counts", attributes: MapAttributes(mapType: 1, keySize: 4, valueSize: 8, maxEntries: 8),
+                             contents: MapContents(keySize: 4, valueSize: 8))
+        let plain = text(BPFTimeJSON.encodeHandler(.map(map), includeData: true))
+        #expect(!plain.contains("frozen"))
+        map.frozen = true
+        let frozen = text(BPFTimeJSON.encodeHandler(.map(map), includeData: true)).split(separator: "\n")
+        #expect(frozen.filter { $0.contains("frozen") }.map { String($0.drop(while: { $0 == " " })) } == [#""frozen": true,"#])
+        #expect(frozen.filter { !$0.contains("frozen") }.joined(separator: "\n") == plain)
+        #expect(try roundTrip(map)?.frozen == true)
+        #expect(!text(BPFTimeJSON.encodeHandler(.map(map), includeData: false)).contains("frozen"), "the freeze travels with the data")
+    }
+
     @Test func hashMapRoundTripsWithKeysSorted() throws {
         var contents = MapContents(keySize: 4, valueSize: 8)
         contents.append(key: [2, 0, 0, 0], value: [UInt8](repeating: 0xbb, count: 8))

@@ -88,7 +88,7 @@ extension SegmentTests {
                 try expectUnchanged(segment, .invalidMap(fd: 21, detail: "an array's key_size must be 4, got 8")) {
                     try segment.apply([mapRecord(21, .array, key: 8)])
                 }
-                try expectUnchanged(segment, .noData(fd: 21, kind: "perfEventArray")) {
+                try expectUnchanged(segment, .invalidMap(fd: 21, detail: "a perfEventArray map holds no data, but contents were given")) {
                     try segment.apply([mapRecord(21, .perfEventArray, value: 4, contents: MapContents(keySize: 4, valueSize: 4, keys: le32(0), values: le32(1)))])
                 }
                 // Removing what others refer to, or what is not there.

@@ -40,7 +40,7 @@ import Testing
         #expect(Self.lines(try alpha.run(["snap", "list", "--db", url, "--host", "alpha", "--segment", alpha.segmentName]).stdout).count == 3)
         #expect(Self.lines(try alpha.run(["snap", "list", "--db", url, "--host", "beta"]).stdout).count == 1)
 
-        // Read on PostgreSQL (through a mirror of the snapshots named), they show, diff and export the same.
+        // Read on PostgreSQL (the same reader of map contents), they show, diff and export the same.
         #expect(try alpha.run(["snap", "show", "base", "--db", url]).stdout == alpha.run(["snap", "show", "base"]).stdout)
         #expect(try alpha.run(["snap", "diff", "1", "alpha:latest", "--db", url]).stdout == alpha.run(["snap", "diff", "1", "2"]).stdout)
         let e = alpha.temporaryFile("e.json"), f = alpha.temporaryFile("f.json")
@@ -119,22 +119,33 @@ import Testing
     @Test func killedPushLeavesWholeSnapshotsAndResumes() throws {
         let cluster = try Self.cluster()
         let url = try cluster.newDatabase()
-        let tool = ToolRunner(extraEnvironment: ["BPFTIME_HOST": "big", "BPFTIME_SNAP_RECORD": "0"])
+        let tool = try Self.twoBigSnapshots()
         defer { tool.cleanUp() }
-        let state = tool.temporaryFile("big.json", contents: Data(Self.bigState(entries: 100_000).utf8))
+        let push = try tool.start(["snap", "push", url])
+        usleep(700_000)
+        kill(push.processIdentifier, SIGKILL)
+        push.waitUntilExit()
+        try Self.expectWholeSnapshotsThenResume(tool, cluster, url)
+    }
+
+    /// A host whose history holds two snapshots of a 100,000-entry map, one entry apart.
+    static func twoBigSnapshots() throws -> ToolRunner {
+        let tool = ToolRunner(extraEnvironment: ["BPFTIME_HOST": "big", "BPFTIME_SNAP_RECORD": "0"])
+        let state = tool.temporaryFile("big.json", contents: Data(bigState(entries: 100_000).utf8))
         #expect(try tool.run(["import", state.path]).status == 0)
         for (value, message) in ["one", "two"].enumerated() {
             #expect(try tool.run(["map", "update", "3", "00000001", String(format: "%016x", value + 100)]).status == 0)
             #expect(try tool.run(["snap", "save", "-m", message]).status == 0)
         }
-        let push = try tool.start(["snap", "push", url])
-        usleep(700_000)
-        kill(push.processIdentifier, SIGKILL)
-        push.waitUntilExit()
-        // Whatever arrived is whole: every snapshot there has all its entries (killed before its
-        // schema was committed, the database has no tables at all).
+        return tool
+    }
+
+    /// After an interrupted push of `twoBigSnapshots`: whatever arrived is whole (every snapshot
+    /// there has all its entries; interrupted before its schema was committed, the database has
+    /// no tables at all), and pushing again sends what is left.
+    static func expectWholeSnapshotsThenResume(_ tool: ToolRunner, _ cluster: PostgresCluster, _ url: String) throws {
         if try cluster.psql("SELECT to_regclass('public.snapshots') IS NOT NULL", url: url) == "t\n" {
-            for row in Self.lines(try cluster.psql("SELECT count(*) FROM map_entries GROUP BY snapshot", url: url)) {
+            for row in lines(try cluster.psql("SELECT count(*) FROM map_entries GROUP BY snapshot", url: url)) {
                 #expect(row == "100000", "a partial snapshot: \(row) entries")
             }
         }
@@ -142,6 +153,32 @@ import Testing
         #expect(again.status == 0, "\(again.stderr)")
         #expect(try cluster.psql("SELECT count(*) FROM snapshots", url: url) == "2\n")
         #expect(try cluster.psql("SELECT count(*) FROM map_entries", url: url) == "200000\n")
+    }
+
+    @Test func serverStoppedMidPushLeavesWholeSnapshotsAndARePushResumes() throws {
+        // A cluster of its own: this test stops it.
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        let url = try cluster.newDatabase()
+        let database = String(url.split(separator: "/").last ?? "")
+        let tool = try Self.twoBigSnapshots()
+        defer { tool.cleanUp() }
+        let errors = tool.temporaryFile("push.err")
+        let push = try tool.start(["snap", "push", url], errors: errors)
+        // Stopped while the push copies map entries into the server.
+        var copying = false
+        for _ in 0 ..< 600 where !copying && push.isRunning {
+            copying = try cluster.superuser("SELECT count(*) FROM pg_stat_activity WHERE datname = '\(database)' AND query LIKE 'COPY%'") != "0\n"
+            if !copying { usleep(20_000) }
+        }
+        #expect(copying, "the push ended before it copied anything")
+        try cluster.halt()
+        push.waitUntilExit()
+        let stderr = try String(contentsOf: errors, encoding: .utf8)
+        #expect(push.terminationStatus == 1, "\(stderr)")
+        #expect(stderr.contains("127.0.0.1:\(cluster.port)") && !stderr.contains(cluster.password) && !stderr.contains("Fatal error"), "\(stderr)")
+        try cluster.start()
+        try Self.expectWholeSnapshotsThenResume(tool, cluster, url)
     }
 
     @Test func wrongPasswordNewerSchemaAndNoPasswordInLogs() throws {
@@ -224,13 +261,17 @@ import Testing
 
 extension ToolRunner {
     /// Starts the tool without waiting (its output discarded).
-    func start(_ arguments: [String]) throws -> Process {
+    /// Starts the tool in the background; its stderr goes to `errors` when given.
+    func start(_ arguments: [String], errors: URL? = nil) throws -> Process {
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = arguments
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.standardError = try errors.map { url in
+            FileManager.default.createFile(atPath: url.path, contents: nil)
+            return try FileHandle(forWritingTo: url)
+        } ?? FileHandle.nullDevice
         try process.run()
         return process
     }

@@ -111,6 +111,28 @@ import Testing
         #expect(dump.status != 0 && dump.stderr.contains("map event-pipe 3"), "\(dump.stderr)")
     }
 
+    /// A program's `bpf_perf_event_output` (25) through `run` lands in the perf_event_array's
+    /// ring of CPU 0, which `map event-pipe` reads (and consumes) with its CPU; `map dump` points there.
+    @Test func eventPipeReadsPerfEventArrayRecords() throws {
+        let tool = ToolRunner()
+        defer { tool.cleanUp() }
+        #expect(try tool.run(["map", "create", "3", "--type", "perf_event_array", "--key", "4", "--value", "4", "--entries", "2", "--name", "events"]).status == 0)
+        // r4 = data; r2 = map 3; r3 = 0 (CPU 0's ring); r5 = 4; perf_event_output(r1, r2, r3, r4, r5); r0 = 0
+        let insns = "bf14000000000000" + "1812000003000000" + "0000000000000000" + "b703000000000000" + "b705000004000000"
+            + "8500000019000000" + "b700000000000000" + "9500000000000000"
+        let program = #"{"type": "bpf_prog_handler", "name": "emit", "attr": {"type": 0, "cnt": 8, "insns": "\#(insns)"}}"#
+        try #require(try tool.run(["load", "4", program]).status == 0)
+        let input = tool.temporaryFile("input", contents: Data([1, 2, 3, 4, 5]))
+        for _ in 0 ..< 2 { #expect(try tool.run(["run", "4", input.path, "type", "INTERPRET"]).stdout.contains("Return value: 0")) }
+        let dump = try tool.run(["map", "dump", "3"])
+        #expect(dump.status != 0 && dump.stderr.contains("map event-pipe 3"), "\(dump.stderr)")
+        let first = try tool.run(["map", "event-pipe", "3", "--count", "1"])
+        #expect(first.status == 0 && first.stdout == "cpu 0: 01020304\n", "\(first.stdout)\(first.stderr)")
+        let second = try tool.run(["map", "event-pipe", "3", "--count", "1", "-j"])
+        let record = try JSONSerialization.jsonObject(with: second.stdoutBytes) as? [String: Any]
+        #expect(record?["cpu"] as? Int == 0 && record?["size"] as? Int == 4 && record?["data"] as? String == "01020304", "\(second.stdout)")
+    }
+
     /// `--int`: keys and values as integers sized to the map (decimal, 0x hex, negative), a
     /// per-CPU map's value on every CPU; hex bytes stay the default.
     @Test func integerKeysAndValuesAreSizedToTheMap() throws {

@@ -34,6 +34,11 @@ struct ObjectLoadEndToEndTests {
     /// Runs bpftime-target for `calls` calls on the tool's segment; returns its pid.
     @discardableResult
     static func fire(_ tool: ToolRunner, calls: Int) throws -> Int32 {
+        try fireAndRead(tool, calls: calls).pid
+    }
+
+    /// `fire`, also answering what the target printed.
+    static func fireAndRead(_ tool: ToolRunner, calls: Int) throws -> (pid: Int32, output: String) {
         let process = Process()
         process.executableURL = target
         process.arguments = ["--shm", tool.segmentName, "--iterations", String(calls), "--report-every", String(calls)]
@@ -46,7 +51,7 @@ struct ObjectLoadEndToEndTests {
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "\(text)")
         #expect(!text.contains("faulted"), "\(text)")
-        return process.processIdentifier
+        return (process.processIdentifier, text)
     }
 
     /// `map dump --json` as key hex → value as a little-endian integer (or queue values in order).
@@ -144,6 +149,21 @@ struct ObjectLoadEndToEndTests {
             #expect(try tool.run(["list"]).stdout.contains("ringbuf key=0 value=0 max_entries=4096 entries=0"))
             let notRing = try tool.run(["map", "event-pipe", String(ring + 1)])
             #expect(notRing.status != 0)
+        }
+    }
+
+    /// bpftime's uprobe-override example (a bare SEC("uprobe")) attached with --attach-override:
+    /// each of 10 calls of the work function returns 2n instead of running, so the target's
+    /// checksum is the sum of 2n + 3n (its add function) = 275.
+    @Test func uprobeOverrideReplacesTheFunctionsResult() throws {
+        try Self.withTool { tool in
+            let point = "\(Self.target.path):bpftime_target_work"
+            let fds = try Self.load(tool, "uprobe_override", ["--attach-override", "do_uprobe_override_patch=\(point)"])
+            #expect(fds["uprobe_override"] != nil, "a uprobe_override event was created: \(fds)")
+            #expect(try Self.fireAndRead(tool, calls: 10).output.contains("checksum=275"))
+            let unknown = try tool.run(["prog", "load", try ExampleCompiler.compile("uprobe_override", target: Self.target.path).path,
+                                        "--attach-override", "nothing=\(point)"])
+            #expect(unknown.status != 0 && unknown.stderr.contains("no program named nothing"), "\(unknown.stderr)")
         }
     }
 

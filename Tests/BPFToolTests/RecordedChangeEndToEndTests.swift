@@ -80,6 +80,58 @@ import TestSupport
         }
     }
 
+    /// A program that adds one to the u64 at key 0 of the map at `fd`, in place, through the
+    /// pointer `bpf_map_lookup_elem` hands it (no update: the generation does not move).
+    static func incrementInPlace(fd: Int) -> String {
+        ["620afcff00000000", "181100000\(fd)000000", "0000000000000000", "bfa2000000000000", "07020000fcffffff",
+         "8500000001000000", "1500030000000000", "7901000000000000", "0701000001000000", "7b10000000000000",
+         "b700000000000000", "9500000000000000"].joined()
+    }
+
+    /// The counters at fd 3 (the 400-entry hash), an array of one counter at fd 4, and at fd 5
+    /// and 6 programs incrementing key 0 of each in place.
+    static func countersAndProgramsDocument(_ tool: ToolRunner) throws -> String {
+        var document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: try countersDocument(tool)))) as! [String: Any]
+        document["4"] = ["attr": ["flags": 0, "key_size": 4, "map_type": 2, "max_entries": 1, "value_size": 8],
+                         "data": ["00000000": "0000000000000000"], "name": "calls", "type": "bpf_map_handler"]
+        for (fd, map) in [(5, 3), (6, 4)] {
+            document[String(fd)] = ["attr": ["cnt": 12, "insns": incrementInPlace(fd: map), "type": 0], "name": "count_\(map)",
+                                    "type": "bpf_prog_handler"]
+        }
+        return tool.temporaryFile("counters-and-programs.json", contents: try JSONSerialization.data(withJSONObject: document)).path
+    }
+
+    /// Between two recorded `map update`s of the 400-entry map, a program increments a counter
+    /// in place: the second one's snapshot holds the counter's new value, recorded as the
+    /// change's entries with the counter's map read whole, or (when the program wrote the
+    /// changed map itself) as the whole state.
+    @Test(arguments: [(program: 6, fastPath: true), (program: 5, fastPath: false)])
+    func valuesProgramsWroteInPlaceAreRecorded(program: Int, fastPath: Bool) throws {
+        try Self.withTool { tool in
+            try RecordingEndToEndTests.expectOneRecorded(tool, ["import", try Self.countersAndProgramsDocument(tool)])
+            let first = try tool.run(["map", "update", "3", "01020304", "0100000000000000"])
+            #expect(first.status == 0 && first.stderr.contains(Self.fastPath), "\(first.stderr)")
+            let input = tool.temporaryFile("input.bin", contents: Data(repeating: 0, count: 16))
+            let run = try tool.run(["run", String(program), input.path, "repeat", "5"])
+            #expect(run.status == 0 && run.stdout.contains("Return value: 0"), "\(run.stderr)")
+            #expect(try tool.run(["map", "get", program == 6 ? "4" : "3", "00000000"]).stdout.contains("(\(program == 6 ? 5 : 6))"))
+
+            let second = try tool.run(["map", "update", "3", "05060708", "0200000000000000"])
+            #expect(second.status == 0, "\(second.stderr)")
+            #expect(second.stderr.contains(Self.fastPath) == fastPath, "\(second.stderr)")
+            if fastPath { #expect(second.stderr.contains("and 1 maps programs wrote in place"), "\(second.stderr)") }
+            let id = try #require(try RecordingEndToEndTests.ids(tool).last)
+            let stored = try tool.run(["snap", "export", String(id), "-"]).stdoutBytes
+            #expect(stored == (try tool.run(["export", "-", "--no-record"]).stdoutBytes), "the counter's new value is recorded")
+
+            // The mark was taken: the next change, with no program run since, reads no map whole.
+            let third = try tool.run(["map", "update", "3", "05060708", "0300000000000000"])
+            #expect(third.stderr.contains("\(Self.fastPath) \(id), and 0 maps"), "\(third.stderr)")
+            let last = try #require(try RecordingEndToEndTests.ids(tool).last)
+            #expect(try tool.run(["snap", "export", String(last), "-"]).stdoutBytes == (try tool.run(["export", "-", "--no-record"]).stdoutBytes))
+        }
+    }
+
     @Test(.enabled(if: ExampleCompiler.clang != nil, Comment(rawValue: ExampleCompiler.skipReason)))
     func progLoadRecordsExactlyTheStateItLeaves() throws {
         try Self.withTool { tool in

@@ -14,6 +14,8 @@ public final class PostgresCluster: @unchecked Sendable {
     /// True when the server accepts TLS (a self-signed certificate made for this cluster).
     public let tls: Bool
     private var running = true
+    /// `pg_ctl start -o` settings: the port, the socket directory, TLS.
+    private var settings: [String] = []
 
     /// Where Debian's package puts the server's programs, newest version first.
     public static let binaries: URL? = {
@@ -46,8 +48,8 @@ public final class PostgresCluster: @unchecked Sendable {
             // TLS only: a connection without it finds no pg_hba.conf entry.
             try runAsServerUser(["sh", "-c", "printf 'local all all trust\\nhostssl all all 127.0.0.1/32 scram-sha-256\\n' > \(data)/pg_hba.conf"])
         }
-        try runAsServerUser([bin.appendingPathComponent("pg_ctl").path, "start", "-w", "-D", data, "-l", directory.appendingPathComponent("server.log").path,
-                             "-o", settings.joined(separator: " ")])
+        self.settings = settings
+        try start()
         do {
             try superuser("CREATE ROLE \(user) LOGIN PASSWORD '\(password)'")
             try superuser("CREATE DATABASE \(database) OWNER \(user)")
@@ -89,6 +91,19 @@ public final class PostgresCluster: @unchecked Sendable {
     /// Runs SQL through psql as the tests' user (over TCP, with its password), unaligned.
     public func psql(_ sql: String, url: String) throws -> String {
         try Self.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+    }
+
+    /// Starts the server (again, after `halt`) on the same port and data.
+    public func start() throws {
+        _ = try runAsServerUser([Self.binaries!.appendingPathComponent("pg_ctl").path, "start", "-w", "-D", directory.appendingPathComponent("data").path,
+                             "-l", directory.appendingPathComponent("server.log").path, "-o", settings.joined(separator: " ")])
+    }
+
+    /// Stops the server at once (immediate shutdown: every connection is cut, as in a crash),
+    /// keeping its data for `start`.
+    public func halt() throws {
+        _ = try runAsServerUser([Self.binaries!.appendingPathComponent("pg_ctl").path, "stop", "-m", "immediate", "-w",
+                             "-D", directory.appendingPathComponent("data").path])
     }
 
     /// Stops the server (fast shutdown) and removes its directory.

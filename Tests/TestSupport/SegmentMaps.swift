@@ -89,6 +89,9 @@ public final class SegmentMaps: MapBackend {
     public func ringbufOutput(fd: Int32, data: UnsafeRawPointer, size: Int, flags: UInt64) -> Int32 {
         backend.ringbufOutput(fd: fd, data: data, size: size, flags: flags)
     }
+    public func perfEventOutput(fd: Int32, index: Int, data: UnsafeRawPointer, size: Int) -> Int32 {
+        backend.perfEventOutput(fd: fd, index: index, data: data, size: size)
+    }
     public func ringbufReserve(fd: Int32, size: Int) -> UnsafeMutableRawPointer? {
         let record = backend.ringbufReserve(fd: fd, size: size)
         if let record { reservations.insert(record) }

@@ -6,8 +6,7 @@ import BPFSnapshots
 /// of up to 8 bytes, per-CPU values summed) and as the list of snapshots where it changed.
 extension HistoryBrowser {
     func keyPlotPage(_ p: Parameters) throws -> Reply {
-        let all = try store.list()
-        let segments = Set(all.map(\.segmentName))
+        let segments = Set(try store.segmentSummaries().map(\.segmentName))
         let segment: String
         if let s = p.string("segment") {
             guard segments.contains(s) else { throw BrowseError.notFound("no snapshot of segment '\(s)'") }
@@ -17,7 +16,7 @@ extension HistoryBrowser {
             segment = segments.first!
         }
         let fd = try p.int("fd", in: 0 ... Int(Int32.max))
-        let snapshots = all.filter { $0.segmentName == segment }
+        let snapshots = try store.log(segment: segment).reversed()
         // The map's sizes come from its newest definition in the segment.
         var found: MapHandler?
         for s in snapshots.reversed() {

@@ -11,22 +11,21 @@ extension HistoryBrowser {
 
     func timeline(_ p: Parameters) throws -> Reply {
         let before = try p.int("before", in: 1 ... Int(Int64.max), default: Int(Int64.max))
-        let all = try store.list().filter { p.string("segment") == nil || $0.segmentName == p.string("segment") }
-        var segments: [String: [SnapshotInfo]] = [:]
-        for s in all { segments[s.segmentName, default: []].append(s) }
-        let order = segments.keys.sorted { segments[$0]!.last!.id > segments[$1]!.last!.id }
+        // One grouped query, then one page of each segment: a request costs its page, not the history.
+        let segments = try store.segmentSummaries(segment: p.string("segment"))
+        let total = segments.reduce(0) { $0 + $1.snapshots }
 
         var body = """
             <form class="inline" action="/diff" method="get">compare <input name="a" placeholder="old: id, tag or live" size="18">
             with <input name="b" placeholder="new: id, tag or live" size="18" value="live"> <button>diff</button></form>
-            <p class="muted">\(all.count) snapshots of \(segments.count) segment\(segments.count == 1 ? "" : "s").</p>
+            <p class="muted">\(total) snapshots of \(segments.count) segment\(segments.count == 1 ? "" : "s").</p>
             """
-        if all.isEmpty { body += "<p>No snapshots yet: record one with <code>bpftimetool snap save</code>.</p>" }
-        for name in order {
-            let snapshots = segments[name]!
-            let hosts = Set(snapshots.map(\.host)).sorted().joined(separator: ", ")
-            body += "<h2 id=\"segment-\(HTML.escape(name))\">segment <code>\(HTML.escape(name))</code> <span class=\"muted\">on \(HTML.escape(hosts))</span></h2>"
-            let shown = snapshots.reversed().filter { $0.id < before }
+        if total == 0 { body += "<p>No snapshots yet: record one with <code>bpftimetool snap save</code>.</p>" }
+        for segment in segments {
+            let name = segment.segmentName
+            body += "<h2 id=\"segment-\(HTML.escape(name))\">segment <code>\(HTML.escape(name))</code> <span class=\"muted\">on \(HTML.escape(segment.hosts.joined(separator: ", ")))</span></h2>"
+            // One more than a page, to know whether there are older ones.
+            let shown = Array(try store.snapshots(segment: name, before: Int64(before), limit: Self.rowsPerPage + 1).reversed())
             let page = shown.prefix(Self.rowsPerPage)
             if let newest = page.first, let oldest = page.last {
                 body += try entryCountPlot(segment: name, ids: oldest.id ... newest.id)

@@ -38,6 +38,22 @@ extension MapStore {
         return 0
     }
 
+    /// Empties the prog_array slots that hold one of `programs`; with `dryRun`, only counts them.
+    /// Returns how many it emptied (or would).
+    @discardableResult
+    func clearProgramSlots(holding programs: Set<Int>, dryRun: Bool = false) -> Int {
+        var cleared = 0
+        for index in 0..<maxEntries {
+            let slot = arraySlot(index)
+            guard slot.u32(0) != Self.emptyProgramSlot, programs.contains(Int(slot.u32(0))) else { continue }
+            cleared += 1
+            guard !dryRun else { continue }
+            save(slot, 4)
+            slot.set32(0, Self.emptyProgramSlot)
+        }
+        return cleared
+    }
+
     func arrayNextKey(after key: UnsafeRawPointer?, into out: UnsafeMutableRawPointer) -> Int32 {
         let next: Int
         if let key, case let index = Int(key.loadUnaligned(as: UInt32.self)), index < maxEntries {

@@ -2,10 +2,11 @@
 extension MapStore {
     func problems() -> [String] {
         switch layout.kind {
-        case .hash, .percpuHash, .lruHash, .lruPercpuHash: hashProblems()
+        case .hash, .percpuHash, .lruHash, .lruPercpuHash, .stackTrace: hashProblems()
         case .queue, .stack: sequenceProblems()
-        case .ringbuf: ringProblems()
-        case .array, .percpuArray, .progArray, .perfEventArray: []
+        case .ringbuf: ring.problems()
+        case .perfEventArray: (0..<layout.cpus).flatMap { cpu in perfRing(cpu).problems().map { "CPU \(cpu)'s \($0)" } }
+        case .array, .percpuArray, .progArray: []
         }
     }
 

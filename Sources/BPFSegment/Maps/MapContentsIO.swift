@@ -64,7 +64,7 @@ extension MapStore {
             }
         }
         switch layout.kind {
-        case .hash, .percpuHash, .lruHash, .lruPercpuHash:
+        case .hash, .percpuHash, .lruHash, .lruPercpuHash, .stackTrace:
             c.keys.reserveCapacity(boundedCount * keySize)
             c.values.reserveCapacity(boundedCount * valueBytes)
             forEachEntry { index in

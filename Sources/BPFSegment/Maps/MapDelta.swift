@@ -27,7 +27,7 @@ extension MapStore {
     /// The value slot holding `key` now (CPU 0's for per-CPU maps), without touching LRU state.
     private func slot(of key: UnsafeRawPointer) -> UnsafeMutableRawPointer? {
         switch layout.kind {
-        case .hash, .percpuHash, .lruHash, .lruPercpuHash:
+        case .hash, .percpuHash, .lruHash, .lruPercpuHash, .stackTrace:
             return find(key, bucket: bucketIndex(key)).map { entry($0.index) + layout.valueOffsetInEntry }
         case .array, .percpuArray, .progArray:
             return arrayLookup(key, cpu: 0)

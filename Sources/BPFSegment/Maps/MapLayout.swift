@@ -13,12 +13,16 @@ struct LayoutProblem: Error {
 /// buckets offset, entries offset, total bytes (u64 each); at 128 the mutable state
 /// (count, free head / queue head, next unused entry, LRU head, LRU tail, ringbuf consumer and
 /// producer positions); at 184 the frozen word (`bpftimetool map freeze`: nonzero refuses
-/// userspace writes, as the kernel's map->frozen); data from 256.
+/// userspace writes, as the kernel's map->frozen); at 188 the program-written mark
+/// (`ProgramWriteMark`); data from 256. A perf_event_array's data is one ring per CPU (`cpus`
+/// of them), each its consumer and producer positions then `perfRingBytes` of records (see `Ring`).
 struct MapLayout: Equatable {
     static let magic: UInt32 = 0x4450_414D // "MAPD"
     static let stateAt = 128, stateBytes = 56, dataAt = 256
     static let countAt = 128, headAt = 136, nextUnusedAt = 144, lruHeadAt = 152, lruTailAt = 160
-    static let consumerAt = 168, producerAt = 176, frozenAt = 184
+    static let consumerAt = 168, producerAt = 176, frozenAt = 184, programWrittenAt = 188
+    /// Each CPU's ring of a perf_event_array (a power of two).
+    static let perfRingBytes = 16 << 10
 
     var kind: MapKind
     var storage: Int
@@ -52,14 +56,21 @@ struct MapLayout: Equatable {
         guard max > 0 else { return .failure(LayoutProblem("max_entries must be positive")) }
         switch kind {
         case .perfEventArray:
-            return nil // a table of perf event fds in the target: nothing to store here
+            // The records `bpf_perf_event_output` writes: one ring per possible CPU (at most
+            // max_entries), each its positions then `perfRingBytes` of records.
+            guard key == 4, value == 4 else { return .failure(LayoutProblem("a perf_event_array's key_size and value_size must be 4, got \(key) and \(value)")) }
+            layout.cpus = min(max, cpuCount)
+            layout.entryStride = 16 + perfRingBytes
         case .array, .percpuArray, .progArray:
             guard key == 4 else { return .failure(LayoutProblem("an array's key_size must be 4, got \(key)")) }
             guard value > 0 else { return .failure(LayoutProblem("value_size must be positive")) }
             if kind == .progArray, value != 4 { return .failure(LayoutProblem("a prog_array's value_size must be 4 (a program fd), got \(value)")) }
             layout.entryStride = layout.entryValueBytes
-        case .hash, .percpuHash, .lruHash, .lruPercpuHash:
+        case .hash, .percpuHash, .lruHash, .lruPercpuHash, .stackTrace:
             guard key > 0, value > 0 else { return .failure(LayoutProblem("key_size and value_size must be positive")) }
+            if kind == .stackTrace, key != 4 || value % 8 != 0 {
+                return .failure(LayoutProblem("a stack_trace map's key_size must be 4 and its value_size a multiple of 8, got \(key) and \(value)"))
+            }
             layout.bucketCount = 1 << (Int.bitWidth - (max - 1).leadingZeroBitCount) // next power of two >= max
             if max == 1 { layout.bucketCount = 1 }
             layout.entriesAt = roundUp(dataAt + layout.bucketCount * 4, 64)
@@ -75,7 +86,7 @@ struct MapLayout: Equatable {
             guard max >= 16, max & (max - 1) == 0 else { return .failure(LayoutProblem("a ringbuf's max_entries (its byte size) must be a power of two >= 16, got \(max)")) }
             layout.entryStride = 1
         }
-        guard let total = checkedSize([(max, layout.entryStride)], plus: layout.entriesAt), total < Int(Int32.max) * 64 else {
+        guard let total = checkedSize([(kind == .perfEventArray ? layout.cpus : max, layout.entryStride)], plus: layout.entriesAt), total < Int(Int32.max) * 64 else {
             return .failure(LayoutProblem("\(max) entries of \(layout.entryStride) bytes do not fit any segment"))
         }
         layout.totalBytes = total
@@ -92,7 +103,7 @@ struct MapLayout: Equatable {
         for (i, v) in [valueStride, entryStride, bucketCount, bucketsAt, entriesAt, totalBytes].enumerated() { base.set64(s + 32 + 8 * i, UInt64(v)) }
         (base + s + Self.stateAt).initializeMemory(as: UInt8.self, repeating: 0, count: Self.dataAt - Self.stateAt)
         switch kind {
-        case .hash, .percpuHash, .lruHash, .lruPercpuHash:
+        case .hash, .percpuHash, .lruHash, .lruPercpuHash, .stackTrace:
             (base + s + bucketsAt).initializeMemory(as: UInt8.self, repeating: 0, count: bucketCount * 4)
             base.set64(s + Self.nextUnusedAt, 1)
         case .array, .percpuArray:
@@ -100,7 +111,9 @@ struct MapLayout: Equatable {
         case .progArray:
             // Empty slots hold -1: no program (fd 0 is a valid fd).
             (base + s + entriesAt).initializeMemory(as: UInt8.self, repeating: 0xFF, count: maxEntries * entryStride)
-        case .queue, .stack, .ringbuf, .perfEventArray:
+        case .perfEventArray:
+            for cpu in 0..<cpus { base.set64(s + entriesAt + cpu * entryStride, 0); base.set64(s + entriesAt + cpu * entryStride + 8, 0) }
+        case .queue, .stack, .ringbuf:
             break
         }
     }

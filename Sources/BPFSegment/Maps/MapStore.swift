@@ -41,10 +41,15 @@ final class MapStore {
 
     /// Frozen maps refuse writes from userspace (the tool); programs still write.
     var isFrozen: Bool { base.u32(storage + MapLayout.frozenAt) != 0 }
-    func freeze() {
+    /// Only a restore or an import of a frozen map's state sets it back to false.
+    func setFrozen(_ frozen: Bool) {
+        guard frozen != isFrozen else { return }
         save(storage + MapLayout.frozenAt, 4)
-        base.set32(storage + MapLayout.frozenAt, 1)
+        base.set32(storage + MapLayout.frozenAt, frozen ? 1 : 0)
     }
+
+    /// The program-written mark, raised when a program is handed a writable value pointer.
+    @inline(__always) var programWrites: ProgramWriteMark { ProgramWriteMark(base + storage + MapLayout.programWrittenAt) }
 
     /// Logs the whole mutable state once per mutation: one entry instead of one per field.
     @inline(__always) func saveState() { save(storage + MapLayout.stateAt, MapLayout.stateBytes) }
@@ -85,7 +90,7 @@ final class MapStore {
         guard cpu >= 0, cpu < layout.cpus || layout.cpus == 1 else { return nil }
         let slotCPU = layout.cpus == 1 ? 0 : cpu
         switch layout.kind {
-        case .hash, .percpuHash, .lruHash, .lruPercpuHash: return hashLookup(key, cpu: slotCPU)
+        case .hash, .percpuHash, .lruHash, .lruPercpuHash, .stackTrace: return hashLookup(key, cpu: slotCPU)
         case .array, .percpuArray, .progArray: return arrayLookup(key, cpu: slotCPU)
         case .queue, .stack, .ringbuf, .perfEventArray: return nil
         }
@@ -94,7 +99,7 @@ final class MapStore {
     @inline(__always) func update(_ key: UnsafeRawPointer?, _ value: UnsafeRawPointer, flags: UInt64, cpu: Int?) -> Int32 {
         guard validCPU(cpu) else { return -EINVAL }
         switch layout.kind {
-        case .hash, .percpuHash, .lruHash, .lruPercpuHash:
+        case .hash, .percpuHash, .lruHash, .lruPercpuHash, .stackTrace:
             guard let key else { return -EINVAL }
             return hashUpdate(key, value, flags: flags, cpu: cpu)
         case .array, .percpuArray, .progArray:
@@ -107,7 +112,7 @@ final class MapStore {
 
     func delete(_ key: UnsafeRawPointer) -> Int32 {
         switch layout.kind {
-        case .hash, .percpuHash, .lruHash, .lruPercpuHash: return hashDelete(key)
+        case .hash, .percpuHash, .lruHash, .lruPercpuHash, .stackTrace: return hashDelete(key)
         case .array, .percpuArray, .progArray: return arrayDelete(key)
         case .queue, .stack, .ringbuf, .perfEventArray: return -EINVAL
         }
@@ -115,7 +120,7 @@ final class MapStore {
 
     func nextKey(after key: UnsafeRawPointer?, into out: UnsafeMutableRawPointer) -> Int32 {
         switch layout.kind {
-        case .hash, .percpuHash, .lruHash, .lruPercpuHash: return hashNextKey(after: key, into: out)
+        case .hash, .percpuHash, .lruHash, .lruPercpuHash, .stackTrace: return hashNextKey(after: key, into: out)
         case .array, .percpuArray, .progArray: return arrayNextKey(after: key, into: out)
         case .queue, .stack, .ringbuf, .perfEventArray: return -EINVAL
         }

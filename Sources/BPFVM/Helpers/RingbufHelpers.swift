@@ -1,4 +1,5 @@
-/// Ring-buffer helpers 130-134. A reserved record is a writable region until it is submitted
+/// Ring-buffer helpers 130-134, and 25 `perf_event_output` (a record in a perf_event_array's
+/// per-CPU ring in the segment, as bpftime's userspace perf event array keeps them). A reserved record is a writable region until it is submitted
 /// or discarded; only records reserved in this run may be submitted or discarded.
 enum RingbufHelpers {
     static func register(in table: HelperTable) {
@@ -10,6 +11,19 @@ enum RingbufHelpers {
                 guard size <= UInt64(Int32.max) else { return Errno.result(Errno.E2BIG) }
                 guard let data = ctx.readable(d, Int(size), "ringbuf_output", "data") else { return 0 }
                 return UInt64(status: maps.ringbufOutput(fd: fd, data: data, size: Int(size), flags: flags))
+            }
+        }
+        // bpf_perf_event_output(ctx, map, flags, data, size): flags' low 32 bits are the ring's
+        // index, BPF_F_CURRENT_CPU (0xffffffff) this CPU's; the upper bits (a context length for
+        // kernel skb/xdp programs) must be 0.
+        table.register(HelperID.perfEventOutput, name: "perf_event_output") { _, m, flags, d, size, raw in
+            let ctx = HelperContext(raw)
+            return ctx.withMap(m, helper: "perf_event_output") { fd, info, maps in
+                guard info.kind == .perfEventArray, flags >> 32 == 0 else { return Errno.result(Errno.EINVAL) }
+                guard size <= UInt64(Int32.max) else { return Errno.result(Errno.E2BIG) }
+                guard let data = ctx.readable(d, Int(size), "perf_event_output", "data") else { return 0 }
+                let index = flags == 0xFFFF_FFFF ? GNU.currentCPU() : Int(flags)
+                return UInt64(status: maps.perfEventOutput(fd: fd, index: index, data: data, size: Int(size)))
             }
         }
         table.register(HelperID.ringbufReserve, name: "ringbuf_reserve") { m, size, _, _, _, raw in

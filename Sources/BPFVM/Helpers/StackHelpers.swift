@@ -10,6 +10,8 @@ enum StackHelpers {
     static let skipMask: UInt64 = 0xFF
     static let userStack: UInt64 = 1 << 8
     static let userBuildID: UInt64 = 1 << 11
+    static let fastStackCompare: UInt64 = 1 << 9
+    static let reuseStackID: UInt64 = 1 << 10
     /// The kernel's default `kernel.perf_event_max_stack`.
     static let maxDepth = 127
 
@@ -17,9 +19,43 @@ enum StackHelpers {
         table.register(HelperID.getStack, name: "get_stack") { regs, buf, size, flags, _, raw in
             StackHelpers.getStack(HelperContext(raw), regs: regs, buffer: buf, size: size, flags: flags)
         }
-        // The segment keeps no stack_trace maps (type 7), so no map exists for get_stackid to
-        // store into: it answers -EOPNOTSUPP.
-        table.register(HelperID.getStackID, name: "get_stackid") { _, _, _, _, _, _ in TracingHelpers.notSupported }
+        table.register(HelperID.getStackID, name: "get_stackid") { regs, m, flags, _, _, raw in
+            let ctx = HelperContext(raw)
+            return ctx.withMap(m, helper: "get_stackid") { fd, info, maps in
+                StackHelpers.getStackID(ctx, regs: regs, map: fd, info, maps, flags: flags)
+            }
+        }
+    }
+
+    /// Stores the stack in a stack_trace map under its id (a hash of its addresses modulo
+    /// max_entries; the kernel's is modulo a power of two) and returns the id. The value is
+    /// the addresses, zero-padded to value_size. An id holding another stack is -EEXIST unless
+    /// BPF_F_REUSE_STACKID, which overwrites it; an empty stack is -EFAULT, as in the kernel.
+    static func getStackID(_ ctx: HelperContext, regs: UInt64, map fd: Int32, _ info: MapInfo, _ maps: MapBackend, flags: UInt64) -> UInt64 {
+        guard info.kind == .stackTrace, info.keySize == 4, info.valueSize >= 8, info.valueSize % 8 == 0, info.maxEntries > 0,
+              flags & ~(skipMask | userStack | fastStackCompare | reuseStackID) == 0 else { return Errno.result(Errno.EINVAL) }
+        guard flags & userStack != 0 else { return Errno.result(Errno.EFAULT) }
+        var addresses = [UInt64](repeating: 0, count: info.valueSize / 8)
+        var count = 0
+        let status = walk(ctx, regs: regs, skip: Int(flags & skipMask), limit: min(addresses.count, maxDepth)) {
+            addresses[count] = $0
+            count += 1
+        }
+        guard status == 0 else { return status }
+        guard count > 0 else { return Errno.result(Errno.EFAULT) }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325 // FNV-1a over the addresses
+        for address in addresses[..<count] { hash = (hash ^ address) &* 0x0000_0100_0000_01b3 }
+        let id = UInt32(hash % UInt64(info.maxEntries))
+        return withUnsafeBytes(of: id.littleEndian) { key in
+            addresses.withUnsafeBytes { value in
+                if let stored = maps.lookup(fd: fd, key: key.baseAddress!, cpu: 0) {
+                    if UnsafeRawBufferPointer(start: stored, count: info.valueSize).elementsEqual(value) { return UInt64(id) }
+                    guard flags & reuseStackID != 0 else { return Errno.result(Errno.EEXIST) }
+                }
+                let result = maps.update(fd: fd, key: key.baseAddress!, value: value.baseAddress!, flags: 0, cpu: 0)
+                return result == 0 ? UInt64(id) : UInt64(status: result)
+            }
+        }
     }
 
     /// Fills `buffer` with the stack's addresses and zeroes the rest; returns the bytes written

@@ -45,10 +45,8 @@ enum TracingHelpers {
         for (id, name) in unsupported { table.register(id, name: name) { _, _, _, _, _, _ in TracingHelpers.notSupported } }
     }
 
-    /// Helpers that answer -EOPNOTSUPP: perf_event_array maps keep no records in the segment
-    /// (25, use a ringbuf) and there is no XDP packet context (44, 65).
+    /// Helpers that answer -EOPNOTSUPP: there is no XDP packet context (44, 65).
     static let unsupported: [(Int32, String)] = [
-        (HelperID.perfEventOutput, "perf_event_output"),
         (HelperID.xdpAdjustHead, "xdp_adjust_head"), (HelperID.xdpAdjustTail, "xdp_adjust_tail"),
     ]
 }

@@ -135,6 +135,7 @@ extension JITCompiler {
         a.alu(.sub, .reg(.r10), Self.fastLow)
         a.alu(.cmp, .reg(.r10), Self.fastLimit)
         a.jcc(.a, checked)
+        a.align(16)
         a.bind(top)
         provenBase = p
         defer { provenBase = nil }

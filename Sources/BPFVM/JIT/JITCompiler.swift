@@ -30,6 +30,8 @@ struct JITCompiler {
     var faultExit: X86Label
     /// Slots some jump or local call lands on.
     var isJumpTarget: [Bool] = []
+    /// Slots a jump from a later slot lands on (loop tops), placed at 16-byte boundaries.
+    var isLoopTop: [Bool] = []
     /// Loops whose pointer is checked once at entry, by header slot; their checked copies.
     var loops: [Int: VersionedLoop] = [:]
     var checkedCopies: [(VersionedLoop, X86Label)] = []
@@ -83,6 +85,7 @@ struct JITCompiler {
         a.bind(body)
         var index = 0
         while index < code.count {
+            if isLoopTop[index] && loops[index] == nil { a.align(16) }
             a.bind(labels[index])
             if !loops.isEmpty, let loop = loops[index] {
                 try emitVersioned(loop)
@@ -100,8 +103,12 @@ struct JITCompiler {
     /// Jump targets, then the loops to version (which depend on them).
     mutating func analyseControlFlow() {
         isJumpTarget = [Bool](repeating: false, count: code.count)
+        isLoopTop = isJumpTarget
         for (index, i) in code.enumerated() {
-            if let target = Self.jumpTarget(of: i, at: index, in: code.count) { isJumpTarget[target] = true }
+            if let target = Self.jumpTarget(of: i, at: index, in: code.count) {
+                isJumpTarget[target] = true
+                if target <= index { isLoopTop[target] = true }
+            }
         }
         loops = VersionedLoop.find(in: code, isConditionalSkip: isConditionalSkip(at:))
     }

@@ -41,8 +41,7 @@ struct ImportCommand: ParsableCommand {
         abstract: "Add the handlers of a bpftime JSON file to the segment (creating it if needed), all or nothing.")
 
     @Argument(help: "Input file, or - for stdin.") var file: String
-    @Flag(help: "Keep programs' attach_fds that name fds holding nothing, as bpftime does (a warning for each).")
-    var allowDangling = false
+    @OptionGroup var dangling: DanglingOptions
     @OptionGroup var segment: SegmentOptions
     @OptionGroup var record: RecordOptions
     @OptionGroup var store: StoreOptions
@@ -54,18 +53,12 @@ struct ImportCommand: ParsableCommand {
             throw ToolError("\(file) is an ELF file, not bpftime JSON: load eBPF objects with `bpftimetool prog load \(file)`")
         }
         let records = try BPFTimeJSON.decodeDocument(bytes)
-        let done: Recorded<AppliedChange>
-        do {
-            done = try segment.state().importRecords(records, allowingDanglingAttachments: allowDangling,
-                                                     recording: try record.recording(into: store), message: "import \(file)")
-        } catch let error as SegmentError {
-            guard case .danglingReference(_, "attach_fds", _) = error else { throw error }
-            throw ToolError("\(error) (bpftime keeps such attachments: import with --allow-dangling to do the same)")
+        let done = try DanglingOptions.applying("import", allowDangling: dangling.allowDangling) {
+            try segment.state().importRecords(records, allowingDanglingAttachments: dangling.allowDangling,
+                                              recording: try record.recording(into: store), message: "import \(file)")
         }
         for record in records { log.info("import handler type \(record.handler.kind.rawValue) fd \(record.fd)") }
-        for (program, targets) in done.value.danglingAttachments.sorted(by: { $0.key < $1.key }) {
-            for target in targets { log.warning("program fd \(program) is attached to fd \(target), which holds no handler: kept, as bpftime does") }
-        }
+        DanglingOptions.warn(done.value, log: log)
         log.info("imported \(records.count) handlers from \(file)")
         try RecordOptions.report(done.record)
     }
@@ -78,6 +71,7 @@ struct LoadCommand: ParsableCommand {
 
     @Argument(help: "The fd to load the handler at.") var fd: Int
     @Argument(help: "The handler as JSON, e.g. '{\"type\":\"epoll_handler\"}'.") var json: String
+    @OptionGroup var dangling: DanglingOptions
     @OptionGroup var segment: SegmentOptions
     @OptionGroup var record: RecordOptions
     @OptionGroup var store: StoreOptions
@@ -85,14 +79,19 @@ struct LoadCommand: ParsableCommand {
     func run() throws {
         let handler = try BPFTimeJSON.decodeHandler(fd: fd, Array(json.utf8))
         try Self.load(HandlerRecord(fd: fd, handler: handler), into: segment, recording: record, store: store, message: "load fd \(fd)",
-                      logged: "loaded \(handler.kind.rawValue) at fd \(fd)")
+                      logged: "loaded \(handler.kind.rawValue) at fd \(fd)", allowDangling: dangling.allowDangling)
     }
 
     /// Adds one handler as a recorded change (`load`, `map create`), logs `logged`, reports the recording.
     static func load(_ handler: HandlerRecord, into segment: SegmentOptions, recording record: RecordOptions, store: StoreOptions,
-                     message: String, logged: String) throws {
-        let done = try segment.state().load(handler, recording: try record.recording(into: store), message: message)
-        BPFLog.logger("load").info("\(logged)")
+                     message: String, logged: String, allowDangling: Bool = false) throws {
+        let log = BPFLog.logger("load")
+        let done = try DanglingOptions.applying("load", allowDangling: allowDangling) {
+            try segment.state().load(handler, allowingDanglingAttachments: allowDangling,
+                                     recording: try record.recording(into: store), message: message)
+        }
+        log.info("\(logged)")
+        DanglingOptions.warn(done.value, log: log)
         try RecordOptions.report(done.record)
     }
 }

@@ -27,6 +27,8 @@ enum Hints {
             "`bpftimetool check` lists every problem it finds"
         case SnapshotError.noHistory:
             "`bpftimetool snap save` starts one"
+        case SnapshotError.danglingAttachments:
+            "`snap restore --with-deps` restores what they are attached to as well; `--allow-dangling` keeps them attached to nothing"
         case RuntimeError.aotMissing(let fd):
             "compile them first with `bpftimetool aot compile \(fd)`"
         case RuntimeError.aotStale(let fd, _):

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPFFleet
 import BPFLogging
 import BPFState
 
@@ -12,10 +13,16 @@ struct RecordOptions: ParsableArguments {
     var noRecord = false
 
     /// Where and as whom to record, nil when recording is off.
-    /// A history that cannot be recorded into (a PostgreSQL one, a bad `--db`) is an error before
-    /// anything changes.
+    /// A bad `--db` is an error before anything changes.
     func recording(into store: StoreOptions) throws -> Recording? {
-        noRecord ? nil : Recording.unlessDisabled(historyPath: try store.path, toolVersion: BPFTimeTool.version)
+        if noRecord { return nil }
+        let location = try store.location
+        guard case .postgres = location else {
+            return Recording.unlessDisabled(historyPath: try store.path, toolVersion: BPFTimeTool.version)
+        }
+        return Recording.unlessDisabled(historyPath: location.description, toolVersion: BPFTimeTool.version) { body in
+            try HistoryConnection.withHistory(location) { try body($0) }
+        }
     }
 
     /// Logs what became of the recording; a failed one is an error line and exit status 3

@@ -80,6 +80,27 @@ import TestSupport
              text: "mov %r0, 0\nmov %r3, %r1\nmov %r6, %r1\nadd %r6, 40\nmov %r4, %r1\nadd %r4, %r2\n"
                  + "ldxdw %r5, [%r3+0]\nldxdw %r7, [%r6+0]\nadd %r0, %r7\nadd %r6, 8\nadd %r3, 8\njne %r3, %r4, -6\nexit",
              versioned: true, kind: .memoryViolation),
+        // An outer loop re-enters the versioned loop at its header: the entry check must be made
+        // again on each pass, against the bound as it is then.
+        Case(name: "outer loop moves the bound one word past the input before its second pass",
+             text: "mov %r0, 0\nmov %r6, 2\nmov %r4, %r1\nadd %r4, %r2\nmov %r3, %r1\n"
+                 + "ldxdw %r5, [%r3+0]\nadd %r0, %r5\nadd %r3, 8\njne %r3, %r4, -4\nadd %r4, 8\nsub %r6, 1\njne %r6, 0, -8\nexit",
+             versioned: true, kind: .memoryViolation),
+        Case(name: "a jump from after the loop restarts the pointer below the input at the header",
+             text: "mov %r0, 0\nmov %r6, 2\nmov %r3, %r1\nmov %r4, %r1\nadd %r4, %r2\n"
+                 + "ldxdw %r5, [%r3+0]\nadd %r0, %r5\nadd %r3, 8\njne %r3, %r4, -4\nmov %r3, %r1\nadd %r3, -8\n"
+                 + "sub %r6, 1\njne %r6, 0, -8\nexit",
+             versioned: true, kind: .memoryViolation),
+        // Two registers naming one address: the alias keeps its own check.
+        Case(name: "stores through an alias of the pointer taken before the loop",
+             text: "mov %r3, %r1\nmov %r6, %r1\nmov %r4, %r1\nadd %r4, %r2\n"
+                 + "stxdw [%r6+0], %r5\nldxdw %r5, [%r3+0]\nadd %r3, 8\njne %r3, %r4, -4\nldxdw %r0, [%r1+0]\nexit",
+             versioned: true),
+        Case(name: "loop entered from the middle by a jump from after it",
+             text: "mov %r0, 0\nmov %r6, 0\nmov %r3, %r1\nmov %r4, %r1\nadd %r4, %r2\n"
+                 + "ldxdw %r5, [%r3+0]\nadd %r0, %r5\nadd %r3, 8\njne %r3, %r4, -4\n"
+                 + "jne %r6, 0, +4\nmov %r6, 1\nmov %r3, %r1\nadd %r3, 64\nja -8\nexit",
+             versioned: false, kind: .memoryViolation),
         Case(name: "budget runs out inside a versioned loop", text: sum, versioned: true, kind: .budgetExceeded,
              options: VMOptions(maxInstructions: 30)),
     ]

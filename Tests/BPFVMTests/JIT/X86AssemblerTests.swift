@@ -97,6 +97,21 @@ import Testing
         #expect(a.finish() == [0x0f, 0x84, 5, 0, 0, 0, 0xe9, 0xf5, 0xff, 0xff, 0xff, 0xe8, 0xf0, 0xff, 0xff, 0xff])
     }
 
+    /// Padding to a boundary is the longest recommended no-ops first, and nothing when aligned.
+    @Test func alignPadsWithNoOps() {
+        var a = X86Assembler()
+        a.ret()
+        a.ret()
+        a.ret()
+        a.align(16)
+        #expect(a.code == [0xc3, 0xc3, 0xc3, 0x66, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0, 0x0f, 0x1f, 0x40, 0])
+        a.align(16)
+        #expect(a.code.count == 16)
+        a.ret()
+        a.align(4)
+        #expect(a.code.suffix(4) == [0xc3, 0x0f, 0x1f, 0x00])
+    }
+
     @Test func unboundLabelIsReported() {
         var a = X86Assembler()
         let nowhere = a.newLabel()

@@ -21,7 +21,7 @@ struct MapCommand: ParsableCommand {
             let map = try segment.open().map(at: fd)
             switch map.kind {
             case .ringbuf?: throw ToolError("map \(fd) is a ringbuf: read its records with `bpftimetool map event-pipe \(fd)`")
-            case .perfEventArray?: throw ToolError("map \(fd) is a perf_event_array: its records go to the target's perf buffers, not the segment (ringbuf maps are read with `map event-pipe`)")
+            case .perfEventArray?: throw ToolError("map \(fd) is a perf_event_array: read its records with `bpftimetool map event-pipe \(fd)`")
             default: break
             }
             let contents = try map.contents()

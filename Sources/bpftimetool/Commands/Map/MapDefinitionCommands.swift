@@ -35,9 +35,9 @@ extension MapCommand {
             abstract: "Refuse every later update, delete, push or pop of the map from this tool, as BPF_MAP_FREEZE.",
             discussion: """
             As in the kernel, the freeze binds userspace only: programs keep writing the map (the kernel refuses \
-            program writes to BPF_F_RDONLY_PROG maps in its verifier, which this VM does not replicate). It cannot \
-            be undone, and it belongs to the live map: exports and snapshots do not carry it, and a map created \
-            again by import or restore starts unfrozen.
+            program writes to BPF_F_RDONLY_PROG maps in its verifier, which this VM does not replicate). No command \
+            undoes it; snapshots record it (a restore puts the map back frozen or not, as recorded), and an export \
+            with data writes "frozen": true beside the map's "data" (bpftime has no such field and ignores it).
             """)
         @OptionGroup var change: MapChange
 

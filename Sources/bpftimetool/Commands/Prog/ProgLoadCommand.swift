@@ -13,7 +13,9 @@ struct ProgLoadCommand: ParsableCommand {
         discussion: """
         Maps, then programs, take the lowest free fds (from --fd-base, default 3). With --attach, \
         programs in uprobe/PATH:FUNC[+OFF], uretprobe/... and tracepoint/CAT/NAME sections also get a \
-        perf event and a link; other sections are reported and left unattached.
+        perf event and a link; other sections are reported and left unattached. --attach-override \
+        PROG=PATH:FUNC[+OFF] attaches a program (any section, e.g. bpftime's SEC("uprobe") uprobe-override \
+        example) to a uprobe_override event there, whose bpf_override_return replaces the function's result.
         """)
 
     @Argument(help: "The object file (clang -target bpf -g -c).") var file: String
@@ -21,6 +23,8 @@ struct ProgLoadCommand: ParsableCommand {
     var settings: [String] = []
     @Option(name: .customLong("fd-base"), help: "The first fd to use (default 3).") var fdBase: Int?
     @Flag(help: "Create perf events and links from the programs' section names.") var attach = false
+    @Option(name: .customLong("attach-override"), help: "Attach program PROG to a uprobe_override event: PROG=PATH:FUNC[+OFF]. Repeatable.")
+    var overrides: [String] = []
     @Option(name: .customLong("tracepoint-id"), help: "The id of a tracepoint: CAT/NAME=ID. Repeatable.")
     var tracepointIDs: [String] = []
     @OptionGroup var output: JSONOptions
@@ -35,6 +39,10 @@ struct ProgLoadCommand: ParsableCommand {
             guard let (name, value) = Self.split(text), let id = Int32(value) else { throw ToolError("--tracepoint-id \(text): expected CAT/NAME=ID") }
             ids[name] = id
         }
+        let overridden = try overrides.reduce(into: [String: String]()) { points, text in
+            guard let (program, point) = Self.split(text), !point.isEmpty else { throw ToolError("--attach-override \(text): expected PROG=PATH:FUNC[+OFF]") }
+            points[program] = point
+        }
         let (object, plan, recorded) = try segment.state().withSegment(creating: true) { shm in
             let status = shm.status()
             var object = try BPFObject(bytes: bytes, fileName: file, possibleCPUs: status.cpuCount)
@@ -42,7 +50,7 @@ struct ProgLoadCommand: ParsableCommand {
             let generation = shm.tableGeneration
             let existing = try shm.records(includeContents: false)
             let plan = try ObjectLoadPlan(object, usedFDs: Set(existing.map(\.fd)), fdBase: fdBase ?? 3, maxFD: status.maxHandlers,
-                                          attach: attach, tracepointIDs: ids, readFile: { try FileIO.read($0, limit: 256 << 20, what: "a file to attach to") })
+                                          attach: attach, overrides: overridden, tracepointIDs: ids, readFile: { try FileIO.read($0, limit: 256 << 20, what: "a file to attach to") })
             try ProgramCheck.validate(plan.records, maps: plan.records + existing)
             let done = try segment.state().change(recording: try record.recording(into: store), message: "prog load \(file)") { tx in
                 try tx.apply(plan.records, ifTableGeneration: generation)

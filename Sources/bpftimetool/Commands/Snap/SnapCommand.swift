@@ -52,15 +52,13 @@ struct StoreOptions: ParsableArguments {
 
     /// The history for a command that writes to it, created if missing.
     func open() throws -> SnapshotStore { try SnapshotStore(path: path, access: .write) }
+    /// Runs `body` on the history, SQLite or PostgreSQL: for `.write` a missing SQLite file is
+    /// created, for `.read` it is an error and nothing is created.
+    func withHistory<T>(access: SnapshotStore.Access = .write, _ body: (any SnapshotHistory) throws -> T) throws -> T {
+        try HistoryConnection.withHistory(try location, access: access, body)
+    }
     /// The history for a command that only reads: it must exist, and nothing is created.
     func openForReading() throws -> SnapshotStore { try SnapshotStore(path: path, access: .read) }
-    /// For a command that reads the snapshots `references` name: the history and the references
-    /// to use in it. A PostgreSQL history is read through a temporary SQLite mirror of just those
-    /// snapshots, under the same ids.
-    func openForReading(_ references: [String]) throws -> (store: SnapshotStore, references: [String]) {
-        guard case .postgres(let address) = try location else { return (try openForReading(), references) }
-        return try HistoryMirror.of(address, references: references)
-    }
 }
 
 struct SnapSave: ParsableCommand {
@@ -72,13 +70,14 @@ struct SnapSave: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let db = try store.open()
-        guard ifChanged else {
-            print(try ProgressLine.around("snap save") { try segment.state().save(to: db, message: message, tags: tags).id })
-            return
+        try store.withHistory { db in
+            guard ifChanged else {
+                print(try ProgressLine.around("snap save") { try segment.state().save(to: db, message: message, tags: tags).id })
+                return
+            }
+            let (id, saved) = try ProgressLine.around("snap save") { try segment.state().saveIfChanged(to: db, message: message, tags: tags) }
+            if saved { print(id) } else { BPFLog.logger("snap").info("unchanged since snapshot \(id): nothing saved") }
         }
-        let (id, saved) = try ProgressLine.around("snap save") { try segment.state().saveIfChanged(to: db, message: message, tags: tags) }
-        if saved { print(id) } else { BPFLog.logger("snap").info("unchanged since snapshot \(id): nothing saved") }
     }
 }
 
@@ -125,10 +124,10 @@ struct SnapShow: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let (db, references) = try store.openForReading([snapshot])
-        let id = try db.resolve(references[0])
-        let info = try db.info(id)
-        let listing = HandlerListing(summaries: try db.handlerSummaries(of: id))
+        let (info, listing) = try store.withHistory(access: .read) { db in
+            let id = try db.resolve(snapshot)
+            return (try db.info(id), HandlerListing(summaries: try db.handlerSummaries(of: id)))
+        }
         if output.enabled {
             output.print(SnapshotFormat.json(info, handlers: listing))
             return
@@ -152,8 +151,7 @@ struct SnapRemove: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let db = try store.open()
-        try db.remove(db.resolve(snapshot))
+        try store.withHistory { db in try db.remove(db.resolve(snapshot)) }
     }
 }
 
@@ -171,9 +169,10 @@ struct SnapTag: ParsableCommand {
     }
 
     func run() throws {
-        let db = try store.open()
-        if delete { return try db.untag(arguments[0]) }
-        try db.tag(db.resolve(arguments[0]), arguments[1], move: force)
+        try store.withHistory { db in
+            if delete { return try db.untag(arguments[0]) }
+            try db.tag(db.resolve(arguments[0]), arguments[1], move: force)
+        }
     }
 }
 

@@ -34,8 +34,9 @@ struct SnapDiff: ParsableCommand {
     /// Prints the differences; true when there are some.
     private func compare() throws -> Bool {
         let detail: MapContentsDiff.Detail = stat || nameOnly ? .counts : .entries
-        let (db, references) = try store.openForReading([from, to])
-        let diff = try segment.state().diff(StateReference(references[0]), StateReference(references[1]), store: db, mapDetail: detail)
+        let diff = try store.withHistory(access: .read) {
+            try segment.state().diff(StateReference(from), StateReference(to), store: $0, mapDetail: detail)
+        }
         let renderer = DiffRenderer(colored: !output.enabled && DiffRenderer.terminalWantsColor())
         if output.enabled {
             output.print(renderer.json(diff))

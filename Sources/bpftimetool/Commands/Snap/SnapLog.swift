@@ -28,19 +28,21 @@ struct SnapLog: ParsableCommand {
     }
 
     func run() throws {
-        let db = try store.open()
-        if let fd, let key {
-            guard let bytes = Hex.decode(key.hasPrefix("0x") ? String(key.dropFirst(2)) : key), !bytes.isEmpty else {
-                throw ToolError("key \(key): not hex (two digits per byte)")
-            }
-            try printKeyHistory(db.keyHistory(fd: fd, key: bytes, segment: segment), db: db)
-            return
-        }
         let shown: [(snapshot: SnapshotInfo, change: SnapshotDiff)]
         if let fd {
+            // One handler's or one key's history: the SQLite store's queries.
+            let db = try store.open()
+            if let key {
+                guard let bytes = Hex.decode(key.hasPrefix("0x") ? String(key.dropFirst(2)) : key), !bytes.isEmpty else {
+                    throw ToolError("key \(key): not hex (two digits per byte)")
+                }
+                return try printKeyHistory(db.keyHistory(fd: fd, key: bytes, segment: segment), db: db)
+            }
             shown = try db.handlerHistory(fd: fd, segment: segment, since: since?.date, limit: limit)
         } else {
-            shown = try db.log(segment: segment, since: since?.date, limit: limit).map { ($0, try db.changes(of: $0.id)) }
+            shown = try store.withHistory { db in
+                try db.log(segment: segment, since: since?.date, limit: limit).map { ($0, try db.changes(of: $0.id, mapDetail: .counts, fds: nil)) }
+            }
         }
         if output.enabled {
             output.print(LogFormat.snapshots(shown))

@@ -23,16 +23,19 @@ struct SnapRestore: ParsableCommand {
     @Flag(name: .customLong("with-deps"), help: "Also restore the fds the chosen handlers refer to.") var withDependencies = false
     @Flag(name: .customLong("dry-run"), help: "Print the plan and change nothing.") var dryRun = false
     @Flag(help: "Create the segment (of the configured size) if it does not exist.") var create = false
+    @OptionGroup var dangling: DanglingOptions
     @OptionGroup var segment: SegmentOptions
     @OptionGroup var store: StoreOptions
     @OptionGroup var record: RecordOptions
 
     func run() throws {
-        let db = try dryRun ? store.openForReading() : store.open()
-        let request = RestoreRequest(snapshot: try db.resolve(snapshot), onlyFDs: fds.isEmpty ? nil : Set(fds),
-                                     withDependencies: withDependencies, dryRun: dryRun, createSegment: create && !dryRun)
-        let result = try ProgressLine.around("snap restore") {
-            try restore(request, state: segment.state(), store: db, recording: try record.recording(into: store))
+        let result = try store.withHistory(access: dryRun ? .read : .write) { db in
+            let request = RestoreRequest(snapshot: try db.resolve(snapshot), onlyFDs: fds.isEmpty ? nil : Set(fds),
+                                         withDependencies: withDependencies, dryRun: dryRun, createSegment: create && !dryRun,
+                                         allowingDanglingAttachments: dangling.allowDangling)
+            return try ProgressLine.around("snap restore") {
+                try restore(request, state: segment.state(), store: db, recording: try record.recording(into: store))
+            }
         }
         for line in result.lines { print(line) }
         try RecordOptions.report(result.record)
@@ -41,11 +44,19 @@ struct SnapRestore: ParsableCommand {
 
 /// Restores as `request` says (or only plans, for a dry run), recording the restored state;
 /// answers the plan and the undo snapshot as lines for people, and what became of the recording.
-func restore(_ request: RestoreRequest, state: RuntimeState, store db: SnapshotStore,
+func restore(_ request: RestoreRequest, state: RuntimeState, store db: any SnapshotHistory,
              recording: Recording?) throws -> (lines: [String], record: RecordResult?) {
+    let host = try db.info(request.snapshot).host
     let outcome = try state.restore(request, store: db, recording: recording)
     let plan = outcome.plan
-    var lines = plan.create.map { "create  fd \($0.fd) \($0.handler.kind.rawValue) \(TerminalText.escaped($0.handler.name ?? ""))" }
+    let log = BPFLog.logger("restore")
+    for (program, targets) in plan.danglingAttachments.sorted(by: { $0.key < $1.key }) {
+        log.warning("program fd \(program) stays attached to fd \(targets.map(String.init).joined(separator: ", ")), which holds nothing")
+    }
+    DanglingOptions.warn(dropped: outcome.droppedProgramSlots, log: log)
+    // A snapshot another host recorded (a fleet history) restores the same way; say so.
+    var lines = host == ConsistentState.hostName ? [] : ["snapshot \(request.snapshot) was recorded on host \(TerminalText.escaped(host)), restored on \(TerminalText.escaped(ConsistentState.hostName))"]
+    lines += plan.create.map { "create  fd \($0.fd) \($0.handler.kind.rawValue) \(TerminalText.escaped($0.handler.name ?? ""))" }
     lines += plan.replace.map { "replace fd \($0.fd) \($0.handler.kind.rawValue) \(TerminalText.escaped($0.handler.name ?? ""))" }
     lines += plan.remove.map { "remove  fd \($0)" }
     if plan.isEmpty { lines.append("nothing to restore: the segment already matches snapshot \(request.snapshot)") }
@@ -61,9 +72,8 @@ struct SnapExport: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let (db, references) = try store.openForReading([snapshot])
         try ProgressLine.around("snap export") {
-            let records = try db.records(of: db.resolve(references[0]))
+            let records = try store.withHistory(access: .read) { try $0.records(of: $0.resolve(snapshot)) }
             WorkProgress.current?.begin("writing \(file)", total: 0)
             try FileIO.writeAtomically(file, protecting: store.databaseFiles) { sink in
                 try BPFTimeJSON.write(records, includeData: !noData, to: sink)
@@ -84,8 +94,8 @@ struct SnapImport: ParsableCommand {
         let records = try BPFTimeJSON.decodeDocument(FileIO.read(file, limit: limit, what: "a snapshot document"))
         // Checked as `import` into a new segment checks it, so that a recorded snapshot can be restored.
         try RuntimeState(configuration: .fromEnvironment()).validateDocument(records)
-        let meta = SnapshotMeta(segmentName: "file:\(file)", host: ProcessInfo.processInfo.hostName, generation: 0,
+        let meta = SnapshotMeta(segmentName: "file:\(file)", host: ConsistentState.hostName, generation: 0,
                                 message: message ?? "imported from \(file)", tags: tags)
-        print(try store.open().save(records, meta: meta))
+        print(try store.withHistory { try $0.save(records, meta: meta) })
     }
 }
