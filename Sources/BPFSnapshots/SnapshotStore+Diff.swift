@@ -64,6 +64,7 @@ extension SnapshotStore {
     /// added, and whatever `change` makes of fds on both sides (`nil` when equal).
     static func diff(_ db: any SQLConnection, from a: Int64, to newFDs: Set<Int>, only: Set<Int>?, loadNew: (Int) throws -> HandlerRecord?,
                              change: (StoredHandler, Int) throws -> HandlerChange?) throws -> SnapshotDiff {
+        WorkProgress.current?.begin("comparing with snapshot \(a)", total: 0)
         let old = Dictionary(uniqueKeysWithValues: try storedHandlers(db, snapshot: a).map { ($0.fd, $0) })
         var diff = SnapshotDiff()
         for fd in Set(old.keys).union(newFDs).sorted() where only?.contains(fd) ?? true {

@@ -1,3 +1,4 @@
+import BPFModel
 import GRDB
 
 extension SnapshotStore {
@@ -24,7 +25,8 @@ extension SnapshotStore {
     /// (it has no index by state: migration 0010).
     @discardableResult
     public func collectGarbage() throws -> (blobs: Int, chunks: Int) {
-        try guarded {
+        WorkProgress.current?.begin("dropping unused content", total: 0)
+        return try guarded {
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA foreign_keys = OFF")
                 defer { try? db.execute(sql: "PRAGMA foreign_keys = ON") }

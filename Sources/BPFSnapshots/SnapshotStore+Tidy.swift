@@ -24,6 +24,8 @@ extension SnapshotStore {
     public func remove(_ ids: [Int64]) throws {
         try guarded {
             try pool.write { db in
+                let progress = WorkProgress.current
+                progress?.begin("removing", total: ids.count)
                 for id in ids.sorted() {
                     guard let row = try Row.fetchOne(db, sql: "SELECT parent FROM snapshots WHERE id = ?", arguments: [id]) else {
                         throw SnapshotError.unknownSnapshot(String(id))
@@ -31,6 +33,7 @@ extension SnapshotStore {
                     let parent: Int64? = row[0]
                     try db.execute(sql: "UPDATE snapshots SET parent = ? WHERE parent = ?", arguments: [parent, id])
                     try db.execute(sql: "DELETE FROM snapshots WHERE id = ?", arguments: [id])
+                    progress?.advance(1)
                 }
             }
         }
@@ -52,6 +55,7 @@ extension SnapshotStore {
     /// every reader and needs as much free disk as the file holds).
     public func vacuum() throws {
         try guarded {
+            WorkProgress.current?.begin("rewriting the file (VACUUM)", total: 0)
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "VACUUM")
                 try db.checkpoint(.truncate)

@@ -39,6 +39,28 @@ struct ProgressEndToEndTests {
         }
     }
 
+    /// Diff, prune and gc show it too: shown from the start, even a short one draws its line and ends it.
+    @Test func diffPruneAndGCShowTheirProgressOnATerminal() throws {
+        try Self.withState { tool in
+            #expect(try tool.run(["snap", "save", "-m", "before"]).status == 0)
+            #expect(try tool.run(["map", "update", "3", "00000000", "0100000000000000", "--no-record"]).status == 0)
+            #expect(try tool.run(["snap", "save", "-m", "after"]).status == 0)
+            for (arguments, exit) in [(["snap", "diff", "1", "2"], 1), (["snap", "diff", "1"], 1),
+                                      (["snap", "prune", "--keep-last", "1"], 0), (["snap", "gc"], 0)] {
+                let title = arguments.prefix(2).joined(separator: " ")
+                let (screen, raw) = try TerminalSession.run(tool, arguments)
+                #expect(screen.contains("EXIT=\(exit)"), "\(arguments): \(screen)")
+                #expect(screen.contains("\(title): done in "), "the line ends with the time taken: \(screen)")
+                let draws = raw.components(separatedBy: "\r\u{1b}[K\(title): ").count - 1
+                #expect(draws >= 2, "drawn and redrawn in place: \(raw.debugDescription)")
+            }
+            #expect(try RecordingEndToEndTests.ids(tool) == [2], "prune kept only the newest")
+            // Through a pipe: none.
+            let piped = try tool.run(["snap", "gc"])
+            #expect(piped.status == 0 && !piped.stderr.contains("\r") && !piped.stderr.contains("done in"), "\(piped.stderr.debugDescription)")
+        }
+    }
+
     @Test func aPipeGetsNoProgress() throws {
         try Self.withState { tool in
             let exported = tool.temporaryFile("exported.json")

@@ -2,8 +2,8 @@ import BPFModel
 import Foundation
 import Glibc
 
-/// A one-line progress display on stderr for a long command (`snap save`, `snap restore`,
-/// `snap export`): only when stderr is a terminal, and only once the work has run longer than
+/// A one-line progress display on stderr for a long command (`snap save`, `restore`, `export`,
+/// `diff`, `prune`, `gc`): only when stderr is a terminal, and only once the work has run longer than
 /// a second (`BPFTIME_PROGRESS_AFTER` seconds); redrawn in place with `\r`, and ended with the
 /// time it took and a newline. Elsewhere (a pipe, a file) nothing is printed.
 final class ProgressLine: @unchecked Sendable {
@@ -44,6 +44,8 @@ final class ProgressLine: @unchecked Sendable {
     }
 
     private func start() {
+        // Drawn at once when asked to show from the start, so that even a short command shows it.
+        if delay <= 0 { draw(text(progress.current)) }
         Thread { [self] in
             while !lock.withLock({ stopped }) {
                 if Date().timeIntervalSince(started) >= delay { draw(text(progress.current)) }

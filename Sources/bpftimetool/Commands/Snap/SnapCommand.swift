@@ -181,11 +181,13 @@ struct SnapGC: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let db = try store.open()
-        let before = try db.fileBytes().total
-        let dropped = try db.collectGarbage()
-        try db.vacuum()
-        let after = try db.fileBytes().total
+        let (before, dropped, after) = try ProgressLine.around("snap gc") {
+            let db = try store.open()
+            let before = try db.fileBytes().total
+            let dropped = try db.collectGarbage()
+            try db.vacuum()
+            return (before, dropped, try db.fileBytes().total)
+        }
         print("dropped \(dropped.blobs) blobs and \(dropped.chunks) map chunks; file \(SnapDU.bytes(before)) → \(SnapDU.bytes(after)) (\(before) → \(after) bytes)")
     }
 }

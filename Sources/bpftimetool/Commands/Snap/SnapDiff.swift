@@ -34,8 +34,10 @@ struct SnapDiff: ParsableCommand {
     /// Prints the differences; true when there are some.
     private func compare() throws -> Bool {
         let detail: MapContentsDiff.Detail = stat || nameOnly ? .counts : .entries
-        let diff = try store.withHistory(access: .read) {
-            try segment.state().diff(StateReference(from), StateReference(to), store: $0, mapDetail: detail)
+        let diff = try ProgressLine.around("snap diff") {
+            try store.withHistory(access: .read) {
+                try segment.state().diff(StateReference(from), StateReference(to), store: $0, mapDetail: detail)
+            }
         }
         let renderer = DiffRenderer(colored: !output.enabled && DiffRenderer.terminalWantsColor())
         if output.enabled {

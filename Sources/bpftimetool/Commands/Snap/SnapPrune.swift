@@ -50,7 +50,7 @@ struct SnapPrune: ParsableCommand {
     }
 
     func run() throws {
-        let decisions = try retention.apply(store.open(), segment: segment, dryRun: dryRun)
+        let decisions = try ProgressLine.around("snap prune") { try retention.apply(store.open(), segment: segment, dryRun: dryRun) }
         if output.enabled {
             output.print(JSONText.object([
                 ("dry_run", .bool(dryRun)),
