@@ -10,6 +10,9 @@ struct Overlay {
     /// `stride` bytes per key; zeros for a deleted key.
     var values: [UInt8] = []
     var deleted: [Bool] = []
+    /// For keys of up to 8 bytes, each key as an integer in the keys' order (`packed`): the
+    /// merge compares integers, not bytes.
+    var packedKeys: [UInt64] = []
 
     var count: Int { deleted.count }
     func key(_ i: Int) -> ArraySlice<UInt8> { keys[i * keySize ..< (i + 1) * keySize] }
@@ -22,6 +25,9 @@ struct Overlay {
     static func load(_ content: Int64, _ layout: MapContentRows.Layout, _ db: any SQLConnection) throws -> Overlay {
         var rows = MapContents(keySize: layout.storedKeySize, valueSize: layout.stride)
         var deleted: [Bool] = []
+    /// For keys of up to 8 bytes, each key as an integer in the keys' order (`packed`): the
+    /// merge compares integers, not bytes.
+    var packedKeys: [UInt64] = []
         let expected = min(layout.layerEntries, 1 << 22)  // the chain's recorded size; a damaged one must not allocate wildly
         rows.keys.reserveCapacity(expected * layout.storedKeySize)
         rows.values.reserveCapacity(expected * layout.stride)
@@ -50,15 +56,34 @@ struct Overlay {
                 overlay.deleted.append(deleted[i])
             }
         }
+        if keySize <= 8 {
+            overlay.packedKeys = overlay.keys.withUnsafeBytes { keys in
+                (0 ..< overlay.count).map { Self.packed(UnsafeRawBufferPointer(rebasing: keys[$0 * keySize ..< ($0 + 1) * keySize])) }
+            }
+        }
         return overlay
     }
 
+    /// A key of up to 8 bytes as a big-endian integer, left-aligned: integers order as the keys' bytes do.
+    @inline(__always)
+    static func packed(_ key: UnsafeRawBufferPointer) -> UInt64 {
+        switch key.count {
+        case 4: return UInt64(UInt32(bigEndian: key.loadUnaligned(as: UInt32.self))) << 32
+        case 8: return UInt64(bigEndian: key.loadUnaligned(as: UInt64.self))
+        default:
+            var k: UInt64 = 0
+            for (i, byte) in key.enumerated() { k |= UInt64(byte) << (56 - 8 * i) }
+            return k
+        }
+    }
+
     /// Appends to `contents` the entries `base` gives (in key order), with the overlay's entries
-    /// at `span` applied: replaced, deleted or inserted in order. Keys are compared with memcmp:
-    /// this runs once per entry of every layered map read back.
+    /// at `span` applied: replaced, deleted or inserted in order. This runs once per entry of
+    /// every layered map read back, so each base key is compared once with the overlay's next
+    /// key, as integers when keys have up to 8 bytes.
     func merge(_ span: Range<Int>, into contents: inout MapContents,
                base: ((UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
-        let (keySize, stride) = (self.keySize, self.stride)
+        let (keySize, stride, end, packed) = (self.keySize, self.stride, span.upperBound, !packedKeys.isEmpty)
         try keys.withUnsafeBytes { overlayKeys in
             try values.withUnsafeBytes { overlayValues in
                 var next = span.lowerBound
@@ -69,20 +94,31 @@ struct Overlay {
                     }
                     next += 1
                 }
-                func order(_ key: UnsafeRawBufferPointer) -> Int32 {
-                    guard let a = overlayKeys.baseAddress, let b = key.baseAddress else { return 0 }
-                    return memcmp(a + next * keySize, b, keySize)
+                /// Where `key` stands against the overlay's next key: below 0 before it, 0 at it,
+                /// above 0 after it (below 0 when the overlay is done).
+                func order(_ key: UnsafeRawBufferPointer) -> Int {
+                    guard next < end else { return -1 }
+                    if packed {
+                        let (k, o) = (Self.packed(key), packedKeys[next])
+                        return k < o ? -1 : k == o ? 0 : 1
+                    }
+                    guard let a = key.baseAddress, let b = overlayKeys.baseAddress else { return -1 }
+                    return Int(memcmp(a, b + next * keySize, keySize))
                 }
                 try base { key, value in
-                    while next < span.upperBound, order(key) < 0 { emitOverlay() }
-                    if next < span.upperBound, order(key) == 0 {
+                    var o = order(key)
+                    while o > 0 {
+                        emitOverlay()
+                        o = order(key)
+                    }
+                    if o == 0 {
                         emitOverlay()
                     } else {
                         contents.keys.append(contentsOf: key)
                         contents.values.append(contentsOf: value)
                     }
                 }
-                while next < span.upperBound { emitOverlay() }
+                while next < end { emitOverlay() }
             }
         }
     }
