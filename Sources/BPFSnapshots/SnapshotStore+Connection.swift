@@ -73,7 +73,13 @@ final class SQLiteConnection: SQLConnection {
         lock.lock()
         defer { lock.unlock() }
         if let known = converted[sql] { return known }
-        let text = sql.replacingOccurrences(of: #"\$([0-9]+)"#, with: "?$1", options: .regularExpression)
+        // A `$` before a digit becomes `?`. No regular expression: compiling one cost more than
+        // a recorded change's whole SQL work, in every process.
+        var bytes = Array(sql.utf8)
+        for i in bytes.indices.dropLast() where bytes[i] == UInt8(ascii: "$") && (UInt8(ascii: "0") ... UInt8(ascii: "9")).contains(bytes[i + 1]) {
+            bytes[i] = UInt8(ascii: "?")
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
         converted[sql] = text
         return text
     }
