@@ -53,10 +53,12 @@ let package = Package(
         .target(name: "BPFVM", dependencies: ["BPFModel"], swiftSettings: hotPath),
         // eBPF object files (clang -target bpf) read into programs and maps, as libbpf reads them.
         .target(name: "BPFObject", dependencies: ["BPFModel"]),
+        // The one SQLite call Swift cannot make (a variadic one), for the history.
+        .target(name: "SQLiteShims", linkerSettings: [.linkedLibrary("sqlite3")]),
         // The SQLite snapshot history. Optimized in debug builds too: sorting, hashing and merging
         // a million map entries is generic code that runs 20-50x slower unoptimized, and the
         // tests save histories of 100,000-entry maps.
-        .target(name: "BPFSnapshots", dependencies: ["BPFModel", .product(name: "GRDB", package: "GRDB.swift"),
+        .target(name: "BPFSnapshots", dependencies: ["BPFModel", "SQLiteShims", .product(name: "GRDB", package: "GRDB.swift"),
                                                  .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))],
                 plugins: ["EmbedMigrations"]),
