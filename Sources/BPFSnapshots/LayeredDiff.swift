@@ -83,6 +83,23 @@ struct BaseLookup {
         self.db = db
     }
 
+    /// The value of one `key` in `base`, without reading every chunk's first key: a binary
+    /// search over the chunks that reads the first key of the ones it probes (about log2 of
+    /// the chunk count: 10 for a million entries, where `init` reads 1,000).
+    static func value(_ key: [UInt8], in base: Int64, _ db: any SQLConnection) throws -> [UInt8]? {
+        let chunks = try db.rows("SELECT chunk FROM map_content_chunks WHERE content = $1 ORDER BY seq", [.integer(base)]).map { $0[0] }
+        var (low, high) = (0, chunks.count)
+        while low < high {
+            let mid = (low + high) / 2
+            guard let first = try db.value("SELECT min(key) FROM chunk_entries WHERE chunk = $1", [chunks[mid]])?.blob else {
+                throw SnapshotError.database("chunk \(chunks[mid]) of map contents \(base) is empty")
+            }
+            if key.lexicographicallyPrecedes(first) { high = mid } else { low = mid + 1 }
+        }
+        guard low > 0 else { return nil }
+        return try db.value("SELECT value FROM chunk_entries WHERE chunk = $1 AND key = $2", [chunks[low - 1], .blob(key)])?.blob
+    }
+
     func value(_ key: ArraySlice<UInt8>) throws -> [UInt8]? {
         // The last chunk whose first key is not above `key`.
         var (low, high) = (0, chunks.count)

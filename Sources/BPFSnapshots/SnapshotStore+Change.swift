@@ -128,13 +128,9 @@ private struct EntryLayer {
         self.layout = layout
         var last: [[UInt8]: [UInt8]?] = [:]
         for (key, value) in writes.entries { last[key] = .some(value) }
-        var base: BaseLookup?
         for key in last.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             let new = last[key] ?? nil
-            let old = try Self.value(key, content, layout, db) {
-                if base == nil { base = try BaseLookup(layout.base ?? content, layout, db.history) }
-                return try base?.value(key[...])
-            }
+            let old = try Self.value(key, content, layout, db) { try BaseLookup.value(key, in: layout.base ?? content, db.history) }
             guard old != new else { continue }
             if old == nil { added += 1 }
             if new == nil { removed += 1 }
