@@ -130,6 +130,40 @@ import Testing
         #expect(try store.integrityCheck() == ["ok"])
     }
 
+    /// The merge compares keys of up to 8 bytes as integers and longer ones as bytes: a layer
+    /// of changed, deleted and added keys reads back exactly for 2-, 8- and 16-byte keys.
+    @Test(arguments: [2, 8, 16]) func layeredReadsMergeEveryKeyWidth(keySize: Int) throws {
+        let dir = TemporaryDirectory()
+        let store = try SnapshotStore(path: dir.file("s.db"))
+        /// Distinct keys in a scrambled order: an odd multiplier modulo 2^bits is a bijection.
+        func key(_ i: Int) -> [UInt8] {
+            let bits = UInt64(min(keySize, 8) * 8)
+            let scrambled = (UInt64(i) &* 0x9e37_79b9_7f4a_7c15) & (bits == 64 ? .max : (1 << bits) - 1)
+            return (0 ..< keySize).map { b in UInt8(truncatingIfNeeded: b < 8 ? scrambled >> (bits - 8 - 8 * UInt64(b)) : UInt64(b)) }
+        }
+        func record(_ entries: [[UInt8]: [UInt8]]) -> HandlerRecord {
+            var contents = MapContents(keySize: keySize, valueSize: 8)
+            for (k, v) in entries { contents.append(key: k, value: v) }
+            return HandlerRecord(fd: 3, handler: .map(MapHandler(
+                name: "wide", attributes: MapAttributes(mapType: 1, keySize: UInt32(keySize), valueSize: 8, maxEntries: 1 << 16), contents: contents)))
+        }
+        func sorted(_ entries: [[UInt8]: [UInt8]]) -> MapContents {
+            var contents = MapContents(keySize: keySize, valueSize: 8)
+            for (k, v) in entries.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) { contents.append(key: k, value: v) }
+            return contents
+        }
+        var entries = Dictionary(uniqueKeysWithValues: (0 ..< 4000).map { (key($0), Fixtures.bytes(UInt64($0))) })
+        let first = try store.save([record(entries)], meta: Fixtures.meta)
+        for i in stride(from: 0, to: 4000, by: 37) { entries[key(i)] = Fixtures.bytes(UInt64(i) + 1_000_000) }
+        for i in stride(from: 5, to: 4000, by: 101) { entries[key(i)] = nil }
+        for i in 4000 ..< 4050 { entries[key(i)] = Fixtures.bytes(UInt64(i)) }
+        let second = try store.save([record(entries)], meta: Fixtures.meta)
+        let layered = try Fixtures.query(dir.file("s.db"), "SELECT count(*) AS n FROM map_contents WHERE base IS NOT NULL").first?["n"] as? Int
+        #expect(layered == 1, "the second save is a layer")
+        #expect(try Self.contents(store, second) == sorted(entries))
+        #expect(try Self.contents(store, first)?.count == 4000)
+    }
+
     @Test func queueMapsLayerToo() throws {
         let dir = TemporaryDirectory()
         let store = try SnapshotStore(path: dir.file("s.db"))

@@ -17,6 +17,23 @@ import Testing
         #expect(abs(info.createdAt.timeIntervalSinceNow) < 60)
     }
 
+    /// A history opened for one recorded change closes without checkpointing its log (no
+    /// fsync per change): the log stays beside the file, and what the change committed reads
+    /// back through a new connection.
+    @Test func aChangeConnectionLeavesTheLogAndLosesNothing() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("s.db")
+        var records = Fixtures.everyKind()
+        do { _ = try SnapshotStore(path: path).save(records, meta: Fixtures.meta) }
+        records.removeLast()
+        do { _ = try SnapshotStore(path: path, access: .change).save(records, meta: Fixtures.meta) }
+        let log = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? 0
+        #expect(log > 0, "the change's commit is still in the log")
+        let reader = try SnapshotStore(path: path, access: .read)
+        #expect(try reader.list().count == 2)
+        #expect(try reader.records(of: 2) == records)
+    }
+
     @Test func bigMapsRoundTripInTheirKeyOrder() throws {
         let dir = TemporaryDirectory()
         let store = try SnapshotStore(path: dir.file("s.db"))
