@@ -1,6 +1,7 @@
 import BPFModel
 import Foundation
 import GRDB
+import SQLiteShims
 
 /// The snapshot a recorded change can start from: the segment's latest, read at this instance
 /// and generation of the segment. A change that finds the segment there knows the snapshot is
@@ -61,6 +62,14 @@ extension SnapshotStore {
         let replaced = try guarded { try PreparedState.prepare(records.filter { $0.fd != writes.fd }.sorted { $0.fd < $1.fd }, pool) }
         return try guarded {
             try pool.write { db in
+                // One small commit per process: checkpointing and deleting the log when the
+                // process closes the history, then creating and syncing a new one at the next
+                // change, cost four fsyncs a change. The log is left in place; it is checkpointed
+                // (and synced) as SQLite does when it passes 1,000 pages, or when any other command
+                // closes the history. (A whole state's save still checkpoints its megabytes on
+                // close, so that the next process need not read them back to open the log.)
+                let code = bpf_sqlite_keep_wal_on_close(db.sqliteConnection)
+                guard code == 0 else { throw SnapshotError.database("SQLite refused to keep its log on close (code \(code))") }
                 guard let content = try Self.mapContent(base.snapshot, fd: writes.fd, db) else { return nil }
                 let layout = try MapContentRows.layout(content, db.history)
                 guard writes.entries.allSatisfy({ $0.key.count == layout.storedKeySize && ($0.value?.count ?? layout.stride) == layout.stride }),

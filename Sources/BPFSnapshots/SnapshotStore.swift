@@ -1,6 +1,5 @@
 import Foundation
 import GRDB
-import SQLiteShims
 
 /// The snapshot history: one SQLite file in WAL mode, shared safely by concurrent processes.
 public final class SnapshotStore: Sendable {
@@ -35,14 +34,6 @@ public final class SnapshotStore: Sendable {
         // A missing or empty file is created and migrated below, one process at a time.
         if access == .change, (try? Self.fileSize(path)) ?? 0 > 0,
            let writer = try Self.openCurrent(path, readonly: false, busyTimeout: busyTimeout) {
-            // One small commit per process: checkpointing and deleting the log on close, then
-            // creating and syncing a new one at the next change, cost four fsyncs per change.
-            // The log is checkpointed (and synced) as SQLite does when it passes 1,000 pages, or
-            // when any other command closes the history.
-            try writer.writeWithoutTransaction { db in
-                let code = bpf_sqlite_keep_wal_on_close(db.sqliteConnection)
-                guard code == 0 else { throw SnapshotError.cannotOpen(path: path, reason: "SQLite refused to keep its log (code \(code))") }
-            }
             pool = writer
             return
         }
