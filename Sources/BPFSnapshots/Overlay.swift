@@ -25,9 +25,6 @@ struct Overlay {
     static func load(_ content: Int64, _ layout: MapContentRows.Layout, _ db: any SQLConnection) throws -> Overlay {
         var rows = MapContents(keySize: layout.storedKeySize, valueSize: layout.stride)
         var deleted: [Bool] = []
-    /// For keys of up to 8 bytes, each key as an integer in the keys' order (`packed`): the
-    /// merge compares integers, not bytes.
-    var packedKeys: [UInt64] = []
         let expected = min(layout.layerEntries, 1 << 22)  // the chain's recorded size; a damaged one must not allocate wildly
         rows.keys.reserveCapacity(expected * layout.storedKeySize)
         rows.values.reserveCapacity(expected * layout.stride)
