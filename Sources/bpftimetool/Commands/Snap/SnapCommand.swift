@@ -181,11 +181,12 @@ struct SnapGC: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let db = try store.open()
-        let before = try db.fileBytes().total
-        let dropped = try db.collectGarbage()
-        try db.vacuum()
-        let after = try db.fileBytes().total
-        print("dropped \(dropped.blobs) blobs and \(dropped.chunks) map chunks; file \(SnapDU.bytes(before)) → \(SnapDU.bytes(after)) (\(before) → \(after) bytes)")
+        try store.withHistory { db in
+            let before = try db.space()
+            let dropped = try db.collectGarbage()
+            try db.vacuum()
+            let after = try db.space()
+            print("dropped \(dropped.blobs) blobs and \(dropped.chunks) map chunks; \(after.kind) \(SnapDU.bytes(before.bytes)) → \(SnapDU.bytes(after.bytes)) (\(before.bytes) → \(after.bytes) bytes)")
+        }
     }
 }
