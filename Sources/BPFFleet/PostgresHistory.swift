@@ -279,9 +279,10 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
             throw SnapshotError.database("\(location): the server closed the connection")
         } catch let error as PSQLError {
             let state = error.serverInfo?[.sqlState]
-            // Serialization failure, deadlock, or a row another transaction added first (the same
-            // snapshot pushed by two hosts at once): the transaction lost a race and may be retried.
-            if ["40001", "40P01", "23505"].contains(state) { throw SnapshotError.conflict(Self.reason(error)) }
+            // Serialization failure, deadlock, a row another transaction added first (the same
+            // snapshot pushed by two hosts at once), or a row a gc deleted since the push checked
+            // for it: the transaction lost a race and may be retried.
+            if ["40001", "40P01", "23505", "23503"].contains(state) { throw SnapshotError.conflict(Self.reason(error)) }
             throw SnapshotError.database("\(location): \(Self.reason(error))")
         }
     }

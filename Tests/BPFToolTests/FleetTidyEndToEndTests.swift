@@ -90,16 +90,9 @@ import Testing
         let tool = ToolRunner(extraEnvironment: ["BPFTIME_HOST": "alpha", "BPFTIME_SNAP_RECORD": "0"])
         defer { tool.cleanUp() }
         #expect(try tool.run(["import", SnapshotEndToEndTests.demoState]).status == 0)
-        let process = Process()
-        process.executableURL = ToolRunner.executable
-        process.arguments = ["snap", "watch", "--interval", "200ms", "--keep-last", "2", "--db", url]
-        var environment = tool.environment
-        environment["SPDLOG_LEVEL"] = "info"
-        process.environment = environment
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let errors = tool.temporaryFile("watch.log")
+        let process = try tool.adding(["SPDLOG_LEVEL": "info"])
+            .start(["snap", "watch", "--interval", "200ms", "--keep-last", "2", "--db", url], errors: errors)
         defer { if process.isRunning { process.terminate() } }
         func waitForSnapshots(_ count: Int) throws {
             for _ in 0 ..< 100 {
@@ -111,11 +104,15 @@ import Testing
         #expect(try tool.run(["map", "update", "3", "01000000", "0900000000000000"]).status == 0)
         try waitForSnapshots(2)
         #expect(try tool.run(["map", "update", "3", "01000000", "0a00000000000000"]).status == 0)
-        for _ in 0 ..< 100 where !(try tool.run(["snap", "list", "--db", url]).stdout.contains("\n3 ")) { usleep(100_000) }
+        var waited = 0
+        while !(try tool.run(["snap", "list", "--db", url]).stdout.contains("\n3 ")), waited < 100 {
+            usleep(100_000)
+            waited += 1
+        }
         usleep(500_000)
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
-        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let log = try String(contentsOf: errors, encoding: .utf8)
         #expect(process.terminationStatus == 0, "\(log)")
         #expect(Self.lines(log).filter { $0.contains("[info] snapshot ") }.count == 3, "\(log)")
         #expect(log.contains("pruned snapshots 1") && log.contains("stopped watching"), "\(log)")
