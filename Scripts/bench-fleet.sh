@@ -5,10 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 # BENCH_SCRATCH: a build directory of its own (a release build then does not wait for a debug one).
+# BENCH_CONFIG=debug: the debug build (ratios only; its times are not the README's release figures).
 scratch=(${BENCH_SCRATCH:+--scratch-path "$BENCH_SCRATCH"})
-swift build -c release "${scratch[@]}" --product bpftimetool 2>&1 | grep -E "error" && exit 1 || true
-swift build -c release "${scratch[@]}" --product BPFSnapshotsBench 2>&1 | grep -E "error" && exit 1 || true
-bin="$(swift build -c release "${scratch[@]}" --show-bin-path)"
+config=${BENCH_CONFIG:-release}
+swift build -c "$config" "${scratch[@]}" --product bpftimetool 2>&1 | grep -E "error" && exit 1 || true
+swift build -c "$config" "${scratch[@]}" --product BPFSnapshotsBench 2>&1 | grep -E "error" && exit 1 || true
+bin="$(swift build -c "$config" "${scratch[@]}" --show-bin-path)"
 tool="$bin/bpftimetool"; bench="$bin/BPFSnapshotsBench"
 out="$PWD/bench-out/fleet"
 rm -rf "$out" && mkdir -p "$out"
@@ -88,6 +90,7 @@ localdiff=$(calc "$t1 - $t0" .3f)
 t0=$(now); "$tool" snap pull "$url" hostB:2 --db "$out/a.db" > /dev/null; t1=$(now)
 pullone=$(calc "$t1 - $t0" .3f)
 
+echo "build: $config"
 grep -m1 "model name" /proc/cpuinfo
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (other builds share the machine: absolute times are loaded ones)"
 echo "snapshot: 1,000 handlers + a 1,000,000-entry hash map ($rows entry rows)"

@@ -31,6 +31,3 @@ public enum HistoryConnection {
         }
     }
 }
-
-/// A PostgreSQL history reads, saves, tags and removes through the `SQLConnection` extensions.
-extension PostgresHistory: SnapshotHistory {}

@@ -149,7 +149,25 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
     }
 
     public func transaction<T>(_ body: () throws -> T) throws -> T {
-        try simple("BEGIN")
+        try inTransaction("BEGIN", body)
+    }
+
+    /// Runs `body`, a read of one or more snapshots, in one REPEATABLE READ read-only
+    /// transaction: it sees the history as of its first statement, so a gc, rm or push
+    /// committing meanwhile cannot tear what it reads.
+    func consistentRead<T>(_ body: () throws -> T) throws -> T {
+        try inTransaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+    }
+
+    /// Transactions opened by `transaction` or `consistentRead` and not yet ended: one inside
+    /// another joins it (PostgreSQL has no nested BEGIN; a second COMMIT would end the outer one).
+    private var depth = 0
+
+    private func inTransaction<T>(_ begin: String, _ body: () throws -> T) throws -> T {
+        guard depth == 0 else { return try body() }
+        try simple(begin)
+        depth += 1
+        defer { depth -= 1 }
         do {
             let result = try body()
             try simple("COMMIT")
@@ -261,9 +279,10 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
             throw SnapshotError.database("\(location): the server closed the connection")
         } catch let error as PSQLError {
             let state = error.serverInfo?[.sqlState]
-            // Serialization failure, deadlock, or a row another transaction added first (the same
-            // snapshot pushed by two hosts at once): the transaction lost a race and may be retried.
-            if ["40001", "40P01", "23505"].contains(state) { throw SnapshotError.conflict(Self.reason(error)) }
+            // Serialization failure, deadlock, a row another transaction added first (the same
+            // snapshot pushed by two hosts at once), or a row a gc deleted since the push checked
+            // for it: the transaction lost a race and may be retried.
+            if ["40001", "40P01", "23505", "23503"].contains(state) { throw SnapshotError.conflict(Self.reason(error)) }
             throw SnapshotError.database("\(location): \(Self.reason(error))")
         }
     }

@@ -27,8 +27,9 @@ public enum HistoryTransfer {
                         steps.append(Step(source: id, destination: existing, stored: false, payloadBytes: 0))
                         break
                     }
-                    let content = try source.content(manifest, lacking: destination.lacking(manifest))
-                    let (stored, isNew) = try destination.receive(manifest, content)
+                    let lacking = try destination.lacking(manifest)
+                    let content = try source.content(manifest, lacking: lacking)
+                    let (stored, isNew) = try destination.receive(manifest, lacking, content)
                     steps.append(Step(source: id, destination: stored, stored: isNew, payloadBytes: isNew ? content.payloadBytes : 0))
                     break
                 } catch SnapshotError.conflict where attempt < attempts {

@@ -1,15 +1,27 @@
+import BPFModel
+
 /// Tags and removal on any history: the SQLite store runs these too (`SnapshotStore.tag`,
 /// `untag`, `remove`), so both engines answer alike.
 extension SQLConnection {
     /// Deletes a snapshot (its handler rows and tags); its children take its parent. Content it
     /// alone used stays until a garbage collection.
     public func remove(_ id: Int64) throws {
+        try remove([id])
+    }
+
+    /// Deletes these snapshots in one transaction (as `remove` does each).
+    public func remove(_ ids: [Int64]) throws {
         try transaction {
-            guard let row = try rows("SELECT parent FROM snapshots WHERE id = $1", [.integer(id)]).first else {
-                throw SnapshotError.unknownSnapshot(String(id))
+            let progress = WorkProgress.current
+            progress?.begin("removing", total: ids.count)
+            for id in ids.sorted() {
+                guard let row = try rows("SELECT parent FROM snapshots WHERE id = $1", [.integer(id)]).first else {
+                    throw SnapshotError.unknownSnapshot(String(id))
+                }
+                try execute("UPDATE snapshots SET parent = $1 WHERE parent = $2", [row[0], .integer(id)])
+                try execute("DELETE FROM snapshots WHERE id = $1", [.integer(id)])
+                progress?.advance(1)
             }
-            try execute("UPDATE snapshots SET parent = $1 WHERE parent = $2", [row[0], .integer(id)])
-            try execute("DELETE FROM snapshots WHERE id = $1", [.integer(id)])
         }
     }
 

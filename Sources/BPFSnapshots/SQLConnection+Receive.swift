@@ -10,31 +10,49 @@ extension SQLConnection {
                          [.text(origin.store), .integer(origin.id)])?.integer
     }
 
-    /// The manifest's content this history does not hold.
+    /// The manifest's content this history does not hold, and the ids of what it holds that
+    /// the new rows will refer to. The check goes down from the handler states: the blobs and
+    /// contents of a state held here are held too, and so are the chunks, bases and layers of a
+    /// contents held here, so only hashes under something lacking are asked about (a snapshot
+    /// with one changed entry asks about its handlers' hashes, then one contents and its chunks).
     public func lacking(_ manifest: SnapshotManifest) throws -> LackingContent {
-        LackingContent(
-            states: try missing(Set(manifest.handlers.map(\.hash)), in: "handler_states"),
-            blobs: try missing(manifest.blobHashes, in: "blobs"),
-            contents: try missing(Set(manifest.contents.map(\.hash)), in: "map_contents"),
-            chunks: try missing(manifest.chunkHashes, in: "chunks"))
+        var lacking = LackingContent()
+        (lacking.states, lacking.stateIDs) = try holding(Set(manifest.handlers.map(\.hash)), in: "handler_states")
+        let newHandlers = manifest.handlers.filter { lacking.states.contains($0.hash) }
+        (lacking.blobs, lacking.blobIDs) = try holding(Set(newHandlers.flatMap { [$0.program, $0.aotImage].compactMap { $0 } }), in: "blobs")
+        let byHash = Dictionary(manifest.contents.map { ($0.hash, $0) }, uniquingKeysWith: { first, _ in first })
+        var asking = Set(newHandlers.compactMap(\.mapContent))
+        while !asking.isEmpty {
+            let (missing, held) = try holding(asking, in: "map_contents")
+            lacking.contents.formUnion(missing)
+            lacking.contentIDs.merge(held) { first, _ in first }
+            asking = Set(missing.flatMap { byHash[$0].map { $0.layers + ($0.base.map { [$0] } ?? []) } ?? [] })
+                .subtracting(lacking.contents).subtracting(lacking.contentIDs.keys)
+        }
+        let chunks = Set(manifest.contents.filter { lacking.contents.contains($0.hash) }.flatMap(\.chunks))
+        (lacking.chunks, lacking.chunkIDs) = try holding(chunks, in: "chunks")
+        return lacking
     }
 
-    private func missing(_ hashes: Set<[UInt8]>, in table: String) throws -> Set<[UInt8]> {
-        var missing = hashes
+    /// Of `hashes`, the ones `table` lacks, and the ids of the ones it holds.
+    private func holding(_ hashes: Set<[UInt8]>, in table: String) throws -> (missing: Set<[UInt8]>, held: [[UInt8]: Int64]) {
+        var missing = hashes, held: [[UInt8]: Int64] = [:]
         for batch in Array(hashes).chunked(500) {
-            for row in try rows("SELECT hash FROM \(table) WHERE hash IN (\(Self.placeholders(batch.count)))", batch.map { .blob($0) }) {
-                if let hash = row[0].blob { missing.remove(hash) }
+            for row in try rows("SELECT hash, id FROM \(table) WHERE hash IN (\(Self.placeholders(batch.count)))", batch.map { .blob($0) }) {
+                guard let hash = row[0].blob, let id = row[1].integer else { continue }
+                missing.remove(hash)
+                held[hash] = id
             }
         }
-        return missing
+        return (missing, held)
     }
 
     /// Stores the snapshot in one transaction and returns its id here; a snapshot this history
     /// already has (by origin) is not stored again.
-    public func receive(_ manifest: SnapshotManifest, _ content: SnapshotContent) throws -> (id: Int64, stored: Bool) {
+    public func receive(_ manifest: SnapshotManifest, _ lacking: LackingContent, _ content: SnapshotContent) throws -> (id: Int64, stored: Bool) {
         try transaction {
             if let id = try snapshot(from: manifest.origin) { return (id, false) }
-            let states = try storeContent(manifest, content)
+            let states = try storeContent(manifest, lacking, content)
             let parent = try latestSnapshot(host: manifest.origin.host, segment: manifest.segmentName)
             let id = try insertSnapshot(manifest, parent: parent, states: states)
             try execute("INSERT INTO snapshot_origins (snapshot, origin_store, origin_id, origin_host) VALUES ($1, $2, $3, $4)",
@@ -56,15 +74,18 @@ extension SQLConnection {
         }
     }
 
-    /// Stores the manifest's content this history lacks (inside the caller's transaction) and
-    /// returns the `handler_states` id of each handler's hash. Content is inserted in hash order,
-    /// so that concurrent receivers sharing content wait for each other instead of deadlocking.
-    func storeContent(_ manifest: SnapshotManifest, _ content: SnapshotContent) throws -> [[UInt8]: Int64] {
-        var blobIDs: [[UInt8]: Int64] = [:], chunkIDs: [[UInt8]: Int64] = [:], contentIDs: [[UInt8]: Int64] = [:]
-        for hash in manifest.blobHashes.sorted(by: Self.hashOrder) {
-            blobIDs[hash] = try insertOrFind("blobs", hash: hash, columns: ["data"], [content.blobs[hash].map(SQLValue.blob) ?? .null])
+    /// Stores the content `lacking` names (inside the caller's transaction) and returns the
+    /// `handler_states` id of each handler's hash; what is held is referred to by the ids
+    /// `lacking` found. Content is inserted in hash order, so that concurrent receivers sharing
+    /// content wait for each other instead of deadlocking. A row a concurrent gc deleted since
+    /// the check fails a foreign key, and the transaction is retried (`SnapshotError.conflict`).
+    func storeContent(_ manifest: SnapshotManifest, _ lacking: LackingContent, _ content: SnapshotContent) throws -> [[UInt8]: Int64] {
+        var blobIDs = lacking.blobIDs, chunkIDs = lacking.chunkIDs, contentIDs = lacking.contentIDs, stateIDs = lacking.stateIDs
+        for hash in lacking.blobs.sorted(by: Self.hashOrder) {
+            guard let data = content.blobs[hash] else { throw SnapshotError.damaged("blob \(Hex.encode(hash)) was not sent") }
+            blobIDs[hash] = try insertOrFind("blobs", hash: hash, columns: ["data"], [.blob(data)])
         }
-        for hash in manifest.chunkHashes.sorted(by: Self.hashOrder) {
+        for hash in lacking.chunks.sorted(by: Self.hashOrder) {
             let entries = content.chunkEntries[hash]
             let (id, inserted) = try insertOrFindNew("chunks", hash: hash, columns: ["entry_count"], [.integer(Int64(entries?.count ?? 0))])
             if inserted {
@@ -74,7 +95,7 @@ extension SQLConnection {
             }
             chunkIDs[hash] = id
         }
-        for c in manifest.contents {
+        for c in manifest.contents where lacking.contents.contains(c.hash) {
             let base: SQLValue = try c.base.map { hash in
                 guard let id = contentIDs[hash] else { throw SnapshotError.damaged("base of \(Hex.encode(c.hash)) is missing") }
                 return .integer(id)
@@ -98,7 +119,6 @@ extension SQLConnection {
                                rows: deltas.map { [.integer(id), .blob($0.key), $0.value.map(SQLValue.blob) ?? .null] })
             }
         }
-        var stateIDs: [[UInt8]: Int64] = [:]
         for h in manifest.handlers.sorted(by: { Self.hashOrder($0.hash, $1.hash) }) where stateIDs[h.hash] == nil {
             stateIDs[h.hash] = try insertOrFind("handler_states", hash: h.hash,
                 columns: ["kind", "name", "attributes", "program", "map_content", "aot_image"],

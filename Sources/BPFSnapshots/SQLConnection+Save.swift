@@ -9,12 +9,8 @@ extension SQLConnection {
     public func saveSnapshot(_ records: [HandlerRecord], meta: SnapshotMeta, restoring: RestoreEntry?, unlessUnchanged: Bool,
                              beforeCommit: ((Int64) throws -> Void)?) throws -> SaveOutcome {
         let states = try PreparedState.prepare(SnapshotStore.checked(records, meta: meta))
-        var manifest = SnapshotManifest(saving: states, meta: meta, createdAt: Self.timeFormat.string(from: Date()))
+        let manifest = SnapshotManifest(saving: states, meta: meta, createdAt: Self.timeFormat.string(from: Date()))
         let lacking = try lacking(manifest)
-        // Contents already stored are found by hash: their chunks need no lookup.
-        for i in manifest.contents.indices where !lacking.contents.contains(manifest.contents[i].hash) {
-            manifest.contents[i].chunks = []
-        }
         let content = SnapshotContent(states, lacking: lacking)
         return try transaction {
             let parent = try latestSnapshot(host: meta.host, segment: meta.segmentName)
@@ -28,7 +24,7 @@ extension SQLConnection {
                     throw SnapshotError.tagTaken(tag: tag, snapshot: owner)
                 }
             }
-            let id = try insertSnapshot(manifest, parent: parent, states: storeContent(manifest, content))
+            let id = try insertSnapshot(manifest, parent: parent, states: storeContent(manifest, lacking, content))
             if let p = meta.provenance, p.restoredSnapshot != nil || p.undoSnapshot != nil {
                 try execute("UPDATE snapshots SET restored_snapshot = $1, undo_snapshot = $2 WHERE id = $3",
                             [p.restoredSnapshot.map(SQLValue.integer) ?? .null, p.undoSnapshot.map(SQLValue.integer) ?? .null, .integer(id)])

@@ -82,7 +82,7 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
         case .conflict(let message):
             "concurrent writers conflicted: \(message)"
         case .notOnPostgres(let command):
-            "`\(command)` works on a SQLite history only; on a PostgreSQL history use `snap list`, `show`, `diff`, `export`, `push` and `pull` (pull into a local history to restore, log or tag)"
+            "`\(command)` works on a SQLite history only (`snap pull` the snapshots into a local history to use it there)"
         }
     }
 }

@@ -22,6 +22,18 @@ public protocol SnapshotHistory: AnyObject {
     func untag(_ tag: String) throws
     /// Deletes a snapshot; its children take its parent.
     func remove(_ id: Int64) throws
+    /// Deletes these snapshots in one transaction.
+    func remove(_ ids: [Int64]) throws
+    /// Deletes, in one transaction, the stored content no snapshot uses; how many blobs and
+    /// chunks went.
+    func collectGarbage() throws -> (blobs: Int, chunks: Int)
+    /// Lets the engine take back the space deleted rows held (SQLite: VACUUM, which shrinks the
+    /// file; PostgreSQL: VACUUM of the content tables, which makes it reusable).
+    func vacuum() throws
+    /// The space the history takes, as its engine measures it.
+    func space() throws -> StorageUsage.Space
+    /// What takes that space: each segment's and each map's share.
+    func usage() throws -> StorageUsage
 
     /// Snapshot `id`'s metadata.
     func info(_ id: Int64) throws -> SnapshotInfo
@@ -39,6 +51,10 @@ public protocol SnapshotHistory: AnyObject {
     func changedFDs(_ a: Int64, live: [HandlerRecord]) throws -> Set<Int>
     /// What snapshot `id` changed against its parent.
     func changes(of id: Int64, mapDetail: MapContentsDiff.Detail, fds: Set<Int>?) throws -> SnapshotDiff
+    /// The snapshots, newest first, where the handler at `fd` changed.
+    func handlerHistory(fd: Int, segment: String?, since: Date?, limit: Int?) throws -> [(snapshot: SnapshotInfo, change: SnapshotDiff)]
+    /// The changes of one key of the map at `fd`, newest first.
+    func keyHistory(fd: Int, key: [UInt8], segment: String?) throws -> [KeyChange]
 }
 
 extension SnapshotHistory {

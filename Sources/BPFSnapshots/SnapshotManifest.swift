@@ -57,15 +57,13 @@ public struct SnapshotManifest: Sendable {
     public var contents: [Contents]
 
     var blobHashes: Set<[UInt8]> { Set(handlers.flatMap { [$0.program, $0.aotImage].compactMap { $0 } }) }
-    var chunkHashes: Set<[UInt8]> { Set(contents.flatMap(\.chunks)) }
 }
 
 /// The content hashes a receiving history does not hold yet.
 public struct LackingContent: Sendable {
-    var states: Set<[UInt8]>
-    var blobs: Set<[UInt8]>
-    var contents: Set<[UInt8]>
-    var chunks: Set<[UInt8]>
+    var states: Set<[UInt8]> = [], blobs: Set<[UInt8]> = [], contents: Set<[UInt8]> = [], chunks: Set<[UInt8]> = []
+    /// The receiver's ids of the hashes it holds that new rows refer to.
+    var stateIDs: [[UInt8]: Int64] = [:], blobIDs: [[UInt8]: Int64] = [:], contentIDs: [[UInt8]: Int64] = [:], chunkIDs: [[UInt8]: Int64] = [:]
 
     /// Nothing to send but the snapshot's own rows.
     public var isEmpty: Bool { states.isEmpty && blobs.isEmpty && contents.isEmpty && chunks.isEmpty }

@@ -47,7 +47,7 @@ import Testing
         #expect(try alpha.run(["snap", "export", "latest", e.path]).status == 0)
         #expect(try alpha.run(["snap", "export", "latest", f.path, "--db", url]).status == 0)
         #expect(try Data(contentsOf: e) == Data(contentsOf: f))
-        #expect(try alpha.run(["snap", "gc", "--db", url]).stderr.contains("works on a SQLite history only"))
+        #expect(try alpha.run(["snap", "serve", "--listen", "127.0.0.1:0", "--db", url]).stderr.contains("works on a SQLite history only"))
 
         // Pulled into a new SQLite history, a snapshot exports, shows and diffs as the original.
         let copy = alpha.temporaryFile("pulled.db").path

@@ -181,13 +181,16 @@ struct SnapGC: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let (before, dropped, after) = try ProgressLine.around("snap gc") {
-            let db = try store.open()
-            let before = try db.fileBytes().total
-            let dropped = try db.collectGarbage()
-            try db.vacuum()
-            return (before, dropped, try db.fileBytes().total)
+        // Printed once the progress line is gone from the terminal.
+        let report = try ProgressLine.around("snap gc") {
+            try store.withHistory { db in
+                let before = try db.space()
+                let dropped = try db.collectGarbage()
+                try db.vacuum()
+                let after = try db.space()
+                return "dropped \(dropped.blobs) blobs and \(dropped.chunks) map chunks; \(after.kind) \(SnapDU.bytes(before.bytes)) → \(SnapDU.bytes(after.bytes)) (\(before.bytes) → \(after.bytes) bytes)"
+            }
         }
-        print("dropped \(dropped.blobs) blobs and \(dropped.chunks) map chunks; file \(SnapDU.bytes(before)) → \(SnapDU.bytes(after)) (\(before) → \(after) bytes)")
+        print(report)
     }
 }

@@ -12,10 +12,10 @@ struct SnapDU: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let u = try store.open().usage()
+        let u = try store.withHistory { try $0.usage() }
         if output.enabled {
             output.print(JSONText.object([
-                ("file_bytes", .int(u.fileBytes)), ("free_bytes", .int(u.freeBytes)),
+                ("\(u.space.kind)_bytes", .int(u.space.bytes)), ("free_bytes", u.space.freeBytes.map { JSONText.int($0) } ?? .null),
                 ("segments", .array(u.segments.map { .object([("name", .string($0.name)), ("snapshots", .int($0.snapshots)),
                                                               ("unique_bytes", .int($0.uniqueBytes)), ("shared_bytes", .int($0.sharedBytes))]) })),
                 ("maps", .array(u.maps.map { .object([("segment", .string($0.segment)), ("fd", .int($0.fd)), ("name", .string($0.name)),
@@ -23,7 +23,11 @@ struct SnapDU: ParsableCommand {
             ]))
             return
         }
-        print("file: \(Self.bytes(u.fileBytes)) (\(Self.bytes(u.freeBytes)) free; `snap gc` gives free space back)")
+        if let free = u.space.freeBytes {
+            print("\(u.space.kind): \(Self.bytes(u.space.bytes)) (\(Self.bytes(free)) free; `snap gc` gives free space back)")
+        } else {
+            print("\(u.space.kind): \(Self.bytes(u.space.bytes)) (`snap gc` deletes unused content and lets the server reuse its space)")
+        }
         var segments = Table(header: ["SEGMENT", "SNAPSHOTS", "UNIQUE", "SHARED"])
         for s in u.segments { segments.add([s.name, String(s.snapshots), Self.bytes(s.uniqueBytes), Self.bytes(s.sharedBytes)]) }
         print(segments.rendered())

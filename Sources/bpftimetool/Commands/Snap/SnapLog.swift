@@ -28,22 +28,20 @@ struct SnapLog: ParsableCommand {
     }
 
     func run() throws {
-        let shown: [(snapshot: SnapshotInfo, change: SnapshotDiff)]
-        if let fd {
-            // One handler's or one key's history: the SQLite store's queries.
-            let db = try store.open()
+        let shown: [(snapshot: SnapshotInfo, change: SnapshotDiff)] = try store.withHistory { db in
+            guard let fd else {
+                return try db.log(segment: segment, since: since?.date, limit: limit).map { ($0, try db.changes(of: $0.id, mapDetail: .counts, fds: nil)) }
+            }
             if let key {
                 guard let bytes = Hex.decode(key.hasPrefix("0x") ? String(key.dropFirst(2)) : key), !bytes.isEmpty else {
                     throw ToolError("key \(key): not hex (two digits per byte)")
                 }
-                return try printKeyHistory(db.keyHistory(fd: fd, key: bytes, segment: segment), db: db)
+                try printKeyHistory(db.keyHistory(fd: fd, key: bytes, segment: segment), db: db)
+                return []
             }
-            shown = try db.handlerHistory(fd: fd, segment: segment, since: since?.date, limit: limit)
-        } else {
-            shown = try store.withHistory { db in
-                try db.log(segment: segment, since: since?.date, limit: limit).map { ($0, try db.changes(of: $0.id, mapDetail: .counts, fds: nil)) }
-            }
+            return try db.handlerHistory(fd: fd, segment: segment, since: since?.date, limit: limit)
         }
+        if key != nil { return }
         if output.enabled {
             output.print(LogFormat.snapshots(shown))
             return
@@ -57,7 +55,7 @@ struct SnapLog: ParsableCommand {
         }
     }
 
-    private func printKeyHistory(_ changes: [KeyChange], db: SnapshotStore) throws {
+    private func printKeyHistory(_ changes: [KeyChange], db: any SnapshotHistory) throws {
         var shown: [(change: KeyChange, snapshot: SnapshotInfo)] = []
         for change in changes where shown.count < limit ?? .max {
             let info = try db.info(change.snapshot)

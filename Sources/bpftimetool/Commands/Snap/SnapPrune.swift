@@ -24,8 +24,8 @@ struct RetentionOptions: ParsableArguments {
 
     /// Removes what the policy does not keep (of `segment`, or all); returns the decisions.
     @discardableResult
-    func apply(_ store: SnapshotStore, segment: String?, dryRun: Bool) throws -> [(snapshot: SnapshotInfo, reasons: [String])] {
-        let decisions = policy.decide(try store.log(segment: segment))
+    func apply(_ store: any SnapshotHistory, segment: String?, dryRun: Bool) throws -> [(snapshot: SnapshotInfo, reasons: [String])] {
+        let decisions = policy.decide(try store.log(segment: segment, since: nil, limit: nil))
         if !dryRun { try store.remove(decisions.filter { $0.reasons.isEmpty }.map(\.snapshot.id)) }
         return decisions
     }
@@ -50,7 +50,7 @@ struct SnapPrune: ParsableCommand {
     }
 
     func run() throws {
-        let decisions = try ProgressLine.around("snap prune") { try retention.apply(store.open(), segment: segment, dryRun: dryRun) }
+        let decisions = try ProgressLine.around("snap prune") { try store.withHistory { try retention.apply($0, segment: segment, dryRun: dryRun) } }
         if output.enabled {
             output.print(JSONText.object([
                 ("dry_run", .bool(dryRun)),

@@ -30,20 +30,22 @@ struct SnapWatch: ParsableCommand {
     func run() throws {
         let log = BPFLog.logger("snap")
         let stop = StopSignals([SIGINT, SIGTERM])
-        let state = try segment.state(), db = try store.open()
+        let state = try segment.state()
         let name = try state.open().name
-        log.info("watching segment \(name) every \(interval.seconds) s")
-        repeat {
-            let (id, saved) = try state.saveIfChanged(to: db, message: message)
-            guard saved else { continue }
-            let c = try db.changes(of: id)
-            let entries = c.changed.reduce(0) { $0 + $1.mapChanges.addedCount + $1.mapChanges.removedCount + $1.mapChanges.changedCount }
-            log.info("snapshot \(id) of \(name): \(c.added.count) added, \(c.removed.count) removed, \(c.changed.count) changed handlers, \(entries) map entries changed")
-            if !retention.policy.isEmpty {
-                let removed = try retention.apply(db, segment: name, dryRun: false).filter { $0.reasons.isEmpty }.map(\.snapshot.id)
-                if !removed.isEmpty { log.info("pruned snapshots \(removed.map(String.init).joined(separator: ", "))") }
-            }
-        } while !stop.wait(seconds: interval.seconds)
+        try store.withHistory { db in
+            log.info("watching segment \(name) every \(interval.seconds) s")
+            repeat {
+                let (id, saved) = try state.saveIfChanged(to: db, message: message)
+                guard saved else { continue }
+                let c = try db.changes(of: id, mapDetail: .counts, fds: nil)
+                let entries = c.changed.reduce(0) { $0 + $1.mapChanges.addedCount + $1.mapChanges.removedCount + $1.mapChanges.changedCount }
+                log.info("snapshot \(id) of \(name): \(c.added.count) added, \(c.removed.count) removed, \(c.changed.count) changed handlers, \(entries) map entries changed")
+                if !retention.policy.isEmpty {
+                    let removed = try retention.apply(db, segment: name, dryRun: false).filter { $0.reasons.isEmpty }.map(\.snapshot.id)
+                    if !removed.isEmpty { log.info("pruned snapshots \(removed.map(String.init).joined(separator: ", "))") }
+                }
+            } while !stop.wait(seconds: interval.seconds)
+        }
         log.info("stopped watching segment \(name)")
     }
 }

@@ -1,0 +1,123 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `snap log --fd/--key`, `prune`, `gc`, `du` and `watch` on a PostgreSQL history: the same
+/// commands on a host's SQLite history and on a new PostgreSQL database, outputs compared where
+/// the engines store alike (a SQLite save writes a changed map as a layer, a PostgreSQL save as
+/// chunks, so byte counts differ by design).
+@Suite(.serialized) struct FleetTidyEndToEndTests {
+    typealias Commands = FleetCommandsEndToEndTests
+
+    static func lines(_ text: String) -> [String] { text.split(separator: "\n").map(String.init) }
+
+    static func json(_ result: ToolRunner.Result) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: result.stdoutBytes) as? [String: Any], "\(result.stderr)")
+    }
+
+    @Test func logPruneGcAndDuWorkOnPostgreSQLAsOnSQLite() throws {
+        let cluster = try PostgresCluster.shared.get()
+        let url = try cluster.newDatabase()
+        let tool = ToolRunner(extraEnvironment: ["BPFTIME_HOST": "alpha", "BPFTIME_SNAP_RECORD": "0"])
+        defer { tool.cleanUp() }
+        func same(_ arguments: [String], status: Int32 = 0, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            let (sqlite, postgres) = try Commands.both(tool, url, arguments)
+            #expect(sqlite.status == status, "\(arguments): \(sqlite.stderr)", sourceLocation: sourceLocation)
+            #expect(postgres.status == sqlite.status, "\(arguments): \(postgres.stderr)", sourceLocation: sourceLocation)
+            #expect(Commands.timeless(postgres.stdout) == Commands.timeless(sqlite.stdout), "\(arguments)", sourceLocation: sourceLocation)
+        }
+        #expect(try tool.run(["import", SnapshotEndToEndTests.demoState]).status == 0)
+        try same(["snap", "save", "-m", "first", "--tag", "base"])
+        for value in ["07", "08", "09"] {
+            #expect(try tool.run(["map", "update", "3", "01000000", value + "00000000000000"]).status == 0)
+            try same(["snap", "save", "-m", "value \(value)"])
+        }
+        #expect(try tool.run(["map", "delete", "3", "01000000"]).status == 0)
+        try same(["snap", "save", "-m", "deleted"])
+
+        // One handler's and one key's history.
+        try same(["snap", "log", "--fd", "3"])
+        try same(["snap", "log", "--fd", "3", "--json"])
+        try same(["snap", "log", "--fd", "3", "--key", "01000000"])
+        try same(["snap", "log", "--fd", "3", "--key", "01000000", "-n", "2", "--json"])
+        try same(["snap", "log", "--fd", "3", "--key", "01"], status: 1)
+        #expect(Self.lines(try tool.run(["snap", "log", "--fd", "3", "--key", "01000000", "--db", url]).stdout).count == 5)
+
+        // Retention: the same decisions, then the same snapshots left.
+        try same(["snap", "prune", "--keep-last", "2", "--dry-run"])
+        try same(["snap", "prune", "--keep-last", "2", "--json", "--dry-run"])
+        try same(["snap", "prune", "--keep-last", "2"])
+        try same(["snap", "list"])
+
+        // gc deletes the content only the pruned snapshots used, in one transaction; what is
+        // left reads back as on SQLite, and a second gc finds nothing.
+        let unused = """
+            SELECT (SELECT count(*) FROM handler_states WHERE id NOT IN (SELECT state FROM snapshot_handlers))
+                 + (SELECT count(*) FROM chunks WHERE id NOT IN (SELECT chunk FROM map_content_chunks))
+                 + (SELECT count(*) FROM map_contents WHERE id NOT IN (SELECT map_content FROM handler_states WHERE map_content IS NOT NULL))
+            """
+        #expect(try cluster.psql(unused, url: url) != "0\n")
+        let (sqliteGC, postgresGC) = try Commands.both(tool, url, ["snap", "gc"])
+        #expect(sqliteGC.status == 0, "\(sqliteGC.stderr)")
+        #expect(postgresGC.status == 0, "\(postgresGC.stderr)")
+        #expect(postgresGC.stdout.range(of: #"^dropped 0 blobs and [1-9][0-9]* map chunks; tables [0-9.]+ [KM]?i?B → [0-9.]+ [KM]?i?B \([0-9]+ → [0-9]+ bytes\)\n$"#,
+                                        options: .regularExpression) != nil, "\(postgresGC.stdout)")
+        #expect(try cluster.psql(unused, url: url) == "0\n")
+        for reference in ["base", "latest", "latest~1"] {
+            let a = tool.temporaryFile("sqlite-\(reference).json"), b = tool.temporaryFile("postgres-\(reference).json")
+            #expect(try tool.run(["snap", "export", reference, a.path]).status == 0)
+            #expect(try tool.run(["snap", "export", reference, b.path, "--db", url]).status == 0)
+            #expect(try Data(contentsOf: a) == Data(contentsOf: b), "\(reference)")
+        }
+        #expect(try tool.run(["snap", "gc", "--db", url]).stdout.hasPrefix("dropped 0 blobs and 0 map chunks; tables "))
+
+        // du: the same segments and maps, each engine's own measure of its space.
+        let sqliteDU = try Self.json(tool.run(["snap", "du", "--json"]))
+        let postgresDU = try Self.json(tool.run(["snap", "du", "--json", "--db", url]))
+        func outline(_ du: [String: Any]) -> [String] {
+            ((du["segments"] as? [[String: Any]]) ?? []).map { "\($0["name"] ?? "") \($0["snapshots"] ?? "")" }
+                + ((du["maps"] as? [[String: Any]]) ?? []).map { "\($0["segment"] ?? "") \($0["fd"] ?? "") \($0["name"] ?? "") \($0["contents"] ?? "")" }
+        }
+        #expect(outline(postgresDU) == outline(sqliteDU))
+        #expect(outline(postgresDU).contains("\(tool.segmentName) 3"), "\(outline(postgresDU))")
+        #expect(postgresDU["tables_bytes"] as? Int ?? 0 > 0 && postgresDU["free_bytes"] is NSNull, "\(postgresDU)")
+        let text = try tool.run(["snap", "du", "--db", url])
+        #expect(text.status == 0 && text.stdout.hasPrefix("tables: ") && text.stdout.contains("demo_counts"), "\(text.stdout)")
+    }
+
+    @Test func watchRecordsIntoPostgreSQLAndPrunesThere() throws {
+        let url = try PostgresCluster.shared.get().newDatabase()
+        let tool = ToolRunner(extraEnvironment: ["BPFTIME_HOST": "alpha", "BPFTIME_SNAP_RECORD": "0"])
+        defer { tool.cleanUp() }
+        #expect(try tool.run(["import", SnapshotEndToEndTests.demoState]).status == 0)
+        let errors = tool.temporaryFile("watch.log")
+        let process = try tool.adding(["SPDLOG_LEVEL": "info"])
+            .start(["snap", "watch", "--interval", "200ms", "--keep-last", "2", "--db", url], errors: errors)
+        defer { if process.isRunning { process.terminate() } }
+        func waitForSnapshots(_ count: Int) throws {
+            for _ in 0 ..< 100 {
+                if Self.lines(try tool.run(["snap", "list", "--db", url]).stdout).count > count { return }
+                usleep(100_000)
+            }
+        }
+        try waitForSnapshots(1)
+        #expect(try tool.run(["map", "update", "3", "01000000", "0900000000000000"]).status == 0)
+        try waitForSnapshots(2)
+        #expect(try tool.run(["map", "update", "3", "01000000", "0a00000000000000"]).status == 0)
+        var waited = 0
+        while !(try tool.run(["snap", "list", "--db", url]).stdout.contains("\n3 ")), waited < 100 {
+            usleep(100_000)
+            waited += 1
+        }
+        usleep(500_000)
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        let log = try String(contentsOf: errors, encoding: .utf8)
+        #expect(process.terminationStatus == 0, "\(log)")
+        #expect(Self.lines(log).filter { $0.contains("[info] snapshot ") }.count == 3, "\(log)")
+        #expect(log.contains("pruned snapshots 1") && log.contains("stopped watching"), "\(log)")
+        #expect(!log.contains(try PostgresCluster.shared.get().password))
+        // Kept: the newest two, on the server.
+        #expect(Self.lines(try tool.run(["snap", "list", "--db", url]).stdout).dropFirst().map { String($0.split(separator: " ")[0]) } == ["2", "3"])
+    }
+}
