@@ -43,12 +43,13 @@ let package = Package(
     targets: [
         // Plain values describing handlers: the language every other module speaks.
         .target(name: "BPFModel"),
+        .target(name: "BPFJSON", dependencies: ["BPFModel"]),
         // bpftime-style log lines on stderr.
         .target(name: "BPFLogging", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // The shared-memory segment: layout, allocator, lock, handler table, map storage.
         .target(name: "BPFSegment", dependencies: ["BPFModel", "BPFLogging"], swiftSettings: hotPath),
         // bpftime's JSON format, read and written.
-        .target(name: "BPFInterchange", dependencies: ["BPFModel"]),
+        .target(name: "BPFInterchange", dependencies: ["BPFModel", "BPFJSON"]),
         // The eBPF virtual machine: ISA, validator, interpreter, JIT, disassembler.
         .target(name: "BPFVM", dependencies: ["BPFModel"], swiftSettings: hotPath),
         // eBPF object files (clang -target bpf) read into programs and maps, as libbpf reads them.
@@ -58,7 +59,7 @@ let package = Package(
         // The SQLite snapshot history. Optimized in debug builds too: sorting, hashing and merging
         // a million map entries is generic code that runs 20-50x slower unoptimized, and the
         // tests save histories of 100,000-entry maps.
-        .target(name: "BPFSnapshots", dependencies: ["BPFModel", "SQLiteShims", .product(name: "GRDB", package: "GRDB.swift"),
+        .target(name: "BPFSnapshots", dependencies: ["BPFModel", "BPFJSON", "SQLiteShims", .product(name: "GRDB", package: "GRDB.swift"),
                                                  .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))],
                 plugins: ["EmbedMigrations"]),
@@ -73,10 +74,10 @@ let package = Package(
         // Figures for Scripts/bench-snap.sh; also the second process of the BPFSnapshots concurrency tests.
         .executableTarget(name: "BPFSnapshotsBench", dependencies: ["BPFModel", "BPFSnapshots"], path: "Benchmarks/BPFSnapshotsBench"),
         // Handlers, snapshots and diffs as text tables and JSON: one rendering for the CLI and the server.
-        .target(name: "BPFReports", dependencies: ["BPFModel", "BPFSnapshots", "BPFVM", "BPFLogging"]),
+        .target(name: "BPFReports", dependencies: ["BPFModel", "BPFJSON", "BPFSnapshots", "BPFVM", "BPFLogging"]),
         // `snap serve`: the history as web pages and the JSON API.
         .target(name: "BPFHistoryServer", dependencies: [
-            "BPFModel", "BPFSnapshots", "BPFReports", "BPFVM", "BPFLogging",
+            "BPFModel", "BPFJSON", "BPFSnapshots", "BPFReports", "BPFVM", "BPFLogging",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -89,7 +90,7 @@ let package = Package(
         .executableTarget(name: "BPFInterchangeBench", dependencies: ["BPFInterchange", "BPFModel"], path: "Benchmarks/BPFInterchangeBench"),
         .executableTarget(name: "bpftimetool", dependencies: [
             "BPFModel", "BPFSegment", "BPFInterchange", "BPFVM", "BPFSnapshots", "BPFRuntime", "BPFState", "BPFLogging", "BPFObject",
-            "BPFReports", "BPFHistoryServer", "BPFFleet",
+            "BPFReports", "BPFHistoryServer", "BPFFleet", "BPFJSON",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),

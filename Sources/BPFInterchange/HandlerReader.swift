@@ -55,15 +55,7 @@ struct HandlerReader {
 
     private func map() throws -> MapHandler {
         let attr = try fields.object("attr")
-        let attributes = MapAttributes(
-            mapType: try attr.integer("map_type"), keySize: try attr.integer("key_size"),
-            valueSize: try attr.integer("value_size"), maxEntries: try attr.integer("max_entries"),
-            flags: try attr.integer("flags", default: 0), ifindex: try attr.integer("ifindex", default: 0),
-            btfVmlinuxValueTypeID: try attr.integer("btf_vmlinux_value_type_id", default: 0),
-            btfID: try attr.integer("btf_id", default: 0), btfKeyTypeID: try attr.integer("btf_key_type_id", default: 0),
-            btfValueTypeID: try attr.integer("btf_value_type_id", default: 0),
-            mapExtra: try attr.integer("map_extra", default: 0),
-            kernelBPFMapID: try attr.integer("kernel_bpf_map_id", default: 0))
+        let attributes = MapAttributes(fieldValues: try attr.fields(MapAttributes.fields))
         var contents: MapContents? = nil
         if case .deferred(let from, let to)? = fields.value("data") {
             contents = try MapDataReader.read(fields.source, from: from, to: to, attributes: attributes)
@@ -75,25 +67,9 @@ struct HandlerReader {
     private func perfEvent() throws -> PerfEventHandler {
         let attr = try fields.object("attr")
         let type: Int32 = try attr.integer("type")
-        let pid: Int32 = try attr.integer("pid", default: -1)
-        func uprobe() throws -> PerfEventHandler.UprobeTarget {
-            PerfEventHandler.UprobeTarget(moduleName: try attr.string("_module_name", default: ""),
-                                          offset: try attr.integer("offset", default: 0), pid: pid,
-                                          refCtrOffset: try attr.integer("ref_ctr_off", default: 0))
-        }
-        let event: PerfEventHandler.Event
-        switch type {
-        case PerfEventType.uprobe: event = .uprobe(try uprobe())
-        case PerfEventType.uretprobe: event = .uretprobe(try uprobe())
-        case PerfEventType.uprobeOverride: event = .uprobeOverride(try uprobe())
-        case PerfEventType.tracepoint:
-            event = .tracepoint(pid: pid, tracepointID: try attr.integer("tracepoint_id", default: -1))
-        case PerfEventType.software:
-            event = .software(cpu: try attr.integer("cpu", default: 0), config: try attr.integer("config", default: 0),
-                              sampleType: try attr.integer("sample_type", default: 0))
-        default:
-            event = .opaque(type: type, target: attr.value("_module_name") == nil ? nil : try uprobe())
-        }
+        // An opaque event has a uprobe target when its JSON names a module.
+        let table = PerfEventHandler.Event.fields(type: type, hasTarget: attr.value("_module_name") != nil)
+        let event = PerfEventHandler.Event(type: type, fieldValues: try attr.fields(table))
         // bpftime creates uprobe_override events enabled; the others wait for an enable.
         let enabledByDefault = type == PerfEventType.uprobeOverride
         return PerfEventHandler(event: event, enabled: try fields.bool("enabled", default: enabledByDefault))
@@ -101,17 +77,13 @@ struct HandlerReader {
 
     private func link() throws -> LinkHandler {
         let attr = try fields.object("attr")
-        return LinkHandler(programFD: try attr.fd(try attr.required("prog_fd"), field: "prog_fd"),
-                           targetFD: try attr.fd(try attr.required("target_fd"), field: "target_fd"),
-                           attachType: try attr.integer("attach_type", default: 0),
-                           cookie: try attr.integer("cookie", default: 0))
+        return LinkHandler(fieldValues: try attr.fields(LinkHandler.fields))
     }
 
     /// The name is bpftime's `attr.name`; a top-level `name` (our older files) is read too.
     private func memfd() throws -> MemfdHandler {
-        let attr = try fields.optionalObject("attr")
-        let name: String
-        if let attr, attr.value("name") != nil { name = try attr.string("name") } else { name = try fields.string("name", default: "") }
-        return MemfdHandler(name: name, flags: try attr?.integer("flags", default: 0) ?? 0)
+        let attr = try fields.optionalObject("attr") ?? JSONFields(source: fields.source, members: [], path: "attr.")
+        let name = attr.value("name") != nil ? try attr.string("name") : try fields.string("name", default: "")
+        return MemfdHandler(name: name, fieldValues: try attr.fields(MemfdHandler.fields))
     }
 }

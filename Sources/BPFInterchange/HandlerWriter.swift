@@ -45,25 +45,11 @@ extension PrettyPrinter {
     }
 
     private mutating func map(_ m: MapHandler, includeData: Bool) throws {
-        let a = m.attributes
         key("attr")
-        openObject()
-        key("btf_id"); integer(a.btfID)
-        key("btf_key_type_id"); integer(a.btfKeyTypeID)
-        key("btf_value_type_id"); integer(a.btfValueTypeID)
-        key("btf_vmlinux_value_type_id"); integer(a.btfVmlinuxValueTypeID)
-        key("flags"); integer(a.flags)
-        key("ifindex"); integer(a.ifindex)
-        key("kernel_bpf_map_id"); integer(a.kernelBPFMapID)
-        key("key_size"); integer(a.keySize)
-        key("map_extra"); integer(a.mapExtra)
-        key("map_type"); integer(a.mapType)
-        key("max_entries"); integer(a.maxEntries)
-        key("value_size"); integer(a.valueSize)
-        closeObject()
+        fields(MapAttributes.fields, m.attributes.fieldValues)
         if includeData, let contents = m.contents {
             key("data")
-            try mapData(contents, kind: a.kind)
+            try mapData(contents, kind: m.attributes.kind)
         }
         // Ours, like "data" (bpftime has no frozen maps): written only for a frozen map.
         if includeData, m.frozen { key("frozen"); bool(true) }
@@ -72,52 +58,46 @@ extension PrettyPrinter {
 
     private mutating func perfEvent(_ e: PerfEventHandler) {
         key("attr")
-        openObject()
-        switch e.event {
-        case .uprobe(let t), .uretprobe(let t), .uprobeOverride(let t):
-            key("_module_name"); string(t.moduleName)
-            key("data_type"); string("uprobe_perf_event_data")
-            key("offset"); integer(t.offset)
-            key("pid"); integer(t.pid)
-            key("ref_ctr_off"); integer(t.refCtrOffset)
-        case .tracepoint(let pid, let id):
-            key("data_type"); string("tracepoint_perf_event_data")
-            key("pid"); integer(pid)
-            key("tracepoint_id"); integer(id)
-        case .software(let cpu, let config, let sampleType):
-            key("config"); integer(config)
-            key("cpu"); integer(cpu)
-            key("data_type"); string("software_perf_event_shared_ptr")
-            key("sample_type"); integer(sampleType)
-        case .opaque(_, let target):
-            if let t = target {
-                key("_module_name"); string(t.moduleName)
-                key("offset"); integer(t.offset)
-                key("pid"); integer(t.pid)
-                key("ref_ctr_off"); integer(t.refCtrOffset)
-            }
-        }
-        key("type"); integer(e.event.typeCode)
-        closeObject()
+        var extra = [(HandlerField("type", .i32), FieldValue.integer(Int64(e.event.typeCode)))]
+        if let dataType = Self.dataType(e.event) { extra.append((HandlerField("data_type", .string), .string(dataType))) }
+        fields(e.event.fields, e.event.fieldValues, extra: extra)
         key("enabled"); bool(e.enabled)
+    }
+
+    /// bpftime's name of the event's data (opaque events have none we know).
+    private static func dataType(_ event: PerfEventHandler.Event) -> String? {
+        switch event {
+        case .uprobe, .uretprobe, .uprobeOverride: "uprobe_perf_event_data"
+        case .tracepoint: "tracepoint_perf_event_data"
+        case .software: "software_perf_event_shared_ptr"
+        case .opaque: nil
+        }
     }
 
     private mutating func link(_ l: LinkHandler) {
         key("attr")
-        openObject()
-        if l.attachType != 0 { key("attach_type"); integer(l.attachType) }
-        if l.cookie != 0 { key("cookie"); integer(l.cookie) }
-        key("prog_fd"); integer(l.programFD)
-        key("target_fd"); integer(l.targetFD)
-        closeObject()
+        fields(LinkHandler.fields, l.fieldValues)
     }
 
     /// bpftime keeps a memfd's name inside `attr`.
     private mutating func memfd(_ m: MemfdHandler) {
         key("attr")
+        fields(MemfdHandler.fields, m.fieldValues, extra: [(HandlerField("name", .string), .string(m.name))])
+    }
+
+    /// An object of scalar fields (and `extra` members), in nlohmann's sorted order; fields of
+    /// ours are left out while zero.
+    private mutating func fields(_ fields: [HandlerField], _ values: [FieldValue], extra: [(HandlerField, FieldValue)] = []) {
+        var members = zip(fields, values).filter { !$0.0.ours || !$0.1.isZero } + extra
+        members.sort { $0.0.name.utf8.lexicographicallyPrecedes($1.0.name.utf8) }
         openObject()
-        key("flags"); integer(m.flags)
-        key("name"); string(m.name)
+        for (field, value) in members {
+            key(field: field.name)
+            switch value {
+            case .string(let text): string(text)
+            case .integer(let bits): if field.isSigned { integer(bits) } else { integer(UInt64(bitPattern: bits)) }
+            }
+        }
         closeObject()
     }
 

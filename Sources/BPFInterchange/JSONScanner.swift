@@ -1,3 +1,5 @@
+import BPFJSON
+
 /// The input document's bytes. Tokens refer back into it by offset, so reading a document
 /// allocates nothing per string or number until a field's value is actually needed.
 struct JSONSource {

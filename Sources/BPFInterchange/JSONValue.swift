@@ -1,3 +1,6 @@
+import BPFJSON
+import BPFModel
+
 /// A parsed JSON value whose strings and numbers still point into the source.
 /// Handler objects are small and read this way; map data is not (see `MapDataReader`).
 enum JSONValue {
@@ -116,6 +119,21 @@ struct JSONFields {
     func integer<T: FixedWidthInteger>(_ v: JSONValue, field: String) throws -> T {
         if case .number(let n) = v, let value = n.value(as: T.self) { return value }
         throw error(field, "expected \(Self.describe(T.self)), got \(v.summary(in: source))")
+    }
+
+    /// Scalar fields by their table, each checked against its type; absent ones take their default.
+    func fields(_ fields: [HandlerField]) throws -> [FieldValue] {
+        try fields.map { f in
+            guard let v = value(f.name) else {
+                guard let absent = f.absent else { throw error(f.name, "missing") }
+                return absent
+            }
+            if f.type == .string { return .string(try string(f.name)) }
+            if case .number(let n) = v, let magnitude = n.magnitude, let bits = f.integer(negative: n.negative, magnitude: magnitude) {
+                return .integer(bits)
+            }
+            throw error(f.name, "expected \(f.expected), got \(v.summary(in: source))")
+        }
     }
 
     static func describe<T: FixedWidthInteger>(_: T.Type) -> String {

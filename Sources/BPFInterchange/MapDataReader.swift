@@ -1,3 +1,4 @@
+import BPFJSON
 import BPFModel
 
 /// Reads a map's `"data"` member straight into `MapContents`' flat buffers: hex is decoded

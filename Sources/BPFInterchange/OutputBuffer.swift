@@ -1,3 +1,5 @@
+import BPFJSON
+
 /// A growable byte buffer on raw memory: the writer's output chunk, and the reader's
 /// destination for decoded map keys and values (appending through a pointer, no per-byte checks).
 final class OutputBuffer {

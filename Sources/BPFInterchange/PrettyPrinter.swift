@@ -1,3 +1,5 @@
+import BPFJSON
+
 /// Writes JSON laid out exactly as nlohmann's `dump(4)`: one member or element per line,
 /// 4-space indentation, `": "` after keys, `{}` / `[]` for empty containers, no final newline.
 /// Callers emit object members in sorted key order themselves.
@@ -64,6 +66,13 @@ struct PrettyPrinter {
         out.bytes("\": ")
     }
 
+    /// A member named at run time (a field table's names).
+    mutating func key(field name: String) {
+        item()
+        string(name)
+        out.bytes(": ")
+    }
+
     /// A member named by a decimal number (the document's fds).
     mutating func key(decimal: Int) {
         item()
@@ -81,7 +90,11 @@ struct PrettyPrinter {
 
     func integer<T: BinaryInteger>(_ v: T) { out.decimal(v) }
     func bool(_ b: Bool) { b ? out.bytes("true") : out.bytes("false") }
-    func string(_ s: String) { JSONEscapes.writeQuoted(s, to: out) }
+    func string(_ s: String) {
+        out.byte(UInt8(ascii: "\""))
+        JSONEscapes.escape(s) { out.bytes($0) }
+        out.byte(UInt8(ascii: "\""))
+    }
 
     @inline(__always) func hexString(_ bytes: UnsafePointer<UInt8>, count: Int) {
         out.byte(UInt8(ascii: "\""))

@@ -35,18 +35,10 @@ public struct MapAttributes: Equatable, Hashable, Sendable {
                 flags: UInt64 = 0, ifindex: UInt32 = 0, btfVmlinuxValueTypeID: UInt32 = 0,
                 btfID: UInt32 = 0, btfKeyTypeID: UInt32 = 0, btfValueTypeID: UInt32 = 0,
                 mapExtra: UInt64 = 0, kernelBPFMapID: UInt32 = 0) {
-        self.mapType = mapType
-        self.keySize = keySize
-        self.valueSize = valueSize
-        self.maxEntries = maxEntries
-        self.flags = flags
-        self.ifindex = ifindex
-        self.btfVmlinuxValueTypeID = btfVmlinuxValueTypeID
-        self.btfID = btfID
-        self.btfKeyTypeID = btfKeyTypeID
-        self.btfValueTypeID = btfValueTypeID
-        self.mapExtra = mapExtra
-        self.kernelBPFMapID = kernelBPFMapID
+        (self.mapType, self.keySize, self.valueSize, self.maxEntries) = (mapType, keySize, valueSize, maxEntries)
+        (self.flags, self.ifindex, self.mapExtra, self.kernelBPFMapID) = (flags, ifindex, mapExtra, kernelBPFMapID)
+        (self.btfVmlinuxValueTypeID, self.btfID) = (btfVmlinuxValueTypeID, btfID)
+        (self.btfKeyTypeID, self.btfValueTypeID) = (btfKeyTypeID, btfValueTypeID)
     }
 
     /// How the map behaves; `nil` for a type we keep but cannot operate on.

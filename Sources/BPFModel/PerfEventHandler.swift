@@ -35,13 +35,19 @@ public struct PerfEventHandler: Equatable, Hashable, Sendable {
         }
 
         public var typeName: String {
-            switch self {
-            case .uprobe: "uprobe"
-            case .uretprobe: "uretprobe"
-            case .uprobeOverride: "uprobe_override"
-            case .tracepoint: "tracepoint"
-            case .software: "software"
-            case .opaque(let type, _): "type \(type)"
+            if case .opaque(let type, _) = self { return "type \(type)" }
+            return Self.typeName(of: typeCode)
+        }
+
+        /// A type's name: bpftime's for the types we run, "type N" for others.
+        public static func typeName(of type: Int32) -> String {
+            switch type {
+            case PerfEventType.uprobe: "uprobe"
+            case PerfEventType.uretprobe: "uretprobe"
+            case PerfEventType.uprobeOverride: "uprobe_override"
+            case PerfEventType.tracepoint: "tracepoint"
+            case PerfEventType.software: "software"
+            default: "type \(type)"
             }
         }
     }
@@ -67,4 +73,6 @@ public enum PerfEventType {
     public static let uprobe: Int32 = 6
     public static let uretprobe: Int32 = 7
     public static let uprobeOverride: Int32 = 1008
+    /// The types with their own event case (every other is kept opaque).
+    public static let known = [software, tracepoint, uprobe, uretprobe, uprobeOverride]
 }

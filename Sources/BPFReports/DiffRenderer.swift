@@ -1,3 +1,4 @@
+import BPFJSON
 import BPFLogging
 import BPFModel
 import BPFSnapshots

@@ -1,3 +1,4 @@
+import BPFJSON
 import BPFModel
 
 /// A handler's attributes as JSON fields (`list --json`): what the table's DETAILS column
@@ -13,6 +14,7 @@ public enum HandlerAttributes {
                 ("aot_bytes", p.aotImage.map { .int($0.count) } ?? .null),
             ])
         case .map(let m):
+            // A summary (the DETAILS column's fields), not every attribute.
             let a = m.attributes
             return .object([
                 ("map_type", .uint(UInt64(a.mapType))), ("map_type_name", .string(HandlerDescription.mapTypeName(a.mapType))),
@@ -21,32 +23,13 @@ public enum HandlerAttributes {
             ])
         case .perfEvent(let e):
             return .object([("type", .int(Int64(e.event.typeCode))), ("type_name", .string(e.event.typeName)),
-                            ("enabled", .bool(e.enabled))] + eventFields(e.event))
+                            ("enabled", .bool(e.enabled))] + JSONText.members(e.event.fields, e.event.fieldValues))
         case .link(let l):
-            return .object([("prog_fd", .int(l.programFD)), ("target_fd", .int(l.targetFD)),
-                            ("attach_type", .uint(UInt64(l.attachType))), ("cookie", .uint(l.cookie))])
+            return .object(JSONText.members(LinkHandler.fields, l.fieldValues))
         case .epoll:
             return .object([])
         case .memfd(let m):
-            return .object([("flags", .uint(UInt64(m.flags)))])
+            return .object(JSONText.members(MemfdHandler.fields, m.fieldValues))
         }
-    }
-
-    private static func eventFields(_ event: PerfEventHandler.Event) -> [(String, JSONText)] {
-        switch event {
-        case .uprobe(let t), .uretprobe(let t), .uprobeOverride(let t):
-            return target(t)
-        case .opaque(_, let t):
-            return t.map(target) ?? []
-        case .tracepoint(let pid, let id):
-            return [("pid", .int(Int64(pid))), ("tracepoint_id", .int(Int64(id)))]
-        case .software(let cpu, let config, let sampleType):
-            return [("cpu", .int(Int64(cpu))), ("config", .int(config)), ("sample_type", .int(Int64(sampleType)))]
-        }
-    }
-
-    private static func target(_ t: PerfEventHandler.UprobeTarget) -> [(String, JSONText)] {
-        [("_module_name", .string(t.moduleName)), ("offset", .uint(t.offset)), ("pid", .int(Int64(t.pid))),
-         ("ref_ctr_off", .uint(t.refCtrOffset))]
     }
 }

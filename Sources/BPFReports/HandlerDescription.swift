@@ -1,3 +1,4 @@
+import BPFJSON
 import BPFModel
 
 /// One-line summaries of handlers for tables and logs.

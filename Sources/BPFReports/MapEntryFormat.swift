@@ -1,3 +1,4 @@
+import BPFJSON
 import BPFModel
 
 /// How map keys and values are shown: hex as stored, plus the little-endian integer for

@@ -1,3 +1,4 @@
+import BPFJSON
 import BPFModel
 import BPFSnapshots
 import Foundation

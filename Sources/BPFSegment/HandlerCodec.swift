@@ -19,34 +19,26 @@ enum HandlerCodec {
             if let image = p.aotImage { out.bytes(image) }
         case .map(let m):
             out.string(m.name)
-            let a = m.attributes
-            for v in [a.mapType, a.keySize, a.valueSize, a.maxEntries] { out.u32(v) }
-            out.u64(a.flags)
-            for v in [a.ifindex, a.btfVmlinuxValueTypeID, a.btfID, a.btfKeyTypeID, a.btfValueTypeID] { out.u32(v) }
-            out.u64(a.mapExtra)
-            out.u32(a.kernelBPFMapID)
+            out.fields(MapAttributes.fields, m.attributes.fieldValues)
         case .perfEvent(let e):
             out.u8(e.enabled ? 1 : 0)
+            // Tags are part of the segment layout: fixed constants.
             switch e.event {
-            case .uprobe(let t): out.u8(0); out.uprobe(t)
-            case .uretprobe(let t): out.u8(1); out.uprobe(t)
-            case .uprobeOverride(let t): out.u8(2); out.uprobe(t)
-            case .tracepoint(let pid, let id): out.u8(3); out.i32(pid); out.i32(id)
-            case .software(let cpu, let config, let sampleType): out.u8(4); out.i32(cpu); out.i64(config); out.i32(sampleType)
-            case .opaque(let type, let target):
-                out.u8(5); out.i32(type); out.u8(target == nil ? 0 : 1)
-                if let target { out.uprobe(target) }
+            case .uprobe: out.u8(0)
+            case .uretprobe: out.u8(1)
+            case .uprobeOverride: out.u8(2)
+            case .tracepoint: out.u8(3)
+            case .software: out.u8(4)
+            case .opaque(let type, let target): out.u8(5); out.i32(type); out.u8(target == nil ? 0 : 1)
             }
+            out.fields(e.event.fields, e.event.fieldValues)
         case .link(let l):
-            out.i64(Int64(l.programFD))
-            out.i64(Int64(l.targetFD))
-            out.u32(l.attachType)
-            out.u64(l.cookie)
+            out.fields(LinkHandler.fields, l.fieldValues)
         case .epoll:
             break
         case .memfd(let m):
             out.string(m.name)
-            out.u32(m.flags)
+            out.fields(MemfdHandler.fields, m.fieldValues)
         }
         return out.bytes
     }
@@ -65,30 +57,28 @@ enum HandlerCodec {
             handler = .program(ProgramHandler(name: name, type: type, bytecode: code, attachments: attachments, aotImage: image))
         case .map:
             let name = try r.string()
-            let attributes = MapAttributes(
-                mapType: try r.u32(), keySize: try r.u32(), valueSize: try r.u32(), maxEntries: try r.u32(),
-                flags: try r.u64(), ifindex: try r.u32(), btfVmlinuxValueTypeID: try r.u32(), btfID: try r.u32(),
-                btfKeyTypeID: try r.u32(), btfValueTypeID: try r.u32(), mapExtra: try r.u64(), kernelBPFMapID: try r.u32())
-            handler = .map(MapHandler(name: name, attributes: attributes))
+            handler = .map(MapHandler(name: name, attributes: MapAttributes(fieldValues: try r.fields(MapAttributes.fields))))
         case .perfEvent:
             let enabled = try r.u8() != 0
             let event: PerfEventHandler.Event
             switch try r.u8() {
-            case 0: event = .uprobe(try r.uprobe())
-            case 1: event = .uretprobe(try r.uprobe())
-            case 2: event = .uprobeOverride(try r.uprobe())
-            case 3: event = .tracepoint(pid: try r.i32(), tracepointID: try r.i32())
-            case 4: event = .software(cpu: try r.i32(), config: try r.i64(), sampleType: try r.i32())
-            case 5: event = .opaque(type: try r.i32(), target: try r.u8() == 0 ? nil : try r.uprobe())
+            case 0: event = try r.event(type: PerfEventType.uprobe)
+            case 1: event = try r.event(type: PerfEventType.uretprobe)
+            case 2: event = try r.event(type: PerfEventType.uprobeOverride)
+            case 3: event = try r.event(type: PerfEventType.tracepoint)
+            case 4: event = try r.event(type: PerfEventType.software)
+            case 5:
+                let type = try r.i32(), hasTarget = try r.u8() != 0
+                event = .opaque(type: type, target: hasTarget ? .init(fieldValues: try r.fields(PerfEventHandler.UprobeTarget.fields)) : nil)
             case let other: throw CodecError(text: "unknown perf event tag \(other)")
             }
             handler = .perfEvent(PerfEventHandler(event: event, enabled: enabled))
         case .link:
-            handler = .link(LinkHandler(programFD: Int(try r.i64()), targetFD: Int(try r.i64()), attachType: try r.u32(), cookie: try r.u64()))
+            handler = .link(LinkHandler(fieldValues: try r.fields(LinkHandler.fields)))
         case .epoll:
             handler = .epoll
         case .memfd:
-            handler = .memfd(MemfdHandler(name: try r.string(), flags: try r.u32()))
+            handler = .memfd(MemfdHandler(name: try r.string(), fieldValues: try r.fields(MemfdHandler.fields)))
         }
         guard r.isAtEnd else { throw CodecError(text: "\(r.remaining) trailing bytes after a \(kind.rawValue)") }
         return handler
@@ -120,7 +110,16 @@ struct ByteWriter {
     mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
     mutating func bytes(_ v: [UInt8]) { u64(UInt64(v.count)); bytes.append(contentsOf: v) }
     mutating func string(_ v: String) { bytes(Array(v.utf8)) }
-    mutating func uprobe(_ t: PerfEventHandler.UprobeTarget) { string(t.moduleName); u64(t.offset); i32(t.pid); u64(t.refCtrOffset) }
+    /// Scalar fields at their types' widths, in their table's order (fds take 64 bits).
+    mutating func fields(_ fields: [HandlerField], _ values: [FieldValue]) {
+        for (field, value) in zip(fields, values) {
+            switch field.type {
+            case .u32, .i32: u32(UInt32(truncatingIfNeeded: value.bits))
+            case .u64, .i64, .fd: i64(value.bits)
+            case .string: string(value.text)
+            }
+        }
+    }
 }
 
 /// Bounds-checked reading: corrupt lengths become errors, never out-of-range reads.
@@ -150,7 +149,20 @@ struct ByteReader {
     }
     mutating func bytes() throws(CodecError) -> [UInt8] { Array(try take(count(elementBytes: 1))) }
     mutating func string() throws(CodecError) -> String { String(decoding: try take(count(elementBytes: 1)), as: UTF8.self) }
-    mutating func uprobe() throws(CodecError) -> PerfEventHandler.UprobeTarget {
-        .init(moduleName: try string(), offset: try u64(), pid: try i32(), refCtrOffset: try u64())
+    mutating func fields(_ fields: [HandlerField]) throws(CodecError) -> [FieldValue] {
+        var values: [FieldValue] = []
+        values.reserveCapacity(fields.count)
+        for field in fields {
+            switch field.type {
+            case .u32: values.append(.unsigned(try u32()))
+            case .i32: values.append(.integer(Int64(try i32())))
+            case .u64, .i64, .fd: values.append(.integer(try i64()))
+            case .string: values.append(.string(try string()))
+            }
+        }
+        return values
+    }
+    mutating func event(type: Int32) throws(CodecError) -> PerfEventHandler.Event {
+        .init(type: type, fieldValues: try fields(PerfEventHandler.Event.fields(type: type)))
     }
 }

@@ -1,5 +1,4 @@
 import BPFModel
-import Foundation
 
 /// Attribute-level differences, named as the `handler_states.attributes` JSON names them, so
 /// what the diff reports is what a query at the sqlite3 prompt shows.
@@ -17,9 +16,9 @@ enum AttributeDiff {
     private static func fields(_ handler: Handler) -> [String: String] {
         var fields = ["kind": handler.kind.shortName]
         if let name = handler.name { fields["name"] = name }
-        let json = Data(StoredAttributes.encode(handler).utf8)
-        if let object = try? JSONDecoder().decode([String: JSONValue].self, from: json) {
-            for (key, value) in object { fields[key] = value.text }
+        // The text was just written by the encoder, so it always reads.
+        if let object = try? AttributeObject(StoredAttributes.encode(handler)) {
+            for (key, value) in object.members { fields[key] = AttributeObject.text(value) }
         }
         if case .program(let p) = handler { fields["aot"] = aotSummary(p.aotImage) }
         return fields
@@ -30,34 +29,5 @@ enum AttributeDiff {
     private static func aotSummary(_ image: [UInt8]?) -> String {
         guard let image else { return "absent" }
         return "\(image.count) bytes (sha256 \(Hex.encode(Array(SHA256.hash(image).prefix(4)))))"
-    }
-}
-
-/// Any JSON value, decoded exactly (64-bit integers stay integers) and rendered compactly.
-private indirect enum JSONValue: Decodable {
-    case text(String), number(String), bool(Bool), null
-    case array([JSONValue]), object([String: JSONValue])
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let v = try? c.decode(Bool.self) { self = .bool(v) }
-        else if let v = try? c.decode(Int64.self) { self = .number(String(v)) }
-        else if let v = try? c.decode(UInt64.self) { self = .number(String(v)) }
-        else if let v = try? c.decode(Double.self) { self = .number(String(v)) }
-        else if let v = try? c.decode(String.self) { self = .text(v) }
-        else if let v = try? c.decode([JSONValue].self) { self = .array(v) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
-    }
-
-    var text: String {
-        switch self {
-        case .text(let s): s
-        case .number(let n): n
-        case .bool(let b): String(b)
-        case .null: "null"
-        case .array(let items): "[" + items.map(\.text).joined(separator: ", ") + "]"
-        case .object(let fields): "{" + fields.keys.sorted().map { "\($0): \(fields[$0]?.text ?? "")" }.joined(separator: ", ") + "}"
-        }
     }
 }

@@ -1,3 +1,5 @@
+import BPFModel
+
 /// A stored attribute text (`handler_states.attributes`, one JSON object) parsed for reading
 /// back. `JSONDecoder` costs tens of microseconds per small object, which made decoding the
 /// attributes most of the time a restore of 10,000 handlers spent reading the history; this
@@ -16,10 +18,14 @@ struct AttributeObject {
     let members: [String: Value]
 
     init(_ text: String) throws {
-        var parser = Parser(bytes: Array(text.utf8))
-        let value = try parser.document()
-        guard case .object(let members) = value else { throw Self.corrupt("attributes are not a JSON object") }
+        guard case .object(let members) = try Self.value(text) else { throw Self.corrupt("attributes are not a JSON object") }
         self.members = members
+    }
+
+    /// Any stored JSON text (an array of fds, say) as one value.
+    static func value(_ text: String) throws -> Value {
+        var parser = Parser(bytes: Array(text.utf8))
+        return try parser.document()
     }
 
     init(_ value: Value, field: String) throws {
@@ -43,6 +49,15 @@ struct AttributeObject {
 
     func integer<T: FixedWidthInteger>(required name: String, as: T.Type = T.self) throws -> T {
         guard let value = try integer(name, as: T.self) else { throw Self.corrupt("\(name) is missing") }
+        return value
+    }
+
+    /// An integer field as its field's type holds it (see `FieldValue`).
+    func integer(required name: String, of field: HandlerField) throws -> Int64 {
+        guard case .integer(let negative, let magnitude)? = members[name] else {
+            throw Self.corrupt(members[name] == nil ? "\(name) is missing" : "\(name) is not an integer")
+        }
+        guard let value = field.integer(negative: negative, magnitude: magnitude) else { throw Self.corrupt("\(name) is out of range") }
         return value
     }
 
@@ -73,8 +88,30 @@ struct AttributeObject {
         return try items.map { try AttributeObject($0, field: name) }
     }
 
+    /// An array of fds (`restores.fds`).
+    static func fds(_ text: String) throws -> [Int] {
+        guard case .array(let items) = try value(text) else { throw corrupt("not an array") }
+        return try items.map { item in
+            guard case .integer(false, let magnitude) = item, let fd = Int(exactly: magnitude) else { throw corrupt("not an fd") }
+            return fd
+        }
+    }
+
     static func corrupt(_ message: String) -> DecodingError {
         .dataCorrupted(.init(codingPath: [], debugDescription: message))
+    }
+
+    /// A value as `snap diff` shows an attribute: strings unquoted, containers compactly
+    /// (`[1, 2]`, `{key: value}` with keys sorted).
+    static func text(_ value: Value) -> String {
+        switch value {
+        case .integer(let negative, let magnitude): (negative && magnitude != 0 ? "-" : "") + String(magnitude)
+        case .string(let s): s
+        case .bool(let b): String(b)
+        case .null: "null"
+        case .array(let items): "[" + items.map(text).joined(separator: ", ") + "]"
+        case .object(let fields): "{" + fields.keys.sorted().map { "\($0): \(fields[$0].map(text) ?? "")" }.joined(separator: ", ") + "}"
+        }
     }
 
     /// A recursive-descent JSON reader over the text's bytes.

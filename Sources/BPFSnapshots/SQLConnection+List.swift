@@ -53,7 +53,7 @@ extension SQLConnection {
                            restoredSnapshot: row[13].integer, undoSnapshot: row[14].integer)
             }
             let undoOf = try row[15].integer.map { snapshot in
-                guard let fds = try? JSONDecoder().decode([Int].self, from: Data((row[16].text ?? "").utf8)) else {
+                guard let fds = try? AttributeObject.fds(row[16].text ?? "") else {
                     throw SnapshotError.damaged("restore record of snapshot \(id) has unreadable fds")
                 }
                 return RestoreSummary(snapshot: snapshot, fds: fds, restoredAt: try time(row[17], of: id))

@@ -1,3 +1,4 @@
+import BPFJSON
 import ArgumentParser
 import BPFLogging
 import BPFModel

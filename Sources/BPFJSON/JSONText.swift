@@ -1,5 +1,5 @@
-/// A small JSON value for `--json` outputs and the history server's API (the interchange module
-/// owns bpftime's format).
+/// A small JSON value for `--json` outputs, the history server's API and the history's stored
+/// attributes (bpftime's format is written by the interchange module's streaming printer).
 public enum JSONText: Sendable {
     case string(String)
     case int(Int64)
@@ -41,19 +41,5 @@ public enum JSONText: Sendable {
         }
     }
 
-    public static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
+    public static func quote(_ s: String) -> String { JSONEscapes.quoted(s) }
 }

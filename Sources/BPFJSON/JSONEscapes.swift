@@ -1,8 +1,10 @@
-/// String escaping as JSON defines it, written the way nlohmann::json writes it.
-enum JSONEscapes {
+/// String escaping as JSON defines it, written the way nlohmann::json and Foundation's
+/// `JSONEncoder` both write it (the history's stored attributes were written by the latter, and
+/// their text is hashed, so this must not change).
+package enum JSONEscapes {
     /// Resolves the escapes of a scanned (already syntax-checked) string's content.
     /// A lone surrogate becomes 0xFF, which later fails UTF-8 validation with a clear message.
-    static func unescape(_ raw: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+    package static func unescape(_ raw: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(raw.count)
         var i = 0
@@ -49,53 +51,68 @@ enum JSONEscapes {
         return out
     }
 
-    /// Appends `text` quoted: `"` `\` and control characters escaped as nlohmann does
-    /// (`\b \f \n \r \t`, others `\u00xx` in lowercase), everything else (UTF-8) as is.
-    static func writeQuoted(_ text: String, to out: OutputBuffer) {
-        out.byte(UInt8(ascii: "\""))
+    /// Calls `emit` with `text` escaped, in runs: `"` `\` and control characters as nlohmann
+    /// writes them (`\b \f \n \r \t`, others `\u00xx` in lowercase), everything else (UTF-8,
+    /// `/` included) as is. Without quotes.
+    package static func escape(_ text: String, _ emit: (UnsafeRawBufferPointer) -> Void) {
         var text = text
         text.withUTF8 { bytes in
-            for c in bytes {
-                switch c {
-                case UInt8(ascii: "\""): out.bytes("\\\"")
-                case UInt8(ascii: "\\"): out.bytes("\\\\")
-                case 0x08: out.bytes("\\b")
-                case 0x0c: out.bytes("\\f")
-                case 0x0a: out.bytes("\\n")
-                case 0x0d: out.bytes("\\r")
-                case 0x09: out.bytes("\\t")
-                case 0..<0x20:
-                    out.bytes("\\u00")
-                    out.byte(HexDigits.lower[Int(c >> 4)])
-                    out.byte(HexDigits.lower[Int(c & 0xf)])
-                default: out.byte(c)
+            var run = 0
+            for (i, c) in bytes.enumerated() where c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") {
+                if run < i { emit(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[run ..< i]))) }
+                run = i + 1
+                if let short = shortEscape(c) {
+                    emit(UnsafeRawBufferPointer(start: short.utf8Start, count: short.utf8CodeUnitCount))
+                } else {
+                    [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                     HexDigits.lower[Int(c >> 4)], HexDigits.lower[Int(c & 0xf)]].withUnsafeBytes(emit)
                 }
             }
+            if run < bytes.count { emit(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[run...]))) }
         }
-        out.byte(UInt8(ascii: "\""))
+    }
+
+    private static func shortEscape(_ c: UInt8) -> StaticString? {
+        switch c {
+        case UInt8(ascii: "\""): #"\""#
+        case UInt8(ascii: "\\"): #"\\"#
+        case 0x08: #"\b"#
+        case 0x0c: #"\f"#
+        case 0x0a: #"\n"#
+        case 0x0d: #"\r"#
+        case 0x09: #"\t"#
+        default: nil
+        }
+    }
+
+    /// `text` as a JSON string, quotes included.
+    package static func quoted(_ text: String) -> String {
+        var out = "\""
+        escape(text) { out += String(decoding: $0, as: UTF8.self) }
+        return out + "\""
     }
 }
 
 /// Hex digits both ways, on bytes (the BPFModel `Hex` helpers work on Strings).
-enum HexDigits {
-    static let lower: [UInt8] = Array("0123456789abcdef".utf8)
+package enum HexDigits {
+    package static let lower: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// The digit's value (either case), or `nil`.
-    @inline(__always) static func value(_ c: UInt8) -> UInt8? {
+    @inlinable package static func value(_ c: UInt8) -> UInt8? {
         let v = nibble(c)
         return v < 16 ? v : nil
     }
 
     /// The digit's value, or 0xff for a non-hex character: branch-light for the decode loop.
-    @inline(__always) private static func nibble(_ c: UInt8) -> UInt8 {
+    @inlinable package static func nibble(_ c: UInt8) -> UInt8 {
         let digit = c &- UInt8(ascii: "0")
         let letter = (c | 0x20) &- UInt8(ascii: "a")
         return digit < 10 ? digit : letter < 6 ? letter &+ 10 : 0xff
     }
 
     /// Decodes `2 * count` hex digits at `src` into `dst`; false on a non-hex character.
-    @inline(__always)
-    static func decode(_ src: UnsafePointer<UInt8>, into dst: UnsafeMutablePointer<UInt8>, count: Int) -> Bool {
+    @inlinable
+    package static func decode(_ src: UnsafePointer<UInt8>, into dst: UnsafeMutablePointer<UInt8>, count: Int) -> Bool {
         var invalid: UInt8 = 0
         for i in 0..<count {
             let high = nibble(src[2 * i]), low = nibble(src[2 * i + 1])
