@@ -69,45 +69,51 @@ struct BaseLookup {
     private let db: any SQLConnection
 
     init(_ base: Int64, _ layout: MapContentRows.Layout, _ db: any SQLConnection) throws {
-        chunks = try db.rows("SELECT chunk FROM map_content_chunks WHERE content = $1 ORDER BY seq", [.integer(base)]).map {
-            guard let chunk = $0[0].integer else { throw SnapshotError.damaged("map contents \(base) list a chunk without an id") }
-            return chunk
-        }
-        firstKeys = try chunks.map { chunk in
-            guard let key = try db.value("SELECT key FROM chunk_entries WHERE chunk = $1 ORDER BY key LIMIT 1", [.integer(chunk)])?.blob,
-                  key.count == layout.storedKeySize else {
-                throw SnapshotError.database("chunk \(chunk) is empty or holds a key of the wrong size")
-            }
-            return key
-        }
+        chunks = try Self.chunks(of: base, db)
+        firstKeys = try chunks.map { try Self.firstKey(of: $0, layout, db) }
         self.db = db
     }
 
-    /// The value of one `key` in `base`, without reading every chunk's first key: a binary
-    /// search over the chunks that reads the first key of the ones it probes (about log2 of
-    /// the chunk count: 10 for a million entries, where `init` reads 1,000).
-    static func value(_ key: [UInt8], in base: Int64, _ db: any SQLConnection) throws -> [UInt8]? {
-        let chunks = try db.rows("SELECT chunk FROM map_content_chunks WHERE content = $1 ORDER BY seq", [.integer(base)]).map { $0[0] }
-        var (low, high) = (0, chunks.count)
-        while low < high {
-            let mid = (low + high) / 2
-            guard let first = try db.value("SELECT min(key) FROM chunk_entries WHERE chunk = $1", [chunks[mid]])?.blob else {
-                throw SnapshotError.database("chunk \(chunks[mid]) of map contents \(base) is empty")
-            }
-            if key.lexicographicallyPrecedes(first) { high = mid } else { low = mid + 1 }
-        }
-        guard low > 0 else { return nil }
-        return try db.value("SELECT value FROM chunk_entries WHERE chunk = $1 AND key = $2", [chunks[low - 1], .blob(key)])?.blob
+    func value(_ key: ArraySlice<UInt8>) throws -> [UInt8]? {
+        guard let i = try Self.chunk(holding: key, count: chunks.count, firstKey: { firstKeys[$0] }) else { return nil }
+        return try Self.value(key, inChunk: chunks[i], db)
     }
 
-    func value(_ key: ArraySlice<UInt8>) throws -> [UInt8]? {
-        // The last chunk whose first key is not above `key`.
-        var (low, high) = (0, chunks.count)
+    /// The value of one `key` in `base`, without reading every chunk's first key as `init`
+    /// does: the search reads the first key of the chunks it probes (about log2 of the chunk
+    /// count: 10 for a million entries, where `init` reads 1,000).
+    static func value(_ key: [UInt8], in base: Int64, _ layout: MapContentRows.Layout, _ db: any SQLConnection) throws -> [UInt8]? {
+        let chunks = try chunks(of: base, db)
+        guard let i = try chunk(holding: key[...], count: chunks.count, firstKey: { try firstKey(of: chunks[$0], layout, db) }) else { return nil }
+        return try value(key[...], inChunk: chunks[i], db)
+    }
+
+    /// Of `count` chunks in key order, the last whose first key is not above `key`.
+    private static func chunk(holding key: ArraySlice<UInt8>, count: Int, firstKey: (Int) throws -> [UInt8]) rethrows -> Int? {
+        var (low, high) = (0, count)
         while low < high {
             let mid = (low + high) / 2
-            if key.lexicographicallyPrecedes(firstKeys[mid]) { high = mid } else { low = mid + 1 }
+            if key.lexicographicallyPrecedes(try firstKey(mid)) { high = mid } else { low = mid + 1 }
         }
-        guard low > 0 else { return nil }
-        return try db.value("SELECT value FROM chunk_entries WHERE chunk = $1 AND key = $2", [.integer(chunks[low - 1]), .blob(Array(key))])?.blob
+        return low > 0 ? low - 1 : nil
+    }
+
+    private static func chunks(of base: Int64, _ db: any SQLConnection) throws -> [Int64] {
+        try db.rows("SELECT chunk FROM map_content_chunks WHERE content = $1 ORDER BY seq", [.integer(base)]).map {
+            guard let chunk = $0[0].integer else { throw SnapshotError.damaged("map contents \(base) list a chunk without an id") }
+            return chunk
+        }
+    }
+
+    private static func firstKey(of chunk: Int64, _ layout: MapContentRows.Layout, _ db: any SQLConnection) throws -> [UInt8] {
+        guard let key = try db.value("SELECT key FROM chunk_entries WHERE chunk = $1 ORDER BY key LIMIT 1", [.integer(chunk)])?.blob,
+              key.count == layout.storedKeySize else {
+            throw SnapshotError.database("chunk \(chunk) is empty or holds a key of the wrong size")
+        }
+        return key
+    }
+
+    private static func value(_ key: ArraySlice<UInt8>, inChunk chunk: Int64, _ db: any SQLConnection) throws -> [UInt8]? {
+        try db.value("SELECT value FROM chunk_entries WHERE chunk = $1 AND key = $2", [.integer(chunk), .blob(Array(key))])?.blob
     }
 }

@@ -139,7 +139,7 @@ private struct EntryLayer {
         for (key, value) in writes.entries { last[key] = .some(value) }
         for key in last.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             let new = last[key] ?? nil
-            let old = try Self.value(key, content, layout, db) { try BaseLookup.value(key, in: layout.base ?? content, db.history) }
+            let old = try Self.value(key, content, layout, db) { try BaseLookup.value(key, in: layout.base ?? content, layout, db.history) }
             guard old != new else { continue }
             if old == nil { added += 1 }
             if new == nil { removed += 1 }
