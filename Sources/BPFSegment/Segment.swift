@@ -24,6 +24,8 @@ public final class Segment: @unchecked Sendable {
     /// The device and inode of the object mapped, so that a caller can tell a path that names it.
     public var fileIdentity: (device: UInt64, inode: UInt64) { (UInt64(shm.identity.0), UInt64(shm.identity.1)) }
     var base: UnsafeMutableRawPointer { shm.base }
+    /// Every byte of the mapping, for this package's tests that checkpoint a private segment.
+    package var allBytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: shm.base, count: shm.size) }
 
     // MARK: Creating, opening, removing
 

@@ -1,6 +1,6 @@
 import BPFModel
 import BPFRuntime
-@testable import BPFSegment
+import BPFSegment
 import BPFVM
 
 /// Maps for VM tests: a private segment (anonymous memory, see `Segment.createPrivate`) served
@@ -64,11 +64,11 @@ public final class SegmentMaps: MapBackend {
     public func records(fd: Int32) -> [[UInt8]] { (try? segment.map(at: Int(fd)).ringbufRecords()) ?? [] }
 
     /// Every byte of the segment: maps, their bookkeeping, ring buffers.
-    public func checkpoint() -> [UInt8] { Array(UnsafeRawBufferPointer(start: segment.base, count: segment.shm.size)) }
+    public func checkpoint() -> [UInt8] { Array(segment.allBytes) }
 
     /// Puts a checkpoint back, at the same addresses, so that pointers into values stay valid.
     public func restore(_ checkpoint: [UInt8]) {
-        checkpoint.withUnsafeBytes { segment.base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        checkpoint.withUnsafeBytes { segment.allBytes.copyMemory(from: $0) }
     }
 
     /// The maps and their contents, as the segment reads them.
