@@ -9,12 +9,14 @@ extension SQLConnection {
     public func handlerHistory(fd: Int, segment: String? = nil, since: Date? = nil,
                                limit: Int? = nil) throws -> [(snapshot: SnapshotInfo, change: SnapshotDiff)] {
         // State ids are positive: -1 stands for "no handler at fd" on both engines.
+        var arguments: [SQLValue] = [.integer(Int64(fd))]
+        if let segment { arguments.append(.text(segment)) }
         let changed = Set(try rows("""
             SELECT s.id FROM snapshots s
             LEFT JOIN snapshot_handlers a ON a.snapshot = s.id AND a.fd = $1
             LEFT JOIN snapshot_handlers b ON b.snapshot = s.parent AND b.fd = $1
-            WHERE coalesce(a.state, -1) <> coalesce(b.state, -1)
-            """, [.integer(Int64(fd))]).compactMap { $0.first?.integer })
+            WHERE coalesce(a.state, -1) <> coalesce(b.state, -1)\(segment == nil ? "" : " AND s.segment_name = $2")
+            """, arguments).compactMap { $0.first?.integer })
         let shown = try log(segment: segment, since: since).filter { changed.contains($0.id) }.prefix(limit ?? .max)
         return try shown.map { ($0, try changes(of: $0.id, mapDetail: .counts, fds: [fd])) }
     }
