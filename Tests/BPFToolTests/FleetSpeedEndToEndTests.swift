@@ -1,0 +1,67 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// What keeps a push and a fleet listing fast on PostgreSQL, checked by what the server is asked
+/// (statements logged, plans) rather than by the clock, which other builds on the machine skew.
+@Suite(.serialized) struct FleetSpeedEndToEndTests {
+    typealias Fleet = FleetEndToEndTests
+
+    /// The statements the server logs for `database` while `body` runs (`log_statement = all`
+    /// for that database only).
+    static func statements(_ cluster: PostgresCluster, database: String, during body: () throws -> Void) throws -> [String] {
+        try cluster.superuser("ALTER DATABASE \(database) SET log_statement = 'all'")
+        let log = cluster.directory.appendingPathComponent("server.log")
+        let before = try Data(contentsOf: log).count
+        try body()
+        let after = try Data(contentsOf: log)
+        return String(decoding: after[before...], as: UTF8.self).split(separator: "\n")
+            .filter { $0.contains("LOG:  statement: ") || $0.contains("LOG:  execute ") }.map(String.init)
+    }
+
+    @Test func aPushStoresAMapInAFewStatementsNotOnePerChunk() throws {
+        let cluster = try Fleet.cluster()
+        let url = try cluster.newDatabase()
+        let database = String(url.split(separator: "/").last ?? "")
+        let tool = try Fleet.twoBigSnapshots()
+        defer { tool.cleanUp() }
+        // Migrated first, so that only the push's own statements are counted.
+        #expect(try tool.run(["snap", "list", "--db", url]).status == 0)
+        let logged = try Self.statements(cluster, database: database) {
+            let push = try tool.run(["snap", "push", url])
+            #expect(push.status == 0, "\(push.stderr)")
+        }
+        // Two snapshots of a 100,000-entry map (about 100 chunks), the second a layer of one change
+        // over the first: a statement or three per chunk before, a fixed few per snapshot now,
+        // the entries in one COPY.
+        #expect(logged.count < 60, "\(logged.count) statements: \(logged.prefix(80))")
+        #expect(logged.filter { $0.contains("COPY \"chunk_entries\"") }.count == 1, "\(logged)")
+        #expect(try cluster.psql("SELECT count(*) FROM map_entries", url: url) == "200000\n")
+        #expect(try cluster.psql("SELECT sum(entry_count) FROM chunks", url: url) == "100000\n")
+    }
+
+    @Test func theListCountsHandlersWithoutReadingThem() throws {
+        let cluster = try Fleet.cluster()
+        let url = try cluster.newDatabase()
+        let tool = try Fleet.host("alpha")
+        defer { tool.cleanUp() }
+        #expect(try tool.run(["snap", "push", url]).status == 0)
+        // A handler count per snapshot read from snapshot_handlers was a count per listed row.
+        let plan = try cluster.psql("EXPLAIN SELECT * FROM snapshot_list", url: url)
+        #expect(!plan.contains("snapshot_handlers"), "\(plan)")
+        // Still the right counts (the SQLite history's), for pushed rows and for rows inserted by hand.
+        let counts = try PostgresCluster.run(["sqlite3", tool.historyPath, "SELECT handlers FROM snapshot_list ORDER BY id"])
+        #expect(Fleet.lines(counts).count == 2)
+        #expect(try cluster.psql("SELECT handlers FROM snapshot_list ORDER BY id", url: url) == counts)
+        try cluster.psql("""
+            INSERT INTO snapshots (created_at, segment_name, host, generation) VALUES ('2026-01-01 00:00:00.000', 's', 'h', 1);
+            INSERT INTO snapshot_handlers (snapshot, fd, state) SELECT (SELECT max(id) FROM snapshots), fd, (SELECT min(state) FROM snapshot_handlers)
+            FROM generate_series(100, 102) fd
+            """, url: url)
+        #expect(try cluster.psql("SELECT handlers FROM snapshot_list ORDER BY id", url: url) == counts + "3\n")
+        let list = try tool.run(["snap", "list", "--json", "--db", url])
+        #expect(list.status == 0, "\(list.stderr)")
+        let listed = try #require(try JSONSerialization.jsonObject(with: list.stdoutBytes) as? [[String: Any]])
+        #expect(listed.compactMap { $0["handlers"] as? Int }.map(String.init) == Fleet.lines(counts + "3\n"))
+    }
+}
