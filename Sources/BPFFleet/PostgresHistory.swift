@@ -46,6 +46,14 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
         }
         let history = PostgresHistory(connection: connection, logger: logger, location: location)
         do {
+            // A server waiting on a lock does not read its socket: without this, a push killed
+            // (SIGTERM, SIGINT, kill -9) while it waits stays in the server, holding the rows its
+            // transaction inserted, until the lock comes. With it, the server looks every second,
+            // rolls the transaction back and leaves. (PostgreSQL 14 and later have the setting.)
+            try history.execute("""
+                SELECT set_config('client_connection_check_interval', '1000', false)
+                WHERE current_setting('server_version_num')::int >= 140000
+                """, [])
             try history.migrate()
         } catch {
             history.close()

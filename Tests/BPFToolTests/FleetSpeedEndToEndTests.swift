@@ -65,3 +65,52 @@ import Testing
         #expect(listed.compactMap { $0["handlers"] as? Int }.map(String.init) == Fleet.lines(counts + "3\n"))
     }
 }
+
+/// A push stopped while the server makes it wait.
+@Suite(.serialized) struct FleetCancelEndToEndTests {
+    typealias Fleet = FleetEndToEndTests
+
+    @Test func aPushKilledWhileWaitingOnALockLeavesTheServerAtOnce() throws {
+        let cluster = try Fleet.cluster()
+        let url = try cluster.newDatabase()
+        let database = String(url.split(separator: "/").last ?? "")
+        let tool = try Fleet.twoBigSnapshots()
+        defer { tool.cleanUp() }
+        #expect(try tool.run(["snap", "list", "--db", url]).status == 0)
+        // Another session holds chunk_entries for a minute: the push waits inside its
+        // transaction, at the COPY of the entries, after inserting rows of other tables.
+        let locker = Process()
+        locker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        locker.arguments = ["psql", "-X", "-q", "-d", url, "-c", "BEGIN", "-c", "LOCK TABLE chunk_entries IN ACCESS EXCLUSIVE MODE",
+                            "-c", "SELECT pg_sleep(60)", "-c", "COMMIT"]
+        locker.standardOutput = FileHandle.nullDevice
+        try locker.run()
+        defer {
+            _ = try? cluster.superuser("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)'")
+            locker.waitUntilExit()
+        }
+        func waiting() throws -> Int {
+            Int(try cluster.superuser("SELECT count(*) FROM pg_stat_activity WHERE datname = '\(database)' AND wait_event_type = 'Lock'")
+                .trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+        let push = try tool.start(["snap", "push", url])
+        var blocked = false
+        for _ in 0 ..< 600 where !blocked && push.isRunning {
+            blocked = try waiting() > 0
+            if !blocked { usleep(50_000) }
+        }
+        #expect(blocked, "the push never waited on the lock")
+        kill(push.processIdentifier, SIGTERM)
+        push.waitUntilExit()
+        #expect(push.terminationReason == .uncaughtSignal && push.terminationStatus == SIGTERM)
+        // The server drops the dead push within seconds, not when the lock comes a minute later.
+        let stopped = Date()
+        while try waiting() > 0 && Date().timeIntervalSince(stopped) < 10 { usleep(100_000) }
+        #expect(try waiting() == 0, "the killed push still waits in the server")
+        #expect(Date().timeIntervalSince(stopped) < 5)
+        #expect(try cluster.psql("SELECT count(*) FROM snapshots", url: url) == "0\n")
+        #expect(try cluster.psql("SELECT count(*) FROM blobs", url: url) == "0\n")
+        try cluster.superuser("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND query LIKE '%pg_sleep%'")
+        try Fleet.expectWholeSnapshotsThenResume(tool, cluster, url)
+    }
+}
