@@ -19,14 +19,19 @@ import Testing
             .filter { $0.contains("LOG:  statement: ") || $0.contains("LOG:  execute ") }.map(String.init)
     }
 
-    @Test func aPushStoresAMapInAFewStatementsNotOnePerChunk() throws {
+    /// A new database, migrated (so that a push runs only its own statements), and a host
+    /// holding `twoBigSnapshots` to push into it.
+    static func bigHostAndDatabase() throws -> (cluster: PostgresCluster, url: String, database: String, tool: ToolRunner) {
         let cluster = try Fleet.cluster()
         let url = try cluster.newDatabase()
-        let database = String(url.split(separator: "/").last ?? "")
         let tool = try Fleet.twoBigSnapshots()
-        defer { tool.cleanUp() }
-        // Migrated first, so that only the push's own statements are counted.
         #expect(try tool.run(["snap", "list", "--db", url]).status == 0)
+        return (cluster, url, String(url.split(separator: "/").last ?? ""), tool)
+    }
+
+    @Test func aPushStoresAMapInAFewStatementsNotOnePerChunk() throws {
+        let (cluster, url, database, tool) = try Self.bigHostAndDatabase()
+        defer { tool.cleanUp() }
         let logged = try Self.statements(cluster, database: database) {
             let push = try tool.run(["snap", "push", url])
             #expect(push.status == 0, "\(push.stderr)")
@@ -71,12 +76,8 @@ import Testing
     typealias Fleet = FleetEndToEndTests
 
     @Test func aPushKilledWhileWaitingOnALockLeavesTheServerAtOnce() throws {
-        let cluster = try Fleet.cluster()
-        let url = try cluster.newDatabase()
-        let database = String(url.split(separator: "/").last ?? "")
-        let tool = try Fleet.twoBigSnapshots()
+        let (cluster, url, database, tool) = try FleetSpeedEndToEndTests.bigHostAndDatabase()
         defer { tool.cleanUp() }
-        #expect(try tool.run(["snap", "list", "--db", url]).status == 0)
         // Another session holds chunk_entries for a minute: the push waits inside its
         // transaction, at the COPY of the entries, after inserting rows of other tables.
         let locker = Process()
