@@ -65,9 +65,12 @@ let package = Package(
                 plugins: ["EmbedMigrations"]),
         // The history on PostgreSQL (postgres-nio) behind the same SQL connection as SQLite, so
         // that push and pull run one transfer between any two stores.
+        // Optimized in debug builds too, like BPFSnapshots: it writes and reads every map entry a
+        // push or pull carries.
         .target(name: "BPFFleet", dependencies: ["BPFSnapshots", "BPFLogging", .product(name: "PostgresNIO", package: "postgres-nio"),
                                                  .product(name: "NIOCore", package: "swift-nio"),
-                                                 .product(name: "NIOSSL", package: "swift-nio-ssl")]),
+                                                 .product(name: "NIOSSL", package: "swift-nio-ssl")],
+                swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // Embeds migrations/*.sql into BPFSnapshots at build time, so a copied binary carries its schema.
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["MigrationEmbedder"]),
         .executableTarget(name: "MigrationEmbedder"),

@@ -1,4 +1,5 @@
 import BPFLogging
+import BPFModel
 import BPFSnapshots
 import Foundation
 import Logging
@@ -26,7 +27,7 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
         let location = address.redacted
         // postgres-nio's own logging stays off: nothing it logs can carry the password.
         let logger = Logger(label: "postgres", factory: { _ in SwiftLogNoOpLogHandler() })
-        let configuration: PostgresConnection.Configuration
+        var configuration: PostgresConnection.Configuration
         if address.isUnixSocket {
             configuration = .init(unixSocketPath: "\(address.host)/.s.PGSQL.\(address.port)", username: address.user,
                                   password: address.password, database: address.database)
@@ -34,6 +35,9 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
             configuration = .init(host: address.host, port: address.port, username: address.user, password: address.password,
                                   database: address.database, tls: try tls(address.tls))
         }
+        // No JIT: the history's statements are index lookups, and a plan whose cost estimate is
+        // high (fresh tables without statistics) spent 0.7 s compiling one `snap list`.
+        configuration.options.additionalStartupParameters = [("jit", "off")]
         let connection: PostgresConnection
         do {
             connection = try wait { try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger) }
@@ -42,6 +46,14 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
         }
         let history = PostgresHistory(connection: connection, logger: logger, location: location)
         do {
+            // A server waiting on a lock does not read its socket: without this, a push killed
+            // (SIGTERM, SIGINT, kill -9) while it waits stays in the server, holding the rows its
+            // transaction inserted, until the lock comes. With it, the server looks every second,
+            // rolls the transaction back and leaves. (PostgreSQL 14 and later have the setting.)
+            try history.execute("""
+                SELECT set_config('client_connection_check_interval', '1000', false)
+                WHERE current_setting('server_version_num')::int >= 140000
+                """, [])
             try history.migrate()
         } catch {
             history.close()
@@ -138,6 +150,25 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
                         Self.writeCopyText(value, to: &buffer)
                     }
                     buffer.writeInteger(UInt8(ascii: "\n"))
+                    if buffer.readableBytes >= 1 << 20 {
+                        try await writer.write(buffer)
+                        buffer.clear()
+                    }
+                }
+                if buffer.readableBytes > 0 { try await writer.write(buffer) }
+            }
+        }
+    }
+
+    /// One COPY for every chunk, each row written straight from the flat buffers.
+    public func insertChunkEntries(_ chunks: [(id: Int64, entries: MapContents)]) throws {
+        guard !chunks.isEmpty else { return }
+        try run {
+            try await self.connection.copyFrom(table: "chunk_entries", columns: ["chunk", "key", "value"], logger: self.logger) { writer in
+                var buffer = ByteBuffer()
+                buffer.reserveCapacity(1 << 20)
+                for (id, entries) in chunks {
+                    Self.writeCopyText(id, entries, to: &buffer)
                     if buffer.readableBytes >= 1 << 20 {
                         try await writer.write(buffer)
                         buffer.clear()
@@ -249,11 +280,7 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
         case .null: buffer.writeString("\\N")
         case .integer(let v): buffer.writeString(String(v))
         case .blob(let bytes):
-            buffer.writeString("\\\\x")
-            for byte in bytes {
-                buffer.writeInteger(hexDigits[Int(byte >> 4)])
-                buffer.writeInteger(hexDigits[Int(byte & 15)])
-            }
+            bytes.withUnsafeBytes { writeCopyBytes($0, to: &buffer) }
         case .text(let text):
             for byte in text.utf8 {
                 switch byte {
@@ -264,6 +291,54 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
                 default: buffer.writeInteger(byte)
                 }
             }
+        }
+    }
+
+    /// A chunk's entries as COPY text rows: `id`, then key and value as `\\x<hex>`. Laid out
+    /// in one array, then written to the buffer at once: a buffer call per field cost more
+    /// than the server's work.
+    private static func writeCopyText(_ id: Int64, _ entries: MapContents, to buffer: inout ByteBuffer) {
+        let chunk = Array("\(id)\t".utf8), keySize = entries.keySize, stride = entries.entryStride
+        let count = keySize > 0 ? entries.keys.count / keySize : 0
+        let row = chunk.count + (3 + 2 * keySize) + 1 + (3 + 2 * stride) + 1
+        let text = [UInt8](unsafeUninitializedCapacity: count * row) { out, written in
+            entries.keys.withUnsafeBytes { keys in
+                entries.values.withUnsafeBytes { values in
+                    var at = 0
+                    func put(_ byte: UInt8) {
+                        out[at] = byte
+                        at += 1
+                    }
+                    func put(_ bytes: UnsafeRawBufferPointer) {
+                        put(UInt8(ascii: "\\")); put(UInt8(ascii: "\\")); put(UInt8(ascii: "x"))
+                        for byte in bytes {
+                            put(hexDigits[Int(byte >> 4)])
+                            put(hexDigits[Int(byte & 15)])
+                        }
+                    }
+                    for i in 0 ..< count {
+                        for byte in chunk { put(byte) }
+                        put(UnsafeRawBufferPointer(rebasing: keys[i * keySize ..< (i + 1) * keySize]))
+                        put(UInt8(ascii: "\t"))
+                        put(UnsafeRawBufferPointer(rebasing: values[i * stride ..< (i + 1) * stride]))
+                        put(UInt8(ascii: "\n"))
+                    }
+                    written = at
+                }
+            }
+        }
+        buffer.writeBytes(text)
+    }
+
+    /// Bytes in COPY's text format: `\\x` and two hex digits a byte.
+    private static func writeCopyBytes(_ bytes: UnsafeRawBufferPointer, to buffer: inout ByteBuffer) {
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 3 + 2 * bytes.count) { out in
+            out[0] = UInt8(ascii: "\\"); out[1] = UInt8(ascii: "\\"); out[2] = UInt8(ascii: "x")
+            for (i, byte) in bytes.enumerated() {
+                out[3 + 2 * i] = hexDigits[Int(byte >> 4)]
+                out[4 + 2 * i] = hexDigits[Int(byte & 15)]
+            }
+            return 3 + 2 * bytes.count
         }
     }
 

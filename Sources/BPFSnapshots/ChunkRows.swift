@@ -3,6 +3,7 @@ import GRDBSQLite
 #else
 import SQLite3
 #endif
+import BPFModel
 import GRDB
 
 /// The hot path: a chunk's entries as `chunk_entries` rows, one per key, written and read
@@ -26,6 +27,27 @@ enum ChunkRows {
                 sqlite3_bind_blob(raw, 3, entry + Int(keySize), stride, nil)
                 let code = sqlite3_step(raw)
                 guard code == SQLITE_DONE else { throw error(code, db) }
+            }
+        }
+    }
+
+    /// Writes a received chunk's entries (`keySize` key bytes and `entryStride` value bytes each).
+    static func insert(_ entries: MapContents, chunk id: Int64, _ db: Database) throws {
+        let statement = try db.cachedStatement(sql: "INSERT INTO chunk_entries (chunk, key, value) VALUES (?, ?, ?)")
+        let raw = statement.sqliteStatement
+        let (keySize, stride) = (entries.keySize, entries.entryStride)
+        defer { sqlite3_reset(raw); sqlite3_clear_bindings(raw) }
+        try entries.keys.withUnsafeBytes { keys in
+            try entries.values.withUnsafeBytes { values in
+                guard keySize > 0, let k = keys.baseAddress, let v = values.baseAddress else { return }
+                for i in 0 ..< keys.count / keySize {
+                    sqlite3_reset(raw)
+                    sqlite3_bind_int64(raw, 1, id)
+                    sqlite3_bind_blob(raw, 2, k + i * keySize, Int32(keySize), nil)
+                    sqlite3_bind_blob(raw, 3, v + i * stride, Int32(stride), nil)
+                    let code = sqlite3_step(raw)
+                    guard code == SQLITE_DONE else { throw error(code, db) }
+                }
             }
         }
     }

@@ -25,12 +25,13 @@ extension SQLConnection {
         }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let newest = limit.map { "ORDER BY s.id DESC LIMIT \(max(0, $0))" } ?? ""
+        // The handler count is the view's: PostgreSQL keeps it in the snapshot's row (its 0003),
+        // SQLite counts it.
         let rows = try rows("""
-            SELECT s.id, s.created_at, s.segment_name, s.host, s.generation, s.message, s.parent,
-                   (SELECT count(*) FROM snapshot_handlers h WHERE h.snapshot = s.id),
+            SELECT s.id, s.created_at, s.segment_name, s.host, s.generation, s.message, s.parent, l.handlers,
                    s.command, s.user_name, s.uid, s.pid, s.tool_version, s.restored_snapshot, s.undo_snapshot,
                    r.snapshot, r.fds, r.restored_at
-            FROM snapshots s LEFT JOIN restores r ON r.undo_snapshot = s.id \(filter) \(newest)
+            FROM snapshots s JOIN snapshot_list l ON l.id = s.id LEFT JOIN restores r ON r.undo_snapshot = s.id \(filter) \(newest)
             """, arguments)
         // The tags of the snapshots the filter selects (a few more than `limit` keeps, at most):
         // one statement, where a list of ids would be sent in batches.

@@ -76,57 +76,75 @@ extension SQLConnection {
 
     /// Stores the content `lacking` names (inside the caller's transaction) and returns the
     /// `handler_states` id of each handler's hash; what is held is referred to by the ids
-    /// `lacking` found. Content is inserted in hash order, so that concurrent receivers sharing
-    /// content wait for each other instead of deadlocking. A row a concurrent gc deleted since
-    /// the check fails a foreign key, and the transaction is retried (`SnapshotError.conflict`).
+    /// `lacking` found. Each table's new rows go in a few multi-row statements and the chunks'
+    /// entries in one `insertChunkEntries`, never a statement per row. Content is inserted in
+    /// hash order, so that concurrent receivers sharing content wait for each other instead of
+    /// deadlocking. A row a concurrent gc deleted since the check fails a foreign key, and the
+    /// transaction is retried (`SnapshotError.conflict`).
     func storeContent(_ manifest: SnapshotManifest, _ lacking: LackingContent, _ content: SnapshotContent) throws -> [[UInt8]: Int64] {
-        var blobIDs = lacking.blobIDs, chunkIDs = lacking.chunkIDs, contentIDs = lacking.contentIDs, stateIDs = lacking.stateIDs
-        for hash in lacking.blobs.sorted(by: Self.hashOrder) {
+        var blobIDs = lacking.blobIDs, contentIDs = lacking.contentIDs, stateIDs = lacking.stateIDs
+        let blobs = try insertOrFind("blobs", columns: ["data"], try lacking.blobs.map { hash in
             guard let data = content.blobs[hash] else { throw SnapshotError.damaged("blob \(Hex.encode(hash)) was not sent") }
-            blobIDs[hash] = try insertOrFind("blobs", hash: hash, columns: ["data"], [.blob(data)])
+            return (hash, [.blob(data)])
+        })
+        blobIDs.merge(blobs.mapValues(\.id)) { _, new in new }
+
+        let chunks = try insertOrFind("chunks", columns: ["entry_count"], lacking.chunks.map { hash in
+            (hash, [.integer(Int64(content.chunkEntries[hash].map { $0.keys.count / max($0.keySize, 1) } ?? 0))])
+        })
+        let chunkIDs = lacking.chunkIDs.merging(chunks.mapValues(\.id)) { _, new in new }
+        try insertChunkEntries(try chunks.filter(\.value.inserted).sorted { Self.hashOrder($0.key, $1.key) }.map { hash, row in
+            guard let entries = content.chunkEntries[hash] else { throw SnapshotError.damaged("chunk \(Hex.encode(hash)) was not sent") }
+            return (row.id, entries)
+        })
+
+        // Contents by level (bases, then layered ones by chain length): each refers only to earlier levels.
+        let levels = Dictionary(grouping: manifest.contents.filter { lacking.contents.contains($0.hash) }) {
+            $0.base == nil ? 0 : 1 + $0.layers.count
         }
-        for hash in lacking.chunks.sorted(by: Self.hashOrder) {
-            let entries = content.chunkEntries[hash]
-            let (id, inserted) = try insertOrFindNew("chunks", hash: hash, columns: ["entry_count"], [.integer(Int64(entries?.count ?? 0))])
-            if inserted {
-                guard let entries else { throw SnapshotError.damaged("chunk \(Hex.encode(hash)) was not sent") }
-                try insertRows(table: "chunk_entries", columns: ["chunk", "key", "value"],
-                               rows: entries.map { [.integer(id), .blob($0.key), .blob($0.value)] })
+        var chunkRows: [[SQLValue]] = [], layerRows: [[SQLValue]] = [], deltaRows: [[SQLValue]] = []
+        for level in levels.keys.sorted() {
+            let stored = try insertOrFind(
+                "map_contents", columns: ["key_size", "value_size", "values_per_entry", "entry_count", "base", "layer_entries"],
+                try levels[level, default: []].map { c in
+                    let base: SQLValue = try c.base.map { hash in
+                        guard let id = contentIDs[hash] else { throw SnapshotError.damaged("base of \(Hex.encode(c.hash)) is missing") }
+                        return .integer(id)
+                    } ?? .null
+                    return (c.hash, [.integer(c.keySize), .integer(c.valueSize), .integer(c.valuesPerEntry), .integer(c.entryCount), base,
+                                     .integer(c.layerEntries)])
+                })
+            contentIDs.merge(stored.mapValues(\.id)) { _, new in new }
+            for c in levels[level, default: []] {
+                guard let row = stored[c.hash], row.inserted else { continue }
+                chunkRows += try c.chunks.enumerated().map {
+                    guard let chunk = chunkIDs[$0.element] else { throw SnapshotError.damaged("a chunk of \(Hex.encode(c.hash)) is missing") }
+                    return [.integer(row.id), .integer(Int64($0.offset)), .integer(chunk)]
+                }
+                layerRows += try c.layers.enumerated().map {
+                    guard let layer = contentIDs[$0.element] else { throw SnapshotError.damaged("layer of \(Hex.encode(c.hash)) is missing") }
+                    return [.integer(row.id), .integer(Int64($0.offset + 1)), .integer(layer)]
+                }
+                if c.base != nil {
+                    guard let deltas = content.deltas[c.hash] else { throw SnapshotError.damaged("changes of \(Hex.encode(c.hash)) were not sent") }
+                    deltaRows += deltas.map { [.integer(row.id), .blob($0.key), $0.value.map(SQLValue.blob) ?? .null] }
+                }
             }
-            chunkIDs[hash] = id
         }
-        for c in manifest.contents where lacking.contents.contains(c.hash) {
-            let base: SQLValue = try c.base.map { hash in
-                guard let id = contentIDs[hash] else { throw SnapshotError.damaged("base of \(Hex.encode(c.hash)) is missing") }
-                return .integer(id)
-            } ?? .null
-            let (id, inserted) = try insertOrFindNew(
-                "map_contents", hash: c.hash, columns: ["key_size", "value_size", "values_per_entry", "entry_count", "base", "layer_entries"],
-                [.integer(c.keySize), .integer(c.valueSize), .integer(c.valuesPerEntry), .integer(c.entryCount), base, .integer(c.layerEntries)])
-            contentIDs[c.hash] = id
-            guard inserted else { continue }
-            try insertRows(table: "map_content_chunks", columns: ["content", "seq", "chunk"], rows: try c.chunks.enumerated().map {
-                guard let chunk = chunkIDs[$0.element] else { throw SnapshotError.damaged("a chunk of \(Hex.encode(c.hash)) is missing") }
-                return [.integer(id), .integer(Int64($0.offset)), .integer(chunk)]
-            })
-            try insertRows(table: "map_content_layers", columns: ["content", "depth", "layer"], rows: try c.layers.enumerated().map {
-                guard let layer = contentIDs[$0.element] else { throw SnapshotError.damaged("layer of \(Hex.encode(c.hash)) is missing") }
-                return [.integer(id), .integer(Int64($0.offset + 1)), .integer(layer)]
-            })
-            if c.base != nil {
-                guard let deltas = content.deltas[c.hash] else { throw SnapshotError.damaged("changes of \(Hex.encode(c.hash)) were not sent") }
-                try insertRows(table: "map_content_deltas", columns: ["content", "key", "value"],
-                               rows: deltas.map { [.integer(id), .blob($0.key), $0.value.map(SQLValue.blob) ?? .null] })
-            }
-        }
-        for h in manifest.handlers.sorted(by: { Self.hashOrder($0.hash, $1.hash) }) where stateIDs[h.hash] == nil {
-            stateIDs[h.hash] = try insertOrFind("handler_states", hash: h.hash,
-                columns: ["kind", "name", "attributes", "program", "map_content", "aot_image"],
-                [.text(h.kind), h.name.map(SQLValue.text) ?? .null, .text(h.attributes),
-                 h.program.flatMap { blobIDs[$0] }.map(SQLValue.integer) ?? .null,
-                 h.mapContent.flatMap { contentIDs[$0] }.map(SQLValue.integer) ?? .null,
-                 h.aotImage.flatMap { blobIDs[$0] }.map(SQLValue.integer) ?? .null])
-        }
+        try insertRows(table: "map_content_chunks", columns: ["content", "seq", "chunk"], rows: chunkRows)
+        try insertRows(table: "map_content_layers", columns: ["content", "depth", "layer"], rows: layerRows)
+        try insertRows(table: "map_content_deltas", columns: ["content", "key", "value"], rows: deltaRows)
+
+        var newStates: [[UInt8]: SnapshotManifest.Handler] = [:]
+        for h in manifest.handlers where stateIDs[h.hash] == nil { newStates[h.hash] = h }
+        let states = try insertOrFind("handler_states", columns: ["kind", "name", "attributes", "program", "map_content", "aot_image"],
+                                      newStates.map { hash, h in
+            (hash, [.text(h.kind), h.name.map(SQLValue.text) ?? .null, .text(h.attributes),
+                    h.program.flatMap { blobIDs[$0] }.map(SQLValue.integer) ?? .null,
+                    h.mapContent.flatMap { contentIDs[$0] }.map(SQLValue.integer) ?? .null,
+                    h.aotImage.flatMap { blobIDs[$0] }.map(SQLValue.integer) ?? .null])
+        })
+        stateIDs.merge(states.mapValues(\.id)) { _, new in new }
         return stateIDs
     }
 
@@ -150,23 +168,30 @@ extension SQLConnection {
 
     private static func hashOrder(_ a: [UInt8], _ b: [UInt8]) -> Bool { a.lexicographicallyPrecedes(b) }
 
-    /// The id of the row with `hash`, inserting it with `values` first if missing.
-    private func insertOrFind(_ table: String, hash: [UInt8], columns: [String], _ values: [SQLValue]) throws -> Int64 {
-        try insertOrFindNew(table, hash: hash, columns: columns, values).id
-    }
-
-    /// The id of the row with `hash` and whether this call inserted it. A concurrent inserter
-    /// of the same hash makes this wait for its commit, then find its row.
-    private func insertOrFindNew(_ table: String, hash: [UInt8], columns: [String], _ values: [SQLValue]) throws -> (id: Int64, inserted: Bool) {
-        if let id = try value("SELECT id FROM \(table) WHERE hash = $1", [.blob(hash)])?.integer { return (id, false) }
-        if let id = try value("""
-            INSERT INTO \(table) (hash, \(columns.joined(separator: ", "))) VALUES ($1, \(Self.placeholders(values.count, from: 2)))
-            ON CONFLICT (hash) DO NOTHING RETURNING id
-            """, [.blob(hash)] + values)?.integer { return (id, true) }
-        guard let id = try value("SELECT id FROM \(table) WHERE hash = $1", [.blob(hash)])?.integer else {
+    /// Inserts `rows` (a hash and the other columns' values each) into `table` where their hash
+    /// is missing, in hash order and a few hundred per statement, and returns each hash's id and
+    /// whether this call inserted it. A row a concurrent transaction inserts first is waited for
+    /// (`ON CONFLICT`), then found.
+    private func insertOrFind(_ table: String, columns: [String], _ rows: [([UInt8], [SQLValue])]) throws -> [[UInt8]: (id: Int64, inserted: Bool)] {
+        var ids: [[UInt8]: (id: Int64, inserted: Bool)] = [:]
+        let width = columns.count + 1
+        for batch in rows.sorted(by: { Self.hashOrder($0.0, $1.0) }).chunked(max(1, 3000 / width)) {
+            let values = batch.indices.map { "(" + Self.placeholders(width, from: ($0 - batch.startIndex) * width + 1) + ")" }
+            for row in try self.rows("""
+                INSERT INTO \(table) (hash, \(columns.joined(separator: ", "))) VALUES \(values.joined(separator: ", "))
+                ON CONFLICT (hash) DO NOTHING RETURNING hash, id
+                """, batch.flatMap { [.blob($0.0)] + $0.1 }) {
+                guard let hash = row[0].blob, let id = row[1].integer else { continue }
+                ids[hash] = (id, true)
+            }
+        }
+        let others = Set(rows.map(\.0)).subtracting(ids.keys)
+        let (vanished, held) = try holding(others, in: table)
+        if let hash = vanished.first {
             throw SnapshotError.database("\(table) row \(Hex.encode(hash)) vanished while being received")
         }
-        return (id, false)
+        for (hash, id) in held { ids[hash] = (id, false) }
+        return ids
     }
 }
 

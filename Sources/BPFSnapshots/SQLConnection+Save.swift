@@ -91,11 +91,13 @@ extension SnapshotContent {
             }
             guard let map = state.map, lacking.contents.contains(map.hash) else { continue }
             for chunk in map.chunks where lacking.chunks.contains(chunk.hash) && chunkEntries[chunk.hash] == nil {
-                chunkEntries[chunk.hash] = (chunk.start ..< chunk.start + chunk.count).map { i in
+                var entries = MapContents(keySize: map.storedKeySize, valueSize: map.valueSize, valuesPerEntry: map.valuesPerEntry)
+                for i in chunk.start ..< chunk.start + chunk.count {
                     let entry = i * map.entrySize
-                    return (Array(map.entries[entry ..< entry + map.storedKeySize]),
-                            Array(map.entries[entry + map.storedKeySize ..< entry + map.entrySize]))
+                    entries.append(key: map.entries[entry ..< entry + map.storedKeySize],
+                                   value: map.entries[entry + map.storedKeySize ..< entry + map.entrySize])
                 }
+                chunkEntries[chunk.hash] = entries
             }
         }
     }

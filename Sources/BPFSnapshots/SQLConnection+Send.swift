@@ -56,15 +56,16 @@ extension SQLConnection {
                 throw SnapshotError.damaged("map contents \(Hex.encode(hash)) is missing")
             }
             let chunks = try rows("""
-                SELECT k.hash FROM map_content_chunks c JOIN chunks k ON k.id = c.chunk WHERE c.content = $1 ORDER BY c.seq
-                """, [.integer(id)]).compactMap { $0[0].blob }
+                SELECT k.hash, k.id FROM map_content_chunks c JOIN chunks k ON k.id = c.chunk WHERE c.content = $1 ORDER BY c.seq
+                """, [.integer(id)])
             let layers = try rows("""
                 SELECT m.hash FROM map_content_layers l JOIN map_contents m ON m.id = l.layer WHERE l.content = $1 ORDER BY l.depth
                 """, [.integer(id)]).compactMap { $0[0].blob }
             found[hash] = SnapshotManifest.Contents(
                 hash: hash, localID: id, keySize: row[1].integer ?? 0, valueSize: row[2].integer ?? 0,
                 valuesPerEntry: row[3].integer ?? 1, entryCount: row[4].integer ?? 0, base: row[5].blob,
-                layerEntries: row[6].integer ?? 0, chunks: chunks, layers: layers)
+                layerEntries: row[6].integer ?? 0, chunks: chunks.map { $0[0].blob ?? [] }, chunkIDs: chunks.map { $0[1].integer ?? 0 },
+                layers: layers)
             pending += layers + (row[5].blob.map { [$0] } ?? [])
         }
         // Bases, then layered contents by chain length, so that what one refers to arrives first.
@@ -83,10 +84,16 @@ extension SQLConnection {
             }
             content.blobs[hash] = data
         }
-        for hash in lacking.chunks {
-            content.chunkEntries[hash] = try rows("""
-                SELECT e.key, e.value FROM chunk_entries e JOIN chunks c ON c.id = e.chunk WHERE c.hash = $1 ORDER BY e.key
-                """, [.blob(hash)]).map { ($0[0].blob ?? [], $0[1].blob ?? []) }
+        // Chunks straight into flat buffers, through the engine's hot path for map entries.
+        for contents in manifest.contents where lacking.contents.contains(contents.hash) {
+            let layout = try MapContentRows.layout(contents.localID, self)
+            for (hash, id) in zip(contents.chunks, contents.chunkIDs) where lacking.chunks.contains(hash) && content.chunkEntries[hash] == nil {
+                var entries = MapContents(keySize: layout.storedKeySize, valueSize: layout.valueSize, valuesPerEntry: layout.valuesPerEntry)
+                try ChunkRows.forEach(id, keySize: layout.storedKeySize, stride: layout.stride, self) { key, value in
+                    entries.append(key: key, value: value)
+                }
+                content.chunkEntries[hash] = entries
+            }
         }
         for contents in manifest.contents where lacking.contents.contains(contents.hash) && contents.base != nil {
             content.deltas[contents.hash] = try rows("SELECT key, value FROM map_content_deltas WHERE content = $1 ORDER BY key",

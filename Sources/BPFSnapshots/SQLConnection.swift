@@ -1,3 +1,4 @@
+import BPFModel
 import Foundation
 
 /// A value as it crosses between the SQLite and PostgreSQL histories.
@@ -27,6 +28,9 @@ public protocol SQLConnection: AnyObject {
                       _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) throws -> Void) throws
     /// Adds many rows to one table as fast as the engine can (COPY on PostgreSQL).
     func insertRows(table: String, columns: [String], rows: [[SQLValue]]) throws
+    /// Adds the `chunk_entries` rows of new chunks (keys as stored) from their flat buffers: the
+    /// hot path of storing map contents, one COPY on PostgreSQL.
+    func insertChunkEntries(_ chunks: [(id: Int64, entries: MapContents)]) throws
     /// Runs `body` in one transaction: all of it is committed, or none.
     func transaction<T>(_ body: () throws -> T) throws -> T
     /// Where this connection leads, for messages (passwords masked).

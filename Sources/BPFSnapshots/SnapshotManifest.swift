@@ -1,3 +1,5 @@
+import BPFModel
+
 /// Everything a snapshot is made of, by content hash: what a sending history reads first, so
 /// that the receiving one can say which content it lacks before any of it is sent.
 public struct SnapshotManifest: Sendable {
@@ -29,6 +31,8 @@ public struct SnapshotManifest: Sendable {
         var base: [UInt8]?
         var layerEntries: Int64
         var chunks: [[UInt8]]
+        /// The sender's ids of `chunks` (none in the manifest of a save: its entries are in memory).
+        var chunkIDs: [Int64] = []
         var layers: [[UInt8]]
     }
 
@@ -72,13 +76,15 @@ public struct LackingContent: Sendable {
 /// The rows a receiving history lacks: blob data, chunk entries, layer changes.
 public struct SnapshotContent: Sendable {
     var blobs: [[UInt8]: [UInt8]] = [:]
-    var chunkEntries: [[UInt8]: [(key: [UInt8], value: [UInt8])]] = [:]
+    /// Each chunk's entries in key order, keys as stored, in flat buffers (a million of them
+    /// as separate arrays cost more than the copy into the receiver).
+    var chunkEntries: [[UInt8]: MapContents] = [:]
     var deltas: [[UInt8]: [(key: [UInt8], value: [UInt8]?)]] = [:]
 
     /// Bytes of keys, values and blobs carried: what a push sends beyond the manifest.
     public var payloadBytes: Int {
         blobs.values.reduce(0) { $0 + $1.count }
-            + chunkEntries.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.key.count + $1.value.count } }
+            + chunkEntries.values.reduce(0) { $0 + $1.keys.count + $1.values.count }
             + deltas.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.key.count + ($1.value?.count ?? 0) } }
     }
 }

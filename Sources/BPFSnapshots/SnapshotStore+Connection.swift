@@ -1,3 +1,4 @@
+import BPFModel
 import Foundation
 import GRDB
 
@@ -57,6 +58,10 @@ final class SQLiteConnection: SQLConnection {
         let statement = try db.cachedStatement(
             sql: "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))")
         for row in rows { try statement.execute(arguments: Self.arguments(row)) }
+    }
+
+    func insertChunkEntries(_ chunks: [(id: Int64, entries: MapContents)]) throws {
+        for chunk in chunks { try ChunkRows.insert(chunk.entries, chunk: chunk.id, db) }
     }
 
     func transaction<T>(_ body: () throws -> T) throws -> T {

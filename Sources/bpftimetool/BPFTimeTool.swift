@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPFLogging
+import Glibc
 
 @main
 struct BPFTimeTool: ParsableCommand {
@@ -26,6 +27,17 @@ struct BPFTimeTool: ParsableCommand {
 
     static func main() {
         BPFLog.bootstrap()
+        // SIGINT and SIGTERM end any command, even when the parent started it with them blocked
+        // or ignored (a test runner's, a background job's): a push waiting on a server lock
+        // otherwise ran on until the lock came. Every change is all-or-nothing (the segment's
+        // journal, the history's transactions); `snap watch` and `snap serve` install their own.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for number in [SIGINT, SIGTERM] {
+            sigaddset(&signals, number)
+            signal(number, SIG_DFL)
+        }
+        sigprocmask(SIG_UNBLOCK, &signals, nil)
         do {
             var command = try parseAsRoot(LeadingOptions.reordered(Array(CommandLine.arguments.dropFirst())))
             try command.run()
