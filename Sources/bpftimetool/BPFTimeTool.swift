@@ -27,17 +27,18 @@ struct BPFTimeTool: ParsableCommand {
 
     static func main() {
         BPFLog.bootstrap()
-        // SIGINT and SIGTERM end any command, even when the parent started it with them blocked
-        // or ignored (a test runner's, a background job's): a push waiting on a server lock
-        // otherwise ran on until the lock came. Every change is all-or-nothing (the segment's
-        // journal, the history's transactions); `snap watch` and `snap serve` install their own.
+        // SIGINT and SIGTERM end any command even when the parent started it with them blocked
+        // (a test runner does): a push waiting on a server lock otherwise ran on until the lock
+        // came. An ignored SIGTERM is reset too; an ignored SIGINT stays ignored, as a shell
+        // starts background jobs so that ^C does not reach them. Every change is
+        // all-or-nothing (the segment's journal, the history's transactions); `snap watch` and
+        // `snap serve` install their own handling.
         var signals = sigset_t()
         sigemptyset(&signals)
-        for number in [SIGINT, SIGTERM] {
-            sigaddset(&signals, number)
-            signal(number, SIG_DFL)
-        }
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
         sigprocmask(SIG_UNBLOCK, &signals, nil)
+        signal(SIGTERM, SIG_DFL)
         do {
             var command = try parseAsRoot(LeadingOptions.reordered(Array(CommandLine.arguments.dropFirst())))
             try command.run()
