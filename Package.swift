@@ -111,6 +111,7 @@ let package = Package(
         // Test-only: the one way tests find ../shared, and the examples/ programs compiled by clang.
         .target(name: "TestSupport", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFRuntime"], path: "Tests/TestSupport"),
         .testTarget(name: "BPFModelTests", dependencies: ["BPFModel"]),
+        .testTarget(name: "BPFJSONTests", dependencies: ["BPFJSON"]),
         .testTarget(name: "BPFSegmentTests", dependencies: ["BPFSegment"]),
         .testTarget(name: "BPFInterchangeTests", dependencies: ["TestSupport", "BPFInterchange"]),
         .testTarget(name: "BPFVMTests", dependencies: ["TestSupport", "BPFVM"]),

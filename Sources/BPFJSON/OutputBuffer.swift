@@ -1,13 +1,11 @@
-import BPFJSON
-
 /// A growable byte buffer on raw memory: the writer's output chunk, and the reader's
 /// destination for decoded map keys and values (appending through a pointer, no per-byte checks).
-final class OutputBuffer {
-    private(set) var start: UnsafeMutablePointer<UInt8>
-    private(set) var count = 0
-    private var capacity: Int
+package final class OutputBuffer {
+    @usableFromInline package internal(set) var start: UnsafeMutablePointer<UInt8>
+    @usableFromInline package internal(set) var count = 0
+    @usableFromInline var capacity: Int
 
-    init(capacity: Int = 1 << 16) {
+    package init(capacity: Int = 1 << 16) {
         self.capacity = max(capacity, 16)
         start = .allocate(capacity: self.capacity)
     }
@@ -15,14 +13,14 @@ final class OutputBuffer {
     deinit { start.deallocate() }
 
     /// Room for `n` more bytes; returns where they go (the caller then calls `didWrite(n)`).
-    @inline(__always) func reserve(_ n: Int) -> UnsafeMutablePointer<UInt8> {
+    @inlinable package func reserve(_ n: Int) -> UnsafeMutablePointer<UInt8> {
         if count + n > capacity { grow(to: count + n) }
         return start + count
     }
 
-    @inline(__always) func didWrite(_ n: Int) { count += n }
+    @inlinable package func didWrite(_ n: Int) { count += n }
 
-    private func grow(to needed: Int) {
+    @usableFromInline func grow(to needed: Int) {
         var newCapacity = capacity * 2
         while newCapacity < needed { newCapacity *= 2 }
         let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
@@ -32,30 +30,35 @@ final class OutputBuffer {
         capacity = newCapacity
     }
 
-    @inline(__always) func byte(_ b: UInt8) {
+    @inlinable package func byte(_ b: UInt8) {
         reserve(1).pointee = b
         count += 1
     }
 
-    func bytes(_ s: StaticString) {
+    @inlinable package func bytes(_ s: StaticString) {
         let n = s.utf8CodeUnitCount
         reserve(n).update(from: s.utf8Start, count: n)
         count += n
     }
 
-    func bytes(_ p: UnsafeRawBufferPointer) {
+    @inlinable package func bytes(_ p: UnsafeRawBufferPointer) {
         guard let src = p.baseAddress, p.count > 0 else { return }
         reserve(p.count).update(from: src.assumingMemoryBound(to: UInt8.self), count: p.count)
         count += p.count
     }
 
-    func spaces(_ n: Int) {
+    package func bytes(_ s: String) {
+        var s = s
+        s.withUTF8 { bytes(UnsafeRawBufferPointer($0)) }
+    }
+
+    @inlinable package func spaces(_ n: Int) {
         reserve(n).update(repeating: UInt8(ascii: " "), count: n)
         count += n
     }
 
     /// An integer in decimal, as nlohmann writes it.
-    func decimal<T: BinaryInteger>(_ v: T) {
+    @inlinable package func decimal<T: BinaryInteger>(_ v: T) {
         if v < 0 { byte(UInt8(ascii: "-")) }
         var m = UInt64(v.magnitude)
         var digits = 1
@@ -75,7 +78,7 @@ final class OutputBuffer {
     }
 
     /// `count` bytes from `src` as lowercase hex.
-    @inline(__always) func hex(_ src: UnsafePointer<UInt8>, count n: Int) {
+    @inlinable package func hex(_ src: UnsafePointer<UInt8>, count n: Int) {
         let dst = reserve(2 * n)
         HexDigits.lower.withUnsafeBufferPointer { digits in
             for i in 0..<n {
@@ -86,9 +89,9 @@ final class OutputBuffer {
         count += 2 * n
     }
 
-    func removeAll() { count = 0 }
+    package func removeAll() { count = 0 }
 
-    var contents: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: start, count: count) }
+    package var contents: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: start, count: count) }
 
-    func toArray() -> [UInt8] { Array(UnsafeBufferPointer(start: start, count: count)) }
+    package func toArray() -> [UInt8] { Array(UnsafeBufferPointer(start: start, count: count)) }
 }
