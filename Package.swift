@@ -5,6 +5,9 @@ import PackageDescription
 // pointers into shared memory and check bounds themselves.
 let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
 
+// The Swift 6 language mode (complete concurrency checking), module by module.
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
 let package = Package(
     name: "bpftimetool",
     platforms: [.macOS(.v13)],
@@ -42,14 +45,14 @@ let package = Package(
     ],
     targets: [
         // Plain values describing handlers: the language every other module speaks.
-        .target(name: "BPFModel"),
-        .target(name: "BPFJSON", dependencies: ["BPFModel"]),
+        .target(name: "BPFModel", swiftSettings: swift6),
+        .target(name: "BPFJSON", dependencies: ["BPFModel"], swiftSettings: swift6),
         // bpftime-style log lines on stderr.
         .target(name: "BPFLogging", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // The shared-memory segment: layout, allocator, lock, handler table, map storage.
         .target(name: "BPFSegment", dependencies: ["BPFModel", "BPFLogging"], swiftSettings: hotPath),
         // bpftime's JSON format, read and written.
-        .target(name: "BPFInterchange", dependencies: ["BPFModel", "BPFJSON"]),
+        .target(name: "BPFInterchange", dependencies: ["BPFModel", "BPFJSON"], swiftSettings: swift6),
         // The eBPF virtual machine: ISA, validator, interpreter, JIT, disassembler.
         .target(name: "BPFVM", dependencies: ["BPFModel"], swiftSettings: hotPath),
         // eBPF object files (clang -target bpf) read into programs and maps, as libbpf reads them.
