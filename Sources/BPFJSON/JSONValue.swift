@@ -1,6 +1,6 @@
 /// A parsed JSON value whose strings and numbers still point into the source: a reader takes
 /// what it needs (and converts, checks, names errors) from there.
-package enum JSONValue {
+public enum JSONValue {
     case null
     case bool(Bool)
     case number(JSONNumber)
@@ -12,7 +12,7 @@ package enum JSONValue {
     case deferred(from: Int, to: Int)
 
     /// How the value is named in "expected X, got Y" messages.
-    package func summary(in source: JSONSource) -> String {
+    public func summary(in source: JSONSource) -> String {
         switch self {
         case .null: "null"
         case .bool(let b): b ? "true" : "false"
@@ -25,11 +25,11 @@ package enum JSONValue {
     }
 }
 
-package struct JSONMember {
-    package var key: JSONString
-    package var value: JSONValue
+public struct JSONMember {
+    public var key: JSONString
+    public var value: JSONValue
 
-    package init(key: JSONString, value: JSONValue) {
+    public init(key: JSONString, value: JSONValue) {
         self.key = key
         self.value = value
     }
@@ -37,7 +37,7 @@ package struct JSONMember {
 
 extension JSONScanner {
     /// Parses one value; when `keep` is false, only checks it and returns it `.deferred`.
-    package mutating func parseValue(depth: Int, keep: Bool = true) throws -> JSONValue {
+    public mutating func parseValue(depth: Int, keep: Bool = true) throws -> JSONValue {
         skipWhitespace()
         let from = pos
         let value = try parse(depth: depth, keep: keep)
