@@ -59,12 +59,13 @@ let package = Package(
         // The eBPF virtual machine: ISA, validator, interpreter, JIT, disassembler.
         .target(name: "BPFVM", dependencies: ["BPFModel"], swiftSettings: hotPath),
         // eBPF object files (clang -target bpf) read into programs and maps, as libbpf reads them.
-        .target(name: "BPFObject", dependencies: ["BPFModel"]),
+        .target(name: "BPFObject", dependencies: ["BPFModel"], swiftSettings: swift6),
         // The one SQLite call Swift cannot make (a variadic one), for the history.
         .target(name: "SQLiteShims", linkerSettings: [.linkedLibrary("sqlite3")]),
         // The SQLite snapshot history. Optimized in debug builds too: sorting, hashing and merging
-        // a million map entries is generic code that runs 20-50x slower unoptimized, and the
-        // tests save histories of 100,000-entry maps.
+        // map entries is generic code that runs far slower unoptimized, and the tests save
+        // histories of 100,000-entry maps (BPFSnapshotsTests in debug: 66 s of CPU with -O,
+        // 148 s without; their wall time is mostly the disk's).
         .target(name: "BPFSnapshots", dependencies: ["BPFModel", "BPFJSON", "SQLiteShims", .product(name: "GRDB", package: "GRDB.swift"),
                                                  .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))],
@@ -88,7 +89,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Programs of a segment run on the VM, with helpers backed by the segment's maps.
-        .target(name: "BPFRuntime", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFLogging"], swiftSettings: hotPath),
+        .target(name: "BPFRuntime", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFLogging"], swiftSettings: hotPath + swift6),
         // The use cases on a runtime's state (import, consistent read, save, diff, restore) between
         // the adapters and the command line.
         .target(name: "BPFState", dependencies: ["BPFModel", "BPFSegment", "BPFSnapshots", "BPFRuntime", "BPFLogging"]),
@@ -107,7 +108,7 @@ let package = Package(
         // JIT figures for Scripts/bench-jit.sh.
         .executableTarget(name: "BPFJITBench", dependencies: ["BPFVM"], path: "Benchmarks/BPFJITBench", swiftSettings: hotPath),
         // Runs the segment's programs at the hooks of the process it is linked into.
-        .target(name: "BPFAgent", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFRuntime", "BPFLogging"], swiftSettings: hotPath),
+        .target(name: "BPFAgent", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFRuntime", "BPFLogging"], swiftSettings: hotPath + swift6),
         // The agent's C ABI (@_cdecl functions declared by include/bpftime_agent.h).
         .target(name: "BPFAgentC", dependencies: ["BPFAgent", "BPFLogging"], exclude: ["include"], swiftSettings: hotPath),
         // Example target process: calls a function in a loop and fires its hook.
