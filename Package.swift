@@ -1,9 +1,15 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Release builds of the VM and segment hot paths skip exclusivity checks: they hold raw
-// pointers into shared memory and check bounds themselves.
+// The VM, segment, runtime and agent skip dynamic exclusivity checks (in every configuration):
+// they hold raw pointers into shared memory and check bounds themselves, and the checks on their
+// class fields cost a run 3-4x its time (BPFVMBench micro, release, interleaved, load 9-10:
+// 2-instruction run 87-128 ns with the flag, 327-435 ns without; map lookup 352-401 against
+// 441-516 ns). An unsafe flag, so these libraries can be depended on by path, not by version.
 let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+
+// The Swift 6 language mode (complete concurrency checking), module by module.
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
     name: "bpftimetool",
@@ -42,23 +48,24 @@ let package = Package(
     ],
     targets: [
         // Plain values describing handlers: the language every other module speaks.
-        .target(name: "BPFModel"),
-        .target(name: "BPFJSON", dependencies: ["BPFModel"]),
+        .target(name: "BPFModel", swiftSettings: swift6),
+        .target(name: "BPFJSON", dependencies: ["BPFModel"], swiftSettings: swift6),
         // bpftime-style log lines on stderr.
         .target(name: "BPFLogging", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // The shared-memory segment: layout, allocator, lock, handler table, map storage.
         .target(name: "BPFSegment", dependencies: ["BPFModel", "BPFLogging"], swiftSettings: hotPath),
         // bpftime's JSON format, read and written.
-        .target(name: "BPFInterchange", dependencies: ["BPFModel", "BPFJSON"]),
+        .target(name: "BPFInterchange", dependencies: ["BPFModel", "BPFJSON"], swiftSettings: swift6),
         // The eBPF virtual machine: ISA, validator, interpreter, JIT, disassembler.
         .target(name: "BPFVM", dependencies: ["BPFModel"], swiftSettings: hotPath),
         // eBPF object files (clang -target bpf) read into programs and maps, as libbpf reads them.
-        .target(name: "BPFObject", dependencies: ["BPFModel"]),
+        .target(name: "BPFObject", dependencies: ["BPFModel"], swiftSettings: swift6),
         // The one SQLite call Swift cannot make (a variadic one), for the history.
         .target(name: "SQLiteShims", linkerSettings: [.linkedLibrary("sqlite3")]),
         // The SQLite snapshot history. Optimized in debug builds too: sorting, hashing and merging
-        // a million map entries is generic code that runs 20-50x slower unoptimized, and the
-        // tests save histories of 100,000-entry maps.
+        // map entries is generic code that runs far slower unoptimized, and the tests save
+        // histories of 100,000-entry maps (BPFSnapshotsTests in debug: 66 s of CPU with -O,
+        // 148 s without; their wall time is mostly the disk's).
         .target(name: "BPFSnapshots", dependencies: ["BPFModel", "BPFJSON", "SQLiteShims", .product(name: "GRDB", package: "GRDB.swift"),
                                                  .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))],
@@ -85,7 +92,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Programs of a segment run on the VM, with helpers backed by the segment's maps.
-        .target(name: "BPFRuntime", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFLogging"], swiftSettings: hotPath),
+        .target(name: "BPFRuntime", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFLogging"], swiftSettings: hotPath + swift6),
         // The use cases on a runtime's state (import, consistent read, save, diff, restore) between
         // the adapters and the command line.
         .target(name: "BPFState", dependencies: ["BPFModel", "BPFSegment", "BPFSnapshots", "BPFRuntime", "BPFLogging"]),
@@ -104,7 +111,7 @@ let package = Package(
         // JIT figures for Scripts/bench-jit.sh.
         .executableTarget(name: "BPFJITBench", dependencies: ["BPFVM"], path: "Benchmarks/BPFJITBench", swiftSettings: hotPath),
         // Runs the segment's programs at the hooks of the process it is linked into.
-        .target(name: "BPFAgent", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFRuntime", "BPFLogging"], swiftSettings: hotPath),
+        .target(name: "BPFAgent", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFRuntime", "BPFLogging"], swiftSettings: hotPath + swift6),
         // The agent's C ABI (@_cdecl functions declared by include/bpftime_agent.h).
         .target(name: "BPFAgentC", dependencies: ["BPFAgent", "BPFLogging"], exclude: ["include"], swiftSettings: hotPath),
         // Example target process: calls a function in a loop and fires its hook.
@@ -114,6 +121,7 @@ let package = Package(
         // Test-only: the one way tests find ../shared, and the examples/ programs compiled by clang.
         .target(name: "TestSupport", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFRuntime"], path: "Tests/TestSupport"),
         .testTarget(name: "BPFModelTests", dependencies: ["BPFModel"]),
+        .testTarget(name: "BPFJSONTests", dependencies: ["BPFJSON"]),
         .testTarget(name: "BPFSegmentTests", dependencies: ["BPFSegment"]),
         .testTarget(name: "BPFInterchangeTests", dependencies: ["TestSupport", "BPFInterchange"]),
         .testTarget(name: "BPFVMTests", dependencies: ["TestSupport", "BPFVM"]),

@@ -1,3 +1,4 @@
+import BPFJSON
 import BPFModel
 
 /// bpftime's JSON interchange format (`bpftimetool export` / `import`), read and written.
@@ -58,7 +59,7 @@ public enum BPFTimeJSON {
     public static func write(_ records: [HandlerRecord], includeData: Bool,
                              to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         try withoutActuallyEscaping(sink) { sink in
-            var printer = PrettyPrinter(sink: sink)
+            var printer = JSONWriter(sink: sink)
             try printer.document(records, includeData: includeData)
             try printer.flush()
         }
@@ -66,7 +67,7 @@ public enum BPFTimeJSON {
 
     /// The whole document in memory (for small states, tests and logs).
     public static func encodeDocument(_ records: [HandlerRecord], includeData: Bool) -> [UInt8] {
-        var printer = PrettyPrinter(sink: nil)
+        var printer = JSONWriter(sink: nil)
         // Without a sink nothing can throw.
         try? printer.document(records, includeData: includeData)
         return printer.out.toArray()
@@ -74,13 +75,13 @@ public enum BPFTimeJSON {
 
     /// One handler object, as `decodeHandler` reads it.
     public static func encodeHandler(_ handler: Handler, includeData: Bool) -> [UInt8] {
-        var printer = PrettyPrinter(sink: nil)
+        var printer = JSONWriter(sink: nil)
         try? printer.handler(handler, includeData: includeData)
         return printer.out.toArray()
     }
 }
 
-extension PrettyPrinter {
+extension JSONWriter {
     mutating func document(_ records: [HandlerRecord], includeData: Bool) throws {
         // nlohmann sorts the fd keys as strings.
         let ordered = records.map { (key: Array(String($0.fd).utf8), record: $0) }

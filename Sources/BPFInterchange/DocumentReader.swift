@@ -1,3 +1,4 @@
+import BPFJSON
 import BPFModel
 
 /// Reads a whole document: the fd-keyed object, the `{"handlers": [...]}` form, or both mixed.
@@ -5,6 +6,19 @@ struct DocumentReader {
     let source: JSONSource
 
     func read() throws -> [HandlerRecord] {
+        try InterchangeError.locating { try readDocument() }
+    }
+
+    func readSingle(fd: Int) throws -> Handler {
+        try InterchangeError.locating {
+            var scanner = JSONScanner.document(source)
+            let members = try scanner.parseHandlerObject(depth: 0)
+            try scanner.expectEnd()
+            return try handler(fd: fd, members)
+        }
+    }
+
+    private func readDocument() throws -> [HandlerRecord] {
         var scanner = JSONScanner.document(source)
         scanner.skipWhitespace()
         // nlohmann dumps an empty state as `null`.
@@ -40,16 +54,9 @@ struct DocumentReader {
         return records.sorted { $0.fd < $1.fd }
     }
 
-    func readSingle(fd: Int) throws -> Handler {
-        var scanner = JSONScanner.document(source)
-        let members = try scanner.parseHandlerObject(depth: 0)
-        try scanner.expectEnd()
-        return try handler(fd: fd, members)
-    }
-
     private func handler(fd: Int, _ members: [JSONMember]) throws -> Handler {
         do {
-            return try HandlerReader(source, members).read()
+            return try InterchangeError.locating { try HandlerReader(source, members).read() }
         } catch var error as InterchangeError {
             error.fd = fd
             throw error

@@ -1,3 +1,4 @@
+import BPFJSON
 import BPFModel
 
 /// Turns one parsed handler object into a `Handler`, checking every field's type and range.

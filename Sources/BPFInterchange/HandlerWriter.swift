@@ -1,7 +1,8 @@
+import BPFJSON
 import BPFModel
 
 /// Handlers as bpftime's exporter writes them, members in nlohmann's (sorted) order.
-extension PrettyPrinter {
+extension JSONWriter {
     mutating func handler(_ handler: Handler, includeData: Bool) throws {
         openObject()
         switch handler {

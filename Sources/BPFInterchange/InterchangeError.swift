@@ -1,3 +1,5 @@
+import BPFJSON
+
 /// A document that cannot be read: says where (fd and field, or line and column) and what.
 ///
 /// Examples: `fd 5: attr.insns: odd-length hex`, `line 3 column 7: unexpected end of input`.
@@ -28,5 +30,16 @@ public struct InterchangeError: Error, CustomStringConvertible, Equatable, Senda
         if let field { parts.append(message.hasPrefix("is ") ? "\(field) \(message)" : "\(field): \(message)") }
         else { parts.append(message) }
         return parts.joined(separator: ": ")
+    }
+}
+
+extension InterchangeError {
+    /// Runs `body`, turning the JSON reader's syntax errors into this error's line and column.
+    static func locating<R>(_ body: () throws -> R) throws -> R {
+        do {
+            return try body()
+        } catch let error as JSONSyntaxError {
+            throw InterchangeError(line: error.line, column: error.column, error.message)
+        }
     }
 }

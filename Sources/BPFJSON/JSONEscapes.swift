@@ -1,10 +1,10 @@
 /// String escaping as JSON defines it, written the way nlohmann::json and Foundation's
 /// `JSONEncoder` both write it (the history's stored attributes were written by the latter, and
 /// their text is hashed, so this must not change).
-package enum JSONEscapes {
+public enum JSONEscapes {
     /// Resolves the escapes of a scanned (already syntax-checked) string's content.
     /// A lone surrogate becomes 0xFF, which later fails UTF-8 validation with a clear message.
-    package static func unescape(_ raw: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+    public static func unescape(_ raw: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(raw.count)
         var i = 0
@@ -54,7 +54,7 @@ package enum JSONEscapes {
     /// Calls `emit` with `text` escaped, in runs: `"` `\` and control characters as nlohmann
     /// writes them (`\b \f \n \r \t`, others `\u00xx` in lowercase), everything else (UTF-8,
     /// `/` included) as is. Without quotes.
-    package static func escape(_ text: String, _ emit: (UnsafeRawBufferPointer) -> Void) {
+    public static func escape(_ text: String, _ emit: (UnsafeRawBufferPointer) -> Void) {
         var text = text
         text.withUTF8 { bytes in
             var run = 0
@@ -86,7 +86,7 @@ package enum JSONEscapes {
     }
 
     /// `text` as a JSON string, quotes included.
-    package static func quoted(_ text: String) -> String {
+    public static func quoted(_ text: String) -> String {
         var out = "\""
         escape(text) { out += String(decoding: $0, as: UTF8.self) }
         return out + "\""
@@ -94,25 +94,33 @@ package enum JSONEscapes {
 }
 
 /// Hex digits both ways, on bytes (the BPFModel `Hex` helpers work on Strings).
-package enum HexDigits {
-    package static let lower: [UInt8] = Array("0123456789abcdef".utf8)
+public enum HexDigits {
+    public static let lower: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// The lowercase digit of a value below 16, from a constant table: the writer's per-byte
+    /// path, inlined into other modules, where reading `lower` costs a lazy-global check per
+    /// call, and computing the digit a branch that random bytes mispredict.
+    @inlinable @inline(__always) public static func lowerDigit(_ v: UInt8) -> UInt8 {
+        ("0123456789abcdef" as StaticString).utf8Start[Int(v & 0xf)]
+    }
 
     /// The digit's value (either case), or `nil`.
-    @inlinable package static func value(_ c: UInt8) -> UInt8? {
+    @inlinable public static func value(_ c: UInt8) -> UInt8? {
         let v = nibble(c)
         return v < 16 ? v : nil
     }
 
     /// The digit's value, or 0xff for a non-hex character: branch-light for the decode loop.
-    @inlinable package static func nibble(_ c: UInt8) -> UInt8 {
+    @inlinable public static func nibble(_ c: UInt8) -> UInt8 {
         let digit = c &- UInt8(ascii: "0")
         let letter = (c | 0x20) &- UInt8(ascii: "a")
         return digit < 10 ? digit : letter < 6 ? letter &+ 10 : 0xff
     }
 
     /// Decodes `2 * count` hex digits at `src` into `dst`; false on a non-hex character.
-    @inlinable
-    package static func decode(_ src: UnsafePointer<UInt8>, into dst: UnsafeMutablePointer<UInt8>, count: Int) -> Bool {
+    /// Not inlinable: this module's compiled loop is faster than a caller's copy of it (measured
+    /// with `BPFInterchangeBench import`).
+    public static func decode(_ src: UnsafePointer<UInt8>, into dst: UnsafeMutablePointer<UInt8>, count: Int) -> Bool {
         var invalid: UInt8 = 0
         for i in 0..<count {
             let high = nibble(src[2 * i]), low = nibble(src[2 * i + 1])

@@ -1,5 +1,5 @@
 /// A small JSON value for `--json` outputs, the history server's API and the history's stored
-/// attributes (bpftime's format is written by the interchange module's streaming printer).
+/// attributes, written by `JSONWriter` (which bpftime's format streams through directly).
 public enum JSONText: Sendable {
     case string(String)
     case int(Int64)
@@ -12,33 +12,17 @@ public enum JSONText: Sendable {
 
     public static func int(_ v: Int) -> JSONText { .int(Int64(v)) }
 
-    public func rendered(indent: Int = 0) -> String {
-        let pad = String(repeating: "  ", count: indent + 1)
-        let end = String(repeating: "  ", count: indent)
-        switch self {
-        case .string(let s): return Self.quote(s)
-        case .int(let v): return String(v)
-        case .uint(let v): return String(v)
-        case .double(let v): return String(v)
-        case .bool(let v): return v ? "true" : "false"
-        case .null: return "null"
-        case .array(let items):
-            if items.isEmpty { return "[]" }
-            return "[\n" + items.map { pad + $0.rendered(indent: indent + 1) }.joined(separator: ",\n") + "\n\(end)]"
-        case .object(let fields):
-            if fields.isEmpty { return "{}" }
-            return "{\n" + fields.map { pad + Self.quote($0.0) + ": " + $0.1.rendered(indent: indent + 1) }
-                .joined(separator: ",\n") + "\n\(end)}"
-        }
-    }
+    /// The value indented by 2 spaces a level, as bpftool's `-p` prints.
+    public func rendered() -> String { text(indent: 2) }
 
-    /// The value on one line without spaces, as bpftool's `-j` prints (`rendered` indents, as `-p`).
-    public var compact: String {
-        switch self {
-        case .array(let items): "[" + items.map(\.compact).joined(separator: ",") + "]"
-        case .object(let fields): "{" + fields.map { Self.quote($0.0) + ":" + $0.1.compact }.joined(separator: ",") + "}"
-        default: rendered()
-        }
+    /// The value on one line without spaces, as bpftool's `-j` prints (and the history stores
+    /// attributes: that text is hashed, so its bytes never change for a given value).
+    public var compact: String { text(indent: nil) }
+
+    private func text(indent: Int?) -> String {
+        var writer = JSONWriter(indent: indent, sink: nil)
+        writer.value(self)
+        return String(decoding: writer.out.contents, as: UTF8.self)
     }
 
     public static func quote(_ s: String) -> String { JSONEscapes.quoted(s) }

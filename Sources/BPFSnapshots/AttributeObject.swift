@@ -1,10 +1,11 @@
+import BPFJSON
 import BPFModel
 
 /// A stored attribute text (`handler_states.attributes`, one JSON object) parsed for reading
-/// back. `JSONDecoder` costs tens of microseconds per small object, which made decoding the
-/// attributes most of the time a restore of 10,000 handlers spent reading the history; this
-/// reads the same JSON in about a microsecond. Numbers must be integers (every stored field is);
-/// anything that is not JSON throws `DecodingError`, as `JSONDecoder` did.
+/// back, by the project's one JSON reader (`JSONScanner`; `JSONDecoder` cost tens of
+/// microseconds per small object, most of the time a restore of 10,000 handlers spent reading
+/// the history). Numbers must be integers (every stored field is); anything that is not such
+/// JSON throws `DecodingError`, as `JSONDecoder` did.
 struct AttributeObject {
     enum Value {
         case integer(negative: Bool, magnitude: UInt64)
@@ -24,8 +25,42 @@ struct AttributeObject {
 
     /// Any stored JSON text (an array of fds, say) as one value.
     static func value(_ text: String) throws -> Value {
-        var parser = Parser(bytes: Array(text.utf8))
-        return try parser.document()
+        var text = text
+        return try text.withUTF8 { bytes in
+            try JSONSource.with(UnsafeRawBufferPointer(bytes)) { source in
+                do {
+                    var scanner = JSONScanner(source)
+                    let value = try scanner.parseValue(depth: 0)
+                    try scanner.expectEnd()
+                    return try Self.value(value, in: source)
+                } catch let error as JSONSyntaxError {
+                    throw corrupt("\(error)")
+                }
+            }
+        }
+    }
+
+    /// A parsed value with its strings and integers taken out of the source.
+    private static func value(_ value: JSONValue, in source: JSONSource) throws -> Value {
+        switch value {
+        case .null: return .null
+        case .bool(let b): return .bool(b)
+        case .number(let n):
+            guard let magnitude = n.magnitude else { throw corrupt("\(source.text(of: n)) is not a 64-bit integer") }
+            return .integer(negative: n.negative, magnitude: magnitude)
+        case .string(let s): return .string(try string(s, in: source))
+        case .array(let items): return .array(try items.map { try Self.value($0, in: source) })
+        case .object(let members):
+            var fields: [String: Value] = [:]
+            for member in members { fields[try string(member.key, in: source)] = try Self.value(member.value, in: source) }
+            return .object(fields)
+        case .deferred: throw corrupt("a value was not read")
+        }
+    }
+
+    private static func string(_ s: JSONString, in source: JSONSource) throws -> String {
+        guard let text = source.text(of: s) else { throw corrupt("a string is not valid UTF-8") }
+        return text
     }
 
     init(_ value: Value, field: String) throws {
@@ -111,157 +146,6 @@ struct AttributeObject {
         case .null: "null"
         case .array(let items): "[" + items.map(text).joined(separator: ", ") + "]"
         case .object(let fields): "{" + fields.keys.sorted().map { "\($0): \(fields[$0].map(text) ?? "")" }.joined(separator: ", ") + "}"
-        }
-    }
-
-    /// A recursive-descent JSON reader over the text's bytes.
-    private struct Parser {
-        let bytes: [UInt8]
-        var pos = 0
-        static let maximumDepth = 32
-
-        mutating func document() throws -> Value {
-            let value = try self.value(depth: 0)
-            skipWhitespace()
-            guard pos == bytes.count else { throw fail("text after the value") }
-            return value
-        }
-
-        private func fail(_ what: String) -> DecodingError { AttributeObject.corrupt("\(what) at byte \(pos)") }
-
-        private mutating func skipWhitespace() {
-            while pos < bytes.count, [0x20, 0x09, 0x0a, 0x0d].contains(bytes[pos]) { pos += 1 }
-        }
-
-        private mutating func consume(_ byte: UInt8) -> Bool {
-            skipWhitespace()
-            guard pos < bytes.count, bytes[pos] == byte else { return false }
-            pos += 1
-            return true
-        }
-
-        private mutating func literal(_ word: String, _ value: Value) throws -> Value {
-            let word = Array(word.utf8)
-            guard bytes.count - pos >= word.count, bytes[pos ..< pos + word.count].elementsEqual(word) else { throw fail("invalid literal") }
-            pos += word.count
-            return value
-        }
-
-        private mutating func value(depth: Int) throws -> Value {
-            guard depth < Self.maximumDepth else { throw fail("nesting too deep") }
-            skipWhitespace()
-            guard pos < bytes.count else { throw fail("missing value") }
-            switch bytes[pos] {
-            case UInt8(ascii: "{"):
-                pos += 1
-                var members: [String: Value] = [:]
-                if consume(UInt8(ascii: "}")) { return .object(members) }
-                repeat {
-                    skipWhitespace()
-                    let key = try string()
-                    guard consume(UInt8(ascii: ":")) else { throw fail("expected ':'") }
-                    members[key] = try value(depth: depth + 1)
-                } while consume(UInt8(ascii: ","))
-                guard consume(UInt8(ascii: "}")) else { throw fail("expected '}'") }
-                return .object(members)
-            case UInt8(ascii: "["):
-                pos += 1
-                var items: [Value] = []
-                if consume(UInt8(ascii: "]")) { return .array(items) }
-                repeat { items.append(try value(depth: depth + 1)) } while consume(UInt8(ascii: ","))
-                guard consume(UInt8(ascii: "]")) else { throw fail("expected ']'") }
-                return .array(items)
-            case UInt8(ascii: "\""): return .string(try string())
-            case UInt8(ascii: "t"): return try literal("true", .bool(true))
-            case UInt8(ascii: "f"): return try literal("false", .bool(false))
-            case UInt8(ascii: "n"): return try literal("null", .null)
-            default: return try integer()
-            }
-        }
-
-        private mutating func integer() throws -> Value {
-            let negative = bytes[pos] == UInt8(ascii: "-")
-            if negative { pos += 1 }
-            var magnitude: UInt64 = 0, digits = 0
-            while pos < bytes.count, (UInt8(ascii: "0") ... UInt8(ascii: "9")).contains(bytes[pos]) {
-                let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
-                let (sum, o2) = times10.addingReportingOverflow(UInt64(bytes[pos] - UInt8(ascii: "0")))
-                guard !o1, !o2 else { throw fail("integer out of range") }
-                magnitude = sum
-                digits += 1
-                pos += 1
-            }
-            guard digits > 0 else { throw fail("expected a value") }
-            if pos < bytes.count, [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[pos]) {
-                throw fail("non-integer number")
-            }
-            return .integer(negative: negative, magnitude: magnitude)
-        }
-
-        private mutating func string() throws -> String {
-            guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { throw fail("expected a string") }
-            pos += 1
-            // Most strings have no escapes: taken as they stand. The text came from a Swift
-            // `String`, so its bytes are valid UTF-8, and so is every escape resolved below.
-            let start = pos
-            while pos < bytes.count, bytes[pos] != UInt8(ascii: "\""), bytes[pos] != UInt8(ascii: "\\"), bytes[pos] >= 0x20 { pos += 1 }
-            if pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") {
-                pos += 1
-                return String(decoding: bytes[start ..< pos - 1], as: UTF8.self)
-            }
-            var out = Array(bytes[start ..< pos])
-            while true {
-                guard pos < bytes.count else { throw fail("unterminated string") }
-                let byte = bytes[pos]
-                pos += 1
-                switch byte {
-                case UInt8(ascii: "\""):
-                    return String(decoding: out, as: UTF8.self)
-                case UInt8(ascii: "\\"):
-                    guard pos < bytes.count else { throw fail("unterminated escape") }
-                    let escape = bytes[pos]
-                    pos += 1
-                    switch escape {
-                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escape)
-                    case UInt8(ascii: "b"): out.append(0x08)
-                    case UInt8(ascii: "f"): out.append(0x0c)
-                    case UInt8(ascii: "n"): out.append(0x0a)
-                    case UInt8(ascii: "r"): out.append(0x0d)
-                    case UInt8(ascii: "t"): out.append(0x09)
-                    case UInt8(ascii: "u"): out += try unicodeEscape()
-                    default: throw fail("invalid escape")
-                    }
-                case 0 ..< 0x20: throw fail("control character in a string")
-                default: out.append(byte)
-                }
-            }
-        }
-
-        /// The UTF-8 of a `\uXXXX` escape (the `\u` read), joining a surrogate pair.
-        private mutating func unicodeEscape() throws -> [UInt8] {
-            var scalar = try hex4()
-            if (0xd800 ..< 0xdc00).contains(scalar) {
-                guard bytes.count - pos >= 2, bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u") else {
-                    throw fail("unpaired surrogate")
-                }
-                pos += 2
-                let low = try hex4()
-                guard (0xdc00 ..< 0xe000).contains(low) else { throw fail("unpaired surrogate") }
-                scalar = 0x10000 + ((scalar - 0xd800) << 10) + (low - 0xdc00)
-            }
-            guard let unicode = Unicode.Scalar(scalar) else { throw fail("unpaired surrogate") }
-            return Array(String(Character(unicode)).utf8)
-        }
-
-        private mutating func hex4() throws -> UInt32 {
-            guard bytes.count - pos >= 4 else { throw fail("invalid \\u escape") }
-            var value: UInt32 = 0
-            for byte in bytes[pos ..< pos + 4] {
-                guard let digit = Character(Unicode.Scalar(byte)).hexDigitValue else { throw fail("invalid \\u escape") }
-                value = value << 4 | UInt32(digit)
-            }
-            pos += 4
-            return value
         }
     }
 }

@@ -37,20 +37,23 @@ enum MapHelpers {
             }
         }
         table.register(HelperID.mapPopElem, name: "map_pop_elem") { m, v, _, _, _, raw in
-            let ctx = HelperContext(raw)
-            return ctx.withMap(m, helper: "map_pop_elem") { fd, info, maps in
-                guard info.kind.isSequence else { return Errno.result(Errno.EINVAL) }
-                guard let value = ctx.writable(v, info.valueSize, "map_pop_elem", "value") else { return 0 }
-                return UInt64(status: maps.pop(fd: fd, into: value))
-            }
+            MapHelpers.takeNext(m, v, raw, helper: "map_pop_elem") { $0.pop(fd: $1, into: $2) }
         }
         table.register(HelperID.mapPeekElem, name: "map_peek_elem") { m, v, _, _, _, raw in
-            let ctx = HelperContext(raw)
-            return ctx.withMap(m, helper: "map_peek_elem") { fd, info, maps in
-                guard info.kind.isSequence else { return Errno.result(Errno.EINVAL) }
-                guard let value = ctx.writable(v, info.valueSize, "map_peek_elem", "value") else { return 0 }
-                return UInt64(status: maps.peek(fd: fd, into: value))
-            }
+            MapHelpers.takeNext(m, v, raw, helper: "map_peek_elem") { $0.peek(fd: $1, into: $2) }
+        }
+    }
+
+    /// Pop and peek: a queue's or stack's next value copied into the program's memory by `take`.
+    /// (A helper is a C function pointer, which cannot capture: each passes its own `take`.)
+    @inline(__always)
+    private static func takeNext(_ m: UInt64, _ v: UInt64, _ raw: UnsafeMutableRawPointer?, helper: String,
+                                 _ take: (MapBackend, Int32, UnsafeMutableRawPointer) -> Int32) -> UInt64 {
+        let ctx = HelperContext(raw)
+        return ctx.withMap(m, helper: helper) { fd, info, maps in
+            guard info.kind.isSequence else { return Errno.result(Errno.EINVAL) }
+            guard let value = ctx.writable(v, info.valueSize, helper, "value") else { return 0 }
+            return UInt64(status: take(maps, fd, value))
         }
     }
 

@@ -1,13 +1,28 @@
-import BPFJSON
+/// Text that is not JSON: where (1-based line, and column in bytes) and what is wrong.
+public struct JSONSyntaxError: Error, CustomStringConvertible, Sendable {
+    public var line: Int
+    public var column: Int
+    public var message: String
+
+    public var description: String { "line \(line) column \(column): \(message)" }
+}
 
 /// The input document's bytes. Tokens refer back into it by offset, so reading a document
 /// allocates nothing per string or number until a field's value is actually needed.
-struct JSONSource {
-    let base: UnsafePointer<UInt8>
-    let count: Int
+///
+/// The project's one JSON reader: bpftime's documents (BPFInterchange) and the history's stored
+/// attributes (BPFSnapshots) are both read by `JSONScanner` over a source.
+public struct JSONSource {
+    public let base: UnsafePointer<UInt8>
+    public let count: Int
+
+    @usableFromInline init(base: UnsafePointer<UInt8>, count: Int) {
+        self.base = base
+        self.count = count
+    }
 
     /// `body` gets a source over `bytes`; empty input gets a one-byte dummy buffer of length 0.
-    static func with<R>(_ bytes: UnsafeRawBufferPointer, _ body: (JSONSource) throws -> R) rethrows -> R {
+    public static func with<R>(_ bytes: UnsafeRawBufferPointer, _ body: (JSONSource) throws -> R) rethrows -> R {
         guard let start = bytes.baseAddress, bytes.count > 0 else {
             var dummy: UInt8 = 0
             return try withUnsafePointer(to: &dummy) { try body(JSONSource(base: $0, count: 0)) }
@@ -16,7 +31,7 @@ struct JSONSource {
     }
 
     /// The 1-based line and column (in bytes) of `offset`, for syntax errors.
-    func position(of offset: Int) -> (line: Int, column: Int) {
+    public func position(of offset: Int) -> (line: Int, column: Int) {
         var line = 1, lineStart = 0
         for i in 0..<min(offset, count) where base[i] == UInt8(ascii: "\n") {
             line += 1
@@ -25,58 +40,64 @@ struct JSONSource {
         return (line, offset - lineStart + 1)
     }
 
-    func syntaxError(_ message: String, at offset: Int) -> InterchangeError {
+    public func syntaxError(_ message: String, at offset: Int) -> JSONSyntaxError {
         let (line, column) = position(of: offset)
-        return InterchangeError(line: line, column: column, message)
+        return JSONSyntaxError(line: line, column: column, message: message)
     }
 
     /// A string's content with escapes resolved, as raw (not yet UTF-8-validated) bytes.
-    func bytes(of s: JSONString) -> [UInt8] {
+    @inlinable public func bytes(of s: JSONString) -> [UInt8] {
         let raw = UnsafeBufferPointer(start: base + s.start, count: s.end - s.start)
         return s.hasEscapes ? JSONEscapes.unescape(raw) : Array(raw)
     }
 
     /// Calls `body` with a string's content: in place when it has no escapes (the common case).
-    func withContent<R>(of s: JSONString, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+    @inlinable @inline(__always) public func withContent<R>(of s: JSONString, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
         if s.hasEscapes {
             return try bytes(of: s).withUnsafeBufferPointer(body)
         }
         return try body(UnsafeBufferPointer(start: base + s.start, count: s.end - s.start))
     }
 
-    func equals(_ s: JSONString, _ name: String) -> Bool {
+    @inlinable public func equals(_ s: JSONString, _ name: String) -> Bool {
         withContent(of: s) { $0.elementsEqual(name.utf8) }
     }
 
     /// The string as Swift text; `nil` when it is not valid UTF-8 (or pairs surrogates wrongly).
-    func text(of s: JSONString) -> String? {
+    public func text(of s: JSONString) -> String? {
         withContent(of: s) { String(validating: $0, as: UTF8.self) }
     }
 
     /// The number's text as written, for messages.
-    func text(of n: JSONNumber) -> String {
+    public func text(of n: JSONNumber) -> String {
         String(decoding: UnsafeBufferPointer(start: base + n.start, count: n.end - n.start), as: UTF8.self)
     }
 }
 
 /// A string token: the content between the quotes.
-struct JSONString {
-    var start: Int
-    var end: Int
-    var hasEscapes: Bool
-    var length: Int { end - start }
+public struct JSONString {
+    public var start: Int
+    public var end: Int
+    public var hasEscapes: Bool
+    public var length: Int { end - start }
+
+    @usableFromInline init(start: Int, end: Int, hasEscapes: Bool) {
+        self.start = start
+        self.end = end
+        self.hasEscapes = hasEscapes
+    }
 }
 
 /// A number token, with its value when it is an integer that fits 64 bits of magnitude.
-struct JSONNumber {
-    var start: Int
-    var end: Int
-    var negative: Bool
+public struct JSONNumber {
+    public var start: Int
+    public var end: Int
+    public var negative: Bool
     /// `nil` for fractions, exponents, and magnitudes beyond `UInt64.max`.
-    var magnitude: UInt64?
+    public var magnitude: UInt64?
 
     /// The value as `T`, or `nil` when it is not an integer in `T`'s range.
-    func value<T: FixedWidthInteger>(as: T.Type) -> T? {
+    public func value<T: FixedWidthInteger>(as: T.Type) -> T? {
         guard let magnitude else { return nil }
         if !negative { return T(exactly: magnitude) }
         guard magnitude <= UInt64(Int64.max) + 1 else { return nil }
@@ -88,29 +109,29 @@ struct JSONNumber {
 ///
 /// Objects and arrays are walked with `nextMember` / `nextElement` and a `first` flag the caller
 /// keeps, so the generic parser, the skipper and the map-data reader share one grammar.
-struct JSONScanner {
-    let source: JSONSource
-    var pos = 0
+public struct JSONScanner {
+    public let source: JSONSource
+    public var pos = 0
     /// Deeper nesting than this is refused rather than risking the stack.
-    static let maxDepth = 64
+    public static let maxDepth = 64
 
-    init(_ source: JSONSource, at pos: Int = 0) {
+    public init(_ source: JSONSource, at pos: Int = 0) {
         self.source = source
         self.pos = pos
     }
 
     /// A document's start: skips a UTF-8 byte order mark, as nlohmann does.
-    static func document(_ source: JSONSource) -> JSONScanner {
+    public static func document(_ source: JSONSource) -> JSONScanner {
         let bom = source.count >= 3 && source.base[0] == 0xef && source.base[1] == 0xbb && source.base[2] == 0xbf
         return JSONScanner(source, at: bom ? 3 : 0)
     }
 
-    @inline(__always) var atEnd: Bool { pos >= source.count }
+    @inlinable public var atEnd: Bool { pos >= source.count }
 
     /// The current byte, or 0 at the end (0 is never valid JSON, so every check fails there).
-    @inline(__always) func peek() -> UInt8 { pos < source.count ? source.base[pos] : 0 }
+    @inlinable @inline(__always) public func peek() -> UInt8 { pos < source.count ? source.base[pos] : 0 }
 
-    @inline(__always) mutating func skipWhitespace() {
+    @inlinable @inline(__always) public mutating func skipWhitespace() {
         while pos < source.count {
             switch source.base[pos] {
             case 0x20, 0x0a, 0x0d, 0x09: pos += 1
@@ -119,10 +140,10 @@ struct JSONScanner {
         }
     }
 
-    func error(_ message: String) -> InterchangeError { source.syntaxError(message, at: pos) }
+    public func error(_ message: String) -> JSONSyntaxError { source.syntaxError(message, at: pos) }
 
     /// "unexpected end of input", or the unexpected character and what was wanted instead.
-    func unexpected(_ wanted: String) -> InterchangeError {
+    public func unexpected(_ wanted: String) -> JSONSyntaxError {
         if atEnd { return error("unexpected end of input") }
         let c = peek()
         let shown = c >= 0x20 && c < 0x7f ? "'\(Character(Unicode.Scalar(c)))'" : "byte 0x\(String(c, radix: 16))"
@@ -130,7 +151,7 @@ struct JSONScanner {
     }
 
     /// Fails unless only whitespace remains.
-    mutating func expectEnd() throws {
+    public mutating func expectEnd() throws {
         skipWhitespace()
         guard atEnd else { throw unexpected("end of document") }
     }
@@ -138,7 +159,7 @@ struct JSONScanner {
     // MARK: Containers
 
     /// Consumes `open` (`{` or `[`), refusing nesting beyond `maxDepth`.
-    mutating func enter(_ open: UInt8, depth: Int) throws {
+    @inlinable @inline(__always) public mutating func enter(_ open: UInt8, depth: Int) throws {
         skipWhitespace()
         guard peek() == open else { throw unexpected(open == UInt8(ascii: "{") ? "an object" : "an array") }
         guard depth < Self.maxDepth else { throw error("nesting deeper than \(Self.maxDepth) levels") }
@@ -146,7 +167,7 @@ struct JSONScanner {
     }
 
     /// The next member's key, with the scanner left at its value; `nil` after the closing `}`.
-    mutating func nextMember(_ first: inout Bool) throws -> JSONString? {
+    @inlinable @inline(__always) public mutating func nextMember(_ first: inout Bool) throws -> JSONString? {
         guard try advance(&first, close: UInt8(ascii: "}")) else { return nil }
         let key = try scanString(wanted: "a member name")
         skipWhitespace()
@@ -157,13 +178,13 @@ struct JSONScanner {
     }
 
     /// Whether another element follows (scanner left at it); `false` after the closing `]`.
-    mutating func nextElement(_ first: inout Bool) throws -> Bool {
+    @inlinable @inline(__always) public mutating func nextElement(_ first: inout Bool) throws -> Bool {
         let more = try advance(&first, close: UInt8(ascii: "]"))
         if more { skipWhitespace() }
         return more
     }
 
-    private mutating func advance(_ first: inout Bool, close: UInt8) throws -> Bool {
+    @inlinable @inline(__always) mutating func advance(_ first: inout Bool, close: UInt8) throws -> Bool {
         skipWhitespace()
         if peek() == close {
             // Right after the open or a value; `[1,]` fails in the caller, which wants a value.
@@ -183,7 +204,7 @@ struct JSONScanner {
     // MARK: Scalars
 
     /// A string token; validates escapes and refuses raw control characters.
-    mutating func scanString(wanted: String = "a string") throws -> JSONString {
+    @inlinable @inline(__always) public mutating func scanString(wanted: String = "a string") throws -> JSONString {
         guard peek() == UInt8(ascii: "\"") else { throw unexpected(wanted) }
         pos += 1
         let start = pos
@@ -220,7 +241,7 @@ struct JSONScanner {
     }
 
     /// A number token, per JSON's grammar.
-    mutating func scanNumber() throws -> JSONNumber {
+    public mutating func scanNumber() throws -> JSONNumber {
         let start = pos
         let negative = peek() == UInt8(ascii: "-")
         if negative { pos += 1 }
@@ -253,12 +274,12 @@ struct JSONScanner {
     }
 
     /// Consumes `true`, `false` or `null`, which the input should continue with.
-    mutating func scanLiteral(_ word: StaticString) throws {
+    public mutating func scanLiteral(_ word: StaticString) throws {
         for i in 0..<word.utf8CodeUnitCount {
             guard peek() == word.utf8Start[i] else { throw unexpected("\(word)") }
             pos += 1
         }
     }
 
-    @inline(__always) private func isDigit(_ c: UInt8) -> Bool { c &- UInt8(ascii: "0") < 10 }
+    private func isDigit(_ c: UInt8) -> Bool { c &- UInt8(ascii: "0") < 10 }
 }

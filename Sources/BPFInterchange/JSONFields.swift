@@ -1,68 +1,7 @@
 import BPFJSON
 import BPFModel
 
-/// A parsed JSON value whose strings and numbers still point into the source.
-/// Handler objects are small and read this way; map data is not (see `MapDataReader`).
-enum JSONValue {
-    case null
-    case bool(Bool)
-    case number(JSONNumber)
-    case string(JSONString)
-    case array([JSONValue])
-    case object([JSONMember])
-    /// A value only syntax-checked so far, read later by its own reader (`from..<to`).
-    case deferred(from: Int, to: Int)
-
-    /// How the value is named in "expected X, got Y" messages.
-    func summary(in source: JSONSource) -> String {
-        switch self {
-        case .null: "null"
-        case .bool(let b): b ? "true" : "false"
-        case .number(let n): source.text(of: n)
-        case .string: "a string"
-        case .array: "an array"
-        case .object: "an object"
-        case .deferred: "a nested value"
-        }
-    }
-}
-
-struct JSONMember {
-    var key: JSONString
-    var value: JSONValue
-}
-
 extension JSONScanner {
-    /// Parses (or, when `keep` is false, only checks and skips) one value.
-    mutating func parseValue(depth: Int, keep: Bool = true) throws -> JSONValue {
-        skipWhitespace()
-        switch peek() {
-        case UInt8(ascii: "{"):
-            try enter(UInt8(ascii: "{"), depth: depth)
-            var members: [JSONMember] = []
-            var first = true
-            while let key = try nextMember(&first) {
-                let value = try parseValue(depth: depth + 1, keep: keep)
-                if keep { members.append(JSONMember(key: key, value: value)) }
-            }
-            return .object(members)
-        case UInt8(ascii: "["):
-            try enter(UInt8(ascii: "["), depth: depth)
-            var elements: [JSONValue] = []
-            var first = true
-            while try nextElement(&first) {
-                let value = try parseValue(depth: depth + 1, keep: keep)
-                if keep { elements.append(value) }
-            }
-            return .array(elements)
-        case UInt8(ascii: "\""): return .string(try scanString())
-        case UInt8(ascii: "t"): try scanLiteral("true"); return .bool(true)
-        case UInt8(ascii: "f"): try scanLiteral("false"); return .bool(false)
-        case UInt8(ascii: "n"): try scanLiteral("null"); return .null
-        default: return .number(try scanNumber())
-        }
-    }
-
     /// A handler object: like `parseValue`, except that a `"data"` member (map contents, possibly
     /// millions of entries) is only skipped here and read once the map's attributes are known.
     mutating func parseHandlerObject(depth: Int) throws -> [JSONMember] {
@@ -70,13 +9,8 @@ extension JSONScanner {
         var members: [JSONMember] = []
         var first = true
         while let key = try nextMember(&first) {
-            if source.equals(key, "data") {
-                let from = pos
-                _ = try parseValue(depth: depth + 1, keep: false)
-                members.append(JSONMember(key: key, value: .deferred(from: from, to: pos)))
-            } else {
-                members.append(JSONMember(key: key, value: try parseValue(depth: depth + 1)))
-            }
+            let keep = !source.equals(key, "data")
+            members.append(JSONMember(key: key, value: try parseValue(depth: depth + 1, keep: keep)))
         }
         return members
     }
