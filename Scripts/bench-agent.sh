@@ -11,7 +11,7 @@ grep -m1 'model name' /proc/cpuinfo
 
 engines=$("$bin/BPFAgentBench" --list-engines)
 for engine in $engines; do
-    echo "== engine: $engine"
+    echo "== engine: $engine (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
     "$bin/BPFAgentBench" --engine "$engine"
 done
 

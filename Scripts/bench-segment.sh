@@ -9,9 +9,11 @@ cd "$(dirname "$0")/.."
 swift build -c release --product BPFSegmentBench >&2
 bench="$(swift build -c release --show-bin-path)/BPFSegmentBench"
 grep -m1 'model name' /proc/cpuinfo
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$bench" "$@"
 echo "== while another process keeps one core busy"
 sh -c 'while :; do :; done' &
 busy=$!
 trap 'kill $busy 2>/dev/null || true' EXIT
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$bench" "$@"

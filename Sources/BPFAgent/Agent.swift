@@ -192,21 +192,31 @@ public final class Agent {
             let route = routes[i]
             do {
                 _ = try LoadedEngine.run(route.kind, route.object, input: input, cookie: route.cookie, readable: readable)
-                completed += 1
-                if let value = LoadedEngine.returnOverride(route.kind, route.object) {
-                    if route.overrides {
-                        returnOverride = value
-                    } else if loggedIgnoredOverrides.insert(route.programFD).inserted {
-                        log.error("program at fd \(route.programFD) called bpf_override_return outside a uprobe_override event: ignored (further calls are not logged)")
-                    }
-                }
             } catch {
-                if loggedFaults.insert(route.programFD).inserted {
-                    log.warning("program at fd \(route.programFD) faulted: \(error) (further faults of it are not logged)")
-                }
+                noteFault(route, error)
+                continue
+            }
+            completed += 1
+            if let value = LoadedEngine.returnOverride(route.kind, route.object) {
+                if route.overrides { returnOverride = value } else { noteIgnoredOverride(route) }
             }
         }
         return completed
+    }
+
+    // Out of line, so that the run loop keeps a small frame: logging is the rare case.
+    @inline(never)
+    private func noteFault(_ route: Route, _ error: Error) {
+        if loggedFaults.insert(route.programFD).inserted {
+            log.warning("program at fd \(route.programFD) faulted: \(error) (further faults of it are not logged)")
+        }
+    }
+
+    @inline(never)
+    private func noteIgnoredOverride(_ route: Route) {
+        if loggedIgnoredOverrides.insert(route.programFD).inserted {
+            log.error("program at fd \(route.programFD) called bpf_override_return outside a uprobe_override event: ignored (further calls are not logged)")
+        }
     }
 
     // MARK: Reloading

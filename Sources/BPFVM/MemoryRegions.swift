@@ -49,6 +49,21 @@ public struct RunState {
         public static let tailCall: UInt64 = 2
     }
 
+    /// Resets the per-run fields for a run of the entry frame on `input`, with `readable` granted.
+    @inline(__always)
+    mutating func begin(input: UnsafeMutableRawBufferPointer, cookie: UInt64, readable: UnsafeRawBufferPointer?) {
+        inputLow = UInt64(UInt(bitPattern: input.baseAddress))
+        inputHigh = inputLow &+ UInt64(input.count)
+        self.cookie = cookie
+        regionCount = permanentRegionCount
+        attention = 0
+        tailCallCount = 0
+        callDepth = 0
+        returnOverridden = 0
+        if let readable { grant(readable) }
+        stackLow = stackHigh &- UInt64(BPF.stackFrameSize)
+    }
+
     /// Whether `[address, address + size)` lies inside memory the program may read (or write).
     @inline(__always)
     public func allows(_ address: UInt64, _ size: UInt64, write: Bool) -> Bool {
@@ -79,22 +94,29 @@ public struct RunState {
 
     /// Lets the program use `[low, high)` until the run ends (or for good when `permanent`).
     /// A full table drops its older half of non-permanent entries.
+    @inline(__always)
     public mutating func grant(low: UInt64, high: UInt64, writable: Bool) {
         let recent = max(permanentRegionCount, regionCount - 8)
-        for i in stride(from: regionCount - 1, through: recent, by: -1) {
+        var i = regionCount
+        while i > recent {
+            i -= 1
             let r = regions[i]
             if r.low == low && r.high == high && (r.writable != 0) == writable { return }
         }
         if regionCount == regionCapacity {
-            let transient = regionCount - permanentRegionCount
-            let keep = transient / 2
-            let base = regions + permanentRegionCount
-            base.update(from: base + (transient - keep), count: keep)
-            regionCount = permanentRegionCount + keep
+            dropOlderHalf()
             guard regionCount < regionCapacity else { return }
         }
         regions[regionCount] = MemoryRegion(low: low, high: high, writable: writable)
         regionCount += 1
+    }
+
+    private mutating func dropOlderHalf() {
+        let transient = regionCount - permanentRegionCount
+        let keep = transient / 2
+        let base = regions + permanentRegionCount
+        base.update(from: base + (transient - keep), count: keep)
+        regionCount = permanentRegionCount + keep
     }
 }
 

@@ -42,8 +42,10 @@ public final class VirtualMachine {
     /// Validated tail-call targets, by program.
     var tailCallTargets: [Program: CompiledProgram] = [:]
 
-    /// The run state helpers see; `RunState.regions` and the stack live beside it.
+    /// The run state helpers see; `RunState.regions` and the stack live beside it. It is the
+    /// start of `context`, so JIT code runs on it in place (nothing to copy in or out per run).
     public let state: UnsafeMutablePointer<RunState>
+    let context: UnsafeMutablePointer<JITContext>
     let stack: UnsafeMutableRawBufferPointer
     let registers: UnsafeMutablePointer<UInt64>
     let frames: UnsafeMutablePointer<SavedFrame>
@@ -73,26 +75,30 @@ public final class VirtualMachine {
         frames = .allocate(capacity: options.maxCallDepth)
         let regions = UnsafeMutablePointer<MemoryRegion>.allocate(capacity: Self.regionCapacity)
         let top = UInt64(UInt(bitPattern: stack.baseAddress.unsafelyUnwrapped)) + UInt64(stack.count)
-        state = .allocate(capacity: 1)
-        state.initialize(to: RunState(
-            stackLow: top - UInt64(BPF.stackFrameSize), stackHigh: top, inputLow: 0, inputHigh: 0,
-            regions: regions, regionCount: 0, regionCapacity: Self.regionCapacity, permanentRegionCount: 0,
-            attention: 0, callDepth: 0, cookie: 0, tailCallCount: 0,
-            environment: Unmanaged.passUnretained(environment).toOpaque()))
+        context = .allocate(capacity: 1)
+        context.initialize(to: JITContext(
+            state: RunState(
+                stackLow: top - UInt64(BPF.stackFrameSize), stackHigh: top, inputLow: 0, inputHigh: 0,
+                regions: regions, regionCount: 0, regionCapacity: Self.regionCapacity, permanentRegionCount: 0,
+                attention: 0, callDepth: 0, cookie: 0, tailCallCount: 0,
+                environment: Unmanaged.passUnretained(environment).toOpaque()),
+            helpers: UnsafeMutableRawPointer(options.helpers.entries)))
+        state = (UnsafeMutableRawPointer(context) + Int(JITContext.offset(\.state))).assumingMemoryBound(to: RunState.self)
         do {
             entry = try CompiledProgram(program, environment: environment, state: state)
         } catch {
-            Self.release(state: state, stack: stack, registers: registers, frames: frames)
+            Self.release(context: context, stack: stack, registers: registers, frames: frames)
             throw error
         }
     }
 
-    deinit { Self.release(state: state, stack: stack, registers: registers, frames: frames) }
+    deinit { Self.release(context: context, stack: stack, registers: registers, frames: frames) }
 
-    private static func release(state: UnsafeMutablePointer<RunState>, stack: UnsafeMutableRawBufferPointer,
+    private static func release(context: UnsafeMutablePointer<JITContext>, stack: UnsafeMutableRawBufferPointer,
                                 registers: UnsafeMutablePointer<UInt64>, frames: UnsafeMutablePointer<SavedFrame>) {
-        state.pointee.regions.deallocate()
-        state.deallocate()
+        context.pointee.state.regions.deallocate()
+        context.deinitialize(count: 1)
+        context.deallocate()
         stack.deallocate()
         registers.deallocate()
         frames.deallocate()
@@ -102,23 +108,12 @@ public final class VirtualMachine {
     /// the program may read and write `input` (give it a private copy), and read `readable`
     /// (e.g. the probed thread's stack) for this run. Returns r0.
     public func run(input: UnsafeMutableRawBufferPointer, cookie: UInt64 = 0, readable: UnsafeRawBufferPointer? = nil) throws -> UInt64 {
-        let low = UInt64(UInt(bitPattern: input.baseAddress))
-        let s = state
-        s.pointee.inputLow = low
-        s.pointee.inputHigh = low &+ UInt64(input.count)
-        s.pointee.cookie = cookie
-        s.pointee.regionCount = s.pointee.permanentRegionCount
-        s.pointee.attention = 0
-        s.pointee.tailCallCount = 0
-        s.pointee.callDepth = 0
-        s.pointee.returnOverridden = 0
-        if let readable { s.pointee.grant(readable) }
-        s.pointee.stackLow = s.pointee.stackHigh &- UInt64(BPF.stackFrameSize)
+        state.pointee.begin(input: input, cookie: cookie, readable: readable)
         // Every run starts from the same registers (as JIT code does): nothing leaks between runs.
         registers.update(repeating: 0, count: 10)
-        registers[1] = low
+        registers[1] = state.pointee.inputLow
         registers[2] = UInt64(input.count)
-        registers[10] = s.pointee.stackHigh
+        registers[10] = state.pointee.stackHigh
         defer { if !environment.reservedRecords.isEmpty { discardReservedRecords() } }
         return try execute(entry)
     }

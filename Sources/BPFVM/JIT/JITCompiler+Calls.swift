@@ -50,6 +50,33 @@ extension JITCompiler {
     }
 
 
+    /// The newest granted region (usually the value the helper just returned), checked as
+    /// `RunState.grantedRegionAllows` checks it: low <= address, size <= high - address, and
+    /// writable for a store. Falls through when allowed, jumps to `denied` (the full lookup)
+    /// otherwise. Uses r10 and r11.
+    private mutating func newestRegionCheck(base: X86Reg, offset: Int32, size: Int32, write: Bool, denied: X86Label) {
+        let stride = Int32(MemoryLayout<MemoryRegion>.stride)
+        func field(_ path: KeyPath<MemoryRegion, UInt64>) -> Int32 { Int32(MemoryLayout<MemoryRegion>.offset(of: path)!) - stride }
+        a.load(.r11, .mem(Self.ctx, JITContext.offset(\.state.regionCount)), .b64)
+        a.test(.r11, .r11)
+        a.jcc(.e, denied)
+        // r11 = regions + regionCount: the newest region ends there.
+        a.imul(.r11, .r11, imm: stride)
+        a.alu(.add, .r11, .mem(Self.ctx, JITContext.offset(\.state.regions)))
+        a.lea(.r10, base, offset)
+        a.alu(.cmp, .r10, .mem(.r11, field(\.low)))
+        a.jcc(.b, denied)
+        if write {
+            a.alu(.cmp, .mem(.r11, field(\.writable)), imm: 0)
+            a.jcc(.e, denied)
+        }
+        a.load(.r11, .mem(.r11, field(\.high)), .b64)
+        a.alu(.sub, .reg(.r11), .r10)
+        a.jcc(.b, denied)
+        a.alu(.cmp, .reg(.r11), imm: size)
+        a.jcc(.b, denied)
+    }
+
     mutating func exitStub(_ reason: UInt64, _ index: Int, saveRegisters: Bool = false) -> X86Label {
         let l = a.newLabel()
         stubs.append(.exit(label: l, reason: reason, index: index, saveRegisters: saveRegisters))
@@ -66,6 +93,7 @@ extension JITCompiler {
         switch stub {
         case let .access(label, resume, base, offset, size, write, index):
             a.bind(label)
+            let allowed = a.newLabel(), full = a.newLabel()
             // Active stack frames: offset from stackLow at most (stackHigh - stackLow - size).
             a.push(.r11)
             a.lea(.r10, base, offset)
@@ -74,8 +102,13 @@ extension JITCompiler {
             a.alu(.sub, .r11, .mem(Self.ctx, JITContext.offset(\.state.stackLow)))
             a.alu(.sub, .reg(.r11), imm: size)
             a.alu(.cmp, .reg(.r10), .r11)
+            a.jcc(.be, allowed)
+            newestRegionCheck(base: base, offset: offset, size: size, write: write, denied: full)
+            a.bind(allowed)
             a.pop(.r11)
-            a.jcc(.be, resume)
+            a.jmp(resume)
+            a.bind(full)
+            a.pop(.r11)
             // Everything else: the same lookup the interpreter does, caller-saved registers kept
             // (eight pushes and 8 bytes align rsp for the call).
             let saved: [X86Reg] = [.rax, .rdi, .rsi, .rdx, .rcx, .r8, .r9, .r11]

@@ -1,29 +1,35 @@
 /// What generated code reads and writes through r12 during a run. It starts with a `RunState`, so
 /// the same pointer is the helpers' context argument; the rest is the JIT's own bookkeeping.
 /// Plain 8-byte fields, addressed by `MemoryLayout` offsets baked into the code as displacements.
+/// Every `VirtualMachine` holds one (its `state` is the first field), which its JIT programs run on.
 struct JITContext {
     var state: RunState
     /// eBPF r0-r10: loaded on entry, stored when a helper asks for attention (tail calls resume
     /// from them).
-    var registers: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+    var registers: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     /// `HelperTable.entries` and `runStateAccessCheck`, so the code holds no absolute address.
     var helpers: UnsafeMutableRawPointer
-    var accessCheck: UnsafeRawPointer
-    /// Resolved `lddw` map values of relocatable (AOT) code, by relocation index.
+    var accessCheck = unsafeBitCast(runStateAccessCheck, to: UnsafeRawPointer.self)
+    /// Resolved `lddw` map values of relocatable (AOT) code, by relocation index: set by each run.
     var relocations: UnsafeRawPointer?
     /// The region the inline bounds check tries first: `offset = address - fastLow` is allowed for
     /// any access of up to 8 bytes when `offset <= fastLimit`.
-    var fastLow: UInt64
-    var fastLimit: UInt64
+    var fastLow: UInt64 = 0
+    var fastLimit: UInt64 = 0
     /// Instruction budget left (only counted when the VM has a budget).
-    var remaining: Int64
+    var remaining: Int64 = 0
     /// rsp of the entry frame, restored to leave from any call depth.
-    var savedStackPointer: UInt64
-    var exitReason: UInt64
-    var exitIndex: UInt64
-    var faultAddress: UInt64
-    var faultSize: UInt64
-    var faultWrite: UInt64
+    var savedStackPointer: UInt64 = 0
+    var exitReason: UInt64 = 0
+    var exitIndex: UInt64 = 0
+    var faultAddress: UInt64 = 0
+    var faultSize: UInt64 = 0
+    var faultWrite: UInt64 = 0
+
+    init(state: RunState, helpers: UnsafeMutableRawPointer) {
+        self.state = state
+        self.helpers = helpers
+    }
 
     /// Why generated code returned.
     enum Exit {

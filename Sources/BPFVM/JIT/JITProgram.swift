@@ -26,6 +26,7 @@ public final class JITProgram {
     private let entry: ExecutableMemory
     /// Compiled tail-call targets, by program.
     private var tailCallTargets: [Program: ExecutableMemory] = [:]
+    /// The machine's: its run state, and the JIT's fields after it.
     private let context: UnsafeMutablePointer<JITContext>
     private let entryPoint: EntryPoint
     /// The instruction budget (`Int64.max`, never reached, when the options set none).
@@ -81,22 +82,10 @@ public final class JITProgram {
         budget = machine.options.maxInstructions.map { Int64(clamping: $0) } ?? Int64.max
         relocationTable = .allocate(capacity: relocations.count + 1)
         _ = relocationTable.initialize(from: relocations + [0])
-        context = .allocate(capacity: 1)
-        context.initialize(to: JITContext(
-            state: machine.state.pointee,
-            registers: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
-            helpers: UnsafeMutableRawPointer(machine.options.helpers.entries),
-            accessCheck: unsafeBitCast(runStateAccessCheck, to: UnsafeRawPointer.self),
-            relocations: UnsafeRawPointer(relocationTable.baseAddress),
-            fastLow: 0, fastLimit: 0, remaining: 0, savedStackPointer: 0,
-            exitReason: 0, exitIndex: 0, faultAddress: 0, faultSize: 0, faultWrite: 0))
+        context = machine.context
     }
 
-    deinit {
-        context.deinitialize(count: 1)
-        context.deallocate()
-        relocationTable.deallocate()
-    }
+    deinit { relocationTable.deallocate() }
 
     static func compile(_ program: CompiledProgram, _ options: VMOptions) throws -> ExecutableMemory {
         var compiler = JITCompiler(code: program.code, maxCallDepth: options.maxCallDepth,
@@ -107,25 +96,11 @@ public final class JITProgram {
     /// Runs the program with r1 = `input`'s address and r2 = its length (0 and 0 when empty), as
     /// `VirtualMachine.run` does (`readable` too). Returns r0.
     public func run(input: UnsafeMutableRawBufferPointer, cookie: UInt64 = 0, readable: UnsafeRawBufferPointer? = nil) throws -> UInt64 {
-        let s = machine.state
-        let low = UInt64(UInt(bitPattern: input.baseAddress))
-        let span = UInt64(input.count)
         let c = context
-        // Copy, then set the run's fields in the copy: copying right after setting them would
-        // load 16 bytes over fresh 8-byte stores, which stalls (no store forwarding).
-        c.pointee.state = s.pointee
-        c.pointee.state.inputLow = low
-        c.pointee.state.inputHigh = low &+ span
-        c.pointee.state.cookie = cookie
-        c.pointee.state.regionCount = s.pointee.permanentRegionCount
-        c.pointee.state.attention = 0
-        c.pointee.state.tailCallCount = 0
-        c.pointee.state.callDepth = 0
-        c.pointee.state.returnOverridden = 0
-        if let readable { c.pointee.state.grant(readable) }
-        let stackLow = s.pointee.stackHigh &- UInt64(BPF.stackFrameSize)
-        c.pointee.state.stackLow = stackLow
-        c.pointee.registers = (0, low, span, 0, 0, 0, 0, 0, 0, 0, s.pointee.stackHigh)
+        c.pointee.state.begin(input: input, cookie: cookie, readable: readable)
+        let low = c.pointee.state.inputLow, span = UInt64(input.count), stackLow = c.pointee.state.stackLow
+        c.pointee.registers = (0, low, span, 0, 0, 0, 0, 0, 0, 0, c.pointee.state.stackHigh)
+        c.pointee.relocations = UnsafeRawPointer(relocationTable.baseAddress)
         // The inline check's region: the input, or the entry frame (always accessible) when the
         // input cannot hold an 8-byte access.
         if span >= 8 {
@@ -138,7 +113,6 @@ public final class JITProgram {
         c.pointee.remaining = budget
         c.pointee.exitReason = JITContext.Exit.normal
         let result = entryPoint(UnsafeMutableRawPointer(c))
-        s.pointee = c.pointee.state
         machine.executedInstructions = UInt64(budget &- c.pointee.remaining)
         if c.pointee.exitReason == JITContext.Exit.normal && machine.environment.reservedRecords.isEmpty { return result }
         defer { discardReservedRecords() }
@@ -182,10 +156,8 @@ public final class JITProgram {
                     do {
                         let code = try tailCallCode(for: target, machine.compiledTarget(target))
                         program = target
-                        c.pointee.state = s.pointee
                         c.pointee.exitReason = JITContext.Exit.normal
                         result = unsafeBitCast(code.base, to: EntryPoint.self)(UnsafeMutableRawPointer(c))
-                        s.pointee = c.pointee.state
                         machine.executedInstructions = UInt64(budget &- c.pointee.remaining)
                         continue
                     } catch let error as VMError {

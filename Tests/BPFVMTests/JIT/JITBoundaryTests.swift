@@ -5,8 +5,9 @@ import BPFModel
 
 /// Every access size, loads and stores, at every offset from 12 bytes before to 12 bytes after
 /// each edge of each kind of region (input, current and caller stack frames at call depth 2, a
-/// map value, a read-only global): the JIT's inline and out-of-line checks allow and refuse
-/// exactly what the interpreter does, with the same error.
+/// map value, a read-only one, one granted before the newest, a read-only global): the JIT's
+/// inline and out-of-line checks allow and refuse exactly what the interpreter does, with the
+/// same error.
 @Suite struct JITBoundaryTests {
     static func maps() -> SegmentMaps {
         let maps = SegmentMaps()
@@ -29,6 +30,12 @@ import BPFModel
         ("caller frames' top from r10", "", 1024),
         ("map value start", "stw [%r10-4], 1\nlddw %r1, map_fd 3\nmov %r2, %r10\nadd %r2, -4\ncall 1\nmov %r3, %r0", 0),
         ("map value end", "stw [%r10-4], 1\nlddw %r1, map_fd 3\nmov %r2, %r10\nadd %r2, -4\ncall 1\nmov %r3, %r0", 24),
+        // The newest granted region is checked inline: a read-only one, and an older one while a
+        // newer one is the newest (refused or allowed by the full lookup, never by the inline check).
+        ("read-only map value start", "stw [%r10-4], 0\nlddw %r1, map_fd 4\nmov %r2, %r10\nadd %r2, -4\ncall 1\nmov %r3, %r0", 0),
+        ("read-only map value end", "stw [%r10-4], 0\nlddw %r1, map_fd 4\nmov %r2, %r10\nadd %r2, -4\ncall 1\nmov %r3, %r0", 16),
+        ("older map value end", "stw [%r10-4], 1\nlddw %r1, map_fd 3\nmov %r2, %r10\nadd %r2, -4\ncall 1\nmov %r6, %r0\n"
+            + "stw [%r10-4], 0\nlddw %r1, map_fd 4\nmov %r2, %r10\nadd %r2, -4\ncall 1\nmov %r3, %r6", 24),
         ("read-only global start", "lddw %r3, map_value 4+0", 0),
         ("read-only global end", "lddw %r3, map_value 4+15", 1),
     ]
