@@ -132,12 +132,12 @@ struct StoredHandler {
     var mapContent: Int64?
     var aotImage: [UInt8]?
 
-    /// The handler; map contents are loaded only `withContents`, else left `nil`.
-    func record(_ db: any SQLConnection, withContents: Bool) throws -> HandlerRecord {
+    /// The handler; map contents are loaded only `withContents` (by `load` when given), else left `nil`.
+    func record(_ db: any SQLConnection, withContents: Bool, load: ((Int64) throws -> MapContents)? = nil) throws -> HandlerRecord {
         guard let kind = HandlerKind(rawValue: kind) else {
             throw SnapshotError.database("fd \(fd) has unknown handler kind '\(self.kind)'")
         }
-        let contents = try withContents ? mapContent.map { try MapContentRows.load($0, db, fd: fd) } : nil
+        let contents = try withContents ? mapContent.map { try load?($0) ?? MapContentRows.load($0, db, fd: fd) } : nil
         do {
             let handler = try StoredAttributes.decode(
                 kind: kind, name: name, attributes: attributes, bytecode: bytecode, aotImage: aotImage, contents: contents)
