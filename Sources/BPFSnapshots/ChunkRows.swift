@@ -75,8 +75,9 @@ enum ChunkRows {
             if code == SQLITE_DONE { return }
             guard code == SQLITE_ROW else { throw error(code, db) }
             let key = sqlite3_column_blob(raw, 0), keyLength = Int(sqlite3_column_bytes(raw, 0))
-            let isNull = sqlite3_column_type(raw, 1) == SQLITE_NULL
             let value = sqlite3_column_blob(raw, 1), valueLength = Int(sqlite3_column_bytes(raw, 1))
+            // Only a missing pointer can be NULL (or an empty value): the type is asked only then.
+            let isNull = value == nil && sqlite3_column_type(raw, 1) == SQLITE_NULL
             guard let key, keyLength == keySize, isNull || (value != nil && valueLength == stride) else {
                 throw SnapshotError.database("map contents \(id) hold an entry of the wrong size")
             }

@@ -78,16 +78,16 @@ struct Overlay {
     /// at `span` applied: replaced, deleted or inserted in order. This runs once per entry of
     /// every layered map read back, so each base key is compared once with the overlay's next
     /// key, as integers when keys have up to 8 bytes.
-    func merge(_ span: Range<Int>, into contents: inout MapContents,
-               base: ((UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+    func merge<Sink: EntrySink>(_ span: Range<Int>, into contents: inout Sink,
+                                base: ((UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let (keySize, stride, end, packed) = (self.keySize, self.stride, span.upperBound, !packedKeys.isEmpty)
         try keys.withUnsafeBytes { overlayKeys in
             try values.withUnsafeBytes { overlayValues in
                 var next = span.lowerBound
-                func emitOverlay() {
+                func emitOverlay() throws {
                     if !deleted[next] {
-                        contents.keys.append(contentsOf: UnsafeRawBufferPointer(rebasing: overlayKeys[next * keySize ..< (next + 1) * keySize]))
-                        contents.values.append(contentsOf: UnsafeRawBufferPointer(rebasing: overlayValues[next * stride ..< (next + 1) * stride]))
+                        try contents.append(UnsafeRawBufferPointer(rebasing: overlayKeys[next * keySize ..< (next + 1) * keySize]),
+                                            UnsafeRawBufferPointer(rebasing: overlayValues[next * stride ..< (next + 1) * stride]))
                     }
                     next += 1
                 }
@@ -105,18 +105,49 @@ struct Overlay {
                 try base { key, value in
                     var o = order(key)
                     while o > 0 {
-                        emitOverlay()
+                        try emitOverlay()
                         o = order(key)
                     }
                     if o == 0 {
-                        emitOverlay()
+                        try emitOverlay()
                     } else {
-                        contents.keys.append(contentsOf: key)
-                        contents.values.append(contentsOf: value)
+                        try contents.append(key, value)
                     }
                 }
-                while next < end { emitOverlay() }
+                while next < end { try emitOverlay() }
             }
         }
+    }
+}
+
+/// Where merged entries go, one key and value at a time.
+protocol EntrySink {
+    mutating func append(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws
+}
+
+extension MapContents: EntrySink {
+    mutating func append(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+        keys.append(contentsOf: key)
+        values.append(contentsOf: value)
+    }
+}
+
+/// Buffers of a known number of entries, filled in place: each entry copied once, nothing
+/// grown. More entries than that are refused (the recorded count was wrong).
+struct EntryBuffers: EntrySink {
+    let keys: UnsafeMutableRawBufferPointer, values: UnsafeMutableRawBufferPointer
+    let keySize: Int, stride: Int, capacity: Int
+    private(set) var count = 0
+
+    init(keys: UnsafeMutableRawBufferPointer, values: UnsafeMutableRawBufferPointer, keySize: Int, stride: Int, capacity: Int) {
+        (self.keys, self.values, self.keySize, self.stride, self.capacity) = (keys, values, keySize, stride, capacity)
+    }
+
+    mutating func append(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
+        guard count < capacity else { throw SnapshotError.damaged("map contents hold more entries than the \(capacity) recorded") }
+        guard key.count == keySize, value.count == stride else { throw SnapshotError.database("map contents hold an entry of the wrong size") }
+        UnsafeMutableRawBufferPointer(rebasing: keys[count * keySize ..< (count + 1) * keySize]).copyMemory(from: key)
+        UnsafeMutableRawBufferPointer(rebasing: values[count * stride ..< (count + 1) * stride]).copyMemory(from: value)
+        count += 1
     }
 }

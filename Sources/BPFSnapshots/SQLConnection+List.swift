@@ -112,6 +112,22 @@ extension SQLConnection {
         return Date(timeIntervalSince1970: Double(timegm(&t)) + Double(millis) / 1000)
     }
 
+    /// `date` as a stored time (`2026-11-30 16:40:01.123`, UTC, milliseconds truncated),
+    /// written by hand: a DateFormatter's first use costs more than a recorded change's SQL.
+    static func storedTime(_ date: Date) -> String {
+        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var seconds = time_t(millis >= 0 ? millis / 1000 : (millis - 999) / 1000)
+        let fraction = Int32(millis - Int64(seconds) * 1000)
+        var t = tm()
+        gmtime_r(&seconds, &t)
+        func digits(_ value: Int32, _ count: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, count - text.count)) + text
+        }
+        return "\(digits(t.tm_year + 1900, 4))-\(digits(t.tm_mon + 1, 2))-\(digits(t.tm_mday, 2)) "
+            + "\(digits(t.tm_hour, 2)):\(digits(t.tm_min, 2)):\(digits(t.tm_sec, 2)).\(digits(fraction, 3))"
+    }
+
     static var timeFormat: DateFormatter {
         let format = DateFormatter()
         format.locale = Locale(identifier: "en_US_POSIX")

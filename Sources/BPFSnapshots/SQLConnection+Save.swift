@@ -9,7 +9,7 @@ extension SQLConnection {
     public func saveSnapshot(_ records: [HandlerRecord], meta: SnapshotMeta, restoring: RestoreEntry?, unlessUnchanged: Bool,
                              beforeCommit: ((Int64) throws -> Void)?) throws -> SaveOutcome {
         let states = try PreparedState.prepare(SnapshotStore.checked(records, meta: meta))
-        let manifest = SnapshotManifest(saving: states, meta: meta, createdAt: Self.timeFormat.string(from: Date()))
+        let manifest = SnapshotManifest(saving: states, meta: meta, createdAt: Self.storedTime(Date()))
         let lacking = try lacking(manifest)
         let content = SnapshotContent(states, lacking: lacking)
         return try transaction {
@@ -39,7 +39,7 @@ extension SQLConnection {
     /// Records a restore about to be applied, with the snapshot of the state it replaces.
     func insertRestore(_ entry: RestoreEntry, undo: Int64, segment: String) throws {
         func json(_ fds: [Int]) -> String { "[" + fds.map(String.init).joined(separator: ",") + "]" }
-        try insertRestore(at: Self.timeFormat.string(from: Date()), segment: segment, restored: entry.snapshot, undo: undo,
+        try insertRestore(at: Self.storedTime(Date()), segment: segment, restored: entry.snapshot, undo: undo,
                           fds: json(entry.fds), selection: entry.selection.map(json))
     }
 

@@ -61,44 +61,65 @@ extension SnapshotStore {
                            meta: SnapshotMeta) throws -> SaveOutcome? {
         let replaced = try guarded { try PreparedState.prepare(records.filter { $0.fd != writes.fd }.sorted { $0.fd < $1.fd }, pool) }
         return try guarded {
-            try pool.write { db in
-                // One small commit per process: checkpointing and deleting the log when the
-                // process closes the history, then creating and syncing a new one at the next
-                // change, cost four fsyncs a change. The log is left in place; it is checkpointed
-                // (and synced) as SQLite does when it passes 1,000 pages, or when any other command
-                // closes the history. (A whole state's save still checkpoints its megabytes on
-                // close, so that the next process need not read them back to open the log.)
-                let code = bpf_sqlite_keep_wal_on_close(db.sqliteConnection)
-                guard code == 0 else { throw SnapshotError.database("SQLite refused to keep its log on close (code \(code))") }
-                guard let content = try Self.mapContent(base.snapshot, fd: writes.fd, db) else { return nil }
-                let layout = try MapContentRows.layout(content, db.history)
-                guard writes.entries.allSatisfy({ $0.key.count == layout.storedKeySize && ($0.value?.count ?? layout.stride) == layout.stride }),
-                      layout.keySize > 0, layout.stride > 0 else { return nil }
-                let layer = try EntryLayer(writes, over: content, layout, db)
-                guard try Self.layerFits(layer.entries.count, over: layout) else { return nil }
-                let latest = try Int64.fetchOne(
-                    db, sql: "SELECT max(id) FROM snapshots WHERE segment_name = ?", arguments: [meta.segmentName])
-                let replacedStates = try replaced.map { ($0.fd, try $0.store(db, parent: base.snapshot)) }
-                let replacedUnchanged = try replacedStates.allSatisfy { fd, state in
-                    try Int64.fetchOne(db, sql: "SELECT state FROM snapshot_handlers WHERE snapshot = ? AND fd = ?",
-                                       arguments: [base.snapshot, fd]) == state
+            try pool.writeWithoutTransaction { db in
+                // The new snapshot's handler rows are copies of the base's, whose keys were checked
+                // when they were written: checking each again reads every handler state's page
+                // (440 pages a change with 10,000 handlers), most of what recording a change cost.
+                // The other rows this writes refer to rows it has just read or written itself.
+                // (SQLite ignores the pragma inside a transaction, so it frames the transaction.)
+                try db.execute(sql: "PRAGMA foreign_keys = OFF")
+                let outcome = Result { () -> SaveOutcome? in
+                    var outcome: SaveOutcome?
+                    try db.inTransaction(.immediate) {
+                        outcome = try Self.saveChange(writes, over: base, replacing: replaced, meta: meta, db)
+                        return .commit
+                    }
+                    return outcome
                 }
-                if layer.entries.isEmpty, replacedUnchanged, latest == base.snapshot { return SaveOutcome(id: base.snapshot, created: false) }
-
-                let id = try Self.insertSnapshot(meta, parent: latest, db)
-                let excluded = ([writes.fd] + replaced.map(\.fd)).map(String.init).joined(separator: ",")
-                try db.execute(sql: """
-                    INSERT INTO snapshot_handlers (snapshot, fd, state) SELECT ?, fd, state FROM snapshot_handlers
-                    WHERE snapshot = ? AND fd NOT IN (\(excluded))
-                    """, arguments: [id, base.snapshot])
-                let insertHandler = try db.cachedStatement(sql: "INSERT INTO snapshot_handlers (snapshot, fd, state) VALUES (?, ?, ?)")
-                for (fd, state) in replacedStates { try insertHandler.execute(arguments: [id, fd, state]) }
-                let oldState = try Self.handlerState(base.snapshot, fd: writes.fd, db)
-                let state = layer.entries.isEmpty ? oldState : try layer.store(stateOver: oldState, db)
-                try insertHandler.execute(arguments: [id, writes.fd, state])
-                return SaveOutcome(id: id, created: true)
+                try db.execute(sql: "PRAGMA foreign_keys = ON")
+                return try outcome.get()
             }
         }
+    }
+
+    /// `saveChange` inside a transaction of `db`.
+    private static func saveChange(_ writes: MapEntryWrites, over base: ChangeBase, replacing replaced: [PreparedState],
+                                   meta: SnapshotMeta, _ db: Database) throws -> SaveOutcome? {
+        // One small commit per process: checkpointing and deleting the log when the
+        // process closes the history, then creating and syncing a new one at the next
+        // change, cost four fsyncs a change. The log is left in place; it is checkpointed
+        // (and synced) as SQLite does when it passes 1,000 pages, or when any other command
+        // closes the history. (A whole state's save still checkpoints its megabytes on
+        // close, so that the next process need not read them back to open the log.)
+        let code = bpf_sqlite_keep_wal_on_close(db.sqliteConnection)
+        guard code == 0 else { throw SnapshotError.database("SQLite refused to keep its log on close (code \(code))") }
+        guard let content = try Self.mapContent(base.snapshot, fd: writes.fd, db) else { return nil }
+        let layout = try MapContentRows.layout(content, db.history)
+        guard writes.entries.allSatisfy({ $0.key.count == layout.storedKeySize && ($0.value?.count ?? layout.stride) == layout.stride }),
+              layout.keySize > 0, layout.stride > 0 else { return nil }
+        let layer = try EntryLayer(writes, over: content, layout, db)
+        guard try Self.layerFits(layer.entries.count, over: layout) else { return nil }
+        let latest = try Int64.fetchOne(
+            db, sql: "SELECT max(id) FROM snapshots WHERE segment_name = ?", arguments: [meta.segmentName])
+        let replacedStates = try replaced.map { ($0.fd, try $0.store(db, parent: base.snapshot)) }
+        let replacedUnchanged = try replacedStates.allSatisfy { fd, state in
+            try Int64.fetchOne(db, sql: "SELECT state FROM snapshot_handlers WHERE snapshot = ? AND fd = ?",
+                               arguments: [base.snapshot, fd]) == state
+        }
+        if layer.entries.isEmpty, replacedUnchanged, latest == base.snapshot { return SaveOutcome(id: base.snapshot, created: false) }
+
+        let id = try Self.insertSnapshot(meta, parent: latest, db)
+        let excluded = ([writes.fd] + replaced.map(\.fd)).map(String.init).joined(separator: ",")
+        try db.execute(sql: """
+            INSERT INTO snapshot_handlers (snapshot, fd, state) SELECT ?, fd, state FROM snapshot_handlers
+            WHERE snapshot = ? AND fd NOT IN (\(excluded))
+            """, arguments: [id, base.snapshot])
+        let insertHandler = try db.cachedStatement(sql: "INSERT INTO snapshot_handlers (snapshot, fd, state) VALUES (?, ?, ?)")
+        for (fd, state) in replacedStates { try insertHandler.execute(arguments: [id, fd, state]) }
+        let oldState = try Self.handlerState(base.snapshot, fd: writes.fd, db)
+        let state = layer.entries.isEmpty ? oldState : try layer.store(stateOver: oldState, db)
+        try insertHandler.execute(arguments: [id, writes.fd, state])
+        return SaveOutcome(id: id, created: true)
     }
 
     /// The map contents of `fd` in `snapshot`, nil when it has none there.

@@ -132,12 +132,12 @@ struct StoredHandler {
     var mapContent: Int64?
     var aotImage: [UInt8]?
 
-    /// The handler; map contents are loaded only `withContents`, else left `nil`.
-    func record(_ db: any SQLConnection, withContents: Bool) throws -> HandlerRecord {
+    /// The handler; map contents are loaded only `withContents` (by `load` when given), else left `nil`.
+    func record(_ db: any SQLConnection, withContents: Bool, load: ((Int64) throws -> MapContents)? = nil) throws -> HandlerRecord {
         guard let kind = HandlerKind(rawValue: kind) else {
             throw SnapshotError.database("fd \(fd) has unknown handler kind '\(self.kind)'")
         }
-        let contents = try withContents ? mapContent.map { try MapContentRows.load($0, db, fd: fd) } : nil
+        let contents = try withContents ? mapContent.map { try load?($0) ?? MapContentRows.load($0, db, fd: fd) } : nil
         do {
             let handler = try StoredAttributes.decode(
                 kind: kind, name: name, attributes: attributes, bytecode: bytecode, aotImage: aotImage, contents: contents)
@@ -158,6 +158,11 @@ enum MapContentRows {
         var layerEntries: Int, depth: Int
         var storedKeySize: Int { keySize == 0 ? 4 : keySize }
         var stride: Int { valueSize * valuesPerEntry }
+        /// The entries' size as recorded (`Int.max` past it).
+        var bytes: Int {
+            let (total, overflow) = count.multipliedReportingOverflow(by: storedKeySize + stride)
+            return overflow ? .max : total
+        }
     }
 
     static func layout(_ content: Int64, _ db: any SQLConnection) throws -> Layout {
@@ -178,23 +183,32 @@ enum MapContentRows {
     }
 
     /// All entries: the base's chunks read in order by one statement (no per-chunk query), a
-    /// layered contents' merged chain applied as they stream by.
+    /// layered contents' merged chain applied as they stream by, each entry copied once into
+    /// buffers of the recorded size (this runs once per entry of every restore, export and diff).
     static func load(_ content: Int64, _ db: any SQLConnection, fd: Int) throws -> MapContents {
         let layout = try layout(content, db)
         let overlay = try layout.base == nil ? Overlay(keySize: layout.storedKeySize, stride: layout.stride) : Overlay.load(content, layout, db)
-        var contents = reserved(layout)
         let progress = WorkProgress.current
         var rows = 0
-        try overlay.merge(0 ..< overlay.count, into: &contents) { emit in
-            try db.forEachEntry("""
-                SELECT e.key, e.value FROM map_content_chunks c JOIN chunk_entries e ON e.chunk = c.chunk
-                WHERE c.content = $1 ORDER BY c.seq, e.key
-                """, layout.base ?? content, keySize: layout.storedKeySize, stride: layout.stride) { key, value in
-                guard let value else { throw SnapshotError.database("map contents \(content) hold an entry without a value") }
-                try emit(key, value)
-                rows += 1
-                if rows % MapChunks.averageEntries == 0 { progress?.advance(MapChunks.averageEntries) }
+        func merge<Sink: EntrySink>(into sink: inout Sink) throws {
+            try overlay.merge(0 ..< overlay.count, into: &sink) { emit in
+                try db.forEachEntry("""
+                    SELECT e.key, e.value FROM map_content_chunks c JOIN chunk_entries e ON e.chunk = c.chunk
+                    WHERE c.content = $1 ORDER BY c.seq, e.key
+                    """, layout.base ?? content, keySize: layout.storedKeySize, stride: layout.stride) { key, value in
+                    guard let value else { throw SnapshotError.database("map contents \(content) hold an entry without a value") }
+                    try emit(key, value)
+                    rows += 1
+                    if rows % MapChunks.averageEntries == 0 { progress?.advance(MapChunks.averageEntries) }
+                }
             }
+        }
+        var contents: MapContents
+        if layout.bytes <= allocationLimit {
+            contents = try filled(layout) { try merge(into: &$0) }
+        } else {
+            contents = reserved(layout)
+            try merge(into: &contents)
         }
         progress?.advance(rows % MapChunks.averageEntries)
         guard contents.count == layout.count else {
@@ -203,6 +217,28 @@ enum MapContentRows {
         if layout.keySize == 0 { contents.keys = [] }  // positions were only stored as keys
         contents.keySize = layout.keySize
         return contents
+    }
+
+    /// Bytes that recorded sizes may allocate at once (larger contents grow as they are read):
+    /// damaged sizes must not allocate wildly.
+    private static let allocationLimit = 256 << 20
+
+    /// Contents of the layout's sizes, filled by `body` in buffers of its recorded count.
+    private static func filled(_ layout: Layout, _ body: (inout EntryBuffers) throws -> Void) throws -> MapContents {
+        let (keySize, stride, count) = (layout.storedKeySize, layout.stride, layout.count)
+        var filled = 0
+        var values: [UInt8] = []
+        let keys = try [UInt8](unsafeUninitializedCapacity: count * keySize) { keyBuffer, keysFilled in
+            defer { keysFilled = filled * keySize }
+            values = try [UInt8](unsafeUninitializedCapacity: count * stride) { valueBuffer, valuesFilled in
+                defer { valuesFilled = filled * stride }
+                var sink = EntryBuffers(keys: UnsafeMutableRawBufferPointer(keyBuffer), values: UnsafeMutableRawBufferPointer(valueBuffer),
+                                        keySize: keySize, stride: stride, capacity: count)
+                defer { filled = sink.count }
+                try body(&sink)
+            }
+        }
+        return MapContents(keySize: keySize, valueSize: layout.valueSize, valuesPerEntry: layout.valuesPerEntry, keys: keys, values: values)
     }
 
     /// Empty contents of the layout's sizes, with room for its entries.

@@ -115,7 +115,7 @@ extension SnapshotStore: SnapshotHistory {
                                        user_name, uid, pid, tool_version, restored_snapshot, undo_snapshot)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
-            arguments: [Date(), meta.segmentName, meta.host, Int64(bitPattern: meta.generation),
+            arguments: [SQLiteConnection.storedTime(Date()), meta.segmentName, meta.host, Int64(bitPattern: meta.generation),
                         meta.segmentInstance.map { Int64(bitPattern: $0) }, meta.message, parent, p?.command, p?.user,
                         p.map { Int64($0.uid) }, p?.pid, p?.toolVersion, p?.restoredSnapshot, p?.undoSnapshot])
         let id = db.lastInsertedRowID

@@ -94,6 +94,25 @@ import Testing
         #expect { try store.records(of: other) } throws: { "\($0)".hasPrefix("history damaged: map contents") }
     }
 
+    @Test func aWrongEntryCountIsReportedAsDamage() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("s.db")
+        let store = try SnapshotStore(path: path)
+        let id = try store.save([Fixtures.bigMap(3000)], meta: Fixtures.meta)
+        // Fewer than stored (the buffers sized by the count are full), more, and too many to allocate.
+        for count in [2999, 3001, 1 << 50] {
+            _ = try Fixtures.query(path, "UPDATE map_contents SET entry_count = \(count) WHERE id = (SELECT max(map_content) FROM handler_states)")
+            #expect { try store.records(of: id) } throws: { "\($0)".hasPrefix("history damaged: map contents") }
+        }
+    }
+
+    @Test func storedTimesAreUTCMillisecondsThatReadBack() throws {
+        let text = SQLiteConnection.storedTime(Date(timeIntervalSince1970: 1_764_607_201.1239))
+        #expect(text == "2025-12-01 16:40:01.123")
+        let back = try #require(SQLiteConnection.parseTime(text))
+        #expect(abs(back.timeIntervalSince1970 - 1_764_607_201.123) < 1e-6)
+    }
+
     @Test func restoresAreRecordedWithTheirUndoSnapshot() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("s.db")
