@@ -75,7 +75,7 @@ struct BaseLookup {
     }
 
     func value(_ key: ArraySlice<UInt8>) throws -> [UInt8]? {
-        guard let i = try Self.chunk(holding: key, count: chunks.count, firstKey: { firstKeys[$0] }) else { return nil }
+        guard let i = Self.chunk(holding: key, count: chunks.count, firstKey: { firstKeys[$0] }) else { return nil }
         return try Self.value(key, inChunk: chunks[i], db)
     }
 

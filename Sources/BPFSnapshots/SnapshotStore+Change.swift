@@ -98,7 +98,7 @@ extension SnapshotStore {
         guard writes.entries.allSatisfy({ $0.key.count == layout.storedKeySize && ($0.value?.count ?? layout.stride) == layout.stride }),
               layout.keySize > 0, layout.stride > 0 else { return nil }
         let layer = try EntryLayer(writes, over: content, layout, db)
-        guard try Self.layerFits(layer.entries.count, over: layout) else { return nil }
+        guard Self.layerFits(layer.entries.count, over: layout) else { return nil }
         let latest = try Int64.fetchOne(
             db, sql: "SELECT max(id) FROM snapshots WHERE segment_name = ?", arguments: [meta.segmentName])
         let replacedStates = try replaced.map { ($0.fd, try $0.store(db, parent: base.snapshot)) }
