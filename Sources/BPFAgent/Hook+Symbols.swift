@@ -36,7 +36,7 @@ struct MappedFile {
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 4096)
         while fgets(&line, Int32(line.count), file) != nil {
-            if let mapping = parse(String(cString: line)), mapping.start <= address, address < mapping.end { return mapping }
+            if let mapping = parse(String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)), mapping.start <= address, address < mapping.end { return mapping }
         }
         return nil
     }

@@ -74,7 +74,7 @@ import Testing
             + Asm.withSlot(map: 1, slot: 1, [Asm.store64(0, 0, 7)])
         let t = try TestSegment([Fixture.array(1), Fixture.tracepoint(3, id: 1), Fixture.program(4, "ctx", Array(code), attach: [.init(targetFD: 3)])])
         let agent = try Agent.open(segmentName: t.name, options: AgentOptions(engine: engine))
-        var context: [UInt64] = [0x1122_3344_5566_7788, 9]
+        let context: [UInt64] = [0x1122_3344_5566_7788, 9]
         let ran = context.withUnsafeBytes { agent.fire(.tracepoint(id: 1), context: $0) }
         #expect(ran == 1)
         #expect(context == [0x1122_3344_5566_7788, 9])

@@ -112,7 +112,7 @@ extension StateTests {
                 #expect(throws: SnapshotError.danglingAttachments([4: [5]])) {
                     try s.state.restore(RestoreRequest(snapshot: none, onlyFDs: [5]), store: store)
                 }
-                try s.state.restore(RestoreRequest(snapshot: none, onlyFDs: [5], allowingDanglingAttachments: true), store: store)
+                _ = try s.state.restore(RestoreRequest(snapshot: none, onlyFDs: [5], allowingDanglingAttachments: true), store: store)
                 #expect(try s.state.read().records.map(\.fd) == [4])
             }
         }
@@ -132,10 +132,10 @@ extension StateTests {
                 let diff = try s.state.diff(.stored(String(unfrozen)), .live, store: store)
                 #expect(diff.changed.first?.attributeChanges.map(\.name) == ["frozen"])
 
-                try s.state.restore(RestoreRequest(snapshot: unfrozen), store: store) // in place
+                _ = try s.state.restore(RestoreRequest(snapshot: unfrozen), store: store) // in place
                 #expect(try s.state.open().map(at: 3).update(key: le32(1), value: le64(5)) == ())
                 try s.state.unload(3)
-                try s.state.restore(RestoreRequest(snapshot: frozen), store: store) // a new map
+                _ = try s.state.restore(RestoreRequest(snapshot: frozen), store: store) // a new map
                 #expect(throws: SegmentError.self) { try s.state.open().map(at: 3).update(key: le32(1), value: le64(5)) }
             }
         }

@@ -269,7 +269,7 @@ extension ToolRunner {
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try errors.map { url in
-            FileManager.default.createFile(atPath: url.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: url.path, contents: nil)
             return try FileHandle(forWritingTo: url)
         } ?? FileHandle.nullDevice
         try process.run()

@@ -58,7 +58,7 @@ import Testing
         let counts = try PostgresCluster.run(["sqlite3", tool.historyPath, "SELECT handlers FROM snapshot_list ORDER BY id"])
         #expect(Fleet.lines(counts).count == 2)
         #expect(try cluster.psql("SELECT handlers FROM snapshot_list ORDER BY id", url: url) == counts)
-        try cluster.psql("""
+        _ = try cluster.psql("""
             INSERT INTO snapshots (created_at, segment_name, host, generation) VALUES ('2026-01-01 00:00:00.000', 's', 'h', 1);
             INSERT INTO snapshot_handlers (snapshot, fd, state) SELECT (SELECT max(id) FROM snapshots), fd, (SELECT min(state) FROM snapshot_handlers)
             FROM generate_series(100, 102) fd

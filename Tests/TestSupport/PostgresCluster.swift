@@ -38,15 +38,15 @@ public final class PostgresCluster: @unchecked Sendable {
         self.tls = tls
         let data = directory.appendingPathComponent("data").path
         if getuid() == 0 { try Self.shell("chown postgres: \(directory.path)") }
-        try runAsServerUser([bin.appendingPathComponent("initdb").path, "-D", data, "-U", "postgres",
+        _ = try runAsServerUser([bin.appendingPathComponent("initdb").path, "-D", data, "-U", "postgres",
                              "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"])
         var settings = ["-p \(port)", "-k \(directory.path)", "-c listen_addresses=127.0.0.1", "-c fsync=off"]
         if tls {
-            try runAsServerUser(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+            _ = try runAsServerUser(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
                                  "-keyout", "\(data)/server.key", "-out", "\(data)/server.crt"])
             settings += ["-c ssl=on"]
             // TLS only: a connection without it finds no pg_hba.conf entry.
-            try runAsServerUser(["sh", "-c", "printf 'local all all trust\\nhostssl all all 127.0.0.1/32 scram-sha-256\\n' > \(data)/pg_hba.conf"])
+            _ = try runAsServerUser(["sh", "-c", "printf 'local all all trust\\nhostssl all all 127.0.0.1/32 scram-sha-256\\n' > \(data)/pg_hba.conf"])
         }
         self.settings = settings
         try start()
