@@ -309,13 +309,7 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
                         out[at] = byte
                         at += 1
                     }
-                    func put(_ bytes: UnsafeRawBufferPointer) {
-                        put(UInt8(ascii: "\\")); put(UInt8(ascii: "\\")); put(UInt8(ascii: "x"))
-                        for byte in bytes {
-                            put(hexDigits[Int(byte >> 4)])
-                            put(hexDigits[Int(byte & 15)])
-                        }
-                    }
+                    func put(_ bytes: UnsafeRawBufferPointer) { at = putCopyBytes(bytes, into: UnsafeMutableRawBufferPointer(out), at: at) }
                     for i in 0 ..< count {
                         for byte in chunk { put(byte) }
                         put(UnsafeRawBufferPointer(rebasing: keys[i * keySize ..< (i + 1) * keySize]))
@@ -332,14 +326,20 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
 
     /// Bytes in COPY's text format: `\\x` and two hex digits a byte.
     private static func writeCopyBytes(_ bytes: UnsafeRawBufferPointer, to buffer: inout ByteBuffer) {
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 3 + 2 * bytes.count) { out in
-            out[0] = UInt8(ascii: "\\"); out[1] = UInt8(ascii: "\\"); out[2] = UInt8(ascii: "x")
-            for (i, byte) in bytes.enumerated() {
-                out[3 + 2 * i] = hexDigits[Int(byte >> 4)]
-                out[4 + 2 * i] = hexDigits[Int(byte & 15)]
-            }
-            return 3 + 2 * bytes.count
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 3 + 2 * bytes.count) { putCopyBytes(bytes, into: $0, at: 0) }
+    }
+
+    /// Puts `bytes` in COPY's text format at `start` of `out` (room for 3 + 2 per byte); returns
+    /// where they end.
+    private static func putCopyBytes(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, at start: Int) -> Int {
+        out[start] = UInt8(ascii: "\\"); out[start + 1] = UInt8(ascii: "\\"); out[start + 2] = UInt8(ascii: "x")
+        var at = start + 3
+        for byte in bytes {
+            out[at] = hexDigits[Int(byte >> 4)]
+            out[at + 1] = hexDigits[Int(byte & 15)]
+            at += 2
         }
+        return at
     }
 
     // MARK: Waiting and errors
