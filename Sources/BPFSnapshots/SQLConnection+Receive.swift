@@ -90,7 +90,7 @@ extension SQLConnection {
         blobIDs.merge(blobs.mapValues(\.id)) { _, new in new }
 
         let chunks = try insertOrFind("chunks", columns: ["entry_count"], lacking.chunks.map { hash in
-            (hash, [.integer(Int64(content.chunkEntries[hash].map { $0.keys.count / max($0.keySize, 1) } ?? 0))])
+            (hash, [.integer(Int64(content.chunkEntries[hash]?.count ?? 0))])
         })
         let chunkIDs = lacking.chunkIDs.merging(chunks.mapValues(\.id)) { _, new in new }
         try insertChunkEntries(try chunks.filter(\.value.inserted).sorted { Self.hashOrder($0.key, $1.key) }.map { hash, row in
