@@ -85,6 +85,11 @@ extension SnapshotStore {
         try withReadConnection { try $0.records(of: id) }
     }
 
+    /// The snapshot's handlers without map contents, with each map's stored entry count.
+    public func handlerSummaries(of id: Int64) throws -> [(record: HandlerRecord, entries: Int?)] {
+        try withReadConnection { try $0.handlerSummaries(of: id) }
+    }
+
     /// An id (as digits), a tag or `latest`, optionally with `~N` (see `SnapshotReference`).
     public func resolve(_ reference: String) throws -> Int64 {
         try guarded { try pool.read { try SnapshotReference.resolve(reference, $0) } }
