@@ -56,7 +56,10 @@ extension SQLConnection {
 
     /// The value of `key` (as stored) in the map at `fd` of snapshot `id`, `nil` when absent.
     public func mapValue(of id: Int64, fd: Int, key: [UInt8]) throws -> [UInt8]? {
-        try mapContent(snapshot: id, fd: fd).flatMap { try MapContentRows.value(of: key, in: $0, fd: fd, self) }
+        try mapContent(snapshot: id, fd: fd).flatMap {
+            var lookup = KeyLookup(key: key, fd: fd)
+            return try lookup.value(in: $0, self)
+        }
     }
 
     /// The value of `key` (as stored) in the map at `fd` of every snapshot of `segment`, oldest
@@ -68,15 +71,9 @@ extension SQLConnection {
             LEFT JOIN handler_states st ON st.id = h.state
             WHERE s.segment_name = $2 ORDER BY s.id
             """, [.integer(Int64(fd)), .text(segment)])
-        // Snapshots of one segment share most of their contents: each is looked in once.
-        var byContent: [Int64: [UInt8]?] = [:]
+        var lookup = KeyLookup(key: key, fd: fd)
         return try snapshots.map { row in
-            let id = row[0].integer ?? 0
-            guard let content = row[1].integer else { return (snapshot: id, value: nil) }
-            if let known = byContent[content] { return (snapshot: id, value: known) }
-            let value = try MapContentRows.value(of: key, in: content, fd: fd, self)
-            byContent[content] = value
-            return (snapshot: id, value: value)
+            (snapshot: row[0].integer ?? 0, value: try row[1].integer.flatMap { try lookup.value(in: $0, self) })
         }
     }
 
