@@ -72,10 +72,12 @@ import Testing
         }
     }
 
-    @Test func restoreRecordsTheUndoSnapshotInThePostgreSQLHistory() throws {
+    /// The undo snapshot, the restore and the restored state (recorded, as every change is) all
+    /// go into the PostgreSQL history.
+    @Test func restoreRecordsTheUndoSnapshotAndTheChangeInThePostgreSQLHistory() throws {
         let cluster = try PostgresCluster.shared.get()
         try Self.withPushedHistory { tool, url in
-            try ServeEndToEndTests.withServer(tool, ["--db", url, "--allow-restore"]) { server in
+            try ServeEndToEndTests.withServer(tool.adding(["BPFTIME_SNAP_RECORD": "1"]), ["--db", url, "--allow-restore"]) { server in
                 let confirm = try server.get("/snapshots/base/restore")
                 #expect(confirm.status == 200, "\(confirm.body)")
                 #expect(confirm.body.contains("replace fd 3"), "the plan is shown before anything happens")
@@ -87,6 +89,9 @@ import Testing
                 let done = try server.post("/snapshots/1/restore", form: "token=\(token)", cookie: cookie)
                 #expect(done.status == 200, "\(done.body)")
                 #expect(done.body.contains("previous state saved as snapshot 6"), "\(done.body)")
+                #expect(done.body.contains("recorded as snapshot 7"), "\(done.body)")
+                #expect(try cluster.psql("SELECT restored_snapshot, undo_snapshot, command LIKE '%snap serve%' FROM snapshots WHERE id = 7", url: url) == "1|6|t\n")
+                #expect(try tool.run(["snap", "diff", "1", "7", "--db", url]).stdout == "no differences\n", "the restored state, recorded")
                 #expect(try tool.run(["snap", "diff", "base", "live", "--db", url]).stdout == "no differences\n", "the segment is snapshot 1 again")
                 #expect(try tool.run(["snap", "diff", "5", "6", "--db", url]).stdout == "no differences\n", "the state before was saved first")
                 #expect(try cluster.psql("SELECT snapshot, undo_snapshot, fds FROM restores", url: url) == "1|6|[3]\n")
