@@ -56,16 +56,6 @@ extension SnapshotStore {
         try withReadConnection { try $0.snapshotInfos() }
     }
 
-    /// Each segment's snapshot count, newest snapshot and hosts (see `SQLConnection.segmentSummaries`).
-    public func segmentSummaries(segment: String? = nil) throws -> [SegmentSummary] {
-        try withReadConnection { try $0.segmentSummaries(segment: segment) }
-    }
-
-    /// `segment`'s newest `limit` snapshots before snapshot `before`, oldest first.
-    public func snapshots(segment: String, before: Int64, limit: Int) throws -> [SnapshotInfo] {
-        try withReadConnection { try $0.snapshotInfos(segment: segment, limit: limit, before: before) }
-    }
-
     /// The newest snapshot of `segment`, nil when it has none.
     public func latest(segment: String) throws -> SnapshotInfo? {
         try guarded {
