@@ -9,6 +9,10 @@ import Foundation
 extension PostgresHistory: SnapshotHistory {
     private var shared: any SQLConnection { self }
 
+    public func withReadConnection<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
+        try consistentRead { try body(self) }
+    }
+
     public func resolve(_ reference: String) throws -> Int64 {
         try consistentRead { try shared.resolve(reference) }
     }

@@ -9,14 +9,18 @@ import PostgresNIO
 
 /// The snapshot history in a PostgreSQL database, as an `SQLConnection`: one connection,
 /// opened and brought to the current schema by `connect`. The CLI is synchronous, so every call
-/// waits for postgres-nio's answer.
+/// waits for postgres-nio's answer. A connection the server closed is opened again by the next
+/// statement that starts outside a transaction (a long-running `snap serve` outlives a server
+/// restart); a transaction it cut is never resumed, its statements fail.
 public final class PostgresHistory: SQLConnection, @unchecked Sendable {
-    private let connection: PostgresConnection
+    private var connection: PostgresConnection
+    private let configuration: PostgresConnection.Configuration
     private let logger: Logger
     public let location: String
 
-    private init(connection: PostgresConnection, logger: Logger, location: String) {
+    private init(connection: PostgresConnection, configuration: PostgresConnection.Configuration, logger: Logger, location: String) {
         self.connection = connection
+        self.configuration = configuration
         self.logger = logger
         self.location = location
     }
@@ -38,28 +42,35 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
         // No JIT: the history's statements are index lookups, and a plan whose cost estimate is
         // high (fresh tables without statistics) spent 0.7 s compiling one `snap list`.
         configuration.options.additionalStartupParameters = [("jit", "off")]
-        let connection: PostgresConnection
+        let history = PostgresHistory(connection: try open(configuration, logger: logger, location: location),
+                                      configuration: configuration, logger: logger, location: location)
         do {
-            connection = try wait { try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger) }
-        } catch {
-            throw SnapshotError.cannotOpen(path: location, reason: reason(error))
-        }
-        let history = PostgresHistory(connection: connection, logger: logger, location: location)
-        do {
-            // A server waiting on a lock does not read its socket: without this, a push killed
-            // (SIGTERM, SIGINT, kill -9) while it waits stays in the server, holding the rows its
-            // transaction inserted, until the lock comes. With it, the server looks every second,
-            // rolls the transaction back and leaves. (PostgreSQL 14 and later have the setting.)
-            try history.execute("""
-                SELECT set_config('client_connection_check_interval', '1000', false)
-                WHERE current_setting('server_version_num')::int >= 140000
-                """, [])
+            try history.setUpSession()
             try history.migrate()
         } catch {
             history.close()
             throw error
         }
         return history
+    }
+
+    private static func open(_ configuration: PostgresConnection.Configuration, logger: Logger, location: String) throws -> PostgresConnection {
+        do {
+            return try wait { try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger) }
+        } catch {
+            throw SnapshotError.cannotOpen(path: location, reason: reason(error))
+        }
+    }
+
+    /// A server waiting on a lock does not read its socket: without this, a push killed
+    /// (SIGTERM, SIGINT, kill -9) while it waits stays in the server, holding the rows its
+    /// transaction inserted, until the lock comes. With it, the server looks every second,
+    /// rolls the transaction back and leaves. (PostgreSQL 14 and later have the setting.)
+    private func setUpSession() throws {
+        try execute("""
+            SELECT set_config('client_connection_check_interval', '1000', false)
+            WHERE current_setting('server_version_num')::int >= 140000
+            """, [])
     }
 
     /// Ends the connection; every user calls it (a deinit cannot wait for the close).
@@ -346,8 +357,13 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
 
     /// Runs `body` and waits for it, turning server errors into `SnapshotError`s. A connection
     /// the server closes (stopped, crashed, cut off) ends the wait: postgres-nio leaves a COPY
-    /// in flight waiting forever then.
+    /// in flight waiting forever then. One found closed before `body` is opened again, unless a
+    /// transaction was open on it.
     private func run<T>(_ body: @escaping () async throws -> T) throws -> T {
+        if connection.isClosed, depth == 0 {
+            connection = try Self.open(configuration, logger: logger, location: location)
+            try setUpSession()
+        }
         do {
             return try Self.wait(body, closed: connection.closeFuture)
         } catch is ConnectionClosed {

@@ -27,31 +27,31 @@ public struct HistoryServer: Sendable {
     public func run(onListening: @escaping @Sendable (Int) -> Void) async throws {
         let router = Router()
         let b = browser
-        router.get("/") { r, _ in Self.page { try b.timeline(Self.query(r)) } }
-        router.get("/snapshots/:id") { _, c in Self.page { try b.snapshotPage(c.parameters.require("id")) } }
+        router.get("/") { r, _ in await Self.page { try b.timeline(Self.query(r)) } }
+        router.get("/snapshots/:id") { _, c in await Self.page { try b.snapshotPage(c.parameters.require("id")) } }
         router.get("/snapshots/:id/programs/:fd") { _, c in
-            Self.page { try b.programPage(c.parameters.require("id"), fd: c.parameters.require("fd")) }
+            await Self.page { try b.programPage(c.parameters.require("id"), fd: c.parameters.require("fd")) }
         }
         router.get("/snapshots/:id/maps/:fd") { r, c in
-            Self.page { try b.mapPage(c.parameters.require("id"), fd: c.parameters.require("fd"), Self.query(r)) }
+            await Self.page { try b.mapPage(c.parameters.require("id"), fd: c.parameters.require("fd"), Self.query(r)) }
         }
-        router.get("/diff") { r, _ in Self.page { try b.diffPage(Self.query(r)) } }
-        router.get("/plot") { r, _ in Self.page { try b.keyPlotPage(Self.query(r)) } }
+        router.get("/diff") { r, _ in await Self.page { try b.diffPage(Self.query(r)) } }
+        router.get("/plot") { r, _ in await Self.page { try b.keyPlotPage(Self.query(r)) } }
         router.get("/snapshots/:id/restore") { r, c in
             let (session, isNew) = Self.session(r)
-            var response = Self.page { try b.restoreConfirmation(c.parameters.require("id"), session: session) }
+            var response = await Self.page { try b.restoreConfirmation(c.parameters.require("id"), session: session) }
             if isNew { response.setCookie(Cookie(name: SessionGuard.cookieName, value: session, path: "/", httpOnly: true, sameSite: .strict)) }
             return response
         }
         router.post("/snapshots/:id/restore") { r, c in
             var request = r
             let form = Self.form(String(buffer: try await request.collectBody(upTo: 16 * 1024)))
-            return Self.page { try b.restore(c.parameters.require("id"), form: form, session: r.cookies[SessionGuard.cookieName]?.value) }
+            return await Self.page { try b.restore(c.parameters.require("id"), form: form, session: r.cookies[SessionGuard.cookieName]?.value) }
         }
-        router.get("/api/snapshots") { _, _ in Self.api { try b.apiSnapshots() } }
-        router.get("/api/snapshots/:id") { _, c in Self.api { try b.apiSnapshot(c.parameters.require("id")) } }
-        router.get("/api/diff") { r, _ in Self.api { try b.apiDiff(Self.query(r)) } }
-        router.get("/api/log") { r, _ in Self.api { try b.apiLog(Self.query(r)) } }
+        router.get("/api/snapshots") { _, _ in await Self.api { try b.apiSnapshots() } }
+        router.get("/api/snapshots/:id") { _, c in await Self.api { try b.apiSnapshot(c.parameters.require("id")) } }
+        router.get("/api/diff") { r, _ in await Self.api { try b.apiDiff(Self.query(r)) } }
+        router.get("/api/log") { r, _ in await Self.api { try b.apiLog(Self.query(r)) } }
 
         let app = Application(
             router: router,
@@ -64,18 +64,28 @@ public struct HistoryServer: Sendable {
     private static let log = BPFLog.logger("serve")
 
     /// An HTML page, or an error page with the status the error calls for.
-    private static func page(_ body: () throws -> Reply) -> Response {
-        respond(body) { status, message in
+    private static func page(_ body: @escaping @Sendable () throws -> Reply) async -> Response {
+        await respond(body) { status, message in
             .html(HTML.page(title: "\(status)", "<p class=\"error\">\(HTML.escape(message))</p>"), status: status)
         }
     }
 
     /// A JSON document, or `{"error": ...}` with the status the error calls for.
-    private static func api(_ body: () throws -> Reply) -> Response {
-        respond(body) { status, message in .json("{\"error\": \(JSONText.quote(message))}", status: status) }
+    private static func api(_ body: @escaping @Sendable () throws -> Reply) async -> Response {
+        await respond(body) { status, message in .json("{\"error\": \(JSONText.quote(message))}", status: status) }
     }
 
-    private static func respond(_ body: () throws -> Reply, failure: (Int, String) -> Reply) -> Response {
+    /// Runs `body` on a dispatch thread: a history call blocks its thread until the database
+    /// answers (a PostgreSQL history's through tasks of its own), which must not hold up Swift's
+    /// few cooperative threads.
+    private static func respond(_ body: @escaping @Sendable () throws -> Reply,
+                                failure: @escaping @Sendable (Int, String) -> Reply) async -> Response {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: response(body, failure: failure)) }
+        }
+    }
+
+    private static func response(_ body: () throws -> Reply, failure: (Int, String) -> Reply) -> Response {
         let reply: Reply
         do {
             reply = try body()

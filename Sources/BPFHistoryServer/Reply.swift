@@ -30,12 +30,13 @@ public enum BrowseError: Error, Equatable, CustomStringConvertible {
         }
     }
 
-    /// The status and message for any error a page meets: unknown snapshots are 404, anything
-    /// else the store refuses is the server's trouble (500), never a crash.
+    /// The status and message for any error a page meets: unknown snapshots are 404, a key of
+    /// the wrong size 400, anything else the store refuses is the server's trouble (500), never a crash.
     static func classify(_ error: any Error) -> (status: Int, message: String) {
         switch error {
         case let e as BrowseError: (e.status, e.description)
-        case SnapshotError.unknownSnapshot(let ref): (404, SnapshotError.unknownSnapshot(ref).description)
+        case SnapshotError.unknownSnapshot: (404, "\(error)")
+        case SnapshotError.wrongKeySize: (400, "\(error)")
         default: (500, "\(error)")
         }
     }

@@ -33,18 +33,13 @@ extension SQLConnection {
             LEFT JOIN handler_states st ON st.id = h.state
             \(segment == nil ? "" : "WHERE s.segment_name = $2") ORDER BY s.id
             """, arguments)
-        var values: [Int64: [UInt8]?] = [:], byContent: [Int64: [UInt8]?] = [:]
+        var values: [Int64: [UInt8]?] = [:]
+        var lookup = KeyLookup(key: key, fd: fd)
         var changes: [KeyChange] = []
         for row in snapshots {
             guard let id = row[0].integer else { continue }
             let parent = row[1].integer
-            var value: [UInt8]?
-            if let content = row[2].integer {
-                if let known = byContent[content] { value = known } else {
-                    value = try MapContentRows.value(of: key, in: content, fd: fd, self)
-                    byContent[content] = value
-                }
-            }
+            let value = try row[2].integer.flatMap { try lookup.value(in: $0, self) }
             values[id] = value
             let old = parent.flatMap { values[$0] ?? nil }
             if old != value { changes.append(KeyChange(snapshot: id, previous: parent, old: old, new: value)) }
@@ -53,11 +48,30 @@ extension SQLConnection {
     }
 }
 
-extension MapContentRows {
-    /// The value of `key` in stored contents, `nil` when absent: the newest layer that wrote
-    /// it, else the base.
-    static func value(of key: [UInt8], in content: Int64, fd: Int, _ db: any SQLConnection) throws -> [UInt8]? {
-        let layout = try layout(content, db)
+/// One key looked up in stored contents, the many contents of one map across snapshots
+/// included: in a contents' layers by the key (the newest layer that wrote it decides), else in
+/// its base by binary search over the base's chunks' first keys. Answers are kept by contents
+/// and by base: snapshots share contents, and the contents of one map share their base.
+struct KeyLookup {
+    let key: [UInt8]
+    let fd: Int
+    private var known: [Int64: [UInt8]?] = [:], inBase: [Int64: [UInt8]?] = [:]
+
+    init(key: [UInt8], fd: Int) {
+        self.key = key
+        self.fd = fd
+    }
+
+    /// The value of the key in `content`, `nil` when absent.
+    mutating func value(in content: Int64, _ db: any SQLConnection) throws -> [UInt8]? {
+        if let value = known[content] { return value }
+        let value = try lookUp(in: content, db)
+        known[content] = value
+        return value
+    }
+
+    private mutating func lookUp(in content: Int64, _ db: any SQLConnection) throws -> [UInt8]? {
+        let layout = try MapContentRows.layout(content, db)
         guard key.count == layout.storedKeySize else {
             throw SnapshotError.wrongKeySize(fd: fd, given: key.count, expected: layout.storedKeySize)
         }
@@ -67,8 +81,10 @@ extension MapContentRows {
             """, [.blob(key), .integer(content)]).first {
             return row[0].blob
         }
-        return try db.rows("""
-            SELECT e.value FROM map_content_chunks c JOIN chunk_entries e ON e.chunk = c.chunk AND e.key = $1 WHERE c.content = $2
-            """, [.blob(key), .integer(layout.base ?? content)]).first?[0].blob
+        let base = layout.base ?? content
+        if let known = inBase[base] { return known }
+        let value = try BaseLookup.value(key, in: base, layout, db)
+        inBase[base] = value
+        return value
     }
 }

@@ -26,6 +26,8 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
     case invalidRemote(String)
     case remoteExists(String)
     case unknownRemote(String)
+    /// `snap remote` on a PostgreSQL history: remotes are each host's own.
+    case remotesOnPostgres
 
     public var description: String {
         switch self {
@@ -81,6 +83,9 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
             "no remote '\(name)'"
         case .conflict(let message):
             "concurrent writers conflicted: \(message)"
+        case .remotesOnPostgres:
+            "remotes are kept in a host's own SQLite history (--db PATH), not in a PostgreSQL one: their URLs may carry "
+                + "passwords, which a database the fleet shares would show to every host (`snap push` and `snap pull` take a URL too)"
         case .notOnPostgres(let command):
             "`\(command)` works on a SQLite history only (`snap pull` the snapshots into a local history to use it there)"
         }

@@ -35,6 +35,9 @@ public protocol SnapshotHistory: AnyObject {
     /// What takes that space: each segment's and each map's share.
     func usage() throws -> StorageUsage
 
+    /// Runs `body` on one consistent view of the history as an `SQLConnection` (whatever
+    /// commits meanwhile), for reads the protocol does not name: a browser's pages.
+    func withReadConnection<T>(_ body: (any SQLConnection) throws -> T) throws -> T
     /// Snapshot `id`'s metadata.
     func info(_ id: Int64) throws -> SnapshotInfo
     /// Snapshots newest first: of one segment, taken at or after `since`, at most `limit`.

@@ -11,7 +11,7 @@ extension SnapshotStore {
     }
 
     /// Runs `body` with a read of this history as an `SQLConnection` (one consistent view).
-    func withReadConnection<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
+    public func withReadConnection<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
         try guarded { try pool.read { db in try body(SQLiteConnection(db: db, location: path)) } }
     }
 }

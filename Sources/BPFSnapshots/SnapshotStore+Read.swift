@@ -56,16 +56,6 @@ extension SnapshotStore {
         try withReadConnection { try $0.snapshotInfos() }
     }
 
-    /// Each segment's snapshot count, newest snapshot and hosts (see `SQLConnection.segmentSummaries`).
-    public func segmentSummaries(segment: String? = nil) throws -> [SegmentSummary] {
-        try withReadConnection { try $0.segmentSummaries(segment: segment) }
-    }
-
-    /// `segment`'s newest `limit` snapshots before snapshot `before`, oldest first.
-    public func snapshots(segment: String, before: Int64, limit: Int) throws -> [SnapshotInfo] {
-        try withReadConnection { try $0.snapshotInfos(segment: segment, limit: limit, before: before) }
-    }
-
     /// The newest snapshot of `segment`, nil when it has none.
     public func latest(segment: String) throws -> SnapshotInfo? {
         try guarded {
@@ -83,6 +73,11 @@ extension SnapshotStore {
     /// The snapshot's full handler table, by fd, map contents included.
     public func records(of id: Int64) throws -> [HandlerRecord] {
         try withReadConnection { try $0.records(of: id) }
+    }
+
+    /// The snapshot's handlers without map contents, with each map's stored entry count.
+    public func handlerSummaries(of id: Int64) throws -> [(record: HandlerRecord, entries: Int?)] {
+        try withReadConnection { try $0.handlerSummaries(of: id) }
     }
 
     /// An id (as digits), a tag or `latest`, optionally with `~N` (see `SnapshotReference`).

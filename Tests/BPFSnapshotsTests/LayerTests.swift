@@ -238,7 +238,7 @@ import Testing
                 "the second save is a layer")
         let expected = map.sorted
         for (offset, limit) in [(0, 7), (1_234, 1_000), (expected.count - 3, 10), (expected.count, 5)] {
-            let page = try #require(try store.mapEntries(of: layered, fd: 3, offset: offset, limit: limit))
+            let page = try #require(try store.withReadConnection { try $0.mapEntries(of: layered, fd: 3, offset: offset, limit: limit) })
             #expect(page.total == expected.count)
             let wanted = offset ..< min(expected.count, offset + limit)
             #expect(page.entries.map(\.key) == wanted.map { Array(expected.key(at: $0)) }, "keys at \(offset)")
@@ -248,8 +248,8 @@ import Testing
         #expect(touched.count > 200)
         for key in touched.sorted().prefix(100) + base.keys.sorted().prefix(20) {
             let bytes = Fixtures.bytes(key)
-            #expect(try store.mapValue(of: layered, fd: 3, key: bytes) == map.entries[key].map(Fixtures.bytes), "key \(key)")
-            let values = try store.keyValues(fd: 3, key: bytes, segment: Fixtures.meta.segmentName)
+            #expect(try store.withReadConnection { try $0.mapValue(of: layered, fd: 3, key: bytes) } == map.entries[key].map(Fixtures.bytes), "key \(key)")
+            let values = try store.withReadConnection { try $0.keyValues(fd: 3, key: bytes, segment: Fixtures.meta.segmentName) }
             #expect(values.map(\.snapshot) == [first, layered])
             #expect(values.map(\.value) == [base[key].map(Fixtures.bytes), map.entries[key].map(Fixtures.bytes)], "key \(key) over time")
         }

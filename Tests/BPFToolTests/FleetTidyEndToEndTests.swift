@@ -15,6 +15,55 @@ import Testing
         try #require(try JSONSerialization.jsonObject(with: result.stdoutBytes) as? [String: Any], "\(result.stderr)")
     }
 
+    /// A layered contents' base and layers are foreign keys on PostgreSQL (`postgres/0004`): a
+    /// dangling one is refused, and a gc of pushed layered contents deletes in an order they allow.
+    @Test func danglingLayerReferencesAreRefusedAndGcKeepsThemWhole() throws {
+        let cluster = try PostgresCluster.shared.get()
+        let url = try cluster.newDatabase()
+        let tool = ToolRunner(extraEnvironment: ["BPFTIME_HOST": "alpha", "BPFTIME_SNAP_RECORD": "0"])
+        defer { tool.cleanUp() }
+        #expect(try tool.run(["import", SnapshotEndToEndTests.demoState]).status == 0)
+        // Eight entries, then one changed: the second save is a layer over the first (SQLite).
+        for key in 2 ... 8 { #expect(try tool.run(["map", "update", "3", String(format: "%02x000000", key), "0100000000000000"]).status == 0) }
+        #expect(try tool.run(["snap", "save", "-m", "base"]).status == 0)
+        #expect(try tool.run(["map", "update", "3", "05000000", "0900000000000000"]).status == 0)
+        #expect(try tool.run(["snap", "save", "-m", "layer"]).status == 0)
+        #expect(try tool.run(["snap", "push", url]).status == 0)
+        let layered = try cluster.psql("SELECT id, base FROM map_contents WHERE base IS NOT NULL", url: url)
+        let ids = layered.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "|").map(String.init)
+        try #require(ids.count == 2, "the pushed layer: \(layered)")
+
+        let refusals = [
+            ("INSERT INTO map_contents (hash, key_size, value_size, values_per_entry, entry_count, base) VALUES ('\\x01', 4, 8, 1, 0, 424242)",
+             "map_contents_base_fkey"),
+            ("INSERT INTO map_content_layers (content, depth, layer) VALUES (\(ids[0]), 99, 424242)", "map_content_layers_layer_fkey"),
+            ("UPDATE map_content_layers SET layer = 424242 WHERE content = \(ids[0])", "map_content_layers_layer_fkey"),
+        ]
+        for (sql, constraint) in refusals {
+            do {
+                try cluster.psql(sql, url: url)
+                Issue.record("taken: \(sql)")
+            } catch {
+                #expect("\(error)".contains("violates foreign key constraint \"\(constraint)\""), "\(sql): \(error)")
+            }
+        }
+        // The same statements with references that hold are taken.
+        #expect(try cluster.psql("INSERT INTO map_content_layers (content, depth, layer) VALUES (\(ids[0]), 99, \(ids[1]))", url: url) == "")
+        #expect(try cluster.psql("DELETE FROM map_content_layers WHERE depth = 99", url: url) == "")
+
+        // Removing the layered snapshot, then the base, and collecting each time: gc deletes
+        // layers before the contents they name.
+        #expect(try tool.run(["snap", "rm", "2", "--db", url]).status == 0)
+        let first = try tool.run(["snap", "gc", "--db", url])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try cluster.psql("SELECT count(*) FROM map_contents WHERE base IS NOT NULL", url: url) == "0\n")
+        #expect(try cluster.psql("SELECT count(*) FROM map_content_layers", url: url) == "0\n")
+        #expect(try tool.run(["snap", "export", "1", "-", "--db", url]).stdout.contains("08000000"), "the base reads whole")
+        #expect(try tool.run(["snap", "rm", "1", "--db", url]).status == 0)
+        #expect(try tool.run(["snap", "gc", "--db", url]).status == 0)
+        #expect(try cluster.psql("SELECT count(*) FROM map_contents", url: url) == "0\n")
+    }
+
     @Test func logPruneGcAndDuWorkOnPostgreSQLAsOnSQLite() throws {
         let cluster = try PostgresCluster.shared.get()
         let url = try cluster.newDatabase()

@@ -66,7 +66,7 @@ import Testing
                     ("/snapshots/1/programs/3", 404), ("/snapshots/1/maps/4", 404),
                     ("/plot?fd=3", 400), ("/plot?fd=abc&key=1", 400), ("/plot?fd=3&key=1&segment=nosuch", 404), ("/plot?fd=42&key=1", 404),
                     ("/snapshots/1/restore", 403), ("/no/such/page", 404),
-                    ("/api/log?key=02000000", 400), ("/api/log?fd=3&key=zz", 400), ("/api/log?n=-1", 400),
+                    ("/api/log?key=02000000", 400), ("/api/log?fd=3&key=zz", 400), ("/api/log?fd=3&key=01", 400), ("/api/log?n=-1", 400),
                 ]
                 for (path, status) in cases {
                     let answer = try server.get(path)

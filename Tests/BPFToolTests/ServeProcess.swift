@@ -14,6 +14,8 @@ final class ServeProcess {
 
     let process = Process()
     let base: URL
+    /// What the server printed first: "serving DB at http://127.0.0.1:PORT/".
+    let firstLine: String
     private let session: URLSession
 
     init(tool: ToolRunner, arguments: [String]) throws {
@@ -32,6 +34,7 @@ final class ServeProcess {
             line += chunk
         }
         let text = String(decoding: line, as: UTF8.self)
+        firstLine = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let start = text.range(of: " at http://"), let url = URL(string: String(text[text.index(start.lowerBound, offsetBy: 4)...])
             .trimmingCharacters(in: .whitespacesAndNewlines)) else { throw ServeError("unexpected first line: \(text)") }
         base = url

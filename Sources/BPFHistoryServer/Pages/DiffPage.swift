@@ -7,9 +7,9 @@ import BPFVM
 extension HistoryBrowser {
     func diffPage(_ p: Parameters) throws -> Reply {
         let (a, b) = (try p.required("a"), try p.required("b"))
-        let diff = try differ(a, b)
+        let diff = try diff(a, b)
         // Key plots follow the map in the segment of the stored side.
-        let segment = try [b, a].first { $0 != "live" }.map { try store.info(snapshot($0)).segmentName }
+        let segment = try [b, a].first { $0 != "live" }.map { side in try read { try $0.info($0.resolve(side)).segmentName } }
         let stat = DiffRenderer(colored: false).stat(diff).split(separator: "\n").map { HTML.escape(String($0)) }.joined(separator: "<br>")
         var body = "<p>\(Self.sideLink(a)) → \(Self.sideLink(b)) · \(HTML.link("/api/diff?a=\(HTML.query(a))&b=\(HTML.query(b))", "JSON"))</p>"
         body += diff.isEmpty ? "<p>no differences</p>" : "<p class=\"muted\">\(stat)</p>"

@@ -6,7 +6,11 @@ import BPFSnapshots
 /// of up to 8 bytes, per-CPU values summed) and as the list of snapshots where it changed.
 extension HistoryBrowser {
     func keyPlotPage(_ p: Parameters) throws -> Reply {
-        let segments = Set(try store.segmentSummaries().map(\.segmentName))
+        try read { try keyPlotPage(p, $0) }
+    }
+
+    private func keyPlotPage(_ p: Parameters, _ db: any SQLConnection) throws -> Reply {
+        let segments = Set(try db.segmentSummaries().map(\.segmentName))
         let segment: String
         if let s = p.string("segment") {
             guard segments.contains(s) else { throw BrowseError.notFound("no snapshot of segment '\(s)'") }
@@ -16,16 +20,16 @@ extension HistoryBrowser {
             segment = segments.first!
         }
         let fd = try p.int("fd", in: 0 ... Int(Int32.max))
-        let snapshots = try store.log(segment: segment).reversed()
+        let snapshots = try db.log(segment: segment).reversed()
         // The map's sizes come from its newest definition in the segment.
         var found: MapHandler?
         for s in snapshots.reversed() {
-            if case .map(let m)? = try store.handler(of: s.id, fd: fd)?.handler { found = m; break }
+            if case .map(let m)? = try db.handler(of: s.id, fd: fd)?.handler { found = m; break }
         }
         guard let map = found else { throw BrowseError.notFound("no snapshot of segment '\(segment)' has a map at fd \(fd)") }
         let keySize = Int(map.attributes.keySize), valueSize = Int(map.attributes.valueSize)
         let key = try Parameters.key(try p.required("key"), size: keySize)
-        let values = try store.keyValues(fd: fd, key: key, segment: segment)
+        let values = try db.keyValues(fd: fd, key: key, segment: segment)
         let times = Dictionary(uniqueKeysWithValues: snapshots.map { ($0.id, $0.createdAt) })
 
         var points: [(x: Int64, y: Double, label: String)] = []

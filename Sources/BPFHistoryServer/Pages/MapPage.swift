@@ -6,16 +6,20 @@ import BPFSnapshots
 /// order, and the entry of one key (hex or integer) when asked.
 extension HistoryBrowser {
     func mapPage(_ reference: String, fd fdText: String, _ p: Parameters) throws -> Reply {
-        let id = try snapshot(reference)
-        guard let fd = Int(fdText), case .map(let map)? = try store.handler(of: id, fd: fd)?.handler else {
+        try read { try mapPage(reference, fd: fdText, p, $0) }
+    }
+
+    private func mapPage(_ reference: String, fd fdText: String, _ p: Parameters, _ db: any SQLConnection) throws -> Reply {
+        let id = try db.resolve(reference)
+        guard let fd = Int(fdText), case .map(let map)? = try db.handler(of: id, fd: fd)?.handler else {
             throw BrowseError.notFound("snapshot \(id) has no map at fd \(fdText)")
         }
         let limit = try p.int("limit", in: 1 ... Self.maximumPageSize, default: 100)
         let offset = try p.int("offset", in: 0 ... Int(Int32.max), default: 0)
-        guard let page = try store.mapEntries(of: id, fd: fd, offset: offset, limit: limit) else {
+        guard let page = try db.mapEntries(of: id, fd: fd, offset: offset, limit: limit) else {
             throw BrowseError.notFound("snapshot \(id) holds no contents for the map at fd \(fd)")
         }
-        let info = try store.info(id)
+        let info = try db.info(id)
         let a = map.attributes
         let keySize = Int(a.keySize), valueSize = Int(a.valueSize)
         let here = "/snapshots/\(id)/maps/\(fd)"
@@ -30,7 +34,7 @@ extension HistoryBrowser {
             """
         if let text = p.string("key") {
             let key = try Parameters.key(text, size: keySize)
-            if let value = try store.mapValue(of: id, fd: fd, key: key) {
+            if let value = try db.mapValue(of: id, fd: fd, key: key) {
                 body += "<table class=\"found\"><tr><th>key</th><th>value</th><th></th></tr><tr class=\"entry\"><td class=\"mono\">"
                     + "\(HTML.escape(Self.keyText(key, keySize: keySize)))</td><td class=\"mono\">"
                     + "\(HTML.escape(MapEntryFormat.describe(value, valueSize: valueSize)))</td><td>\(plotLink(key))</td></tr></table>"

@@ -4,7 +4,7 @@ extension HistoryBrowser {
     func restoreConfirmation(_ reference: String, session: String) throws -> Reply {
         let restorer = try enabledRestorer()
         let id = try snapshot(reference)
-        let plan = try restorer(id, true)
+        let plan = try history.use { try restorer($0, id, true) }
         var body = "<p>Restoring snapshot \(HTML.link("/snapshots/\(id)", "#\(id)")) into the segment would:</p><pre>"
             + plan.map(HTML.escape).joined(separator: "\n") + "</pre>"
         body += """
@@ -21,7 +21,7 @@ extension HistoryBrowser {
             throw BrowseError.forbidden("the restore form's token does not match this browser session: reload the confirmation page")
         }
         let id = try snapshot(reference)
-        let lines = try restorer(id, false)
+        let lines = try history.use { try restorer($0, id, false) }
         let body = "<pre>" + lines.map(HTML.escape).joined(separator: "\n") + "</pre><p>" + HTML.link("/", "back to the history") + "</p>"
         return .html(HTML.page(title: "Restored snapshot #\(id)", crumbs: [("#\(id)", "/snapshots/\(id)")], body))
     }

@@ -6,8 +6,12 @@ import BPFVM
 /// `/snapshots/{ref}`: one snapshot's handlers, linked to their programs and maps.
 extension HistoryBrowser {
     func snapshotPage(_ reference: String) throws -> Reply {
-        let id = try snapshot(reference)
-        let info = try store.info(id)
+        try read { try snapshotPage(reference, $0) }
+    }
+
+    private func snapshotPage(_ reference: String, _ db: any SQLConnection) throws -> Reply {
+        let id = try db.resolve(reference)
+        let info = try db.info(id)
         var body = "<p>\(TimeText.format(info.createdAt)) · segment <code>\(HTML.escape(info.segmentName))</code> on "
             + "\(HTML.escape(info.host)) · generation \(info.generation)"
             + info.tags.map { " <span class=\"tag\">\(HTML.escape($0))</span>" }.joined() + "</p>"
@@ -20,7 +24,7 @@ extension HistoryBrowser {
         body += "<p>" + actions.joined(separator: " · ") + "</p>"
 
         body += "<table class=\"handlers\"><tr><th>fd</th><th>kind</th><th>name</th><th>details</th></tr>"
-        for (r, entries) in try store.handlerSummaries(of: id) {
+        for (r, entries) in try db.handlerSummaries(of: id) {
             let name = HTML.escape(r.handler.name ?? "-")
             let linked: String
             switch r.handler {
@@ -37,8 +41,11 @@ extension HistoryBrowser {
 
     /// `/snapshots/{ref}/programs/{fd}`: the program's instructions, disassembled.
     func programPage(_ reference: String, fd: String) throws -> Reply {
-        let id = try snapshot(reference)
-        guard let fd = Int(fd), case .program(let p)? = try store.handler(of: id, fd: fd)?.handler else {
+        let (id, handler) = try read { db in
+            let id = try db.resolve(reference)
+            return (id, try Int(fd).flatMap { try db.handler(of: id, fd: $0) })
+        }
+        guard let fd = Int(fd), case .program(let p)? = handler?.handler else {
             throw BrowseError.notFound("snapshot \(id) has no program at fd \(fd)")
         }
         var body = "<p class=\"mono\">\(HTML.escape(HandlerDescription.details(.program(p))))</p>"

@@ -10,9 +10,13 @@ extension HistoryBrowser {
     static let plottedMaps = 8
 
     func timeline(_ p: Parameters) throws -> Reply {
+        try read { try timeline(p, $0) }
+    }
+
+    private func timeline(_ p: Parameters, _ db: any SQLConnection) throws -> Reply {
         let before = try p.int("before", in: 1 ... Int(Int64.max), default: Int(Int64.max))
         // One grouped query, then one page of each segment: a request costs its page, not the history.
-        let segments = try store.segmentSummaries(segment: p.string("segment"))
+        let segments = try db.segmentSummaries(segment: p.string("segment"))
         let total = segments.reduce(0) { $0 + $1.snapshots }
 
         var body = """
@@ -25,10 +29,10 @@ extension HistoryBrowser {
             let name = segment.segmentName
             body += "<h2 id=\"segment-\(HTML.escape(name))\">segment <code>\(HTML.escape(name))</code> <span class=\"muted\">on \(HTML.escape(segment.hosts.joined(separator: ", ")))</span></h2>"
             // One more than a page, to know whether there are older ones.
-            let shown = Array(try store.snapshots(segment: name, before: Int64(before), limit: Self.rowsPerPage + 1).reversed())
+            let shown = Array(try db.snapshotInfos(segment: name, limit: Self.rowsPerPage + 1, before: Int64(before)).reversed())
             let page = shown.prefix(Self.rowsPerPage)
             if let newest = page.first, let oldest = page.last {
-                body += try entryCountPlot(segment: name, ids: oldest.id ... newest.id)
+                body += try entryCountPlot(segment: name, ids: oldest.id ... newest.id, db)
             }
             body += "<table class=\"timeline\"><tr><th>snapshot</th><th>time</th><th>generation</th><th>handlers</th><th>tags</th><th>message</th><th></th></tr>"
             for s in page {
@@ -52,9 +56,9 @@ extension HistoryBrowser {
     /// The entry count across the page's snapshots of the maps whose count changed most, one
     /// line per fd; a point is drawn where a count starts or ends a run of equal values, which
     /// keeps each line's shape.
-    private func entryCountPlot(segment: String, ids: ClosedRange<Int64>) throws -> String {
+    private func entryCountPlot(segment: String, ids: ClosedRange<Int64>, _ db: any SQLConnection) throws -> String {
         var byFD: [Int: SVGPlot.Series] = [:]
-        for c in try store.mapEntryCounts(segment: segment, ids: ids) {
+        for c in try db.mapEntryCounts(segment: segment, ids: ids) {
             byFD[c.fd, default: SVGPlot.Series(name: "fd \(c.fd) \(c.name ?? "")", color: "", points: [])]
                 .points.append((c.snapshot, Double(c.entries), "\(c.entries) entries"))
         }

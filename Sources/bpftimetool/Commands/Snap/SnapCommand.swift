@@ -51,8 +51,6 @@ struct StoreOptions: ParsableArguments {
         }
     }
 
-    /// The history for a command that writes to it, created if missing.
-    func open() throws -> SnapshotStore { try SnapshotStore(path: path, access: .write) }
     /// Runs `body` on the history, SQLite or PostgreSQL: for `.write` a missing SQLite file is
     /// created, for `.read` it is an error and nothing is created.
     func withHistory<T>(access: SnapshotStore.Access = .write, _ body: (any SnapshotHistory) throws -> T) throws -> T {

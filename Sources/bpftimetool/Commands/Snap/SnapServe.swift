@@ -22,36 +22,40 @@ struct SnapServe: ParsableCommand {
 
     func run() throws {
         let (host, port) = try Self.address(listen)
-        // Read-only unless restoring is allowed: then the undo snapshots are written to it.
-        let db = try allowRestore ? store.open() : store.openForReading()
         let state = try segment.state()
-        var restorer: HistoryBrowser.Restorer?
-        if allowRestore {
-            let recording = try record.recording(into: store)
-            restorer = { id, dryRun in
-                let result = try restore(RestoreRequest(snapshot: id, dryRun: dryRun), state: state, store: db, recording: recording)
-                return result.lines + (RecordOptions.describe(result.record).map { [$0] } ?? [])
-            }
-        }
-        let browser = HistoryBrowser(store: db, differ: { a, b in try state.diff(StateReference(a), StateReference(b), store: db) },
-                                     restorer: restorer)
-        if !HistoryServer.isLoopback(host) {
-            BPFLog.logger("serve").warning("listening on \(host), not loopback: the page has no authentication, anyone who can reach it can read the history\(allowRestore ? " and restore snapshots" : "")")
-        }
-        let outcome = ServeOutcome()
-        Task {
-            do {
-                try await HistoryServer(browser: browser, host: host, port: port).run { bound in
-                    print("serving \(db.path) at http://\(host.contains(":") ? "[\(host)]" : host):\(bound)/")
-                    fflush(stdout)
+        let recording = allowRestore ? try record.recording(into: store) : nil
+        // Read-only unless restoring is allowed: then the undo snapshots are written to it.
+        try store.withHistory(access: allowRestore ? .write : .read) { db in
+            var restorer: HistoryBrowser.Restorer?
+            if allowRestore {
+                restorer = { history, id, dryRun in
+                    let result = try restore(RestoreRequest(snapshot: id, dryRun: dryRun), state: state, store: history, recording: recording)
+                    return result.lines + (RecordOptions.describe(result.record).map { [$0] } ?? [])
                 }
-            } catch {
-                outcome.error = error
             }
-            outcome.done.signal()
+            let browser = HistoryBrowser(history: SharedHistory(db), differ: { history, a, b in
+                try state.diff(StateReference(a), StateReference(b), store: history)
+            }, restorer: restorer)
+            if !HistoryServer.isLoopback(host) {
+                BPFLog.logger("serve").warning("listening on \(host), not loopback: the page has no authentication, anyone who can reach it can read the history\(allowRestore ? " and restore snapshots" : "")")
+            }
+            // The location as logs may show it: a connection string without its password.
+            let location = try store.location.description
+            let outcome = ServeOutcome()
+            Task {
+                do {
+                    try await HistoryServer(browser: browser, host: host, port: port).run { bound in
+                        print("serving \(location) at http://\(host.contains(":") ? "[\(host)]" : host):\(bound)/")
+                        fflush(stdout)
+                    }
+                } catch {
+                    outcome.error = error
+                }
+                outcome.done.signal()
+            }
+            outcome.done.wait()
+            if let error = outcome.error { throw error }
         }
-        outcome.done.wait()
-        if let error = outcome.error { throw error }
     }
 
     /// `HOST:PORT`, `[IPv6]:PORT`.

@@ -71,14 +71,14 @@ struct SnapRemote: ParsableCommand {
         @Argument var name: String
         @Argument var url: String
         @OptionGroup var store: StoreOptions
-        func run() throws { try store.open().addRemote(name, url: url) }
+        func run() throws { try store.remotes(access: .write).addRemote(name, url: url) }
     }
 
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "rm", abstract: "Forget a remote.")
         @Argument var name: String
         @OptionGroup var store: StoreOptions
-        func run() throws { try store.open().removeRemote(name) }
+        func run() throws { try store.remotes(access: .write).removeRemote(name) }
     }
 
     struct List: ParsableCommand {
@@ -86,7 +86,7 @@ struct SnapRemote: ParsableCommand {
         @OptionGroup var store: StoreOptions
         func run() throws {
             var table = Table(header: ["NAME", "URL"])
-            for remote in try store.openForReading().remotes() {
+            for remote in try store.remotes(access: .read).remotes() {
                 table.add([remote.name, (try? HistoryLocation(remote.url).description) ?? "(invalid)"])
             }
             print(table.rendered())
@@ -95,6 +95,12 @@ struct SnapRemote: ParsableCommand {
 }
 
 extension StoreOptions {
+    /// The SQLite history that keeps this host's remotes; a PostgreSQL history is refused.
+    func remotes(access: SnapshotStore.Access) throws -> SnapshotStore {
+        guard case .sqlite(let path) = try location else { throw SnapshotError.remotesOnPostgres }
+        return try SnapshotStore(path: path, access: access)
+    }
+
     /// A remote's name (looked up in this history), else a URL or path.
     func remoteLocation(_ remote: String) throws -> HistoryLocation {
         if case .sqlite(let path) = try location, FileManager.default.fileExists(atPath: path),
