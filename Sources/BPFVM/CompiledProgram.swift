@@ -54,9 +54,19 @@ final class CompiledProgram {
             d.operation = InterpreterOperation(opcode: d.opcode)
             code[index] = d
         }
+        Self.fusePairs(code)
     }
 
     deinit { code.deallocate() }
+
+    /// Gives the interpreter's fused steps (`InterpreterOperation.fused`) to the pairs that have one.
+    static func fusePairs(_ code: UnsafeMutableBufferPointer<DecodedInstruction>) {
+        for index in code.indices.dropLast() {
+            if let pair = InterpreterOperation.fused(code[index].operation, code[index + 1].operation) {
+                code[index].operation = pair
+            }
+        }
+    }
 
     static func aluVariant(_ i: Instruction) -> UInt8 {
         switch i.operation {

@@ -21,8 +21,25 @@ enum InterpreterOperation {
         jle32K, jle32X, jslt32K, jslt32X, jsle32K, jsle32X
     // Calls and exit
     case localCall, call, callx, exit
+    /// Pairs run as one step (see `fused`): the loop latch (a counter stepped by an immediate, then
+    /// `jne`) and a load accumulated into a register.
+    case add64KJneK, add64KJneX, sub64KJneK, sub64KJneX, load64Add64X
     /// An opcode the validator does not admit (never decoded for a validated program).
     case invalid
+
+    /// The step that runs `first` and then the slot after it, when there is one. The second slot
+    /// keeps its own operation (a jump may land on it), is counted and budgeted like any other,
+    /// and its fields are read from that slot.
+    static func fused(_ first: InterpreterOperation, _ second: InterpreterOperation) -> InterpreterOperation? {
+        switch (first, second) {
+        case (.add64K, .jneK): .add64KJneK
+        case (.add64K, .jneX): .add64KJneX
+        case (.sub64K, .jneK): .sub64KJneK
+        case (.sub64K, .jneX): .sub64KJneX
+        case (.load64, .add64X): .load64Add64X
+        default: nil
+        }
+    }
 
     /// The operation of a decoded opcode (`DecodedInstruction.opcode`).
     init(opcode: UInt8) {
