@@ -108,5 +108,10 @@ import BPFModel
         #expect(error?.index == 1)
         #expect(error?.reason.hasPrefix("read of 8 bytes at 0x") == true)
         #expect(try execute("mov %r0, 5\nldxdw %r2, [%r1]\nadd %r0, %r2\nexit", memory: memory).r0 == 5 &+ 0x0101_0101_0101_0101)
+        // The last whole word is in; one byte before the input, or any word of an empty input, is not.
+        let sixteen = [UInt8](repeating: 2, count: 16)
+        #expect(try execute("mov %r0, 0\nldxdw %r2, [%r1+8]\nadd %r0, %r2\nexit", memory: sixteen).r0 == 0x0202_0202_0202_0202)
+        #expect(failure("mov %r0, 0\nldxdw %r2, [%r1-1]\nadd %r0, %r2\nexit", memory: sixteen)?.index == 1)
+        #expect(failure("mov %r0, 0\nldxdw %r2, [%r1]\nadd %r0, %r2\nexit")?.kind == .memoryViolation)
     }
 }
