@@ -1,11 +1,13 @@
 /// One pre-decoded slot for the interpreter: 16 bytes, fields widened so the loop does no
 /// decoding. Jump and call offsets (in `offset`) are relative to the next slot, immediates are
 /// sign-extended, an `lddw` carries its whole 64-bit value (map handle or global address
-/// resolved), and a few variants get opcodes of their own (see `InternalOpcode`).
+/// resolved), and a few variants get opcodes of their own (see `InternalOpcode`). `operation`
+/// (in what would be padding) is what the interpreter dispatches on.
 struct DecodedInstruction {
     var opcode: UInt8
     var dst: UInt8
     var src: UInt8
+    var operation: InterpreterOperation = .invalid
     var offset: Int32
     var imm: Int64
 }
@@ -49,11 +51,22 @@ final class CompiledProgram {
                 let cls = i.instructionClass
                 if cls == BPF.classALU || cls == BPF.classALU64 { d.opcode = Self.aluVariant(i) }
             }
+            d.operation = InterpreterOperation(opcode: d.opcode)
             code[index] = d
         }
+        Self.fusePairs(code)
     }
 
     deinit { code.deallocate() }
+
+    /// Gives the interpreter's fused steps (`InterpreterOperation.fused`) to the pairs that have one.
+    static func fusePairs(_ code: UnsafeMutableBufferPointer<DecodedInstruction>) {
+        for index in code.indices.dropLast() {
+            if let pair = InterpreterOperation.fused(code[index].operation, code[index + 1].operation) {
+                code[index].operation = pair
+            }
+        }
+    }
 
     static func aluVariant(_ i: Instruction) -> UInt8 {
         switch i.operation {
