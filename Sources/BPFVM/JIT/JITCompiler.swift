@@ -21,6 +21,8 @@ struct JITCompiler {
     /// Position-independent code (AOT): map loads read their value from the context's relocation
     /// table instead of embedding this process's addresses.
     let relocatable: Bool
+    /// Array maps whose lookups the code does itself, by map slot (none for relocatable code).
+    let arrayMaps: [Int: InlineArrayMap]
     /// Slots of the `lddw`s that read the relocation table, in table order.
     private(set) var relocations: [Int] = []
 
@@ -48,11 +50,12 @@ struct JITCompiler {
     }
 
     init(code: UnsafeMutableBufferPointer<DecodedInstruction>, maxCallDepth: Int, countsInstructions: Bool,
-         relocatable: Bool = false) {
+         relocatable: Bool = false, arrayMaps: [Int: InlineArrayMap] = [:]) {
         self.code = code
         self.maxCallDepth = maxCallDepth
         self.countsInstructions = countsInstructions
         self.relocatable = relocatable
+        self.arrayMaps = relocatable ? [:] : arrayMaps
         a = X86Assembler(capacity: code.count * 32 + 1024)
         faultExit = a.newLabel()
     }
@@ -149,7 +152,11 @@ struct JITCompiler {
         case InternalOpcode.localCall:
             localCall(to: try label(Self.target(of: i, at: index)), at: index)
         case BPF.callOp:
-            helperCall(id: nil, constant: i.imm, at: index)
+            if let map = inlineArrayMap(calledAt: index) {
+                arrayLookup(map, at: index)
+            } else {
+                helperCall(id: nil, constant: i.imm, at: index)
+            }
         case BPF.callxOp:
             helperCall(id: d, constant: 0, at: index)
         case BPF.exitOp:
