@@ -115,7 +115,14 @@ extension JITCompiler {
         a.storeImm(.mem(.r11, field(\.writable, ofNewest: false)), map.writable ? 1 : 0, .b64)
         a.alu(.add, context(\.state.regionCount), imm: 1)
         a.bind(done)
-        a.load(Self.fastLimit, context(\.fastLimit), .b64)
+        if map.writable && map.valueSize >= 8 {
+            // The inline bounds check's region becomes the value, which the program is about to
+            // use and may read and write for the rest of the run (a helper call reloads the input).
+            a.mov(Self.fastLow, .rax)
+            a.movImm(Self.fastLimit, UInt64(map.valueSize - 8))
+        } else {
+            a.load(Self.fastLimit, context(\.fastLimit), .b64)
+        }
         a.jmp(after)
 
         a.bind(missing)

@@ -4,7 +4,7 @@
 /// Registers: r0-r5 live in rax, rdi, rsi, rdx, rcx, r8 (the SysV argument registers, so helpers
 /// take r1-r5 where they are), r6-r9 in rbx, r13, r14, r15 (callee-saved), r10 in rbp; r12 holds the
 /// `JITContext`, r9 and r11 the inline bounds check's region (`fastLow`, `fastLimit`; reloaded after
-/// helper calls), r10 is scratch. The entry code calls the program body, so every `exit` is a
+/// helper calls, set to the value after an inline array lookup), r10 is scratch. The entry code calls the program body, so every `exit` is a
 /// `ret` and a local call is an x86 `call`; faults jump to an exit that restores rsp from the context.
 struct JITCompiler {
     static let registerMap: [X86Reg] = [.rax, .rdi, .rsi, .rdx, .rcx, .r8, .rbx, .r13, .r14, .r15, .rbp]

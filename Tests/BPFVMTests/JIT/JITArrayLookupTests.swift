@@ -8,7 +8,7 @@ import BPFModel
 /// the fast path really taken where it applies (no helper lookup reaches the maps).
 @Suite struct JITArrayLookupTests {
     /// fd 3: array of 4 8-byte values; 4: per-CPU array of 2; 5: hash; 6: read-only array of one
-    /// 12-byte value. With `marked`, the array maps' program-write marks are raised, as after a
+    /// 12-byte value; 7: array of 2 32-byte values. With `marked`, the array maps' program-write marks are raised, as after a
     /// first lookup, so the fast path applies from the first run.
     static func maps(marked: Bool = true) -> SegmentMaps {
         let maps = SegmentMaps()
@@ -16,7 +16,8 @@ import BPFModel
         maps.addMap(fd: 4, MapInfo(kind: .percpuArray, keySize: 4, valueSize: 8, maxEntries: 2))
         maps.addMap(fd: 5, MapInfo(kind: .hash, keySize: 4, valueSize: 8, maxEntries: 4))
         maps.addMap(fd: 6, MapInfo(kind: .array, keySize: 4, valueSize: 12, maxEntries: 1, readOnly: true))
-        if marked { for fd: Int32 in [3, 4, 6] { _ = maps.value(fd: fd, key: key(0)) } }
+        maps.addMap(fd: 7, MapInfo(kind: .array, keySize: 4, valueSize: 32, maxEntries: 2))
+        if marked { for fd: Int32 in [3, 4, 6, 7] { _ = maps.value(fd: fd, key: key(0)) } }
         return maps
     }
 
@@ -60,6 +61,22 @@ import BPFModel
         Case(name: "two values: the second grant goes through the helper, both stay usable",
              text: lookup(3, key: 0) + "mov %r6, %r0\n" + lookup(3, key: 1) + "stdw [%r6+0], 5\nstdw [%r0+0], 6\nldxdw %r0, [%r6+0]\nexit",
              inline: false),
+        // After an inline lookup the inline bounds check covers the value instead of the input.
+        Case(name: "the input read after a lookup",
+             text: "mov %r6, %r1\n" + lookup(3, key: 1) + "jeq %r0, 0, +3\nldxdw %r2, [%r6+0]\nstxdw [%r0+0], %r2\nldxdw %r0, [%r0+0]\nexit",
+             memory: [9, 0, 0, 0, 0, 0, 0, 1], inline: true),
+        Case(name: "the input written past its end after a lookup",
+             text: "mov %r6, %r1\n" + lookup(3, key: 1) + "stb [%r6+8], 1\nmov %r0, 0\nexit",
+             memory: [9, 0, 0, 0, 0, 0, 0, 1], kind: .memoryViolation, inline: true),
+        Case(name: "a loop over a value, checked once",
+             text: lookup(7, key: 1) + "jeq %r0, 0, +9\nmov %r2, %r0\nmov %r3, %r0\nadd %r3, 32\nmov %r5, 0\n"
+                 + "ldxdw %r4, [%r2+0]\nadd %r5, %r4\nadd %r2, 8\njne %r2, %r3, -4\nmov %r0, %r5\nexit", inline: true),
+        Case(name: "a loop running past a value",
+             text: lookup(7, key: 0) + "jeq %r0, 0, +9\nmov %r2, %r0\nmov %r3, %r0\nadd %r3, 40\nmov %r5, 0\n"
+                 + "ldxdw %r4, [%r2+0]\nadd %r5, %r4\nadd %r2, 8\njne %r2, %r3, -4\nmov %r0, %r5\nexit",
+             kind: .memoryViolation, inline: true),
+        Case(name: "a value used after a helper call",
+             text: lookup(7, key: 1) + "mov %r6, %r0\ncall 7\njeq %r6, 0, +2\nstxdw [%r6+24], %r0\nldxdw %r0, [%r6+24]\nexit", inline: true),
         Case(name: "a hash map (not an array)", text: lookup(5, key: 0) + "exit", inline: false),
         Case(name: "the key in the input", text: "mov %r2, %r1\nlddw %r1, map_fd 3\ncall 1\njeq %r0, 0, +1\nldxdw %r0, [%r0+0]\nexit",
              memory: [1, 0, 0, 0], inline: false),
