@@ -60,9 +60,10 @@ extension JITCompiler {
     /// Whatever the fast path does not cover falls back to the helper call, which decides as
     /// always: a key outside the active stack frames, a map removed or replaced since compiling
     /// (its identity word changed), a program-write mark still clear, a CPU number the rseq
-    /// area does not give, a grant other than appending to or repeating the newest region.
+    /// area does not give, a grant with more than one transient region granted already.
     mutating func arrayLookup(_ map: InlineArrayMap, at index: Int) {
-        let helper = a.newLabel(), missing = a.newLabel(), newest = a.newLabel(), done = a.newLabel(), after = a.newLabel()
+        let helper = a.newLabel(), missing = a.newLabel(), newest = a.newLabel(), append = a.newLabel(), done = a.newLabel()
+        let after = a.newLabel()
         let l = map.layout
         func context(_ field: PartialKeyPath<JITContext>) -> X86Operand { .mem(Self.ctx, JITContext.offset(field)) }
 
@@ -98,8 +99,9 @@ extension JITCompiler {
         }
         a.movImm(.r10, l.entries)
         a.alu(.add, .reg(.rax), .r10)
-        // The grant (RunState.grant): appended when no transient region is granted yet, nothing
-        // to do when the newest one is this value already.
+        // The grant, as RunState.grant makes it while at most one transient region is granted (a
+        // hooked call's stack, or nothing): nothing to do when the newest is this value, else
+        // appended. With more, the helper compares the last eight.
         let stride = Int32(MemoryLayout<MemoryRegion>.stride)
         func field(_ path: KeyPath<MemoryRegion, UInt64>, ofNewest: Bool) -> Int32 {
             Int32(MemoryLayout<MemoryRegion>.offset(of: path)!) - (ofNewest ? stride : 0)
@@ -109,6 +111,7 @@ extension JITCompiler {
         a.alu(.add, .r11, context(\.state.regions))
         a.alu(.cmp, .r10, context(\.state.permanentRegionCount))
         a.jcc(.ne, newest)
+        a.bind(append)
         a.store(.mem(.r11, field(\.low, ofNewest: false)), .rax, .b64)
         a.lea(.r10, .rax, map.valueSize)
         a.store(.mem(.r11, field(\.high, ofNewest: false)), .r10, .b64)
@@ -130,13 +133,19 @@ extension JITCompiler {
         a.jmp(after)
 
         a.bind(newest)
+        let another = a.newLabel()
         a.alu(.cmp, .mem(.r11, field(\.low, ofNewest: true)), .rax)
-        a.jcc(.ne, helper)
+        a.jcc(.ne, another)
         a.lea(.r10, .rax, map.valueSize)
         a.alu(.cmp, .mem(.r11, field(\.high, ofNewest: true)), .r10)
-        a.jcc(.ne, helper)
+        a.jcc(.ne, another)
         a.alu(.cmp, .mem(.r11, field(\.writable, ofNewest: true)), imm: map.writable ? 1 : 0)
         a.jcc(.e, done)
+        a.bind(another)
+        a.load(.r10, context(\.state.regionCount), .b64)
+        a.alu(.sub, .r10, context(\.state.permanentRegionCount))
+        a.alu(.cmp, .reg(.r10), imm: 1)
+        a.jcc(.e, append)
 
         a.bind(helper)
         helperCall(id: nil, constant: Int64(HelperID.mapLookupElem), at: index)

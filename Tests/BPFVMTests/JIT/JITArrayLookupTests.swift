@@ -58,8 +58,12 @@ import BPFModel
              text: lookup(6, key: 0) + "jeq %r0, 0, +1\nstw [%r0+0], 1\nmov %r0, 0\nexit", kind: .memoryViolation, inline: true),
         Case(name: "the same value twice: the newest region repeated",
              text: lookup(3, key: 2) + "mov %r6, %r0\n" + lookup(3, key: 2) + "stdw [%r6+0], 5\nldxdw %r0, [%r0+0]\nexit", inline: true),
-        Case(name: "two values: the second grant goes through the helper, both stay usable",
+        Case(name: "two values, both usable",
              text: lookup(3, key: 0) + "mov %r6, %r0\n" + lookup(3, key: 1) + "stdw [%r6+0], 5\nstdw [%r0+0], 6\nldxdw %r0, [%r6+0]\nexit",
+             inline: true),
+        Case(name: "three values: the third grant goes through the helper, all usable",
+             text: lookup(3, key: 0) + "mov %r6, %r0\n" + lookup(3, key: 1) + "mov %r7, %r0\n" + lookup(3, key: 2)
+                 + "stdw [%r6+0], 5\nstdw [%r7+0], 6\nstdw [%r0+0], 7\nldxdw %r0, [%r6+0]\nldxdw %r1, [%r7+0]\nadd %r0, %r1\nexit",
              inline: false),
         // After an inline lookup the inline bounds check covers the value instead of the input.
         Case(name: "the input read after a lookup",
@@ -114,6 +118,34 @@ import BPFModel
             sum + (maps.value(fd: 4, key: key(0), cpu: cpu).map { $0.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } } ?? 0)
         }
         #expect(total == 1000)
+    }
+
+    /// A hooked call's run, with the thread's stack granted readable: still no helper lookup, the
+    /// value and the stack both usable, and a write past the value refused on both engines.
+    @Test func aRunWithAReadableRegionLooksUpInline() throws {
+        let maps = Self.maps()
+        let counter = try JITProgram(program: try TestAssembler.program(Self.lookup(3, key: 2) + Self.increment), maps: maps)
+        let stack = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 16)
+        defer { stack.deallocate() }
+        let empty = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+        for _ in 0 ..< 100 { _ = try counter.run(input: empty, readable: UnsafeRawBufferPointer(stack)) }
+        #expect(maps.lookups == 0)
+        #expect(maps.value(fd: 3, key: key(2)) == le64(100))
+        // r1 = the stack's address (a readable region), written into the value, read back through it.
+        let reader = try TestAssembler.program("lddw %r6, 0x\(String(UInt(bitPattern: stack.baseAddress), radix: 16))\n"
+            + Self.lookup(3, key: 1) + "jeq %r0, 0, +3\nldxdw %r1, [%r6+56]\nstxdw [%r0+0], %r1\nldxdw %r0, [%r0+0]\nexit")
+        stack.storeBytes(of: 77, toByteOffset: 56, as: UInt64.self)
+        let overrun = try TestAssembler.program(Self.lookup(3, key: 3) + "jeq %r0, 0, +1\nstdw [%r0+8], 1\nmov %r0, 0\nexit")
+        for compiled in [true, false] {
+            let vmReader = try VirtualMachine(program: reader, maps: maps), vmOverrun = try VirtualMachine(program: overrun, maps: maps)
+            let jitReader = compiled ? try JITProgram(machine: vmReader) : nil, jitOverrun = compiled ? try JITProgram(machine: vmOverrun) : nil
+            let readable = UnsafeRawBufferPointer(stack)
+            #expect(try jitReader?.run(input: empty, readable: readable) ?? vmReader.run(input: empty, readable: readable) == 77)
+            let error = #expect(throws: VMError.self) {
+                try jitOverrun?.run(input: empty, readable: readable) ?? vmOverrun.run(input: empty, readable: readable)
+            }
+            #expect(error?.kind == .memoryViolation)
+        }
     }
 
     /// A map whose program-write mark is clear is looked up by the helper, which raises it; later
