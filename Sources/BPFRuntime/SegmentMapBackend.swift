@@ -105,6 +105,10 @@ public final class SegmentMapBackend: MapBackend {
         segmentMap(fd)?.query(flags) ?? 0
     }
 
+    public func arrayValueLayout(fd: Int32) -> ArrayValueLayout? {
+        segmentMap(fd)?.arrayValueLayout
+    }
+
     public func program(forTailCallIn fd: Int32, index: UInt32) -> Program? {
         guard let map = segmentMap(fd), map.kind == .progArray else { return nil }
         var key = index

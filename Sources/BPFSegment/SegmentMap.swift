@@ -117,6 +117,18 @@ public final class SegmentMap {
         return read(nil) { handOut($0.lookup(key, cpu: cpu), $0, kind == .progArray ? .clean : .sinceTaken) }
     }
 
+    /// Where an array or percpu_array map's values lie, for the JIT's inline lookup, which
+    /// mirrors `lookup` above: the same `current` test, index and CPU bounds, and program-write
+    /// mark. `nil` for other kinds.
+    public var arrayValueLayout: ArrayValueLayout? {
+        guard kind == .array || kind == .percpuArray, let store else { return nil }
+        func address(_ pointer: UnsafeMutableRawPointer) -> UInt64 { UInt64(UInt(bitPattern: pointer)) }
+        return ArrayValueLayout(entries: address(store.entries), entryStride: store.entryStride,
+                                cpuStride: store.layout.valueStride, maxEntries: store.maxEntries, cpus: store.layout.cpus,
+                                identity: address(store.base + store.storage), magic: MapLayout.magic, serial: serial,
+                                programWriteMark: address(store.programWrites.word))
+    }
+
     /// An array map's value at index 0 as a program's global data (`lddw` of a map value): the
     /// program keeps the pointer and writes through it for its whole life, so the map stays
     /// marked as written by programs.

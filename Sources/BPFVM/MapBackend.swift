@@ -45,6 +45,13 @@ public protocol MapBackend: AnyObject {
     func perfEventOutput(fd: Int32, index: Int, data: UnsafeRawPointer, size: Int) -> Int32
     /// The program at `index` of prog-array map `fd` (for `bpf_tail_call`).
     func program(forTailCallIn fd: Int32, index: UInt32) -> Program?
+    /// Where array map `fd`'s values lie, when generated code may look them up itself exactly
+    /// as `lookup` does (see `ArrayValueLayout`); `nil` keeps every lookup a helper call.
+    func arrayValueLayout(fd: Int32) -> ArrayValueLayout?
+}
+
+extension MapBackend {
+    public func arrayValueLayout(fd: Int32) -> ArrayValueLayout? { nil }
 }
 
 /// Linux errno values helpers return (negated).

@@ -11,6 +11,8 @@ public final class SegmentMaps: MapBackend {
     public let backend: SegmentMapBackend
     /// Ring-buffer records reserved and neither submitted nor discarded yet.
     public private(set) var reservations: Set<UnsafeMutableRawPointer> = []
+    /// Calls of `lookup` (the helpers'), so that tests can tell an inline JIT lookup from a helper call.
+    public private(set) var lookups = 0
     /// The next free fd for the programs of prog-array maps.
     private var nextProgramFD = 1000
 
@@ -78,7 +80,11 @@ public final class SegmentMaps: MapBackend {
 
     public func map(fd: Int32) -> MapInfo? { backend.map(fd: fd) }
     public func globalValue(fd: Int32) -> UnsafeMutableRawBufferPointer? { backend.globalValue(fd: fd) }
-    public func lookup(fd: Int32, key: UnsafeRawPointer, cpu: Int) -> UnsafeMutableRawPointer? { backend.lookup(fd: fd, key: key, cpu: cpu) }
+    public func lookup(fd: Int32, key: UnsafeRawPointer, cpu: Int) -> UnsafeMutableRawPointer? {
+        lookups += 1
+        return backend.lookup(fd: fd, key: key, cpu: cpu)
+    }
+    public func arrayValueLayout(fd: Int32) -> ArrayValueLayout? { backend.arrayValueLayout(fd: fd) }
     public func update(fd: Int32, key: UnsafeRawPointer, value: UnsafeRawPointer, flags: UInt64, cpu: Int) -> Int32 {
         backend.update(fd: fd, key: key, value: value, flags: flags, cpu: cpu)
     }

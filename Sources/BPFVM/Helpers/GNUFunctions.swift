@@ -7,8 +7,17 @@ enum GNU {
         return unsafeBitCast(pointer, to: type)
     }
 
-    private static let schedGetCPU = symbol("sched_getcpu", as: (@convention(c) () -> Int32).self)
+    static let schedGetCPU = symbol("sched_getcpu", as: (@convention(c) () -> Int32).self)
     private static let getTID = symbol("gettid", as: (@convention(c) () -> Int32).self)
+
+    /// Where this thread's rseq `cpu_id` lies, as an offset from the thread pointer (the fs base):
+    /// what `sched_getcpu` itself reads, kept current by the kernel across migrations. `nil` when
+    /// glibc registered no rseq area (before 2.35, disabled, or under valgrind).
+    static let rseqCPUOffset: Int32? = {
+        guard let size = symbol("__rseq_size", as: UnsafePointer<UInt32>.self), size.pointee >= 8,
+              let offset = symbol("__rseq_offset", as: UnsafePointer<Int>.self) else { return nil }
+        return Int32(exactly: offset.pointee + 4)  // struct rseq: cpu_id_start, then cpu_id
+    }()
 
     /// The CPU this thread runs on (0 when unknown).
     @inline(__always)

@@ -2,15 +2,7 @@
 /// `MapBackend`. A returned value becomes a region the program may use.
 enum MapHelpers {
     static func register(in table: HelperTable) {
-        table.register(HelperID.mapLookupElem, name: "map_lookup_elem") { m, k, _, _, _, raw in
-            let ctx = HelperContext(raw)
-            return ctx.withMap(m, helper: "map_lookup_elem") { fd, info, maps in
-                guard info.kind.isKeyed, let key = ctx.readable(k, info.keySize, "map_lookup_elem", "key"),
-                      let value = maps.lookup(fd: fd, key: key, cpu: MapHelpers.currentCPU(info)) else { return 0 }
-                ctx.grant(value, length: info.valueSize, writable: !info.readOnly)
-                return UInt64(UInt(bitPattern: value))
-            }
-        }
+        table.register(HelperID.mapLookupElem, name: "map_lookup_elem", lookupElem)
         table.register(HelperID.mapUpdateElem, name: "map_update_elem") { m, k, v, flags, _, raw in
             let ctx = HelperContext(raw)
             return ctx.withMap(m, helper: "map_update_elem") { fd, info, maps in
@@ -41,6 +33,18 @@ enum MapHelpers {
         }
         table.register(HelperID.mapPeekElem, name: "map_peek_elem") { m, v, _, _, _, raw in
             MapHelpers.takeNext(m, v, raw, helper: "map_peek_elem") { $0.peek(fd: $1, into: $2) }
+        }
+    }
+
+    /// `map_lookup_elem`, by name so that the JIT can tell that a table's helper 1 is this one
+    /// before it does array lookups itself (`JITCompiler.inlineArrayMap`).
+    static let lookupElem: HelperFunction = { m, k, _, _, _, raw in
+        let ctx = HelperContext(raw)
+        return ctx.withMap(m, helper: "map_lookup_elem") { fd, info, maps in
+            guard info.kind.isKeyed, let key = ctx.readable(k, info.keySize, "map_lookup_elem", "key"),
+                  let value = maps.lookup(fd: fd, key: key, cpu: MapHelpers.currentCPU(info)) else { return 0 }
+            ctx.grant(value, length: info.valueSize, writable: !info.readOnly)
+            return UInt64(UInt(bitPattern: value))
         }
     }
 

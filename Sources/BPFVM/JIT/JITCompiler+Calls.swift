@@ -77,6 +77,23 @@ extension JITCompiler {
         a.jcc(.b, denied)
     }
 
+    /// The input, checked as `RunState.within` checks it: offset from inputLow at most the span,
+    /// and at least `size` bytes left. Jumps to `allowed` when inside. Uses r10 and r11. (After an
+    /// inline array lookup, the inline check's region is the value, not the input.)
+    private mutating func inputCheck(base: X86Reg, offset: Int32, size: Int32, allowed: X86Label) {
+        let outside = a.newLabel()
+        a.lea(.r10, base, offset)
+        a.alu(.sub, .r10, .mem(Self.ctx, JITContext.offset(\.state.inputLow)))
+        a.load(.r11, .mem(Self.ctx, JITContext.offset(\.state.inputHigh)), .b64)
+        a.alu(.sub, .r11, .mem(Self.ctx, JITContext.offset(\.state.inputLow)))
+        a.alu(.cmp, .reg(.r10), .r11)
+        a.jcc(.a, outside)
+        a.alu(.sub, .reg(.r11), .r10)
+        a.alu(.cmp, .reg(.r11), imm: size)
+        a.jcc(.ae, allowed)
+        a.bind(outside)
+    }
+
     mutating func exitStub(_ reason: UInt64, _ index: Int, saveRegisters: Bool = false) -> X86Label {
         let l = a.newLabel()
         stubs.append(.exit(label: l, reason: reason, index: index, saveRegisters: saveRegisters))
@@ -108,6 +125,7 @@ extension JITCompiler {
             a.pop(.r11)
             a.jmp(resume)
             a.bind(full)
+            inputCheck(base: base, offset: offset, size: size, allowed: allowed)
             a.pop(.r11)
             // Everything else: the same lookup the interpreter does, caller-saved registers kept
             // (eight pushes and 8 bytes align rsp for the call).

@@ -4,7 +4,7 @@
 /// Registers: r0-r5 live in rax, rdi, rsi, rdx, rcx, r8 (the SysV argument registers, so helpers
 /// take r1-r5 where they are), r6-r9 in rbx, r13, r14, r15 (callee-saved), r10 in rbp; r12 holds the
 /// `JITContext`, r9 and r11 the inline bounds check's region (`fastLow`, `fastLimit`; reloaded after
-/// helper calls), r10 is scratch. The entry code calls the program body, so every `exit` is a
+/// helper calls, set to the value after an inline array lookup), r10 is scratch. The entry code calls the program body, so every `exit` is a
 /// `ret` and a local call is an x86 `call`; faults jump to an exit that restores rsp from the context.
 struct JITCompiler {
     static let registerMap: [X86Reg] = [.rax, .rdi, .rsi, .rdx, .rcx, .r8, .rbx, .r13, .r14, .r15, .rbp]
@@ -21,6 +21,8 @@ struct JITCompiler {
     /// Position-independent code (AOT): map loads read their value from the context's relocation
     /// table instead of embedding this process's addresses.
     let relocatable: Bool
+    /// Array maps whose lookups the code does itself, by map slot (none for relocatable code).
+    let arrayMaps: [Int: InlineArrayMap]
     /// Slots of the `lddw`s that read the relocation table, in table order.
     private(set) var relocations: [Int] = []
 
@@ -48,11 +50,12 @@ struct JITCompiler {
     }
 
     init(code: UnsafeMutableBufferPointer<DecodedInstruction>, maxCallDepth: Int, countsInstructions: Bool,
-         relocatable: Bool = false) {
+         relocatable: Bool = false, arrayMaps: [Int: InlineArrayMap] = [:]) {
         self.code = code
         self.maxCallDepth = maxCallDepth
         self.countsInstructions = countsInstructions
         self.relocatable = relocatable
+        self.arrayMaps = relocatable ? [:] : arrayMaps
         a = X86Assembler(capacity: code.count * 32 + 1024)
         faultExit = a.newLabel()
     }
@@ -149,7 +152,11 @@ struct JITCompiler {
         case InternalOpcode.localCall:
             localCall(to: try label(Self.target(of: i, at: index)), at: index)
         case BPF.callOp:
-            helperCall(id: nil, constant: i.imm, at: index)
+            if let map = inlineArrayMap(calledAt: index) {
+                arrayLookup(map, at: index)
+            } else {
+                helperCall(id: nil, constant: i.imm, at: index)
+            }
         case BPF.callxOp:
             helperCall(id: d, constant: 0, at: index)
         case BPF.exitOp:

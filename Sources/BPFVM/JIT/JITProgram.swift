@@ -51,7 +51,7 @@ public final class JITProgram {
         #if arch(x86_64)
         let clock = ContinuousClock()
         let start = clock.now
-        let entry = try Self.compile(machine.entry, machine.options)
+        let entry = try Self.compile(machine.entry, machine)
         self.init(machine: machine, entry: entry, compileTime: clock.now - start, relocations: [])
         #else
         throw JITError.unsupportedArchitecture(what: "JIT")
@@ -87,9 +87,12 @@ public final class JITProgram {
 
     deinit { relocationTable.deallocate() }
 
-    static func compile(_ program: CompiledProgram, _ options: VMOptions) throws -> ExecutableMemory {
+    /// Compiles `program` (the machine's entry or a tail-call target) to run on `machine`'s maps.
+    static func compile(_ program: CompiledProgram, _ machine: VirtualMachine) throws -> ExecutableMemory {
+        let options = machine.options
         var compiler = JITCompiler(code: program.code, maxCallDepth: options.maxCallDepth,
-                                   countsInstructions: options.maxInstructions != nil)
+                                   countsInstructions: options.maxInstructions != nil,
+                                   arrayMaps: InlineArrayMap.inSlots(of: machine.environment, helpers: options.helpers))
         return try ExecutableMemory(code: compiler.compile())
     }
 
@@ -173,7 +176,7 @@ public final class JITProgram {
 
     private func tailCallCode(for program: Program, _ compiled: CompiledProgram) throws -> ExecutableMemory {
         if let code = tailCallTargets[program] { return code }
-        let code = try Self.compile(compiled, machine.options)
+        let code = try Self.compile(compiled, machine)
         if tailCallTargets.count >= 64 { tailCallTargets.removeAll() }
         tailCallTargets[program] = code
         return code

@@ -168,6 +168,16 @@ struct X86Assembler {
         }
     }
 
+    /// `mov dst32, fs:[offset]`: 4 bytes at `offset` from the thread pointer, zero-extended.
+    mutating func loadThreadLocal32(_ dst: X86Reg, at offset: Int32) {
+        byte(0x64)
+        if dst.extended { byte(0x44) }
+        byte(0x8b)
+        byte(0x04 | dst.low3 << 3)  // ModRM mod=00 rm=100: a SIB follows
+        byte(0x25)                  // SIB without base or index: a 32-bit displacement alone
+        int32(offset)
+    }
+
     /// Load (or register move) of `width` bytes, sign-extended to 64 bits.
     mutating func loadSigned(_ dst: X86Reg, _ src: X86Operand, _ width: X86Width) {
         switch width {
