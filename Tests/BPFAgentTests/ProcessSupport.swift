@@ -31,8 +31,8 @@ final class Child {
         let tag = "\(getpid())_\(UInt32.random(in: 0 ... .max))"
         outURL = FileManager.default.temporaryDirectory.appendingPathComponent("agent_test_\(tag).out")
         errURL = FileManager.default.temporaryDirectory.appendingPathComponent("agent_test_\(tag).err")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         process.executableURL = executable
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment

@@ -44,8 +44,8 @@ import Testing
         let t = try Self.segment()
         let agent = try Agent.open(segmentName: t.name, options: AgentOptions(engine: engine))
         var frames: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
-        try withUnsafeMutablePointer(to: &frames) { pointer in
-            try pointer.withMemoryRebound(to: UInt64.self, capacity: 6) { base in
+        withUnsafeMutablePointer(to: &frames) { pointer in
+            pointer.withMemoryRebound(to: UInt64.self, capacity: 6) { base in
                 Self.writeFrames(at: base)
                 let sp = UInt64(UInt(bitPattern: base))
                 #expect(agent.fire(agent.resolve(hook), call: HookedCall(ip: 0x4000, sp: sp, bp: sp)) == 1)
