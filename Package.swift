@@ -1,12 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// The VM, segment, runtime and agent skip dynamic exclusivity checks (in every configuration):
-// they hold raw pointers into shared memory and check bounds themselves, and the checks on their
-// class fields cost a run 3-4x its time (BPFVMBench micro, release, interleaved, load 9-10:
-// 2-instruction run 87-128 ns with the flag, 327-435 ns without; map lookup 352-401 against
-// 441-516 ns). An unsafe flag, so these libraries can be depended on by path, not by version.
-let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+// No unsafe flags: SwiftPM refuses them in a package depended upon by version, and
+// Scripts/consumer.sh proves that such a dependency builds. The class fields the VM, runtime,
+// segment and agent touch on every run or map operation are exempt from dynamic exclusivity
+// checks one by one (`@exclusivity(unchecked)`, each with its reason), which keeps their hot
+// paths as fast as the former `-enforce-exclusivity=unchecked` on the whole modules.
 // Optimized in debug builds too, for the modules that move every map entry (see each target).
 let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
@@ -55,11 +54,11 @@ let package = Package(
         // bpftime-style log lines on stderr.
         .target(name: "BPFLogging", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // The shared-memory segment: layout, allocator, lock, handler table, map storage.
-        .target(name: "BPFSegment", dependencies: ["BPFModel", "BPFLogging"], swiftSettings: hotPath),
+        .target(name: "BPFSegment", dependencies: ["BPFModel", "BPFLogging"]),
         // bpftime's JSON format, read and written.
         .target(name: "BPFInterchange", dependencies: ["BPFModel", "BPFJSON"], swiftSettings: swift6),
         // The eBPF virtual machine: ISA, validator, interpreter, JIT, disassembler.
-        .target(name: "BPFVM", dependencies: ["BPFModel"], swiftSettings: hotPath),
+        .target(name: "BPFVM", dependencies: ["BPFModel"]),
         // eBPF object files (clang -target bpf) read into programs and maps, as libbpf reads them.
         .target(name: "BPFObject", dependencies: ["BPFModel"], swiftSettings: swift6),
         // The one SQLite call Swift cannot make (a variadic one), for the history.
@@ -94,7 +93,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Programs of a segment run on the VM, with helpers backed by the segment's maps.
-        .target(name: "BPFRuntime", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFLogging"], swiftSettings: hotPath + swift6),
+        .target(name: "BPFRuntime", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFLogging"], swiftSettings: swift6),
         // The use cases on a runtime's state (import, consistent read, save, diff, restore) between
         // the adapters and the command line.
         .target(name: "BPFState", dependencies: ["BPFModel", "BPFSegment", "BPFSnapshots", "BPFRuntime", "BPFLogging"]),
@@ -107,19 +106,19 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         // Release-build figures for Scripts/bench-segment.sh.
-        .executableTarget(name: "BPFSegmentBench", dependencies: ["BPFModel", "BPFSegment"], path: "Benchmarks/BPFSegmentBench", swiftSettings: hotPath),
+        .executableTarget(name: "BPFSegmentBench", dependencies: ["BPFModel", "BPFSegment"], path: "Benchmarks/BPFSegmentBench"),
         // Interpreter figures for Scripts/bench-vm.sh.
-        .executableTarget(name: "BPFVMBench", dependencies: ["BPFVM", "BPFModel", "BPFSegment", "BPFRuntime"], path: "Benchmarks/BPFVMBench", swiftSettings: hotPath),
+        .executableTarget(name: "BPFVMBench", dependencies: ["BPFVM", "BPFModel", "BPFSegment", "BPFRuntime"], path: "Benchmarks/BPFVMBench"),
         // JIT figures for Scripts/bench-jit.sh.
-        .executableTarget(name: "BPFJITBench", dependencies: ["BPFVM"], path: "Benchmarks/BPFJITBench", swiftSettings: hotPath),
+        .executableTarget(name: "BPFJITBench", dependencies: ["BPFVM"], path: "Benchmarks/BPFJITBench"),
         // Runs the segment's programs at the hooks of the process it is linked into.
-        .target(name: "BPFAgent", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFRuntime", "BPFLogging"], swiftSettings: hotPath + swift6),
+        .target(name: "BPFAgent", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFRuntime", "BPFLogging"], swiftSettings: swift6),
         // The agent's C ABI (@_cdecl functions declared by include/bpftime_agent.h).
-        .target(name: "BPFAgentC", dependencies: ["BPFAgent", "BPFLogging"], exclude: ["include"], swiftSettings: hotPath),
+        .target(name: "BPFAgentC", dependencies: ["BPFAgent", "BPFLogging"], exclude: ["include"]),
         // Example target process: calls a function in a loop and fires its hook.
         .executableTarget(name: "bpftime-target", dependencies: ["BPFAgent", "BPFLogging"]),
         // Figures for Scripts/bench-agent.sh.
-        .executableTarget(name: "BPFAgentBench", dependencies: ["BPFAgent", "BPFAgentC", "BPFModel", "BPFSegment"], path: "Benchmarks/BPFAgentBench", swiftSettings: hotPath),
+        .executableTarget(name: "BPFAgentBench", dependencies: ["BPFAgent", "BPFAgentC", "BPFModel", "BPFSegment"], path: "Benchmarks/BPFAgentBench"),
         // Test-only: the one way tests find ../shared, and the examples/ programs compiled by clang.
         .target(name: "TestSupport", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFRuntime"], path: "Tests/TestSupport"),
         .testTarget(name: "BPFModelTests", dependencies: ["BPFModel"]),

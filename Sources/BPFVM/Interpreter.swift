@@ -56,9 +56,11 @@ extension VirtualMachine {
         var ip = code   // the next instruction
         var failure: Failure?
 
-        /// Whether the program may access `size` bytes at `a` (for writing when `write`).
+        /// Whether the program may access `size` bytes at `a` (for writing when `write`). The
+        /// active frames come as arguments: a nested function capturing the mutable `stackLow` and
+        /// `stackSpan` would make them boxed variables, dynamically checked for exclusivity.
         @inline(__always)
-        func allowed(_ a: UInt64, _ size: UInt64, _ write: Bool) -> Bool {
+        func allowed(_ a: UInt64, _ size: UInt64, _ write: Bool, _ stackLow: UInt64, _ stackSpan: UInt64) -> Bool {
             if a &- stackLow <= stackSpan &- size { return true }
             let o = a &- inputLow
             if o <= inputSpan && inputSpan &- o >= size { return true }
@@ -170,54 +172,54 @@ extension VirtualMachine {
             // Loads
             case 0x61:
                 let a = r[sr] &+ UInt64(bitPattern: Int64(i.offset))
-                guard allowed(a, 4, false) else { failure = .memory(address: a, size: 4, write: false); break run }
+                guard allowed(a, 4, false, stackLow, stackSpan) else { failure = .memory(address: a, size: 4, write: false); break run }
                 r[d] = UInt64(ptr(a).loadUnaligned(as: UInt32.self))
             case 0x69:
                 let a = r[sr] &+ UInt64(bitPattern: Int64(i.offset))
-                guard allowed(a, 2, false) else { failure = .memory(address: a, size: 2, write: false); break run }
+                guard allowed(a, 2, false, stackLow, stackSpan) else { failure = .memory(address: a, size: 2, write: false); break run }
                 r[d] = UInt64(ptr(a).loadUnaligned(as: UInt16.self))
             case 0x71:
                 let a = r[sr] &+ UInt64(bitPattern: Int64(i.offset))
-                guard allowed(a, 1, false) else { failure = .memory(address: a, size: 1, write: false); break run }
+                guard allowed(a, 1, false, stackLow, stackSpan) else { failure = .memory(address: a, size: 1, write: false); break run }
                 r[d] = UInt64(ptr(a).load(as: UInt8.self))
             case 0x79:
                 let a = r[sr] &+ UInt64(bitPattern: Int64(i.offset))
-                guard allowed(a, 8, false) else { failure = .memory(address: a, size: 8, write: false); break run }
+                guard allowed(a, 8, false, stackLow, stackSpan) else { failure = .memory(address: a, size: 8, write: false); break run }
                 r[d] = ptr(a).loadUnaligned(as: UInt64.self)
             case 0x81:
                 let a = r[sr] &+ UInt64(bitPattern: Int64(i.offset))
-                guard allowed(a, 4, false) else { failure = .memory(address: a, size: 4, write: false); break run }
+                guard allowed(a, 4, false, stackLow, stackSpan) else { failure = .memory(address: a, size: 4, write: false); break run }
                 r[d] = UInt64(bitPattern: Int64(ptr(a).loadUnaligned(as: Int32.self)))
             case 0x89:
                 let a = r[sr] &+ UInt64(bitPattern: Int64(i.offset))
-                guard allowed(a, 2, false) else { failure = .memory(address: a, size: 2, write: false); break run }
+                guard allowed(a, 2, false, stackLow, stackSpan) else { failure = .memory(address: a, size: 2, write: false); break run }
                 r[d] = UInt64(bitPattern: Int64(ptr(a).loadUnaligned(as: Int16.self)))
             case 0x91:
                 let a = r[sr] &+ UInt64(bitPattern: Int64(i.offset))
-                guard allowed(a, 1, false) else { failure = .memory(address: a, size: 1, write: false); break run }
+                guard allowed(a, 1, false, stackLow, stackSpan) else { failure = .memory(address: a, size: 1, write: false); break run }
                 r[d] = UInt64(bitPattern: Int64(ptr(a).load(as: Int8.self)))
             // Stores
             case 0x62, 0x63:
                 let a = r[d] &+ UInt64(bitPattern: Int64(i.offset))
-                guard allowed(a, 4, true) else { failure = .memory(address: a, size: 4, write: true); break run }
+                guard allowed(a, 4, true, stackLow, stackSpan) else { failure = .memory(address: a, size: 4, write: true); break run }
                 ptr(a).storeBytes(of: w(i.opcode == 0x62 ? k : r[sr]), as: UInt32.self)
             case 0x6a, 0x6b:
                 let a = r[d] &+ UInt64(bitPattern: Int64(i.offset))
-                guard allowed(a, 2, true) else { failure = .memory(address: a, size: 2, write: true); break run }
+                guard allowed(a, 2, true, stackLow, stackSpan) else { failure = .memory(address: a, size: 2, write: true); break run }
                 ptr(a).storeBytes(of: UInt16(truncatingIfNeeded: i.opcode == 0x6a ? k : r[sr]), as: UInt16.self)
             case 0x72, 0x73:
                 let a = r[d] &+ UInt64(bitPattern: Int64(i.offset))
-                guard allowed(a, 1, true) else { failure = .memory(address: a, size: 1, write: true); break run }
+                guard allowed(a, 1, true, stackLow, stackSpan) else { failure = .memory(address: a, size: 1, write: true); break run }
                 ptr(a).storeBytes(of: UInt8(truncatingIfNeeded: i.opcode == 0x72 ? k : r[sr]), as: UInt8.self)
             case 0x7a, 0x7b:
                 let a = r[d] &+ UInt64(bitPattern: Int64(i.offset))
-                guard allowed(a, 8, true) else { failure = .memory(address: a, size: 8, write: true); break run }
+                guard allowed(a, 8, true, stackLow, stackSpan) else { failure = .memory(address: a, size: 8, write: true); break run }
                 ptr(a).storeBytes(of: i.opcode == 0x7a ? k : r[sr], as: UInt64.self)
             // Atomics (aligned, as Linux requires)
             case 0xc3, 0xdb:
                 let size: UInt64 = i.opcode == BPF.atomic64 ? 8 : 4
                 let a = r[d] &+ UInt64(bitPattern: Int64(i.offset))
-                guard allowed(a, size, true) else { failure = .memory(address: a, size: size, write: true); break run }
+                guard allowed(a, size, true, stackLow, stackSpan) else { failure = .memory(address: a, size: size, write: true); break run }
                 guard a & (size - 1) == 0 else { failure = .misalignedAtomic(address: a); break run }
                 if size == 8 {
                     Self.atomic64(ptr(a), i.imm, r + sr, r)
