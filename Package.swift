@@ -1,13 +1,20 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// No unsafe flags: SwiftPM refuses them in a package depended upon by version, and
+// No unsafe flags by default: SwiftPM refuses them in a package depended upon by version, and
 // Scripts/consumer.sh proves that such a dependency builds. The class fields the VM, runtime,
 // segment and agent touch on every run or map operation are exempt from dynamic exclusivity
 // checks one by one (`@exclusivity(unchecked)`, each with its reason), which keeps their hot
 // paths as fast as the former `-enforce-exclusivity=unchecked` on the whole modules.
-// Optimized in debug builds too, for the modules that move every map entry (see each target).
-let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
+// Scripts/test.sh (the whole suite) sets BPFTIMETOOL_FAST_DEBUG=1 to optimize BPFSnapshots in
+// debug builds too: its tests save histories of 100,000-entry maps, whose sorting, hashing and
+// merging is generic code that runs ~3x slower unoptimized (BPFSnapshotsTests in debug, load 5-8:
+// 112 s wall and 51 s of CPU with -O, 349 s and 147 s without). It is an unsafe flag, so it is off
+// by default: a package depending on this one never gets it. (BPFFleet no longer needs it: its
+// end-to-end suites took 120 s with it, 112 s without, waiting on PostgreSQL and processes.)
+let optimizedInDebug: [SwiftSetting] = Context.environment["BPFTIMETOOL_FAST_DEBUG"] == "1"
+    ? [.unsafeFlags(["-O"], .when(configuration: .debug))] : []
 
 // The Swift 6 language mode (complete concurrency checking), module by module.
 let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
@@ -63,22 +70,16 @@ let package = Package(
         .target(name: "BPFObject", dependencies: ["BPFModel"], swiftSettings: swift6),
         // The one SQLite call Swift cannot make (a variadic one), for the history.
         .target(name: "SQLiteShims", linkerSettings: [.linkedLibrary("sqlite3")]),
-        // The SQLite snapshot history. Optimized in debug builds too: sorting, hashing and merging
-        // map entries is generic code that runs far slower unoptimized, and the tests save
-        // histories of 100,000-entry maps (BPFSnapshotsTests in debug: 66 s of CPU with -O,
-        // 148 s without; their wall time is mostly the disk's).
+        // The SQLite snapshot history.
         .target(name: "BPFSnapshots", dependencies: ["BPFModel", "BPFJSON", "SQLiteShims", .product(name: "GRDB", package: "GRDB.swift"),
                                                  .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: optimizedInDebug,
                 plugins: ["EmbedMigrations"]),
         // The history on PostgreSQL (postgres-nio) behind the same SQL connection as SQLite, so
         // that push and pull run one transfer between any two stores.
-        // Optimized in debug builds too, like BPFSnapshots: it writes and reads every map entry a
-        // push or pull carries.
         .target(name: "BPFFleet", dependencies: ["BPFSnapshots", "BPFLogging", .product(name: "PostgresNIO", package: "postgres-nio"),
                                                  .product(name: "NIOCore", package: "swift-nio"),
-                                                 .product(name: "NIOSSL", package: "swift-nio-ssl")],
-                swiftSettings: optimizedInDebug),
+                                                 .product(name: "NIOSSL", package: "swift-nio-ssl")]),
         // Embeds migrations/*.sql into BPFSnapshots at build time, so a copied binary carries its schema.
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["MigrationEmbedder"]),
         .executableTarget(name: "MigrationEmbedder"),

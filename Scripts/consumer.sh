@@ -6,6 +6,8 @@
 # upon by version whose targets use unsafe build flags, so this fails if one comes back.
 # The consumer's build directory is .build-consumer, reused between runs.
 set -euo pipefail
+# As a dependency is built: without the opt-in unsafe flag of this package's own test runs.
+unset BPFTIMETOOL_FAST_DEBUG
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
