@@ -59,13 +59,13 @@ let package = Package(
         .target(name: "BPFModel", swiftSettings: swift6),
         .target(name: "BPFJSON", dependencies: ["BPFModel"], swiftSettings: swift6),
         // bpftime-style log lines on stderr.
-        .target(name: "BPFLogging", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "BPFLogging", dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: swift6),
         // The shared-memory segment: layout, allocator, lock, handler table, map storage.
-        .target(name: "BPFSegment", dependencies: ["BPFModel", "BPFLogging"]),
+        .target(name: "BPFSegment", dependencies: ["BPFModel", "BPFLogging"], swiftSettings: swift6),
         // bpftime's JSON format, read and written.
         .target(name: "BPFInterchange", dependencies: ["BPFModel", "BPFJSON"], swiftSettings: swift6),
         // The eBPF virtual machine: ISA, validator, interpreter, JIT, disassembler.
-        .target(name: "BPFVM", dependencies: ["BPFModel"]),
+        .target(name: "BPFVM", dependencies: ["BPFModel"], swiftSettings: swift6),
         // eBPF object files (clang -target bpf) read into programs and maps, as libbpf reads them.
         .target(name: "BPFObject", dependencies: ["BPFModel"], swiftSettings: swift6),
         // The one SQLite call Swift cannot make (a variadic one), for the history.
