@@ -21,28 +21,30 @@ public final class Agent {
     /// The segment's table generation, read at every fire.
     private let generationWord: UnsafeMutablePointer<Atomic<UInt64>>
 
+    // The fields every fire reads or writes are exempt from dynamic exclusivity checks
+    // (`@exclusivity(unchecked)`): an agent fires from one thread at a time.
     /// Hooks by id, and the programs each runs: `spans[id]` indexes `routes`.
     private var hooks: [Hook] = []
     private var ids: [Hook: HookID] = [:]
     /// Hook names already parsed (`resolve(named:)`), so that firing by name parses once.
     private var named: [String: HookID] = [:]
-    private var spans: [Span] = []
-    private var routes: ContiguousArray<Route> = []
+    @exclusivity(unchecked) private var spans: [Span] = []
+    @exclusivity(unchecked) private var routes: ContiguousArray<Route> = []
     /// The engines of the current table by program fd; `routes` point at them.
     private var engines: [Int: LoadedEngine] = [:]
 
     private var plan = DispatchPlan([], pid: 0)
-    private var builtGeneration: UInt64
-    private var firesUntilLivenessCheck: Int
+    @exclusivity(unchecked) private var builtGeneration: UInt64
+    @exclusivity(unchecked) private var firesUntilLivenessCheck: Int
     /// When the segment's existence was last checked (CLOCK_MONOTONIC_COARSE, ns).
     private var lastLivenessCheck: UInt64 = 0
     private var liveness: ShmLiveness?
     public private(set) var isDetached = false
 
     /// The calling thread's stack, where a hooked call's sp lies (see `ThreadStack`).
-    private var threadStack = ThreadStack()
+    @exclusivity(unchecked) private var threadStack = ThreadStack()
     /// A private copy of the context: programs may write it, callers may pass read-only memory.
-    private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 16)
+    @exclusivity(unchecked) private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 16)
     /// Programs whose fault was already logged in the current table (one line per program).
     private var loggedFaults = Set<Int>()
     /// Programs whose ignored `bpf_override_return` was already logged in the current table.

@@ -16,7 +16,8 @@ public struct SpdlogStyleHandler: LogHandler {
     public func log(event: LogEvent) {
         let text = "[\(Self.timestamp())] [\(Self.spdlogName(event.level))] \(TerminalText.escaped(event.message.description))\n"
         // Whatever stdout holds so far comes first, so both streams read in order in one file.
-        fflush(stdout)
+        // (`fflush(nil)` flushes every C stream: Swift 6 does not let `stdout`, a C global, be named.)
+        fflush(nil)
         FileHandle.standardError.write(Data(text.utf8))
     }
 

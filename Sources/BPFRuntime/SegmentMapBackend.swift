@@ -9,10 +9,11 @@ public final class SegmentMapBackend: MapBackend {
     public let segment: Segment
     /// Maps by fd, opened once per run of the tool (a map replaced meanwhile reads as stale).
     /// Indexed by fd so that a helper call does not hash; `opened` keeps them alive, so the
-    /// hot path borrows them without reference counting.
-    private var maps: [Unmanaged<SegmentMap>?] = []
-    private var opened: [SegmentMap] = []
-    private var reservedRecords: [UnsafeMutableRawPointer: SegmentMap] = [:]
+    /// hot path borrows them without reference counting. Exempt from dynamic exclusivity checks,
+    /// as the VM using this backend runs one program at a time: every map helper call reads `maps`.
+    @exclusivity(unchecked) private var maps: [Unmanaged<SegmentMap>?] = []
+    @exclusivity(unchecked) private var opened: [SegmentMap] = []
+    @exclusivity(unchecked) private var reservedRecords: [UnsafeMutableRawPointer: SegmentMap] = [:]
 
     public init(segment: Segment) { self.segment = segment }
 

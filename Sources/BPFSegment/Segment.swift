@@ -136,7 +136,8 @@ public final class Segment: @unchecked Sendable {
             var buffer = [CChar](repeating: 0, count: 256)
             if fgets(&buffer, Int32(buffer.count), file) != nil {
                 // A list of ranges such as "0-3,8-11".
-                let ranges = String(cString: buffer).split(whereSeparator: { $0 == "," || $0 == "\n" })
+                let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                let ranges = line.split(whereSeparator: { $0 == "," || $0 == "\n" })
                 let highest = ranges.compactMap { $0.split(separator: "-").last.flatMap { Int($0) } }.max()
                 if let highest, highest >= 0, highest < 4096 { return highest + 1 }
             }

@@ -11,8 +11,9 @@ import Synchronization
 enum TruncationGuard {
     static let slotCount = 64
     /// Start and end of each guarded mapping (0 = free slot); read by the handler without locks.
-    private static let starts = UnsafeMutablePointer<Atomic<UInt>>.allocate(capacity: slotCount)
-    private static let ends = UnsafeMutablePointer<Atomic<UInt>>.allocate(capacity: slotCount)
+    /// (Safe to share between threads: the pointers never change and what they point to is atomic.)
+    nonisolated(unsafe) private static let starts = UnsafeMutablePointer<Atomic<UInt>>.allocate(capacity: slotCount)
+    nonisolated(unsafe) private static let ends = UnsafeMutablePointer<Atomic<UInt>>.allocate(capacity: slotCount)
     nonisolated(unsafe) private static var previous = sigaction()
     nonisolated(unsafe) private static var installed = false
     /// Serializes registration (rare); the handler itself takes no lock.

@@ -100,20 +100,22 @@ public struct HelperContext {
     }
 }
 
-/// What helpers reach through the run state: maps, pending outcomes, output.
+/// What helpers reach through the run state: maps, pending outcomes, output. Its fields are
+/// exempt from dynamic exclusivity checks: one run at a time uses them, and every map helper
+/// call and every run's end reads them.
 final class HelperEnvironment {
     /// An empty backend when the VM has no maps: a non-optional `let` of this object is borrowed
     /// by helper calls, where unwrapping an optional one costs a retain/release pair per call.
     let maps: MapBackend
     /// Maps referenced by `lddw src=1`, indexed by the slot in their `MapHandle` value.
-    var mapSlots: [(fd: Int32, info: MapInfo)] = []
-    var pendingFault: String?
-    var pendingTailCall: Program?
+    @exclusivity(unchecked) var mapSlots: [(fd: Int32, info: MapInfo)] = []
+    @exclusivity(unchecked) var pendingFault: String?
+    @exclusivity(unchecked) var pendingTailCall: Program?
     /// Ring-buffer records reserved in this run and not yet submitted or discarded.
-    var reservedRecords: Set<UnsafeMutableRawPointer> = []
+    @exclusivity(unchecked) var reservedRecords: Set<UnsafeMutableRawPointer> = []
     /// Where `bpf_trace_printk` text goes; stdout when nil.
     let trace: ((String) -> Void)?
-    var randomState: UInt64
+    @exclusivity(unchecked) var randomState: UInt64
 
     init(maps: MapBackend?, trace: ((String) -> Void)?) {
         self.maps = maps ?? MapShapes()

@@ -56,9 +56,11 @@ extension VirtualMachine {
         var ip = code   // the next instruction
         var failure: Failure?
 
-        /// Whether the program may access `size` bytes at `a` (for writing when `write`).
+        /// Whether the program may access `size` bytes at `a` (for writing when `write`). The
+        /// active frames come as arguments: a nested function capturing the mutable `stackLow` and
+        /// `stackSpan` would make them boxed variables, dynamically checked for exclusivity.
         @inline(__always)
-        func allowed(_ a: UInt64, _ size: UInt64, _ write: Bool) -> Bool {
+        func allowed(_ a: UInt64, _ size: UInt64, _ write: Bool, _ stackLow: UInt64, _ stackSpan: UInt64) -> Bool {
             if a &- stackLow <= stackSpan &- size { return true }
             let o = a &- inputLow
             if o <= inputSpan && inputSpan &- o >= size { return true }
@@ -70,27 +72,27 @@ extension VirtualMachine {
         @inline(__always) func w(_ x: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: x) }
         /// r[dst] = the `T` at r[src] + offset, extended to 64 bits; false (failure set) when not allowed.
         @inline(__always)
-        func load<T: FixedWidthInteger>(_: T.Type, _ i: DecodedInstruction) -> Bool {
+        func load<T: FixedWidthInteger>(_: T.Type, _ i: DecodedInstruction, _ stackLow: UInt64, _ stackSpan: UInt64) -> Bool {
             let a = r[Int(i.src)] &+ UInt64(bitPattern: Int64(i.offset))
             let size = UInt64(MemoryLayout<T>.size)
-            guard allowed(a, size, false) else { failure = .memory(address: a, size: size, write: false); return false }
+            guard allowed(a, size, false, stackLow, stackSpan) else { failure = .memory(address: a, size: size, write: false); return false }
             r[Int(i.dst)] = UInt64(truncatingIfNeeded: ptr(a).loadUnaligned(as: T.self))
             return true
         }
         /// Stores `value`'s low `T` bytes at r[dst] + offset; false (failure set) when not allowed.
         @inline(__always)
-        func store<T: FixedWidthInteger>(_: T.Type, _ value: UInt64, _ i: DecodedInstruction) -> Bool {
+        func store<T: FixedWidthInteger>(_: T.Type, _ value: UInt64, _ i: DecodedInstruction, _ stackLow: UInt64, _ stackSpan: UInt64) -> Bool {
             let a = r[Int(i.dst)] &+ UInt64(bitPattern: Int64(i.offset))
             let size = UInt64(MemoryLayout<T>.size)
-            guard allowed(a, size, true) else { failure = .memory(address: a, size: size, write: true); return false }
+            guard allowed(a, size, true, stackLow, stackSpan) else { failure = .memory(address: a, size: size, write: true); return false }
             ptr(a).storeBytes(of: T(truncatingIfNeeded: value), as: T.self)
             return true
         }
         /// r[dst] + offset when an atomic of `size` bytes may use it; nil (failure set) otherwise.
         @inline(__always)
-        func atomicAddress(_ size: UInt64, _ i: DecodedInstruction) -> UInt64? {
+        func atomicAddress(_ size: UInt64, _ i: DecodedInstruction, _ stackLow: UInt64, _ stackSpan: UInt64) -> UInt64? {
             let a = r[Int(i.dst)] &+ UInt64(bitPattern: Int64(i.offset))
-            guard allowed(a, size, true) else { failure = .memory(address: a, size: size, write: true); return nil }
+            guard allowed(a, size, true, stackLow, stackSpan) else { failure = .memory(address: a, size: size, write: true); return nil }
             guard a & (size - 1) == 0 else { failure = .misalignedAtomic(address: a); return nil }
             return a
         }
@@ -205,27 +207,27 @@ extension VirtualMachine {
                 ip += 1
             // Loads (zero- or sign-extending) and stores: one case per opcode, so the switch stays
             // one jump table (a case testing the opcode again gets split out of it).
-            case .loadU32: guard load(UInt32.self, i) else { break run }
-            case .loadU16: guard load(UInt16.self, i) else { break run }
-            case .loadU8: guard load(UInt8.self, i) else { break run }
-            case .load64: guard load(UInt64.self, i) else { break run }
-            case .loadS32: guard load(Int32.self, i) else { break run }
-            case .loadS16: guard load(Int16.self, i) else { break run }
-            case .loadS8: guard load(Int8.self, i) else { break run }
-            case .store32K: guard store(UInt32.self, k, i) else { break run }
-            case .store32X: guard store(UInt32.self, r[sr], i) else { break run }
-            case .store16K: guard store(UInt16.self, k, i) else { break run }
-            case .store16X: guard store(UInt16.self, r[sr], i) else { break run }
-            case .store8K: guard store(UInt8.self, k, i) else { break run }
-            case .store8X: guard store(UInt8.self, r[sr], i) else { break run }
-            case .store64K: guard store(UInt64.self, k, i) else { break run }
-            case .store64X: guard store(UInt64.self, r[sr], i) else { break run }
+            case .loadU32: guard load(UInt32.self, i, stackLow, stackSpan) else { break run }
+            case .loadU16: guard load(UInt16.self, i, stackLow, stackSpan) else { break run }
+            case .loadU8: guard load(UInt8.self, i, stackLow, stackSpan) else { break run }
+            case .load64: guard load(UInt64.self, i, stackLow, stackSpan) else { break run }
+            case .loadS32: guard load(Int32.self, i, stackLow, stackSpan) else { break run }
+            case .loadS16: guard load(Int16.self, i, stackLow, stackSpan) else { break run }
+            case .loadS8: guard load(Int8.self, i, stackLow, stackSpan) else { break run }
+            case .store32K: guard store(UInt32.self, k, i, stackLow, stackSpan) else { break run }
+            case .store32X: guard store(UInt32.self, r[sr], i, stackLow, stackSpan) else { break run }
+            case .store16K: guard store(UInt16.self, k, i, stackLow, stackSpan) else { break run }
+            case .store16X: guard store(UInt16.self, r[sr], i, stackLow, stackSpan) else { break run }
+            case .store8K: guard store(UInt8.self, k, i, stackLow, stackSpan) else { break run }
+            case .store8X: guard store(UInt8.self, r[sr], i, stackLow, stackSpan) else { break run }
+            case .store64K: guard store(UInt64.self, k, i, stackLow, stackSpan) else { break run }
+            case .store64X: guard store(UInt64.self, r[sr], i, stackLow, stackSpan) else { break run }
             // Atomics (aligned, as Linux requires)
             case .atomic32:
-                guard let a = atomicAddress(4, i) else { break run }
+                guard let a = atomicAddress(4, i, stackLow, stackSpan) else { break run }
                 Self.atomic32(ptr(a), i.imm, r + sr, r)
             case .atomic64:
-                guard let a = atomicAddress(8, i) else { break run }
+                guard let a = atomicAddress(8, i, stackLow, stackSpan) else { break run }
                 Self.atomic64(ptr(a), i.imm, r + sr, r)
             // Jumps: offsets are relative to the next instruction. Weighted as taken so each stays a
             // branch: as a conditional move, the next slot's address would wait for the compare and
@@ -294,7 +296,7 @@ extension VirtualMachine {
                 guard let n = second() else { break run }
                 if _fastPath(r[Int(n.dst)] != r[Int(n.src)]) { ip += Int(n.offset) }
             case .load64Add64X:
-                guard load(UInt64.self, i), let n = second() else { break run }
+                guard load(UInt64.self, i, stackLow, stackSpan), let n = second() else { break run }
                 r[Int(n.dst)] = r[Int(n.dst)] &+ r[Int(n.src)]
             // Calls
             case .localCall: // local call (InternalOpcode)

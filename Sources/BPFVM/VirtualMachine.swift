@@ -26,8 +26,10 @@ public struct VMOptions {
 public final class VirtualMachine {
     public let program: Program
     public let options: VMOptions
+    // Fields written by runs are exempt from dynamic exclusivity checks (`@exclusivity(unchecked)`):
+    // the machine runs one program at a time, and a check on every run cost more than a short run.
     /// Instructions executed by the last run (tail-called programs included).
-    public internal(set) var executedInstructions: UInt64 = 0
+    @exclusivity(unchecked) public internal(set) var executedInstructions: UInt64 = 0
     /// The return value the last run asked the hooked function to return
     /// (`bpf_override_return`, `bpf_set_retval`), `nil` when it asked for none.
     public var returnOverride: UInt64? { state.pointee.returnOverridden != 0 ? state.pointee.returnOverride : nil }
@@ -40,7 +42,7 @@ public final class VirtualMachine {
     let maxDepth: Int
     let entry: CompiledProgram
     /// Validated tail-call targets, by program.
-    var tailCallTargets: [Program: CompiledProgram] = [:]
+    @exclusivity(unchecked) var tailCallTargets: [Program: CompiledProgram] = [:]
 
     /// The run state helpers see; `RunState.regions` and the stack live beside it. It is the
     /// start of `context`, so JIT code runs on it in place (nothing to copy in or out per run).

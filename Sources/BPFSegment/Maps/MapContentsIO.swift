@@ -53,7 +53,9 @@ extension MapStore {
     func contents() -> MapContents {
         var c = MapContents(shapeOf: layout)
         let valueBytes = layout.cpus * valueSize
-        func append(key: UnsafeRawPointer?, slot: UnsafeRawPointer) {
+        // `c` passed, not captured: a nested function capturing a `var` boxes it, and every
+        // access to a box is checked for exclusivity at run time (once per entry here).
+        func append(_ c: inout MapContents, key: UnsafeRawPointer?, slot: UnsafeRawPointer) {
             if let key { c.keys.append(contentsOf: UnsafeRawBufferPointer(start: key, count: keySize)) }
             if layout.cpus == 1 {
                 c.values.append(contentsOf: UnsafeRawBufferPointer(start: slot, count: valueSize))
@@ -69,7 +71,7 @@ extension MapStore {
             c.values.reserveCapacity(boundedCount * valueBytes)
             forEachEntry { index in
                 let e = entry(index)
-                append(key: e + layout.keyOffsetInEntry, slot: e + layout.valueOffsetInEntry)
+                append(&c, key: e + layout.keyOffsetInEntry, slot: e + layout.valueOffsetInEntry)
             }
         case .array, .percpuArray, .progArray:
             c.keys.reserveCapacity(maxEntries * 4)
@@ -77,10 +79,10 @@ extension MapStore {
             for index in 0..<maxEntries {
                 let slot = arraySlot(index)
                 if layout.kind == .progArray, slot.u32(0) == Self.emptyProgramSlot { continue }
-                withUnsafeBytes(of: UInt32(index).littleEndian) { append(key: $0.baseAddress, slot: slot) }
+                withUnsafeBytes(of: UInt32(index).littleEndian) { append(&c, key: $0.baseAddress, slot: slot) }
             }
         case .queue, .stack:
-            forEachValue { append(key: nil, slot: $0) }
+            forEachValue { append(&c, key: nil, slot: $0) }
         case .ringbuf, .perfEventArray:
             break
         }

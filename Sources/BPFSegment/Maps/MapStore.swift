@@ -8,8 +8,9 @@ final class MapStore {
     let base: UnsafeMutableRawPointer
     let layout: MapLayout
     let journal: Journal
-    /// Off while filling a map that nothing reaches yet: there is nothing to undo.
-    var journaling = true
+    /// Off while filling a map that nothing reaches yet: there is nothing to undo. (Changed only
+    /// under the segment lock: exempt from dynamic exclusivity checks, read on every write.)
+    @exclusivity(unchecked) var journaling = true
     let storage: Int
     let entries: UnsafeMutableRawPointer
     let keySize: Int

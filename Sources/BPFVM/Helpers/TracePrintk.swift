@@ -19,7 +19,7 @@ enum TracePrintk {
             if let trace = ctx.environment.trace {
                 trace(text)
             } else {
-                fputs(text, stdout)
+                print(text, terminator: "")   // C's stdout stream, as `fputs` would write it
             }
             return 0
         }

@@ -24,8 +24,8 @@ public final class JITProgram {
 
     let machine: VirtualMachine
     private let entry: ExecutableMemory
-    /// Compiled tail-call targets, by program.
-    private var tailCallTargets: [Program: ExecutableMemory] = [:]
+    /// Compiled tail-call targets, by program (one run at a time: no dynamic exclusivity check).
+    @exclusivity(unchecked) private var tailCallTargets: [Program: ExecutableMemory] = [:]
     /// The machine's: its run state, and the JIT's fields after it.
     private let context: UnsafeMutablePointer<JITContext>
     private let entryPoint: EntryPoint

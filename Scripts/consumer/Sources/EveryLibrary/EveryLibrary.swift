@@ -1,0 +1,1 @@
+// Depends on every library product of bpftimetool (see Package.swift); nothing to compile.
