@@ -73,31 +73,32 @@ let package = Package(
         // The SQLite snapshot history.
         .target(name: "BPFSnapshots", dependencies: ["BPFModel", "BPFJSON", "SQLiteShims", .product(name: "GRDB", package: "GRDB.swift"),
                                                  .product(name: "Crypto", package: "swift-crypto")],
-                swiftSettings: optimizedInDebug,
+                swiftSettings: swift6 + optimizedInDebug,
                 plugins: ["EmbedMigrations"]),
         // The history on PostgreSQL (postgres-nio) behind the same SQL connection as SQLite, so
         // that push and pull run one transfer between any two stores.
         .target(name: "BPFFleet", dependencies: ["BPFSnapshots", "BPFLogging", .product(name: "PostgresNIO", package: "postgres-nio"),
                                                  .product(name: "NIOCore", package: "swift-nio"),
-                                                 .product(name: "NIOSSL", package: "swift-nio-ssl")]),
+                                                 .product(name: "NIOSSL", package: "swift-nio-ssl")],
+                swiftSettings: swift6),
         // Embeds migrations/*.sql into BPFSnapshots at build time, so a copied binary carries its schema.
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["MigrationEmbedder"]),
         .executableTarget(name: "MigrationEmbedder"),
         // Figures for Scripts/bench-snap.sh; also the second process of the BPFSnapshots concurrency tests.
         .executableTarget(name: "BPFSnapshotsBench", dependencies: ["BPFModel", "BPFSnapshots"], path: "Benchmarks/BPFSnapshotsBench"),
         // Handlers, snapshots and diffs as text tables and JSON: one rendering for the CLI and the server.
-        .target(name: "BPFReports", dependencies: ["BPFModel", "BPFJSON", "BPFSnapshots", "BPFVM", "BPFLogging"]),
+        .target(name: "BPFReports", dependencies: ["BPFModel", "BPFJSON", "BPFSnapshots", "BPFVM", "BPFLogging"], swiftSettings: swift6),
         // `snap serve`: the history as web pages and the JSON API.
         .target(name: "BPFHistoryServer", dependencies: [
             "BPFModel", "BPFJSON", "BPFSnapshots", "BPFReports", "BPFVM", "BPFLogging",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        ], swiftSettings: swift6),
         // Programs of a segment run on the VM, with helpers backed by the segment's maps.
         .target(name: "BPFRuntime", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFLogging"], swiftSettings: swift6),
         // The use cases on a runtime's state (import, consistent read, save, diff, restore) between
         // the adapters and the command line.
-        .target(name: "BPFState", dependencies: ["BPFModel", "BPFSegment", "BPFSnapshots", "BPFRuntime", "BPFLogging"]),
+        .target(name: "BPFState", dependencies: ["BPFModel", "BPFSegment", "BPFSnapshots", "BPFRuntime", "BPFLogging"], swiftSettings: swift6),
         // Export/import benchmark behind Scripts/bench-json.sh.
         .executableTarget(name: "BPFInterchangeBench", dependencies: ["BPFInterchange", "BPFModel"], path: "Benchmarks/BPFInterchangeBench"),
         .executableTarget(name: "bpftimetool", dependencies: [
@@ -105,7 +106,7 @@ let package = Package(
             "BPFReports", "BPFHistoryServer", "BPFFleet", "BPFJSON",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "SystemPackage", package: "swift-system"),
-        ]),
+        ], swiftSettings: swift6),
         // Release-build figures for Scripts/bench-segment.sh.
         .executableTarget(name: "BPFSegmentBench", dependencies: ["BPFModel", "BPFSegment"], path: "Benchmarks/BPFSegmentBench"),
         // Interpreter figures for Scripts/bench-vm.sh.

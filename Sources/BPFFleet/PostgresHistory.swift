@@ -359,7 +359,7 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
     /// the server closes (stopped, crashed, cut off) ends the wait: postgres-nio leaves a COPY
     /// in flight waiting forever then. One found closed before `body` is opened again, unless a
     /// transaction was open on it.
-    private func run<T>(_ body: @escaping () async throws -> T) throws -> T {
+    private func run<T>(_ body: sending @escaping () async throws -> T) throws -> T {
         if connection.isClosed, depth == 0 {
             connection = try Self.open(configuration, logger: logger, location: location)
             try setUpSession()
@@ -390,7 +390,7 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
 
     /// Waits for async work from synchronous code (the command line's), or until `closed`
     /// completes (then `ConnectionClosed`), whichever comes first.
-    static func wait<T>(_ body: @escaping () async throws -> T, closed: EventLoopFuture<Void>? = nil) throws -> T {
+    static func wait<T>(_ body: sending @escaping () async throws -> T, closed: EventLoopFuture<Void>? = nil) throws -> T {
         let box = ResultBox<T>()
         Task {
             do { box.finish(.success(try await body())) } catch { box.finish(.failure(error)) }

@@ -55,7 +55,7 @@ struct MapChunks {
             }
         }
         let entries = self.entries
-        let hashes = SHA256.concurrently(ranges.count) { i in
+        let hashes = SHA256.concurrently(ranges.count) { [ranges] i in
             entries.withUnsafeBytes { all in
                 var h = SHA256()
                 h.update(littleEndian: UInt32(storedKeySize))

@@ -42,10 +42,11 @@ extension SHA256 {
     static let pieceSize = 1 << 20
 
     /// Hashes `count` independent items on every core; `hash(i)` must only read shared data.
-    static func concurrently(_ count: Int, _ hash: (Int) -> [UInt8]) -> [[UInt8]] {
+    static func concurrently(_ count: Int, _ hash: @Sendable (Int) -> [UInt8]) -> [[UInt8]] {
         var digests = [[UInt8]](repeating: [], count: count)
         digests.withUnsafeMutableBufferPointer { out in
-            let out = out
+            // Shared by the iterations, each of which writes only its own element.
+            nonisolated(unsafe) let out = out
             DispatchQueue.concurrentPerform(iterations: count) { out[$0] = hash($0) }
         }
         return digests

@@ -20,7 +20,6 @@ struct MapEventPipeCommand: ParsableCommand {
 
     func run() throws {
         guard count.map({ $0 > 0 }) ?? true, pollMilliseconds > 0 else { throw ToolError("--count and --poll-ms must be positive") }
-        setvbuf(stdout, nil, _IOLBF, 0)
         let map = try segment.open().map(at: fd)
         guard map.kind == .ringbuf || map.kind == .perfEventArray else {
             throw ToolError("map \(fd) is a \(map.kind?.rawValue ?? "non-ringbuf") map: event-pipe reads ringbuf and perf_event_array maps")
@@ -42,7 +41,8 @@ struct MapEventPipeCommand: ParsableCommand {
                 }
             }
             printed += records.count
-            if records.isEmpty { usleep(useconds_t(pollMilliseconds * 1000)) }
+            // Each batch reaches a pipe reader as it arrives, not when stdout's buffer fills.
+            if records.isEmpty { usleep(useconds_t(pollMilliseconds * 1000)) } else { fflush(nil) }
         }
     }
 }

@@ -46,7 +46,7 @@ struct SnapServe: ParsableCommand {
                 do {
                     try await HistoryServer(browser: browser, host: host, port: port).run { bound in
                         print("serving \(location) at http://\(host.contains(":") ? "[\(host)]" : host):\(bound)/")
-                        fflush(stdout)
+                        fflush(nil)
                     }
                 } catch {
                     outcome.error = error
