@@ -72,7 +72,8 @@ extension VirtualMachine {
         @inline(__always) func w(_ x: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: x) }
         /// r[dst] = the `T` at r[src] + offset, extended to 64 bits; false (failure set) when not allowed.
         @inline(__always)
-        func load<T: FixedWidthInteger>(_: T.Type, _ i: DecodedInstruction, _ stackLow: UInt64, _ stackSpan: UInt64) -> Bool {
+        func load<T: FixedWidthInteger>(_: T.Type, _ i: DecodedInstruction, _ stackLow: UInt64, _ stackSpan: UInt64,
+                                        _ failure: inout Failure?) -> Bool {
             let a = r[Int(i.src)] &+ UInt64(bitPattern: Int64(i.offset))
             let size = UInt64(MemoryLayout<T>.size)
             guard allowed(a, size, false, stackLow, stackSpan) else { failure = .memory(address: a, size: size, write: false); return false }
@@ -81,7 +82,8 @@ extension VirtualMachine {
         }
         /// Stores `value`'s low `T` bytes at r[dst] + offset; false (failure set) when not allowed.
         @inline(__always)
-        func store<T: FixedWidthInteger>(_: T.Type, _ value: UInt64, _ i: DecodedInstruction, _ stackLow: UInt64, _ stackSpan: UInt64) -> Bool {
+        func store<T: FixedWidthInteger>(_: T.Type, _ value: UInt64, _ i: DecodedInstruction, _ stackLow: UInt64, _ stackSpan: UInt64,
+                                         _ failure: inout Failure?) -> Bool {
             let a = r[Int(i.dst)] &+ UInt64(bitPattern: Int64(i.offset))
             let size = UInt64(MemoryLayout<T>.size)
             guard allowed(a, size, true, stackLow, stackSpan) else { failure = .memory(address: a, size: size, write: true); return false }
@@ -90,22 +92,22 @@ extension VirtualMachine {
         }
         /// r[dst] + offset when an atomic of `size` bytes may use it; nil (failure set) otherwise.
         @inline(__always)
-        func atomicAddress(_ size: UInt64, _ i: DecodedInstruction, _ stackLow: UInt64, _ stackSpan: UInt64) -> UInt64? {
+        func atomicAddress(_ size: UInt64, _ i: DecodedInstruction, _ stackLow: UInt64, _ stackSpan: UInt64,
+                           _ failure: inout Failure?) -> UInt64? {
             let a = r[Int(i.dst)] &+ UInt64(bitPattern: Int64(i.offset))
             guard allowed(a, size, true, stackLow, stackSpan) else { failure = .memory(address: a, size: size, write: true); return nil }
             guard a & (size - 1) == 0 else { failure = .misalignedAtomic(address: a); return nil }
             return a
         }
 
-        /// The second slot of a fused pair, entered as the loop top enters a slot; nil (failure set)
-        /// when the budget does not cover it.
+        /// The second slot of a fused pair, entered as the loop top enters a slot; nil when the
+        /// budget does not cover it.
         @inline(__always)
-        func second() -> DecodedInstruction? {
+        func second(_ ip: inout UnsafeMutablePointer<DecodedInstruction>, _ remaining: inout Int64) -> DecodedInstruction? {
             let n = ip.pointee
             ip += 1
             remaining &-= 1
-            if Mode.checked && remaining < 0 { failure = .budget; return nil }
-            return n
+            return Mode.checked && remaining < 0 ? nil : n
         }
 
         run: while true {
@@ -207,27 +209,27 @@ extension VirtualMachine {
                 ip += 1
             // Loads (zero- or sign-extending) and stores: one case per opcode, so the switch stays
             // one jump table (a case testing the opcode again gets split out of it).
-            case .loadU32: guard load(UInt32.self, i, stackLow, stackSpan) else { break run }
-            case .loadU16: guard load(UInt16.self, i, stackLow, stackSpan) else { break run }
-            case .loadU8: guard load(UInt8.self, i, stackLow, stackSpan) else { break run }
-            case .load64: guard load(UInt64.self, i, stackLow, stackSpan) else { break run }
-            case .loadS32: guard load(Int32.self, i, stackLow, stackSpan) else { break run }
-            case .loadS16: guard load(Int16.self, i, stackLow, stackSpan) else { break run }
-            case .loadS8: guard load(Int8.self, i, stackLow, stackSpan) else { break run }
-            case .store32K: guard store(UInt32.self, k, i, stackLow, stackSpan) else { break run }
-            case .store32X: guard store(UInt32.self, r[sr], i, stackLow, stackSpan) else { break run }
-            case .store16K: guard store(UInt16.self, k, i, stackLow, stackSpan) else { break run }
-            case .store16X: guard store(UInt16.self, r[sr], i, stackLow, stackSpan) else { break run }
-            case .store8K: guard store(UInt8.self, k, i, stackLow, stackSpan) else { break run }
-            case .store8X: guard store(UInt8.self, r[sr], i, stackLow, stackSpan) else { break run }
-            case .store64K: guard store(UInt64.self, k, i, stackLow, stackSpan) else { break run }
-            case .store64X: guard store(UInt64.self, r[sr], i, stackLow, stackSpan) else { break run }
+            case .loadU32: guard load(UInt32.self, i, stackLow, stackSpan, &failure) else { break run }
+            case .loadU16: guard load(UInt16.self, i, stackLow, stackSpan, &failure) else { break run }
+            case .loadU8: guard load(UInt8.self, i, stackLow, stackSpan, &failure) else { break run }
+            case .load64: guard load(UInt64.self, i, stackLow, stackSpan, &failure) else { break run }
+            case .loadS32: guard load(Int32.self, i, stackLow, stackSpan, &failure) else { break run }
+            case .loadS16: guard load(Int16.self, i, stackLow, stackSpan, &failure) else { break run }
+            case .loadS8: guard load(Int8.self, i, stackLow, stackSpan, &failure) else { break run }
+            case .store32K: guard store(UInt32.self, k, i, stackLow, stackSpan, &failure) else { break run }
+            case .store32X: guard store(UInt32.self, r[sr], i, stackLow, stackSpan, &failure) else { break run }
+            case .store16K: guard store(UInt16.self, k, i, stackLow, stackSpan, &failure) else { break run }
+            case .store16X: guard store(UInt16.self, r[sr], i, stackLow, stackSpan, &failure) else { break run }
+            case .store8K: guard store(UInt8.self, k, i, stackLow, stackSpan, &failure) else { break run }
+            case .store8X: guard store(UInt8.self, r[sr], i, stackLow, stackSpan, &failure) else { break run }
+            case .store64K: guard store(UInt64.self, k, i, stackLow, stackSpan, &failure) else { break run }
+            case .store64X: guard store(UInt64.self, r[sr], i, stackLow, stackSpan, &failure) else { break run }
             // Atomics (aligned, as Linux requires)
             case .atomic32:
-                guard let a = atomicAddress(4, i, stackLow, stackSpan) else { break run }
+                guard let a = atomicAddress(4, i, stackLow, stackSpan, &failure) else { break run }
                 Self.atomic32(ptr(a), i.imm, r + sr, r)
             case .atomic64:
-                guard let a = atomicAddress(8, i, stackLow, stackSpan) else { break run }
+                guard let a = atomicAddress(8, i, stackLow, stackSpan, &failure) else { break run }
                 Self.atomic64(ptr(a), i.imm, r + sr, r)
             // Jumps: offsets are relative to the next instruction. Weighted as taken so each stays a
             // branch: as a conditional move, the next slot's address would wait for the compare and
@@ -281,22 +283,23 @@ extension VirtualMachine {
             // Fused pairs (InterpreterOperation.fused), their jumps kept branches as above.
             case .add64KJneK:
                 r[d] = r[d] &+ k
-                guard let n = second() else { break run }
+                guard let n = second(&ip, &remaining) else { failure = .budget; break run }
                 if _fastPath(r[Int(n.dst)] != UInt64(bitPattern: n.imm)) { ip += Int(n.offset) }
             case .add64KJneX:
                 r[d] = r[d] &+ k
-                guard let n = second() else { break run }
+                guard let n = second(&ip, &remaining) else { failure = .budget; break run }
                 if _fastPath(r[Int(n.dst)] != r[Int(n.src)]) { ip += Int(n.offset) }
             case .sub64KJneK:
                 r[d] = r[d] &- k
-                guard let n = second() else { break run }
+                guard let n = second(&ip, &remaining) else { failure = .budget; break run }
                 if _fastPath(r[Int(n.dst)] != UInt64(bitPattern: n.imm)) { ip += Int(n.offset) }
             case .sub64KJneX:
                 r[d] = r[d] &- k
-                guard let n = second() else { break run }
+                guard let n = second(&ip, &remaining) else { failure = .budget; break run }
                 if _fastPath(r[Int(n.dst)] != r[Int(n.src)]) { ip += Int(n.offset) }
             case .load64Add64X:
-                guard load(UInt64.self, i, stackLow, stackSpan), let n = second() else { break run }
+                guard load(UInt64.self, i, stackLow, stackSpan, &failure) else { break run }
+                guard let n = second(&ip, &remaining) else { failure = .budget; break run }
                 r[Int(n.dst)] = r[Int(n.dst)] &+ r[Int(n.src)]
             // Calls
             case .localCall: // local call (InternalOpcode)
