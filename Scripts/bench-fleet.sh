@@ -100,5 +100,5 @@ echo "snap push again (already there):         ${push2} s   $(calc "$bytes2 / 10
 echo "snap push of the next (one entry changed): ${push3} s   $(calc "$bytes3 / 1024" .1f) KiB written (target < 256 KiB)"
 echo "snap list, 10,000 snapshots of 100 hosts: ${list} s   (psql SELECT * FROM snapshot_list: ${listref} s; --host: ${listhost} s; target < 0.5 s)"
 echo "cross-host diff of two 1M maps, one entry apart, on the shared store: ${crossdiff} s (target < 1 s)"
-echo "  pulled into a new history: pull ${pull} s, then diff ${pulleddiff} s"
+echo "  pulled into a new history: pull ${pull} s ($(calc "$pull / ($push1 + $push3)" .2f)x the push of the same two: ${push1} s + ${push3} s), then diff ${pulleddiff} s"
 echo "  the same diff where both were saved: ${localdiff} s; pulling hostB's into the history that has hostA's: ${pullone} s"

@@ -57,11 +57,8 @@ struct MapChunks {
         let entries = self.entries
         let hashes = SHA256.concurrently(ranges.count) { [ranges] i in
             entries.withUnsafeBytes { all in
-                var h = SHA256()
-                h.update(littleEndian: UInt32(storedKeySize))
-                h.update(littleEndian: UInt32(stride))
-                h.update(UnsafeRawBufferPointer(rebasing: all[ranges[i].start * entrySize ..< (ranges[i].start + ranges[i].count) * entrySize]))
-                return h.finalize()
+                Self.chunkHash(UnsafeRawBufferPointer(rebasing: all[ranges[i].start * entrySize ..< (ranges[i].start + ranges[i].count) * entrySize]),
+                               storedKeySize: storedKeySize, stride: stride)
             }
         }
         chunks = zip(ranges, hashes).map { Chunk(hash: $1, start: $0.start, count: $0.count) }
@@ -70,6 +67,38 @@ struct MapChunks {
         for size in [keySize, valueSize, valuesPerEntry, count] { h.update(littleEndian: UInt64(size)) }
         for chunk in chunks { h.update(chunk.hash) }
         hash = h.finalize()
+    }
+
+    /// A chunk's content address: its sizes, then its entries back to back (stored key, value).
+    static func chunkHash(_ entries: UnsafeRawBufferPointer, storedKeySize: Int, stride: Int) -> [UInt8] {
+        var h = SHA256()
+        h.update(littleEndian: UInt32(storedKeySize))
+        h.update(littleEndian: UInt32(stride))
+        h.update(entries)
+        return h.finalize()
+    }
+
+    /// The content address of a chunk read back (`keySize` is the stored key size): what it
+    /// must equal for the entries to be the ones saved under it.
+    static func chunkHash(_ chunk: MapContents) -> [UInt8] {
+        let (keySize, stride) = (chunk.keySize, chunk.entryStride), entrySize = keySize + stride
+        let count = keySize > 0 ? chunk.keys.count / keySize : 0
+        // Buffers that disagree with the sizes are no chunk: an empty hash matches none.
+        guard keySize > 0, chunk.keys.count == count * keySize, chunk.values.count == count * stride else { return [] }
+        var entries = [UInt8](repeating: 0, count: count * entrySize)
+        entries.withUnsafeMutableBytes { out in
+            chunk.keys.withUnsafeBytes { keys in
+                chunk.values.withUnsafeBytes { values in
+                    for i in 0 ..< count {
+                        UnsafeMutableRawBufferPointer(rebasing: out[i * entrySize ..< i * entrySize + keySize])
+                            .copyMemory(from: UnsafeRawBufferPointer(rebasing: keys[i * keySize ..< (i + 1) * keySize]))
+                        UnsafeMutableRawBufferPointer(rebasing: out[i * entrySize + keySize ..< (i + 1) * entrySize])
+                            .copyMemory(from: UnsafeRawBufferPointer(rebasing: values[i * stride ..< (i + 1) * stride]))
+                    }
+                }
+            }
+        }
+        return entries.withUnsafeBytes { chunkHash($0, storedKeySize: keySize, stride: stride) }
     }
 
     /// The entries sorted by key bytes (SQLite's BLOB order), or for queues and stacks in

@@ -31,8 +31,9 @@ public struct SnapshotManifest: Sendable {
         var base: [UInt8]?
         var layerEntries: Int64
         var chunks: [[UInt8]]
-        /// The sender's ids of `chunks` (none in the manifest of a save: its entries are in memory).
-        var chunkIDs: [Int64] = []
+        /// The sender's ids of `chunks` and their recorded entry counts (none in the manifest of
+        /// a save: its entries are in memory).
+        var chunkIDs: [Int64] = [], chunkEntryCounts: [Int64] = []
         var layers: [[UInt8]]
     }
 

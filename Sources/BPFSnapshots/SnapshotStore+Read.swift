@@ -177,6 +177,12 @@ enum MapContentRows {
         return layout
     }
 
+    /// A base contents' entries (`$1`), chunk after chunk, each chunk's in key order.
+    static let entriesInOrder = """
+        SELECT e.key, e.value FROM map_content_chunks c JOIN chunk_entries e ON e.chunk = c.chunk
+        WHERE c.content = $1 ORDER BY c.seq, e.key
+        """
+
     /// All entries: the base's chunks read in order by one statement (no per-chunk query), a
     /// layered contents' merged chain applied as they stream by, each entry copied once into
     /// buffers of the recorded size (this runs once per entry of every restore, export and diff).
@@ -187,10 +193,7 @@ enum MapContentRows {
         var rows = 0
         func merge<Sink: EntrySink>(into sink: inout Sink) throws {
             try overlay.merge(0 ..< overlay.count, into: &sink) { emit in
-                try db.forEachEntry("""
-                    SELECT e.key, e.value FROM map_content_chunks c JOIN chunk_entries e ON e.chunk = c.chunk
-                    WHERE c.content = $1 ORDER BY c.seq, e.key
-                    """, layout.base ?? content, keySize: layout.storedKeySize, stride: layout.stride) { key, value in
+                try db.forEachEntry(entriesInOrder, layout.base ?? content, keySize: layout.storedKeySize, stride: layout.stride) { key, value in
                     guard let value else { throw SnapshotError.database("map contents \(content) hold an entry without a value") }
                     try emit(key, value)
                     rows += 1

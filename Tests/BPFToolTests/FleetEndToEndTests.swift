@@ -248,12 +248,13 @@ import Testing
         }
     }
 
-    /// The demo state with a hash map of `entries` entries at fd 3 (4-byte keys, 8-byte values).
-    static func bigState(entries: Int) -> String {
+    /// The demo state with a hash map of `entries` entries at fd 3 (4-byte keys, 8-byte values):
+    /// key i holds i, plus `offset` from key `changedFrom` on.
+    static func bigState(entries: Int, changedFrom: Int = .max, offset: Int = 0) -> String {
         var data = ""
         data.reserveCapacity(entries * 40)
         for i in 0 ..< entries {
-            data += (i == 0 ? "" : ",") + "\"" + String(format: "%08x", i) + "\":\"" + String(format: "%016x", i) + "\""
+            data += (i == 0 ? "" : ",") + "\"" + String(format: "%08x", i) + "\":\"" + String(format: "%016x", i + (i >= changedFrom ? offset : 0)) + "\""
         }
         return """
             {"3": {"attr": {"btf_id": 0, "btf_key_type_id": 0, "btf_value_type_id": 0, "btf_vmlinux_value_type_id": 0, \
