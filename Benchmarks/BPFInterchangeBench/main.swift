@@ -18,7 +18,9 @@ func now() -> Double {
 }
 
 func fail(_ message: String) -> Never {
-    fputs("BPFInterchangeBench: \(message)\n", stderr)
+    // To fd 2 itself: C's `stderr` is a global var, which Swift 6 lets only the main actor use.
+    let line = Array("BPFInterchangeBench: \(message)\n".utf8)
+    _ = write(STDERR_FILENO, line, line.count)
     exit(1)
 }
 
