@@ -16,9 +16,6 @@ import PackageDescription
 let optimizedInDebug: [SwiftSetting] = Context.environment["BPFTIMETOOL_FAST_DEBUG"] == "1"
     ? [.unsafeFlags(["-O"], .when(configuration: .debug))] : []
 
-// The Swift 6 language mode (complete concurrency checking), module by module.
-let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
-
 let package = Package(
     name: "bpftimetool",
     platforms: [.macOS(.v13)],
@@ -56,49 +53,48 @@ let package = Package(
     ],
     targets: [
         // Plain values describing handlers: the language every other module speaks.
-        .target(name: "BPFModel", swiftSettings: swift6),
-        .target(name: "BPFJSON", dependencies: ["BPFModel"], swiftSettings: swift6),
+        .target(name: "BPFModel"),
+        .target(name: "BPFJSON", dependencies: ["BPFModel"]),
         // bpftime-style log lines on stderr.
-        .target(name: "BPFLogging", dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: swift6),
+        .target(name: "BPFLogging", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // The shared-memory segment: layout, allocator, lock, handler table, map storage.
-        .target(name: "BPFSegment", dependencies: ["BPFModel", "BPFLogging"], swiftSettings: swift6),
+        .target(name: "BPFSegment", dependencies: ["BPFModel", "BPFLogging"]),
         // bpftime's JSON format, read and written.
-        .target(name: "BPFInterchange", dependencies: ["BPFModel", "BPFJSON"], swiftSettings: swift6),
+        .target(name: "BPFInterchange", dependencies: ["BPFModel", "BPFJSON"]),
         // The eBPF virtual machine: ISA, validator, interpreter, JIT, disassembler.
-        .target(name: "BPFVM", dependencies: ["BPFModel"], swiftSettings: swift6),
+        .target(name: "BPFVM", dependencies: ["BPFModel"]),
         // eBPF object files (clang -target bpf) read into programs and maps, as libbpf reads them.
-        .target(name: "BPFObject", dependencies: ["BPFModel"], swiftSettings: swift6),
+        .target(name: "BPFObject", dependencies: ["BPFModel"]),
         // The one SQLite call Swift cannot make (a variadic one), for the history.
         .target(name: "SQLiteShims", linkerSettings: [.linkedLibrary("sqlite3")]),
         // The SQLite snapshot history.
         .target(name: "BPFSnapshots", dependencies: ["BPFModel", "BPFJSON", "SQLiteShims", .product(name: "GRDB", package: "GRDB.swift"),
                                                  .product(name: "Crypto", package: "swift-crypto")],
-                swiftSettings: swift6 + optimizedInDebug,
+                swiftSettings: optimizedInDebug,
                 plugins: ["EmbedMigrations"]),
         // The history on PostgreSQL (postgres-nio) behind the same SQL connection as SQLite, so
         // that push and pull run one transfer between any two stores.
         .target(name: "BPFFleet", dependencies: ["BPFSnapshots", "BPFLogging", .product(name: "PostgresNIO", package: "postgres-nio"),
                                                  .product(name: "NIOCore", package: "swift-nio"),
-                                                 .product(name: "NIOSSL", package: "swift-nio-ssl")],
-                swiftSettings: swift6),
+                                                 .product(name: "NIOSSL", package: "swift-nio-ssl")]),
         // Embeds migrations/*.sql into BPFSnapshots at build time, so a copied binary carries its schema.
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["MigrationEmbedder"]),
         .executableTarget(name: "MigrationEmbedder"),
         // Figures for Scripts/bench-snap.sh; also the second process of the BPFSnapshots concurrency tests.
         .executableTarget(name: "BPFSnapshotsBench", dependencies: ["BPFModel", "BPFSnapshots"], path: "Benchmarks/BPFSnapshotsBench"),
         // Handlers, snapshots and diffs as text tables and JSON: one rendering for the CLI and the server.
-        .target(name: "BPFReports", dependencies: ["BPFModel", "BPFJSON", "BPFSnapshots", "BPFVM", "BPFLogging"], swiftSettings: swift6),
+        .target(name: "BPFReports", dependencies: ["BPFModel", "BPFJSON", "BPFSnapshots", "BPFVM", "BPFLogging"]),
         // `snap serve`: the history as web pages and the JSON API.
         .target(name: "BPFHistoryServer", dependencies: [
             "BPFModel", "BPFJSON", "BPFSnapshots", "BPFReports", "BPFVM", "BPFLogging",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Crypto", package: "swift-crypto"),
-        ], swiftSettings: swift6),
+        ]),
         // Programs of a segment run on the VM, with helpers backed by the segment's maps.
-        .target(name: "BPFRuntime", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFLogging"], swiftSettings: swift6),
+        .target(name: "BPFRuntime", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFLogging"]),
         // The use cases on a runtime's state (import, consistent read, save, diff, restore) between
         // the adapters and the command line.
-        .target(name: "BPFState", dependencies: ["BPFModel", "BPFSegment", "BPFSnapshots", "BPFRuntime", "BPFLogging"], swiftSettings: swift6),
+        .target(name: "BPFState", dependencies: ["BPFModel", "BPFSegment", "BPFSnapshots", "BPFRuntime", "BPFLogging"]),
         // Export/import benchmark behind Scripts/bench-json.sh.
         .executableTarget(name: "BPFInterchangeBench", dependencies: ["BPFInterchange", "BPFModel"], path: "Benchmarks/BPFInterchangeBench"),
         .executableTarget(name: "bpftimetool", dependencies: [
@@ -106,7 +102,7 @@ let package = Package(
             "BPFReports", "BPFHistoryServer", "BPFFleet", "BPFJSON",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "SystemPackage", package: "swift-system"),
-        ], swiftSettings: swift6),
+        ]),
         // Release-build figures for Scripts/bench-segment.sh.
         .executableTarget(name: "BPFSegmentBench", dependencies: ["BPFModel", "BPFSegment"], path: "Benchmarks/BPFSegmentBench"),
         // Interpreter figures for Scripts/bench-vm.sh.
@@ -114,7 +110,7 @@ let package = Package(
         // JIT figures for Scripts/bench-jit.sh.
         .executableTarget(name: "BPFJITBench", dependencies: ["BPFVM"], path: "Benchmarks/BPFJITBench"),
         // Runs the segment's programs at the hooks of the process it is linked into.
-        .target(name: "BPFAgent", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFRuntime", "BPFLogging"], swiftSettings: swift6),
+        .target(name: "BPFAgent", dependencies: ["BPFModel", "BPFSegment", "BPFVM", "BPFRuntime", "BPFLogging"]),
         // The agent's C ABI (@_cdecl functions declared by include/bpftime_agent.h).
         .target(name: "BPFAgentC", dependencies: ["BPFAgent", "BPFLogging"], exclude: ["include"]),
         // Example target process: calls a function in a loop and fires its hook.
@@ -135,5 +131,6 @@ let package = Package(
         .testTarget(name: "BPFObjectTests", dependencies: ["TestSupport", "BPFObject", "BPFModel", "BPFVM"]),
         .testTarget(name: "BPFAgentTests", dependencies: ["TestSupport", "BPFAgent", "BPFModel", "BPFObject", "BPFRuntime", "BPFSegment", "BPFVM"]),
     ],
-    swiftLanguageModes: [.v5]
+    // Every target in the Swift 6 language mode (complete concurrency checking).
+    swiftLanguageModes: [.v6]
 )

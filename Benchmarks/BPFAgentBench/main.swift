@@ -12,7 +12,7 @@ import Glibc
 //   BPFAgentBench [--engine NAME] [--fires N] | --list-engines
 //   BPFAgentBench --lock-wait SECONDS     (a tool's lock waits on $BPFTIME_GLOBAL_SHM_NAME, for bench-agent.sh)
 
-setvbuf(stdout, nil, _IOLBF, 0)
+lineBufferedOutput()
 var engine = AgentOptions.Engine.default
 var fires = 5_000_000
 var args = CommandLine.arguments.dropFirst()
@@ -20,21 +20,21 @@ while let arg = args.popFirst() {
     switch arg {
     case "--engine":
         guard let e = args.popFirst().flatMap(AgentOptions.Engine.init(rawValue:)) else {
-            fputs("--engine: one of \(AgentOptions.Engine.allCases.map(\.rawValue))\n", stderr); exit(2)
+            warn("--engine: one of \(AgentOptions.Engine.allCases.map(\.rawValue))\n"); exit(2)
         }
         engine = e
     case "--list-engines":
         print(AgentOptions.Engine.allCases.map(\.rawValue).joined(separator: " "))
         exit(0)
     case "--lock-wait":
-        guard let seconds = args.popFirst().flatMap(Double.init), seconds > 0 else { fputs("--lock-wait needs seconds\n", stderr); exit(2) }
+        guard let seconds = args.popFirst().flatMap(Double.init), seconds > 0 else { warn("--lock-wait needs seconds\n"); exit(2) }
         measureLockWait(seconds: seconds)
         exit(0)
     case "--fires":
-        guard let n = args.popFirst().flatMap(Int.init), n > 0 else { fputs("--fires needs a positive number\n", stderr); exit(2) }
+        guard let n = args.popFirst().flatMap(Int.init), n > 0 else { warn("--fires needs a positive number\n"); exit(2) }
         fires = n
     default:
-        fputs("usage: BPFAgentBench [--engine NAME] [--fires N] | --list-engines | --lock-wait SECONDS\n", stderr); exit(2)
+        warn("usage: BPFAgentBench [--engine NAME] [--fires N] | --list-engines | --lock-wait SECONDS\n"); exit(2)
     }
 }
 
@@ -89,7 +89,7 @@ do {
 /// Ends the run on an error, leaving no segment behind.
 func fail(_ message: String) -> Never {
     try? Segment.remove(name: name)
-    fputs("BPFAgentBench: \(message)\n", stderr)
+    warn("BPFAgentBench: \(message)\n")
     exit(1)
 }
 
@@ -194,7 +194,7 @@ func reloadLatency(agent: Agent, hook: HookID) throws {
 func measureLockWait(seconds: Double) {
     let shm = ProcessInfo.processInfo.environment["BPFTIME_GLOBAL_SHM_NAME"] ?? "bpftimetool_swift"
     let segment: Segment
-    do { segment = try Segment.open(name: shm) } catch { fputs("BPFAgentBench: \(error)\n", stderr); exit(1) }
+    do { segment = try Segment.open(name: shm) } catch { warn("BPFAgentBench: \(error)\n"); exit(1) }
     let fd = (try? segment.records(includeContents: false).first?.fd) ?? 0
     var waits: [Double] = []
     var failures = 0

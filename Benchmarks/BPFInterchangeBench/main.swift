@@ -4,9 +4,11 @@
 //   BPFInterchangeBench export <file>   write the document, print seconds and peak memory
 //   BPFInterchangeBench import <file>   read and decode it, print seconds
 #if canImport(Glibc)
-import Glibc
+// `@preconcurrency`: C's `stdout`/`stderr` are global vars Glibc does not mark for concurrency;
+// this program uses them from its main thread only.
+@preconcurrency import Glibc
 #elseif canImport(Darwin)
-import Darwin
+@preconcurrency import Darwin
 #endif
 import BPFInterchange
 import BPFModel

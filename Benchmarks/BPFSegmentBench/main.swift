@@ -91,7 +91,8 @@ line("records(includeContents:) of the map", fmt(recordsSeconds * 1000) + " ms",
 let perOp = { (seconds: Double, count: Int) in seconds * 1e9 / Double(count) }
 
 /// ns/op of lookups and updates on `map` for `keys`, and of a Dictionary holding the same keys.
-func hotPaths(_ map: SegmentMap, _ keys: [UInt32]) -> (lookup: Double, update: Double, dictLookup: Double, dictUpdate: Double) {
+/// On the main actor, like the rest of this program, since it adds into the global `sink`.
+@MainActor func hotPaths(_ map: SegmentMap, _ keys: [UInt32]) -> (lookup: Double, update: Double, dictLookup: Double, dictUpdate: Double) {
     var reference = [UInt32: UInt64](minimumCapacity: keys.count)
     for k in keys { reference[k] = UInt64(k) &* 3 }
     let lookup = best {

@@ -145,10 +145,12 @@ enum LastError {
         pthread_key_create(&key) { free($0) }
         return key
     }()
-    private static let empty: UnsafePointer<CChar> = UnsafePointer(strdup(""))
+    /// The message before any failure: a literal, in the binary for the process's lifetime.
+    private static let empty: StaticString = ""
 
     static var current: UnsafePointer<CChar> {
-        pthread_getspecific(key).map { UnsafePointer($0.assumingMemoryBound(to: CChar.self)) } ?? empty
+        let message = pthread_getspecific(key).map { UnsafeRawPointer($0) } ?? UnsafeRawPointer(empty.utf8Start)
+        return message.assumingMemoryBound(to: CChar.self)
     }
 
     /// Records `message` and returns -code.

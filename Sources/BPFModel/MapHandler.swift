@@ -56,23 +56,11 @@ public enum MapKind: String, Sendable, CaseIterable {
 
     public static let kernelUserOffset: UInt32 = 1000
 
+    /// The kind of a stored `map_type`, found in `linuxType` (the one table of the numbers).
     public init?(mapType: UInt32) {
         let base = mapType > Self.kernelUserOffset ? mapType - Self.kernelUserOffset : mapType
-        switch base {
-        case 1: self = .hash
-        case 2: self = .array
-        case 3: self = .progArray
-        case 4: self = .perfEventArray
-        case 5: self = .percpuHash
-        case 6: self = .percpuArray
-        case 7: self = .stackTrace
-        case 9: self = .lruHash
-        case 10: self = .lruPercpuHash
-        case 22: self = .queue
-        case 23: self = .stack
-        case 27: self = .ringbuf
-        default: return nil
-        }
+        guard let kind = Self.allCases.first(where: { $0.linuxType == base }) else { return nil }
+        self = kind
     }
 
     /// Linux's `bpf_map_type` number of the base type.

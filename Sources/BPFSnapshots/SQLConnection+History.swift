@@ -75,16 +75,12 @@ struct KeyLookup {
         guard key.count == layout.storedKeySize else {
             throw SnapshotError.wrongKeySize(fd: fd, given: key.count, expected: layout.storedKeySize)
         }
-        if layout.base != nil, let row = try db.rows("""
-            SELECT d.value FROM map_content_layers l JOIN map_content_deltas d ON d.content = l.layer AND d.key = $1
-            WHERE l.content = $2 ORDER BY l.depth DESC LIMIT 1
-            """, [.blob(key), .integer(content)]).first {
-            return row[0].blob
+        return try MapContentRows.value(key, in: content, layout, db) {
+            let base = layout.base ?? content
+            if let known = inBase[base] { return known }
+            let value = try BaseLookup.value(key, in: base, layout, db)
+            inBase[base] = value
+            return value
         }
-        let base = layout.base ?? content
-        if let known = inBase[base] { return known }
-        let value = try BaseLookup.value(key, in: base, layout, db)
-        inBase[base] = value
-        return value
     }
 }

@@ -160,24 +160,14 @@ private struct EntryLayer {
         for (key, value) in writes.entries { last[key] = .some(value) }
         for key in last.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             let new = last[key] ?? nil
-            let old = try Self.value(key, content, layout, db) { try BaseLookup.value(key, in: layout.base ?? content, layout, db.history) }
+            let old = try MapContentRows.value(key, in: content, layout, db.history) {
+                try BaseLookup.value(key, in: layout.base ?? content, layout, db.history)
+            }
             guard old != new else { continue }
             if old == nil { added += 1 }
             if new == nil { removed += 1 }
             entries.append((key, new))
         }
-    }
-
-    /// The value `key` has in `content`: the newest layer's that wrote it, else the base's.
-    private static func value(_ key: [UInt8], _ content: Int64, _ layout: MapContentRows.Layout, _ db: Database,
-                              base: () throws -> [UInt8]?) throws -> [UInt8]? {
-        if layout.base != nil, let row = try Row.fetchOne(db.cachedStatement(sql: """
-            SELECT d.value FROM map_content_layers l JOIN map_content_deltas d ON d.content = l.layer AND d.key = ?
-            WHERE l.content = ? ORDER BY l.depth DESC LIMIT 1
-            """), arguments: [Data(key), content]) {
-            return (row[0] as Data?).map { [UInt8]($0) }
-        }
-        return try base()
     }
 
     /// Stores the layer as new contents over `content` and the handler state `old` with them

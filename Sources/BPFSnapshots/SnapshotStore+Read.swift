@@ -183,6 +183,19 @@ enum MapContentRows {
         WHERE c.content = $1 ORDER BY c.seq, e.key
         """
 
+    /// The value `key` has in `content`: the newest layer's that wrote it (nil when it deleted
+    /// the key), else `base()`, the value in the contents the layers apply to.
+    static func value(_ key: [UInt8], in content: Int64, _ layout: Layout, _ db: any SQLConnection,
+                      base: () throws -> [UInt8]?) throws -> [UInt8]? {
+        if layout.base != nil, let row = try db.rows("""
+            SELECT d.value FROM map_content_layers l JOIN map_content_deltas d ON d.content = l.layer AND d.key = $1
+            WHERE l.content = $2 ORDER BY l.depth DESC LIMIT 1
+            """, [.blob(key), .integer(content)]).first {
+            return row[0].blob
+        }
+        return try base()
+    }
+
     /// All entries: the base's chunks read in order by one statement (no per-chunk query), a
     /// layered contents' merged chain applied as they stream by, each entry copied once into
     /// buffers of the recorded size (this runs once per entry of every restore, export and diff).

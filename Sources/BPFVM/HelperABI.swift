@@ -23,6 +23,11 @@ public final class HelperTable {
         names[id] = name
     }
 
+    /// Adds or replaces the helper Linux numbers `id`.
+    public func register(_ id: HelperID, name: String, _ function: @escaping HelperFunction) {
+        register(id.rawValue, name: name, function)
+    }
+
     @inline(__always)
     public subscript(id: Int64) -> HelperFunction? {
         guard id > 0 && id < Int64(Self.capacity) else { return nil }

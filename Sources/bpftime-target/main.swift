@@ -1,7 +1,9 @@
 import BPFAgent
 import BPFLogging
 import BPFSegment
-import Glibc
+// `@preconcurrency`: C's `stdout`/`stderr` are global vars Glibc does not mark for concurrency;
+// this program uses them from its main thread only.
+@preconcurrency import Glibc
 
 // An example target process, like bpftime's example/minimal/victim: calls a function in a loop
 // and fires the function's entry and return hooks (uprobe and uretprobe at its file offset), and

@@ -5,55 +5,36 @@ import Testing
 /// The snap commands on a PostgreSQL history print what they print on SQLite: the same
 /// commands run against a host's SQLite history and a new PostgreSQL database, outputs compared.
 @Suite(.serialized) struct FleetCommandsEndToEndTests {
-    /// `text` with its times (`2026-01-02 03:04:05.678`, ISO forms too) replaced by `TIME`: the
-    /// two histories saved the same states a moment apart.
-    static func timeless(_ text: String) -> String {
-        text.replacingOccurrences(of: #"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z?"#, with: "TIME",
-                                  options: .regularExpression)
-    }
-
-    /// Runs `arguments` on the SQLite history and on `url`: both outputs, for comparing.
-    static func both(_ tool: ToolRunner, _ url: String, _ arguments: [String]) throws -> (sqlite: ToolRunner.Result, postgres: ToolRunner.Result) {
-        (try tool.run(arguments), try tool.run(arguments + ["--db", url]))
-    }
-
     @Test func saveTagRemoveAndImportPrintTheSameOnBothEngines() throws {
-        let url = try PostgresCluster.shared.get().newDatabase()
-        let tool = ToolRunner(extraEnvironment: ["BPFTIME_HOST": "alpha", "BPFTIME_SNAP_RECORD": "0"])
-        defer { tool.cleanUp() }
-        #expect(try tool.run(["import", SnapshotEndToEndTests.demoState]).status == 0)
-        func same(_ arguments: [String], status: Int32 = 0, sourceLocation: SourceLocation = #_sourceLocation) throws {
-            let (sqlite, postgres) = try Self.both(tool, url, arguments)
-            #expect(sqlite.status == status, "\(arguments): \(sqlite.stderr)", sourceLocation: sourceLocation)
-            #expect(postgres.status == sqlite.status, "\(arguments): \(postgres.stderr)", sourceLocation: sourceLocation)
-            #expect(Self.timeless(postgres.stdout) == Self.timeless(sqlite.stdout), "\(arguments)", sourceLocation: sourceLocation)
-        }
-        try same(["snap", "save", "-m", "first", "--tag", "base"])
+        let host = try FleetHost()
+        defer { host.cleanUp() }
+        let (tool, url) = (host.tool, host.url)
+        try host.same(["snap", "save", "-m", "first", "--tag", "base"])
         // Unchanged: nothing saved on either.
-        try same(["snap", "save", "--if-changed"])
+        try host.same(["snap", "save", "--if-changed"])
         #expect(try tool.run(["map", "update", "3", "01000000", "0700000000000000"]).status == 0)
-        try same(["snap", "save", "--if-changed", "-m", "second"])
-        try same(["snap", "save", "-m", "third", "--tag", "base"], status: 1)
-        try same(["snap", "tag", "2", "second"])
-        try same(["snap", "tag", "1", "second"], status: 1)
-        try same(["snap", "tag", "-f", "1", "second"])
-        try same(["snap", "tag", "-d", "base"])
-        try same(["snap", "tag", "-d", "base"], status: 1)
+        try host.same(["snap", "save", "--if-changed", "-m", "second"])
+        try host.same(["snap", "save", "-m", "third", "--tag", "base"], status: 1)
+        try host.same(["snap", "tag", "2", "second"])
+        try host.same(["snap", "tag", "1", "second"], status: 1)
+        try host.same(["snap", "tag", "-f", "1", "second"])
+        try host.same(["snap", "tag", "-d", "base"])
+        try host.same(["snap", "tag", "-d", "base"], status: 1)
         // Reads: the one reader of map contents, on both engines.
-        try same(["snap", "log"])
-        try same(["snap", "log", "--json"])
-        try same(["snap", "diff", "1", "2"], status: 1)
-        try same(["snap", "diff", "1", "live", "--stat"], status: 1)
-        try same(["snap", "diff", "live", "alpha:latest"])
-        try same(["snap", "restore", "1", "--dry-run"])
+        try host.same(["snap", "log"])
+        try host.same(["snap", "log", "--json"])
+        try host.same(["snap", "diff", "1", "2"], status: 1)
+        try host.same(["snap", "diff", "1", "live", "--stat"], status: 1)
+        try host.same(["snap", "diff", "live", "alpha:latest"])
+        try host.same(["snap", "restore", "1", "--dry-run"])
         let document = tool.temporaryFile("state.json")
         #expect(try tool.run(["snap", "export", "latest", document.path]).status == 0)
-        try same(["snap", "import", document.path, "--tag", "imported", "-m", "from a file"])
-        try same(["snap", "rm", "2"])
-        try same(["snap", "rm", "2"], status: 1)
-        try same(["snap", "list"])
-        try same(["snap", "list", "--json"])
-        try same(["snap", "show", "imported"])
+        try host.same(["snap", "import", document.path, "--tag", "imported", "-m", "from a file"])
+        try host.same(["snap", "rm", "2"])
+        try host.same(["snap", "rm", "2"], status: 1)
+        try host.same(["snap", "list"])
+        try host.same(["snap", "list", "--json"])
+        try host.same(["snap", "show", "imported"])
         // What was saved on PostgreSQL reads back entry for entry.
         let fromPostgres = tool.temporaryFile("postgres.json"), fromSQLite = tool.temporaryFile("sqlite.json")
         #expect(try tool.run(["snap", "export", "imported", fromSQLite.path]).status == 0)
@@ -98,11 +79,9 @@ import Testing
     }
 
     @Test func restoresTravelWithTheirUndoSnapshots() throws {
-        let cluster = try PostgresCluster.shared.get()
-        let url = try cluster.newDatabase()
-        let tool = ToolRunner(extraEnvironment: ["BPFTIME_HOST": "alpha", "BPFTIME_SNAP_RECORD": "0"])
-        defer { tool.cleanUp() }
-        #expect(try tool.run(["import", SnapshotEndToEndTests.demoState]).status == 0)
+        let host = try FleetHost()
+        defer { host.cleanUp() }
+        let (cluster, url, tool) = (host.cluster, host.url, host.tool)
         #expect(try tool.run(["snap", "save", "-m", "first"]).stdout == "1\n")
         #expect(try tool.run(["map", "update", "3", "01000000", "0700000000000000"]).status == 0)
         #expect(try tool.run(["snap", "save", "-m", "second"]).stdout == "2\n")
@@ -113,11 +92,11 @@ import Testing
         #expect(try tool.run(["snap", "push", url]).status == 0)
         // The undo snapshot's restore arrived, naming the restored snapshot by the server's id.
         #expect(try cluster.psql("SELECT snapshot, undo_snapshot, fds FROM restores", url: url) == "1|3|[3]\n")
-        #expect(Self.timeless(try tool.run(["snap", "list", "--db", url]).stdout) == Self.timeless(local))
+        #expect(FleetHost.timeless(try tool.run(["snap", "list", "--db", url]).stdout) == FleetHost.timeless(local))
         // And back into a new SQLite history.
         let copy = tool.temporaryFile("pulled.db").path
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: copy + suffix) } }
         #expect(try tool.run(["snap", "pull", url, "--db", copy]).status == 0)
-        #expect(Self.timeless(try tool.run(["snap", "list", "--db", copy]).stdout) == Self.timeless(local))
+        #expect(FleetHost.timeless(try tool.run(["snap", "list", "--db", copy]).stdout) == FleetHost.timeless(local))
     }
 }

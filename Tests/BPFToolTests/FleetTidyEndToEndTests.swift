@@ -7,8 +7,6 @@ import Testing
 /// the engines store alike (a SQLite save writes a changed map as a layer, a PostgreSQL save as
 /// chunks, so byte counts differ by design).
 @Suite(.serialized) struct FleetTidyEndToEndTests {
-    typealias Commands = FleetCommandsEndToEndTests
-
     static func lines(_ text: String) -> [String] { text.split(separator: "\n").map(String.init) }
 
     static func json(_ result: ToolRunner.Result) throws -> [String: Any] {
@@ -18,11 +16,9 @@ import Testing
     /// A layered contents' base and layers are foreign keys on PostgreSQL (`postgres/0004`): a
     /// dangling one is refused, and a gc of pushed layered contents deletes in an order they allow.
     @Test func danglingLayerReferencesAreRefusedAndGcKeepsThemWhole() throws {
-        let cluster = try PostgresCluster.shared.get()
-        let url = try cluster.newDatabase()
-        let tool = ToolRunner(extraEnvironment: ["BPFTIME_HOST": "alpha", "BPFTIME_SNAP_RECORD": "0"])
-        defer { tool.cleanUp() }
-        #expect(try tool.run(["import", SnapshotEndToEndTests.demoState]).status == 0)
+        let host = try FleetHost()
+        defer { host.cleanUp() }
+        let (cluster, url, tool) = (host.cluster, host.url, host.tool)
         // Eight entries, then one changed: the second save is a layer over the first (SQLite).
         for key in 2 ... 8 { #expect(try tool.run(["map", "update", "3", String(format: "%02x000000", key), "0100000000000000"]).status == 0) }
         #expect(try tool.run(["snap", "save", "-m", "base"]).status == 0)
@@ -65,38 +61,30 @@ import Testing
     }
 
     @Test func logPruneGcAndDuWorkOnPostgreSQLAsOnSQLite() throws {
-        let cluster = try PostgresCluster.shared.get()
-        let url = try cluster.newDatabase()
-        let tool = ToolRunner(extraEnvironment: ["BPFTIME_HOST": "alpha", "BPFTIME_SNAP_RECORD": "0"])
-        defer { tool.cleanUp() }
-        func same(_ arguments: [String], status: Int32 = 0, sourceLocation: SourceLocation = #_sourceLocation) throws {
-            let (sqlite, postgres) = try Commands.both(tool, url, arguments)
-            #expect(sqlite.status == status, "\(arguments): \(sqlite.stderr)", sourceLocation: sourceLocation)
-            #expect(postgres.status == sqlite.status, "\(arguments): \(postgres.stderr)", sourceLocation: sourceLocation)
-            #expect(Commands.timeless(postgres.stdout) == Commands.timeless(sqlite.stdout), "\(arguments)", sourceLocation: sourceLocation)
-        }
-        #expect(try tool.run(["import", SnapshotEndToEndTests.demoState]).status == 0)
-        try same(["snap", "save", "-m", "first", "--tag", "base"])
+        let host = try FleetHost()
+        defer { host.cleanUp() }
+        let (cluster, url, tool) = (host.cluster, host.url, host.tool)
+        try host.same(["snap", "save", "-m", "first", "--tag", "base"])
         for value in ["07", "08", "09"] {
             #expect(try tool.run(["map", "update", "3", "01000000", value + "00000000000000"]).status == 0)
-            try same(["snap", "save", "-m", "value \(value)"])
+            try host.same(["snap", "save", "-m", "value \(value)"])
         }
         #expect(try tool.run(["map", "delete", "3", "01000000"]).status == 0)
-        try same(["snap", "save", "-m", "deleted"])
+        try host.same(["snap", "save", "-m", "deleted"])
 
         // One handler's and one key's history.
-        try same(["snap", "log", "--fd", "3"])
-        try same(["snap", "log", "--fd", "3", "--json"])
-        try same(["snap", "log", "--fd", "3", "--key", "01000000"])
-        try same(["snap", "log", "--fd", "3", "--key", "01000000", "-n", "2", "--json"])
-        try same(["snap", "log", "--fd", "3", "--key", "01"], status: 1)
+        try host.same(["snap", "log", "--fd", "3"])
+        try host.same(["snap", "log", "--fd", "3", "--json"])
+        try host.same(["snap", "log", "--fd", "3", "--key", "01000000"])
+        try host.same(["snap", "log", "--fd", "3", "--key", "01000000", "-n", "2", "--json"])
+        try host.same(["snap", "log", "--fd", "3", "--key", "01"], status: 1)
         #expect(Self.lines(try tool.run(["snap", "log", "--fd", "3", "--key", "01000000", "--db", url]).stdout).count == 5)
 
         // Retention: the same decisions, then the same snapshots left.
-        try same(["snap", "prune", "--keep-last", "2", "--dry-run"])
-        try same(["snap", "prune", "--keep-last", "2", "--json", "--dry-run"])
-        try same(["snap", "prune", "--keep-last", "2"])
-        try same(["snap", "list"])
+        try host.same(["snap", "prune", "--keep-last", "2", "--dry-run"])
+        try host.same(["snap", "prune", "--keep-last", "2", "--json", "--dry-run"])
+        try host.same(["snap", "prune", "--keep-last", "2"])
+        try host.same(["snap", "list"])
 
         // gc deletes the content only the pruned snapshots used, in one transaction; what is
         // left reads back as on SQLite, and a second gc finds nothing.
@@ -106,7 +94,7 @@ import Testing
                  + (SELECT count(*) FROM map_contents WHERE id NOT IN (SELECT map_content FROM handler_states WHERE map_content IS NOT NULL))
             """
         #expect(try cluster.psql(unused, url: url) != "0\n")
-        let (sqliteGC, postgresGC) = try Commands.both(tool, url, ["snap", "gc"])
+        let (sqliteGC, postgresGC) = try host.both(["snap", "gc"])
         #expect(sqliteGC.status == 0, "\(sqliteGC.stderr)")
         #expect(postgresGC.status == 0, "\(postgresGC.stderr)")
         #expect(postgresGC.stdout.range(of: #"^dropped 0 blobs and [1-9][0-9]* map chunks; tables [0-9.]+ [KM]?i?B → [0-9.]+ [KM]?i?B \([0-9]+ → [0-9]+ bytes\)\n$"#,
@@ -135,10 +123,9 @@ import Testing
     }
 
     @Test func watchRecordsIntoPostgreSQLAndPrunesThere() throws {
-        let url = try PostgresCluster.shared.get().newDatabase()
-        let tool = ToolRunner(extraEnvironment: ["BPFTIME_HOST": "alpha", "BPFTIME_SNAP_RECORD": "0"])
-        defer { tool.cleanUp() }
-        #expect(try tool.run(["import", SnapshotEndToEndTests.demoState]).status == 0)
+        let host = try FleetHost()
+        defer { host.cleanUp() }
+        let (cluster, url, tool) = (host.cluster, host.url, host.tool)
         let errors = tool.temporaryFile("watch.log")
         let process = try tool.adding(["SPDLOG_LEVEL": "info"])
             .start(["snap", "watch", "--interval", "200ms", "--keep-last", "2", "--db", url], errors: errors)
@@ -165,7 +152,7 @@ import Testing
         #expect(process.terminationStatus == 0, "\(log)")
         #expect(Self.lines(log).filter { $0.contains("[info] snapshot ") }.count == 3, "\(log)")
         #expect(log.contains("pruned snapshots 1") && log.contains("stopped watching"), "\(log)")
-        #expect(!log.contains(try PostgresCluster.shared.get().password))
+        #expect(!log.contains(cluster.password))
         // Kept: the newest two, on the server.
         #expect(Self.lines(try tool.run(["snap", "list", "--db", url]).stdout).dropFirst().map { String($0.split(separator: " ")[0]) } == ["2", "3"])
     }

@@ -5,7 +5,10 @@ import FoundationNetworking
 
 /// A `bpftimetool snap serve` process on a free loopback port (`--listen 127.0.0.1:0`), and
 /// plain HTTP requests to it. Cookies are sent only when a test passes one.
-final class ServeProcess {
+///
+/// Sendable, so that a test can send requests from several threads at once: every field is a
+/// constant, and requests go through `URLSession`, which is thread-safe.
+final class ServeProcess: @unchecked Sendable {
     struct Answer {
         var status: Int
         var body: String
@@ -89,7 +92,8 @@ final class ServeProcess {
     }
 }
 
-/// One request's outcome, handed from URLSession's queue to the waiting test.
+/// One request's outcome, handed from URLSession's queue to the waiting test (`done` orders
+/// the write of `result` before its read).
 private final class AnswerBox: @unchecked Sendable {
     let done = DispatchSemaphore(value: 0)
     var result: Result<ServeProcess.Answer, any Error> = .failure(ServeError("no answer"))

@@ -144,7 +144,7 @@ final class TraceTap {
     func receive(_ line: String) {
         text += line
         guard forwarding else { return }
-        if let destination { destination(line) } else { fputs(line, stdout) }
+        if let destination { destination(line) } else { print(line, terminator: "") }   // as the helper does
     }
 }
 

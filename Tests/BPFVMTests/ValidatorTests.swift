@@ -40,7 +40,7 @@ func rejection(_ text: String, maps: MapBackend? = nil) throws -> String? {
             == "instruction 0 (mov %r0, %r12): invalid source register r12")
     }
 
-    @Test(arguments: [UInt8(0x00), 0x20, 0x28, 0x40, 0x60, 0xec, 0xe7, 0x0d, 0x86, 0x96, 0x8e, 0xe5, 0xa1, 0x63 | 0x80, 0x02])
+    @Test(arguments: [0x00, 0x20, 0x28, 0x40, 0x60, 0xec, 0xe7, 0x0d, 0x86, 0x96, 0x8e, 0xe5, 0xa1, 0x63 | 0x80, 0x02] as [UInt8])
     func unknownOpcodesAreRejected(_ opcode: UInt8) {
         let message = rejection(Program(instructions: [Instruction(opcode: opcode), Instruction(opcode: 0x95)]))
         #expect(message?.hasPrefix("instruction 0 (") == true)

@@ -5,6 +5,9 @@ import Foundation
 /// password user for the tests, and `pg_ctl stop` at the end. No system service is assumed; as
 /// root (CI) the server runs as the `postgres` user the Debian package creates, since PostgreSQL
 /// refuses to run as root.
+///
+/// Sendable: tests share one cluster (`shared`); its only mutable state, `stopped`, is guarded
+/// by `lock`.
 public final class PostgresCluster: @unchecked Sendable {
     public let directory: URL
     public let port: Int
@@ -13,9 +16,10 @@ public final class PostgresCluster: @unchecked Sendable {
     public let database = "fleet"
     /// True when the server accepts TLS (a self-signed certificate made for this cluster).
     public let tls: Bool
-    private var running = true
+    private let lock = NSLock()
+    private var stopped = false
     /// `pg_ctl start -o` settings: the port, the socket directory, TLS.
-    private var settings: [String] = []
+    private let settings: [String]
 
     /// Where Debian's package puts the server's programs, newest version first.
     public static let binaries: URL? = {
@@ -36,19 +40,17 @@ public final class PostgresCluster: @unchecked Sendable {
         password = "pw-\(UInt64.random(in: 0 ... .max))"
         port = try Self.freePort()
         self.tls = tls
+        settings = ["-p \(port)", "-k \(directory.path)", "-c listen_addresses=127.0.0.1", "-c fsync=off"] + (tls ? ["-c ssl=on"] : [])
         let data = directory.appendingPathComponent("data").path
         if getuid() == 0 { try Self.shell("chown postgres: \(directory.path)") }
         _ = try runAsServerUser([bin.appendingPathComponent("initdb").path, "-D", data, "-U", "postgres",
                              "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"])
-        var settings = ["-p \(port)", "-k \(directory.path)", "-c listen_addresses=127.0.0.1", "-c fsync=off"]
         if tls {
             _ = try runAsServerUser(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
                                  "-keyout", "\(data)/server.key", "-out", "\(data)/server.crt"])
-            settings += ["-c ssl=on"]
             // TLS only: a connection without it finds no pg_hba.conf entry.
             _ = try runAsServerUser(["sh", "-c", "printf 'local all all trust\\nhostssl all all 127.0.0.1/32 scram-sha-256\\n' > \(data)/pg_hba.conf"])
         }
-        self.settings = settings
         try start()
         do {
             try superuser("CREATE ROLE \(user) LOGIN PASSWORD '\(password)'")
@@ -108,8 +110,11 @@ public final class PostgresCluster: @unchecked Sendable {
 
     /// Stops the server (fast shutdown) and removes its directory.
     public func stop() {
-        guard running else { return }
-        running = false
+        let first = lock.withLock {
+            defer { stopped = true }
+            return !stopped
+        }
+        guard first else { return }
         _ = try? runAsServerUser([Self.binaries!.appendingPathComponent("pg_ctl").path, "stop", "-m", "fast", "-w",
                                   "-D", directory.appendingPathComponent("data").path])
         try? FileManager.default.removeItem(at: directory)

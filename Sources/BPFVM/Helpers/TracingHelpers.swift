@@ -46,7 +46,7 @@ enum TracingHelpers {
     }
 
     /// Helpers that answer -EOPNOTSUPP: there is no XDP packet context (44, 65).
-    static let unsupported: [(Int32, String)] = [
+    static let unsupported: [(HelperID, String)] = [
         (HelperID.xdpAdjustHead, "xdp_adjust_head"), (HelperID.xdpAdjustTail, "xdp_adjust_tail"),
     ]
 }

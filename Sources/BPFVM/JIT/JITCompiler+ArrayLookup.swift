@@ -24,7 +24,7 @@ struct InlineArrayMap {
     /// The maps of `environment`'s slots that qualify, by slot: 4-byte keys, and sizes that fit
     /// the instructions' immediates. None when `helpers` does not hold the standard lookup.
     static func inSlots(of environment: HelperEnvironment, helpers: HelperTable) -> [Int: InlineArrayMap] {
-        guard let lookup = helpers[Int64(HelperID.mapLookupElem)],
+        guard let lookup = helpers[Int64(HelperID.mapLookupElem.rawValue)],
               unsafeBitCast(lookup, to: UnsafeRawPointer.self) == unsafeBitCast(MapHelpers.lookupElem, to: UnsafeRawPointer.self)
         else { return [:] }
         var maps: [Int: InlineArrayMap] = [:]
@@ -50,7 +50,7 @@ extension JITCompiler {
     /// The array map a `call` at `index` looks up, when it is `map_lookup_elem` and the `lddw`
     /// right before it (in the same block) puts the map in r1.
     func inlineArrayMap(calledAt index: Int) -> InlineArrayMap? {
-        guard !arrayMaps.isEmpty, code[index].imm == Int64(HelperID.mapLookupElem), index >= 2, !isJumpTarget[index],
+        guard !arrayMaps.isEmpty, code[index].imm == Int64(HelperID.mapLookupElem.rawValue), index >= 2, !isJumpTarget[index],
               code[index - 2].opcode == BPF.lddw, code[index - 2].dst == 1, code[index - 2].src == BPF.pseudoMapFD,
               let slot = MapHandle.slot(of: UInt64(bitPattern: code[index - 2].imm)) else { return nil }
         return arrayMaps[slot]
@@ -148,7 +148,7 @@ extension JITCompiler {
         a.jcc(.e, append)
 
         a.bind(helper)
-        helperCall(id: nil, constant: Int64(HelperID.mapLookupElem), at: index)
+        helperCall(id: nil, constant: Int64(HelperID.mapLookupElem.rawValue), at: index)
         a.bind(after)
     }
 

@@ -7,12 +7,14 @@ import BPFModel
 /// on the JIT they end with exactly the interpreter's error (same message, same instruction),
 /// never a crash, and leave memory as the interpreter does.
 @Suite struct JITFaultTests {
-    struct Case: CustomStringConvertible {
+    struct Case: CustomStringConvertible, Sendable {
         let name: String
         let text: String
         var memory: [UInt8] = []
         var kind: VMError.Kind?
-        var options = VMOptions()
+        var maxInstructions: UInt64?
+        /// Options made for each run: a `VMOptions` holds a helper table, which runs do not share.
+        var options: VMOptions { VMOptions(maxInstructions: maxInstructions) }
         var description: String { name }
     }
 
@@ -57,9 +59,9 @@ import BPFModel
         Case(name: "negative helper id through callx", text: "mov %r2, -1\ncall %r2\nexit", kind: .unknownHelper),
         Case(name: "helper through callx", text: "mov %r2, 7\ncall %r2\nmov %r0, 1\nexit"),
         Case(name: "budget exhausted in a loop", text: "mov %r0, 0\nadd %r0, 1\nja -2", kind: .budgetExceeded,
-             options: VMOptions(maxInstructions: 100)),
-        Case(name: "budget exactly enough", text: "mov %r0, 1\nadd %r0, 1\nexit", options: VMOptions(maxInstructions: 3)),
-        Case(name: "budget one short", text: "mov %r0, 1\nadd %r0, 1\nexit", kind: .budgetExceeded, options: VMOptions(maxInstructions: 2)),
+             maxInstructions: 100),
+        Case(name: "budget exactly enough", text: "mov %r0, 1\nadd %r0, 1\nexit", maxInstructions: 3),
+        Case(name: "budget one short", text: "mov %r0, 1\nadd %r0, 1\nexit", kind: .budgetExceeded, maxInstructions: 2),
         Case(name: "helper with a bad key pointer", text: "lddw %r1, map_fd 3\nmov %r2, 4096\ncall 1\nexit", kind: .helperFault),
         Case(name: "helper key running past the stack top",
              text: "lddw %r1, map_fd 3\nmov %r2, %r10\nadd %r2, -2\ncall 1\nexit", kind: .helperFault),

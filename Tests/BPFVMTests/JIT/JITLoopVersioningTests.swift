@@ -10,14 +10,16 @@ import TestSupport
     static let sum = "mov %r0, 0\nmov %r3, %r1\nmov %r4, %r1\nadd %r4, %r2\n"
         + "ldxdw %r5, [%r3+0]\nadd %r0, %r5\nadd %r3, 8\njne %r3, %r4, -4\nexit"
 
-    struct Case: CustomStringConvertible {
+    struct Case: CustomStringConvertible, Sendable {
         let name: String
         let text: String
         var memory: [UInt8] = Array(0..<64)
         /// Whether the JIT versions the loop (checks its pointer once at entry).
         var versioned: Bool
         var kind: VMError.Kind?
-        var options = VMOptions()
+        var maxInstructions: UInt64?
+        /// Options made for each run: a `VMOptions` holds a helper table, which runs do not share.
+        var options: VMOptions { VMOptions(maxInstructions: maxInstructions) }
         var description: String { name }
     }
 
@@ -102,7 +104,7 @@ import TestSupport
                  + "jne %r6, 0, +4\nmov %r6, 1\nmov %r3, %r1\nadd %r3, 64\nja -8\nexit",
              versioned: false, kind: .memoryViolation),
         Case(name: "budget runs out inside a versioned loop", text: sum, versioned: true, kind: .budgetExceeded,
-             options: VMOptions(maxInstructions: 30)),
+             maxInstructions: 30),
     ]
 
     @Test(arguments: cases)

@@ -3,7 +3,7 @@ import Testing
 
 /// Encodings checked against an assembler's (llvm-mc -show-encoding) output for the same text.
 @Suite struct X86AssemblerTests {
-    typealias Case = (asm: String, bytes: [UInt8], emit: (inout X86Assembler) -> Void)
+    typealias Case = (asm: String, bytes: [UInt8], emit: @Sendable (inout X86Assembler) -> Void)
 
     static let cases: [Case] = [
         ("mov rax, rdi", [0x48, 0x89, 0xf8], { a in a.mov(.rax, .rdi) }),
