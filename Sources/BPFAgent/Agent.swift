@@ -53,9 +53,10 @@ public final class Agent {
     private let pid = getpid()
 
     struct Span { var start: Int; var count: Int }
-    /// A program to run: `engines` keeps its engine alive.
+    /// A program to run: `engines` keeps its engine (and the run state it owns) alive.
     struct Route {
         var object: UnsafeMutableRawPointer; var kind: AgentOptions.Engine; var cookie: UInt64; var programFD: Int
+        var state: UnsafeMutablePointer<RunState>
         /// Attached to a `uprobe_override` event: its `bpf_override_return` is honoured.
         var overrides: Bool
     }
@@ -199,8 +200,8 @@ public final class Agent {
                 continue
             }
             completed += 1
-            if let value = LoadedEngine.returnOverride(route.kind, route.object) {
-                if route.overrides { returnOverride = value } else { noteIgnoredOverride(route) }
+            if route.state.pointee.returnOverridden != 0 {
+                if route.overrides { returnOverride = route.state.pointee.returnOverride } else { noteIgnoredOverride(route) }
             }
         }
         return completed
@@ -310,7 +311,7 @@ public final class Agent {
     private func place(_ index: Int) {
         let runs = plan.runs(for: hooks[index]).compactMap { run in
             engines[run.programFD].map {
-                Route(object: $0.object, kind: $0.kind, cookie: run.cookie, programFD: run.programFD, overrides: run.overrides)
+                Route(object: $0.object, kind: $0.kind, cookie: run.cookie, programFD: run.programFD, state: $0.state, overrides: run.overrides)
             }
         }
         spans[index] = Span(start: routes.count, count: runs.count)
