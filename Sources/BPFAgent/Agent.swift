@@ -170,12 +170,26 @@ public final class Agent {
             scratch.deallocate()
             scratch = .allocate(byteCount: context.count, alignment: 16)
         }
-        if let source = context.baseAddress, context.count > 0 {
-            scratch.baseAddress.unsafelyUnwrapped.copyMemory(from: source, byteCount: context.count)
-        }
+        if let source = context.baseAddress, context.count > 0 { copyToScratch(source, context.count) }
         var ignored: UInt64?
         return runRoutes(span, UnsafeMutableRawBufferPointer(start: context.count > 0 ? scratch.baseAddress : nil, count: context.count),
                          readable: nil, &ignored)
+    }
+
+    /// Most contexts are a few words: copied a word at a time, they cost less than a memmove call.
+    @inline(__always)
+    private func copyToScratch(_ source: UnsafeRawPointer, _ count: Int) {
+        let target = scratch.baseAddress.unsafelyUnwrapped
+        guard count <= 64 else { return target.copyMemory(from: source, byteCount: count) }
+        var offset = 0
+        while offset &+ 8 <= count {
+            target.storeBytes(of: source.loadUnaligned(fromByteOffset: offset, as: UInt64.self), toByteOffset: offset, as: UInt64.self)
+            offset &+= 8
+        }
+        while offset < count {
+            target.storeBytes(of: source.load(fromByteOffset: offset, as: UInt8.self), toByteOffset: offset, as: UInt8.self)
+            offset &+= 1
+        }
     }
 
     @inline(never)

@@ -8,8 +8,10 @@
 /// instruction the interpreter faults at. A fault inside a block of the main copy gives back the
 /// instructions of the block after the faulting one, so `executedInstructions` stays exact too.
 ///
-/// A block ends after any jump, call or exit (so a callee or a tail call never sees instructions
-/// charged ahead for its caller) and before any slot a jump or call lands on.
+/// A block ends after any jump, local call or exit (a callee must not see instructions charged
+/// ahead for its caller) and before any slot a jump or call lands on. A helper call does not end
+/// one: it runs no program instructions, and when it ends the run (a fault, or a tail call that
+/// continues in another program) the exit gives back what was charged ahead, as a fault does.
 extension JITCompiler {
     /// Block lengths by first slot, and for every slot the instructions after it in its block.
     mutating func analyseBlocks() {
@@ -27,7 +29,8 @@ extension JITCompiler {
             if isJumpTarget[index] { close() }
             members.append(index)
             let i = code[index]
-            if i.opcode & 7 == BPF.classJMP || i.opcode & 7 == BPF.classJMP32 { close() }
+            let isHelperCall = i.opcode == BPF.callOp || i.opcode == BPF.callxOp
+            if (i.opcode & 7 == BPF.classJMP || i.opcode & 7 == BPF.classJMP32) && !isHelperCall { close() }
             index += i.opcode == BPF.lddw ? 2 : 1
         }
         close()
