@@ -125,7 +125,17 @@ public final class Agent {
     /// faults is logged once and not counted), or -EINVAL for an id this agent never returned.
     @inline(__always)
     public func fire(_ id: HookID, context: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) -> Int {
-        guard let span = span(of: id) else { return -Int(EINVAL) }
+        // No call on the way to the run, so that this needs no frame: a hook with nothing
+        // attached returns from here, and one with programs jumps to `run`.
+        guard isCurrent() else { return refreshAndFire(id, context) }
+        guard let span = span(at: id) else { return -Int(EINVAL) }
+        return span.count == 0 ? 0 : run(span, context)
+    }
+
+    @inline(never)
+    private func refreshAndFire(_ id: HookID, _ context: UnsafeRawBufferPointer) -> Int {
+        refresh()
+        guard let span = span(at: id) else { return -Int(EINVAL) }
         return span.count == 0 ? 0 : run(span, context)
     }
 
@@ -153,8 +163,19 @@ public final class Agent {
     /// The hook's programs after picking up any table change; `nil` for an id never returned.
     @inline(__always)
     private func span(of id: HookID) -> Span? {
+        if !isCurrent() { refresh() }
+        return span(at: id)
+    }
+
+    /// Whether the table is the one built and no liveness check is due; counts a fire.
+    @inline(__always)
+    private func isCurrent() -> Bool {
         firesUntilLivenessCheck &-= 1
-        if firesUntilLivenessCheck < 0 || generationWord.pointee.load(ordering: .acquiring) != builtGeneration { refresh() }
+        return firesUntilLivenessCheck >= 0 && generationWord.pointee.load(ordering: .acquiring) == builtGeneration
+    }
+
+    @inline(__always)
+    private func span(at id: HookID) -> Span? {
         let index = Int(id.rawValue)
         guard index >= 0, index < spans.count else { return nil }
         return spans[index]
