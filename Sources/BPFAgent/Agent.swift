@@ -53,9 +53,10 @@ public final class Agent {
     private let pid = getpid()
 
     struct Span { var start: Int; var count: Int }
-    /// A program to run: `engines` keeps its engine alive.
+    /// A program to run: `engines` keeps its engine (and the run state it owns) alive.
     struct Route {
         var object: UnsafeMutableRawPointer; var kind: AgentOptions.Engine; var cookie: UInt64; var programFD: Int
+        var state: UnsafeMutablePointer<RunState>
         /// Attached to a `uprobe_override` event: its `bpf_override_return` is honoured.
         var overrides: Bool
     }
@@ -124,7 +125,17 @@ public final class Agent {
     /// faults is logged once and not counted), or -EINVAL for an id this agent never returned.
     @inline(__always)
     public func fire(_ id: HookID, context: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) -> Int {
-        guard let span = span(of: id) else { return -Int(EINVAL) }
+        // No call on the way to the run, so that this needs no frame: a hook with nothing
+        // attached returns from here, and one with programs jumps to `run`.
+        guard isCurrent() else { return refreshAndFire(id, context) }
+        guard let span = span(at: id) else { return -Int(EINVAL) }
+        return span.count == 0 ? 0 : run(span, context)
+    }
+
+    @inline(never)
+    private func refreshAndFire(_ id: HookID, _ context: UnsafeRawBufferPointer) -> Int {
+        refresh()
+        guard let span = span(at: id) else { return -Int(EINVAL) }
         return span.count == 0 ? 0 : run(span, context)
     }
 
@@ -152,8 +163,19 @@ public final class Agent {
     /// The hook's programs after picking up any table change; `nil` for an id never returned.
     @inline(__always)
     private func span(of id: HookID) -> Span? {
+        if !isCurrent() { refresh() }
+        return span(at: id)
+    }
+
+    /// Whether the table is the one built and no liveness check is due; counts a fire.
+    @inline(__always)
+    private func isCurrent() -> Bool {
         firesUntilLivenessCheck &-= 1
-        if firesUntilLivenessCheck < 0 || generationWord.pointee.load(ordering: .acquiring) != builtGeneration { refresh() }
+        return firesUntilLivenessCheck >= 0 && generationWord.pointee.load(ordering: .acquiring) == builtGeneration
+    }
+
+    @inline(__always)
+    private func span(at id: HookID) -> Span? {
         let index = Int(id.rawValue)
         guard index >= 0, index < spans.count else { return nil }
         return spans[index]
@@ -169,12 +191,26 @@ public final class Agent {
             scratch.deallocate()
             scratch = .allocate(byteCount: context.count, alignment: 16)
         }
-        if let source = context.baseAddress, context.count > 0 {
-            scratch.baseAddress.unsafelyUnwrapped.copyMemory(from: source, byteCount: context.count)
-        }
+        if let source = context.baseAddress, context.count > 0 { copyToScratch(source, context.count) }
         var ignored: UInt64?
         return runRoutes(span, UnsafeMutableRawBufferPointer(start: context.count > 0 ? scratch.baseAddress : nil, count: context.count),
                          readable: nil, &ignored)
+    }
+
+    /// Most contexts are a few words: copied a word at a time, they cost less than a memmove call.
+    @inline(__always)
+    private func copyToScratch(_ source: UnsafeRawPointer, _ count: Int) {
+        let target = scratch.baseAddress.unsafelyUnwrapped
+        guard count <= 64 else { return target.copyMemory(from: source, byteCount: count) }
+        var offset = 0
+        while offset &+ 8 <= count {
+            target.storeBytes(of: source.loadUnaligned(fromByteOffset: offset, as: UInt64.self), toByteOffset: offset, as: UInt64.self)
+            offset &+= 8
+        }
+        while offset < count {
+            target.storeBytes(of: source.load(fromByteOffset: offset, as: UInt8.self), toByteOffset: offset, as: UInt8.self)
+            offset &+= 1
+        }
     }
 
     @inline(never)
@@ -199,8 +235,8 @@ public final class Agent {
                 continue
             }
             completed += 1
-            if let value = LoadedEngine.returnOverride(route.kind, route.object) {
-                if route.overrides { returnOverride = value } else { noteIgnoredOverride(route) }
+            if route.state.pointee.returnOverridden != 0 {
+                if route.overrides { returnOverride = route.state.pointee.returnOverride } else { noteIgnoredOverride(route) }
             }
         }
         return completed
@@ -310,7 +346,7 @@ public final class Agent {
     private func place(_ index: Int) {
         let runs = plan.runs(for: hooks[index]).compactMap { run in
             engines[run.programFD].map {
-                Route(object: $0.object, kind: $0.kind, cookie: run.cookie, programFD: run.programFD, overrides: run.overrides)
+                Route(object: $0.object, kind: $0.kind, cookie: run.cookie, programFD: run.programFD, state: $0.state, overrides: run.overrides)
             }
         }
         spans[index] = Span(start: routes.count, count: runs.count)

@@ -74,15 +74,18 @@ struct LoadedEngine {
     let engine: ProgramEngine
     let object: UnsafeMutableRawPointer
     let kind: AgentOptions.Engine
+    /// The engine's run state, where a run's `bpf_override_return` value is read without a call.
+    let state: UnsafeMutablePointer<RunState>
 
-    init(_ machine: VirtualMachine) { self.init(machine, .interpreter) }
-    init(_ program: JITProgram) { self.init(program, .jit) }
+    init(_ machine: VirtualMachine) { self.init(machine, .interpreter, machine.state) }
+    init(_ program: JITProgram) { self.init(program, .jit, program.state) }
 
     /// Private: `kind` must name `engine`'s class, which `run` casts `object` to.
-    private init<E: ProgramEngine>(_ engine: E, _ kind: AgentOptions.Engine) {
+    private init<E: ProgramEngine>(_ engine: E, _ kind: AgentOptions.Engine, _ state: UnsafeMutablePointer<RunState>) {
         self.engine = engine
         object = Unmanaged.passUnretained(engine).toOpaque()
         self.kind = kind
+        self.state = state
     }
 
     /// Runs the engine of `kind` at `object`, which the caller keeps alive.
@@ -94,15 +97,6 @@ struct LoadedEngine {
             try Unmanaged<VirtualMachine>.fromOpaque(object)._withUnsafeGuaranteedRef { try $0.run(input: input, cookie: cookie, readable: readable) }
         case .jit:
             try Unmanaged<JITProgram>.fromOpaque(object)._withUnsafeGuaranteedRef { try $0.run(input: input, cookie: cookie, readable: readable) }
-        }
-    }
-
-    /// The return value the last run of the engine at `object` asked for (`bpf_override_return`).
-    @inline(__always)
-    static func returnOverride(_ kind: AgentOptions.Engine, _ object: UnsafeMutableRawPointer) -> UInt64? {
-        switch kind {
-        case .interpreter: Unmanaged<VirtualMachine>.fromOpaque(object)._withUnsafeGuaranteedRef { $0.returnOverride }
-        case .jit: Unmanaged<JITProgram>.fromOpaque(object)._withUnsafeGuaranteedRef { $0.returnOverride }
         }
     }
 }

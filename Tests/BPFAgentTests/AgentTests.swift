@@ -82,6 +82,28 @@ import Testing
         #expect(try Fixture.value(t.segment, map: 1, slot: 1) == 16)
     }
 
+    /// Contexts of every length the copy treats differently (words, tail bytes, longer than a
+    /// memmove threshold, longer than the agent's first buffer, then shorter again): the program
+    /// reads the last byte and its length, and writes that byte in its copy, never the caller's.
+    @Test(arguments: AgentOptions.Engine.allCases)
+    func contextsOfAnyLengthAreCopiedWhole(_ engine: AgentOptions.Engine) throws {
+        // r6 = &ctx[len - 1]; r7 = *r6; *r6 = 0xAA; r8 = len; map[0] = r7, map[1] = r8.
+        let prologue = [Asm.movReg(6, 1), Asm.op(0x0f, dst: 6, src: 2), Asm.add(6, -1), Asm.op(0x71, dst: 7, src: 6),
+                        Asm.op(0x72, dst: 6, imm: 0xAA), Asm.movReg(8, 2)]
+        let code = Asm.withSlot(map: 1, slot: 0, prologue: prologue, [Asm.store64(0, 0, 7)]).dropLast(16)
+            + Asm.withSlot(map: 1, slot: 1, [Asm.store64(0, 0, 8)])
+        let t = try TestSegment([Fixture.array(1), Fixture.tracepoint(3, id: 1), Fixture.program(4, "last", Array(code), attach: [.init(targetFD: 3)])])
+        let agent = try Agent.open(segmentName: t.name, options: AgentOptions(engine: engine))
+        for length in [1, 7, 8, 9, 16, 17, 63, 64, 65, 300, 12] {
+            let context = (0 ..< length).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }
+            let ran = context.withUnsafeBytes { agent.fire(.tracepoint(id: 1), context: $0) }
+            #expect(ran == 1, "length \(length)")
+            #expect(context == (0 ..< length).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }, "length \(length)")
+            #expect(try Fixture.value(t.segment, map: 1, slot: 0) == UInt64(context[length - 1]), "length \(length)")
+            #expect(try Fixture.value(t.segment, map: 1, slot: 1) == UInt64(length))
+        }
+    }
+
     @Test(arguments: AgentOptions.Engine.allCases)
     func callsGiveProgramsAnX86PtRegs(_ engine: AgentOptions.Engine) throws {
         let call = HookedCall(di: 11, si: 22, dx: 33, cx: 44, r8: 55, r9: 66, ax: 77, ip: 0x4000, sp: 0x7ff0)

@@ -50,6 +50,30 @@ import Testing
         #expect(try Fixture.value(t.segment, map: 1, slot: 0) == 1)
     }
 
+    /// The agent reads a run's override from the engine's run state, found once per table: a
+    /// program replaced between fires is read from its new engine, and a removed one not at all.
+    @Test(arguments: AgentOptions.Engine.allCases)
+    func aReplacedProgramsOverrideIsReadFromItsNewEngine(_ engine: AgentOptions.Engine) throws {
+        let t = try TestSegment([
+            Fixture.uprobe(3, module: "demo-target", offset: 0x1234, overriding: true),
+            Fixture.program(4, "override", Self.setRetval(1), attach: [.init(targetFD: 3)]),
+        ])
+        let agent = try Agent.open(segmentName: t.name, options: AgentOptions(engine: engine))
+        let id = agent.resolve(hook)
+        var rc: UInt64?
+        #expect(agent.fire(id, call: HookedCall(), returnOverride: &rc) == 1)
+        #expect(rc == 1)
+        try t.segment.apply([Fixture.program(4, "override", Self.setRetval(2), attach: [.init(targetFD: 3)])], replaceExisting: true)
+        #expect(agent.fire(id, call: HookedCall(), returnOverride: &rc) == 1)
+        #expect(rc == 2)
+        try t.segment.apply([Fixture.program(4, "plain", Asm.mov(0, 0) + Asm.exit, attach: [.init(targetFD: 3)])], replaceExisting: true)
+        #expect(agent.fire(id, call: HookedCall(), returnOverride: &rc) == 1)
+        #expect(rc == nil)
+        try t.segment.apply([], removing: [4])
+        #expect(agent.fire(id, call: HookedCall(), returnOverride: &rc) == 0)
+        #expect(rc == nil)
+    }
+
     @Test(arguments: AgentOptions.Engine.allCases)
     func plainUprobesAndFaultingProgramsOverrideNothing(_ engine: AgentOptions.Engine) throws {
         // A plain uprobe's program calls override_return: bpftime ignores it (and logs), so do we.

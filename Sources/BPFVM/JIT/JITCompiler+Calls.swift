@@ -101,6 +101,7 @@ extension JITCompiler {
     }
 
     mutating func setExit(_ reason: UInt64, _ index: Int) {
+        refundChargedAhead(index)
         a.storeImm(.mem(Self.ctx, JITContext.offset(\.exitIndex)), Int32(truncatingIfNeeded: index), .b64)
         a.storeImm(.mem(Self.ctx, JITContext.offset(\.exitReason)), Int32(reason), .b64)
         a.jmp(faultExit)
@@ -166,6 +167,8 @@ extension JITCompiler {
                 a.store(.mem(Self.ctx, JITContext.offset(\.faultAddress)), .r10, .b64)
             }
             setExit(JITContext.Exit.unknownHelper, index)
+        case let .budgetShort(label, length, exact):
+            emitBudgetShort(label, length: length, exact: exact)
         }
     }
 }

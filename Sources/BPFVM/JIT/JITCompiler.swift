@@ -39,6 +39,13 @@ struct JITCompiler {
     var checkedCopies: [(VersionedLoop, X86Label)] = []
     /// While emitting a versioned loop's unchecked copy: the register its entry check covers.
     var provenBase: X86Reg?
+    /// Budget by block (see JITCompiler+Budget): lengths by first slot, instructions charged
+    /// ahead of each slot, the exact copy's slots, and which copy is being emitted.
+    var blockLength: [Int32] = []
+    var chargedAhead: [Int32] = []
+    var exactLabels: [X86Label] = []
+    var chargesBlocks = false
+    var refundsChargedAhead = false
 
     /// Out-of-line code reached from a check in the body.
     enum Stub {
@@ -47,6 +54,8 @@ struct JITCompiler {
         case misaligned(label: X86Label, index: Int)
         case exit(label: X86Label, reason: UInt64, index: Int, saveRegisters: Bool)
         case unknownHelper(label: X86Label, id: X86Reg?, constant: Int64, index: Int)
+        /// A block longer than the budget left: back to the exact copy at `exact`.
+        case budgetShort(label: X86Label, length: Int32, exact: X86Label)
     }
 
     init(code: UnsafeMutableBufferPointer<DecodedInstruction>, maxCallDepth: Int, countsInstructions: Bool,
@@ -86,6 +95,29 @@ struct JITCompiler {
         a.jmp(done)
 
         a.bind(body)
+        if countsInstructions {
+            analyseBlocks()
+            exactLabels = labels.indices.map { _ in a.newLabel() }
+            chargesBlocks = true
+        }
+        try emitBody()
+        let mainStubs = stubs.count
+        if countsInstructions {
+            labels = exactLabels
+            loops = [:]
+            chargesBlocks = false
+            try emitBody()
+        }
+        for (n, stub) in stubs.enumerated() {
+            refundsChargedAhead = countsInstructions && n < mainStubs
+            emit(stub)
+        }
+        guard let bytes = a.finish() else { throw JITError.internalError("a jump target was never placed") }
+        return bytes
+    }
+
+    /// Every slot in order, versioned loops with their checked copies after the body.
+    private mutating func emitBody() throws {
         var index = 0
         while index < code.count {
             if isLoopTop[index] && loops[index] == nil { a.align(16) }
@@ -98,9 +130,7 @@ struct JITCompiler {
             }
         }
         for (loop, entry) in checkedCopies { try emitCheckedCopy(loop, at: entry) }
-        for stub in stubs { emit(stub) }
-        guard let bytes = a.finish() else { throw JITError.internalError("a jump target was never placed") }
-        return bytes
+        checkedCopies = []
     }
 
     /// Jump targets, then the loops to version (which depend on them).
@@ -119,10 +149,7 @@ struct JITCompiler {
     /// Emits slot `index` (with the one after it, for a conditional skip); returns the next slot.
     mutating func emitSlot(_ index: Int) throws -> Int {
         let i = code[index]
-        if countsInstructions {
-            a.alu(.sub, .mem(Self.ctx, JITContext.offset(\.remaining)), imm: 1)
-            a.jcc(.s, exitStub(JITContext.Exit.budget, index))
-        }
+        if countsInstructions { chargeBudget(at: index) }
         if isConditionalSkip(at: index) {
             try conditionalSkip(i, code[index + 1])
             return index + 2

@@ -12,6 +12,8 @@ public final class JITProgram {
     public var executedInstructions: UInt64 { machine.executedInstructions }
     /// The last run's `bpf_override_return` / `bpf_set_retval` value, as `VirtualMachine.returnOverride`.
     public var returnOverride: UInt64? { machine.returnOverride }
+    /// The run state shared with its machine, for hosts that read a run's outcome without a call.
+    public var state: UnsafeMutablePointer<RunState> { machine.state }
 
     /// Whether this machine can run JIT code (x86-64 only; elsewhere use the interpreter).
     public static var isSupported: Bool {
