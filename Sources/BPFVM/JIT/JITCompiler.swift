@@ -30,6 +30,10 @@ struct JITCompiler {
     var labels: [X86Label] = []
     var stubs: [Stub] = []
     var faultExit: X86Label
+    /// Shared out-of-line bounds checks, by access size and direction (`accessRoutine`), and
+    /// the exit of an access they deny.
+    var accessRoutines = [X86Label?](repeating: nil, count: 8)
+    var memoryFault: X86Label
     /// Slots some jump or local call lands on.
     var isJumpTarget: [Bool] = []
     /// Slots a jump from a later slot lands on (loop tops), placed at 16-byte boundaries.
@@ -58,6 +62,7 @@ struct JITCompiler {
         self.arrayMaps = relocatable ? [:] : arrayMaps
         a = X86Assembler(capacity: code.count * 32 + 1024)
         faultExit = a.newLabel()
+        memoryFault = a.newLabel()
     }
 
     /// The machine code: `@convention(c) (JITContext*) -> r0`.
@@ -99,6 +104,7 @@ struct JITCompiler {
         }
         for (loop, entry) in checkedCopies { try emitCheckedCopy(loop, at: entry) }
         for stub in stubs { emit(stub) }
+        emitAccessRoutines()
         guard let bytes = a.finish() else { throw JITError.internalError("a jump target was never placed") }
         return bytes
     }
