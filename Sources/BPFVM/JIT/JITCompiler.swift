@@ -60,7 +60,7 @@ struct JITCompiler {
         self.countsInstructions = countsInstructions
         self.relocatable = relocatable
         self.arrayMaps = relocatable ? [:] : arrayMaps
-        a = X86Assembler(capacity: code.count * 32 + 1024)
+        a = X86Assembler(capacity: code.count * 32 + 1024, labels: code.count * 2 + 64)
         faultExit = a.newLabel()
         memoryFault = a.newLabel()
     }
