@@ -50,50 +50,6 @@ extension JITCompiler {
     }
 
 
-    /// The newest granted region (usually the value the helper just returned), checked as
-    /// `RunState.grantedRegionAllows` checks it: low <= address, size <= high - address, and
-    /// writable for a store. Falls through when allowed, jumps to `denied` (the full lookup)
-    /// otherwise. Uses r10 and r11.
-    private mutating func newestRegionCheck(base: X86Reg, offset: Int32, size: Int32, write: Bool, denied: X86Label) {
-        let stride = Int32(MemoryLayout<MemoryRegion>.stride)
-        func field(_ path: KeyPath<MemoryRegion, UInt64>) -> Int32 { Int32(MemoryLayout<MemoryRegion>.offset(of: path)!) - stride }
-        a.load(.r11, .mem(Self.ctx, JITContext.offset(\.state.regionCount)), .b64)
-        a.test(.r11, .r11)
-        a.jcc(.e, denied)
-        // r11 = regions + regionCount: the newest region ends there.
-        a.imul(.r11, .r11, imm: stride)
-        a.alu(.add, .r11, .mem(Self.ctx, JITContext.offset(\.state.regions)))
-        a.lea(.r10, base, offset)
-        a.alu(.cmp, .r10, .mem(.r11, field(\.low)))
-        a.jcc(.b, denied)
-        if write {
-            a.alu(.cmp, .mem(.r11, field(\.writable)), imm: 0)
-            a.jcc(.e, denied)
-        }
-        a.load(.r11, .mem(.r11, field(\.high)), .b64)
-        a.alu(.sub, .reg(.r11), .r10)
-        a.jcc(.b, denied)
-        a.alu(.cmp, .reg(.r11), imm: size)
-        a.jcc(.b, denied)
-    }
-
-    /// The input, checked as `RunState.within` checks it: offset from inputLow at most the span,
-    /// and at least `size` bytes left. Jumps to `allowed` when inside. Uses r10 and r11. (After an
-    /// inline array lookup, the inline check's region is the value, not the input.)
-    private mutating func inputCheck(base: X86Reg, offset: Int32, size: Int32, allowed: X86Label) {
-        let outside = a.newLabel()
-        a.lea(.r10, base, offset)
-        a.alu(.sub, .r10, .mem(Self.ctx, JITContext.offset(\.state.inputLow)))
-        a.load(.r11, .mem(Self.ctx, JITContext.offset(\.state.inputHigh)), .b64)
-        a.alu(.sub, .r11, .mem(Self.ctx, JITContext.offset(\.state.inputLow)))
-        a.alu(.cmp, .reg(.r10), .r11)
-        a.jcc(.a, outside)
-        a.alu(.sub, .reg(.r11), .r10)
-        a.alu(.cmp, .reg(.r11), imm: size)
-        a.jcc(.ae, allowed)
-        a.bind(outside)
-    }
-
     mutating func exitStub(_ reason: UInt64, _ index: Int, saveRegisters: Bool = false) -> X86Label {
         let l = a.newLabel()
         stubs.append(.exit(label: l, reason: reason, index: index, saveRegisters: saveRegisters))
@@ -110,44 +66,14 @@ extension JITCompiler {
     mutating func emit(_ stub: Stub) {
         switch stub {
         case let .access(label, resume, base, offset, size, write, index):
+            // The checks are the shared routine's: each access site only names its own.
             a.bind(label)
-            let allowed = a.newLabel(), full = a.newLabel()
-            // Active stack frames: offset from stackLow at most (stackHigh - stackLow - size).
-            a.push(.r11)
-            a.lea(.r10, base, offset)
-            a.alu(.sub, .r10, .mem(Self.ctx, JITContext.offset(\.state.stackLow)))
-            a.load(.r11, .mem(Self.ctx, JITContext.offset(\.state.stackHigh)), .b64)
-            a.alu(.sub, .r11, .mem(Self.ctx, JITContext.offset(\.state.stackLow)))
-            a.alu(.sub, .reg(.r11), imm: size)
-            a.alu(.cmp, .reg(.r10), .r11)
-            a.jcc(.be, allowed)
-            newestRegionCheck(base: base, offset: offset, size: size, write: write, denied: full)
-            a.bind(allowed)
-            a.pop(.r11)
-            a.jmp(resume)
-            a.bind(full)
-            inputCheck(base: base, offset: offset, size: size, allowed: allowed)
-            a.pop(.r11)
-            // Everything else: the same lookup the interpreter does, caller-saved registers kept
-            // (eight pushes and 8 bytes align rsp for the call).
-            let saved: [X86Reg] = [.rax, .rdi, .rsi, .rdx, .rcx, .r8, .r9, .r11]
-            for r in saved { a.push(r) }
-            a.alu(.sub, .reg(.rsp), imm: 8)
-            a.lea(.rsi, base, offset)
-            a.mov(.rdi, Self.ctx)
-            a.movImm(.rdx, UInt64(size))
-            a.movImm(.rcx, write ? 1 : 0)
-            a.call(.mem(Self.ctx, JITContext.offset(\.accessCheck)))
-            a.mov(.r10, .rax)
-            a.alu(.add, .reg(.rsp), imm: 8)
-            for r in saved.reversed() { a.pop(r) }
-            a.test(.r10, .r10)
+            if offset == 0 { a.mov(.r10, base) } else { a.lea(.r10, base, offset) }
+            a.call(accessRoutine(size: size, write: write))
             a.jcc(.ne, resume)
-            a.lea(.r10, base, offset)
-            a.store(.mem(Self.ctx, JITContext.offset(\.faultAddress)), .r10, .b64)
-            a.storeImm(.mem(Self.ctx, JITContext.offset(\.faultSize)), size, .b64)
-            a.storeImm(.mem(Self.ctx, JITContext.offset(\.faultWrite)), write ? 1 : 0, .b64)
-            setExit(JITContext.Exit.memory, index)
+            refundChargedAhead(index)
+            a.storeImm(.mem(Self.ctx, JITContext.offset(\.exitIndex)), Int32(truncatingIfNeeded: index), .b64)
+            a.jmp(memoryFault)
         case let .misaligned(label, index):
             a.bind(label)
             a.store(.mem(Self.ctx, JITContext.offset(\.faultAddress)), .r10, .b64)

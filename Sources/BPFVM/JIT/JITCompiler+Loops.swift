@@ -29,16 +29,23 @@ struct VersionedLoop {
 
     /// The loops of `code` that qualify, by header slot.
     static func find(in code: UnsafeMutableBufferPointer<DecodedInstruction>, isConditionalSkip: (Int) -> Bool) -> [Int: VersionedLoop] {
+        // Back edges of the right shape first: most programs have none, and then need no map of
+        // jump sources (a dictionary entry and an array per jump target).
+        let backEdges = code.indices.filter { backEdge in
+            let j = code[backEdge], header = JITCompiler.target(of: j, at: backEdge)
+            return j.opcode == BPF.classJMP | BPF.jne | BPF.sourceX && header >= 0 && header < backEdge
+                && backEdge - header <= maxBody && backEdge + 1 < code.count && j.dst != j.src
+        }
+        guard !backEdges.isEmpty else { return [:] }
         var sources: [Int: [Int]] = [:]
         for index in code.indices {
             if let target = JITCompiler.jumpTarget(of: code[index], at: index, in: code.count) { sources[target, default: []].append(index) }
         }
         var loops: [Int: VersionedLoop] = [:]
-        for backEdge in code.indices {
+        for backEdge in backEdges {
             let j = code[backEdge]
             let header = JITCompiler.target(of: j, at: backEdge)
-            guard j.opcode == BPF.classJMP | BPF.jne | BPF.sourceX, header >= 0, header < backEdge,
-                  backEdge - header <= maxBody, backEdge + 1 < code.count, j.dst != j.src, loops[header] == nil else { continue }
+            guard loops[header] == nil else { continue }
             for (pointer, bound) in [(j.dst, j.src), (j.src, j.dst)] {
                 if let loop = analyse(code, header, backEdge, pointer, bound, sources, isConditionalSkip) {
                     loops[header] = loop

@@ -30,6 +30,10 @@ struct JITCompiler {
     var labels: [X86Label] = []
     var stubs: [Stub] = []
     var faultExit: X86Label
+    /// Shared out-of-line bounds checks, by access size and direction (`accessRoutine`), and
+    /// the exit of an access they deny.
+    var accessRoutines = [X86Label?](repeating: nil, count: 8)
+    var memoryFault: X86Label
     /// Slots some jump or local call lands on.
     var isJumpTarget: [Bool] = []
     /// Slots a jump from a later slot lands on (loop tops), placed at 16-byte boundaries.
@@ -65,8 +69,9 @@ struct JITCompiler {
         self.countsInstructions = countsInstructions
         self.relocatable = relocatable
         self.arrayMaps = relocatable ? [:] : arrayMaps
-        a = X86Assembler(capacity: code.count * 32 + 1024)
+        a = X86Assembler(capacity: code.count * 32 + 1024, labels: code.count * 2 + 64)
         faultExit = a.newLabel()
+        memoryFault = a.newLabel()
     }
 
     /// The machine code: `@convention(c) (JITContext*) -> r0`.
@@ -112,6 +117,7 @@ struct JITCompiler {
             refundsChargedAhead = countsInstructions && n < mainStubs
             emit(stub)
         }
+        emitAccessRoutines()
         guard let bytes = a.finish() else { throw JITError.internalError("a jump target was never placed") }
         return bytes
     }

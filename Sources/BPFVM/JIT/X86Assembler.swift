@@ -70,7 +70,12 @@ struct X86Assembler {
     /// (position of a rel32 field, label it points at)
     private var fixups: [(at: Int, label: Int)] = []
 
-    init(capacity: Int = 0) { buffer = CodeBuffer(capacity: capacity) }
+    /// `capacity` bytes and `labels` labels are reserved, so that a large program's code and
+    /// labels do not grow (and get copied) step by step.
+    init(capacity: Int = 0, labels: Int = 0) {
+        buffer = CodeBuffer(capacity: capacity)
+        labelOffsets.reserveCapacity(labels)
+    }
 
     // MARK: Raw encoding
 
