@@ -81,31 +81,25 @@ struct MapChunks {
     /// The content address of a chunk read back (`keySize` is the stored key size): what it
     /// must equal for the entries to be the ones saved under it.
     static func chunkHash(_ chunk: MapContents) -> [UInt8] {
-        let (keySize, stride) = (chunk.keySize, chunk.entryStride), entrySize = keySize + stride
+        let (keySize, stride) = (chunk.keySize, chunk.entryStride)
         let count = keySize > 0 ? chunk.keys.count / keySize : 0
-        // Buffers that disagree with the sizes are no chunk: an empty hash matches none.
-        guard keySize > 0, chunk.keys.count == count * keySize, chunk.values.count == count * stride else { return [] }
-        var entries = [UInt8](repeating: 0, count: count * entrySize)
-        entries.withUnsafeMutableBytes { out in
-            chunk.keys.withUnsafeBytes { keys in
-                chunk.values.withUnsafeBytes { values in
-                    for i in 0 ..< count {
-                        UnsafeMutableRawBufferPointer(rebasing: out[i * entrySize ..< i * entrySize + keySize])
-                            .copyMemory(from: UnsafeRawBufferPointer(rebasing: keys[i * keySize ..< (i + 1) * keySize]))
-                        UnsafeMutableRawBufferPointer(rebasing: out[i * entrySize + keySize ..< (i + 1) * entrySize])
-                            .copyMemory(from: UnsafeRawBufferPointer(rebasing: values[i * stride ..< (i + 1) * stride]))
-                    }
-                }
-            }
-        }
+        // Buffers that disagree with the sizes are no chunk (nor are entries without a value,
+        // which a save refuses): an empty hash matches none.
+        guard keySize > 0, stride > 0, chunk.keys.count == count * keySize, chunk.values.count == count * stride else { return [] }
+        let entries = interleaved(chunk, order: Array(0 ..< count), storedKeySize: keySize)
         return entries.withUnsafeBytes { chunkHash($0, storedKeySize: keySize, stride: stride) }
     }
 
     /// The entries sorted by key bytes (SQLite's BLOB order), or for queues and stacks in
     /// order with their position as key.
     private static func canonicalEntries(_ c: MapContents, count: Int, storedKeySize: Int) -> [UInt8] {
-        let order = c.keySize == 0 ? Array(0..<count) : sortedOrder(c, count: count)
-        let stride = c.entryStride, entrySize = storedKeySize + stride
+        interleaved(c, order: c.keySize == 0 ? Array(0..<count) : sortedOrder(c, count: count), storedKeySize: storedKeySize)
+    }
+
+    /// Entries `order` of `c` back to back, each its stored key then its value (a queue's or
+    /// stack's position as a big-endian key).
+    private static func interleaved(_ c: MapContents, order: [Int], storedKeySize: Int) -> [UInt8] {
+        let count = order.count, stride = c.entryStride, entrySize = storedKeySize + stride
         return [UInt8](unsafeUninitializedCapacity: count * entrySize) { out, initialized in
             c.keys.withUnsafeBytes { keys in
                 c.values.withUnsafeBytes { values in
