@@ -8,6 +8,7 @@
 ///  64 table offset    72 journal offset   80 journal capacity  88 heap offset
 ///  96 used bytes     104 intent offset   112 journal length   120 map serial counter
 /// 128 recoveries     136 instance (random, set at creation; 0 in segments made before it)
+/// 144 lock sequence (odd while the lock is held; 0 in segments made before it)
 /// 192 robust mutex (48 bytes reserved)  240 lock queue: next ticket  248 ticket being served
 /// 256 free-list heads, one per power-of-two size class (64 * 8 bytes)
 /// ```
@@ -21,6 +22,8 @@ struct Header {
     static let tableAt = 64, journalAt = 72, journalCapacityAt = 80, heapAt = 88, usedBytesAt = 96
     static let intentAt = 104, journalLengthAt = 112, mapSerialAt = 120, recoveriesAt = 128
     static let instanceAt = 136
+    /// `RobustMutex`'s sequence word, read by lookups that do not take the lock.
+    static let lockSequenceAt = 144
     static let mutexAt = 192, freeListsAt = 256, freeListCount = 64
     /// The fair lock's ticket words (`RobustMutex`), in the mutex's cache line; zero in a fresh segment.
     static let queueNextAt = 240, queueServingAt = 248

@@ -16,10 +16,17 @@ import Synchronization
 /// before. A ticket whose owner died waiting (or that garbage put in the words) stalls the queue
 /// only until a waiter sees `serving` unchanged for `stallNanoseconds` and moves it to its own
 /// ticket; a waiter whose ticket was passed goes straight to the mutex.
+///
+/// A sequence word makes the lock a seqlock for readers that do not take it: it is odd from
+/// the moment a locker holds the mutex until just before it unlocks, so a reader that saw the
+/// same even value before and after its reads saw no locker's writes (every mutation of the
+/// segment is made under this lock). A holder that dies leaves it odd until the next locker,
+/// which repairs the segment, unlocks.
 struct RobustMutex {
     let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let next: UnsafeMutablePointer<Atomic<UInt64>>
     private let serving: UnsafeMutablePointer<Atomic<UInt64>>
+    private let sequence: UnsafeMutablePointer<Atomic<UInt64>>
     /// How long a locker waits for a live holder before giving up with an error.
     static let timeoutSeconds = 10
     /// How long the ticket being served may keep the queue still before waiters pass it.
@@ -36,6 +43,7 @@ struct RobustMutex {
         mutex = (header.base + Header.mutexAt).assumingMemoryBound(to: pthread_mutex_t.self)
         next = header.base.atomic64(Header.queueNextAt)
         serving = header.base.atomic64(Header.queueServingAt)
+        sequence = header.base.atomic64(Header.lockSequenceAt)
     }
 
     /// Initialises the mutex in a fresh segment.
@@ -55,7 +63,28 @@ struct RobustMutex {
     @inline(__always) func lock() -> Outcome {
         guard queueIsEmpty else { return slowLock(EBUSY) }
         let result = pthread_mutex_trylock(mutex)
-        return result == 0 ? .acquired : slowLock(result)
+        guard result == 0 else { return slowLock(result) }
+        beginWrites()
+        return .acquired
+    }
+
+    /// Makes the sequence odd (a dead holder may have left it so) before the holder writes.
+    @inline(__always) private func beginWrites() {
+        let current = sequence.pointee.load(ordering: .relaxed)
+        if current & 1 == 0 { sequence.pointee.store(current &+ 1, ordering: .relaxed) }
+        atomicMemoryFence(ordering: .acquiringAndReleasing)
+    }
+
+    /// The sequence if no locker holds the lock: what `unchanged(since:)` compares with.
+    @inline(__always) func stableSequence() -> UInt64? {
+        let current = sequence.pointee.load(ordering: .acquiring)
+        return current & 1 == 0 ? current : nil
+    }
+
+    /// Whether no locker wrote since `stableSequence()` returned `seen`: the reads between are valid.
+    @inline(__always) func unchanged(since seen: UInt64) -> Bool {
+        atomicMemoryFence(ordering: .acquiring)
+        return sequence.pointee.load(ordering: .relaxed) == seen
     }
 
     @inline(__always) private var queueIsEmpty: Bool {
@@ -168,6 +197,7 @@ struct RobustMutex {
     }
 
     private func outcome(_ result: Int32) -> Outcome {
+        if result == 0 || result == EOWNERDEAD { beginWrites() }
         switch result {
         case 0: return .acquired
         case EOWNERDEAD: return .acquiredFromDeadOwner
@@ -178,5 +208,9 @@ struct RobustMutex {
     }
 
     func markConsistent() { pthread_mutex_consistent(mutex) }
-    @inline(__always) func unlock() { pthread_mutex_unlock(mutex) }
+    @inline(__always) func unlock() {
+        // Only the holder writes the sequence, so no read-modify-write is needed.
+        sequence.pointee.store(sequence.pointee.load(ordering: .relaxed) &+ 1, ordering: .releasing)
+        pthread_mutex_unlock(mutex)
+    }
 }

@@ -3,7 +3,8 @@ import Glibc
 
 /// Fast access to one map. Results are kernel-style (0 or a negative errno) so that a VM
 /// helper can hand them to a program. Operations take the segment lock, except array and
-/// percpu_array lookups, which only compute a pointer. Pointers returned point into the
+/// percpu_array lookups, which only compute a pointer, and hash lookups, which take it only
+/// when a locker wrote while they read. Pointers returned point into the
 /// segment and stay valid as long as this value (and so the mapping) lives.
 /// A class, so that helper calls reach it without copying it.
 public final class SegmentMap {
@@ -29,6 +30,9 @@ public final class SegmentMap {
     /// True for a map handed out by a `SegmentTransaction`: the caller already holds the lock,
     /// so operations neither take nor release it (the lock is not recursive).
     let lockHeld: Bool
+    /// Lookups that only read shared state: plain hash kinds, outside a transaction (whose
+    /// holder keeps the sequence odd).
+    private let readsWithoutLock: Bool
 
     init(fd: Int, attributes: MapAttributes, segment: Segment, store: MapStore?, lockHeld: Bool = false) {
         self.fd = fd
@@ -45,6 +49,7 @@ public final class SegmentMap {
         self.borrowedStore = store.map { Unmanaged.passUnretained($0) }
         self.serial = store?.layout.serial ?? 0
         self.lockHeld = lockHeld
+        self.readsWithoutLock = !lockHeld && (kind == .hash || kind == .percpuHash || kind == .stackTrace)
     }
 
     /// The bytes one userspace value holds: every CPU's value, packed, for per-CPU maps.
@@ -113,8 +118,25 @@ public final class SegmentMap {
         if kind == .array || kind == .percpuArray {
             return borrowedStore?._withUnsafeGuaranteedRef { current($0) ? handOut($0.lookup(key, cpu: cpu), $0, .sinceTaken) : nil }
         }
-        // Hash lookups walk chains that updates rewrite; LRU lookups also mark the entry.
+        // Hash lookups walk chains that updates rewrite: first without the lock, then under it
+        // if a locker wrote meanwhile. LRU lookups also mark the entry, so they always lock.
+        if readsWithoutLock, let found = borrowedStore?._withUnsafeGuaranteedRef({ lookupWithoutLock($0, key, cpu: cpu) }) {
+            return found
+        }
         return read(nil) { handOut($0.lookup(key, cpu: cpu), $0, kind == .progArray ? .clean : .sinceTaken) }
+    }
+
+    /// The lookup on the lock's sequence (`RobustMutex`): nil when a locker held the lock or
+    /// wrote during both tries. Torn reads stay inside the map's storage (chain indexes are
+    /// bounds-checked, walks bounded), and their result is dropped.
+    @inline(__always)
+    private func lookupWithoutLock(_ store: MapStore, _ key: UnsafeRawPointer, cpu: Int) -> UnsafeMutableRawPointer?? {
+        for _ in 0..<2 {
+            guard let seen = mutex.stableSequence() else { return nil }
+            let value = current(store) ? store.lookup(key, cpu: cpu) : nil
+            if mutex.unchanged(since: seen) { return .some(handOut(value, store, .sinceTaken)) }
+        }
+        return nil
     }
 
     /// Where an array or percpu_array map's values lie, for the JIT's inline lookup, which
@@ -234,6 +256,6 @@ public final class SegmentMap {
     }
 }
 
-/// Every operation takes the segment lock or only computes a pointer, so a map may be used
-/// from any thread.
+/// Every operation takes the segment lock, only computes a pointer, or checks its reads against
+/// the lock's sequence, so a map may be used from any thread.
 extension SegmentMap: @unchecked Sendable {}

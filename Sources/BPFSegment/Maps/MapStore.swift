@@ -1,7 +1,7 @@
 import BPFModel
 import Glibc
 
-/// Operations on one map's storage. Callers hold the segment lock (array lookups excepted)
+/// Operations on one map's storage. Callers hold the segment lock (lookups excepted, see `SegmentMap`)
 /// and commit the journal afterwards; results are kernel-style: 0 or a negative errno.
 /// A class: helper calls reach it on every map operation and must not copy its layout.
 final class MapStore {

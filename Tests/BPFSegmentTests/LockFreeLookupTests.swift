@@ -1,0 +1,89 @@
+@testable import BPFSegment
+import BPFModel
+import Glibc
+import Synchronization
+import Testing
+
+extension SegmentTests {
+    /// Hash lookups read without the lock, checked against the lock's sequence: they must see
+    /// what a locked lookup sees, whatever another process does to the chains meanwhile.
+    @Suite struct LockFreeLookupTests {
+        @Test func theSequenceIsOddExactlyWhileTheLockIsHeld() throws {
+            try withSegment { segment in
+                let mutex = segment.mutex
+                let before = try #require(mutex.stableSequence())
+                #expect(before % 2 == 0)
+                try segment.locked { #expect(mutex.stableSequence() == nil) }
+                #expect(mutex.stableSequence() == before + 2)
+                #expect(!mutex.unchanged(since: before), "a locker ran since `before`")
+                #expect(mutex.unchanged(since: before + 2))
+            }
+        }
+
+        /// Keys 0..<8 of two buckets stay put; a child inserts and deletes keys of the same two
+        /// buckets as fast as it can, so freed entries move between the chains while the parent
+        /// walks them. Every lookup must find each resident key with its value, and no absent key.
+        @Test func lookupsSeeResidentKeysWhileAnotherProcessRewritesTheirChains() throws {
+            try withSegment { segment in
+                try segment.apply([mapRecord(3, .hash, max: 64)])
+                let map = try segment.map(at: 3)
+                let buckets = 64
+                func bucket(_ key: UInt32) -> Int { Int(KeyHash.hash(le32(key), 4)) & (buckets - 1) }
+                let (first, second) = (bucket(0), bucket(1))
+                let keys = Array((UInt32(2)...).lazy.filter { [first, second].contains(bucket($0)) }.prefix(57))
+                let (resident, churn, absent) = (keys[0..<8], keys[8..<56], keys[56])
+                for key in resident { #expect(map.rawUpdate(le32(key), le64(UInt64(key) * 7), flags: bpfNoExist) == 0) }
+
+                let stop = mmap(nil, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0)!
+                defer { munmap(stop, 4096) }
+                let flag = stop.assumingMemoryBound(to: Atomic<UInt64>.self)
+                let name = segment.name
+                let child = Child.start { ready in
+                    guard let other = try? Segment.open(name: name), let m = try? other.map(at: 3) else { return 10 }
+                    ready()
+                    var round = 0
+                    while flag.pointee.load(ordering: .relaxed) == 0 && round < 2_000_000 {
+                        // Deleting in another order than inserting shuffles the free list.
+                        for key in churn { guard m.rawUpdate(le32(key), le64(0), flags: bpfNoExist) == 0 else { return 11 } }
+                        for key in churn.reversed() where key % 3 != 0 { guard m.rawDelete(le32(key)) == 0 else { return 12 } }
+                        for key in churn where key % 3 == 0 { guard m.rawDelete(le32(key)) == 0 else { return 13 } }
+                        round += 1
+                    }
+                    return 0
+                }
+                #expect(child.waitReady())
+                var wrong = 0, lookups = 0
+                let started = now()
+                while now() - started < 1.5 {
+                    for key in resident where map.rawLookup(le32(key)) != le64(UInt64(key) * 7) { wrong += 1 }
+                    if map.rawLookup(le32(absent)) != nil { wrong += 1 }
+                    lookups += resident.count + 1
+                }
+                flag.pointee.store(1, ordering: .relaxed)
+                #expect(child.wait() == 0)
+                #expect(wrong == 0, "\(wrong) of \(lookups) lookups saw a chain mid-change")
+                #expect(segment.check() == [])
+            }
+        }
+
+        /// A holder that died leaves the sequence odd: lookups then take the lock, which repairs
+        /// the segment, and read without it again afterwards.
+        @Test func aHolderThatDiedSendsLookupsToTheLock() throws {
+            try withSegment { segment in
+                try segment.apply([mapRecord(3, .hash, max: 16)])
+                let map = try segment.map(at: 3)
+                #expect(map.rawUpdate(le32(5), le64(55), flags: bpfNoExist) == 0)
+                let child = Child.start { ready in
+                    _ = try? segment.locked { ready(); parkForever() }
+                    return 3
+                }
+                #expect(child.waitReady())
+                #expect(child.kill() == 128 + SIGKILL)
+                #expect(segment.mutex.stableSequence() == nil, "the dead holder left the sequence odd")
+                #expect(map.rawLookup(le32(5)) == le64(55))
+                #expect(segment.status().recoveries == 1, "the lookup took the lock and repaired the segment")
+                #expect(segment.mutex.stableSequence() != nil)
+            }
+        }
+    }
+}
