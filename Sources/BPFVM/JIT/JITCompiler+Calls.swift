@@ -80,9 +80,7 @@ extension JITCompiler {
             setExit(JITContext.Exit.misalignedAtomic, index)
         case let .exit(label, reason, index, saveRegisters):
             a.bind(label)
-            if saveRegisters {
-                for (n, r) in Self.registerMap.enumerated() { a.store(.mem(Self.ctx, JITContext.register(n)), r, .b64) }
-            }
+            if saveRegisters { storeRegisters() }
             setExit(reason, index)
         case let .unknownHelper(label, id, constant, index):
             a.bind(label)

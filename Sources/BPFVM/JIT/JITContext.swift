@@ -4,8 +4,8 @@
 /// Every `VirtualMachine` holds one (its `state` is the first field), which its JIT programs run on.
 struct JITContext {
     var state: RunState
-    /// eBPF r0-r10: loaded on entry, stored when a helper asks for attention (tail calls resume
-    /// from them).
+    /// eBPF r0-r10 as stored when a helper asks for attention: a tail-call target's code starts
+    /// from them (entry code sets its registers from the run state).
     var registers: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     /// `HelperTable.entries` and `runStateAccessCheck`, so the code holds no absolute address.
     var helpers: UnsafeMutableRawPointer

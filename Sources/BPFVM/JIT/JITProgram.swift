@@ -53,7 +53,7 @@ public final class JITProgram {
         #if arch(x86_64)
         let clock = ContinuousClock()
         let start = clock.now
-        let entry = try Self.compile(machine.entry, machine)
+        let entry = try Self.compile(machine.entry, machine, resumesRegisters: false)
         self.init(machine: machine, entry: entry, compileTime: clock.now - start, relocations: [])
         #else
         throw JITError.unsupportedArchitecture(what: "JIT")
@@ -89,11 +89,12 @@ public final class JITProgram {
 
     deinit { relocationTable.deallocate() }
 
-    /// Compiles `program` (the machine's entry or a tail-call target) to run on `machine`'s maps.
-    static func compile(_ program: CompiledProgram, _ machine: VirtualMachine) throws -> ExecutableMemory {
+    /// Compiles `program` (the machine's entry, or a tail-call target, which resumes from the
+    /// registers in the context) to run on `machine`'s maps.
+    static func compile(_ program: CompiledProgram, _ machine: VirtualMachine, resumesRegisters: Bool) throws -> ExecutableMemory {
         let options = machine.options
         var compiler = JITCompiler(code: program.code, maxCallDepth: options.maxCallDepth,
-                                   countsInstructions: options.maxInstructions != nil,
+                                   countsInstructions: options.maxInstructions != nil, resumesRegisters: resumesRegisters,
                                    arrayMaps: InlineArrayMap.inSlots(of: machine.environment, helpers: options.helpers))
         return try ExecutableMemory(code: compiler.compile())
     }
@@ -103,8 +104,8 @@ public final class JITProgram {
     public func run(input: UnsafeMutableRawBufferPointer, cookie: UInt64 = 0, readable: UnsafeRawBufferPointer? = nil) throws -> UInt64 {
         let c = context
         c.pointee.state.begin(input: input, cookie: cookie, readable: readable)
+        // The code sets its registers from the state (see JITCompiler+Entry).
         let low = c.pointee.state.inputLow, span = UInt64(input.count), stackLow = c.pointee.state.stackLow
-        c.pointee.registers = (0, low, span, 0, 0, 0, 0, 0, 0, 0, c.pointee.state.stackHigh)
         c.pointee.relocations = UnsafeRawPointer(relocationTable.baseAddress)
         // The inline check's region: the input, or the entry frame (always accessible) when the
         // input cannot hold an 8-byte access.
@@ -178,7 +179,7 @@ public final class JITProgram {
 
     private func tailCallCode(for program: Program, _ compiled: CompiledProgram) throws -> ExecutableMemory {
         if let code = tailCallTargets[program] { return code }
-        let code = try Self.compile(compiled, machine)
+        let code = try Self.compile(compiled, machine, resumesRegisters: true)
         if tailCallTargets.count >= 64 { tailCallTargets.removeAll() }
         tailCallTargets[program] = code
         return code
