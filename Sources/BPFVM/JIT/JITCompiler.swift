@@ -30,6 +30,8 @@ struct JITCompiler {
     private(set) var relocations: [Int] = []
     /// eBPF registers the code keeps in host registers, by number (see JITCompiler+Entry).
     var isLive = [Bool](repeating: true, count: 11)
+    /// Holds the instruction budget left during a run, when counted and a register is free.
+    var budgetRegister: X86Reg?
 
     var a: X86Assembler
     var labels: [X86Label] = []
