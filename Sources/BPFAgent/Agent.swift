@@ -226,28 +226,37 @@ public final class Agent {
 
     /// Runs the span's programs on `input` (a private copy they may write) and `readable` (memory
     /// they may read); `returnOverride` gets the last value a program allowed to override asked for.
+    @inline(__always)
     private func runRoutes(_ span: Span, _ input: UnsafeMutableRawBufferPointer, readable: UnsafeRawBufferPointer?,
                            _ returnOverride: inout UInt64?) -> Int {
+        // One program per hook is the usual case: then no loop state lives across the run.
+        if span.count == 1 { return runRoute(routes[span.start], input, readable, &returnOverride) ? 1 : 0 }
         // Indexed each time: a buffer pointer over the whole loop would retain and release the
         // array around every fire.
         var completed = 0
         var i = span.start
         let end = span.start &+ span.count
         while i < end {
-            let route = routes[i]
+            if runRoute(routes[i], input, readable, &returnOverride) { completed &+= 1 }
             i &+= 1
-            do {
-                _ = try LoadedEngine.run(route.kind, route.object, input: input, cookie: route.cookie, readable: readable)
-            } catch {
-                noteFault(route.programFD, error)
-                continue
-            }
-            completed &+= 1
-            if route.state.pointee.returnOverridden != 0 {
-                if route.overrides { returnOverride = route.state.pointee.returnOverride } else { noteIgnoredOverride(route.programFD) }
-            }
         }
         return completed
+    }
+
+    /// Runs one program; whether it ran to its exit.
+    @inline(__always)
+    private func runRoute(_ route: Route, _ input: UnsafeMutableRawBufferPointer, _ readable: UnsafeRawBufferPointer?,
+                          _ returnOverride: inout UInt64?) -> Bool {
+        do {
+            _ = try LoadedEngine.run(route.kind, route.object, input: input, cookie: route.cookie, readable: readable)
+        } catch {
+            noteFault(route.programFD, error)
+            return false
+        }
+        if route.state.pointee.returnOverridden != 0 {
+            if route.overrides { returnOverride = route.state.pointee.returnOverride } else { noteIgnoredOverride(route.programFD) }
+        }
+        return true
     }
 
     // Out of line, so that the run loop keeps a small frame: logging is the rare case.

@@ -119,7 +119,7 @@ public final class JITProgram {
         c.pointee.remaining = budget
         c.pointee.exitReason = JITContext.Exit.normal
         let result = entryPoint(UnsafeMutableRawPointer(c))
-        machine.executedInstructions = UInt64(budget &- c.pointee.remaining)
+        machine.executedInstructions = UInt64(bitPattern: budget &- c.pointee.remaining)
         if c.pointee.exitReason == JITContext.Exit.normal && machine.environment.reservedRecords.isEmpty { return result }
         defer { discardReservedRecords() }
         return try finishRun(result)
