@@ -24,19 +24,19 @@ public final class JITProgram {
         #endif
     }
 
-    let machine: VirtualMachine
+    @usableFromInline let machine: VirtualMachine
     private let entry: ExecutableMemory
     /// Compiled tail-call targets, by program (one run at a time: no dynamic exclusivity check).
     @exclusivity(unchecked) private var tailCallTargets: [Program: ExecutableMemory] = [:]
     /// The machine's: its run state, and the JIT's fields after it.
-    private let context: UnsafeMutablePointer<JITContext>
-    private let entryPoint: EntryPoint
+    @usableFromInline let context: UnsafeMutablePointer<JITContext>
+    @usableFromInline let entryPoint: EntryPoint
     /// The instruction budget (`Int64.max`, never reached, when the options set none).
-    private let budget: Int64
+    @usableFromInline let budget: Int64
     /// Values of the relocated `lddw`s of AOT code (empty for JIT code).
-    private let relocationTable: UnsafeMutableBufferPointer<UInt64>
+    @usableFromInline let relocationTable: UnsafeMutableBufferPointer<UInt64>
 
-    typealias EntryPoint = @convention(c) (UnsafeMutableRawPointer) -> UInt64
+    @usableFromInline typealias EntryPoint = @convention(c) (UnsafeMutableRawPointer) -> UInt64
 
     /// Validates `program` (throwing the validator's `VMError`) and compiles it.
     public convenience init(program: Program, maps: MapBackend? = nil, options: VMOptions = VMOptions()) throws {
@@ -100,7 +100,9 @@ public final class JITProgram {
     }
 
     /// Runs the program with r1 = `input`'s address and r2 = its length (0 and 0 when empty), as
-    /// `VirtualMachine.run` does (`readable` too). Returns r0.
+    /// `VirtualMachine.run` does (`readable` too). Returns r0. Inlinable, so that a host (the
+    /// agent) runs the code without a frame of this function around it.
+    @inlinable @inline(__always)
     public func run(input: UnsafeMutableRawBufferPointer, cookie: UInt64 = 0, readable: UnsafeRawBufferPointer? = nil) throws -> UInt64 {
         let c = context
         c.pointee.state.begin(input: input, cookie: cookie, readable: readable)
@@ -119,7 +121,7 @@ public final class JITProgram {
         c.pointee.remaining = budget
         c.pointee.exitReason = JITContext.Exit.normal
         let result = entryPoint(UnsafeMutableRawPointer(c))
-        machine.executedInstructions = UInt64(bitPattern: budget &- c.pointee.remaining)
+        machine.executed = UInt64(bitPattern: budget &- c.pointee.remaining)
         if c.pointee.exitReason == JITContext.Exit.normal && machine.environment.reservedRecords.isEmpty { return result }
         defer { discardReservedRecords() }
         return try finishRun(result)
@@ -127,7 +129,8 @@ public final class JITProgram {
 
     /// After an exit that was not a plain return: tail calls (which continue in another program's
     /// code) and faults, which become the interpreter's error for the instruction at fault.
-    private func finishRun(_ first: UInt64) throws -> UInt64 {
+    @usableFromInline
+    func finishRun(_ first: UInt64) throws -> UInt64 {
         let s = machine.state, c = context
         var result = first
         var program = machine.program
@@ -147,7 +150,7 @@ public final class JITProgram {
                 failure = .unknownHelper(c.pointee.faultAddress)
             case JITContext.Exit.budget:
                 c.pointee.remaining += 1
-                machine.executedInstructions -= 1
+                machine.executed -= 1
                 failure = .budget
             default:
                 // A helper asked for attention: a fault, or a tail call into another program.
@@ -164,7 +167,7 @@ public final class JITProgram {
                         program = target
                         c.pointee.exitReason = JITContext.Exit.normal
                         result = unsafeBitCast(code.base, to: EntryPoint.self)(UnsafeMutableRawPointer(c))
-                        machine.executedInstructions = UInt64(budget &- c.pointee.remaining)
+                        machine.executed = UInt64(budget &- c.pointee.remaining)
                         continue
                     } catch let error as VMError {
                         failure = .rejectedTailCall(error)
@@ -186,7 +189,8 @@ public final class JITProgram {
     }
 
     /// Ring-buffer records a program reserved and never submitted are dropped when its run ends.
-    private func discardReservedRecords() {
+    @usableFromInline
+    func discardReservedRecords() {
         let environment = machine.environment
         guard !environment.reservedRecords.isEmpty else { return }
         for record in environment.reservedRecords { environment.maps.ringbufDiscard(record) }
