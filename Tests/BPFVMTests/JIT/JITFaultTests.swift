@@ -181,6 +181,18 @@ import BPFModel
         }
     }
 
+    /// The other way round: r8, which only the entry program and the last target name, keeps its
+    /// value through a target that never names it.
+    @Test func aTargetPassesOnRegistersItNeverNames() throws {
+        let maps = try Self.maps(target: "lddw %r2, map_fd 3\nmov %r3, 1\ncall 12\nexit")
+        maps.setProgram(try TestAssembler.program("mov %r0, %r8\nexit"), at: 1, in: 3)
+        let vm = try VirtualMachine(program: try TestAssembler.program("mov %r8, 9\nlddw %r2, map_fd 3\nmov %r3, 0\ncall 12\nexit"),
+                                    maps: maps)
+        var input: [UInt8] = []
+        #expect(try input.withUnsafeMutableBytes { try vm.run(input: $0) } == 9)
+        #expect(try input.withUnsafeMutableBytes { try JITProgram(machine: vm).run(input: $0) } == 9)
+    }
+
     @Test func tailCallsRunTheirTargets() throws {
         #expect(try outcome(Self.tailCall + "mov %r0, 1\nexit", target: "ldxb %r0, [%r1+0]\nadd %r0, 40\nexit", memory: [2], jit: true).0 == "42")
         let selfCalling = "lddw %r7, map_value 4+0\nmov %r8, 1\nlock add [%r7+0], %r8\nlddw %r2, map_fd 3\nmov %r3, 0\ncall 12\nldxdw %r0, [%r7+0]\nexit"
