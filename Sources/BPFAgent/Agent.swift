@@ -187,30 +187,33 @@ public final class Agent {
 
     @inline(never)
     private func run(_ span: Span, _ context: UnsafeRawBufferPointer) -> Int {
-        if context.count > scratch.count {
-            scratch.deallocate()
-            scratch = .allocate(byteCount: context.count, alignment: 16)
+        let count = context.count
+        var input = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+        if count > 0, let source = context.baseAddress {
+            if count > scratch.count {
+                scratch.deallocate()
+                scratch = .allocate(byteCount: count, alignment: 16)
+            }
+            copyToScratch(source, count)
+            input = UnsafeMutableRawBufferPointer(start: scratch.baseAddress, count: count)
         }
-        if let source = context.baseAddress, context.count > 0 { copyToScratch(source, context.count) }
         var ignored: UInt64?
-        return runRoutes(span, UnsafeMutableRawBufferPointer(start: context.count > 0 ? scratch.baseAddress : nil, count: context.count),
-                         readable: nil, &ignored)
+        return runRoutes(span, input, readable: nil, &ignored)
     }
 
-    /// Most contexts are a few words: copied a word at a time, they cost less than a memmove call.
+    /// Most contexts are a few words: copied a word at a time (the last word overlapping the one
+    /// before when the size is no multiple of 8), they cost less than a memmove call.
     @inline(__always)
     private func copyToScratch(_ source: UnsafeRawPointer, _ count: Int) {
         let target = scratch.baseAddress.unsafelyUnwrapped
-        guard count <= 64 else { return target.copyMemory(from: source, byteCount: count) }
+        guard count >= 8, count <= 64 else { return target.copyMemory(from: source, byteCount: count) }
         var offset = 0
-        while offset &+ 8 <= count {
+        while offset < count &- 8 {
             target.storeBytes(of: source.loadUnaligned(fromByteOffset: offset, as: UInt64.self), toByteOffset: offset, as: UInt64.self)
             offset &+= 8
         }
-        while offset < count {
-            target.storeBytes(of: source.load(fromByteOffset: offset, as: UInt8.self), toByteOffset: offset, as: UInt8.self)
-            offset &+= 1
-        }
+        let last = count &- 8
+        target.storeBytes(of: source.loadUnaligned(fromByteOffset: last, as: UInt64.self), toByteOffset: last, as: UInt64.self)
     }
 
     @inline(never)
@@ -223,37 +226,51 @@ public final class Agent {
 
     /// Runs the span's programs on `input` (a private copy they may write) and `readable` (memory
     /// they may read); `returnOverride` gets the last value a program allowed to override asked for.
+    @inline(__always)
     private func runRoutes(_ span: Span, _ input: UnsafeMutableRawBufferPointer, readable: UnsafeRawBufferPointer?,
                            _ returnOverride: inout UInt64?) -> Int {
+        // One program per hook is the usual case: then no loop state lives across the run.
+        if span.count == 1 { return runRoute(routes[span.start], input, readable, &returnOverride) ? 1 : 0 }
+        // Indexed each time: a buffer pointer over the whole loop would retain and release the
+        // array around every fire.
         var completed = 0
-        for i in span.start ..< span.start + span.count {
-            let route = routes[i]
-            do {
-                _ = try LoadedEngine.run(route.kind, route.object, input: input, cookie: route.cookie, readable: readable)
-            } catch {
-                noteFault(route, error)
-                continue
-            }
-            completed += 1
-            if route.state.pointee.returnOverridden != 0 {
-                if route.overrides { returnOverride = route.state.pointee.returnOverride } else { noteIgnoredOverride(route) }
-            }
+        var i = span.start
+        let end = span.start &+ span.count
+        while i < end {
+            if runRoute(routes[i], input, readable, &returnOverride) { completed &+= 1 }
+            i &+= 1
         }
         return completed
     }
 
+    /// Runs one program; whether it ran to its exit.
+    @inline(__always)
+    private func runRoute(_ route: Route, _ input: UnsafeMutableRawBufferPointer, _ readable: UnsafeRawBufferPointer?,
+                          _ returnOverride: inout UInt64?) -> Bool {
+        do {
+            _ = try LoadedEngine.run(route.kind, route.object, input: input, cookie: route.cookie, readable: readable)
+        } catch {
+            noteFault(route.programFD, error)
+            return false
+        }
+        if route.state.pointee.returnOverridden != 0 {
+            if route.overrides { returnOverride = route.state.pointee.returnOverride } else { noteIgnoredOverride(route.programFD) }
+        }
+        return true
+    }
+
     // Out of line, so that the run loop keeps a small frame: logging is the rare case.
     @inline(never)
-    private func noteFault(_ route: Route, _ error: Error) {
-        if loggedFaults.insert(route.programFD).inserted {
-            log.warning("program at fd \(route.programFD) faulted: \(error) (further faults of it are not logged)")
+    private func noteFault(_ programFD: Int, _ error: Error) {
+        if loggedFaults.insert(programFD).inserted {
+            log.warning("program at fd \(programFD) faulted: \(error) (further faults of it are not logged)")
         }
     }
 
     @inline(never)
-    private func noteIgnoredOverride(_ route: Route) {
-        if loggedIgnoredOverrides.insert(route.programFD).inserted {
-            log.error("program at fd \(route.programFD) called bpf_override_return outside a uprobe_override event: ignored (further calls are not logged)")
+    private func noteIgnoredOverride(_ programFD: Int) {
+        if loggedIgnoredOverrides.insert(programFD).inserted {
+            log.error("program at fd \(programFD) called bpf_override_return outside a uprobe_override event: ignored (further calls are not logged)")
         }
     }
 

@@ -24,7 +24,8 @@ public struct HookedCall: Equatable, Sendable {
     /// Writes the call as an x86-64 `struct pt_regs` into `regs` (`X86PTRegs.size` bytes).
     @inline(__always)
     func write(to regs: UnsafeMutableRawPointer) {
-        regs.initializeMemory(as: UInt8.self, repeating: 0, count: X86PTRegs.size)
+        // Word stores: the struct is 21 words, fewer instructions than a call to memset.
+        for offset in stride(from: 0, to: X86PTRegs.size, by: 8) { regs.storeBytes(of: UInt64(0), toByteOffset: offset, as: UInt64.self) }
         regs.storeBytes(of: di, toByteOffset: X86PTRegs.di, as: UInt64.self)
         regs.storeBytes(of: si, toByteOffset: X86PTRegs.si, as: UInt64.self)
         regs.storeBytes(of: dx, toByteOffset: X86PTRegs.dx, as: UInt64.self)

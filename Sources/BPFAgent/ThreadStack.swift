@@ -12,13 +12,17 @@ struct ThreadStack {
 
     /// `[sp, top of stack)` when `sp` lies on the calling thread's stack, else nil: the part a
     /// hooked function's callers own, which programs may read (`probe_read_user`, `get_stack`).
+    /// Inlined into every fire of a call: a call and its frame would cost more than the check.
+    @inline(__always)
     mutating func above(_ sp: UInt64) -> UnsafeRawBufferPointer? {
+        // pthread_t is glibc's thread pointer (an integer), which `pthread_equal` compares with ==.
         let me = pthread_self()
-        if thread.map({ pthread_equal($0, me) == 0 }) ?? true { locate(me) }
+        if thread != me { locate(me) }
         guard (low ..< high).contains(sp), let base = UnsafeRawPointer(bitPattern: UInt(sp)) else { return nil }
         return UnsafeRawBufferPointer(start: base, count: Int(high - sp))
     }
 
+    @inline(never)
     private mutating func locate(_ me: pthread_t) {
         thread = me
         (low, high) = (0, 0)

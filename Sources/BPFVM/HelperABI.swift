@@ -108,6 +108,7 @@ public struct HelperContext {
 /// What helpers reach through the run state: maps, pending outcomes, output. Its fields are
 /// exempt from dynamic exclusivity checks: one run at a time uses them, and every map helper
 /// call and every run's end reads them.
+@usableFromInline
 final class HelperEnvironment {
     /// An empty backend when the VM has no maps: a non-optional `let` of this object is borrowed
     /// by helper calls, where unwrapping an optional one costs a retain/release pair per call.
@@ -117,7 +118,7 @@ final class HelperEnvironment {
     @exclusivity(unchecked) var pendingFault: String?
     @exclusivity(unchecked) var pendingTailCall: Program?
     /// Ring-buffer records reserved in this run and not yet submitted or discarded.
-    @exclusivity(unchecked) var reservedRecords: Set<UnsafeMutableRawPointer> = []
+    @exclusivity(unchecked) @usableFromInline var reservedRecords: Set<UnsafeMutableRawPointer> = []
     /// Where `bpf_trace_printk` text goes; stdout when nil.
     let trace: ((String) -> Void)?
     @exclusivity(unchecked) var randomState: UInt64

@@ -355,9 +355,9 @@ extension VirtualMachine {
                 break run
             }
         }
-        executedInstructions = UInt64(budget &- remaining)
+        executed = UInt64(budget &- remaining)
         guard let failure else { return r[0] }
-        if case .budget = failure { executedInstructions -= 1 }
+        if case .budget = failure { executed -= 1 }
         throw error(failure, at: ip - code - 1, in: (tailCalled ?? entry).program)
     }
 

@@ -50,7 +50,7 @@ public struct RunState {
     }
 
     /// Resets the per-run fields for a run of the entry frame on `input`, with `readable` granted.
-    @inline(__always)
+    @inlinable @inline(__always)
     mutating func begin(input: UnsafeMutableRawBufferPointer, cookie: UInt64, readable: UnsafeRawBufferPointer?) {
         inputLow = UInt64(UInt(bitPattern: input.baseAddress))
         inputHigh = inputLow &+ UInt64(input.count)
@@ -152,6 +152,7 @@ extension RunState {
     }
 
     /// Lets the program read `memory` for the rest of the run (nothing for an empty buffer).
+    @usableFromInline
     mutating func grant(_ memory: UnsafeRawBufferPointer) {
         guard let base = memory.baseAddress, memory.count > 0 else { return }
         let low = UInt64(UInt(bitPattern: base))

@@ -29,12 +29,13 @@ public final class VirtualMachine {
     // Fields written by runs are exempt from dynamic exclusivity checks (`@exclusivity(unchecked)`):
     // the machine runs one program at a time, and a check on every run cost more than a short run.
     /// Instructions executed by the last run (tail-called programs included).
-    @exclusivity(unchecked) public internal(set) var executedInstructions: UInt64 = 0
+    public var executedInstructions: UInt64 { executed }
+    @exclusivity(unchecked) @usableFromInline var executed: UInt64 = 0
     /// The return value the last run asked the hooked function to return
     /// (`bpf_override_return`, `bpf_set_retval`), `nil` when it asked for none.
     public var returnOverride: UInt64? { state.pointee.returnOverridden != 0 ? state.pointee.returnOverride : nil }
 
-    let environment: HelperEnvironment
+    @usableFromInline let environment: HelperEnvironment
     let validator: Validator
     // Copied out of `options` so the interpreter reads plain values, not the struct.
     let helperEntries: UnsafeMutablePointer<HelperFunction?>

@@ -8,8 +8,9 @@
 /// trusted as the programs themselves.
 public struct AOTImage: Equatable, Sendable {
     /// Generated code's contract with its loader: a revision number, bumped when the register or
-    /// calling conventions change, and the size of the context it addresses.
-    public static let abiVersion = UInt32(1 << 16) | UInt32(MemoryLayout<JITContext>.size)
+    /// calling conventions change, and the size of the context it addresses. Revision 2: entry
+    /// code sets its registers from the run state, so the loader no longer writes them.
+    public static let abiVersion = UInt32(2 << 16) | UInt32(MemoryLayout<JITContext>.size)
 
     public let bytecodeHash: UInt64
     public let helperTableVersion: UInt64

@@ -13,6 +13,13 @@
 /// one: it runs no program instructions, and when it ends the run (a fault, or a tail call that
 /// continues in another program) the exit gives back what was charged ahead, as a fault does.
 extension JITCompiler {
+    /// The budget left during a run: a host register the program leaves free (that of one of
+    /// r6-r9, see JITCompiler+Entry), so that charges are no chain of read-modify-writes through
+    /// memory, else the context's `remaining`. The entry frame moves it between the two.
+    var budgetLeft: X86Operand {
+        budgetRegister.map { .reg($0) } ?? .mem(Self.ctx, JITContext.offset(\.remaining))
+    }
+
     /// Block lengths by first slot, and for every slot the instructions after it in its block.
     mutating func analyseBlocks() {
         blockLength = [Int32](repeating: 0, count: code.count)
@@ -39,7 +46,7 @@ extension JITCompiler {
     /// Charges the instruction budget for slot `index`: the whole block at its first slot in the
     /// main copy, every instruction in the exact copy.
     mutating func chargeBudget(at index: Int) {
-        let remaining = X86Operand.mem(Self.ctx, JITContext.offset(\.remaining))
+        let remaining = budgetLeft
         guard chargesBlocks else {
             a.alu(.sub, remaining, imm: 1)
             a.jcc(.s, exitStub(JITContext.Exit.budget, index))
@@ -56,13 +63,13 @@ extension JITCompiler {
     /// A fault at `index` in the main copy: the instructions of its block after it never ran.
     mutating func refundChargedAhead(_ index: Int) {
         guard refundsChargedAhead, chargedAhead.indices.contains(index), chargedAhead[index] > 0 else { return }
-        a.alu(.add, .mem(Self.ctx, JITContext.offset(\.remaining)), imm: chargedAhead[index])
+        a.alu(.add, budgetLeft, imm: chargedAhead[index])
     }
 
     /// Gives a block's length back and continues in the exact copy at the block's first slot.
     mutating func emitBudgetShort(_ label: X86Label, length: Int32, exact: X86Label) {
         a.bind(label)
-        a.alu(.add, .mem(Self.ctx, JITContext.offset(\.remaining)), imm: length)
+        a.alu(.add, budgetLeft, imm: length)
         a.jmp(exact)
     }
 }

@@ -6,12 +6,17 @@ extension JITCompiler {
         a.alu(.cmp, depth, imm: Int32(clamping: maxCallDepth - 1))
         a.jcc(.ge, exitStub(JITContext.Exit.stackOverflow, index))
         a.alu(.add, depth, imm: 1)
-        // Five pushes keep rsp at 8 mod 16 in the callee, like the entry frame.
-        for r in [X86Reg.rbx, .r13, .r14, .r15, .rbp] { a.push(r) }
+        // The caller keeps r6-r10 (the registers it names: the budget register must not go
+        // back); an odd number of pushes keeps rsp at 8 mod 16 in the callee, like the entry frame.
+        let kept = liveCalleeSaved + [.rbp]
+        let padding = kept.count % 2 == 0
+        for r in kept { a.push(r) }
+        if padding { a.alu(.sub, .reg(.rsp), imm: 8) }
         a.alu(.sub, .reg(.rbp), imm: Self.frameSize)
         a.alu(.sub, stackLow, imm: Self.frameSize)
         a.call(target)
-        for r in [X86Reg.rbp, .r15, .r14, .r13, .rbx] { a.pop(r) }
+        if padding { a.alu(.add, .reg(.rsp), imm: 8) }
+        for r in kept.reversed() { a.pop(r) }
         a.alu(.add, stackLow, imm: Self.frameSize)
         a.alu(.sub, depth, imm: 1)
     }
@@ -80,9 +85,7 @@ extension JITCompiler {
             setExit(JITContext.Exit.misalignedAtomic, index)
         case let .exit(label, reason, index, saveRegisters):
             a.bind(label)
-            if saveRegisters {
-                for (n, r) in Self.registerMap.enumerated() { a.store(.mem(Self.ctx, JITContext.register(n)), r, .b64) }
-            }
+            if saveRegisters { storeRegisters() }
             setExit(reason, index)
         case let .unknownHelper(label, id, constant, index):
             a.bind(label)

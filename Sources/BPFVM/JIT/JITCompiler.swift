@@ -4,8 +4,8 @@
 /// Registers: r0-r5 live in rax, rdi, rsi, rdx, rcx, r8 (the SysV argument registers, so helpers
 /// take r1-r5 where they are), r6-r9 in rbx, r13, r14, r15 (callee-saved), r10 in rbp; r12 holds the
 /// `JITContext`, r9 and r11 the inline bounds check's region (`fastLow`, `fastLimit`; reloaded after
-/// helper calls, set to the value after an inline array lookup), r10 is scratch. The entry code calls the program body, so every `exit` is a
-/// `ret` and a local call is an x86 `call`; faults jump to an exit that restores rsp from the context.
+/// helper calls, set to the value after an inline array lookup), r10 is scratch. The entry frame (JITCompiler+Entry) calls the program
+/// body, so every `exit` is a `ret` and a local call is an x86 `call`; faults jump to an exit that restores rsp from the context.
 struct JITCompiler {
     static let registerMap: [X86Reg] = [.rax, .rdi, .rsi, .rdx, .rcx, .r8, .rbx, .r13, .r14, .r15, .rbp]
     static let ctx = X86Reg.r12
@@ -21,10 +21,17 @@ struct JITCompiler {
     /// Position-independent code (AOT): map loads read their value from the context's relocation
     /// table instead of embedding this process's addresses.
     let relocatable: Bool
+    /// A tail-call target: it starts on the registers the calling program left in the context,
+    /// where an entry program starts as the interpreter does (see JITCompiler+Entry).
+    let resumesRegisters: Bool
     /// Array maps whose lookups the code does itself, by map slot (none for relocatable code).
     let arrayMaps: [Int: InlineArrayMap]
     /// Slots of the `lddw`s that read the relocation table, in table order.
     private(set) var relocations: [Int] = []
+    /// eBPF registers the code keeps in host registers, by number (see JITCompiler+Entry).
+    var isLive = [Bool](repeating: true, count: 11)
+    /// Holds the instruction budget left during a run, when counted and a register is free.
+    var budgetRegister: X86Reg?
 
     var a: X86Assembler
     var labels: [X86Label] = []
@@ -63,11 +70,12 @@ struct JITCompiler {
     }
 
     init(code: UnsafeMutableBufferPointer<DecodedInstruction>, maxCallDepth: Int, countsInstructions: Bool,
-         relocatable: Bool = false, arrayMaps: [Int: InlineArrayMap] = [:]) {
+         relocatable: Bool = false, resumesRegisters: Bool = false, arrayMaps: [Int: InlineArrayMap] = [:]) {
         self.code = code
         self.maxCallDepth = maxCallDepth
         self.countsInstructions = countsInstructions
         self.relocatable = relocatable
+        self.resumesRegisters = resumesRegisters
         self.arrayMaps = relocatable ? [:] : arrayMaps
         a = X86Assembler(capacity: code.count * 32 + 1024, labels: code.count * 2 + 64)
         faultExit = a.newLabel()
@@ -81,24 +89,9 @@ struct JITCompiler {
         }
         labels = (0 ..< code.count).map { _ in a.newLabel() }
         analyseControlFlow()
-        let body = a.newLabel(), done = a.newLabel()
-        let calleeSaved: [X86Reg] = [.rbp, .rbx, .r12, .r13, .r14, .r15]
-        // Entry: rsp is 8 mod 16; six pushes and 8 bytes keep the body at 8 mod 16 after its call.
-        for r in calleeSaved { a.push(r) }
-        a.alu(.sub, .reg(.rsp), imm: 8)
-        a.mov(Self.ctx, .rdi)
-        for (n, r) in Self.registerMap.enumerated() { a.load(r, .mem(Self.ctx, JITContext.register(n)), .b64) }
-        loadFastRegion()
-        a.store(.mem(Self.ctx, JITContext.offset(\.savedStackPointer)), .rsp, .b64)
-        a.call(body)
-        a.bind(done)
-        a.alu(.add, .reg(.rsp), imm: 8)
-        for r in calleeSaved.reversed() { a.pop(r) }
-        a.ret()
-        a.bind(faultExit)
-        a.load(.rsp, .mem(Self.ctx, JITContext.offset(\.savedStackPointer)), .b64)
-        a.jmp(done)
-
+        findLiveRegisters()
+        let body = a.newLabel()
+        emitEntryFrame(calling: body)
         a.bind(body)
         if countsInstructions {
             analyseBlocks()

@@ -2,25 +2,26 @@
 /// the same pointer is the helpers' context argument; the rest is the JIT's own bookkeeping.
 /// Plain 8-byte fields, addressed by `MemoryLayout` offsets baked into the code as displacements.
 /// Every `VirtualMachine` holds one (its `state` is the first field), which its JIT programs run on.
+@usableFromInline
 struct JITContext {
-    var state: RunState
-    /// eBPF r0-r10: loaded on entry, stored when a helper asks for attention (tail calls resume
-    /// from them).
+    @usableFromInline var state: RunState
+    /// eBPF r0-r10 as stored when a helper asks for attention: a tail-call target's code starts
+    /// from them (entry code sets its registers from the run state).
     var registers: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     /// `HelperTable.entries` and `runStateAccessCheck`, so the code holds no absolute address.
     var helpers: UnsafeMutableRawPointer
     var accessCheck = unsafeBitCast(runStateAccessCheck, to: UnsafeRawPointer.self)
     /// Resolved `lddw` map values of relocatable (AOT) code, by relocation index: set by each run.
-    var relocations: UnsafeRawPointer?
+    @usableFromInline var relocations: UnsafeRawPointer?
     /// The region the inline bounds check tries first: `offset = address - fastLow` is allowed for
     /// any access of up to 8 bytes when `offset <= fastLimit`.
-    var fastLow: UInt64 = 0
-    var fastLimit: UInt64 = 0
+    @usableFromInline var fastLow: UInt64 = 0
+    @usableFromInline var fastLimit: UInt64 = 0
     /// Instruction budget left (only counted when the VM has a budget).
-    var remaining: Int64 = 0
+    @usableFromInline var remaining: Int64 = 0
     /// rsp of the entry frame, restored to leave from any call depth.
     var savedStackPointer: UInt64 = 0
-    var exitReason: UInt64 = 0
+    @usableFromInline var exitReason: UInt64 = 0
     var exitIndex: UInt64 = 0
     var faultAddress: UInt64 = 0
     var faultSize: UInt64 = 0
@@ -32,8 +33,8 @@ struct JITContext {
     }
 
     /// Why generated code returned.
-    enum Exit {
-        static let normal: UInt64 = 0
+    @usableFromInline enum Exit {
+        @usableFromInline static let normal: UInt64 = 0
         static let memory: UInt64 = 1
         static let misalignedAtomic: UInt64 = 2
         static let stackOverflow: UInt64 = 3

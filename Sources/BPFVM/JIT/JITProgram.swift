@@ -24,19 +24,19 @@ public final class JITProgram {
         #endif
     }
 
-    let machine: VirtualMachine
+    @usableFromInline let machine: VirtualMachine
     private let entry: ExecutableMemory
     /// Compiled tail-call targets, by program (one run at a time: no dynamic exclusivity check).
     @exclusivity(unchecked) private var tailCallTargets: [Program: ExecutableMemory] = [:]
     /// The machine's: its run state, and the JIT's fields after it.
-    private let context: UnsafeMutablePointer<JITContext>
-    private let entryPoint: EntryPoint
+    @usableFromInline let context: UnsafeMutablePointer<JITContext>
+    @usableFromInline let entryPoint: EntryPoint
     /// The instruction budget (`Int64.max`, never reached, when the options set none).
-    private let budget: Int64
+    @usableFromInline let budget: Int64
     /// Values of the relocated `lddw`s of AOT code (empty for JIT code).
-    private let relocationTable: UnsafeMutableBufferPointer<UInt64>
+    @usableFromInline let relocationTable: UnsafeMutableBufferPointer<UInt64>
 
-    typealias EntryPoint = @convention(c) (UnsafeMutableRawPointer) -> UInt64
+    @usableFromInline typealias EntryPoint = @convention(c) (UnsafeMutableRawPointer) -> UInt64
 
     /// Validates `program` (throwing the validator's `VMError`) and compiles it.
     public convenience init(program: Program, maps: MapBackend? = nil, options: VMOptions = VMOptions()) throws {
@@ -53,7 +53,7 @@ public final class JITProgram {
         #if arch(x86_64)
         let clock = ContinuousClock()
         let start = clock.now
-        let entry = try Self.compile(machine.entry, machine)
+        let entry = try Self.compile(machine.entry, machine, resumesRegisters: false)
         self.init(machine: machine, entry: entry, compileTime: clock.now - start, relocations: [])
         #else
         throw JITError.unsupportedArchitecture(what: "JIT")
@@ -89,22 +89,25 @@ public final class JITProgram {
 
     deinit { relocationTable.deallocate() }
 
-    /// Compiles `program` (the machine's entry or a tail-call target) to run on `machine`'s maps.
-    static func compile(_ program: CompiledProgram, _ machine: VirtualMachine) throws -> ExecutableMemory {
+    /// Compiles `program` (the machine's entry, or a tail-call target, which resumes from the
+    /// registers in the context) to run on `machine`'s maps.
+    static func compile(_ program: CompiledProgram, _ machine: VirtualMachine, resumesRegisters: Bool) throws -> ExecutableMemory {
         let options = machine.options
         var compiler = JITCompiler(code: program.code, maxCallDepth: options.maxCallDepth,
-                                   countsInstructions: options.maxInstructions != nil,
+                                   countsInstructions: options.maxInstructions != nil, resumesRegisters: resumesRegisters,
                                    arrayMaps: InlineArrayMap.inSlots(of: machine.environment, helpers: options.helpers))
         return try ExecutableMemory(code: compiler.compile())
     }
 
     /// Runs the program with r1 = `input`'s address and r2 = its length (0 and 0 when empty), as
-    /// `VirtualMachine.run` does (`readable` too). Returns r0.
+    /// `VirtualMachine.run` does (`readable` too). Returns r0. Inlinable, so that a host (the
+    /// agent) runs the code without a frame of this function around it.
+    @inlinable @inline(__always)
     public func run(input: UnsafeMutableRawBufferPointer, cookie: UInt64 = 0, readable: UnsafeRawBufferPointer? = nil) throws -> UInt64 {
         let c = context
         c.pointee.state.begin(input: input, cookie: cookie, readable: readable)
+        // The code sets its registers from the state (see JITCompiler+Entry).
         let low = c.pointee.state.inputLow, span = UInt64(input.count), stackLow = c.pointee.state.stackLow
-        c.pointee.registers = (0, low, span, 0, 0, 0, 0, 0, 0, 0, c.pointee.state.stackHigh)
         c.pointee.relocations = UnsafeRawPointer(relocationTable.baseAddress)
         // The inline check's region: the input, or the entry frame (always accessible) when the
         // input cannot hold an 8-byte access.
@@ -118,7 +121,7 @@ public final class JITProgram {
         c.pointee.remaining = budget
         c.pointee.exitReason = JITContext.Exit.normal
         let result = entryPoint(UnsafeMutableRawPointer(c))
-        machine.executedInstructions = UInt64(budget &- c.pointee.remaining)
+        machine.executed = UInt64(bitPattern: budget &- c.pointee.remaining)
         if c.pointee.exitReason == JITContext.Exit.normal && machine.environment.reservedRecords.isEmpty { return result }
         defer { discardReservedRecords() }
         return try finishRun(result)
@@ -126,7 +129,8 @@ public final class JITProgram {
 
     /// After an exit that was not a plain return: tail calls (which continue in another program's
     /// code) and faults, which become the interpreter's error for the instruction at fault.
-    private func finishRun(_ first: UInt64) throws -> UInt64 {
+    @usableFromInline
+    func finishRun(_ first: UInt64) throws -> UInt64 {
         let s = machine.state, c = context
         var result = first
         var program = machine.program
@@ -146,7 +150,7 @@ public final class JITProgram {
                 failure = .unknownHelper(c.pointee.faultAddress)
             case JITContext.Exit.budget:
                 c.pointee.remaining += 1
-                machine.executedInstructions -= 1
+                machine.executed -= 1
                 failure = .budget
             default:
                 // A helper asked for attention: a fault, or a tail call into another program.
@@ -163,7 +167,7 @@ public final class JITProgram {
                         program = target
                         c.pointee.exitReason = JITContext.Exit.normal
                         result = unsafeBitCast(code.base, to: EntryPoint.self)(UnsafeMutableRawPointer(c))
-                        machine.executedInstructions = UInt64(budget &- c.pointee.remaining)
+                        machine.executed = UInt64(budget &- c.pointee.remaining)
                         continue
                     } catch let error as VMError {
                         failure = .rejectedTailCall(error)
@@ -178,14 +182,15 @@ public final class JITProgram {
 
     private func tailCallCode(for program: Program, _ compiled: CompiledProgram) throws -> ExecutableMemory {
         if let code = tailCallTargets[program] { return code }
-        let code = try Self.compile(compiled, machine)
+        let code = try Self.compile(compiled, machine, resumesRegisters: true)
         if tailCallTargets.count >= 64 { tailCallTargets.removeAll() }
         tailCallTargets[program] = code
         return code
     }
 
     /// Ring-buffer records a program reserved and never submitted are dropped when its run ends.
-    private func discardReservedRecords() {
+    @usableFromInline
+    func discardReservedRecords() {
         let environment = machine.environment
         guard !environment.reservedRecords.isEmpty else { return }
         for record in environment.reservedRecords { environment.maps.ringbufDiscard(record) }

@@ -24,6 +24,11 @@ import Testing
              text: "mov %r0, 3\ncall local +2\nadd %r0, 1\nexit\nstb [%r1+0], 1\nldxb %r0, [%r1+100]\nmov %r0, 1\nexit"),
         Case(name: "loop with a helper call and a store per iteration",
              text: "mov %r6, 0\nadd %r6, 1\nstxb [%r1+0], %r6\nmov %r2, 7\ncall %r2\njne %r6, 5, -5\nmov %r0, %r6\nexit"),
+        Case(name: "local call from a program naming r6-r9 (the budget stays in the context)",
+             text: "mov %r6, 1\nmov %r7, 2\nmov %r8, 3\nmov %r9, 4\ncall local +4\nadd %r0, %r6\nadd %r0, %r9\nstxb [%r1+0], %r0\nexit\n"
+                 + "mov %r6, 10\nmov %r9, 20\nstb [%r1+1], 1\nmov %r0, 0\nexit"),
+        Case(name: "local call clobbering r6 (the budget in r9's free register)",
+             text: "mov %r6, 1\ncall local +3\nadd %r0, %r6\nstxb [%r1+0], %r0\nexit\nmov %r6, 10\nstb [%r1+1], 1\nmov %r0, 0\nexit"),
         Case(name: "inline array lookup and increment (the agent's counter)",
              text: "stw [%r10-4], 0\nlddw %r1, map_fd 5\nmov %r2, %r10\nadd %r2, -4\ncall 1\njeq %r0, 0, +3\n"
                  + "ldxdw %r1, [%r0+0]\nadd %r1, 1\nstxdw [%r0+0], %r1\nmov %r0, 0\nexit"),

@@ -165,6 +165,34 @@ import BPFModel
         #expect(compiled.1 == interpreted.1)
     }
 
+    /// Registers go through tail calls as in the interpreter (JITCompiler+Entry): r8, which only the
+    /// targets name, reaches the second target, and is zero again when the entry program (which
+    /// never names it) tail-calls that target directly, whatever an earlier run left in the context.
+    @Test func registersGoThroughTailCallsAsInTheInterpreter() throws {
+        let maps = try Self.maps(target: "mov %r8, 9\nlddw %r2, map_fd 3\nmov %r3, 1\ncall 12\nexit")
+        maps.setProgram(try TestAssembler.program("mov %r0, %r8\nexit"), at: 1, in: 3)
+        let vm = try VirtualMachine(program: try TestAssembler.program("ldxb %r4, [%r1+0]\nlddw %r2, map_fd 3\nmov %r3, %r4\ncall 12\nexit"),
+                                    maps: maps)
+        let jit = try JITProgram(machine: vm)
+        for (slot, expected) in [(UInt8(0), UInt64(9)), (1, 0), (0, 9), (1, 0)] {
+            var input = [slot]
+            #expect(try input.withUnsafeMutableBytes { try vm.run(input: $0) } == expected, "interpreter, slot \(slot)")
+            #expect(try input.withUnsafeMutableBytes { try jit.run(input: $0) } == expected, "JIT, slot \(slot)")
+        }
+    }
+
+    /// The other way round: r8, which only the entry program and the last target name, keeps its
+    /// value through a target that never names it.
+    @Test func aTargetPassesOnRegistersItNeverNames() throws {
+        let maps = try Self.maps(target: "lddw %r2, map_fd 3\nmov %r3, 1\ncall 12\nexit")
+        maps.setProgram(try TestAssembler.program("mov %r0, %r8\nexit"), at: 1, in: 3)
+        let vm = try VirtualMachine(program: try TestAssembler.program("mov %r8, 9\nlddw %r2, map_fd 3\nmov %r3, 0\ncall 12\nexit"),
+                                    maps: maps)
+        var input: [UInt8] = []
+        #expect(try input.withUnsafeMutableBytes { try vm.run(input: $0) } == 9)
+        #expect(try input.withUnsafeMutableBytes { try JITProgram(machine: vm).run(input: $0) } == 9)
+    }
+
     @Test func tailCallsRunTheirTargets() throws {
         #expect(try outcome(Self.tailCall + "mov %r0, 1\nexit", target: "ldxb %r0, [%r1+0]\nadd %r0, 40\nexit", memory: [2], jit: true).0 == "42")
         let selfCalling = "lddw %r7, map_value 4+0\nmov %r8, 1\nlock add [%r7+0], %r8\nlddw %r2, map_fd 3\nmov %r3, 0\ncall 12\nldxdw %r0, [%r7+0]\nexit"
