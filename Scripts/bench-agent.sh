@@ -48,7 +48,7 @@ for engine in $engines; do locking[$engine]=$(tool_lock_wait "${LOCK_SECONDS:-5}
 idle=$(two_targets interpreter)
 idle_locking=$(tool_lock_wait 2 interpreter)
 for engine in $engines; do
-    echo "2 targets ($engine), count_calls on every call (hash lookup under the shared lock, in-place increment): ${counted[$engine]} calls/s ($((2 * counted[$engine])) hook fires/s; ratio to idle $(python3 -c "print(f'{$idle/${counted[$engine]}:.1f}')")x)"
+    echo "2 targets ($engine), count_calls on every call (hash lookup read without the lock, in-place increment): ${counted[$engine]} calls/s ($((2 * counted[$engine])) hook fires/s; ratio to idle $(python3 -c "print(f'{$idle/${counted[$engine]}:.1f}')")x)"
 done
 echo "reference, the same targets with nothing attached: $idle calls/s"
 for engine in $engines; do
