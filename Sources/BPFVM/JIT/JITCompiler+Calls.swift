@@ -6,17 +6,13 @@ extension JITCompiler {
         a.alu(.cmp, depth, imm: Int32(clamping: maxCallDepth - 1))
         a.jcc(.ge, exitStub(JITContext.Exit.stackOverflow, index))
         a.alu(.add, depth, imm: 1)
-        // The caller keeps r6-r10 (the registers it names: the budget register must not go
-        // back); an odd number of pushes keeps rsp at 8 mod 16 in the callee, like the entry frame.
+        // The caller keeps r6-r10 (the registers it names: the budget register must not go back).
         let kept = liveCalleeSaved + [.rbp]
-        let padding = kept.count % 2 == 0
-        for r in kept { a.push(r) }
-        if padding { a.alu(.sub, .reg(.rsp), imm: 8) }
+        pushKeepingAlignment(kept)
         a.alu(.sub, .reg(.rbp), imm: Self.frameSize)
         a.alu(.sub, stackLow, imm: Self.frameSize)
         a.call(target)
-        if padding { a.alu(.add, .reg(.rsp), imm: 8) }
-        for r in kept.reversed() { a.pop(r) }
+        popKeepingAlignment(kept)
         a.alu(.add, stackLow, imm: Self.frameSize)
         a.alu(.sub, depth, imm: 1)
     }

@@ -25,10 +25,8 @@ extension JITCompiler {
     mutating func emitEntryFrame(calling body: X86Label) {
         let done = a.newLabel()
         let saved = [X86Reg.rbp, .r12] + liveCalleeSaved + (budgetRegister.map { [$0] } ?? [])
-        // Entry: rsp is 8 mod 16; the pushes (and 8 bytes when they are even) keep the body at 8 mod 16 after its call.
-        let padding = saved.count % 2 == 0
-        for r in saved { a.push(r) }
-        if padding { a.alu(.sub, .reg(.rsp), imm: 8) }
+        // Entry: rsp is 8 mod 16, as it is again in the body after its call.
+        pushKeepingAlignment(saved)
         a.mov(Self.ctx, .rdi)
         if resumesRegisters {
             for (n, r) in Self.registerMap.enumerated() where isLive[n] { a.load(r, .mem(Self.ctx, JITContext.register(n)), .b64) }
@@ -47,12 +45,24 @@ extension JITCompiler {
         a.call(body)
         a.bind(done)
         if let budgetRegister { a.store(remaining, budgetRegister, .b64) }
-        if padding { a.alu(.add, .reg(.rsp), imm: 8) }
-        for r in saved.reversed() { a.pop(r) }
+        popKeepingAlignment(saved)
         a.ret()
         a.bind(faultExit)
         a.load(.rsp, .mem(Self.ctx, JITContext.offset(\.savedStackPointer)), .b64)
         a.jmp(done)
+    }
+
+    /// Pushes `registers`, and 8 bytes more when they are even in number, so that a `call` after
+    /// them enters its callee with rsp at 8 mod 16, as rsp was before them.
+    mutating func pushKeepingAlignment(_ registers: [X86Reg]) {
+        for r in registers { a.push(r) }
+        if registers.count % 2 == 0 { a.alu(.sub, .reg(.rsp), imm: 8) }
+    }
+
+    /// Undoes `pushKeepingAlignment(registers)`.
+    mutating func popKeepingAlignment(_ registers: [X86Reg]) {
+        if registers.count % 2 == 0 { a.alu(.add, .reg(.rsp), imm: 8) }
+        for r in registers.reversed() { a.pop(r) }
     }
 
     /// Stores r0-r10 in the context for a tail call to resume from, as the interpreter keeps
