@@ -142,6 +142,13 @@ order = []
 let chase = best { for _ in 0..<entries { at = buffer.load(fromByteOffset: at, as: Int.self) } }
 sink &+= UInt64(at)
 line("dependent random read in \(storageBytes >> 20) MiB", fmt(perOp(chase, entries)) + " ns/op", "(memory latency: the floor for one cache miss)")
+// Reads whose addresses do not depend on each other overlap their misses, as independent
+// lookups can: the floor for a lookup that costs one miss and little else.
+let scatter = keys.map { Int($0) &* 2_654_435_761 % lines * 64 }
+@exclusivity(unchecked) var total = 0
+let scattered = best { for offset in scatter { total &+= buffer.load(fromByteOffset: offset, as: Int.self) } }
+sink &+= UInt64(truncatingIfNeeded: total)
+line("independent random reads in \(storageBytes >> 20) MiB", fmt(perOp(scattered, entries)) + " ns/op", "(misses overlapping: the floor for one miss per lookup)")
 
 // The lock alone and a lock-free array lookup, for scale.
 let arrayRecord = HandlerRecord(fd: 4, handler: .map(MapHandler(name: "array", attributes: MapAttributes(mapType: 2, keySize: 4, valueSize: 8, maxEntries: 1024))))

@@ -70,7 +70,7 @@ public final class SegmentMap {
 
     /// False once the map was removed or replaced: its storage no longer carries our serial.
     @inline(__always) func current(_ store: MapStore) -> Bool {
-        store.base.u32(store.storage) == MapLayout.magic && store.base.u64(store.storage + 8) == serial
+        store.base.u32(store.storage) == MapLayout.magic && store.base.u64(store.storage &+ 8) == serial
     }
 
     @inline(__always) func lock() -> Bool {
@@ -115,13 +115,13 @@ public final class SegmentMap {
     /// (`SegmentTransaction.programWrittenMaps`); a prog_array's slots are not written that way.
     @inline(__always)
     public func lookup(_ key: UnsafeRawPointer, cpu: Int = 0) -> UnsafeMutableRawPointer? {
-        if kind == .array || kind == .percpuArray {
-            return borrowedStore?._withUnsafeGuaranteedRef { current($0) ? handOut($0.lookup(key, cpu: cpu), $0, .sinceTaken) : nil }
-        }
         // Hash lookups walk chains that updates rewrite: first without the lock, then under it
         // if a locker wrote meanwhile. LRU lookups also mark the entry, so they always lock.
         if readsWithoutLock, let found = borrowedStore?._withUnsafeGuaranteedRef({ lookupWithoutLock($0, key, cpu: cpu) }) {
             return found
+        }
+        if kind == .array || kind == .percpuArray {
+            return borrowedStore?._withUnsafeGuaranteedRef { current($0) ? handOut($0.lookup(key, cpu: cpu), $0, .sinceTaken) : nil }
         }
         return read(nil) { handOut($0.lookup(key, cpu: cpu), $0, kind == .progArray ? .clean : .sinceTaken) }
     }
@@ -131,9 +131,10 @@ public final class SegmentMap {
     /// bounds-checked, walks bounded), and their result is dropped.
     @inline(__always)
     private func lookupWithoutLock(_ store: MapStore, _ key: UnsafeRawPointer, cpu: Int) -> UnsafeMutableRawPointer?? {
+        guard let slotCPU = store.slot(forCPU: cpu) else { return .some(nil) }
         for _ in 0..<2 {
             guard let seen = mutex.stableSequence() else { return nil }
-            let value = current(store) ? store.lookup(key, cpu: cpu) : nil
+            let value = current(store) ? store.hashLookup(key, cpu: slotCPU) : nil
             if mutex.unchanged(since: seen) { return .some(handOut(value, store, .sinceTaken)) }
         }
         return nil

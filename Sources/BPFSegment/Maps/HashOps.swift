@@ -13,41 +13,47 @@ extension MapStore {
     private static let chainAt = 0, flagsAt = 4, lruPrevAt = 8, lruNextAt = 12
     private static let referenced: UInt32 = 1, live: UInt32 = 2
 
-    var isLRU: Bool { layout.kind == .lruHash || layout.kind == .lruPercpuHash }
-    @inline(__always) var buckets: UnsafeMutableRawPointer { base + storage + layout.bucketsAt }
-    @inline(__always) func entry(_ index: UInt32) -> UnsafeMutableRawPointer { entries + (Int(index) - 1) * entryStride }
+    /// Indexes are 1-based and checked against max_entries by the caller: no overflow.
+    @inline(__always) func entry(_ index: UInt32) -> UnsafeMutableRawPointer { entries + (Int(index) &- 1) &* entryStride }
 
     @inline(__always) func bucketIndex(_ key: UnsafeRawPointer) -> Int {
-        Int(KeyHash.hash(key, keySize)) & (layout.bucketCount - 1)
+        Int(KeyHash.hash(key, keySize)) & bucketMask
     }
 
     @inline(__always) func keysEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> Bool {
         switch keySize {
         case 4: a.loadUnaligned(as: UInt32.self) == b.loadUnaligned(as: UInt32.self)
         case 8: a.loadUnaligned(as: UInt64.self) == b.loadUnaligned(as: UInt64.self)
-        default: memcmp(a, b, keySize) == 0
+        default: Self.bytesEqual(a, b, keySize)
         }
+    }
+
+    /// Out of line, so that the 4- and 8-byte paths keep their registers (no spills around a call).
+    @inline(never) private static func bytesEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
+        memcmp(a, b, count) == 0
     }
 
     /// The entry holding `key` and its predecessor in the chain (0 = the bucket itself).
     /// Chains longer than the pool mean corruption: the walk stops instead of looping.
     @inline(__always) func find(_ key: UnsafeRawPointer, bucket: Int) -> (index: UInt32, previous: UInt32)? {
-        var index = buckets.u32(bucket * 4), previous: UInt32 = 0, steps = 0
+        var index = buckets.u32(bucket &* 4), previous: UInt32 = 0, steps = 0
         while index != 0, Int(index) <= maxEntries, steps < maxEntries {
             let e = entry(index)
-            if keysEqual(e + layout.keyOffsetInEntry, key) { return (index, previous) }
+            if keysEqual(e + keyOffset, key) { return (index, previous) }
             previous = index
             index = e.u32(Self.chainAt)
-            steps += 1
+            steps &+= 1
         }
         return nil
     }
 
+    /// The value of `key` for `cpu` (a valid slot). Only LRU maps write here (the mark), so
+    /// other kinds may call it without the lock.
     @inline(__always) func hashLookup(_ key: UnsafeRawPointer, cpu: Int) -> UnsafeMutableRawPointer? {
         guard let (index, _) = find(key, bucket: bucketIndex(key)) else { return nil }
         let e = entry(index)
         if isLRU, e.u32(Self.flagsAt) & Self.referenced == 0 { e.set32(Self.flagsAt, Self.live | Self.referenced) }
-        return e + layout.valueOffsetInEntry + cpu * layout.valueStride
+        return e + valueOffset + cpu &* layout.valueStride
     }
 
     func hashUpdate(_ key: UnsafeRawPointer, _ value: UnsafeRawPointer, flags: UInt64, cpu: Int?) -> Int32 {
@@ -56,8 +62,8 @@ extension MapStore {
         if let (index, _) = find(key, bucket: bucket) {
             guard flags != Self.noExist else { return -EEXIST }
             let e = entry(index)
-            save(e + layout.valueOffsetInEntry, layout.entryValueBytes)
-            writeValue(e + layout.valueOffsetInEntry, value, cpu: cpu)
+            save(e + valueOffset, layout.entryValueBytes)
+            writeValue(e + valueOffset, value, cpu: cpu)
             if isLRU { e.set32(Self.flagsAt, Self.live | Self.referenced) }
             return 0
         }
@@ -66,11 +72,11 @@ extension MapStore {
         guard let index = takeFreeEntry() ?? (isLRU ? evict() : nil) else { return -E2BIG }
         // The entry is unreachable until the bucket store below (or saved when reused).
         let e = entry(index)
-        copyBytes(e + layout.keyOffsetInEntry, key, keySize)
+        copyBytes(e + keyOffset, key, keySize)
         if cpu != nil, layout.cpus > 1 {
-            (e + layout.valueOffsetInEntry).initializeMemory(as: UInt8.self, repeating: 0, count: layout.entryValueBytes)
+            (e + valueOffset).initializeMemory(as: UInt8.self, repeating: 0, count: layout.entryValueBytes)
         }
-        writeValue(e + layout.valueOffsetInEntry, value, cpu: cpu)
+        writeValue(e + valueOffset, value, cpu: cpu)
         e.set32(Self.chainAt, buckets.u32(bucket * 4))
         e.set32(Self.flagsAt, Self.live)
         if isLRU { lruPushFront(index) }
@@ -96,7 +102,7 @@ extension MapStore {
         var start: UInt32 = 1
         if let key, let (index, _) = find(key, bucket: bucketIndex(key)) { start = index + 1 }
         for index in start..<max(start, usedEnd) where isLive(index) {
-            out.copyMemory(from: entry(index) + layout.keyOffsetInEntry, byteCount: keySize)
+            out.copyMemory(from: entry(index) + keyOffset, byteCount: keySize)
             return 0
         }
         return -ENOENT
@@ -119,7 +125,7 @@ extension MapStore {
         if head != 0, head <= maxEntries {
             let index = UInt32(head)
             // Its free-list link is committed state until the state fields are restored.
-            save(entry(index), layout.keyOffsetInEntry)
+            save(entry(index), keyOffset)
             setState(MapLayout.headAt, Int(entry(index).u32(Self.chainAt)))
             return index
         }
@@ -169,7 +175,7 @@ extension MapStore {
             chances += 1
         }
         guard victim != 0, Int(victim) <= maxEntries else { return nil }
-        let key = entry(victim) + layout.keyOffsetInEntry
+        let key = entry(victim) + keyOffset
         let bucket = bucketIndex(key)
         guard let (index, previous) = find(key, bucket: bucket), index == victim else { return nil }
         remove(victim, previous: previous, bucket: bucket)
@@ -246,15 +252,19 @@ enum KeyHash {
         switch size {
         case 4: return UInt32(truncatingIfNeeded: mix(UInt64(key.loadUnaligned(as: UInt32.self))))
         case 8: return UInt32(truncatingIfNeeded: mix(key.loadUnaligned(as: UInt64.self)))
-        default:
-            var h = UInt64(size), at = 0
-            while at + 8 <= size {
-                h = mix(h ^ key.loadUnaligned(fromByteOffset: at, as: UInt64.self)) &+ 0x632B_E59B_D9B4_E019
-                at += 8
-            }
-            var tail: UInt64 = 0
-            for i in at..<size { tail |= UInt64(key.load(fromByteOffset: i, as: UInt8.self)) << (8 * (i - at)) }
-            return UInt32(truncatingIfNeeded: mix(h ^ tail))
+        default: return hashBytes(key, size)
         }
+    }
+
+    /// Keys of other sizes: out of line, like `bytesEqual`.
+    @inline(never) private static func hashBytes(_ key: UnsafeRawPointer, _ size: Int) -> UInt32 {
+        var h = UInt64(size), at = 0
+        while at + 8 <= size {
+            h = mix(h ^ key.loadUnaligned(fromByteOffset: at, as: UInt64.self)) &+ 0x632B_E59B_D9B4_E019
+            at += 8
+        }
+        var tail: UInt64 = 0
+        for i in at..<size { tail |= UInt64(key.load(fromByteOffset: i, as: UInt8.self)) << (8 * (i - at)) }
+        return UInt32(truncatingIfNeeded: mix(h ^ tail))
     }
 }

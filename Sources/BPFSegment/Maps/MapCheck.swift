@@ -20,7 +20,7 @@ extension MapStore {
             while index != 0 {
                 guard Int(index) < nextUnused else { problems.append("bucket \(bucket) reaches entry \(index), which was never allocated"); break }
                 guard live.insert(index).inserted else { problems.append("entry \(index) is reached twice (chain cycle or cross-link)"); break }
-                if bucketIndex(entry(index) + layout.keyOffsetInEntry) != bucket { problems.append("entry \(index) sits in bucket \(bucket), its key hashes elsewhere") }
+                if bucketIndex(entry(index) + keyOffset) != bucket { problems.append("entry \(index) sits in bucket \(bucket), its key hashes elsewhere") }
                 index = entry(index).u32(0)
             }
         }

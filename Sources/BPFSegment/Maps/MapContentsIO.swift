@@ -71,7 +71,7 @@ extension MapStore {
             c.values.reserveCapacity(boundedCount * valueBytes)
             forEachEntry { index in
                 let e = entry(index)
-                append(&c, key: e + layout.keyOffsetInEntry, slot: e + layout.valueOffsetInEntry)
+                append(&c, key: e + keyOffset, slot: e + valueOffset)
             }
         case .array, .percpuArray, .progArray:
             c.keys.reserveCapacity(maxEntries * 4)

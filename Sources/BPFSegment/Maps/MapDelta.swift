@@ -28,7 +28,7 @@ extension MapStore {
     private func slot(of key: UnsafeRawPointer) -> UnsafeMutableRawPointer? {
         switch layout.kind {
         case .hash, .percpuHash, .lruHash, .lruPercpuHash, .stackTrace:
-            return find(key, bucket: bucketIndex(key)).map { entry($0.index) + layout.valueOffsetInEntry }
+            return find(key, bucket: bucketIndex(key)).map { entry($0.index) + valueOffset }
         case .array, .percpuArray, .progArray:
             return arrayLookup(key, cpu: 0)
         case .queue, .stack, .ringbuf, .perfEventArray:

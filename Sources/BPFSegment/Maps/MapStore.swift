@@ -17,6 +17,14 @@ final class MapStore {
     let valueSize: Int
     let maxEntries: Int
     let entryStride: Int
+    /// Hash kinds: the bucket array, its index mask, and where a key and a value sit in an
+    /// entry, kept as plain fields so that a lookup's path is a few instructions long (lookups
+    /// of independent keys then overlap their cache misses).
+    let buckets: UnsafeMutableRawPointer
+    let bucketMask: Int
+    let keyOffset: Int
+    let valueOffset: Int
+    let isLRU: Bool
 
     init(base: UnsafeMutableRawPointer, layout: MapLayout, journal: Journal) {
         self.base = base
@@ -28,6 +36,11 @@ final class MapStore {
         valueSize = layout.valueSize
         maxEntries = layout.maxEntries
         entryStride = layout.entryStride
+        buckets = base + layout.storage + layout.bucketsAt
+        bucketMask = max(layout.bucketCount, 1) - 1
+        keyOffset = layout.keyOffsetInEntry
+        valueOffset = layout.valueOffsetInEntry
+        isLRU = layout.kind == .lruHash || layout.kind == .lruPercpuHash
     }
 
     static let any: UInt64 = 0, noExist: UInt64 = 1, exist: UInt64 = 2
@@ -87,9 +100,15 @@ final class MapStore {
 
     // MARK: Dispatch
 
-    @inline(__always) func lookup(_ key: UnsafeRawPointer, cpu: Int) -> UnsafeMutableRawPointer? {
+    /// The value slot a lookup for `cpu` reads: its own on per-CPU maps, the only one
+    /// otherwise; nil for a CPU the map has no slot for.
+    @inline(__always) func slot(forCPU cpu: Int) -> Int? {
         guard cpu >= 0, cpu < layout.cpus || layout.cpus == 1 else { return nil }
-        let slotCPU = layout.cpus == 1 ? 0 : cpu
+        return layout.cpus == 1 ? 0 : cpu
+    }
+
+    @inline(__always) func lookup(_ key: UnsafeRawPointer, cpu: Int) -> UnsafeMutableRawPointer? {
+        guard let slotCPU = slot(forCPU: cpu) else { return nil }
         switch layout.kind {
         case .hash, .percpuHash, .lruHash, .lruPercpuHash, .stackTrace: return hashLookup(key, cpu: slotCPU)
         case .array, .percpuArray, .progArray: return arrayLookup(key, cpu: slotCPU)
