@@ -115,13 +115,13 @@ public final class SegmentMap {
     /// (`SegmentTransaction.programWrittenMaps`); a prog_array's slots are not written that way.
     @inline(__always)
     public func lookup(_ key: UnsafeRawPointer, cpu: Int = 0) -> UnsafeMutableRawPointer? {
+        if kind == .array || kind == .percpuArray {
+            return borrowedStore?._withUnsafeGuaranteedRef { current($0) ? handOut($0.lookup(key, cpu: cpu), $0, .sinceTaken) : nil }
+        }
         // Hash lookups walk chains that updates rewrite: first without the lock, then under it
         // if a locker wrote meanwhile. LRU lookups also mark the entry, so they always lock.
         if readsWithoutLock, let found = borrowedStore?._withUnsafeGuaranteedRef({ lookupWithoutLock($0, key, cpu: cpu) }) {
             return found
-        }
-        if kind == .array || kind == .percpuArray {
-            return borrowedStore?._withUnsafeGuaranteedRef { current($0) ? handOut($0.lookup(key, cpu: cpu), $0, .sinceTaken) : nil }
         }
         return read(nil) { handOut($0.lookup(key, cpu: cpu), $0, kind == .progArray ? .clean : .sinceTaken) }
     }
@@ -129,7 +129,7 @@ public final class SegmentMap {
     /// The lookup on the lock's sequence (`RobustMutex`): nil when a locker held the lock or
     /// wrote during both tries. Torn reads stay inside the map's storage (chain indexes are
     /// bounds-checked, walks bounded), and their result is dropped.
-    @inline(__always)
+    @inline(never)
     private func lookupWithoutLock(_ store: MapStore, _ key: UnsafeRawPointer, cpu: Int) -> UnsafeMutableRawPointer?? {
         guard let slotCPU = store.slot(forCPU: cpu) else { return .some(nil) }
         for _ in 0..<2 {
