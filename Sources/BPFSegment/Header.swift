@@ -1,6 +1,7 @@
 /// The fixed header at offset 0. Every other structure is found through offsets stored here.
 ///
-/// Layout version 1:
+/// Layout version 2 (version 1 is the same bytes, written by builds whose lockers did not keep
+/// the lock sequence, so its lookups take the lock):
 /// ```
 ///   0 magic            8 layout version (u32), header size (u32)
 ///  16 total size      24 max handlers     32 cpu count (u32)
@@ -14,7 +15,10 @@
 /// ```
 struct Header {
     static let magic: UInt64 = 0x3154_4657_5346_5042 // "BPFSWFT1" read as little-endian bytes
-    static let layoutVersion: UInt32 = 1
+    static let layoutVersion: UInt32 = 2
+    /// Versions `Segment.open` accepts. Builds that write version 1 refuse version 2, so a
+    /// segment made here never has a locker that leaves the sequence alone.
+    static let readableVersions: ClosedRange<UInt32> = 1...layoutVersion
     static let size = 4096
 
     static let magicAt = 0, versionAt = 8, headerSizeAt = 12, totalSizeAt = 16, maxHandlersAt = 24
@@ -33,6 +37,9 @@ struct Header {
     var totalSize: Int { base.offset(Self.totalSizeAt) }
     var maxHandlers: Int { base.offset(Self.maxHandlersAt) }
     var cpuCount: Int { Int(base.u32(Self.cpuCountAt)) }
+    /// Whether every locker moves the lock sequence, so that lookups may read without the lock:
+    /// not in a version 1 segment, which a build that does not may have open.
+    var lockersKeepSequence: Bool { base.u32(Self.versionAt) >= 2 }
     var tableOffset: Int { base.offset(Self.tableAt) }
     var journalOffset: Int { base.offset(Self.journalAt) }
     var journalCapacity: Int { base.offset(Self.journalCapacityAt) }

@@ -86,7 +86,7 @@ public final class Segment: @unchecked Sendable {
         guard magic != 0 else { throw SegmentError.notInitialised(name: name) }
         guard magic == Header.magic else { throw SegmentError.notOurFormat(name: name, detail: "bad magic number") }
         let version = b.u32(Header.versionAt)
-        guard version == Header.layoutVersion else {
+        guard Header.readableVersions.contains(version) else {
             throw SegmentError.otherLayoutVersion(name: name, found: version, expected: Header.layoutVersion)
         }
         let header = Header(base: b)

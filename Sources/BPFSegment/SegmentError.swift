@@ -59,7 +59,7 @@ public enum SegmentError: Error, CustomStringConvertible, Equatable {
         case .notInitialised(let name):
             "segment \(name) is not a bpftimetool-swift segment (its header is empty: not initialised, or still being created)"
         case .otherLayoutVersion(let name, let found, let expected):
-            "segment \(name) has layout version \(found), this tool reads version \(expected): export it with the matching tool version, or remove it"
+            "segment \(name) has layout version \(found), this tool reads versions 1 to \(expected): export it with the matching tool version, or remove it"
         case .truncated(let name, let actual, let expected):
             "segment \(name) is truncated: \(actual) bytes, its header says \(expected)"
         case .corrupt(let name, let detail):

@@ -31,8 +31,8 @@ public final class SegmentMap {
     /// so operations neither take nor release it (the lock is not recursive).
     let lockHeld: Bool
     /// Lookups that only read shared state: plain hash kinds, outside a transaction (whose
-    /// holder keeps the sequence odd).
-    private let readsWithoutLock: Bool
+    /// holder keeps the sequence odd), in a segment whose every locker keeps the sequence.
+    let readsWithoutLock: Bool
 
     init(fd: Int, attributes: MapAttributes, segment: Segment, store: MapStore?, lockHeld: Bool = false) {
         self.fd = fd
@@ -49,7 +49,8 @@ public final class SegmentMap {
         self.borrowedStore = store.map { Unmanaged.passUnretained($0) }
         self.serial = store?.layout.serial ?? 0
         self.lockHeld = lockHeld
-        self.readsWithoutLock = !lockHeld && (kind == .hash || kind == .percpuHash || kind == .stackTrace)
+        self.readsWithoutLock = !lockHeld && segment.header.lockersKeepSequence
+            && (kind == .hash || kind == .percpuHash || kind == .stackTrace)
     }
 
     /// The bytes one userspace value holds: every CPU's value, packed, for per-CPU maps.

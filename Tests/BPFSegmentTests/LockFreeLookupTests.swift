@@ -66,6 +66,39 @@ extension SegmentTests {
             }
         }
 
+        /// Builds before layout version 2 lock the mutex without moving the sequence, so a
+        /// lookup reading past such a locker could keep a chain read mid-change. Such a build
+        /// refuses a version 2 segment; in a version 1 segment, which it may have open, lookups
+        /// take the lock. A child plays the older build: it holds the mutex alone for 0.5 s.
+        @Test func lookupsInAVersionOneSegmentTakeTheLock() throws {
+            try withSegment { segment in
+                try segment.apply([mapRecord(3, .hash, max: 16)])
+                #expect(try segment.map(at: 3).rawUpdate(le32(5), le64(55), flags: bpfNoExist) == 0)
+                /// Seconds a lookup took while the child held the mutex.
+                func lookupBesideAnOlderBuildsLocker(_ map: SegmentMap) -> Double {
+                    let child = Child.start { ready in
+                        guard pthread_mutex_lock(segment.mutex.mutex) == 0 else { return 10 }
+                        ready()
+                        usleep(500_000)
+                        return pthread_mutex_unlock(segment.mutex.mutex) == 0 ? 0 : 11
+                    }
+                    guard child.waitReady() else { return -1 }
+                    let started = now()
+                    #expect(map.rawLookup(le32(5)) == le64(55))
+                    let seconds = now() - started
+                    #expect(child.wait() == 0)
+                    return seconds
+                }
+                #expect(segment.header.lockersKeepSequence, "a segment made now is version \(Header.layoutVersion)")
+                #expect(lookupBesideAnOlderBuildsLocker(try segment.map(at: 3)) < 0.25, "version 2: the lookup reads past the locker")
+
+                segment.base.set32(Header.versionAt, 1)
+                let reopened = try Segment.open(name: segment.name)
+                #expect(lookupBesideAnOlderBuildsLocker(try reopened.map(at: 3)) >= 0.3, "version 1: the lookup waits for the lock")
+                #expect(reopened.check() == [])
+            }
+        }
+
         /// A holder that died leaves the sequence odd: lookups then take the lock, which repairs
         /// the segment, and read without it again afterwards.
         @Test func aHolderThatDiedSendsLookupsToTheLock() throws {
