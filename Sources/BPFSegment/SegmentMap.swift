@@ -32,7 +32,7 @@ public final class SegmentMap {
     let lockHeld: Bool
     /// Lookups that only read shared state: plain hash kinds, outside a transaction (whose
     /// holder keeps the sequence odd), in a segment whose every locker keeps the sequence.
-    let readsWithoutLock: Bool
+    private let readsWithoutLock: Bool
 
     init(fd: Int, attributes: MapAttributes, segment: Segment, store: MapStore?, lockHeld: Bool = false) {
         self.fd = fd

@@ -95,7 +95,7 @@ final class MapStore {
 
     @inline(__always) func validCPU(_ cpu: Int?) -> Bool {
         guard let cpu else { return true }
-        return cpu >= 0 && (cpu < layout.cpus || layout.cpus == 1)
+        return slot(forCPU: cpu) != nil
     }
 
     // MARK: Dispatch
