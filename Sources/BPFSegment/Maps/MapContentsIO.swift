@@ -28,22 +28,27 @@ extension MapStore {
         return c.keys.withUnsafeBytes { keys in
             c.values.withUnsafeBytes { values in
                 guard let valueBase = values.baseAddress else { return nil }
-                for i in 0..<c.count {
-                    let value = valueBase + i * c.entryStride
-                    let result: Int32
-                    if layout.kind.isSequence {
-                        result = store.push(value, flags: Self.any)
-                    } else if let keyBase = keys.baseAddress {
-                        let key = keyBase + i * c.keySize
-                        result = store.update(key, value, flags: layout.kind.isArray ? Self.any : Self.noExist, cpu: nil)
-                        if result == -EEXIST { return "key \(Hex.encode(UnsafeRawBufferPointer(start: key, count: c.keySize))) appears twice" }
-                        if result == -E2BIG { return "index \(key.loadUnaligned(as: UInt32.self)) is not below max_entries \(maxEntries)" }
-                    } else {
-                        result = -EINVAL
+                if layout.kind.isSequence {
+                    for i in 0..<c.count {
+                        let result = store.push(valueBase + i * c.entryStride, flags: Self.any)
+                        if result != 0 { return "entry \(i) was refused (\(SegmentError.meaning(op: "update", errno: -result)))" }
                     }
-                    if result != 0 { return "entry \(i) was refused (\(SegmentError.meaning(op: "update", errno: -result)))" }
+                    return nil
                 }
-                return nil
+                guard let keyBase = keys.baseAddress else { return c.count == 0 ? nil : "contents hold values without keys" }
+                var problem: String?
+                _ = store.forEachKey(0..<c.count, prefetchingBefore: c.count, { keyBase + $0 * c.keySize }) { i in
+                    let key = keyBase + i * c.keySize
+                    let result = store.update(key, valueBase + i * c.entryStride, flags: layout.kind.isArray ? Self.any : Self.noExist, cpu: nil)
+                    switch result {
+                    case 0: return true
+                    case -EEXIST: problem = "key \(Hex.encode(UnsafeRawBufferPointer(start: key, count: c.keySize))) appears twice"
+                    case -E2BIG: problem = "index \(key.loadUnaligned(as: UInt32.self)) is not below max_entries \(maxEntries)"
+                    default: problem = "entry \(i) was refused (\(SegmentError.meaning(op: "update", errno: -result)))"
+                    }
+                    return false
+                }
+                return problem
             }
         }
     }

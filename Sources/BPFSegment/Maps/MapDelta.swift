@@ -49,11 +49,12 @@ extension MapStore {
         target.keys.withUnsafeBytes { keys in
             target.values.withUnsafeBytes { values in
                 guard let keyBase = keys.baseAddress, let valueBase = values.baseAddress else { return }
-                for i in 0..<target.count {
-                    guard let slot = slot(of: keyBase + i * keySize) else { delta.added.append(i); continue }
-                    guard present.insert(slot).inserted else { duplicate = true; return }
+                _ = forEachKey(0..<target.count, prefetchingBefore: target.count, { keyBase + $0 * keySize }) { i in
+                    guard let slot = slot(of: keyBase + i * keySize) else { delta.added.append(i); return true }
+                    guard present.insert(slot).inserted else { duplicate = true; return false }
                     current.withUnsafeMutableBytes { readValue(slot, into: $0.baseAddress!) }
                     if memcmp(current, valueBase + i * stride, stride) != 0 { delta.changed.append(i) }
+                    return true
                 }
             }
         }
@@ -98,17 +99,20 @@ extension MapStore {
             if result != 0 { return "removing key \(Hex.encode(key)) was refused (\(SegmentError.meaning(op: "delete", errno: -result)))" }
         }
         let adds = layout.kind.isArray ? Self.any : Self.noExist
+        let writes = delta.changed + delta.added
         return target.keys.withUnsafeBytes { keys in
             target.values.withUnsafeBytes { values in
-                for (i, flags) in delta.changed.map({ ($0, Self.any) }) + delta.added.map({ ($0, adds) }) {
-                    let key = keys.baseAddress! + i * keySize
-                    let result = update(key, values.baseAddress! + i * target.entryStride, flags: flags, cpu: nil)
-                    guard result != 0 else { continue }
+                var problem: String?
+                _ = forEachKey(writes.indices, prefetchingBefore: writes.count, { keys.baseAddress! + writes[$0] * keySize }) { n in
+                    let i = writes[n], key = keys.baseAddress! + i * keySize
+                    let result = update(key, values.baseAddress! + i * target.entryStride, flags: n < delta.changed.count ? Self.any : adds, cpu: nil)
+                    guard result != 0 else { return true }
                     let text = Hex.encode(UnsafeRawBufferPointer(start: key, count: keySize))
-                    return result == -EEXIST ? "key \(text) appears twice"
+                    problem = result == -EEXIST ? "key \(text) appears twice"
                         : "key \(text) was refused (\(SegmentError.meaning(op: "update", errno: -result)))"
+                    return false
                 }
-                return nil
+                return problem
             }
         }
     }
