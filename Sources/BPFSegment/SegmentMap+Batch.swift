@@ -1,8 +1,8 @@
 import Glibc
 
 /// Many keys per call, for embedders that read or write a map in bulk (as the kernel's
-/// BPF_MAP_UPDATE_BATCH): the misses of successive keys overlap (`MapStore.forEachKey`), which
-/// one call per key cannot do. Keys are packed `keySize` bytes each, values `userValueSize`
+/// BPF_MAP_UPDATE_BATCH): the misses of successive keys overlap (`MapStore.prefetch(after:in:)`),
+/// which one call per key cannot do. Keys are packed `keySize` bytes each, values `userValueSize`
 /// bytes each (every CPU's value, packed, for per-CPU maps), as `lookup(key:)` and
 /// `update(key:value:)` take them. Work goes in chunks of `batchChunk` keys, each under one
 /// hold of the lock (or one check of its sequence), so that a long batch keeps no program
@@ -17,21 +17,22 @@ extension SegmentMap {
     public func lookup(keys: UnsafeRawBufferPointer, values: UnsafeMutableRawBufferPointer,
                        found: UnsafeMutableBufferPointer<Bool>) -> Int {
         guard kind?.isKeyed == true else { return Int(-EOPNOTSUPP) }
-        guard let count = batchCount(keys), values.count >= count * userValueSize, found.count >= count,
-              let keyBase = keys.baseAddress, count == 0 || values.baseAddress != nil, let flags = found.baseAddress else {
-            return Int(-EINVAL)
-        }
+        guard let list = keyList(keys), values.count >= list.count * userValueSize, found.count >= list.count else { return Int(-EINVAL) }
+        guard list.count > 0 else { return 0 }
+        let valueBase = values.baseAddress!, flags = found.baseAddress!, valueBytes = userValueSize
         var hits = 0
-        for start in stride(from: 0, to: count, by: Self.batchChunk) {
-            let n = min(Self.batchChunk, count - start)
+        for start in stride(from: 0, to: list.count, by: Self.batchChunk) {
             let chunk = { (store: MapStore) -> Int in
+                if start == 0 { store.startPrefetching(list) }
                 var chunkHits = 0
-                _ = store.forEachKey(start..<start + n, prefetchingBefore: count, { keyBase + $0 &* self.keySize }) { at in
-                    let slot = store.lookup(keyBase + at &* self.keySize, cpu: 0)
-                    if let slot { store.readValue(slot, into: values.baseAddress! + at &* self.userValueSize) }
+                for at in start..<min(start + Self.batchChunk, list.count) {
+                    store.prefetch(after: at, in: list)
+                    let slot = store.lookup(list[at], cpu: 0)
+                    if let slot {
+                        store.readValue(slot, into: valueBase + at &* valueBytes)
+                        chunkHits &+= 1
+                    }
                     flags[at] = slot != nil
-                    chunkHits &+= slot == nil ? 0 : 1
-                    return true
                 }
                 return chunkHits
             }
@@ -46,23 +47,22 @@ extension SegmentMap {
     /// Returns how many were written, and 0 or the refused entry's negative errno (-EINVAL
     /// also when the buffers do not hold whole keys and values for every key).
     public func update(keys: UnsafeRawBufferPointer, values: UnsafeRawBufferPointer, flags: UInt64 = 0) -> (written: Int, result: Int32) {
-        guard let count = batchCount(keys), values.count >= count * userValueSize,
-              let keyBase = keys.baseAddress, let valueBase = values.baseAddress ?? (count == 0 ? keys.baseAddress : nil) else {
-            return (0, -EINVAL)
-        }
+        guard let list = keyList(keys), values.count >= list.count * userValueSize else { return (0, -EINVAL) }
+        guard list.count > 0 else { return (0, 0) }
+        let valueBase = values.baseAddress!, valueBytes = userValueSize
         var written = 0
-        for start in stride(from: 0, to: count, by: Self.batchChunk) {
-            let n = min(Self.batchChunk, count - start)
+        for start in stride(from: 0, to: list.count, by: Self.batchChunk) {
             var refusal: Int32 = 0
             // The chunk reports success when it wrote anything, so that the generation moves.
             let result = mutate(fromUserspace: true) { store in
+                if start == 0 { store.startPrefetching(list) }
                 let before = written
-                _ = store.forEachKey(start..<start + n, prefetchingBefore: count, { keyBase + $0 &* self.keySize }) { at in
-                    refusal = self.write(store, keyBase + at &* self.keySize, valueBase + at &* self.userValueSize, flags: flags, cpu: nil)
+                for at in start..<min(start + Self.batchChunk, list.count) {
+                    store.prefetch(after: at, in: list)
+                    refusal = write(store, list[at], valueBase + at &* valueBytes, flags: flags, cpu: nil)
                     store.journal.commit()
-                    guard refusal == 0 else { return false }
+                    guard refusal == 0 else { break }
                     written &+= 1
-                    return true
                 }
                 return written > before ? 0 : refusal
             }
@@ -71,9 +71,9 @@ extension SegmentMap {
         return (written, 0)
     }
 
-    /// Keys in `keys`, or nil when it does not hold whole keys.
-    private func batchCount(_ keys: UnsafeRawBufferPointer) -> Int? {
+    /// The keys in `keys`, or nil when it does not hold whole keys.
+    private func keyList(_ keys: UnsafeRawBufferPointer) -> KeySequence? {
         guard keySize > 0, keys.count % keySize == 0 else { return nil }
-        return keys.count / keySize
+        return KeySequence(base: keys.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, stride: keySize, count: keys.count / keySize)
     }
 }

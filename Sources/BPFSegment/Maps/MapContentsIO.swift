@@ -36,19 +36,19 @@ extension MapStore {
                     return nil
                 }
                 guard let keyBase = keys.baseAddress else { return c.count == 0 ? nil : "contents hold values without keys" }
-                var problem: String?
-                _ = store.forEachKey(0..<c.count, prefetchingBefore: c.count, { keyBase + $0 * c.keySize }) { i in
-                    let key = keyBase + i * c.keySize
-                    let result = store.update(key, valueBase + i * c.entryStride, flags: layout.kind.isArray ? Self.any : Self.noExist, cpu: nil)
+                let list = KeySequence(base: keyBase, stride: c.keySize, count: c.count)
+                store.startPrefetching(list)
+                for i in 0..<c.count {
+                    store.prefetch(after: i, in: list)
+                    let result = store.update(list[i], valueBase + i * c.entryStride, flags: layout.kind.isArray ? Self.any : Self.noExist, cpu: nil)
                     switch result {
-                    case 0: return true
-                    case -EEXIST: problem = "key \(Hex.encode(UnsafeRawBufferPointer(start: key, count: c.keySize))) appears twice"
-                    case -E2BIG: problem = "index \(key.loadUnaligned(as: UInt32.self)) is not below max_entries \(maxEntries)"
-                    default: problem = "entry \(i) was refused (\(SegmentError.meaning(op: "update", errno: -result)))"
+                    case 0: continue
+                    case -EEXIST: return "key \(Hex.encode(UnsafeRawBufferPointer(start: list[i], count: c.keySize))) appears twice"
+                    case -E2BIG: return "index \(list[i].loadUnaligned(as: UInt32.self)) is not below max_entries \(maxEntries)"
+                    default: return "entry \(i) was refused (\(SegmentError.meaning(op: "update", errno: -result)))"
                     }
-                    return false
                 }
-                return problem
+                return nil
             }
         }
     }

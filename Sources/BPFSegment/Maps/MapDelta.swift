@@ -49,12 +49,14 @@ extension MapStore {
         target.keys.withUnsafeBytes { keys in
             target.values.withUnsafeBytes { values in
                 guard let keyBase = keys.baseAddress, let valueBase = values.baseAddress else { return }
-                _ = forEachKey(0..<target.count, prefetchingBefore: target.count, { keyBase + $0 * keySize }) { i in
-                    guard let slot = slot(of: keyBase + i * keySize) else { delta.added.append(i); return true }
-                    guard present.insert(slot).inserted else { duplicate = true; return false }
+                let list = KeySequence(base: keyBase, stride: keySize, count: target.count)
+                startPrefetching(list)
+                for i in 0..<target.count {
+                    prefetch(after: i, in: list)
+                    guard let slot = slot(of: list[i]) else { delta.added.append(i); continue }
+                    guard present.insert(slot).inserted else { duplicate = true; return }
                     current.withUnsafeMutableBytes { readValue(slot, into: $0.baseAddress!) }
                     if memcmp(current, valueBase + i * stride, stride) != 0 { delta.changed.append(i) }
-                    return true
                 }
             }
         }
@@ -100,19 +102,22 @@ extension MapStore {
         }
         let adds = layout.kind.isArray ? Self.any : Self.noExist
         let writes = delta.changed + delta.added
+        guard !writes.isEmpty else { return nil }
         return target.keys.withUnsafeBytes { keys in
             target.values.withUnsafeBytes { values in
-                var problem: String?
-                _ = forEachKey(writes.indices, prefetchingBefore: writes.count, { keys.baseAddress! + writes[$0] * keySize }) { n in
-                    let i = writes[n], key = keys.baseAddress! + i * keySize
-                    let result = update(key, values.baseAddress! + i * target.entryStride, flags: n < delta.changed.count ? Self.any : adds, cpu: nil)
-                    guard result != 0 else { return true }
-                    let text = Hex.encode(UnsafeRawBufferPointer(start: key, count: keySize))
-                    problem = result == -EEXIST ? "key \(text) appears twice"
-                        : "key \(text) was refused (\(SegmentError.meaning(op: "update", errno: -result)))"
-                    return false
+                writes.withUnsafeBufferPointer { order in
+                    let list = KeySequence(base: keys.baseAddress!, stride: keySize, count: writes.count, order: order)
+                    startPrefetching(list)
+                    for n in 0..<writes.count {
+                        prefetch(after: n, in: list)
+                        let result = update(list[n], values.baseAddress! + writes[n] * target.entryStride, flags: n < delta.changed.count ? Self.any : adds, cpu: nil)
+                        guard result != 0 else { continue }
+                        let text = Hex.encode(UnsafeRawBufferPointer(start: list[n], count: keySize))
+                        return result == -EEXIST ? "key \(text) appears twice"
+                            : "key \(text) was refused (\(SegmentError.meaning(op: "update", errno: -result)))"
+                    }
+                    return nil
                 }
-                return problem
             }
         }
     }
