@@ -58,7 +58,9 @@ let package = Package(
         // bpftime-style log lines on stderr.
         .target(name: "BPFLogging", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // The shared-memory segment: layout, allocator, lock, handler table, map storage.
-        .target(name: "BPFSegment", dependencies: ["BPFModel", "BPFLogging"]),
+        .target(name: "BPFSegment", dependencies: ["BPFModel", "BPFLogging", "CPrefetch"]),
+        // The CPU's prefetch instruction, which Swift does not expose, for batched map operations.
+        .target(name: "CPrefetch"),
         // bpftime's JSON format, read and written.
         .target(name: "BPFInterchange", dependencies: ["BPFModel", "BPFJSON"]),
         // The eBPF virtual machine: ISA, validator, interpreter, JIT, disassembler.

@@ -3,7 +3,8 @@
 # update through SegmentMap (map of 1,000,000 entries, 4-byte keys, 8-byte values) beside a
 # Swift Dictionary measured in the same run, the memory floors beside them (one dependent random
 # read; independent random reads, whose misses overlap), and the time to apply / read back the
-# whole map; then the same again while another process keeps one core busy (a shell loop).
+# whole map, and the same random keys in one batch call each (lookup(keys:values:found:),
+# update(keys:values:)); then the same again while another process keeps one core busy.
 # Usage: Scripts/bench-segment.sh [entries]
 set -eu
 cd "$(dirname "$0")/.."

@@ -119,7 +119,33 @@ func report(_ label: String, _ r: (lookup: Double, update: Double, dictLookup: D
 }
 
 let map = try segment.map(at: 3)
-report("random keys", hotPaths(map, keys))
+let oneByOne = hotPaths(map, keys)
+report("random keys", oneByOne)
+
+// The same random keys in one call each (`lookup(keys:values:found:)`, `update(keys:values:)`):
+// the misses of successive keys overlap, which calls of one key each cannot do.
+@MainActor func batchPaths(_ map: SegmentMap, _ keys: [UInt32]) -> (lookup: Double, update: Double) {
+    var values = [UInt64](repeating: 0, count: keys.count), found = [Bool](repeating: false, count: keys.count)
+    let newValues = keys.map { UInt64($0) &+ 2 }
+    let lookup = best {
+        keys.withUnsafeBytes { k in values.withUnsafeMutableBytes { v in found.withUnsafeMutableBufferPointer { f in
+            sink &+= UInt64(map.lookup(keys: k, values: v, found: f))
+        } } }
+    }
+    let update = best {
+        keys.withUnsafeBytes { k in newValues.withUnsafeBytes { v in sink &+= UInt64(map.update(keys: k, values: v).written) } }
+    }
+    // The calls of one key each wrote key + 1 into every entry; the batch wrote key + 2.
+    var probe = keys[0]
+    guard !found.contains(false), zip(keys, values).allSatisfy({ UInt64($0) &+ 1 == $1 }),
+          map.lookup(&probe)?.load(as: UInt64.self) == UInt64(probe) &+ 2 else { fatalError("a batch read or wrote wrong values") }
+    return (perOp(lookup, keys.count), perOp(update, keys.count))
+}
+let batch = batchPaths(map, keys)
+line("hash lookup, batch of random keys", fmt(batch.lookup) + " ns/op",
+     "(a call per key: \(fmt(oneByOne.lookup)) ns/op, ratio \(fmt(batch.lookup / oneByOne.lookup, 2)))")
+line("hash update BPF_ANY, batch of random keys", fmt(batch.update) + " ns/op",
+     "(a call per key: \(fmt(oneByOne.update)) ns/op, ratio \(fmt(batch.update / oneByOne.update, 2)))")
 report("keys in order", hotPaths(map, Array(0..<UInt32(entries))))
 
 // The same operations on a map small enough to stay in cache: the CPU cost of the code path.

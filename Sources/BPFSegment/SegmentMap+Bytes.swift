@@ -138,7 +138,7 @@ extension SegmentMap {
     }
 
     /// nil when the lock cannot be had or the map is gone.
-    private func withLockedStore<T>(_ body: (MapStore) -> T) -> T? {
+    func withLockedStore<T>(_ body: (MapStore) -> T) -> T? {
         guard let store, lock() else { return nil }
         defer { unlock() }
         return current(store) ? body(store) : nil

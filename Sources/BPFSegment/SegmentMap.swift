@@ -133,12 +133,25 @@ public final class SegmentMap {
     @inline(never)
     private func lookupWithoutLock(_ store: MapStore, _ key: UnsafeRawPointer, cpu: Int) -> UnsafeMutableRawPointer?? {
         guard let slotCPU = store.slot(forCPU: cpu) else { return .some(nil) }
+        return onSequence { current(store) ? store.hashLookup(key, cpu: slotCPU) : nil }.map { handOut($0, store, .sinceTaken) }
+    }
+
+    /// `body`'s result when no locker held the lock or wrote while it ran, in one of two tries;
+    /// nil otherwise. `body` only reads, and must stay inside the map's storage on torn reads.
+    @inline(__always) func onSequence<T>(_ body: () -> T) -> T? {
         for _ in 0..<2 {
             guard let seen = mutex.stableSequence() else { return nil }
-            let value = current(store) ? store.hashLookup(key, cpu: slotCPU) : nil
-            if mutex.unchanged(since: seen) { return .some(handOut(value, store, .sinceTaken)) }
+            let result = body()
+            if mutex.unchanged(since: seen) { return result }
         }
         return nil
+    }
+
+    /// `body` on the map's storage without the lock (see `onSequence`), for the kinds whose
+    /// lookups may; nil when it could not, or when the map is gone.
+    func withoutLock<T>(_ body: (MapStore) -> T) -> T? {
+        guard readsWithoutLock, let borrowedStore else { return nil }
+        return borrowedStore._withUnsafeGuaranteedRef { store in onSequence { current(store) ? body(store) : nil } ?? nil }
     }
 
     /// Where an array or percpu_array map's values lie, for the JIT's inline lookup, which

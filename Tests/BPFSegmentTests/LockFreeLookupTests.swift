@@ -53,11 +53,20 @@ extension SegmentTests {
                 }
                 #expect(child.waitReady())
                 var wrong = 0, lookups = 0
+                // The batch form too, on the same sequence checks: the resident keys' values, then nothing.
+                let batchKeys = (resident + [absent]).flatMap { le32($0) }
+                let batchValues = resident.flatMap { le64(UInt64($0) * 7) } + le64(0)
+                var values = [UInt8](repeating: 0, count: batchValues.count), found = [Bool](repeating: false, count: resident.count + 1)
                 let started = now()
                 while now() - started < 1.5 {
                     for key in resident where map.rawLookup(le32(key)) != le64(UInt64(key) * 7) { wrong += 1 }
                     if map.rawLookup(le32(absent)) != nil { wrong += 1 }
-                    lookups += resident.count + 1
+                    values = [UInt8](repeating: 0, count: batchValues.count)
+                    let hits = batchKeys.withUnsafeBytes { k in
+                        values.withUnsafeMutableBytes { v in found.withUnsafeMutableBufferPointer { map.lookup(keys: k, values: v, found: $0) } }
+                    }
+                    if hits != resident.count || values != batchValues || found != Array(repeating: true, count: resident.count) + [false] { wrong += 1 }
+                    lookups += 2 * (resident.count + 1)
                 }
                 flag.pointee.store(1, ordering: .relaxed)
                 #expect(child.wait() == 0)

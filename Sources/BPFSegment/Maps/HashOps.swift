@@ -10,7 +10,8 @@ import Glibc
 /// LRU maps keep every entry on a recency list (head = newest). As the kernel does, a lookup
 /// only sets a "referenced" bit; eviction gives referenced entries at the tail a second chance.
 extension MapStore {
-    private static let chainAt = 0, flagsAt = 4, lruPrevAt = 8, lruNextAt = 12
+    static let chainAt = 0
+    private static let flagsAt = 4, lruPrevAt = 8, lruNextAt = 12
     private static let referenced: UInt32 = 1, live: UInt32 = 2
 
     /// Indexes are 1-based and checked against max_entries by the caller: no overflow.

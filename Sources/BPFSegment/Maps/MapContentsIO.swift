@@ -28,20 +28,25 @@ extension MapStore {
         return c.keys.withUnsafeBytes { keys in
             c.values.withUnsafeBytes { values in
                 guard let valueBase = values.baseAddress else { return nil }
-                for i in 0..<c.count {
-                    let value = valueBase + i * c.entryStride
-                    let result: Int32
-                    if layout.kind.isSequence {
-                        result = store.push(value, flags: Self.any)
-                    } else if let keyBase = keys.baseAddress {
-                        let key = keyBase + i * c.keySize
-                        result = store.update(key, value, flags: layout.kind.isArray ? Self.any : Self.noExist, cpu: nil)
-                        if result == -EEXIST { return "key \(Hex.encode(UnsafeRawBufferPointer(start: key, count: c.keySize))) appears twice" }
-                        if result == -E2BIG { return "index \(key.loadUnaligned(as: UInt32.self)) is not below max_entries \(maxEntries)" }
-                    } else {
-                        result = -EINVAL
+                if layout.kind.isSequence {
+                    for i in 0..<c.count {
+                        let result = store.push(valueBase + i * c.entryStride, flags: Self.any)
+                        if result != 0 { return "entry \(i) was refused (\(SegmentError.meaning(op: "update", errno: -result)))" }
                     }
-                    if result != 0 { return "entry \(i) was refused (\(SegmentError.meaning(op: "update", errno: -result)))" }
+                    return nil
+                }
+                guard let keyBase = keys.baseAddress else { return c.count == 0 ? nil : "contents hold values without keys" }
+                let list = KeySequence(base: keyBase, stride: c.keySize, count: c.count)
+                store.startPrefetching(list)
+                for i in 0..<c.count {
+                    store.prefetch(after: i, in: list)
+                    let result = store.update(list[i], valueBase + i * c.entryStride, flags: layout.kind.isArray ? Self.any : Self.noExist, cpu: nil)
+                    switch result {
+                    case 0: continue
+                    case -EEXIST: return "key \(Hex.encode(UnsafeRawBufferPointer(start: list[i], count: c.keySize))) appears twice"
+                    case -E2BIG: return "index \(list[i].loadUnaligned(as: UInt32.self)) is not below max_entries \(maxEntries)"
+                    default: return "entry \(i) was refused (\(SegmentError.meaning(op: "update", errno: -result)))"
+                    }
                 }
                 return nil
             }

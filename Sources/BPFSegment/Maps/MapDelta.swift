@@ -49,8 +49,11 @@ extension MapStore {
         target.keys.withUnsafeBytes { keys in
             target.values.withUnsafeBytes { values in
                 guard let keyBase = keys.baseAddress, let valueBase = values.baseAddress else { return }
+                let list = KeySequence(base: keyBase, stride: keySize, count: target.count)
+                startPrefetching(list)
                 for i in 0..<target.count {
-                    guard let slot = slot(of: keyBase + i * keySize) else { delta.added.append(i); continue }
+                    prefetch(after: i, in: list)
+                    guard let slot = slot(of: list[i]) else { delta.added.append(i); continue }
                     guard present.insert(slot).inserted else { duplicate = true; return }
                     current.withUnsafeMutableBytes { readValue(slot, into: $0.baseAddress!) }
                     if memcmp(current, valueBase + i * stride, stride) != 0 { delta.changed.append(i) }
@@ -98,17 +101,23 @@ extension MapStore {
             if result != 0 { return "removing key \(Hex.encode(key)) was refused (\(SegmentError.meaning(op: "delete", errno: -result)))" }
         }
         let adds = layout.kind.isArray ? Self.any : Self.noExist
+        let writes = delta.changed + delta.added
+        guard !writes.isEmpty else { return nil }
         return target.keys.withUnsafeBytes { keys in
             target.values.withUnsafeBytes { values in
-                for (i, flags) in delta.changed.map({ ($0, Self.any) }) + delta.added.map({ ($0, adds) }) {
-                    let key = keys.baseAddress! + i * keySize
-                    let result = update(key, values.baseAddress! + i * target.entryStride, flags: flags, cpu: nil)
-                    guard result != 0 else { continue }
-                    let text = Hex.encode(UnsafeRawBufferPointer(start: key, count: keySize))
-                    return result == -EEXIST ? "key \(text) appears twice"
-                        : "key \(text) was refused (\(SegmentError.meaning(op: "update", errno: -result)))"
+                writes.withUnsafeBufferPointer { order in
+                    let list = KeySequence(base: keys.baseAddress!, stride: keySize, count: writes.count, order: order)
+                    startPrefetching(list)
+                    for n in 0..<writes.count {
+                        prefetch(after: n, in: list)
+                        let result = update(list[n], values.baseAddress! + writes[n] * target.entryStride, flags: n < delta.changed.count ? Self.any : adds, cpu: nil)
+                        guard result != 0 else { continue }
+                        let text = Hex.encode(UnsafeRawBufferPointer(start: list[n], count: keySize))
+                        return result == -EEXIST ? "key \(text) appears twice"
+                            : "key \(text) was refused (\(SegmentError.meaning(op: "update", errno: -result)))"
+                    }
+                    return nil
                 }
-                return nil
             }
         }
     }

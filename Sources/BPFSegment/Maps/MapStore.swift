@@ -87,7 +87,7 @@ final class MapStore {
     }
 
     /// Copies every CPU's value out, packed.
-    func readValue(_ slot: UnsafeRawPointer, into out: UnsafeMutableRawPointer) {
+    @inline(__always) func readValue(_ slot: UnsafeRawPointer, into out: UnsafeMutableRawPointer) {
         for c in 0..<layout.cpus {
             copyBytes(out + c * valueSize, slot + c * layout.valueStride, valueSize)
         }
