@@ -17,7 +17,7 @@ extension SegmentMap {
     public func lookup(keys: UnsafeRawBufferPointer, values: UnsafeMutableRawBufferPointer,
                        found: UnsafeMutableBufferPointer<Bool>) -> Int {
         guard kind?.isKeyed == true else { return Int(-EOPNOTSUPP) }
-        guard let list = keyList(keys), values.count >= list.count * userValueSize, found.count >= list.count else { return Int(-EINVAL) }
+        guard let list = keyList(keys), holds(values.count, list.count), found.count >= list.count else { return Int(-EINVAL) }
         guard list.count > 0 else { return 0 }
         let valueBase = values.baseAddress!, flags = found.baseAddress!, valueBytes = userValueSize
         var hits = 0
@@ -47,7 +47,7 @@ extension SegmentMap {
     /// Returns how many were written, and 0 or the refused entry's negative errno (-EINVAL
     /// also when the buffers do not hold whole keys and values for every key).
     public func update(keys: UnsafeRawBufferPointer, values: UnsafeRawBufferPointer, flags: UInt64 = 0) -> (written: Int, result: Int32) {
-        guard let list = keyList(keys), values.count >= list.count * userValueSize else { return (0, -EINVAL) }
+        guard let list = keyList(keys), holds(values.count, list.count) else { return (0, -EINVAL) }
         guard list.count > 0 else { return (0, 0) }
         let valueBase = values.baseAddress!, valueBytes = userValueSize
         var written = 0
@@ -69,6 +69,12 @@ extension SegmentMap {
             if refusal != 0 || result != 0 { return (written, refusal != 0 ? refusal : result) }
         }
         return (written, 0)
+    }
+
+    /// Whether `bytes` hold `count` values; buffer sizes come from the caller, so no overflow.
+    private func holds(_ bytes: Int, _ count: Int) -> Bool {
+        let (needed, overflow) = count.multipliedReportingOverflow(by: userValueSize)
+        return !overflow && needed <= bytes
     }
 
     /// The keys in `keys`, or nil when it does not hold whole keys.

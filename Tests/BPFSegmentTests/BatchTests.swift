@@ -77,6 +77,12 @@ extension SegmentTests {
                 #expect(update(keys, le64(1)) == (0, -EINVAL), "too few values")
                 #expect(batchLookup(map, keys + [0], count: 3).result == -EINVAL)
                 #expect(batchLookup(try segment.map(at: 4), [], count: 0).result == -EOPNOTSUPP)
+                // A key buffer that claims so many keys that their values' size overflows: refused
+                // before a byte of it is read (the pointer is never dereferenced).
+                let claimed = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: 0x1000)!, count: Int.max / 4 * 4)
+                #expect(values.withUnsafeBytes { map.update(keys: claimed, values: $0) } == (0, -EINVAL))
+                var none = [Bool](), noValues = [UInt8]()
+                #expect(noValues.withUnsafeMutableBytes { v in none.withUnsafeMutableBufferPointer { map.lookup(keys: claimed, values: v, found: $0) } } == -EINVAL)
                 try map.freeze()
                 #expect(update(keys, values) == (0, -EPERM), "frozen maps refuse userspace writes")
                 try segment.apply([mapRecord(3, .hash, max: 32)], replaceExisting: true)
