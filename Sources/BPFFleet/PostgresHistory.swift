@@ -207,7 +207,13 @@ public final class PostgresHistory: SQLConnection, @unchecked Sendable {
 
     private func inTransaction<T>(_ begin: String, _ body: () throws -> T) throws -> T {
         guard depth == 0 else { return try body() }
-        try simple(begin)
+        do {
+            try simple(begin)
+        } catch where connection.isClosed {
+            // The server cut the connection between two calls, which postgres-nio may notice
+            // only as this BEGIN goes out. BEGIN changes nothing: send it again on a new one.
+            try simple(begin)
+        }
         depth += 1
         defer { depth -= 1 }
         do {
