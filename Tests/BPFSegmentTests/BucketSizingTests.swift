@@ -8,7 +8,8 @@ extension SegmentTests {
     /// which the builds writing version 2 (that may have such a segment open) expect.
     @Suite struct BucketSizingTests {
         /// The entries a lookup of each present key walks, on average: a chain of c entries
-        /// costs its keys 1 + 2 + ... + c.
+        /// costs its keys 1 + 2 + ... + c. Keys 0..<1000 hash a little more evenly than random
+        /// ones: 1.18 entries with doubled buckets, 1.35 with the kernel's count.
         static func averageWalk(_ store: MapStore) -> Double {
             var walked = 0
             for bucket in 0..<store.layout.bucketCount {
@@ -32,7 +33,7 @@ extension SegmentTests {
                 let store = try Self.fullMap(segment, fd: 3)
                 #expect(store.layout.bucketCount == 2048, "twice the next power of two >= 1000")
                 let walk = Self.averageWalk(store)
-                #expect(walk < 1.3, "about 1 + 0.49 / 2 entries per lookup, walked \(walk)")
+                #expect(walk < 1.25, "1 + 0.49 / 2 entries per lookup expected of random keys, walked \(walk)")
                 #expect(segment.check() == [])
             }
         }
@@ -45,7 +46,7 @@ extension SegmentTests {
                 let store = try Self.fullMap(reopened, fd: 3)
                 #expect(store.layout.bucketCount == 1024, "the next power of two >= 1000, as the kernel")
                 let walk = Self.averageWalk(store)
-                #expect(walk > 1.35, "about 1 + 0.98 / 2 entries per lookup, walked \(walk)")
+                #expect(walk > 1.3, "1 + 0.98 / 2 entries per lookup expected of random keys, walked \(walk)")
 
                 // Such a map, however it came into a segment, is read and written here.
                 segment.base.set32(Header.versionAt, Header.layoutVersion)
