@@ -48,7 +48,8 @@ struct MapLayout: Equatable {
 
     /// How many chain heads a hash map gets, as a multiple of the next power of two >= max_entries.
     /// `.double` (maps made in layout version 3 segments): a full map's chains are half as long,
-    /// so a lookup walks 1.24 entries on average instead of 1.48, for 4 more bytes per bucket.
+    /// so a lookup walks 1.24 entries on average instead of 1.48, for 4 bytes per added bucket
+    /// (4 MiB more for a 1M-entry map).
     /// `.single` (the kernel's count): maps made in segments of earlier versions, which builds
     /// that know only this count may have open.
     enum BucketSizing: Int, CaseIterable { case double = 2, single = 1 }
@@ -78,7 +79,7 @@ struct MapLayout: Equatable {
             if kind == .stackTrace, key != 4 || value % 8 != 0 {
                 return .failure(LayoutProblem("a stack_trace map's key_size must be 4 and its value_size a multiple of 8, got \(key) and \(value)"))
             }
-            let powerOfTwo = max == 1 ? 1 : 1 << (Int.bitWidth - (max - 1).leadingZeroBitCount) // next power of two >= max
+            let powerOfTwo = 1 << (Int.bitWidth - (max - 1).leadingZeroBitCount) // next power of two >= max (> 0)
             layout.bucketCount = powerOfTwo * buckets.rawValue
             layout.entriesAt = roundUp(dataAt + layout.bucketCount * 4, 64)
             layout.keyOffsetInEntry = kind == .lruHash || kind == .lruPercpuHash ? 16 : 8
