@@ -1,7 +1,8 @@
 #!/bin/sh
 # The floor a hash layout allows on this machine, in plain C: the segment's chained layout
-# against a bucketized one (entries in place in 64-byte buckets), independent and dependent
-# lookups of 1,000,000 random keys in shared memory. Read beside bench-segment.sh and
+# (with the kernel's bucket count and with twice it, layout version 3's) against a bucketized
+# one (entries in place in 64-byte buckets), independent and dependent lookups of 1,000,000
+# random keys in shared memory. Read beside bench-segment.sh and
 # bench-run.sh's 1M-entry figures: the gap to the chained line is our path's cost.
 set -eu
 cd "$(dirname "$0")/.."

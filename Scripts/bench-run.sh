@@ -9,7 +9,7 @@ tool="$(swift build -c release --show-bin-path)/bpftimetool"
 work=$(mktemp -d)
 # Nothing here is about the history: changes are not recorded.
 export BPFTIME_GLOBAL_SHM_NAME="bpftimetool_bench_run_$$" SPDLOG_LEVEL=warn BPFTIME_SNAP_RECORD=0
-# Room for the 1,000,000-entry map (28 MiB) beside the rest.
+# Room for the 1,000,000-entry map (32 MiB) beside the rest.
 export BPFTIME_SHM_MEMORY_MB=128
 trap '"$tool" remove >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 

@@ -1,6 +1,8 @@
 // What a layout allows on this machine, before building it: 1,000,000 random 4-byte-key
 // lookups in POSIX shared memory, in plain C (the shortest path a lookup can have), over
-//  - chained: the segment's hash layout (u32 buckets -> 24-byte pool entries, chained), and
+//  - chained: the segment's hash layout (u32 buckets -> 24-byte pool entries, chained), with
+//    the kernel's bucket count (the next power of two >= entries: 0.95 entries per bucket, as
+//    in segments before layout version 3) and with twice that (0.48: version 3), and
 //  - bucketized: 64-byte buckets holding an occupancy mask, an overflow chain head and two
 //    24-byte entries in place (the rest chained in a pool), at 0.95 and 0.48 entries per slot.
 // Independent lookups let misses overlap, the more the shorter each lookup's path is (shown
@@ -24,12 +26,23 @@ static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);
 static inline uint32_t mix(uint64_t x) { uint64_t h = x * 0x9E3779B97F4A7C15ull; return (uint32_t)(h ^ (h >> 32)); }
 static char *alignLine(char *p) { return (char *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
-static uint32_t *chainBuckets; static Entry *chainPool; static uint32_t chainMask;
+typedef struct { uint32_t *buckets; Entry *pool; uint32_t mask; } Chained;
 
-static inline uint64_t chained(uint32_t k) {
-    for (uint32_t x = chainBuckets[mix(k) & chainMask]; x; x = chainPool[x].next)
-        if (chainPool[x].key == k) return chainPool[x].value;
+static inline uint64_t chained(const Chained *t, uint32_t k) {
+    for (uint32_t x = t->buckets[mix(k) & t->mask]; x; x = t->pool[x].next)
+        if (t->pool[x].key == k) return t->pool[x].value;
     return 0;
+}
+
+// Entries in key order in the pool, as an import of keys 0..N-1 lays them out.
+static Chained chainedTable(char *at, uint32_t bucketCount) {
+    Chained t = { (uint32_t *)at, (Entry *)alignLine(at + bucketCount * 4ul), bucketCount - 1 };
+    for (uint32_t k = 0; k < N; k++) {
+        uint32_t h = mix(k) & t.mask;
+        t.pool[k + 1] = (Entry){ .next = t.buckets[h], .key = k, .value = k * 3ull };
+        t.buckets[h] = k + 1;
+    }
+    return t;
 }
 
 static inline uint64_t bucketized(const Bucketized *t, uint32_t k) {
@@ -50,10 +63,10 @@ static void bucketizedInsert(Bucketized *t, uint32_t k) {
 // A longer path per lookup, as a library call's checks and calls make it: NOPs occupy the
 // reorder window like other instructions, so fewer lookups overlap their misses.
 #define NOP10 "nop; nop; nop; nop; nop; nop; nop; nop; nop; nop;"
-static inline uint64_t chainedPadded30(uint32_t k) { __asm__ volatile(NOP10 NOP10 NOP10); return chained(k); }
-static inline uint64_t chainedPadded100(uint32_t k) {
+static inline uint64_t chainedPadded30(const Chained *t, uint32_t k) { __asm__ volatile(NOP10 NOP10 NOP10); return chained(t, k); }
+static inline uint64_t chainedPadded100(const Chained *t, uint32_t k) {
     __asm__ volatile(NOP10 NOP10 NOP10 NOP10 NOP10 NOP10 NOP10 NOP10 NOP10 NOP10);
-    return chained(k);
+    return chained(t, k);
 }
 
 // Hides from the compiler that the result is multiplied away, so the next key waits for it.
@@ -73,7 +86,7 @@ int main(void) {
     int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
     if (fd < 0) { perror("shm_open"); return 1; }
     shm_unlink(name);
-    size_t size = 256ul << 20;
+    size_t size = 320ul << 20;
     if (ftruncate(fd, size) != 0) { perror("ftruncate"); return 1; }
     char *m = mmap(0, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (m == MAP_FAILED) { perror("mmap"); return 1; }
@@ -83,15 +96,8 @@ int main(void) {
     srand(1);
     for (int i = N - 1; i > 0; i--) { int j = rand() % (i + 1); uint32_t x = keys[i]; keys[i] = keys[j]; keys[j] = x; }
 
-    uint32_t count = 1; while (count < N) count <<= 1;   // as MapLayout: next power of two >= max
-    chainMask = count - 1;
-    chainBuckets = (uint32_t *)m;
-    chainPool = (Entry *)alignLine(m + count * 4ul);
-    for (uint32_t k = 0; k < N; k++) {
-        uint32_t h = mix(k) & chainMask;
-        chainPool[k + 1] = (Entry){ .next = chainBuckets[h], .key = k, .value = k * 3ull };
-        chainBuckets[h] = k + 1;
-    }
+    uint32_t count = 1; while (count < N) count <<= 1;   // the kernel's: next power of two >= max
+    Chained kernel = chainedTable(m, count), doubled = chainedTable(m + (256ul << 20), 2 * count);
     Bucketized half = { (Bucket *)alignLine(m + (64ul << 20)), 0, count / 2 - 1, 0 };
     half.pool = (Entry *)(half.buckets + count / 2);
     Bucketized full = { (Bucket *)alignLine(m + (160ul << 20)), 0, count - 1, 0 };
@@ -101,10 +107,13 @@ int main(void) {
     uint64_t sink = 0;
     printf("1,000,000 entries, random keys; entries past the two slots of their bucket: %u (32 MiB of buckets), %u (64 MiB)\n",
            half.pooled, full.pooled);
-    TIME("chained, independent lookups", chained(k), 0);
-    TIME("chained, independent, 30 more instructions each", chainedPadded30(k), 0);
-    TIME("chained, independent, 100 more instructions each", chainedPadded100(k), 0);
-    TIME("chained, dependent lookups", chained(k), 1);
+    TIME("chained, independent lookups", chained(&kernel, k), 0);
+    TIME("chained, independent, 30 more instructions each", chainedPadded30(&kernel, k), 0);
+    TIME("chained, independent, 100 more instructions each", chainedPadded100(&kernel, k), 0);
+    TIME("chained, dependent lookups", chained(&kernel, k), 1);
+    TIME("chained, 2x buckets, independent lookups", chained(&doubled, k), 0);
+    TIME("chained, 2x buckets, 100 more instructions each", chainedPadded100(&doubled, k), 0);
+    TIME("chained, 2x buckets, dependent lookups", chained(&doubled, k), 1);
     TIME("bucketized, 32 MiB of buckets, independent lookups", bucketized(&half, k), 0);
     TIME("bucketized, 64 MiB of buckets, independent lookups", bucketized(&full, k), 0);
     TIME("bucketized, 64 MiB of buckets, dependent lookups", bucketized(&full, k), 1);

@@ -1,7 +1,8 @@
 /// The fixed header at offset 0. Every other structure is found through offsets stored here.
 ///
-/// Layout version 2 (version 1 is the same bytes, written by builds whose lockers did not keep
-/// the lock sequence, so its lookups take the lock):
+/// Layout version 3 (version 2 is the same bytes, but its hash maps have half the buckets, which
+/// builds that write it expect; version 1 is version 2 written by builds whose lockers did not
+/// keep the lock sequence, so its lookups take the lock):
 /// ```
 ///   0 magic            8 layout version (u32), header size (u32)
 ///  16 total size      24 max handlers     32 cpu count (u32)
@@ -15,9 +16,10 @@
 /// ```
 struct Header {
     static let magic: UInt64 = 0x3154_4657_5346_5042 // "BPFSWFT1" read as little-endian bytes
-    static let layoutVersion: UInt32 = 2
-    /// Versions `Segment.open` accepts. Builds that write version 1 refuse version 2, so a
-    /// segment made here never has a locker that leaves the sequence alone.
+    static let layoutVersion: UInt32 = 3
+    /// Versions `Segment.open` accepts. Builds that write version 1 refuse versions 2 and 3, so a
+    /// segment made here never has a locker that leaves the sequence alone; builds that write
+    /// version 2 refuse version 3, so they never meet a hash map with doubled buckets.
     static let readableVersions: ClosedRange<UInt32> = 1...layoutVersion
     static let size = 4096
 
@@ -40,6 +42,9 @@ struct Header {
     /// Whether every locker moves the lock sequence, so that lookups may read without the lock:
     /// not in a version 1 segment, which a build that does not may have open.
     var lockersKeepSequence: Bool { base.u32(Self.versionAt) >= 2 }
+    /// The buckets of hash maps made here: doubled from version 3 on; in older segments, the
+    /// count that the builds writing them (which may have them open) can read.
+    var hashBuckets: MapLayout.BucketSizing { base.u32(Self.versionAt) >= 3 ? .double : .single }
     var tableOffset: Int { base.offset(Self.tableAt) }
     var journalOffset: Int { base.offset(Self.journalAt) }
     var journalCapacity: Int { base.offset(Self.journalCapacityAt) }

@@ -180,7 +180,7 @@ extension Segment {
             if let contents, !contents.isEmpty { throw SegmentError.unsupportedMapType(fd: record.fd, mapType: map.attributes.mapType) }
             return plan
         }
-        switch MapLayout.plan(kind, map.attributes, cpuCount: header.cpuCount) {
+        switch MapLayout.plan(kind, map.attributes, cpuCount: header.cpuCount, buckets: header.hashBuckets) {
         case nil:
             if let contents, !contents.isEmpty { throw SegmentError.noData(fd: record.fd, kind: kind.rawValue) }
         case .failure(let problem)?:

@@ -27,7 +27,7 @@ extension SegmentTests {
             try withSegment { segment in
                 try segment.apply([mapRecord(3, .hash, max: 64)])
                 let map = try segment.map(at: 3)
-                let buckets = 64
+                let buckets = try #require(map.store).layout.bucketCount
                 func bucket(_ key: UInt32) -> Int { Int(KeyHash.hash(le32(key), 4)) & (buckets - 1) }
                 let (first, second) = (bucket(0), bucket(1))
                 let keys = Array((UInt32(2)...).lazy.filter { [first, second].contains(bucket($0)) }.prefix(57))

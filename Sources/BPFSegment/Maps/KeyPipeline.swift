@@ -13,10 +13,10 @@ struct KeySequence {
 /// Many keys at once. A hash operation costs its cache misses, the bucket and then the entry it
 /// names, and one key's misses wait on each other; so while key i is worked on, key i+24's
 /// bucket line, key i+16's first entry (its bucket line has arrived by then) and key i+8's second
-/// entry (when the first holds another key; a full table's chains average 1.5 entries for keys
-/// that are present) are already on their way, and the misses of a batch overlap. Lookups and
-/// updates alike: their work on key i is unchanged. Plain loops call these, not closures, so
-/// that everything inlines into the loop.
+/// entry (when the first holds another key: for a fifth of the present keys of a full map, a
+/// third with the kernel's bucket count) are already on their way, and the misses of a batch
+/// overlap. Lookups and updates alike: their work on key i is unchanged. Plain loops call these,
+/// not closures, so that everything inlines into the loop.
 extension MapStore {
     static let bucketLead = 24, entryLead = 16, secondEntryLead = 8
 
