@@ -181,11 +181,9 @@ extension Segment {
             return plan
         }
         switch MapLayout.plan(kind, map.attributes, cpuCount: header.cpuCount, buckets: header.hashBuckets) {
-        case nil:
-            if let contents, !contents.isEmpty { throw SegmentError.noData(fd: record.fd, kind: kind.rawValue) }
-        case .failure(let problem)?:
+        case .failure(let problem):
             throw SegmentError.invalidMap(fd: record.fd, detail: problem.text)
-        case .success(let layout)?:
+        case .success(let layout):
             if layout.entryValueBytes > journal.maxEntryBytes {
                 throw SegmentError.invalidMap(fd: record.fd, detail: "values of \(layout.entryValueBytes) bytes (all CPUs) exceed this segment's limit of \(journal.maxEntryBytes)")
             }

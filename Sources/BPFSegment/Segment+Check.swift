@@ -46,7 +46,7 @@ extension Segment {
                 }
                 guard case .map(let map) = handler else { continue }
                 if record.storage != 0 { claim(record.storage, "storage of map fd \(fd)") }
-                let needsStorage = map.attributes.kind.map { MapLayout.plan($0, map.attributes, cpuCount: header.cpuCount, buckets: header.hashBuckets) != nil } ?? false
+                let needsStorage = map.attributes.kind != nil // every kind this build knows keeps a storage block
                 if needsStorage, record.storage == 0 { problems.append("map fd \(fd) has no storage") }
                 if needsStorage, record.storage != 0, let store = try mapStore(fd: fd, record: record, attributes: map.attributes) {
                     problems += store.problems().map { "map fd \(fd) (\(map.name)): \($0)" }

@@ -55,7 +55,7 @@ struct MapLayout: Equatable {
     enum BucketSizing: Int, CaseIterable { case double = 2, single = 1 }
 
     /// Plans the storage for `attributes`, or says why the attributes cannot work.
-    static func plan(_ kind: MapKind, _ a: MapAttributes, cpuCount: Int, buckets: BucketSizing) -> Result<MapLayout, LayoutProblem>? {
+    static func plan(_ kind: MapKind, _ a: MapAttributes, cpuCount: Int, buckets: BucketSizing) -> Result<MapLayout, LayoutProblem> {
         let key = Int(a.keySize), value = Int(a.valueSize), max = Int(a.maxEntries)
         let cpus = kind.isPerCPU ? cpuCount : 1
         var layout = MapLayout(kind: kind, storage: 0, serial: 0, keySize: key, valueSize: value, maxEntries: max, cpus: cpus,
@@ -133,7 +133,7 @@ struct MapLayout: Equatable {
                      attributes: MapAttributes, cpuCount: Int) -> Result<MapLayout, LayoutProblem> {
         guard capacity >= dataAt else { return .failure(LayoutProblem("storage block of \(capacity) bytes is smaller than a map header")) }
         guard base.u32(s) == magic else { return .failure(LayoutProblem("storage block has no map magic")) }
-        let plans = BucketSizing.allCases.compactMap { try? plan(kind, attributes, cpuCount: cpuCount, buckets: $0)?.get() }
+        let plans = BucketSizing.allCases.compactMap { try? plan(kind, attributes, cpuCount: cpuCount, buckets: $0).get() }
         let storedBuckets = base.offset(s + 48)
         guard var expected = plans.first(where: { $0.bucketCount == storedBuckets }) ?? plans.first else {
             return .failure(LayoutProblem("attributes admit no storage"))
@@ -144,7 +144,7 @@ struct MapLayout: Equatable {
         stored.keySize = Int(base.u32(s + 16)); stored.valueSize = Int(base.u32(s + 20))
         stored.maxEntries = Int(base.u32(s + 24)); stored.cpus = Int(base.u32(s + 28))
         stored.valueStride = base.offset(s + 32); stored.entryStride = base.offset(s + 40)
-        stored.bucketCount = base.offset(s + 48); stored.bucketsAt = base.offset(s + 56)
+        stored.bucketCount = storedBuckets; stored.bucketsAt = base.offset(s + 56)
         stored.entriesAt = base.offset(s + 64); stored.totalBytes = base.offset(s + 72)
         guard base.u32(s + 4) == kind.linuxType, stored == expected else {
             return .failure(LayoutProblem("storage header disagrees with the map's attributes"))
