@@ -96,16 +96,22 @@ import BPFModel
 
     @Test(arguments: cases)
     func endsLikeTheInterpreter(_ c: Case) throws {
+        try Self.check(c, on: { Self.maps() })
+    }
+
+    /// Runs case `c` on both engines over fresh maps from `maps`: the same outcome, the
+    /// expected error, and (when it succeeds) helper lookups only where it is not inline.
+    static func check(_ c: Case, on maps: () throws -> SegmentMaps) throws {
         let program = try TestAssembler.program(c.text)
-        let runs = try differential(program, memory: c.memory, maps: Self.maps())
+        let runs = try differential(program, memory: c.memory, maps: try maps())
         #expect(runs.jit == runs.interpreter, "JIT \(runs.jit)\ninterpreter \(runs.interpreter)")
         #expect(runs.jit.kind == c.kind, "\(runs.jit)")
         guard c.kind == nil else { return }
-        let maps = Self.maps()
-        let jit = try JITProgram(program: program, maps: maps)
+        let fresh = try maps()
+        let jit = try JITProgram(program: program, maps: fresh)
         var memory = c.memory
         _ = try memory.withUnsafeMutableBytes { try jit.run(input: $0) }
-        #expect((maps.lookups == 0) == c.inline, "helper lookups: \(maps.lookups)")
+        #expect((fresh.lookups == 0) == c.inline, "helper lookups: \(fresh.lookups)")
     }
 
     /// The agent's counter: every run adds one to this CPU's value, none through the helper.

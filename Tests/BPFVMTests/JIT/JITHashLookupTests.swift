@@ -76,16 +76,7 @@ import Testing
 
     @Test(arguments: cases)
     func endsLikeTheInterpreter(_ c: Case) throws {
-        let program = try TestAssembler.program(c.text)
-        let runs = try differential(program, memory: c.memory, maps: try Self.maps())
-        #expect(runs.jit == runs.interpreter, "JIT \(runs.jit)\ninterpreter \(runs.interpreter)")
-        #expect(runs.jit.kind == c.kind, "\(runs.jit)")
-        guard c.kind == nil else { return }
-        let maps = try Self.maps()
-        let jit = try JITProgram(program: program, maps: maps)
-        var memory = c.memory
-        _ = try memory.withUnsafeMutableBytes { try jit.run(input: $0) }
-        #expect((maps.lookups == 0) == c.inline, "helper lookups: \(maps.lookups)")
+        try JITArrayLookupTests.check(c, on: { try Self.maps() })
     }
 
     static var empty: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: nil, count: 0) }
