@@ -6,7 +6,7 @@
 //  - bucketized: 64-byte buckets holding an occupancy mask, an overflow chain head and two
 //    24-byte entries in place (the rest chained in a pool), at 0.95 and 0.48 entries per slot.
 // Independent lookups let misses overlap, the more the shorter each lookup's path is (shown
-// with 30 and 100 instructions added); dependent ones (each key waits for the previous
+// with 30 to 400 instructions added: a helper call from a program runs about 400 more); dependent ones (each key waits for the previous
 // result) cannot, as a program's helper calls or lock-holding updates cannot.
 // Run through Scripts/bench-hash-layouts.sh.
 #include <fcntl.h>
@@ -63,11 +63,11 @@ static void bucketizedInsert(Bucketized *t, uint32_t k) {
 // A longer path per lookup, as a library call's checks and calls make it: NOPs occupy the
 // reorder window like other instructions, so fewer lookups overlap their misses.
 #define NOP10 "nop; nop; nop; nop; nop; nop; nop; nop; nop; nop;"
+#define NOP100 NOP10 NOP10 NOP10 NOP10 NOP10 NOP10 NOP10 NOP10 NOP10 NOP10
 static inline uint64_t chainedPadded30(const Chained *t, uint32_t k) { __asm__ volatile(NOP10 NOP10 NOP10); return chained(t, k); }
-static inline uint64_t chainedPadded100(const Chained *t, uint32_t k) {
-    __asm__ volatile(NOP10 NOP10 NOP10 NOP10 NOP10 NOP10 NOP10 NOP10 NOP10 NOP10);
-    return chained(t, k);
-}
+static inline uint64_t chainedPadded100(const Chained *t, uint32_t k) { __asm__ volatile(NOP100); return chained(t, k); }
+static inline uint64_t chainedPadded200(const Chained *t, uint32_t k) { __asm__ volatile(NOP100 NOP100); return chained(t, k); }
+static inline uint64_t chainedPadded400(const Chained *t, uint32_t k) { __asm__ volatile(NOP100 NOP100 NOP100 NOP100); return chained(t, k); }
 
 // Hides from the compiler that the result is multiplied away, so the next key waits for it.
 static inline uint32_t after(uint64_t result) { uint32_t z = (uint32_t)result; __asm__ volatile("and $0, %0" : "+r"(z)); return z; }
@@ -113,6 +113,8 @@ int main(void) {
     TIME("chained, dependent lookups", chained(&kernel, k), 1);
     TIME("chained, 2x buckets, independent lookups", chained(&doubled, k), 0);
     TIME("chained, 2x buckets, 100 more instructions each", chainedPadded100(&doubled, k), 0);
+    TIME("chained, 2x buckets, 200 more instructions each", chainedPadded200(&doubled, k), 0);
+    TIME("chained, 2x buckets, 400 more instructions each", chainedPadded400(&doubled, k), 0);
     TIME("chained, 2x buckets, dependent lookups", chained(&doubled, k), 1);
     TIME("bucketized, 32 MiB of buckets, independent lookups", bucketized(&half, k), 0);
     TIME("bucketized, 64 MiB of buckets, independent lookups", bucketized(&full, k), 0);

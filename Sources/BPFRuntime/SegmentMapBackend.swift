@@ -110,6 +110,10 @@ public final class SegmentMapBackend: MapBackend {
         segmentMap(fd)?.arrayValueLayout
     }
 
+    public func hashValueLayout(fd: Int32) -> HashValueLayout? {
+        segmentMap(fd)?.hashValueLayout
+    }
+
     public func program(forTailCallIn fd: Int32, index: UInt32) -> Program? {
         guard let map = segmentMap(fd), map.kind == .progArray else { return nil }
         var key = index

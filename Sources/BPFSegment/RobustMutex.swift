@@ -81,6 +81,10 @@ struct RobustMutex {
         return current & 1 == 0 ? current : nil
     }
 
+    /// The sequence word's address, for generated code that reads on the sequence as
+    /// `stableSequence` and `unchanged(since:)` do (`HashValueLayout`).
+    var sequenceAddress: UnsafeMutableRawPointer { UnsafeMutableRawPointer(sequence) }
+
     /// Whether no locker wrote since `stableSequence()` returned `seen`: the reads between are valid.
     @inline(__always) func unchanged(since seen: UInt64) -> Bool {
         atomicMemoryFence(ordering: .acquiring)

@@ -166,6 +166,21 @@ public final class SegmentMap {
                                 programWriteMark: address(store.programWrites.word))
     }
 
+    /// Where a plain hash map's entries lie, for the JIT's inline lookup, which mirrors
+    /// `lookupWithoutLock`: the same sequence window, `current` test, bounded walk and program-write
+    /// mark. `nil` for other kinds, for maps whose lookups take the lock (see `readsWithoutLock`)
+    /// and for keys other than 4 or 8 bytes.
+    public var hashValueLayout: HashValueLayout? {
+        guard kind == .hash, readsWithoutLock, keySize == 4 || keySize == 8, let store,
+              let mask = UInt32(exactly: store.bucketMask) else { return nil }
+        func address(_ pointer: UnsafeMutableRawPointer) -> UInt64 { UInt64(UInt(bitPattern: pointer)) }
+        return HashValueLayout(buckets: address(store.buckets), bucketMask: mask, entries: address(store.entries),
+                               entryStride: store.entryStride, keySize: keySize, keyOffset: store.keyOffset,
+                               valueOffset: store.valueOffset, maxEntries: store.maxEntries,
+                               sequence: address(mutex.sequenceAddress), identity: address(store.base + store.storage),
+                               magic: MapLayout.magic, serial: serial, programWriteMark: address(store.programWrites.word))
+    }
+
     /// An array map's value at index 0 as a program's global data (`lddw` of a map value): the
     /// program keeps the pointer and writes through it for its whole life, so the map stays
     /// marked as written by programs.

@@ -48,10 +48,13 @@ public protocol MapBackend: AnyObject {
     /// Where array map `fd`'s values lie, when generated code may look them up itself exactly
     /// as `lookup` does (see `ArrayValueLayout`); `nil` keeps every lookup a helper call.
     func arrayValueLayout(fd: Int32) -> ArrayValueLayout?
+    /// The same for hash map `fd` (see `HashValueLayout`).
+    func hashValueLayout(fd: Int32) -> HashValueLayout?
 }
 
 extension MapBackend {
     public func arrayValueLayout(fd: Int32) -> ArrayValueLayout? { nil }
+    public func hashValueLayout(fd: Int32) -> HashValueLayout? { nil }
 }
 
 /// Linux errno values helpers return (negated).

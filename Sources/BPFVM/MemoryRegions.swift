@@ -92,16 +92,15 @@ public struct RunState {
         return false
     }
 
-    /// Lets the program use `[low, high)` until the run ends (or for good when `permanent`).
-    /// A full table drops its older half of non-permanent entries.
+    /// Lets the program use `[low, high)` until the run ends. Only the newest transient region
+    /// is compared (a program handed the same value again and again adds nothing), so that the
+    /// JIT's inline lookups grant exactly as this does; a full table drops its older half of
+    /// transient entries, so a value stays usable for at least the run's next 127 grants.
     @inline(__always)
     public mutating func grant(low: UInt64, high: UInt64, writable: Bool) {
-        let recent = max(permanentRegionCount, regionCount - 8)
-        var i = regionCount
-        while i > recent {
-            i -= 1
-            let r = regions[i]
-            if r.low == low && r.high == high && (r.writable != 0) == writable { return }
+        if regionCount > permanentRegionCount {
+            let newest = regions[regionCount &- 1]
+            if newest.low == low && newest.high == high && (newest.writable != 0) == writable { return }
         }
         if regionCount == regionCapacity {
             dropOlderHalf()

@@ -85,6 +85,7 @@ public final class SegmentMaps: MapBackend {
         return backend.lookup(fd: fd, key: key, cpu: cpu)
     }
     public func arrayValueLayout(fd: Int32) -> ArrayValueLayout? { backend.arrayValueLayout(fd: fd) }
+    public func hashValueLayout(fd: Int32) -> HashValueLayout? { backend.hashValueLayout(fd: fd) }
     public func update(fd: Int32, key: UnsafeRawPointer, value: UnsafeRawPointer, flags: UInt64, cpu: Int) -> Int32 {
         backend.update(fd: fd, key: key, value: value, flags: flags, cpu: cpu)
     }

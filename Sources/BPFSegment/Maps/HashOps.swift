@@ -1,3 +1,4 @@
+import BPFModel
 import Glibc
 
 /// hash, percpu_hash, lru_hash and lru_percpu_hash: buckets of 1-based entry indices chained
@@ -244,7 +245,7 @@ extension MapStore {
 /// Key hashing that is the same in every process (Swift's Hasher is seeded per process).
 enum KeyHash {
     @inline(__always) static func mix(_ x: UInt64) -> UInt64 {
-        var h = x &* 0x9E37_79B9_7F4A_7C15
+        var h = x &* HashValueLayout.hashMultiplier
         h ^= h >> 32
         return h
     }

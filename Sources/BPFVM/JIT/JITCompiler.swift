@@ -24,8 +24,8 @@ struct JITCompiler {
     /// A tail-call target: it starts on the registers the calling program left in the context,
     /// where an entry program starts as the interpreter does (see JITCompiler+Entry).
     let resumesRegisters: Bool
-    /// Array maps whose lookups the code does itself, by map slot (none for relocatable code).
-    let arrayMaps: [Int: InlineArrayMap]
+    /// Maps whose lookups the code does itself, by map slot (none for relocatable code).
+    let inlineMaps: [Int: InlineMap]
     /// Slots of the `lddw`s that read the relocation table, in table order.
     private(set) var relocations: [Int] = []
     /// eBPF registers the code keeps in host registers, by number (see JITCompiler+Entry).
@@ -70,13 +70,13 @@ struct JITCompiler {
     }
 
     init(code: UnsafeMutableBufferPointer<DecodedInstruction>, maxCallDepth: Int, countsInstructions: Bool,
-         relocatable: Bool = false, resumesRegisters: Bool = false, arrayMaps: [Int: InlineArrayMap] = [:]) {
+         relocatable: Bool = false, resumesRegisters: Bool = false, inlineMaps: [Int: InlineMap] = [:]) {
         self.code = code
         self.maxCallDepth = maxCallDepth
         self.countsInstructions = countsInstructions
         self.relocatable = relocatable
         self.resumesRegisters = resumesRegisters
-        self.arrayMaps = relocatable ? [:] : arrayMaps
+        self.inlineMaps = relocatable ? [:] : inlineMaps
         a = X86Assembler(capacity: code.count * 32 + 1024, labels: code.count * 2 + 64)
         faultExit = a.newLabel()
         memoryFault = a.newLabel()
@@ -178,10 +178,10 @@ struct JITCompiler {
         case InternalOpcode.localCall:
             localCall(to: try label(Self.target(of: i, at: index)), at: index)
         case BPF.callOp:
-            if let map = inlineArrayMap(calledAt: index) {
-                arrayLookup(map, at: index)
-            } else {
-                helperCall(id: nil, constant: i.imm, at: index)
+            switch inlineMap(calledAt: index) {
+            case .array(let map): arrayLookup(map, at: index)
+            case .hash(let map): hashLookup(map, at: index)
+            case nil: helperCall(id: nil, constant: i.imm, at: index)
             }
         case BPF.callxOp:
             helperCall(id: d, constant: 0, at: index)

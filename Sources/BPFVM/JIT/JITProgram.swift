@@ -95,7 +95,7 @@ public final class JITProgram {
         let options = machine.options
         var compiler = JITCompiler(code: program.code, maxCallDepth: options.maxCallDepth,
                                    countsInstructions: options.maxInstructions != nil, resumesRegisters: resumesRegisters,
-                                   arrayMaps: InlineArrayMap.inSlots(of: machine.environment, helpers: options.helpers))
+                                   inlineMaps: InlineMap.inSlots(of: machine.environment, helpers: options.helpers))
         return try ExecutableMemory(code: compiler.compile())
     }
 
