@@ -48,11 +48,11 @@ PY
 : > "$work/empty.bin"
 
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
-# The best of three runs of program $1, in ns.
+# The best of three runs of program $1 (by tool $2, this build's by default), in ns.
 best() {
   local best="" t
   for _ in 1 2 3; do
-    t=$("$tool" run "$1" "$work/empty.bin" type "$type" --json | field time_ns)
+    t=$("${2:-$tool}" run "$1" "$work/empty.bin" type "$type" --json | field time_ns)
     [ -z "$best" ] || [ "$t" -lt "$best" ] && best=$t
   done
   echo "$best"
@@ -71,4 +71,19 @@ print(f"{kind:9} map lookup helper on a segment hash map: {(lookup - empty) / 1e
 print(f"{kind:9} the same, 1,000,000-entry map, another key each call: {(scattered - scattered_empty) / 1e6:.1f} ns/call"
       f" (target < 60); loop with call {scattered / 1e6:.1f} ns/iteration, without {scattered_empty / 1e6:.1f}")
 PY
+done
+# With REFERENCE_TOOL set to another build's bpftimetool (main's, copied aside), the lookups are
+# measured again in three rounds that alternate the two tools on this segment, with their ratio.
+[ -n "${REFERENCE_TOOL:-}" ] || exit 0
+for type in INTERPRET JIT; do
+  for round in 1 2 3; do
+    python3 - "$type" "$round" "$(best 11)" "$(best 12)" "$(best 13)" "$(best 14)" \
+      "$(best 11 "$REFERENCE_TOOL")" "$(best 12 "$REFERENCE_TOOL")" "$(best 13 "$REFERENCE_TOOL")" "$(best 14 "$REFERENCE_TOOL")" <<'PY'
+import sys
+kind, round_ = sys.argv[1], sys.argv[2]
+a, ae, s, se, ra, rae, rs, rse = (int(x) / 1e6 for x in sys.argv[3:])
+print(f"{kind:9} round {round_}: 1,000-entry {a - ae:.1f} ns/call vs reference {ra - rae:.1f} ({(a - ae) / (ra - rae):.2f}x);"
+      f" 1,000,000-entry {s - se:.1f} vs {rs - rse:.1f} ({(s - se) / (rs - rse):.2f}x)")
+PY
+  done
 done
