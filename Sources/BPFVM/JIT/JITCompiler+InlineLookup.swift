@@ -102,32 +102,32 @@ extension JITCompiler {
     /// grants the value as `RunState.grant` does (nothing when the newest transient region is
     /// this value, else appended while the table has room; a full table is the helper's to
     /// halve), then binds `missing` (r0 = 0) and `helper` (the call itself). The inline code may
-    /// have used r9 and r11: every way out sets the inline bounds check's region again.
+    /// have used r9 and r11, and the grant does: every way out sets the inline bounds check's
+    /// region again.
     mutating func finishInlineLookup(valueSize: Int32, writable: Bool, missing: X86Label, helper: X86Label, at index: Int) {
         let append = a.newLabel(), done = a.newLabel(), after = a.newLabel()
         let stride = Int32(MemoryLayout<MemoryRegion>.stride)
         func field(_ path: KeyPath<MemoryRegion, UInt64>, ofNewest: Bool) -> Int32 {
             Int32(MemoryLayout<MemoryRegion>.offset(of: path)!) - (ofNewest ? stride : 0)
         }
+        // r10 = the region count, r11 = its slot, r9 = the value's end.
         a.load(.r10, context(\.state.regionCount), .b64)
         a.imul(.r11, .r10, imm: stride)
         a.alu(.add, .r11, context(\.state.regions))
+        a.lea(.r9, .rax, valueSize)
         a.alu(.cmp, .r10, context(\.state.permanentRegionCount))
         a.jcc(.e, append)
         a.alu(.cmp, .mem(.r11, field(\.low, ofNewest: true)), .rax)
         a.jcc(.ne, append)
-        a.lea(.r10, .rax, valueSize)
-        a.alu(.cmp, .mem(.r11, field(\.high, ofNewest: true)), .r10)
+        a.alu(.cmp, .mem(.r11, field(\.high, ofNewest: true)), .r9)
         a.jcc(.ne, append)
         a.alu(.cmp, .mem(.r11, field(\.writable, ofNewest: true)), imm: writable ? 1 : 0)
         a.jcc(.e, done)
         a.bind(append)
-        a.load(.r10, context(\.state.regionCount), .b64)
         a.alu(.cmp, .r10, context(\.state.regionCapacity))
         a.jcc(.ae, helper)
         a.store(.mem(.r11, field(\.low, ofNewest: false)), .rax, .b64)
-        a.lea(.r10, .rax, valueSize)
-        a.store(.mem(.r11, field(\.high, ofNewest: false)), .r10, .b64)
+        a.store(.mem(.r11, field(\.high, ofNewest: false)), .r9, .b64)
         a.storeImm(.mem(.r11, field(\.writable, ofNewest: false)), writable ? 1 : 0, .b64)
         a.alu(.add, context(\.state.regionCount), imm: 1)
         a.bind(done)
