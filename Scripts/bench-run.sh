@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `bpftimetool run` figures on a real segment: per-run overhead of a 2-instruction program, and
-# the cost of a map lookup helper call (helper 1 on a hash map of the segment) from a program.
+# the cost of a program's map_lookup_elem (helper 1) on a hash map of the segment: a helper call
+# in the interpreter; the JIT does plain hash and array lookups itself and calls the helper otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/setup.sh >/dev/null
@@ -66,7 +67,7 @@ for type in INTERPRET JIT; do
 import sys
 kind, overhead, lookup, empty, scattered, scattered_empty = sys.argv[1], *map(int, sys.argv[2:])
 print(f"{kind:9} run overhead (2 insns, repeat 1,000,000): {overhead} ns/run (target < 20)")
-print(f"{kind:9} map lookup helper on a segment hash map: {(lookup - empty) / 1e6:.1f} ns/call (target < 60);"
+print(f"{kind:9} map_lookup_elem on a segment hash map: {(lookup - empty) / 1e6:.1f} ns/call (target < 60);"
       f" loop with call {lookup / 1e6:.1f} ns/iteration, without {empty / 1e6:.1f}")
 print(f"{kind:9} the same, 1,000,000-entry map, another key each call: {(scattered - scattered_empty) / 1e6:.1f} ns/call"
       f" (target < 60); loop with call {scattered / 1e6:.1f} ns/iteration, without {scattered_empty / 1e6:.1f}")
