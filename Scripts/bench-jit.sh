@@ -73,9 +73,9 @@ PY
   for p in "${programs[@]}"; do
     expected=$(python3 -c "import json; print(hex(int(json.load(open('$bench/bench_meta.json'))['$p']['result'], 16)))")
     memory=(); [ -s "$work/$p.mem" ] && memory=(-m "$work/$p.mem")
-    for flags in "" "-j"; do
-      got=$("$UBPF_TEST" $flags "${memory[@]}" "$work/$p.bin")
-      [ "$got" = "$expected" ] || { echo "UBPF_TEST $flags printed $got for $p, expected $expected" >&2; exit 1; }
+    for jit in "" -j; do
+      got=$("$UBPF_TEST" $jit "${memory[@]}" "$work/$p.bin")
+      [ "$got" = "$expected" ] || { echo "UBPF_TEST${jit:+ $jit} printed $got for $p, expected $expected" >&2; exit 1; }
     done
   done
 fi
