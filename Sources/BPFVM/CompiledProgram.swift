@@ -62,7 +62,7 @@ final class CompiledProgram {
     /// Gives the interpreter's fused steps (`InterpreterOperation.fused`) to the pairs that have one.
     static func fusePairs(_ code: UnsafeMutableBufferPointer<DecodedInstruction>) {
         for index in code.indices.dropLast() {
-            if let pair = InterpreterOperation.fused(code[index].operation, code[index + 1].operation) {
+            if let pair = InterpreterOperation.fused(code[index], code[index + 1]) {
                 code[index].operation = pair
             }
         }

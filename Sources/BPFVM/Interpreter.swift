@@ -301,6 +301,14 @@ extension VirtualMachine {
                 guard load(UInt64.self, i, stackLow, stackSpan, &failure) else { break run }
                 guard let n = second(&ip, &remaining) else { failure = .budget; break run }
                 r[Int(n.dst)] = r[Int(n.dst)] &+ r[Int(n.src)]
+            case .mov64XAdd64K:  // the add's dst is the mov's (`fused`)
+                let copy = r[sr]
+                guard let n = second(&ip, &remaining) else { r[d] = copy; failure = .budget; break run }
+                r[d] = copy &+ UInt64(bitPattern: n.imm)
+            case .mov64XRsh64K:
+                let copy = r[sr]
+                guard let n = second(&ip, &remaining) else { r[d] = copy; failure = .budget; break run }
+                r[d] = copy &>> UInt64(bitPattern: n.imm)
             // Calls
             case .localCall: // local call (InternalOpcode)
                 guard depth < maxDepth else { failure = .stackOverflow; break run }

@@ -22,21 +22,25 @@ enum InterpreterOperation {
     // Calls and exit
     case localCall, call, callx, exit
     /// Pairs run as one step (see `fused`): the loop latch (a counter stepped by an immediate, then
-    /// `jne`) and a load accumulated into a register.
-    case add64KJneK, add64KJneX, sub64KJneK, sub64KJneX, load64Add64X
+    /// `jne`), a load accumulated into a register, and a register copied and then offset or
+    /// shifted by an immediate (`r2 = r10; r2 += -4` before a helper call, `r1 = r0; r1 >>= 32`),
+    /// whose copy then goes from register to register without a trip through memory.
+    case add64KJneK, add64KJneX, sub64KJneK, sub64KJneX, load64Add64X, mov64XAdd64K, mov64XRsh64K
     /// An opcode the validator does not admit (never decoded for a validated program).
     case invalid
 
     /// The step that runs `first` and then the slot after it, when there is one. The second slot
     /// keeps its own operation (a jump may land on it), is counted and budgeted like any other,
     /// and its fields are read from that slot.
-    static func fused(_ first: InterpreterOperation, _ second: InterpreterOperation) -> InterpreterOperation? {
-        switch (first, second) {
+    static func fused(_ first: DecodedInstruction, _ second: DecodedInstruction) -> InterpreterOperation? {
+        switch (first.operation, second.operation) {
         case (.add64K, .jneK): .add64KJneK
         case (.add64K, .jneX): .add64KJneX
         case (.sub64K, .jneK): .sub64KJneK
         case (.sub64K, .jneX): .sub64KJneX
         case (.load64, .add64X): .load64Add64X
+        case (.mov64X, .add64K) where second.dst == first.dst: .mov64XAdd64K
+        case (.mov64X, .rsh64K) where second.dst == first.dst: .mov64XRsh64K
         default: nil
         }
     }

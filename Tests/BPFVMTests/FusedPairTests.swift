@@ -99,6 +99,64 @@ import BPFModel
         #expect(try run(vm) == 2)   // r3 = 2 and 3 reach the add
     }
 
+    @Test func aCopyOffsetOrShiftedInPlaceIsFused() throws {
+        let x: UInt64 = 0x1234_5678_9abc_def0
+        let vm = try TestMachine(program: try TestAssembler.program("""
+            lddw %r1, 0x123456789abcdef0
+            mov %r2, %r1
+            rsh %r2, 32
+            mov %r3, %r1
+            add %r3, -16
+            mov %r4, %r1
+            add %r5, 1
+            mov %r6, %r1
+            rsh %r1, 4
+            mov %r0, %r2
+            add %r0, %r3
+            add %r0, %r4
+            add %r0, %r6
+            exit
+            """))
+        #expect(operation(vm, at: 2) == .mov64XRsh64K)
+        #expect(operation(vm, at: 3) == .rsh64K)
+        #expect(operation(vm, at: 4) == .mov64XAdd64K)
+        #expect(operation(vm, at: 5) == .add64K)
+        // Another register's add or shift after the copy: not a pair.
+        #expect(operation(vm, at: 6) == .mov64X)
+        #expect(operation(vm, at: 8) == .mov64X)
+        #expect(try run(vm) == (x >> 32) &+ (x &- 16) &+ x &+ x)
+    }
+
+    @Test func aJumpOntoTheShiftOfACopyRunsOnlyTheShift() throws {
+        let vm = try TestMachine(program: try TestAssembler.program("""
+            mov %r1, 256
+            mov %r2, 5
+            ja +1
+            mov %r1, %r2
+            rsh %r1, 4
+            mov %r0, %r1
+            exit
+            """))
+        #expect(operation(vm, at: 3) == .mov64XRsh64K)
+        #expect(try run(vm) == 16)
+    }
+
+    @Test func aBudgetRunningOutAfterTheCopyNamesTheShift() throws {
+        let program = try TestAssembler.program("mov %r2, 7\nmov %r1, %r2\nrsh %r1, 1\nmov %r0, %r1\nexit")
+        let texts = ["mov %r2, 7", "mov %r1, %r2", "rsh %r1, 1", "mov %r0, %r1", "exit"]
+        for budget in 1 ..< texts.count {
+            let vm = try TestMachine(program: program, options: VMOptions(maxInstructions: UInt64(budget)))
+            #expect(operation(vm, at: 1) == .mov64XRsh64K)
+            #expect(throws: VMError(.budgetExceeded, "instruction budget of \(budget) exceeded", index: budget, instruction: texts[budget])) {
+                try run(vm)
+            }
+            #expect(vm.executedInstructions == UInt64(budget))
+        }
+        let whole = try TestMachine(program: program, options: VMOptions(maxInstructions: UInt64(texts.count)))
+        #expect(try run(whole) == 3)
+        #expect(whole.executedInstructions == UInt64(texts.count))
+    }
+
     @Test func aFaultingLoadOfAPairStopsBeforeTheAdd() throws {
         let memory = [UInt8](repeating: 1, count: 8)
         // Four bytes past the start: the 8-byte load straddles the input's end.
