@@ -48,15 +48,16 @@ import BPFModel
         #expect(try execute(program, memory: memory).r0 == words.reduce(0, &+))
     }
 
-    /// With every budget short of the whole run, the run stops at the same instruction, with the
-    /// same count, as it would one slot at a time: also between the two slots of a pair.
-    @Test func aBudgetRunningOutInsideAPairNamesItsSecondSlot() throws {
-        let program = try TestAssembler.program("mov %r1, 3\nsub %r1, 1\njne %r1, 0, -2\nmov %r0, 2\nexit")
-        let slots = [0, 1, 2, 1, 2, 1, 2, 3, 4]   // executed one at a time
-        let texts = ["mov %r1, 3", "sub %r1, 1", "jne %r1, 0, -2", "mov %r0, 2", "exit"]
+    /// With every budget short of the whole run, `source` stops at the same instruction, with the
+    /// same count, as it would one slot at a time (`slots`: the slots so executed, in order): also
+    /// between the two slots of the pair at `pair.at`. The whole budget returns `result`.
+    func expectEveryBudget(_ source: String, slots: [Int], pair: (at: Int, operation: InterpreterOperation),
+                           result: UInt64) throws {
+        let program = try TestAssembler.program(source)
+        let texts = source.split(separator: "\n").map(String.init)
         for budget in 1 ..< slots.count {
             let vm = try TestMachine(program: program, options: VMOptions(maxInstructions: UInt64(budget)))
-            #expect(operation(vm, at: 1) == .sub64KJneK)
+            #expect(operation(vm, at: pair.at) == pair.operation)
             let stop = slots[budget]
             #expect(throws: VMError(.budgetExceeded, "instruction budget of \(budget) exceeded", index: stop, instruction: texts[stop])) {
                 try run(vm)
@@ -64,8 +65,15 @@ import BPFModel
             #expect(vm.executedInstructions == UInt64(budget))
         }
         let whole = try TestMachine(program: program, options: VMOptions(maxInstructions: UInt64(slots.count)))
-        #expect(try run(whole) == 2)
+        #expect(try run(whole) == result)
         #expect(whole.executedInstructions == UInt64(slots.count))
+    }
+
+    @Test func aBudgetRunningOutInsideAPairNamesItsSecondSlot() throws {
+        try expectEveryBudget("mov %r1, 3\nsub %r1, 1\njne %r1, 0, -2\nmov %r0, 2\nexit",
+                              slots: [0, 1, 2, 1, 2, 1, 2, 3, 4], pair: (1, .sub64KJneK), result: 2)
+        try expectEveryBudget("mov %r2, 7\nmov %r1, %r2\nrsh %r1, 1\nmov %r0, %r1\nexit",
+                              slots: [0, 1, 2, 3, 4], pair: (1, .mov64XRsh64K), result: 3)
     }
 
     @Test func aJumpOntoTheSecondSlotRunsOnlyThatSlot() throws {
@@ -139,22 +147,6 @@ import BPFModel
             """))
         #expect(operation(vm, at: 3) == .mov64XRsh64K)
         #expect(try run(vm) == 16)
-    }
-
-    @Test func aBudgetRunningOutAfterTheCopyNamesTheShift() throws {
-        let program = try TestAssembler.program("mov %r2, 7\nmov %r1, %r2\nrsh %r1, 1\nmov %r0, %r1\nexit")
-        let texts = ["mov %r2, 7", "mov %r1, %r2", "rsh %r1, 1", "mov %r0, %r1", "exit"]
-        for budget in 1 ..< texts.count {
-            let vm = try TestMachine(program: program, options: VMOptions(maxInstructions: UInt64(budget)))
-            #expect(operation(vm, at: 1) == .mov64XRsh64K)
-            #expect(throws: VMError(.budgetExceeded, "instruction budget of \(budget) exceeded", index: budget, instruction: texts[budget])) {
-                try run(vm)
-            }
-            #expect(vm.executedInstructions == UInt64(budget))
-        }
-        let whole = try TestMachine(program: program, options: VMOptions(maxInstructions: UInt64(texts.count)))
-        #expect(try run(whole) == 3)
-        #expect(whole.executedInstructions == UInt64(texts.count))
     }
 
     @Test func aFaultingLoadOfAPairStopsBeforeTheAdd() throws {
