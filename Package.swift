@@ -58,13 +58,14 @@ let package = Package(
         // bpftime-style log lines on stderr.
         .target(name: "BPFLogging", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // The shared-memory segment: layout, allocator, lock, handler table, map storage.
-        .target(name: "BPFSegment", dependencies: ["BPFModel", "BPFLogging", "CPrefetch"]),
-        // The CPU's prefetch instruction, which Swift does not expose, for batched map operations.
-        .target(name: "CPrefetch"),
+        .target(name: "BPFSegment", dependencies: ["BPFModel", "BPFLogging", "CHints"]),
+        // CPU and compiler hints Swift does not expose: prefetch for batched map operations, an
+        // opaque value for the interpreter's branch-free steps.
+        .target(name: "CHints"),
         // bpftime's JSON format, read and written.
         .target(name: "BPFInterchange", dependencies: ["BPFModel", "BPFJSON"]),
         // The eBPF virtual machine: ISA, validator, interpreter, JIT, disassembler.
-        .target(name: "BPFVM", dependencies: ["BPFModel"]),
+        .target(name: "BPFVM", dependencies: ["BPFModel", "CHints"]),
         // eBPF object files (clang -target bpf) read into programs and maps, as libbpf reads them.
         .target(name: "BPFObject", dependencies: ["BPFModel"]),
         // The one SQLite call Swift cannot make (a variadic one), for the history.

@@ -10,6 +10,9 @@ struct DecodedInstruction {
     var operation: InterpreterOperation = .invalid
     var offset: Int32
     var imm: Int64
+
+    /// Whether this is a compare-and-jump (`JumpCondition`) whose target is the slot after next.
+    var jumpsOverOne: Bool { offset == 1 && JumpCondition.code(opcode) != 0 }
 }
 
 /// Opcodes the decoder gives variants the ISA distinguishes by another field; they use

@@ -1,3 +1,4 @@
+import CHints
 import Synchronization
 
 /// The interpreter loop: a switch over pre-decoded 16-byte instructions' operations, registers in a raw
@@ -108,6 +109,20 @@ extension VirtualMachine {
             ip += 1
             remaining &-= 1
             return Mode.checked && remaining < 0 ? nil : n
+        }
+
+        /// The slot a jump over one (`.jumpOver…`) may skip, and all ones when it runs (the jump
+        /// falls through), zero when it is skipped; nil when the budget does not cover it.
+        /// The mask is opaque to the optimizer, which would turn the masked update back into a branch.
+        @inline(__always)
+        func skippable(_ i: DecodedInstruction, _ ip: inout UnsafeMutablePointer<DecodedInstruction>,
+                       _ remaining: inout Int64) -> (next: DecodedInstruction, runs: UInt64)? {
+            let operand = i.opcode & BPF.sourceX != 0 ? r[Int(i.src)] : UInt64(bitPattern: i.imm)
+            let runs = bpf_opaque(JumpCondition.holds(i.opcode, r[Int(i.dst)], operand) ? 0 : .max)
+            let n = ip.pointee
+            ip += 1
+            remaining &+= Int64(bitPattern: runs)   // -1: the skippable slot is counted when it runs
+            return Mode.checked && remaining < 0 ? nil : (n, runs)
         }
 
         run: while true {
@@ -309,6 +324,15 @@ extension VirtualMachine {
                 let copy = r[sr]
                 guard let n = second(&ip, &remaining) else { r[d] = copy; failure = .budget; break run }
                 r[d] = copy &>> UInt64(bitPattern: n.imm)
+            case .jumpOverAdd64K:
+                guard let (n, runs) = skippable(i, &ip, &remaining) else { failure = .budget; break run }
+                r[Int(n.dst)] &+= UInt64(bitPattern: n.imm) & runs
+            case .jumpOverMov64K:
+                guard let (n, runs) = skippable(i, &ip, &remaining) else { failure = .budget; break run }
+                r[Int(n.dst)] = UInt64(bitPattern: n.imm) & runs | r[Int(n.dst)] & ~runs
+            case .jumpOverMov64X:
+                guard let (n, runs) = skippable(i, &ip, &remaining) else { failure = .budget; break run }
+                r[Int(n.dst)] = r[Int(n.src)] & runs | r[Int(n.dst)] & ~runs
             // Calls
             case .localCall: // local call (InternalOpcode)
                 guard depth < maxDepth else { failure = .stackOverflow; break run }

@@ -1,4 +1,4 @@
-import CPrefetch
+import CHints
 
 /// Keys packed `stride` bytes apart, visited in their order or in the order of `order`'s indices.
 struct KeySequence {

@@ -1,0 +1,2 @@
+// CHints is header-only (static inline); SwiftPM wants one source file per C target.
+#include "CHints.h"
