@@ -324,6 +324,10 @@ extension VirtualMachine {
                 let copy = r[sr]
                 guard let n = second(&ip, &remaining) else { r[d] = copy; failure = .budget; break run }
                 r[d] = copy &>> UInt64(bitPattern: n.imm)
+            case .mul64KAdd64X:  // the add's dst is the mul's (`fused`); its src may be too
+                let product = r[d] &* k
+                guard let n = second(&ip, &remaining) else { r[d] = product; failure = .budget; break run }
+                r[d] = product &+ (n.src == n.dst ? product : r[Int(n.src)])
             case .jumpOverAdd64K:
                 guard let (n, runs) = skippable(i, &ip, &remaining) else { failure = .budget; break run }
                 r[Int(n.dst)] &+= UInt64(bitPattern: n.imm) & runs

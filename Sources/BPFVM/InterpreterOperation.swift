@@ -26,6 +26,9 @@ enum InterpreterOperation {
     /// shifted by an immediate (`r2 = r10; r2 += -4` before a helper call, `r1 = r0; r1 >>= 32`),
     /// whose copy then goes from register to register without a trip through memory.
     case add64KJneK, add64KJneX, sub64KJneK, sub64KJneX, load64Add64X, mov64XAdd64K, mov64XRsh64K
+    /// A multiply-accumulate step on one register (`h = h * K + x`, as polynomial hashes do), the
+    /// product kept in a host register.
+    case mul64KAdd64X
     /// A conditional jump that skips only the next instruction, an add or a move (`if (x < 128)
     /// goto +1; n += 1`, `r0 = 1; if a > b goto +1; r0 = 0`), runs as a masked update of the
     /// register: no branch on the program's data, which the CPU would mispredict half the time
@@ -46,6 +49,7 @@ enum InterpreterOperation {
         case (.load64, .add64X): .load64Add64X
         case (.mov64X, .add64K) where second.dst == first.dst: .mov64XAdd64K
         case (.mov64X, .rsh64K) where second.dst == first.dst: .mov64XRsh64K
+        case (.mul64K, .add64X) where second.dst == first.dst: .mul64KAdd64X
         case (_, .add64K) where first.jumpsOverOne: .jumpOverAdd64K
         case (_, .mov64K) where first.jumpsOverOne: .jumpOverMov64K
         case (_, .mov64X) where first.jumpsOverOne: .jumpOverMov64X

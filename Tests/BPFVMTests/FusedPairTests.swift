@@ -135,6 +135,33 @@ import BPFModel
         #expect(try run(vm) == (x >> 32) &+ (x &- 16) &+ x &+ x)
     }
 
+    @Test func aMultiplyAccumulateOnOneRegisterIsFused() throws {
+        let vm = try TestMachine(program: try TestAssembler.program("""
+            mov %r1, 7
+            mov %r2, 5
+            mul %r1, 31
+            add %r1, %r2
+            mul %r2, 3
+            add %r2, %r2
+            mul %r2, 3
+            add %r1, %r2
+            ja +1
+            mul %r2, 1000
+            add %r2, %r1
+            mov %r0, %r2
+            exit
+            """))
+        #expect(operation(vm, at: 2) == .mul64KAdd64X)
+        #expect(operation(vm, at: 4) == .mul64KAdd64X)
+        // Another register's add after the multiply: not a pair. A jump onto the add runs only it.
+        #expect(operation(vm, at: 6) == .mul64K)
+        #expect(operation(vm, at: 9) == .mul64KAdd64X)
+        #expect(operation(vm, at: 10) == .add64X)
+        #expect(try run(vm) == 5 * 3 * 2 * 3 * 2 + (7 * 31 + 5))   // r2 = 90, then r1 = 222 + 90
+        try expectEveryBudget("mov %r1, 7\nmov %r2, 5\nmul %r1, 31\nadd %r1, %r2\nmov %r0, %r1\nexit",
+                              slots: [0, 1, 2, 3, 4, 5], pair: (2, .mul64KAdd64X), result: 7 * 31 + 5)
+    }
+
     @Test func aJumpOntoTheShiftOfACopyRunsOnlyTheShift() throws {
         let vm = try TestMachine(program: try TestAssembler.program("""
             mov %r1, 256
