@@ -124,6 +124,11 @@ extension VirtualMachine {
             remaining &+= Int64(bitPattern: runs)   // -1: the skippable slot is counted when it runs
             return Mode.checked && remaining < 0 ? nil : (n, runs)
         }
+        /// The bits an ALU instruction's result keeps: all for ALU64 (class 7), the low 32 for ALU
+        /// (class 4), whose results are zero-extended.
+        @inline(__always) func resultBits(_ n: DecodedInstruction) -> UInt64 {
+            UInt64.max &>> (UInt64(~n.opcode & 0x01) &* 32)
+        }
 
         run: while true {
             let i = ip.pointee
@@ -328,15 +333,19 @@ extension VirtualMachine {
                 let product = r[d] &* k
                 guard let n = second(&ip, &remaining) else { r[d] = product; failure = .budget; break run }
                 r[d] = product &+ (n.src == n.dst ? product : r[Int(n.src)])
-            case .jumpOverAdd64K:
+            case .jumpOverAdd64K:  // a counter's step, the common case: apart from the 32-bit add, one AND
                 guard let (n, runs) = skippable(i, &ip, &remaining) else { failure = .budget; break run }
                 r[Int(n.dst)] &+= UInt64(bitPattern: n.imm) & runs
-            case .jumpOverMov64K:
+            case .jumpOverAdd32K:
                 guard let (n, runs) = skippable(i, &ip, &remaining) else { failure = .budget; break run }
-                r[Int(n.dst)] = UInt64(bitPattern: n.imm) & runs | r[Int(n.dst)] & ~runs
-            case .jumpOverMov64X:
+                let old = r[Int(n.dst)]
+                r[Int(n.dst)] = UInt64(w(old &+ UInt64(bitPattern: n.imm))) & runs | old & ~runs
+            case .jumpOverMovK:
                 guard let (n, runs) = skippable(i, &ip, &remaining) else { failure = .budget; break run }
-                r[Int(n.dst)] = r[Int(n.src)] & runs | r[Int(n.dst)] & ~runs
+                r[Int(n.dst)] = UInt64(bitPattern: n.imm) & resultBits(n) & runs | r[Int(n.dst)] & ~runs
+            case .jumpOverMovX:
+                guard let (n, runs) = skippable(i, &ip, &remaining) else { failure = .budget; break run }
+                r[Int(n.dst)] = r[Int(n.src)] & resultBits(n) & runs | r[Int(n.dst)] & ~runs
             // Calls
             case .localCall: // local call (InternalOpcode)
                 guard depth < maxDepth else { failure = .stackOverflow; break run }

@@ -29,11 +29,12 @@ enum InterpreterOperation {
     /// A multiply-accumulate step on one register (`h = h * K + x`, as polynomial hashes do), the
     /// product kept in a host register.
     case mul64KAdd64X
-    /// A conditional jump that skips only the next instruction, an add or a move (`if (x < 128)
-    /// goto +1; n += 1`, `r0 = 1; if a > b goto +1; r0 = 0`), runs as a masked update of the
-    /// register: no branch on the program's data, which the CPU would mispredict half the time
-    /// on random data, and the next slot dispatched is the same whichever way the jump goes.
-    case jumpOverAdd64K, jumpOverMov64K, jumpOverMov64X
+    /// A conditional jump that skips only the next instruction, an add of an immediate or a move,
+    /// 64- or 32-bit (`if (x < 128) goto +1; n += 1`, `w0 = 1; if r1 s< r2 goto +1; w0 = 0`), runs
+    /// as a masked update of the register: no branch on the program's data, which the CPU would
+    /// mispredict half the time on random data, and the next slot dispatched is the same whichever
+    /// way the jump goes.
+    case jumpOverAdd64K, jumpOverAdd32K, jumpOverMovK, jumpOverMovX
     /// An opcode the validator does not admit (never decoded for a validated program).
     case invalid
 
@@ -51,8 +52,9 @@ enum InterpreterOperation {
         case (.mov64X, .rsh64K) where second.dst == first.dst: .mov64XRsh64K
         case (.mul64K, .add64X) where second.dst == first.dst: .mul64KAdd64X
         case (_, .add64K) where first.jumpsOverOne: .jumpOverAdd64K
-        case (_, .mov64K) where first.jumpsOverOne: .jumpOverMov64K
-        case (_, .mov64X) where first.jumpsOverOne: .jumpOverMov64X
+        case (_, .add32K) where first.jumpsOverOne: .jumpOverAdd32K
+        case (_, .mov64K), (_, .mov32K): first.jumpsOverOne ? .jumpOverMovK : nil
+        case (_, .mov64X), (_, .mov32X): first.jumpsOverOne ? .jumpOverMovX : nil
         default: nil
         }
     }
