@@ -51,7 +51,7 @@ extension JITCompiler {
     mutating func arrayLookup(_ map: InlineArrayMap, at index: Int) {
         let helper = a.newLabel(), missing = a.newLabel()
         let l = map.layout
-        requireKeyInActiveFrames(size: 4, else: helper)
+        requireKeyInActiveFrames(size: 4, calledAt: index, else: helper)
         requireCurrentMarkedMap(identity: l.identity, magic: l.magic, serial: l.serial, markOffset: map.markOffset, else: helper)
         // rax = entries + index * entryStride (+ cpu * cpuStride), or a miss past the end.
         a.load(.rax, .mem(.rsi, 0), .b32)

@@ -43,7 +43,7 @@ extension JITCompiler {
         let helper = a.newLabel(), missing = a.newLabel(), walk = a.newLabel(), absent = a.newLabel(), found = a.newLabel()
         let l = map.layout
         let keyWidth: X86Width = l.keySize == 8 ? .b64 : .b32
-        requireKeyInActiveFrames(size: l.keySize, else: helper)
+        requireKeyInActiveFrames(size: l.keySize, calledAt: index, else: helper)
         // r9 = the sequence seen before the reads.
         a.movImm(.r10, l.sequence)
         a.load(.r9, .mem(.r10, 0), .b64)

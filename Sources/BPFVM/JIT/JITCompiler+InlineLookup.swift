@@ -31,50 +31,73 @@ enum InlineMap {
 
 /// The pieces both inline lookups share.
 extension JITCompiler {
-    /// Instructions back from a call that `inlineMap(calledAt:)` looks for the map's `lddw`.
-    static let mapLoadReach = 8
+    /// Instructions back from a call that `lastWrite(of:before:)` looks for what set up its
+    /// arguments (the map's `lddw`, the key's `r2 = r10; r2 += K`).
+    static let argumentReach = 8
 
     /// The map a `call` at `index` looks up, when it is `map_lookup_elem` and r1 holds a map
-    /// that an `lddw` put there at most `mapLoadReach` slots before, in the same block: no
-    /// instruction between writes r1 or is a jump target, so r1 is that map on every path to
-    /// the call (clang loads it right before; hand-written code may set the key up after it).
+    /// that an `lddw` put there (see `lastWrite(of:before:)`: clang loads it right before the
+    /// call; hand-written code may set the key up after it).
     func inlineMap(calledAt index: Int) -> InlineMap? {
-        guard !inlineMaps.isEmpty, code[index].imm == Int64(HelperID.mapLookupElem.rawValue), !isJumpTarget[index] else { return nil }
+        guard !inlineMaps.isEmpty, code[index].imm == Int64(HelperID.mapLookupElem.rawValue),
+              let k = lastWrite(of: 1, before: index), code[k].opcode == BPF.lddw, code[k].src == BPF.pseudoMapFD,
+              let slot = MapHandle.slot(of: UInt64(bitPattern: code[k].imm))
+        else { return nil }
+        return inlineMaps[slot]
+    }
+
+    /// Whether the call at `index` passes in r2 a key of `size` bytes inside the current stack
+    /// frame, as clang's `r2 = r10; r2 += K` does: then it needs no check, as a load at a
+    /// constant offset from r10 needs none.
+    func keyInCurrentFrame(calledAt index: Int, size: Int) -> Bool {
+        guard let add = lastWrite(of: 2, before: index), code[add].opcode == BPF.classALU64 | BPF.add | BPF.sourceK,
+              code[add].imm >= -Int64(Self.frameSize), code[add].imm <= -Int64(size),
+              let mov = lastWrite(of: 2, before: add), code[mov].opcode == BPF.classALU64 | BPF.mov | BPF.sourceX,
+              code[mov].src == BPF.frameRegister  // a decoded mov is never a movsx (CompiledProgram.aluVariant)
+        else { return false }
+        return true
+    }
+
+    /// The slot of the instruction that sets `register` on every path to the one at `index`: at
+    /// most `argumentReach` slots back in the same block, where no slot after it is a jump
+    /// target and none writes `register` or leaves the block. An `lddw` is found at its first
+    /// slot. Nil when there is no such instruction.
+    func lastWrite(of register: UInt8, before index: Int) -> Int? {
+        guard !isJumpTarget[index] else { return nil }
         var k = index - 1
-        while k >= 1, index - k <= Self.mapLoadReach {
-            let previous = code[k - 1]
-            if previous.opcode == BPF.lddw {  // k is the lddw's second slot
-                if previous.dst == 1 {
-                    guard previous.src == BPF.pseudoMapFD, let slot = MapHandle.slot(of: UInt64(bitPattern: previous.imm)) else { return nil }
-                    return inlineMaps[slot]
-                }
-                guard !isJumpTarget[k - 1] else { return nil }
-                k -= 2
-            } else {
-                guard !isJumpTarget[k], Self.leavesR1(code[k]) else { return nil }
-                k -= 1
+        while k >= 0, index - k <= Self.argumentReach {
+            let first = k >= 1 && code[k - 1].opcode == BPF.lddw ? k - 1 : k  // k may be an lddw's second slot
+            switch Self.effect(of: code[first]) {
+            case .writesDst where code[first].dst == register: return first
+            case .leavesBlock: return nil
+            case .writesDst, .writesNothing: guard !isJumpTarget[first] else { return nil }
             }
+            k = first - 1
         }
         return nil
     }
 
-    /// Whether `i` neither writes r1 nor leaves the block: loads, stores and ALU operations into
-    /// other registers. Anything else (jumps, calls, atomics, legacy packet loads) counts as a write.
-    private static func leavesR1(_ i: DecodedInstruction) -> Bool {
+    private enum SlotEffect { case writesDst, writesNothing, leavesBlock }
+
+    /// What `i` does for `lastWrite`: loads and ALU operations write their `dst`, stores write
+    /// no register, and anything else (jumps, calls, atomics, legacy packet loads) ends the block.
+    private static func effect(of i: DecodedInstruction) -> SlotEffect {
         switch i.opcode & 7 {
-        case BPF.classALU, BPF.classALU64, BPF.classLDX: i.dst != 1
-        case BPF.classST: true
-        case BPF.classSTX: i.opcode & 0xe0 == BPF.modeMEM
-        case BPF.classLD: (i.opcode == InternalOpcode.movsx32 || i.opcode == InternalOpcode.movsx64) && i.dst != 1
-        default: false
+        case BPF.classALU, BPF.classALU64, BPF.classLDX: .writesDst
+        case BPF.classST, BPF.classSTX: i.opcode & 0xe0 == BPF.modeMEM ? .writesNothing : .leavesBlock
+        case BPF.classLD where i.opcode == BPF.lddw || i.opcode == InternalOpcode.movsx32 || i.opcode == InternalOpcode.movsx64:
+            .writesDst
+        default: .leavesBlock
         }
     }
 
     func context(_ field: PartialKeyPath<JITContext>) -> X86Operand { .mem(Self.ctx, JITContext.offset(field)) }
 
     /// To `helper` unless the key's `size` bytes at r2 lie in the active stack frames (offset
-    /// from stackLow at most the span less `size`). Uses r10 and rax.
-    mutating func requireKeyInActiveFrames(size: Int, else helper: X86Label) {
+    /// from stackLow at most the span less `size`); no code when the call at `index` is known to
+    /// pass a key in the current frame. Uses r10 and rax.
+    mutating func requireKeyInActiveFrames(size: Int, calledAt index: Int, else helper: X86Label) {
+        if keyInCurrentFrame(calledAt: index, size: size) { return }
         a.mov(.r10, .rsi)
         a.alu(.sub, .r10, context(\.state.stackLow))
         a.load(.rax, context(\.state.stackHigh), .b64)
