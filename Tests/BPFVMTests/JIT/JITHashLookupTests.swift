@@ -43,6 +43,12 @@ import Testing
         "lddw %r3, 0x\(String(key, radix: 16))\nstxdw [%r10-8], %r3\nmov %r2, %r10\nadd %r2, -8\nlddw %r1, map_fd \(fd)\ncall 1\n"
     }
 
+    /// `keySetUp`, then a lookup in map 3 of the key at r2, whose value is incremented.
+    static func lookupAfter(_ keySetUp: String) -> String { keySetUp + "\nlddw %r1, map_fd 3\ncall 1\n" + increment }
+
+    /// `keySetUp`, then a lookup in map 3 of the key at r2, which the helper refuses.
+    static func fault(_ keySetUp: String) -> String { keySetUp + "\nlddw %r1, map_fd 3\ncall 1\nexit" }
+
     typealias Case = JITArrayLookupTests.Case
     static let increment = JITArrayLookupTests.increment
 
@@ -74,33 +80,27 @@ import Testing
              text: "mov %r2, %r10\nadd %r2, -4\nlddw %r1, map_fd 4\ncall 1\nexit", kind: .helperFault, inline: false),
         // `r2 = r10; r2 += K` passes a key the JIT knows to be in the current frame (no check
         // emitted) only when all of it is: these are the edges of that proof.
-        Case(name: "a key at the bottom of the frame",
-             text: "stw [%r10-512], 7\nmov %r2, %r10\nadd %r2, -512\nlddw %r1, map_fd 3\ncall 1\n" + increment, inline: true),
-        Case(name: "a key one byte across the frame's top",
-             text: "mov %r2, %r10\nadd %r2, -3\nlddw %r1, map_fd 3\ncall 1\nexit", kind: .helperFault, inline: false),
-        Case(name: "a key just below the frame",
-             text: "mov %r2, %r10\nadd %r2, -516\nlddw %r1, map_fd 3\ncall 1\nexit", kind: .helperFault, inline: false),
-        Case(name: "a key pointer moved before its r2 += -4",
-             text: "mov %r2, %r10\nadd %r2, 600\nadd %r2, -4\nlddw %r1, map_fd 3\ncall 1\nexit", kind: .helperFault, inline: false),
-        Case(name: "r10 added to the key pointer instead of moved into it",
-             text: "mov %r2, 600\nadd %r2, %r10\nadd %r2, -4\nlddw %r1, map_fd 3\ncall 1\nexit", kind: .helperFault, inline: false),
-        Case(name: "a key pointer from another register than r10",
-             text: "mov %r2, %r1\nadd %r2, -4\nlddw %r1, map_fd 3\ncall 1\nexit", kind: .helperFault, inline: false),
-        Case(name: "a jump onto the add past r2 = r10",
-             text: "mov %r2, %r1\nja +1\nmov %r2, %r10\nadd %r2, -4\nlddw %r1, map_fd 3\ncall 1\nexit", kind: .helperFault, inline: false),
-        Case(name: "a jump past r2 = r10 - 4 onto a slot before the call",
-             text: "mov %r2, %r1\nadd %r2, -4\nja +2\nmov %r2, %r10\nadd %r2, -4\nstw [%r10-8], 0\nlddw %r1, map_fd 3\ncall 1\nexit",
+        Case(name: "a key at the bottom of the frame", text: "stw [%r10-512], 7\n" + lookupAfter("mov %r2, %r10\nadd %r2, -512"), inline: true),
+        Case(name: "a key one byte across the frame's top", text: fault("mov %r2, %r10\nadd %r2, -3"), kind: .helperFault, inline: false),
+        Case(name: "a key just below the frame", text: fault("mov %r2, %r10\nadd %r2, -516"), kind: .helperFault, inline: false),
+        Case(name: "a key pointer moved before its r2 += -4", text: fault("mov %r2, %r10\nadd %r2, 600\nadd %r2, -4"),
              kind: .helperFault, inline: false),
+        Case(name: "r10 added to the key pointer instead of moved into it", text: fault("mov %r2, 600\nadd %r2, %r10\nadd %r2, -4"),
+             kind: .helperFault, inline: false),
+        Case(name: "a key pointer from another register than r10", text: fault("mov %r2, %r1\nadd %r2, -4"),
+             kind: .helperFault, inline: false),
+        Case(name: "a jump onto the add past r2 = r10", text: fault("mov %r2, %r1\nja +1\nmov %r2, %r10\nadd %r2, -4"),
+             kind: .helperFault, inline: false),
+        Case(name: "a jump past r2 = r10 - 4 onto a slot before the call",
+             text: fault("mov %r2, %r1\nadd %r2, -4\nja +2\nmov %r2, %r10\nadd %r2, -4\nstw [%r10-8], 0"), kind: .helperFault, inline: false),
         Case(name: "a key pointer a called function changes",
              text: "mov %r2, %r10\nadd %r2, -4\ncall local +4\nlddw %r1, map_fd 3\ncall 1\nexit\nmov %r2, %r1\nexit",
              kind: .helperFault, inline: false),
-        Case(name: "the key stored through r2 after it is set",
-             text: "mov %r2, %r10\nadd %r2, -4\nstw [%r2+0], 7\nlddw %r1, map_fd 3\ncall 1\n" + increment, inline: true),
+        Case(name: "the key stored through r2 after it is set", text: lookupAfter("mov %r2, %r10\nadd %r2, -4\nstw [%r2+0], 7"), inline: true),
         Case(name: "a key pointer from r10 through another register",
-             text: "stw [%r10-4], 7\nmov %r3, %r10\nmov %r2, %r3\nadd %r2, -4\nlddw %r1, map_fd 3\ncall 1\n" + increment, inline: true),
+             text: "stw [%r10-4], 7\n" + lookupAfter("mov %r3, %r10\nmov %r2, %r3\nadd %r2, -4"), inline: true),
         Case(name: "a key in a called function's frame",
-             text: "call local +1\nexit\n" + "stw [%r10-4], 7\nmov %r2, %r10\nadd %r2, -4\nlddw %r1, map_fd 3\ncall 1\n" + increment,
-             inline: true),
+             text: "call local +1\nexit\nstw [%r10-4], 7\n" + lookupAfter("mov %r2, %r10\nadd %r2, -4"), inline: true),
     ]
 
     @Test(arguments: cases)
