@@ -67,28 +67,14 @@ extension JITCompiler {
         var k = index - 1
         while k >= 0, index - k <= Self.argumentReach {
             let first = k >= 1 && code[k - 1].opcode == BPF.lddw ? k - 1 : k  // k may be an lddw's second slot
-            switch Self.effect(of: code[first]) {
-            case .writesDst where code[first].dst == register: return first
+            switch SlotEffect(of: code[first]) {
+            case .writes(register): return first
             case .leavesBlock: return nil
-            case .writesDst, .writesNothing: guard !isJumpTarget[first] else { return nil }
+            case .writes, .writesNoRegister: guard !isJumpTarget[first] else { return nil }
             }
             k = first - 1
         }
         return nil
-    }
-
-    private enum SlotEffect { case writesDst, writesNothing, leavesBlock }
-
-    /// What `i` does for `lastWrite`: loads and ALU operations write their `dst`, stores write
-    /// no register, and anything else (jumps, calls, atomics, legacy packet loads) ends the block.
-    private static func effect(of i: DecodedInstruction) -> SlotEffect {
-        switch i.opcode & 7 {
-        case BPF.classALU, BPF.classALU64, BPF.classLDX: .writesDst
-        case BPF.classST, BPF.classSTX: i.opcode & 0xe0 == BPF.modeMEM ? .writesNothing : .leavesBlock
-        case BPF.classLD where i.opcode == BPF.lddw || i.opcode == InternalOpcode.movsx32 || i.opcode == InternalOpcode.movsx64:
-            .writesDst
-        default: .leavesBlock
-        }
     }
 
     func context(_ field: PartialKeyPath<JITContext>) -> X86Operand { .mem(Self.ctx, JITContext.offset(field)) }

@@ -74,33 +74,28 @@ struct VersionedLoop {
                 i = code[index]
             }
             let cls = i.opcode & 7
-            let writes: UInt8?
-            switch cls {
-            case BPF.classALU, BPF.classALU64:
-                writes = i.dst
-                if i.dst == pointer {
-                    guard !skipped, stride == nil, i.opcode == BPF.classALU64 | BPF.add | BPF.sourceK, i.imm > 0,
-                          i.imm <= maxStride, i.imm & (i.imm - 1) == 0 else { return nil }
-                    stride = Int32(i.imm)
-                    index += 1
-                    continue
-                }
-            case BPF.classLD where i.opcode == InternalOpcode.movsx32 || i.opcode == InternalOpcode.movsx64:
-                writes = i.dst
-            case BPF.classLDX, BPF.classST, BPF.classSTX:
-                let mode = i.opcode & 0xe0
-                guard mode == BPF.modeMEM || (cls == BPF.classLDX && mode == BPF.modeMEMSX) else { return nil }
-                writes = cls == BPF.classLDX ? i.dst : nil
+            switch SlotEffect(of: i) {
+            case .leavesBlock:
+                return nil
+            case .writes(pointer) where cls == BPF.classALU || cls == BPF.classALU64:
+                guard !skipped, stride == nil, i.opcode == BPF.classALU64 | BPF.add | BPF.sourceK, i.imm > 0,
+                      i.imm <= maxStride, i.imm & (i.imm - 1) == 0 else { return nil }
+                stride = Int32(i.imm)
+                index += 1
+                continue
+            case .writes(pointer), .writes(bound):
+                return nil
+            case .writes, .writesNoRegister:
+                break
+            }
+            if cls == BPF.classLDX || cls == BPF.classST || cls == BPF.classSTX {
                 let base = cls == BPF.classLDX ? i.src : i.dst
                 if base == pointer {
                     let offset = i.offset + (stride ?? 0)
                     lowest = min(lowest, offset)
                     highestEnd = max(highestEnd, offset + JITCompiler.width(i.opcode))
                 }
-            default:
-                return nil
             }
-            if writes == pointer || writes == bound { return nil }
             index += 1
         }
         // No jump lands inside the body except the skips compiled without a branch.
