@@ -36,7 +36,7 @@ extension FusedPairTests {
     }
 
     @Test func everyJumpOverOneDecidesAsTheJumpItself() throws {
-        for name in Self.conditional + Self.conditional.map { $0 + "32" } {
+        for name in Self.conditional + Self.conditional.map({ $0 + "32" }) {
             let register = try machines("\(name) %r3, %r4, +1")
             for x in Self.values {
                 for y in Self.values {
